@@ -1,0 +1,81 @@
+"""Errors and problems with stable codes.
+
+Two shapes, for two situations:
+
+* :class:`Problem` is a value: one thing wrong with one named object. Validation collects
+  every problem at once and returns them, so a user sees all of them in one run.
+* :class:`SdnError` is raised when input cannot be interpreted at all (an unreadable state
+  file, an unknown kind on the command line). It carries a stable ``code`` that scripts match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with one object: a stable code, the object's name, and why."""
+
+    code: str
+    obj: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.obj}: {self.message}"
+
+
+class SdnError(Exception):
+    """Base of every error the manager raises; ``code`` is stable for scripts."""
+
+    code = "SDN_ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None, obj: str = "") -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.obj = obj
+
+    def __str__(self) -> str:
+        prefix = f"{self.code} {self.obj}: " if self.obj else f"{self.code}: "
+        return prefix + super().__str__()
+
+
+class InvalidModelError(SdnError):
+    """Cross-object validation found problems; all of them are in ``problems``."""
+
+    code = "INVALID_MODEL"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s):\n{lines}")
+
+
+class NotFoundError(SdnError):
+    """A path, id or name does not exist in the state."""
+
+    code = "NOT_FOUND"
+
+
+class ConflictError(SdnError):
+    """The request clashes with what exists (duplicate id, profile in use, ...)."""
+
+    code = "CONFLICT"
+
+
+class ProfileError(SdnError):
+    """A network profile is invalid, or an update breaks the profile update rules."""
+
+    code = "INVALID_PROFILE"
+
+    def __init__(self, message: str, *, code: str | None = None, obj: str = "",
+                 problems: list[Problem] | None = None) -> None:
+        super().__init__(message, code=code, obj=obj)
+        self.problems = problems or []
+
+
+class StateError(SdnError):
+    """The state database cannot be opened, read or written."""
+
+    code = "STATE_ERROR"

@@ -1,0 +1,76 @@
+"""The common shape of every NSX Policy object.
+
+Field names follow the NSX-T Policy API (``id``, ``display_name``, ``path``,
+``parent_path``, ``resource_type``, ``tags: [{scope, tag}]``) so that ``sdn show -o json``
+prints what the real API returns and scripts written against NSX read it unchanged.
+Models are frozen: a change is a new object, which keeps diffs and caches honest.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+#: NSX limits on tags (reference: NCP limits page, section 5 of nsx-ncp.md).
+MAX_TAGS = 30
+MAX_TAG_SCOPE = 128
+MAX_TAG_VALUE = 256
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
+
+
+def _check_id(value: str) -> str:
+    if not _ID_RE.match(value):
+        raise ValueError(f"invalid NSX id {value!r}: letters, digits, '_', '.', '-' only")
+    return value
+
+
+NsxId = Annotated[str, AfterValidator(_check_id)]
+
+
+class NsxModel(BaseModel):
+    """Base of all models: frozen, unknown fields rejected, JSON names as NSX's API."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Tag(NsxModel):
+    """An NSX tag. NCP's ownership identity is a set of these (``ncp/cluster`` ...)."""
+
+    scope: str = Field(default="", max_length=MAX_TAG_SCOPE)
+    tag: str = Field(default="", max_length=MAX_TAG_VALUE)
+
+
+class PolicyResource(NsxModel):
+    """Fields every Policy object has. Subclasses pin ``resource_type`` with a Literal."""
+
+    resource_type: str
+    id: NsxId
+    display_name: str = ""
+    description: str = ""
+    path: str
+    parent_path: str = "/infra"
+    tags: tuple[Tag, ...] = Field(default=(), max_length=MAX_TAGS)
+
+    def tag(self, scope: str) -> str | None:
+        """The value of the first tag with ``scope``, or None."""
+        for t in self.tags:
+            if t.scope == scope:
+                return t.tag
+        return None
+
+    def references(self) -> dict[str, str]:
+        """Paths this object points at, by field name; used by the cross-object checks."""
+        return {}
+
+    def to_api(self) -> dict[str, Any]:
+        """The object as NSX's API returns it (JSON-compatible types)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def tags_from(pairs: dict[str, str] | list[tuple[str, str]]) -> tuple[Tag, ...]:
+    """Build a tag tuple from scope/value pairs, keeping their order."""
+    items = pairs.items() if isinstance(pairs, dict) else pairs
+    return tuple(Tag(scope=s, tag=v) for s, v in items)
