@@ -1,0 +1,1 @@
+"""ncp: the container plugin. Kubernetes objects in, sdn (NSX-T Policy) intent out."""

@@ -1,0 +1,132 @@
+"""The ``ncp`` command: ``ncp sync`` reconciles the state with a cluster's manifests.
+
+Exit codes (DESIGN.md): 0 when every object was realized, 1 when some were rejected
+(each named with its code), 2 for unusable arguments (bad config or profile, conflicts
+with the state); in that last case nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+
+from ncp.config import load_config
+from ncp.errors import NcpError
+from ncp.reconcile.sync import Progress, SyncReport, load_profile_file, sync_cluster
+from sdn.errors import SdnError
+from sdn.profiles import NetworkProfile, parse_profile
+from sdn.render.output import print_json, print_table
+from sdn.store import Store, default_state_path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ncp", description="NSX container plugin emulator.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("sync", help="make the state match a cluster's manifests")
+    s.add_argument("--cluster", action="append", required=True, metavar="PATH",
+                   help="manifest file or folder (repeatable)")
+    s.add_argument("--profile", metavar="FILE|NAME",
+                   help="network profile: a JSON file, or the name of one in the state")
+    s.add_argument("--config", metavar="FILE", help="cluster settings (YAML); defaults if absent")
+    s.add_argument("--cluster-name", metavar="NAME", help="override the config's cluster name")
+    s.add_argument("--state", default=None,
+                   help="state database (default $SDN_STATE or .sdn/state.db)")
+    s.add_argument("--now", type=float, default=None, metavar="SECONDS",
+                   help="the time of the run (epoch seconds), for reproducible runs")
+    s.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    s.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    return p
+
+
+def _profile(arg: str | None, store: Store) -> NetworkProfile | None:
+    if arg is None:
+        return None
+    if Path(arg).exists():
+        return load_profile_file(arg)
+    return parse_profile(store.profile(arg), source=arg)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress]:
+    """A status line on stderr while a long sync runs (only on a terminal)."""
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield lambda _msg: None
+        return
+    with console.status("syncing") as status:
+        yield lambda msg: status.update(msg)
+
+
+def _summary(report: SyncReport, quiet: bool) -> None:
+    if not quiet:
+        verb = "synced" if report.written else "already in sync"
+        print(f"cluster {report.cluster} {verb} (state revision {report.revision}): "
+              f"{report.namespaces} namespaces, {report.pods} pods, {report.nodes} nodes "
+              "realized")
+        kinds = sorted(set(report.created) | set(report.updated) | set(report.deleted))
+        if kinds:
+            print_table(["KIND", "CREATED", "UPDATED", "DELETED"], [
+                [k, str(report.created[k]), str(report.updated[k]), str(report.deleted[k])]
+                for k in kinds])
+        shown = list(report.annotations.items())
+        if shown and len(shown) <= 50:
+            print_table(["NAMESPACE", "SUBNETS", "SNAT IP", "STATUS"], [
+                [ns, " ".join(v for k, v in sorted(a.items()) if k.startswith("ncp/subnet-")),
+                 a.get("ncp/snat_ip", "routed" if "ncp/error" not in a else "-"),
+                 a.get("ncp/error") or a.get("ncp/snat_ip_status") or "ok"]
+                for ns, a in shown])
+        elif shown:
+            print(f"{len(shown)} namespaces (see `sdn show segments` and `sdn ipam`)")
+        for note in report.notes[:20]:
+            print(f"note: {note}")
+        if len(report.notes) > 20:
+            print(f"note: ... and {len(report.notes) - 20} more notes")
+    if report.problems:
+        print_table(["CODE", "OBJECT", "PROBLEM"],
+                    [[p.code, p.obj, p.message] for p in report.problems],
+                    title=f"{len(report.problems)} object(s) not realized", stream=sys.stdout)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    config = load_config(args.config, cluster=args.cluster_name)
+    now = args.now if args.now is not None else time.time()
+    with Store.open(args.state) as store:
+        profile = _profile(args.profile, store)
+        with _progress(not args.quiet and args.output == "table") as step:
+            report = sync_cluster(store, paths=args.cluster, config=config, profile=profile,
+                                  now=now, progress=step)
+    if args.output == "json":
+        print_json(report.to_json())
+    else:
+        _summary(report, args.quiet)
+    return 1 if report.problems else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ncp``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if getattr(args, "state", None) is None:
+        args.state = str(default_state_path())
+    try:
+        return _sync(args)
+    except NcpError as err:
+        for p in err.problems:
+            print(f"error: {p}", file=sys.stderr)
+        return 2
+    except SdnError as err:
+        print(f"error: {err}", file=sys.stderr)
+        for p in getattr(err, "problems", []):
+            print(f"  {p}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

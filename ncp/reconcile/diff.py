@@ -1,0 +1,62 @@
+"""The difference between the desired objects and the stored ones.
+
+Objects are compared as canonical JSON text: an object whose text is unchanged is not
+written, so a second identical sync writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sdn.model import PolicyResource
+from sdn.store import StoredObject
+from sdn.store.sqlite import to_stored
+
+
+@dataclass
+class ObjectDiff:
+    """Rows to write and paths to delete, with counts per ``resource_type``."""
+
+    upserts: list[StoredObject] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    deleted: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to write."""
+        return not self.upserts and not self.deletes
+
+
+def diff_objects(
+    desired: Iterable[PolicyResource],
+    current: Mapping[str, StoredObject],
+    *,
+    deletable: Iterable[str],
+) -> ObjectDiff:
+    """Compare ``desired`` with ``current``; only paths in ``deletable`` may be deleted.
+
+    ``deletable`` is what the caller owns (one cluster's objects): anything there that is
+    not desired is deleted; objects of other owners are never touched.
+    """
+    out = ObjectDiff()
+    wanted: set[str] = set()
+    for obj in desired:
+        wanted.add(obj.path)
+        row = to_stored(obj)
+        old = current.get(obj.path)
+        if old is None:
+            out.upserts.append(row)
+            out.created[obj.resource_type] += 1
+        elif old.body != row.body or old.cluster != row.cluster:
+            out.upserts.append(row)
+            out.updated[obj.resource_type] += 1
+    for path in sorted(set(deletable) - wanted):
+        row_now = current.get(path)
+        if row_now is not None:
+            out.deletes.append(path)
+            out.deleted[row_now.resource_type] += 1
+    return out

@@ -1,0 +1,242 @@
+"""``ncp sync``: make the state match a cluster's manifests exactly, in one transaction.
+
+The steps, each a plain function call: read manifests (``ncp.sources``), expand
+controllers into pods, bind the network profile (checking the update rules), provision
+the topology against the current state (``ncp.translate.cluster``, pure), diff the
+result against what is stored, and write the difference, the holds, the namespace
+annotations and the problems in one transaction. A run whose inputs are unusable
+(config, profile, shared-object conflicts) raises before anything is written; a run with
+bad *objects* writes everything else and reports them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ncp.config import NcpConfig
+from ncp.errors import UnusableInputError
+from ncp.reconcile.diff import diff_objects
+from ncp.sources.manifests import K8sObject, ManifestSet, read_manifests
+from ncp.translate.cluster import ClusterObjects, provision
+from ncp.translate.infra import shared_objects
+from ncp.translate.settings import cluster_settings
+from ncp.translate.workloads import expand_workloads, node_names
+from sdn.errors import Problem, ProfileError
+from sdn.ipam import Hold
+from sdn.profiles import NetworkProfile, check_update, parse_profile
+from sdn.store import ChangeSet, ClusterRecord, Store
+
+#: Kinds kept in the state for later stages (they are read now, acted on later).
+KEPT_KINDS = ("Service", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress",
+              "IngressClass", "ClusterNetworkPolicy", "AdminNetworkPolicy",
+              "BaselineAdminNetworkPolicy")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SyncReport:
+    """What a sync did, for the summary and for scripts."""
+
+    cluster: str
+    revision: int = 0
+    namespaces: int = 0
+    pods: int = 0
+    nodes: int = 0
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    deleted: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+    written: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Whether any NSX object was created, updated or deleted."""
+        return bool(self.created or self.updated or self.deleted)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "cluster": self.cluster, "revision": self.revision,
+            "realized": {"namespaces": self.namespaces, "pods": self.pods, "nodes": self.nodes},
+            "created": dict(sorted(self.created.items())),
+            "updated": dict(sorted(self.updated.items())),
+            "deleted": dict(sorted(self.deleted.items())),
+            "problems": [{"code": p.code, "object": p.obj, "message": p.message}
+                         for p in self.problems],
+            "notes": self.notes,
+            "namespaces": self.annotations,
+        }
+
+
+def resolve_profile(store: Store, config: NcpConfig, profile: NetworkProfile | None,
+                    ) -> tuple[NetworkProfile | None, list[tuple[str, str]]]:
+    """The profile for this run and the profiles to add to the state.
+
+    ``profile`` is what the user passed (None: keep the cluster's current one). Profiles
+    are immutable, as in TKGI: a known name with other content is refused. A cluster that
+    changes profile must pass the update rules against its previous profile (or, for a
+    cluster created without one, against the config's blocks and pools).
+
+    Raises:
+        UnusableInputError: the profile clashes or breaks the update rules.
+    """
+    record = store.cluster(config.cluster)
+    known = store.profiles()
+    old: NetworkProfile | None = None
+    if record is not None and record.profile is not None:
+        old = parse_profile(known[record.profile], source=record.profile)
+    if profile is None:
+        return old, []
+    added: list[tuple[str, str]] = []
+    body = profile.to_json()
+    if profile.name in known:
+        if known[profile.name] != body:
+            raise UnusableInputError([Problem(
+                "PROFILE_EXISTS", profile.name,
+                "a different profile has this name; profiles are immutable, so create the "
+                "new one under a new name")])
+    else:
+        added.append((profile.name, json.dumps(body, sort_keys=True)))
+    if record is not None and (old is None or old.name != profile.name):
+        baseline = old or parse_profile({"name": "(cluster defaults)", "parameters": {
+            "pod_ip_block_ids": [b.id for b in config.container_ip_blocks],
+            "fip_pool_ids": [p.id for p in config.external_ip_pools],
+        }}, source="defaults")
+        problems = check_update(baseline, profile)
+        if problems:
+            raise UnusableInputError(problems)
+    return profile, added
+
+
+def load_profile_file(path: str | Path) -> NetworkProfile:
+    """Read a profile from a JSON (or YAML) file.
+
+    Raises:
+        ProfileError: unreadable or invalid.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as err:
+        raise ProfileError(str(err), code="PROFILE_NOT_FOUND", obj=str(p)) from err
+    if p.suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            return parse_profile(yaml.safe_load(text) or {}, source=str(p))
+        except yaml.YAMLError as err:
+            raise ProfileError(str(err), code="MALFORMED_PROFILE", obj=str(p)) from err
+    return parse_profile(text, source=str(p))
+
+
+def _kept_objects(objects: Sequence[K8sObject]) -> list[tuple[str, str, str, str]]:
+    return [(o.kind, o.namespace, o.name, json.dumps(o.body, sort_keys=True, default=str))
+            for o in objects if o.kind in KEPT_KINDS]
+
+
+def sync_cluster(
+    store: Store,
+    *,
+    paths: Sequence[str | Path] = (),
+    manifests: ManifestSet | None = None,
+    config: NcpConfig,
+    profile: NetworkProfile | None = None,
+    now: float,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Reconcile one cluster's state with its manifests; see the module docstring.
+
+    Either ``paths`` (read here) or an already read ``manifests`` set is given.
+
+    Raises:
+        UnusableInputError: config, profile or shared objects conflict; nothing written.
+    """
+    step = progress or (lambda _msg: None)
+    step("reading manifests")
+    mset = manifests if manifests is not None else read_manifests(paths)
+    report = SyncReport(cluster=config.cluster, problems=list(mset.problems),
+                        notes=list(mset.notes))
+    bound, profiles_added = resolve_profile(store, config, profile)
+    settings = cluster_settings(config, bound)
+    nodes = node_names(mset.objects, settings.default_nodes)
+    step("expanding workloads")
+    expansion = expand_workloads(mset.objects, nodes=nodes)
+    report.problems += expansion.problems
+    report.notes += expansion.notes
+    step("loading state")
+    current = store.inventory()
+    holds = store.holds()
+    shared = shared_objects(config, settings, current)
+    step("provisioning")
+    node_objs = {o.name: o for o in mset.objects if o.kind == "Node"}
+    result = provision(
+        settings=settings,
+        objects=ClusterObjects(
+            namespaces=[o for o in mset.objects if o.kind == "Namespace"],
+            pods=expansion.pods,
+            nodes=[node_objs.get(n, n) for n in nodes],
+        ),
+        current=current, shared=shared, holds=holds, now=now,
+    )
+    report.problems += result.problems
+    report.notes += result.notes
+    report.namespaces, report.pods = result.realized_namespaces, result.realized_pods
+    report.nodes = len(nodes)
+    report.annotations = result.annotations
+    step("comparing with the state")
+    rows = {r.path: r for r in store.rows()}
+    owned_now = [p for p, r in rows.items() if r.cluster == config.cluster]
+    diff = diff_objects([*result.owned.values(), *result.shared.values()], rows,
+                        deletable=owned_now)
+    report.created, report.updated, report.deleted = diff.created, diff.updated, diff.deleted
+    new_holds = _merge_holds(holds, result.holds, now)
+    record = ClusterRecord(config.cluster, bound.name if bound else None,
+                           config.model_dump(mode="json"), now)
+    old_record = store.cluster(config.cluster)
+    unchanged = (
+        diff.empty and not profiles_added and sorted(new_holds) == sorted(holds)
+        and old_record is not None and old_record.profile == record.profile
+        and old_record.config == record.config
+        and _same_status(store, config.cluster, result.annotations, report.problems)
+    )
+    report.problems.sort()
+    if unchanged:
+        report.revision = store.revision
+        return report
+    step("writing")
+    report.revision = store.apply(ChangeSet(
+        upserts=diff.upserts, deletes=diff.deletes, holds=new_holds, cluster=record,
+        status={("Namespace", "", ns): ann for ns, ann in result.annotations.items()},
+        k8s_objects=_kept_objects(mset.objects), problems=report.problems,
+        profiles_added=profiles_added,
+    ))
+    report.written = True
+    return report
+
+
+def _merge_holds(old: Sequence[Hold], new: Sequence[Hold], now: float) -> list[Hold]:
+    """Active old holds plus the new ones; the later ``until`` wins for the same space."""
+    merged: dict[tuple[str, str], Hold] = {}
+    for h in [*old, *new]:
+        if not h.active(now) and h not in new:
+            continue
+        key = (h.scope, str(h.cidr))
+        if key not in merged or merged[key].until < h.until:
+            merged[key] = h
+    return sorted(merged.values())
+
+
+def _same_status(store: Store, cluster: str, annotations: dict[str, dict[str, str]],
+                 problems: list[Problem]) -> bool:
+    stored = {(k, ns, n): a for _c, k, ns, n, a in store.status(cluster)}
+    wanted = {("Namespace", "", ns): a for ns, a in annotations.items()}
+    stored_problems = sorted(p for _c, p in store.problems(cluster))
+    return stored == wanted and stored_problems == sorted(problems)

@@ -1,0 +1,560 @@
+"""One cluster's Kubernetes objects to its NSX topology, given what already exists.
+
+This is the heart of ``ncp sync``. It is pure: it takes the settings, the cluster's
+namespaces, pods and nodes, the manager's current inventory and IPAM holds, and ``now``,
+and returns the objects the cluster should own, the shared objects it changes, the new
+holds, the NCP annotations each namespace would carry, and one problem per object that
+could not be realized. Nothing it returns depends on input order or on the clock beyond
+``now``.
+
+The topology (reference: nsx-ncp.md 1.2):
+
+* two-tier (NCP's default): per namespace a Tier-1 on the Tier-0, a segment on it with
+  the namespace's subnets, an IP pool feeding the segment, and for NAT namespaces one
+  SNAT rule per subnet on the **Tier-0**, translating to the namespace's SNAT IP;
+  the nodes get a segment on a cluster Tier-1 of their own.
+* shared Tier-1 (``single_tier_topology``): one Tier-1 per cluster; every namespace
+  segment and the node segment attach to it and the SNAT rules live **on that Tier-1**.
+
+Order of work, chosen so that a clash is decided the same way every time: static SNAT
+requests first (a pinned IP is never taken by a namespace that merely sorts earlier; the
+TKGI docs report exactly that clash), then namespaces in name order, pods in name order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+
+from ncp.sources.manifests import K8sObject
+from ncp.translate import naming
+from ncp.translate.networks import CarvedSubnet, NetworkPlan, plan_network
+from ncp.translate.settings import ClusterSettings
+from ncp.translate.snat import SnatPlanner, SnatRequest
+from ncp.translate.tags import label_tags
+from sdn.errors import Problem
+from sdn.ipam import Hold, SubnetAllocator
+from sdn.model import (
+    AddressBinding,
+    GATEWAY_SNAT_PRIORITY,
+    Inventory,
+    IpAllocation,
+    IpBlock,
+    IpPool,
+    IpPoolBlockSubnet,
+    NatRule,
+    PolicyResource,
+    PortAttachment,
+    Segment,
+    SegmentAdvancedConfig,
+    SegmentPort,
+    SegmentSubnet,
+    Tag,
+    Tier1,
+    ip_block_path,
+    ip_pool_path,
+    nat_rule_path,
+    port_path,
+    segment_path,
+    tier0_path,
+    tier1_path,
+)
+
+#: VLAN ids a node can give its pods: 4094 is reserved by Hyperbus, 0 means untagged.
+_VLANS = range(1, 4094)
+_NODES = "nodes"
+
+
+@dataclass
+class Provisioned:
+    """What one run decided."""
+
+    owned: dict[str, PolicyResource] = field(default_factory=dict)
+    shared: dict[str, PolicyResource] = field(default_factory=dict)
+    holds: list[Hold] = field(default_factory=list)
+    annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    realized_pods: int = 0
+    realized_namespaces: int = 0
+
+
+@dataclass(frozen=True)
+class _Pod:
+    """A pod that passed the checks: its node and its port's tags."""
+
+    name: str
+    node: str
+    tags: tuple[Tag, ...]
+    ownership: tuple[Tag, ...]
+
+
+class _Vlans:
+    """VLAN ids per node: unique among the pods on one node's vNIC, lowest free first.
+
+    Pods that stay on their node keep their VLAN; they are reserved before any new pod
+    is given one, across every namespace, so a new pod never takes a kept VLAN.
+    """
+
+    def __init__(self) -> None:
+        self.used: dict[str, set[int]] = defaultdict(set)
+        self.cursor: dict[str, int] = defaultdict(lambda: _VLANS.start)
+
+    def reserve(self, node: str, vlan: int) -> None:
+        self.used[node].add(vlan)
+
+    def allocate(self, node: str) -> int | None:
+        used, vlan = self.used[node], self.cursor[node]
+        while vlan in used:
+            vlan += 1
+        if vlan >= _VLANS.stop:
+            return None
+        used.add(vlan)
+        self.cursor[node] = vlan + 1
+        return vlan
+
+
+@dataclass(frozen=True)
+class ClusterObjects:
+    """The Kubernetes side of one run: namespaces, pods (controllers already expanded),
+    and the node names pods run on."""
+
+    namespaces: Sequence[K8sObject]
+    pods: Sequence[K8sObject]
+    nodes: Sequence[K8sObject | str]
+
+
+def _owned_by(obj: PolicyResource | IpAllocation, cluster: str) -> bool:
+    return obj.tag(naming.SCOPE_CLUSTER) == cluster
+
+
+class _Existing:
+    """Lookups into the current inventory for one cluster."""
+
+    def __init__(self, inv: Inventory, cluster: str) -> None:
+        self.inv = inv
+        self.cluster = cluster
+
+    def subnets(self, pool_id: str) -> list[CarvedSubnet]:
+        pool = self.inv.get(ip_pool_path(pool_id))
+        if not isinstance(pool, IpPool):
+            return []
+        return [CarvedSubnet(s.ip_block_path.rsplit("/", 1)[1], s.cidr)
+                for s in pool.subnets if isinstance(s, IpPoolBlockSubnet)]
+
+    def ports(self, segment_id: str) -> dict[str, SegmentPort]:
+        seg = segment_path(segment_id)
+        return {p.id: p for p in self.inv.children(seg) if isinstance(p, SegmentPort)}
+
+
+class _Children:
+    """Ports of every segment, indexed once (``Inventory.children`` scans everything)."""
+
+    def __init__(self, inv: Inventory) -> None:
+        self.by_parent: dict[str, dict[str, SegmentPort]] = defaultdict(dict)
+        for obj in inv.values():
+            if isinstance(obj, SegmentPort):
+                self.by_parent[obj.parent_path][obj.id] = obj
+
+    def ports(self, segment_id: str) -> dict[str, SegmentPort]:
+        return self.by_parent.get(segment_path(segment_id), {})
+
+
+def _addresses(ports: Mapping[str, SegmentPort]) -> dict[str, IPv4Address]:
+    return {name: p.address_bindings[0].ip_address
+            for name, p in ports.items() if p.address_bindings}
+
+
+def _segment_subnets(plan: NetworkPlan) -> tuple[SegmentSubnet, ...]:
+    return tuple(
+        SegmentSubnet(gateway_address=f"{s.cidr.network_address + 1}/{s.cidr.prefixlen}",
+                      network=s.cidr)
+        for s in plan.subnets
+    )
+
+
+def _pool_subnets(plan: NetworkPlan, pool_id: str) -> tuple[IpPoolBlockSubnet, ...]:
+    return tuple(
+        IpPoolBlockSubnet(id=f"{pool_id}-{i}", ip_block_path=ip_block_path(s.block_id),
+                          size=s.cidr.num_addresses, cidr=s.cidr)
+        for i, s in enumerate(plan.subnets)
+    )
+
+
+class _Run:
+    """State of one provisioning run (kept out of the public function for readability)."""
+
+    def __init__(self, settings: ClusterSettings, current: Inventory,
+                 shared: Mapping[str, PolicyResource], holds: Sequence[Hold], now: float):
+        self.s = settings
+        self.current = current
+        self.now = now
+        self.out = Provisioned(shared=dict(shared))
+        self.active_holds = [h for h in holds if h.active(now)]
+        self.holds_by_scope: dict[str, list[Hold]] = defaultdict(list)
+        for h in self.active_holds:
+            self.holds_by_scope[h.scope].append(h)
+        self.children = _Children(current)
+        self.existing = _Existing(current, settings.cluster)
+        self.c = settings.cluster
+        self.delay = settings.ip_reallocation_time
+
+    # --- helpers -------------------------------------------------------------------
+    def add(self, obj: PolicyResource) -> None:
+        self.out.owned[obj.path] = obj
+
+    def hold(self, scope: str, address: IPv4Address | IPv4Network) -> None:
+        cidr = IPv4Network(address)
+        self.out.holds.append(Hold(scope, cidr, self.now + self.delay))
+
+    def problem(self, code: str, obj: str, message: str) -> None:
+        self.out.problems.append(Problem(code, obj, message))
+
+    def carver(self, keep_pools: set[str]) -> SubnetAllocator:
+        """Every block, with the subnets of pools that stay taken."""
+        blocks = [(b.id, b.cidr) for b in self.current.values() if isinstance(b, IpBlock)]
+        blocks += [(b.id, b.cidr) for b in self.out.shared.values() if isinstance(b, IpBlock)]
+        taken = [s.cidr for pool in self.current.values() if isinstance(pool, IpPool)
+                 and pool.path in keep_pools for s in pool.subnets
+                 if isinstance(s, IpPoolBlockSubnet)]
+        holds = [h for h in self.active_holds if h.scope.startswith("/infra/ip-blocks/")]
+        return SubnetAllocator(blocks, taken=taken, holds=holds, now=self.now)
+
+    def gateway_for_namespace(self, ns: str) -> str:
+        if self.s.single_tier:
+            return tier1_path(naming.cluster_id("t1", self.c))
+        return tier1_path(naming.ns_id("t1", self.c, ns))
+
+    def snat_gateway(self) -> str:
+        if self.s.single_tier:
+            return tier1_path(naming.cluster_id("t1", self.c))
+        return tier0_path(self.s.tier0)
+
+    # --- network objects -----------------------------------------------------------
+    def network_objects(self, *, pool_id: str, segment_id: str, gateway: str,
+                        plan: NetworkPlan, tags: tuple[Tag, ...], display: str) -> None:
+        pool = ip_pool_path(pool_id)
+        base = tuple(t for t in tags if t.scope.startswith("ncp/"))
+        self.add(IpPool(id=pool_id, display_name=display, path=pool, tags=base,
+                        subnets=_pool_subnets(plan, pool_id)))
+        self.add(Segment(
+            id=segment_id, display_name=display, path=segment_path(segment_id), tags=tags,
+            connectivity_path=gateway, subnets=_segment_subnets(plan),
+            advanced_config=SegmentAdvancedConfig(address_pool_paths=(pool,)),
+        ))
+        for old in plan.released:
+            self.hold(pool, old)
+
+    def finish_pool(self, pool_id: str, allocations: list[IpAllocation]) -> None:
+        path = ip_pool_path(pool_id)
+        pool = self.out.owned[path]
+        assert isinstance(pool, IpPool)
+        self.out.owned[path] = pool.model_copy(
+            update={"allocations": tuple(sorted(allocations, key=lambda a: a.id))})
+
+    def release_removed(self) -> None:
+        """Hold back everything of this cluster's that the run no longer wants."""
+        for obj in self.current.values():
+            if obj.path in self.out.owned or not _owned_by(obj, self.c):
+                continue
+            if isinstance(obj, IpPool):
+                for sub in obj.subnets:
+                    if isinstance(sub, IpPoolBlockSubnet):
+                        self.hold(sub.ip_block_path, sub.cidr)
+
+
+def _gateway_tier1(run: _Run, t1_id: str, tags: tuple[Tag, ...], display: str,
+                   extra: tuple[Tag, ...] = ()) -> None:
+    run.add(Tier1(
+        id=t1_id, display_name=display, path=tier1_path(t1_id), tags=tags + extra,
+        tier0_path=tier0_path(run.s.tier0), failover_mode=run.s.failover_mode,  # type: ignore[arg-type]
+        route_advertisement_types=("TIER1_CONNECTED", "TIER1_NAT", "TIER1_LB_VIP",
+                                   "TIER1_LB_SNAT"),
+    ))
+
+
+def _node_names(nodes: Sequence[K8sObject | str]) -> dict[str, K8sObject | None]:
+    out: dict[str, K8sObject | None] = {}
+    for n in nodes:
+        if isinstance(n, str):
+            out[n] = None
+        else:
+            out[n.name] = n
+    return dict(sorted(out.items()))
+
+
+def provision(
+    *,
+    settings: ClusterSettings,
+    objects: ClusterObjects,
+    current: Inventory,
+    shared: Mapping[str, PolicyResource],
+    holds: Sequence[Hold],
+    now: float,
+) -> Provisioned:
+    """Decide the cluster's topology; see the module docstring.
+
+    Args:
+        settings: The cluster config with its profile applied.
+        objects: Namespaces, expanded pods and nodes of the cluster.
+        current: The whole manager's inventory as it is now (every cluster).
+        shared: The shared objects the run needs (from :mod:`ncp.translate.infra`).
+        holds: IPAM holds in force.
+        now: The time of the run, seconds since the epoch.
+
+    Returns:
+        The desired owned objects, changed shared objects, new holds, annotations and
+        problems.
+    """
+    run = _Run(settings, current, shared, holds, now)
+    c = settings.cluster
+    s = settings
+    nodes = _node_names(objects.nodes)
+
+    # Which namespaces are realizable, with their tags (problems reject the namespace).
+    namespaces: dict[str, tuple[K8sObject | None, tuple[Tag, ...]]] = {}
+    declared = {n.name: n for n in objects.namespaces}
+    for name in sorted(set(declared) | set(s.implicit_namespaces)):
+        ns_obj = declared.get(name)
+        labels = (ns_obj.body.get("metadata") or {}).get("labels") if ns_obj else None
+        tags, problems = label_tags(labels, reserved=naming.base_tags(c, name),
+                                    filters=s.label_filters, obj=f"Namespace/{name}")
+        if problems:
+            run.out.problems += problems
+            continue
+        namespaces[name] = (ns_obj, tags)
+
+    pods_by_ns: dict[str, list[_Pod]] = defaultdict(list)
+    for pod in objects.pods:
+        spec = pod.body.get("spec") or {}
+        phase = (pod.body.get("status") or {}).get("phase")
+        if spec.get("hostNetwork"):
+            run.out.notes.append(f"Pod {pod.namespace}/{pod.name} uses the host network: no port")
+            continue
+        if phase in ("Succeeded", "Failed"):
+            run.out.notes.append(f"Pod {pod.namespace}/{pod.name} has ended ({phase}): no port")
+            continue
+        if pod.namespace not in declared and pod.namespace not in s.implicit_namespaces:
+            run.problem("NAMESPACE_NOT_FOUND", f"Pod/{pod.namespace}/{pod.name}",
+                        f"namespace {pod.namespace!r} does not exist")
+            continue
+        if pod.namespace not in namespaces:
+            run.problem("NAMESPACE_NOT_REALIZED", f"Pod/{pod.namespace}/{pod.name}",
+                        f"namespace {pod.namespace!r} was rejected")
+            continue
+        node = spec.get("nodeName")
+        if node not in nodes:
+            run.problem("NODE_NOT_FOUND", f"Pod/{pod.namespace}/{pod.name}",
+                        f"node {node!r} is not a node of the cluster")
+            continue
+        reserved = [*naming.base_tags(c, pod.namespace), Tag(scope=naming.SCOPE_POD, tag=pod.name),
+                    Tag(scope=naming.SCOPE_NODE, tag=str(node))]
+        tags, problems = label_tags((pod.body.get("metadata") or {}).get("labels"),
+                                    reserved=reserved, filters=s.label_filters,
+                                    obj=f"Pod/{pod.namespace}/{pod.name}")
+        if problems:
+            run.out.problems += problems
+            continue
+        pods_by_ns[pod.namespace].append(_Pod(pod.name, str(node), tags, tuple(reserved)))
+
+    keep_pools = {ip_pool_path(naming.ns_id("ipp", c, n)) for n in namespaces}
+    keep_pools.add(ip_pool_path(naming.cluster_id("ipp", c, _NODES)))
+    carver = run.carver(keep_pools)
+
+    # Cluster-level gateways.
+    cluster_tags = tuple(naming.base_tags(c))
+    if s.single_tier:
+        _gateway_tier1(run, naming.cluster_id("t1", c), cluster_tags, c)
+        node_gateway = tier1_path(naming.cluster_id("t1", c))
+    else:
+        _gateway_tier1(run, naming.cluster_id("t1", c, _NODES), cluster_tags, f"{c}-{_NODES}")
+        node_gateway = tier1_path(naming.cluster_id("t1", c, _NODES))
+
+    # Node network.
+    node_pool = naming.cluster_id("ipp", c, _NODES)
+    node_seg = naming.cluster_id("seg", c, _NODES)
+    node_ports_now = run.children.ports(node_seg)
+    node_plan = plan_network(
+        members=list(nodes), existing_subnets=run.existing.subnets(node_pool),
+        existing_addresses=_addresses(node_ports_now), block_ids=s.node_block_ids,
+        prefix=s.node_subnet_prefix, carver=carver,
+        holds=run.holds_by_scope.get(ip_pool_path(node_pool), []), now=now)
+    node_attachment: dict[str, str] = {}
+    snat = SnatPlanner(settings=s, current=current, shared=run.out.shared,
+                       holds=run.active_holds, now=now)
+    if not node_plan.realized:
+        run.problem("NODE_SUBNETS_EXHAUSTED", f"Cluster/{c}",
+                    "no node subnet can be carved from " + ", ".join(s.node_block_ids))
+    else:
+        run.network_objects(pool_id=node_pool, segment_id=node_seg, gateway=node_gateway,
+                            plan=node_plan, tags=cluster_tags, display=f"{c}-{_NODES}")
+        allocations = []
+        for name in node_plan.unallocated:
+            run.problem("NODE_SUBNETS_EXHAUSTED", f"Node/{name}", "no address left for the node")
+        for name, ip in sorted(node_plan.addresses.items()):
+            node_obj = nodes[name]
+            labels = (node_obj.body.get("metadata") or {}).get("labels") if node_obj else None
+            reserved = [*naming.base_tags(c), Tag(scope=naming.SCOPE_NODE, tag=name)]
+            tags, problems = label_tags(labels, reserved=reserved, filters=s.label_filters,
+                                        obj=f"Node/{name}")
+            if problems:  # node labels are informative only: keep the node, drop labels
+                tags = tuple(reserved)
+            att = naming.attachment_id(c, "", name)
+            node_attachment[name] = att
+            run.add(SegmentPort(
+                id=name, display_name=name, path=port_path(node_seg, name),
+                parent_path=segment_path(node_seg), tags=tags,
+                attachment=PortAttachment(type="PARENT", id=att),
+                address_bindings=(AddressBinding(ip_address=ip,
+                                                 mac_address=naming.mac_for(int(ip))),),
+            ))
+            allocations.append(IpAllocation(id=name, allocation_ip=ip, tags=tuple(reserved)))
+        run.finish_pool(node_pool, allocations)
+        if s.enable_snat and not s.node_routable:
+            snat.request(SnatRequest(key=f"{_NODES}", project=None, static=None))
+
+    # SNAT requests: static ones are served before dynamic ones (see module docstring).
+    nat_namespaces = []
+    for name, (ns_obj, _tags) in namespaces.items():
+        annotations = (ns_obj.body.get("metadata") or {}).get("annotations") or {} if ns_obj else {}
+        no_snat = str(annotations.get("ncp/no_snat", "")).lower() == "true"
+        if s.enable_snat and not s.pod_routable and not no_snat:
+            nat_namespaces.append(name)
+            static = annotations.get("ncp/static_snat_ip")
+            snat.request(SnatRequest(key=name, project=name,
+                                     static=str(static).strip() if static else None))
+    snat_results = snat.allocate()
+
+    if node_plan.realized and f"{_NODES}" in snat_results:
+        result = snat_results[_NODES]
+        if result.address is not None:
+            for i, sub in enumerate(node_plan.subnets):
+                rid = f"{naming.cluster_id('snat', c, _NODES)}_{i}"
+                run.add(NatRule(
+                    id=rid, display_name=f"{c}-{_NODES}-{i}",
+                    path=nat_rule_path(run.snat_gateway(), rid),
+                    parent_path=f"{run.snat_gateway()}/nat/USER", tags=cluster_tags,
+                    action="SNAT", source_network=str(sub.cidr),
+                    translated_network=str(result.address),
+                    sequence_number=GATEWAY_SNAT_PRIORITY))
+        else:
+            run.problem(result.status, f"Cluster/{c}", result.message)
+
+    vlans = _Vlans()
+    for name, pods_here in pods_by_ns.items():
+        ports_now = run.children.ports(naming.ns_id("seg", c, name))
+        for pod in pods_here:
+            old = ports_now.get(pod.name)
+            if old is not None and old.attachment is not None and old.attachment.traffic_tag \
+                    and old.tag(naming.SCOPE_NODE) == pod.node:
+                vlans.reserve(pod.node, old.attachment.traffic_tag)
+
+    # Namespaces.
+    nat_set = set(nat_namespaces)
+    for name, (_ns_obj, tags) in namespaces.items():
+        routed = name not in nat_set
+        blocks = s.no_snat_block_ids if routed and not s.pod_routable and s.enable_snat \
+            and s.no_snat_block_ids else s.pod_block_ids
+        pool_id = naming.ns_id("ipp", c, name)
+        seg_id = naming.ns_id("seg", c, name)
+        current_ports = run.children.ports(seg_id)
+        pods = {p.name: p for p in pods_by_ns.get(name, [])}
+        plan = plan_network(
+            members=list(pods), existing_subnets=run.existing.subnets(pool_id),
+            existing_addresses=_addresses(current_ports), block_ids=blocks,
+            prefix=s.pod_subnet_prefix, carver=carver,
+            holds=run.holds_by_scope.get(ip_pool_path(pool_id), []), now=now)
+        ann: dict[str, str] = {}
+        run.out.annotations[name] = ann
+        if not plan.realized:
+            ann["ncp/error"] = "NAMESPACE_SUBNETS_EXHAUSTED"
+            run.problem("NAMESPACE_SUBNETS_EXHAUSTED", f"Namespace/{name}",
+                        "no subnet can be carved from " + ", ".join(blocks))
+            for pod in sorted(pods):
+                run.problem("NAMESPACE_SUBNETS_EXHAUSTED", f"Pod/{name}/{pod}",
+                            "its namespace has no subnet")
+            continue
+        run.out.realized_namespaces += 1
+        gateway = run.gateway_for_namespace(name)
+        snat_result = snat_results.get(name)
+        t1_extra: tuple[Tag, ...] = ()
+        if snat_result is not None and snat_result.address is not None:
+            t1_extra = (Tag(scope=naming.SCOPE_SNAT_IP, tag=str(snat_result.address)),
+                        Tag(scope=naming.SCOPE_EXTPOOL, tag=snat_result.pool_id or ""))
+        if s.two_tier:
+            t1_id = naming.ns_id("t1", c, name)
+            _gateway_tier1(run, t1_id, tuple(naming.base_tags(c, name)), f"{c}-{name}",
+                           t1_extra)
+            ann["ncp/router_id"] = t1_id
+        run.network_objects(pool_id=pool_id, segment_id=seg_id, gateway=gateway, plan=plan,
+                            tags=tags, display=f"{c}-{name}")
+        for i, sub in enumerate(plan.subnets):
+            ann[f"ncp/subnet-{i}"] = str(sub.cidr)
+        if snat_result is not None:
+            if snat_result.static:
+                ann["ncp/snat_ip_status"] = snat_result.status
+            if snat_result.address is not None:
+                ann["ncp/snat_ip"] = str(snat_result.address)
+                for i, sub in enumerate(plan.subnets):
+                    rid = f"{naming.ns_id('snat', c, name)}_{i}"
+                    run.add(NatRule(
+                        id=rid, display_name=f"{c}-{name}-{i}",
+                        path=nat_rule_path(run.snat_gateway(), rid),
+                        parent_path=f"{run.snat_gateway()}/nat/USER",
+                        tags=tuple(naming.base_tags(c, name)), action="SNAT",
+                        source_network=str(sub.cidr), translated_network=str(snat_result.address),
+                        sequence_number=GATEWAY_SNAT_PRIORITY))
+            else:
+                ann["ncp/error"] = snat_result.status
+                run.problem(snat_result.status, f"Namespace/{name}", snat_result.message)
+        if plan.exhausted:
+            ann["ncp/error"] = "NAMESPACE_SUBNETS_EXHAUSTED"
+            run.problem("NAMESPACE_SUBNETS_EXHAUSTED", f"Namespace/{name}",
+                        f"{len(plan.unallocated)} pod(s) got no address: the blocks "
+                        + ", ".join(blocks) + " are full")
+        _pods(run, name=name, pods=pods, plan=plan, current_ports=current_ports,
+              node_attachment=node_attachment, pool_id=pool_id, seg_id=seg_id, vlans=vlans)
+
+    run.out.shared.update(snat.updated_pools())
+    run.out.holds += snat.released_holds()
+    run.release_removed()
+    run.out.problems.sort()
+    return run.out
+
+
+def _pods(run: _Run, *, name: str, pods: Mapping[str, _Pod], plan: NetworkPlan,
+          current_ports: Mapping[str, SegmentPort], node_attachment: Mapping[str, str],
+          pool_id: str, seg_id: str, vlans: _Vlans) -> None:
+    """Ports and pool allocations of one namespace's pods."""
+    allocations = []
+    for pod_name in plan.unallocated:
+        run.problem("NAMESPACE_SUBNETS_EXHAUSTED", f"Pod/{name}/{pod_name}",
+                    "no address left in the namespace and no subnet can be carved")
+    for pod_name, ip in sorted(plan.addresses.items()):
+        pod = pods[pod_name]
+        old = current_ports.get(pod_name)
+        vlan = None
+        if old is not None and old.attachment is not None and old.tag(naming.SCOPE_NODE) == pod.node:
+            vlan = old.attachment.traffic_tag
+        if vlan is None:
+            vlan = vlans.allocate(pod.node)
+        if vlan is None:
+            run.problem("NODE_VLANS_EXHAUSTED", f"Pod/{name}/{pod_name}",
+                        f"node {pod.node} has no free VLAN for another pod")
+            if old is not None:
+                run.hold(ip_pool_path(pool_id), ip)
+            continue
+        run.add(SegmentPort(
+            id=pod_name, display_name=f"{name}/{pod_name}", path=port_path(seg_id, pod_name),
+            parent_path=segment_path(seg_id), tags=pod.tags,
+            attachment=PortAttachment(type="CHILD",
+                                      id=naming.attachment_id(run.c, name, pod_name),
+                                      context_id=node_attachment.get(pod.node),
+                                      traffic_tag=vlan, app_id=pod_name),
+            address_bindings=(AddressBinding(ip_address=ip, mac_address=naming.mac_for(int(ip))),),
+        ))
+        allocations.append(IpAllocation(id=pod_name, allocation_ip=ip, tags=pod.ownership))
+        run.out.realized_pods += 1
+    run.finish_pool(pool_id, allocations)

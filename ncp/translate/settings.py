@@ -1,0 +1,90 @@
+"""The settings one provisioning run works with: the cluster config with the network
+profile laid over it. Computed once per run; everything downstream reads only this."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ncp.config import NcpConfig
+from ncp.translate.tags import compile_filters
+from sdn.profiles import TopologySettings, topology_settings
+from sdn.profiles.model import NetworkProfile
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """What shapes one cluster's topology."""
+
+    cluster: str
+    tier0: str
+    pod_block_ids: tuple[str, ...]
+    no_snat_block_ids: tuple[str, ...]
+    node_block_ids: tuple[str, ...]
+    fip_pool_ids: tuple[str, ...]
+    pod_subnet_prefix: int
+    node_subnet_prefix: int
+    pod_routable: bool
+    node_routable: bool
+    enable_snat: bool
+    single_tier: bool
+    ip_reallocation_time: float
+    default_nodes: tuple[str, ...]
+    implicit_namespaces: tuple[str, ...]
+    label_filters: tuple[re.Pattern[str], ...]
+    nodes_dns: tuple[str, ...]
+    lb_size: str
+    failover_mode: str
+
+    @property
+    def two_tier(self) -> bool:
+        """The dedicated Tier-1 per namespace topology (NCP's default)."""
+        return not self.single_tier
+
+
+def defaults_from(config: NcpConfig) -> TopologySettings:
+    """The topology settings a cluster has without a network profile."""
+    return TopologySettings(
+        pod_ip_block_ids=tuple(b.id for b in config.container_ip_blocks),
+        pod_subnet_prefix=config.subnet_prefix,
+        pod_routable=False,
+        fip_pool_ids=tuple(p.id for p in config.external_ip_pools),
+        t0_router_id=config.tier0,
+        single_tier_topology=config.single_tier_topology,
+        lb_size="small",
+        nodes_dns=(),
+        node_ip_block_ids=tuple(b.id for b in config.node_ip_blocks),
+        node_subnet_prefix=config.node_subnet_prefix,
+        node_routable=False,
+        label_filtering_regex_list=config.label_filtering_regex_list,
+        top_firewall_section_marker=None,
+        bottom_firewall_section_marker=None,
+        nsx_lb=True,
+        failover_mode="NON_PREEMPTIVE",
+    )
+
+
+def cluster_settings(config: NcpConfig, profile: NetworkProfile | None) -> ClusterSettings:
+    """Lay ``profile`` over ``config``; absent profile fields keep the config's values."""
+    topo = topology_settings(profile, defaults_from(config))
+    return ClusterSettings(
+        cluster=config.cluster,
+        tier0=topo.t0_router_id,
+        pod_block_ids=tuple(topo.pod_ip_block_ids),
+        no_snat_block_ids=tuple(b.id for b in config.no_snat_ip_blocks),
+        node_block_ids=tuple(topo.node_ip_block_ids),
+        fip_pool_ids=tuple(topo.fip_pool_ids),
+        pod_subnet_prefix=topo.pod_subnet_prefix,
+        node_subnet_prefix=topo.node_subnet_prefix,
+        pod_routable=topo.pod_routable,
+        node_routable=topo.node_routable,
+        enable_snat=config.enable_snat,
+        single_tier=topo.single_tier_topology,
+        ip_reallocation_time=config.ip_reallocation_time,
+        default_nodes=config.default_nodes,
+        implicit_namespaces=config.implicit_namespaces,
+        label_filters=compile_filters(topo.label_filtering_regex_list),
+        nodes_dns=tuple(topo.nodes_dns),
+        lb_size=topo.lb_size,
+        failover_mode=topo.failover_mode,
+    )

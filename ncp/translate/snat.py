@@ -1,0 +1,174 @@
+"""SNAT IPs for NAT-mode namespaces (and the node network) from the external pools.
+
+NCP gives each NAT namespace one IP from the floating pools (``fip_pool_ids``, used in
+order, the next when one is full) and records it as ``ncp/snat_ip``. A namespace may ask
+for a specific IP with ``ncp/static_snat_ip``; the answer is ``ncp/snat_ip_status``:
+
+* ``IP_ALLOCATED_SUCCESSFULLY``: the IP is the namespace's;
+* ``IP_ALREADY_ALLOCATED``: another owner has it (or it is held after a release);
+* ``IP_NOT_IN_POOL``: it is in none of the cluster's floating pools (or not an address);
+* ``IP_POOL_EXHAUSTED``: (dynamic requests) every pool is full.
+
+A failed request gets no SNAT IP and no SNAT rule; there is no silent fallback to a
+dynamic IP, since egress firewalls outside are usually opened for the pinned one.
+Allocations carry ``ncp/cluster`` and ``ncp/project``, so several clusters share the
+pools and each sync touches only its own allocations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from ipaddress import AddressValueError, IPv4Address, IPv4Network
+
+from ncp.translate import naming
+from ncp.translate.settings import ClusterSettings
+from sdn.ipam import AddressAllocator, Hold
+from sdn.model import Inventory, IpAllocation, IpPool, IpPoolStaticSubnet, PolicyResource
+from sdn.model import ip_pool_path
+
+OK = "IP_ALLOCATED_SUCCESSFULLY"
+
+
+@dataclass(frozen=True)
+class SnatRequest:
+    """One SNAT IP wanted: ``key`` is the namespace (or ``nodes``)."""
+
+    key: str
+    project: str | None
+    static: str | None
+
+
+@dataclass(frozen=True)
+class SnatResult:
+    """The outcome of one request."""
+
+    address: IPv4Address | None
+    pool_id: str | None
+    status: str
+    static: bool
+    message: str = ""
+
+
+def _ranges(pool: IpPool) -> list[tuple[int, int]]:
+    out = []
+    for sub in pool.subnets:
+        if isinstance(sub, IpPoolStaticSubnet) and sub.allocation_ranges:
+            out += [(int(r.start), int(r.end)) for r in sub.allocation_ranges]
+        else:
+            out.append((int(sub.cidr.network_address) + 1, int(sub.cidr.broadcast_address) - 1))
+    return out
+
+
+class SnatPlanner:
+    """Collects requests, then serves static ones before dynamic ones."""
+
+    def __init__(self, *, settings: ClusterSettings, current: Inventory,
+                 shared: Mapping[str, PolicyResource], holds: Sequence[Hold], now: float):
+        self.s = settings
+        self.now = now
+        self.holds = [h for h in holds if h.active(now)]
+        self.requests: dict[str, SnatRequest] = {}
+        self.pools: dict[str, IpPool] = {}
+        for obj in list(current.values()) + list(shared.values()):
+            if isinstance(obj, IpPool) and obj.tag(naming.SCOPE_EXTERNAL) == "true":
+                self.pools[obj.id] = obj
+        self.ours: dict[str, tuple[str, IpAllocation]] = {}
+        for pool in self.pools.values():
+            for alloc in pool.allocations:
+                if alloc.tag(naming.SCOPE_CLUSTER) == settings.cluster:
+                    self.ours[alloc.id] = (pool.id, alloc)
+        self.kept: dict[str, tuple[str, IpAllocation]] = {}
+        self.new: dict[str, tuple[str, IpAllocation]] = {}
+        self.released: list[tuple[str, IPv4Address]] = []
+
+    def _alloc_id(self, key: str) -> str:
+        if key == "nodes":
+            return naming.cluster_id("snat", self.s.cluster, "nodes")
+        return naming.ns_id("snat", self.s.cluster, key)
+
+    def request(self, req: SnatRequest) -> None:
+        """Ask for a SNAT IP; answered by :meth:`allocate`."""
+        self.requests[req.key] = req
+
+    def allocate(self) -> dict[str, SnatResult]:
+        """Serve every request; returns the result per key."""
+        results: dict[str, SnatResult] = {}
+        wanted: dict[str, SnatRequest] = {self._alloc_id(k): r for k, r in self.requests.items()}
+        for alloc_id, (pool_id, alloc) in self.ours.items():
+            req = wanted.get(alloc_id)
+            keep = req is not None and pool_id in self.s.fip_pool_ids and (
+                req.static is None or req.static == str(alloc.allocation_ip))
+            if keep:
+                self.kept[alloc_id] = (pool_id, alloc)
+            else:
+                self.released.append((pool_id, alloc.allocation_ip))
+        allocators = {
+            pid: AddressAllocator(
+                _ranges(pool),
+                used=[int(a.allocation_ip) for a in pool.allocations],
+                holds=[h for h in self.holds if h.scope == pool.path], now=self.now)
+            for pid, pool in self.pools.items()
+        }
+        order = sorted(self.requests.values(), key=lambda r: (r.static is None, r.key))
+        for req in order:
+            alloc_id = self._alloc_id(req.key)
+            if alloc_id in self.kept:
+                pool_id, alloc = self.kept[alloc_id]
+                results[req.key] = SnatResult(alloc.allocation_ip, pool_id, OK,
+                                              req.static is not None)
+                continue
+            result = self._static(req, allocators) if req.static else self._dynamic(allocators)
+            if result.address is not None and result.pool_id is not None:
+                tags = tuple(naming.base_tags(self.s.cluster, req.project))
+                self.new[alloc_id] = (result.pool_id, IpAllocation(
+                    id=alloc_id, allocation_ip=result.address, tags=tags))
+            results[req.key] = result
+        return results
+
+    def _static(self, req: SnatRequest, allocators: Mapping[str, AddressAllocator]) -> SnatResult:
+        assert req.static is not None
+        try:
+            ip = IPv4Address(req.static)
+        except AddressValueError:
+            return SnatResult(None, None, "IP_NOT_IN_POOL", True,
+                              f"ncp/static_snat_ip {req.static!r} is not an IPv4 address")
+        for pool_id in self.s.fip_pool_ids:
+            allocator = allocators.get(pool_id)
+            if allocator is None or not allocator.contains(ip):
+                continue
+            if allocator.take(ip):
+                return SnatResult(ip, pool_id, OK, True)
+            return SnatResult(None, None, "IP_ALREADY_ALLOCATED", True,
+                              f"{ip} is already allocated (or held after a release)")
+        return SnatResult(None, None, "IP_NOT_IN_POOL", True,
+                          f"{ip} is in none of the pools {', '.join(self.s.fip_pool_ids)}")
+
+    def _dynamic(self, allocators: Mapping[str, AddressAllocator]) -> SnatResult:
+        for pool_id in self.s.fip_pool_ids:
+            allocator = allocators.get(pool_id)
+            ip = allocator.allocate() if allocator is not None else None
+            if ip is not None:
+                return SnatResult(ip, pool_id, OK, False)
+        return SnatResult(None, None, "IP_POOL_EXHAUSTED", False,
+                          "no SNAT IP left in " + ", ".join(self.s.fip_pool_ids))
+
+    def updated_pools(self) -> dict[str, IpPool]:
+        """External pools with this cluster's allocations replaced; others untouched."""
+        out = {}
+        ours = {**self.kept, **self.new}
+        for pid, pool in self.pools.items():
+            others = [a for a in pool.allocations
+                      if a.tag(naming.SCOPE_CLUSTER) != self.s.cluster]
+            mine = [a for (p, a) in ours.values() if p == pid]
+            allocations = tuple(sorted(others + mine, key=lambda a: a.id))
+            if allocations != pool.allocations:
+                out[pool.path] = pool.model_copy(update={"allocations": allocations})
+            else:
+                out[pool.path] = pool
+        return out
+
+    def released_holds(self) -> list[Hold]:
+        """Released SNAT IPs, held back for the reallocation time."""
+        until = self.now + self.s.ip_reallocation_time
+        return [Hold(ip_pool_path(pid), IPv4Network(ip), until) for pid, ip in self.released]

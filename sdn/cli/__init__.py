@@ -1,0 +1,13 @@
+"""The ``sdn`` command: read and question the manager's state.
+
+Subcommands: ``show KIND``, ``ipam`` (``show``, ``check``), ``profile`` (``create``,
+``list``, ``show``, ``delete``), ``topology`` and ``validate``. Commands that only read
+open the state read-only and never write it. Exit codes: 0 success, 1 the answer is "a
+problem was found" (``ipam check``, ``validate``), 2 unusable arguments or state.
+"""
+
+from __future__ import annotations
+
+from sdn.cli.main import main
+
+__all__ = ["main"]

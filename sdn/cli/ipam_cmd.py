@@ -1,0 +1,101 @@
+"""``sdn ipam [show|check]``: how full blocks and pools are, and what leaked.
+
+Shaped after ``calicoctl ipam show --show-blocks`` and ``calicoctl ipam check``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from sdn.ipam import BlockUsage, PoolUsage, block_usage, find_orphans, pool_usage
+from sdn.render.output import print_json, print_table
+from sdn.store import Store
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part} ({(100.0 * part / whole if whole else 0):.0f}%)"
+
+
+def _block_json(b: BlockUsage, show_blocks: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": b.path, "cidr": str(b.cidr), "total": b.total,
+                           "carved": b.used, "held": b.held_addresses, "free": b.free,
+                           "subnets": len(b.carved)}
+    if show_blocks:
+        out["carved_subnets"] = [{"cidr": str(s.cidr), "pool_path": s.pool_path,
+                                  "owner": s.owner, "allocated": s.allocated,
+                                  "capacity": s.capacity} for s in b.carved]
+    return out
+
+
+def _pool_json(p: PoolUsage) -> dict[str, Any]:
+    return {"path": p.path, "kind": p.kind, "owner": p.owner,
+            "cidrs": [str(c) for c in p.cidrs], "capacity": p.capacity,
+            "allocated": p.allocated, "held": p.held, "free": p.free}
+
+
+def show(args: argparse.Namespace) -> int:
+    """Usage per block (and carved subnet) and per pool."""
+    now = time.time()
+    with Store.open_readonly(args.state) as store:
+        inv = store.inventory()
+        holds = store.holds()
+    blocks = block_usage(inv, holds, now)
+    pools = pool_usage(inv, holds, now)
+    if args.output == "json":
+        print_json({"blocks": [_block_json(b, args.show_blocks) for b in blocks],
+                    "pools": [_pool_json(p) for p in pools]})
+        return 0
+    print_table(["BLOCK", "CIDR", "TOTAL", "CARVED", "HELD", "FREE", "SUBNETS"], [
+        [b.path.rsplit("/", 1)[1], str(b.cidr), str(b.total), _pct(b.used, b.total),
+         str(b.held_addresses), _pct(b.free, b.total), str(len(b.carved))] for b in blocks],
+        title="IP blocks")
+    if args.show_blocks:
+        for b in blocks:
+            if b.carved:
+                print()
+                print_table(["SUBNET", "OWNER", "POOL", "IN USE", "FREE"], [
+                    [str(s.cidr), s.owner, s.pool_path.rsplit("/", 1)[1],
+                     _pct(s.allocated, s.capacity), str(s.capacity - s.allocated)]
+                    for s in b.carved], title=f"subnets carved from {b.path.rsplit('/', 1)[1]}")
+    static = [p for p in pools if p.kind == "static"]
+    carved = [p for p in pools if p.kind == "block"]
+    print()
+    print_table(["POOL", "CIDR", "CAPACITY", "ALLOCATED", "HELD", "FREE"], [
+        [p.path.rsplit("/", 1)[1], " ".join(str(c) for c in p.cidrs), str(p.capacity),
+         _pct(p.allocated, p.capacity), str(p.held), _pct(p.free, p.capacity)]
+        for p in static], title="external IP pools")
+    if carved:
+        total = sum(p.capacity for p in carved)
+        used = sum(p.allocated for p in carved)
+        fullest = sorted(carved, key=lambda p: (-p.allocated / max(p.capacity, 1), p.path))[:5]
+        print()
+        print(f"namespace and node pools: {len(carved)}, {_pct(used, total)} of {total} "
+              "addresses allocated")
+        print_table(["FULLEST POOLS", "OWNER", "SUBNETS", "ALLOCATED", "FREE"], [
+            [p.path.rsplit("/", 1)[1], p.owner, str(len(p.cidrs)),
+             _pct(p.allocated, p.capacity), str(p.free)] for p in fullest])
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """Allocations nothing uses and used addresses nothing allocated; exit 1 if any."""
+    with Store.open_readonly(args.state) as store:
+        orphans = find_orphans(store.inventory())
+    if args.output == "json":
+        print_json([{"kind": o.kind, "address": str(o.address), "where": o.where,
+                     "detail": o.detail} for o in orphans])
+    elif orphans:
+        print_table(["KIND", "ADDRESS", "WHERE", "DETAIL"],
+                    [[o.kind, str(o.address), o.where, o.detail] for o in orphans],
+                    title=f"{len(orphans)} inconsistent address(es)")
+    else:
+        print("IPAM is consistent: every allocation has an owner and every used address "
+              "is allocated")
+    return 1 if orphans else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch ``sdn ipam`` (``show`` is the default)."""
+    return check(args) if getattr(args, "ipam_command", None) == "check" else show(args)

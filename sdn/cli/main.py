@@ -1,0 +1,89 @@
+"""Argument parsing and dispatch for ``sdn``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sdn.cli import ipam_cmd, profile_cmd, show_cmd, topology_cmd
+from sdn.errors import SdnError
+from sdn.model import KINDS
+from sdn.store import default_state_path
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state", default=None,
+                        help="state database (default $SDN_STATE or .sdn/state.db)")
+    p = argparse.ArgumentParser(prog="sdn", description="Question an NSX-T style network state.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    show = sub.add_parser("show", parents=[common], help="list objects of one kind")
+    show.add_argument("kind", choices=list(KINDS))
+    show.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
+    show.add_argument("--cluster", help="only objects of this cluster (tag ncp/cluster)")
+    show.add_argument("--namespace", "-n", help="only objects of this namespace (ncp/project)")
+    show.add_argument("--tag", action="append", default=[], metavar="SCOPE=VALUE",
+                      help="only objects with this tag (repeatable, all must match)")
+    show.set_defaults(run=show_cmd.run)
+
+    ipam = sub.add_parser("ipam", parents=[common], help="IP block and pool usage")
+    ipam_sub = ipam.add_subparsers(dest="ipam_command")
+    for name, helptext in (("show", "usage per block and pool"),
+                           ("check", "find allocations nothing owns, and the reverse")):
+        sp = ipam_sub.add_parser(name, parents=[common], help=helptext)
+        sp.add_argument("-o", "--output", choices=["table", "json"], default="table")
+        if name == "show":
+            sp.add_argument("--show-blocks", action="store_true",
+                            help="list every carved subnet with its owner")
+    ipam.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    ipam.add_argument("--show-blocks", action="store_true",
+                      help="list every carved subnet with its owner")
+    ipam.set_defaults(run=ipam_cmd.run)
+
+    prof = sub.add_parser("profile", parents=[common], help="network profiles")
+    psub = prof.add_subparsers(dest="profile_command", required=True)
+    c = psub.add_parser("create", parents=[common], help="add a profile from a JSON file")
+    c.add_argument("file")
+    lst = psub.add_parser("list", parents=[common], help="list profiles and their clusters")
+    lst.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    s = psub.add_parser("show", parents=[common], help="print one profile")
+    s.add_argument("name")
+    d = psub.add_parser("delete", parents=[common], help="delete an unused profile")
+    d.add_argument("name")
+    prof.set_defaults(run=profile_cmd.run)
+
+    topo = sub.add_parser("topology", parents=[common], help="draw the topology")
+    topo.add_argument("-o", "--output", choices=["text", "dot", "svg"], default="text")
+    topo.add_argument("--cluster", help="only this cluster")
+    topo.add_argument("--namespace", "-n", help="only this namespace")
+    topo.add_argument("--max-ports", type=int, default=8,
+                      help="ports drawn per segment before summarising (default 8)")
+    topo.add_argument("--out", help="write the picture to this file instead of stdout")
+    topo.set_defaults(run=topology_cmd.run)
+
+    val = sub.add_parser("validate", parents=[common],
+                         help="run every cross-object check on the state")
+    val.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    val.set_defaults(run=show_cmd.validate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sdn``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.state is None:
+        args.state = str(default_state_path())
+    try:
+        code: int = args.run(args)
+    except SdnError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

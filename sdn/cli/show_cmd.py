@@ -1,0 +1,45 @@
+"""``sdn show KIND`` and ``sdn validate``."""
+
+from __future__ import annotations
+
+import argparse
+
+from sdn.cli.filters import object_filter
+from sdn.model import KINDS, RESOURCE_ADAPTER
+from sdn.model.checks import validate_inventory
+from sdn.render.output import print_json, print_table, print_yaml
+from sdn.render.tables import table_for
+from sdn.store import Store
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print every object of one kind, as a table or as NSX API JSON/YAML."""
+    resource_type = KINDS[args.kind]
+    match = object_filter(args)
+    with Store.open_readonly(args.state) as store:
+        rows = list(store.rows(resource_type=resource_type))
+        objs = [RESOURCE_ADAPTER.validate_json(r.body) for r in rows]
+        objs = [o for o in objs if match is None or match(o)]
+        if args.output == "json":
+            print_json([o.to_api() for o in objs])
+        elif args.output == "yaml":
+            print_yaml([o.to_api() for o in objs])
+        else:
+            inv = store.inventory()
+            header, table = table_for(resource_type, objs, inv)
+            print_table(header, table, title=f"{args.kind}: {len(objs)}")
+    return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    """Run the cross-object checks; exit 1 when any problem is found."""
+    with Store.open_readonly(args.state) as store:
+        problems = validate_inventory(store.inventory())
+    if args.output == "json":
+        print_json([{"code": p.code, "object": p.obj, "message": p.message} for p in problems])
+    elif problems:
+        print_table(["CODE", "OBJECT", "PROBLEM"], [[p.code, p.obj, p.message] for p in problems],
+                    title=f"{len(problems)} problem(s)")
+    else:
+        print("state is consistent: no problems")
+    return 1 if problems else 0

@@ -1,0 +1,37 @@
+"""``sdn topology``: draw the topology as a terminal tree, DOT or SVG."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from sdn.cli.filters import object_filter
+from sdn.errors import SdnError
+from sdn.render.pictures import topology_dot, topology_tree
+from sdn.store import Store
+
+
+def run(args: argparse.Namespace) -> int:
+    """Draw; ``-o svg`` runs Graphviz's ``dot`` and says so clearly when it is missing."""
+    match = object_filter(args)
+    with Store.open_readonly(args.state) as store:
+        inv = store.inventory()
+    if args.output == "text":
+        text = "\n".join(topology_tree(inv, match=match, max_ports=args.max_ports)) + "\n"
+    else:
+        text = topology_dot(inv, match=match, max_ports=args.max_ports)
+        if args.output == "svg":
+            dot = shutil.which("dot")
+            if dot is None:
+                raise SdnError("-o svg needs Graphviz's `dot` (apt-get install graphviz); "
+                               "-o dot prints the DOT source instead", code="GRAPHVIZ_MISSING")
+            text = subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True,
+                                  check=True).stdout
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,33 @@
+"""The topology as a graph, and the lookups later stages need.
+
+Entry points:
+
+* :func:`graph_for`: the cached, frozen networkx view of an inventory (:func:`build_graph`
+  builds an uncached, mutable one). Nodes are Policy paths; edges say how gateways,
+  segments and ports are linked (:class:`Relation`).
+* :class:`TopologyIndex`: which segment or port owns an address, each gateway's routing
+  table (:class:`Route`), and the objects between two ports.
+"""
+
+from sdn.graph.build import (
+    GRAPH_CACHE_SIZE,
+    TIER1_CONNECTED,
+    Relation,
+    build_graph,
+    clear_graph_cache,
+    graph_for,
+)
+from sdn.graph.queries import UPLINK, Route, RouteKind, TopologyIndex
+
+__all__ = [
+    "GRAPH_CACHE_SIZE",
+    "TIER1_CONNECTED",
+    "UPLINK",
+    "Relation",
+    "Route",
+    "RouteKind",
+    "TopologyIndex",
+    "build_graph",
+    "clear_graph_cache",
+    "graph_for",
+]

@@ -1,0 +1,119 @@
+"""Pictures of the topology: a tree for the terminal and Graphviz DOT.
+
+Both draw the same thing, top down: Tier-0, its Tier-1s, their segments with subnets,
+and the ports with their addresses. Large clusters are summarised (``--max-ports``) so a
+picture stays readable; the full data is in ``sdn show``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+from sdn.model import Inventory, PolicyResource, Segment, SegmentPort, Tier0, Tier1
+
+
+def _keep(obj: PolicyResource, match: Callable[[PolicyResource], bool] | None) -> bool:
+    return match is None or match(obj)
+
+
+def _port_label(p: SegmentPort) -> str:
+    ip = str(p.address_bindings[0].ip_address) if p.address_bindings else "no address"
+    node = p.tag("ncp/node_name")
+    return f"{p.display_name or p.id}  {ip}" + (f"  @{node}" if node else "")
+
+
+def _index(inv: Inventory) -> tuple[dict[str | None, list[Tier1]], dict[str | None, list[Segment]],
+                                    dict[str, list[SegmentPort]]]:
+    t1_by_t0: dict[str | None, list[Tier1]] = defaultdict(list)
+    seg_by_gw: dict[str | None, list[Segment]] = defaultdict(list)
+    ports: dict[str, list[SegmentPort]] = defaultdict(list)
+    for t1 in inv.of_type(Tier1):
+        t1_by_t0[t1.tier0_path].append(t1)
+    for seg in inv.of_type(Segment):
+        seg_by_gw[seg.connectivity_path].append(seg)
+    for port in inv.of_type(SegmentPort):
+        ports[port.parent_path].append(port)
+    return t1_by_t0, seg_by_gw, ports
+
+
+def topology_tree(inv: Inventory, *, match: Callable[[PolicyResource], bool] | None = None,
+                  max_ports: int = 8) -> list[str]:
+    """Lines of an indented tree of the topology (only branches with matching objects)."""
+    t1_by_t0, seg_by_gw, ports = _index(inv)
+    lines: list[str] = []
+
+    def segments(gw: str, indent: str) -> None:
+        segs = [s for s in seg_by_gw.get(gw, []) if _keep(s, match)]
+        for i, seg in enumerate(segs):
+            last = i == len(segs) - 1
+            subnets = ", ".join(str(s.gateway_address) for s in seg.subnets)
+            lines.append(f"{indent}{'└─' if last else '├─'} segment {seg.id}  [{subnets}]")
+            child = indent + ("   " if last else "│  ")
+            seg_ports = ports.get(seg.path, [])
+            for j, p in enumerate(seg_ports[:max_ports]):
+                end = j == len(seg_ports) - 1
+                lines.append(f"{child}{'└─' if end else '├─'} port {_port_label(p)}")
+            if len(seg_ports) > max_ports:
+                lines.append(f"{child}└─ ... {len(seg_ports) - max_ports} more ports")
+
+    for t0 in inv.of_type(Tier0):
+        lines.append(f"tier-0 {t0.id}  ({t0.ha_mode})")
+        t1s = [t for t in t1_by_t0.get(t0.path, [])
+               if _keep(t, match) or any(_keep(s, match) for s in seg_by_gw.get(t.path, []))]
+        for i, t1 in enumerate(t1s):
+            last = i == len(t1s) - 1
+            snat = t1.tag("ncp/snat_ip")
+            lines.append(f"{'└─' if last else '├─'} tier-1 {t1.id}"
+                         + (f"  snat {snat}" if snat else ""))
+            segments(t1.path, "   " if last else "│  ")
+        segments(t0.path, "   ")
+    return lines
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def topology_dot(inv: Inventory, *, match: Callable[[PolicyResource], bool] | None = None,
+                 max_ports: int = 8) -> str:
+    """Graphviz DOT of the topology: gateways, segments with subnets, ports."""
+    t1_by_t0, seg_by_gw, ports = _index(inv)
+    out = ["digraph topology {", "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];',
+           '  edge [arrowhead=none, color="#555555"];']
+
+    def seg_nodes(gw: str) -> None:
+        for seg in seg_by_gw.get(gw, []):
+            if not _keep(seg, match):
+                continue
+            subnets = "\\n".join(str(s.gateway_address) for s in seg.subnets)
+            out.append(f"  {_q(seg.path)} [shape=box, style=\"rounded,filled\", "
+                       f"fillcolor=\"#dbeafe\", label={_q(seg.id)[:-1]}\\n{subnets}\"];")
+            out.append(f"  {_q(gw)} -> {_q(seg.path)};")
+            seg_ports = ports.get(seg.path, [])
+            for p in seg_ports[:max_ports]:
+                ip = str(p.address_bindings[0].ip_address) if p.address_bindings else ""
+                out.append(f"  {_q(p.path)} [shape=note, fillcolor=\"#f3f4f6\", style=filled, "
+                           f"label={_q((p.display_name or p.id) + chr(10) + ip)}];")
+                out.append(f"  {_q(seg.path)} -> {_q(p.path)};")
+            if len(seg_ports) > max_ports:
+                more = seg.path + "/more"
+                out.append(f"  {_q(more)} [shape=plaintext, "
+                           f"label={_q(f'... {len(seg_ports) - max_ports} more ports')}];")
+                out.append(f"  {_q(seg.path)} -> {_q(more)};")
+
+    for t0 in inv.of_type(Tier0):
+        out.append(f"  {_q(t0.path)} [shape=doubleoctagon, style=filled, fillcolor=\"#fde68a\", "
+                   f"label={_q('Tier-0 ' + t0.id)}];")
+        for t1 in t1_by_t0.get(t0.path, []):
+            if not (_keep(t1, match) or any(_keep(s, match) for s in seg_by_gw.get(t1.path, []))):
+                continue
+            snat = t1.tag("ncp/snat_ip")
+            label = f"Tier-1 {t1.id}" + (f"\nSNAT {snat}" if snat else "")
+            out.append(f"  {_q(t1.path)} [shape=octagon, style=filled, fillcolor=\"#bbf7d0\", "
+                       f"label={_q(label)}];")
+            out.append(f"  {_q(t0.path)} -> {_q(t1.path)};")
+            seg_nodes(t1.path)
+        seg_nodes(t0.path)
+    out.append("}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,113 @@
+"""Rows for ``sdn show`` tables, one column set per kind, chosen to fit a terminal.
+
+Each kind gets the columns a person looks for first (a port's IP, MAC, VLAN and node; a
+segment's gateway and subnets); ``-o json`` prints the full NSX objects instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from sdn.model import (
+    Inventory,
+    IpBlock,
+    IpPool,
+    NatRule,
+    PolicyResource,
+    Segment,
+    SegmentPort,
+    Tier0,
+    Tier1,
+)
+
+Row = list[str]
+
+
+def _leaf(path: str | None) -> str:
+    return path.rsplit("/", 1)[-1] if path else "-"
+
+
+def _owner(obj: PolicyResource) -> str:
+    cluster = obj.tag("ncp/cluster")
+    project = obj.tag("ncp/project")
+    if cluster and project:
+        return f"{cluster}/{project}"
+    return cluster or "admin"
+
+
+def _tier0(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    t1s = Counter(o.tier0_path for o in inv.of_type(Tier1))
+    return ["ID", "HA MODE", "TIER-1S"], [
+        [o.id, o.ha_mode, str(t1s[o.path])] for o in objs if isinstance(o, Tier0)]
+
+
+def _tier1(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    segs = Counter(s.connectivity_path for s in inv.of_type(Segment))
+    return ["ID", "OWNER", "TIER-0", "SEGMENTS", "SNAT IP"], [
+        [o.id, _owner(o), _leaf(o.tier0_path), str(segs[o.path]), o.tag("ncp/snat_ip") or "-"]
+        for o in objs if isinstance(o, Tier1)]
+
+
+def _segment(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    ports = Counter(p.parent_path for p in inv.of_type(SegmentPort))
+    return ["ID", "OWNER", "GATEWAY", "SUBNETS", "PORTS"], [
+        [o.id, _owner(o), _leaf(o.connectivity_path),
+         " ".join(str(s.gateway_address) for s in o.subnets), str(ports[o.path])]
+        for o in objs if isinstance(o, Segment)]
+
+
+def _port(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    rows = []
+    for o in objs:
+        if not isinstance(o, SegmentPort):
+            continue
+        b = o.address_bindings[0] if o.address_bindings else None
+        att = o.attachment
+        rows.append([
+            o.display_name or o.id, _leaf(o.parent_path),
+            str(b.ip_address) if b else "-", b.mac_address if b else "-",
+            att.type if att else "-",
+            str(att.traffic_tag) if att and att.traffic_tag is not None else "-",
+            o.tag("ncp/node_name") or "-",
+        ])
+    return ["PORT", "SEGMENT", "IP", "MAC", "TYPE", "VLAN", "NODE"], rows
+
+
+def _block(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    return ["ID", "CIDR", "SIZE"], [
+        [o.id, str(o.cidr), str(o.cidr.num_addresses)] for o in objs if isinstance(o, IpBlock)]
+
+
+def _pool(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    return ["ID", "OWNER", "SUBNETS", "ALLOCATED"], [
+        [o.id, _owner(o), " ".join(str(s.cidr) for s in o.subnets), str(len(o.allocations))]
+        for o in objs if isinstance(o, IpPool)]
+
+
+def _nat(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    return ["ID", "GATEWAY", "ACTION", "SOURCE", "TRANSLATED", "SEQ"], [
+        [o.id, _leaf(o.gateway_path), o.action, o.source_network or "any",
+         o.translated_network or "-", str(o.sequence_number)]
+        for o in objs if isinstance(o, NatRule)]
+
+
+def _generic(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    return ["ID", "DISPLAY NAME", "PATH"], [[o.id, o.display_name, o.path] for o in objs]
+
+
+_TABLES: dict[str, Callable[[Sequence[PolicyResource], Inventory], tuple[Row, list[Row]]]] = {
+    "Tier0": _tier0,
+    "Tier1": _tier1,
+    "Segment": _segment,
+    "SegmentPort": _port,
+    "IpAddressBlock": _block,
+    "IpAddressPool": _pool,
+    "PolicyNatRule": _nat,
+}
+
+
+def table_for(resource_type: str, objs: Sequence[PolicyResource],
+              inv: Inventory) -> tuple[Row, list[Row]]:
+    """Header and rows for ``objs`` of one ``resource_type``."""
+    return _TABLES.get(resource_type, _generic)(objs, inv)

@@ -1,0 +1,315 @@
+"""SQLite persistence of the manager's state.
+
+Why SQLite: it is transactional, embedded and readable with any SQL tool, and a
+reader (``sdn show``) never blocks the writer in WAL mode. Every object is stored as its
+canonical JSON (``model_dump_json``): the same object always gives the same text, so a
+sync compares text to decide what changed and a no-op run writes nothing.
+
+Tables:
+
+* ``objects``: every NSX object by Policy path, with its ``resource_type`` and owning
+  cluster (the ``ncp/cluster`` tag, NULL for the admin's shared objects).
+* ``holds``: released addresses and subnets not reusable before a time.
+* ``profiles``: network profiles by name; ``clusters``: each synced cluster, its config,
+  the profile bound to it, and when it was last synced.
+* ``k8s_status``: the annotations NCP would write on each namespace.
+* ``k8s_objects``: the Kubernetes objects of the last sync (kept for later stages:
+  services, policies).
+* ``problems``: what the last sync of each cluster could not realize.
+* ``meta``: schema version and the state revision, bumped by every write.
+
+Every write goes through :meth:`Store.apply` in one ``BEGIN IMMEDIATE`` transaction: it
+lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any
+
+from sdn.errors import NotFoundError, Problem, StateError
+from sdn.ipam import Hold
+from sdn.model import RESOURCE_ADAPTER, Inventory, PolicyResource
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    path TEXT PRIMARY KEY, resource_type TEXT NOT NULL, cluster TEXT, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS objects_by_type ON objects (resource_type);
+CREATE INDEX IF NOT EXISTS objects_by_cluster ON objects (cluster);
+CREATE TABLE IF NOT EXISTS holds (
+    scope TEXT NOT NULL, cidr TEXT NOT NULL, until REAL NOT NULL, PRIMARY KEY (scope, cidr));
+CREATE TABLE IF NOT EXISTS profiles (
+    name TEXT PRIMARY KEY, body TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS clusters (
+    name TEXT PRIMARY KEY, profile TEXT REFERENCES profiles (name), config TEXT NOT NULL,
+    synced_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS k8s_status (
+    cluster TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    annotations TEXT NOT NULL, PRIMARY KEY (cluster, kind, namespace, name));
+CREATE TABLE IF NOT EXISTS k8s_objects (
+    cluster TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    body TEXT NOT NULL, PRIMARY KEY (cluster, kind, namespace, name));
+CREATE TABLE IF NOT EXISTS problems (
+    cluster TEXT NOT NULL, code TEXT NOT NULL, obj TEXT NOT NULL, message TEXT NOT NULL);
+"""
+
+
+def default_state_path() -> Path:
+    """``$SDN_STATE``, else ``.sdn/state.db`` in the working directory."""
+    return Path(os.environ.get("SDN_STATE") or Path(".sdn") / "state.db")
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One row of ``objects``: the canonical JSON and its owner."""
+
+    path: str
+    resource_type: str
+    cluster: str | None
+    body: str
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """One synced cluster."""
+
+    name: str
+    profile: str | None
+    config: dict[str, Any]
+    synced_at: float
+
+
+@dataclass
+class ChangeSet:
+    """Everything one write changes; applied in one transaction by :meth:`Store.apply`."""
+
+    upserts: list[StoredObject] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    holds: list[Hold] | None = None  # None: leave holds as they are
+    cluster: ClusterRecord | None = None
+    status: dict[tuple[str, str, str], dict[str, str]] | None = None
+    k8s_objects: list[tuple[str, str, str, str]] | None = None  # kind, namespace, name, body
+    problems: list[Problem] | None = None
+    profiles_added: list[tuple[str, str]] = field(default_factory=list)
+    profiles_deleted: list[str] = field(default_factory=list)
+
+    @property
+    def touches_objects(self) -> bool:
+        """Whether any NSX object changes."""
+        return bool(self.upserts or self.deletes)
+
+
+def to_stored(obj: PolicyResource) -> StoredObject:
+    """The row for one object; its owner is its ``ncp/cluster`` tag."""
+    return StoredObject(obj.path, obj.resource_type, obj.tag("ncp/cluster"),
+                        obj.model_dump_json(exclude_none=True))
+
+
+class Store:
+    """An open state database. Use :meth:`open` (read-write) or :meth:`open_readonly`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+        self._conn = conn
+        self.path = path
+        self.readonly = readonly
+
+    # --- opening ---------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (creating if needed) a state for writing."""
+        p = Path(path)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(p, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                         (SCHEMA_VERSION,))
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('revision', '0')")
+        except (OSError, sqlite3.Error) as err:
+            raise StateError(f"cannot open state {p}: {err}", obj=str(p)) from err
+        store = cls(conn, p, readonly=False)
+        store._check_schema()
+        return store
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> Store:
+        """Open an existing state for reading only; it is never created or written."""
+        p = Path(path)
+        if not p.exists():
+            raise StateError(f"no state at {p}: run `ncp sync` first, or pass --state",
+                             code="STATE_NOT_FOUND", obj=str(p))
+        try:
+            conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True,
+                                   isolation_level=None, timeout=30)
+            conn.execute("SELECT 1 FROM meta").fetchall()
+        except sqlite3.Error as err:
+            raise StateError(f"cannot read state {p}: {err}", obj=str(p)) from err
+        store = cls(conn, p, readonly=True)
+        store._check_schema()
+        return store
+
+    def _check_schema(self) -> None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None or row[0] != SCHEMA_VERSION:
+            raise StateError(f"state {self.path} has schema {row and row[0]}, "
+                             f"this version reads {SCHEMA_VERSION}", obj=str(self.path))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading ---------------------------------------------------------------------
+    @property
+    def revision(self) -> int:
+        """Bumped by every write that changes anything."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
+        return int(row[0])
+
+    def rows(self, *, resource_type: str | None = None) -> Iterator[StoredObject]:
+        """Stored rows, optionally of one type, in path order."""
+        if resource_type is None:
+            cur = self._conn.execute("SELECT path, resource_type, cluster, body FROM objects "
+                                     "ORDER BY path")
+        else:
+            cur = self._conn.execute("SELECT path, resource_type, cluster, body FROM objects "
+                                     "WHERE resource_type=? ORDER BY path", (resource_type,))
+        for row in cur:
+            yield StoredObject(*row)
+
+    def inventory(self) -> Inventory:
+        """Every object, parsed and validated, as an :class:`Inventory`."""
+        objs = [RESOURCE_ADAPTER.validate_json(r.body) for r in self.rows()]
+        return Inventory(objs, revision=self.revision)
+
+    def holds(self) -> list[Hold]:
+        """Every hold, active or not."""
+        return [Hold(s, IPv4Network(c), u) for s, c, u in
+                self._conn.execute("SELECT scope, cidr, until FROM holds ORDER BY scope, cidr")]
+
+    def clusters(self) -> list[ClusterRecord]:
+        """Every synced cluster."""
+        return [ClusterRecord(n, p, json.loads(c), t) for n, p, c, t in self._conn.execute(
+            "SELECT name, profile, config, synced_at FROM clusters ORDER BY name")]
+
+    def cluster(self, name: str) -> ClusterRecord | None:
+        """One cluster, or None."""
+        return next((c for c in self.clusters() if c.name == name), None)
+
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        """Every network profile, as its JSON document, by name."""
+        return {n: json.loads(b) for n, b in
+                self._conn.execute("SELECT name, body FROM profiles ORDER BY name")}
+
+    def profile(self, name: str) -> dict[str, Any]:
+        """One profile's JSON document."""
+        row = self._conn.execute("SELECT body FROM profiles WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no network profile named {name!r}", obj=name)
+        return dict(json.loads(row[0]))
+
+    def status(self, cluster: str | None = None) -> list[tuple[str, str, str, str, dict[str, str]]]:
+        """Annotations per object: (cluster, kind, namespace, name, annotations)."""
+        sql = "SELECT cluster, kind, namespace, name, annotations FROM k8s_status"
+        args: tuple[str, ...] = ()
+        if cluster is not None:
+            sql += " WHERE cluster=?"
+            args = (cluster,)
+        return [(c, k, ns, n, json.loads(a)) for c, k, ns, n, a in
+                self._conn.execute(sql + " ORDER BY cluster, kind, namespace, name", args)]
+
+    def problems(self, cluster: str | None = None) -> list[tuple[str, Problem]]:
+        """Problems of the last sync, per cluster."""
+        sql = "SELECT cluster, code, obj, message FROM problems"
+        args: tuple[str, ...] = ()
+        if cluster is not None:
+            sql += " WHERE cluster=?"
+            args = (cluster,)
+        return [(c, Problem(code, obj, msg)) for c, code, obj, msg in
+                self._conn.execute(sql + " ORDER BY cluster, obj, code", args)]
+
+    def k8s_objects(self, cluster: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """Kubernetes objects kept from the cluster's last sync."""
+        sql, args = "SELECT body FROM k8s_objects WHERE cluster=?", [cluster]
+        if kind is not None:
+            sql += " AND kind=?"
+            args.append(kind)
+        return [json.loads(b) for (b,) in
+                self._conn.execute(sql + " ORDER BY kind, namespace, name", args)]
+
+    # --- writing ---------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise StateError("state opened read-only", obj=str(self.path))
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def apply(self, changes: ChangeSet) -> int:
+        """Write ``changes`` in one transaction; returns the new revision."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO objects (path, resource_type, cluster, body) VALUES (?,?,?,?) "
+                "ON CONFLICT(path) DO UPDATE SET resource_type=excluded.resource_type, "
+                "cluster=excluded.cluster, body=excluded.body",
+                [(o.path, o.resource_type, o.cluster, o.body) for o in changes.upserts])
+            db.executemany("DELETE FROM objects WHERE path=?", [(p,) for p in changes.deletes])
+            if changes.holds is not None:
+                db.execute("DELETE FROM holds")
+                db.executemany("INSERT OR REPLACE INTO holds VALUES (?,?,?)",
+                               [(h.scope, str(h.cidr), h.until) for h in changes.holds])
+            db.executemany("INSERT INTO profiles VALUES (?,?,strftime('%s','now'))",
+                           changes.profiles_added)
+            db.executemany("DELETE FROM profiles WHERE name=?",
+                           [(n,) for n in changes.profiles_deleted])
+            rec = changes.cluster
+            if rec is not None:
+                db.execute("INSERT OR REPLACE INTO clusters VALUES (?,?,?,?)",
+                           (rec.name, rec.profile, json.dumps(rec.config, sort_keys=True),
+                            rec.synced_at))
+                self._replace_cluster_rows(db, rec.name, changes)
+            db.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='revision'")
+        return self.revision
+
+    @staticmethod
+    def _replace_cluster_rows(db: sqlite3.Connection, name: str, changes: ChangeSet) -> None:
+        if changes.status is not None:
+            db.execute("DELETE FROM k8s_status WHERE cluster=?", (name,))
+            db.executemany("INSERT INTO k8s_status VALUES (?,?,?,?,?)", [
+                (name, kind, ns, obj, json.dumps(ann, sort_keys=True))
+                for (kind, ns, obj), ann in changes.status.items()])
+        if changes.k8s_objects is not None:
+            db.execute("DELETE FROM k8s_objects WHERE cluster=?", (name,))
+            db.executemany("INSERT INTO k8s_objects VALUES (?,?,?,?,?)",
+                           [(name, *row) for row in changes.k8s_objects])
+        if changes.problems is not None:
+            db.execute("DELETE FROM problems WHERE cluster=?", (name,))
+            db.executemany("INSERT INTO problems VALUES (?,?,?,?)",
+                           [(name, p.code, p.obj, p.message) for p in changes.problems])
+
+
+def rows_by_path(rows: Iterable[StoredObject]) -> dict[str, StoredObject]:
+    """Index rows by path."""
+    return {r.path: r for r in rows}
