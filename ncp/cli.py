@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="state database (default $SDN_STATE or .sdn/state.db)")
     s.add_argument("--now", type=float, default=None, metavar="SECONDS",
                    help="the time of the run (epoch seconds), for reproducible runs")
+    s.add_argument("--full", action="store_true",
+                   help="reconcile in full even when the inputs are unchanged")
     s.add_argument("-o", "--output", choices=["table", "json"], default="table")
     s.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     return p
@@ -100,7 +102,7 @@ def _sync(args: argparse.Namespace) -> int:
         profile = _profile(args.profile, store)
         with _progress(not args.quiet and args.output == "table") as step:
             report = sync_cluster(store, paths=args.cluster, config=config, profile=profile,
-                                  now=now, progress=step)
+                                  now=now, progress=step, full=args.full)
     if args.output == "json":
         print_json(report.to_json())
     else:

@@ -11,6 +11,7 @@ bad *objects* writes everything else and reports them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -37,6 +38,17 @@ KEPT_KINDS = ("Service", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress
               "BaselineAdminNetworkPolicy")
 
 Progress = Callable[[str], None]
+
+#: Bump when provisioning changes, so that states written by an older version are
+#: reconciled in full again rather than taken as up to date.
+FINGERPRINT_VERSION = "1"
+
+#: Problems whose outcome can change with time alone (held addresses expire): a cluster
+#: that has any is always reconciled in full.
+TIME_DEPENDENT = frozenset({
+    "NAMESPACE_SUBNETS_EXHAUSTED", "NODE_SUBNETS_EXHAUSTED", "IP_POOL_EXHAUSTED",
+    "IP_ALREADY_ALLOCATED", "NODE_VLANS_EXHAUSTED",
+})
 
 
 @dataclass
@@ -137,6 +149,55 @@ def load_profile_file(path: str | Path) -> NetworkProfile:
     return parse_profile(text, source=str(p))
 
 
+def input_fingerprint(config: NcpConfig, profile: NetworkProfile | None,
+                      objects: Sequence[K8sObject], pods: Sequence[K8sObject],
+                      problems: Sequence[Problem]) -> str:
+    """A digest of everything provisioning reads from the cluster side.
+
+    Provisioning is a pure function of these inputs, the stored state and ``now``; if the
+    inputs are unchanged and nobody wrote the state since this cluster's last sync, the
+    result is unchanged too (bar expiring holds, see :data:`TIME_DEPENDENT`).
+    """
+    h = hashlib.sha256(FINGERPRINT_VERSION.encode())
+
+    def feed(value: object) -> None:
+        h.update(json.dumps(value, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+
+    feed(config.model_dump(mode="json"))
+    feed(profile.to_json() if profile is not None else None)
+    for o in objects:
+        if o.kind in ("Namespace", "Node") or o.kind in KEPT_KINDS:
+            feed([o.kind, o.namespace, o.name, o.body])
+    for pod in pods:
+        meta, spec = pod.body.get("metadata") or {}, pod.body.get("spec") or {}
+        feed([pod.namespace, pod.name, meta.get("labels"), spec.get("nodeName"),
+              spec.get("hostNetwork"), (pod.body.get("status") or {}).get("phase")])
+    feed([[p.code, p.obj, p.message] for p in problems])
+    return h.hexdigest()
+
+
+def _up_to_date(store: Store, config: NcpConfig, bound: NetworkProfile | None,
+                fingerprint: str) -> SyncReport | None:
+    """The last sync's report when nothing can have changed since; else None."""
+    record = store.cluster(config.cluster)
+    if record is None or record.fingerprint != fingerprint or record.revision != store.revision:
+        return None
+    if record.profile != (bound.name if bound else None):
+        return None
+    problems = [p for _c, p in store.problems(config.cluster)]
+    if any(p.code in TIME_DEPENDENT for p in problems):
+        return None
+    report = SyncReport(cluster=config.cluster, revision=store.revision, problems=problems)
+    report.namespaces = record.summary.get("namespaces", 0)
+    report.pods = record.summary.get("pods", 0)
+    report.nodes = record.summary.get("nodes", 0)
+    report.notes = [f"inputs unchanged since revision {record.revision}: nothing to do"]
+    report.annotations = {n: a for _c, k, _ns, n, a in store.status(config.cluster)
+                          if k == "Namespace"}
+    return report
+
+
 def _kept_objects(objects: Sequence[K8sObject]) -> list[tuple[str, str, str, str]]:
     return [(o.kind, o.namespace, o.name, json.dumps(o.body, sort_keys=True, default=str))
             for o in objects if o.kind in KEPT_KINDS]
@@ -151,10 +212,13 @@ def sync_cluster(
     profile: NetworkProfile | None = None,
     now: float,
     progress: Progress | None = None,
+    full: bool = False,
 ) -> SyncReport:
     """Reconcile one cluster's state with its manifests; see the module docstring.
 
-    Either ``paths`` (read here) or an already read ``manifests`` set is given.
+    Either ``paths`` (read here) or an already read ``manifests`` set is given. When the
+    inputs' fingerprint matches the last sync and nothing else wrote the state since,
+    the run stops early (a no-op); ``full`` reconciles in full regardless.
 
     Raises:
         UnusableInputError: config, profile or shared objects conflict; nothing written.
@@ -171,6 +235,12 @@ def sync_cluster(
     expansion = expand_workloads(mset.objects, nodes=nodes)
     report.problems += expansion.problems
     report.notes += expansion.notes
+    fingerprint = input_fingerprint(config, bound, mset.objects, expansion.pods,
+                                    report.problems)
+    if not full and not profiles_added:
+        done = _up_to_date(store, config, bound, fingerprint)
+        if done is not None:
+            return done
     step("loading state")
     current = store.inventory()
     holds = store.holds()
@@ -199,12 +269,15 @@ def sync_cluster(
     report.created, report.updated, report.deleted = diff.created, diff.updated, diff.deleted
     new_holds = _merge_holds(holds, result.holds, now)
     record = ClusterRecord(config.cluster, bound.name if bound else None,
-                           config.model_dump(mode="json"), now)
+                           config.model_dump(mode="json"), now, fingerprint,
+                           summary={"namespaces": report.namespaces, "pods": report.pods,
+                                    "nodes": report.nodes})
     old_record = store.cluster(config.cluster)
     unchanged = (
         diff.empty and not profiles_added and sorted(new_holds) == sorted(holds)
         and old_record is not None and old_record.profile == record.profile
-        and old_record.config == record.config
+        and old_record.config == record.config and old_record.fingerprint == fingerprint
+        and old_record.revision == store.revision
         and _same_status(store, config.cluster, result.annotations, report.problems)
     )
     report.problems.sort()

@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS profiles (
     name TEXT PRIMARY KEY, body TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS clusters (
     name TEXT PRIMARY KEY, profile TEXT REFERENCES profiles (name), config TEXT NOT NULL,
-    synced_at REAL NOT NULL);
+    synced_at REAL NOT NULL, fingerprint TEXT NOT NULL DEFAULT '',
+    revision INTEGER NOT NULL DEFAULT 0, summary TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS k8s_status (
     cluster TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
     annotations TEXT NOT NULL, PRIMARY KEY (cluster, kind, namespace, name));
@@ -87,6 +88,10 @@ class ClusterRecord:
     profile: str | None
     config: dict[str, Any]
     synced_at: float
+    #: A digest of the inputs of the last sync that wrote, and the revision it wrote.
+    fingerprint: str = ""
+    revision: int = 0
+    summary: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -206,8 +211,10 @@ class Store:
 
     def clusters(self) -> list[ClusterRecord]:
         """Every synced cluster."""
-        return [ClusterRecord(n, p, json.loads(c), t) for n, p, c, t in self._conn.execute(
-            "SELECT name, profile, config, synced_at FROM clusters ORDER BY name")]
+        return [ClusterRecord(n, p, json.loads(c), t, f, r, json.loads(m))
+                for n, p, c, t, f, r, m in self._conn.execute(
+                    "SELECT name, profile, config, synced_at, fingerprint, revision, summary "
+                    "FROM clusters ORDER BY name")]
 
     def cluster(self, name: str) -> ClusterRecord | None:
         """One cluster, or None."""
@@ -284,13 +291,15 @@ class Store:
                            changes.profiles_added)
             db.executemany("DELETE FROM profiles WHERE name=?",
                            [(n,) for n in changes.profiles_deleted])
+            db.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='revision'")
             rec = changes.cluster
             if rec is not None:
-                db.execute("INSERT OR REPLACE INTO clusters VALUES (?,?,?,?)",
+                revision = db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
+                db.execute("INSERT OR REPLACE INTO clusters VALUES (?,?,?,?,?,?,?)",
                            (rec.name, rec.profile, json.dumps(rec.config, sort_keys=True),
-                            rec.synced_at))
+                            rec.synced_at, rec.fingerprint, int(revision[0]),
+                            json.dumps(rec.summary, sort_keys=True)))
                 self._replace_cluster_rows(db, rec.name, changes)
-            db.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='revision'")
         return self.revision
 
     @staticmethod
