@@ -37,8 +37,8 @@ from ncp.translate.tags import label_tags
 from sdn.errors import Problem
 from sdn.ipam import Hold, SubnetAllocator
 from sdn.model import (
-    AddressBinding,
     GATEWAY_SNAT_PRIORITY,
+    AddressBinding,
     Inventory,
     IpAllocation,
     IpBlock,
@@ -269,7 +269,7 @@ def _gateway_tier1(run: _Run, t1_id: str, tags: tuple[Tag, ...], display: str,
                    extra: tuple[Tag, ...] = ()) -> None:
     run.add(Tier1(
         id=t1_id, display_name=display, path=tier1_path(t1_id), tags=tags + extra,
-        tier0_path=tier0_path(run.s.tier0), failover_mode=run.s.failover_mode,  # type: ignore[arg-type]
+        tier0_path=tier0_path(run.s.tier0), failover_mode=run.s.failover_mode,
         route_advertisement_types=("TIER1_CONNECTED", "TIER1_NAT", "TIER1_LB_VIP",
                                    "TIER1_LB_SNAT"),
     ))
@@ -445,11 +445,11 @@ def provision(
     vlans = _Vlans()
     for name, pods_here in pods_by_ns.items():
         ports_now = run.children.ports(naming.ns_id("seg", c, name))
-        for pod in pods_here:
-            old = ports_now.get(pod.name)
+        for staying in pods_here:
+            old = ports_now.get(staying.name)
             if old is not None and old.attachment is not None and old.attachment.traffic_tag \
-                    and old.tag(naming.SCOPE_NODE) == pod.node:
-                vlans.reserve(pod.node, old.attachment.traffic_tag)
+                    and old.tag(naming.SCOPE_NODE) == staying.node:
+                vlans.reserve(staying.node, old.attachment.traffic_tag)
 
     # Namespaces.
     nat_set = set(nat_namespaces)
@@ -472,8 +472,8 @@ def provision(
             ann["ncp/error"] = "NAMESPACE_SUBNETS_EXHAUSTED"
             run.problem("NAMESPACE_SUBNETS_EXHAUSTED", f"Namespace/{name}",
                         "no subnet can be carved from " + ", ".join(blocks))
-            for pod in sorted(pods):
-                run.problem("NAMESPACE_SUBNETS_EXHAUSTED", f"Pod/{name}/{pod}",
+            for pod_name in sorted(pods):
+                run.problem("NAMESPACE_SUBNETS_EXHAUSTED", f"Pod/{name}/{pod_name}",
                             "its namespace has no subnet")
             continue
         run.out.realized_namespaces += 1
@@ -536,7 +536,8 @@ def _pods(run: _Run, *, name: str, pods: Mapping[str, _Pod], plan: NetworkPlan,
         pod = pods[pod_name]
         old = current_ports.get(pod_name)
         vlan = None
-        if old is not None and old.attachment is not None and old.tag(naming.SCOPE_NODE) == pod.node:
+        same_node = old is not None and old.tag(naming.SCOPE_NODE) == pod.node
+        if same_node and old is not None and old.attachment is not None:
             vlan = old.attachment.traffic_tag
         if vlan is None:
             vlan = vlans.allocate(pod.node)

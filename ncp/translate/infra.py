@@ -30,7 +30,8 @@ from sdn.model import (
 from sdn.model.checks import validate_inventory
 
 
-def _block(current: Inventory, block_id: str, cidr: IPv4Network, problems: list[Problem]) -> IpBlock:
+def _block(current: Inventory, block_id: str, cidr: IPv4Network,
+           problems: list[Problem]) -> IpBlock:
     path = ip_block_path(block_id)
     existing = current.get(path)
     if isinstance(existing, IpBlock):

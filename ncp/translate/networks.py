@@ -81,11 +81,11 @@ def plan_network(
         plan.subnets.append(CarvedSubnet(*carved))
     wanted = set(members)
     kept: dict[str, IPv4Address] = {}
-    for member, address in existing_addresses.items():
-        if member in wanted and any(address in s.cidr for s in plan.subnets):
-            kept[member] = address
+    for member, old in existing_addresses.items():
+        if member in wanted and any(old in s.cidr for s in plan.subnets):
+            kept[member] = old
         else:
-            plan.released.append(address)
+            plan.released.append(old)
     allocator = AddressAllocator(
         [_host_range(s.cidr) for s in plan.subnets],
         used=[int(a) for a in kept.values()] + [int(a) for a in plan.released],
@@ -94,7 +94,7 @@ def plan_network(
     )
     plan.addresses = dict(kept)
     for member in sorted(wanted - kept.keys()):
-        address = allocator.allocate()
+        address: IPv4Address | None = allocator.allocate()
         while address is None and not plan.exhausted:
             carved = carver.allocate(block_ids, prefix)
             if carved is None:

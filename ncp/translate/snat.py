@@ -24,8 +24,14 @@ from ipaddress import AddressValueError, IPv4Address, IPv4Network
 from ncp.translate import naming
 from ncp.translate.settings import ClusterSettings
 from sdn.ipam import AddressAllocator, Hold
-from sdn.model import Inventory, IpAllocation, IpPool, IpPoolStaticSubnet, PolicyResource
-from sdn.model import ip_pool_path
+from sdn.model import (
+    Inventory,
+    IpAllocation,
+    IpPool,
+    IpPoolStaticSubnet,
+    PolicyResource,
+    ip_pool_path,
+)
 
 OK = "IP_ALLOCATED_SUCCESSFULLY"
 

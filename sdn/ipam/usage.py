@@ -170,9 +170,9 @@ def _users(inv: Inventory) -> dict[IPv4Address, str]:
         for b in port.address_bindings:
             users[b.ip_address] = port.path
     for rule in inv.of_type(NatRule):
-        if rule.translated_network and "/" not in rule.translated_network:
-            if "-" not in rule.translated_network:
-                users[IPv4Address(rule.translated_network)] = rule.path
+        target = rule.translated_network
+        if target and "/" not in target and "-" not in target:  # a single address
+            users[IPv4Address(target)] = rule.path
     return users
 
 

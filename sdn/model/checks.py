@@ -105,14 +105,10 @@ def _check_blocks_and_pools(inv: Inventory) -> list[Problem]:
                 problems.append(
                     Problem("ADDRESS_OUTSIDE_POOL", where, f"{alloc.allocation_ip} not in pool")
                 )
-            if alloc.allocation_ip in owner_of_ip:
-                problems.append(
-                    Problem(
-                        "DUPLICATE_ADDRESS",
-                        where,
-                        f"{alloc.allocation_ip} also allocated at {owner_of_ip[alloc.allocation_ip]}",
-                    )
-                )
+            other = owner_of_ip.get(alloc.allocation_ip)
+            if other is not None:
+                problems.append(Problem("DUPLICATE_ADDRESS", where,
+                                        f"{alloc.allocation_ip} also allocated at {other}"))
             owner_of_ip[alloc.allocation_ip] = where
     for block_path in sorted(carved):
         problems += _overlaps(carved[block_path], "OVERLAPPING_SUBNETS", "subnet")
