@@ -1,0 +1,441 @@
+"""Benchmark of ``ncp sync`` at scale: one JSON line per case on stdout, progress on stderr.
+
+How to run (from the repository root, after ``pip install -e .``)::
+
+    python bench/bench_sync.py                   # 2,500 namespaces / 10,000 pods, 3 repeats
+    python bench/bench_sync.py --scale large     # 25,000 namespaces / 100,000 pods, 1 repeat
+    python bench/bench_sync.py --namespaces 200 --pods 800 --repeat 2 --cases cold,noop
+    python bench/bench_sync.py --via-cli         # time the real `ncp sync` command instead
+
+Targets (DESIGN.md: speed is measured here, not asserted in unit tests):
+
+* cold sync of 2,500 namespaces / 10,000 pods: under 10 s, under 1 GiB peak memory, on a
+  2-core machine;
+* no-op re-sync of the same cluster: under 2 s;
+* 25,000 namespaces / 100,000 pods (``--scale large``): cold sync under 2 minutes (a goal).
+
+Cases:
+
+* ``cold``: empty state, full sync. Every repeat starts from a new, empty state file.
+* ``noop``: identical re-sync of an already synced state through the default path (the
+  input fingerprint short-cut). Must change nothing.
+* ``noop_full``: identical re-sync with ``full=True`` (``ncp sync --full``): the whole
+  reconcile runs and must change nothing; the case fails loudly if it changes anything.
+* ``churn``: re-sync after ~1% of the populated namespaces lost all their Deployments and as
+  many pods were added in other namespaces (a second manifest set, derived from the first
+  with a seeded RNG at ``seed + CHURN_SEED_OFFSET``), ``now`` advanced by 120 s. Every
+  repeat starts from a fresh copy of the prepared state.
+
+Method: the cluster is generated once per run with ``generate_cluster(namespaces=N,
+pods=P, seed=S, nodes=max(3, P // 100))`` and written as YAML into a temporary folder
+(untimed). Each case runs in a fresh interpreter (this script with the hidden ``--child``
+option), so its peak memory (``ru_maxrss``) is its own. A timed run is what ``ncp sync
+--cluster DIR --config bench/large-cluster.yaml`` does minus interpreter start-up, imports
+and printing: load the config, open the state, ``sync_cluster`` (which reads the YAML from
+disk), close. The state that ``noop``, ``noop_full`` and ``churn`` start from is prepared
+once by a cold sync in a separate process (untimed) and copied. With ``--via-cli`` each
+timed run is a ``ncp sync ... -o json`` subprocess instead (start-up, imports and JSON
+output included) and the peak memory is that of those subprocesses.
+
+Each line: ``{"bench": "ncp_sync", "case", "namespaces", "pods", "nodes", "seed", "repeat",
+"median_s", "p95_s", "min_s", "peak_rss_mib", "objects_written", "machine": {"cpus",
+"python"}, "revision", ...}``. ``revision`` is the source revision (``$BENCH_REVISION``,
+else the commit that ``.git/HEAD`` names, read from the files; uncommitted edits are not
+reflected); ``state_revision`` is the state's revision after the last timed run;
+``objects_written`` counts the NSX objects the last timed run created, updated or deleted;
+``p95_s`` is the nearest-rank 95th percentile (with few repeats, the slowest run).
+Exit status: 0 when every case ran and kept its invariants, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "large-cluster.yaml"
+CASES = ("cold", "noop", "noop_full", "churn")
+#: Epoch seconds of the preparing (cold) sync; re-syncs run ``RESYNC_AFTER`` later.
+T0 = 1_700_000_000.0
+RESYNC_AFTER = 120.0
+#: Offset added to the seed for the churn's RNG, so churn does not mirror generation.
+CHURN_SEED_OFFSET = 1000
+CHURN_FRACTION = 0.01
+CHURN_APP = "canary"
+
+
+def log(msg: str) -> None:
+    print(f"[bench_sync {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def source_revision() -> str:
+    """``$BENCH_REVISION``, else the commit ``.git/HEAD`` names (no git command), else
+    ``"unknown"``."""
+    env = os.environ.get("BENCH_REVISION")
+    if env:
+        return env
+    git = ROOT / ".git"
+    try:
+        if git.is_file():  # a worktree: "gitdir: PATH"
+            git = (ROOT / git.read_text().split(":", 1)[1].strip()).resolve()
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):
+            return head[:12]
+        ref = head.split(":", 1)[1].strip()
+        for base in (git, _common_dir(git)):
+            loose = base / ref
+            if loose.is_file():
+                return loose.read_text().strip()[:12]
+            packed = base / "packed-refs"
+            if packed.is_file():
+                for line in packed.read_text().splitlines():
+                    parts = line.split()
+                    if len(parts) == 2 and parts[1] == ref:
+                        return parts[0][:12]
+    except (OSError, IndexError):
+        pass
+    return "unknown"
+
+
+def _common_dir(git: Path) -> Path:
+    common = git / "commondir"
+    if common.is_file():
+        return (git / common.read_text().strip()).resolve()
+    return git
+
+
+def peak_rss_mib(who: int) -> float:
+    """``ru_maxrss`` of ``who`` (RUSAGE_SELF or RUSAGE_CHILDREN) in MiB."""
+    raw = resource.getrusage(who).ru_maxrss
+    kib = raw / 1024 if sys.platform == "darwin" else raw  # macOS reports bytes
+    return round(kib / 1024, 1)
+
+
+def p95(values: Sequence[float]) -> float:
+    """Nearest-rank 95th percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def copy_state(src: Path, dst: Path) -> None:
+    """Copy a closed SQLite state (with its WAL files, if any were left)."""
+    for suffix in ("", "-wal", "-shm"):
+        s = Path(str(src) + suffix)
+        d = Path(str(dst) + suffix)
+        if d.exists():
+            d.unlink()
+        if s.exists():
+            shutil.copyfile(s, d)
+
+
+def remove_state(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+def churned(objects: list[dict[str, Any]],
+            seed: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """``objects`` with the Deployments of ~1% of the populated namespaces removed and as
+    many pods added, as one new Deployment each, in as many other namespaces."""
+    rng = random.Random(seed + CHURN_SEED_OFFSET)
+    replicas: dict[str, int] = {}
+    for o in objects:
+        if o["kind"] == "Deployment":
+            ns = o["metadata"]["namespace"]
+            replicas[ns] = replicas.get(ns, 0) + int(o["spec"]["replicas"])
+    all_ns = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
+    populated = sorted(replicas)
+    k = max(1, round(len(populated) * CHURN_FRACTION)) if populated else 0
+    emptied = set(rng.sample(populated, k))
+    moved = sum(replicas[ns] for ns in emptied)
+    others = sorted(set(all_ns) - emptied)
+    targets = rng.sample(others, min(k, len(others)))
+    out = [o for o in objects
+           if not (o["kind"] == "Deployment" and o["metadata"]["namespace"] in emptied)]
+    for i, ns in enumerate(targets):
+        count = moved // len(targets) + (1 if i < moved % len(targets) else 0)
+        if count:
+            out.append(_deployment(ns, count))
+    return out, {"namespaces_emptied": len(emptied), "namespaces_grown": len(targets),
+                 "pods_moved": moved}
+
+
+def _deployment(namespace: str, replicas: int) -> dict[str, Any]:
+    labels = {"app": CHURN_APP, "tier": "backend"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": CHURN_APP, "namespace": namespace, "labels": {"app": CHURN_APP}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {
+                "metadata": {"labels": {**labels, "version": "v1"}},
+                "spec": {"containers": [{
+                    "name": CHURN_APP, "image": f"example/{CHURN_APP}:v1",
+                    "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                }]},
+            },
+        },
+    }
+
+
+# --------------------------------------------------------------------------- child side
+
+
+def ncp_command() -> list[str]:
+    """The installed ``ncp`` script next to this interpreter, else ``python -m ncp.cli``."""
+    beside = Path(sys.executable).parent / "ncp"
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which("ncp")
+    return [found] if found else [sys.executable, "-m", "ncp.cli"]
+
+
+def run_api(cluster: Path, state: Path, config_path: Path, now: float,
+            full: bool) -> tuple[float, dict[str, Any]]:
+    """One timed sync through the Python API; returns seconds and a summary."""
+    from ncp.config import load_config
+    from ncp.reconcile.sync import sync_cluster
+    from sdn.store import Store
+
+    start = time.perf_counter()
+    config = load_config(config_path)
+    with Store.open(state) as store:
+        report = sync_cluster(store, paths=[cluster], config=config, now=now, full=full)
+    elapsed = time.perf_counter() - start
+    return elapsed, {
+        "changed": report.changed, "written": report.written,
+        "objects_written": sum(report.created.values()) + sum(report.updated.values())
+        + sum(report.deleted.values()),
+        "created": sum(report.created.values()), "deleted": sum(report.deleted.values()),
+        "state_revision": report.revision, "problems": len(report.problems),
+        "problem_codes": sorted({p.code for p in report.problems}),
+    }
+
+
+def run_cli(cluster: Path, state: Path, config_path: Path, now: float,
+            full: bool) -> tuple[float, dict[str, Any]]:
+    """One timed ``ncp sync ... -o json`` subprocess; returns seconds and a summary."""
+    cmd = [*ncp_command(), "sync", "--cluster", str(cluster), "--config", str(config_path),
+           "--state", str(state), "--now", repr(now), "-o", "json"]
+    if full:
+        cmd.append("--full")
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
+    out = json.loads(proc.stdout)
+    counts = {k: sum(out[k].values()) for k in ("created", "updated", "deleted")}
+    return elapsed, {
+        "changed": any(counts.values()), "written": None,
+        "objects_written": sum(counts.values()),
+        "created": counts["created"], "deleted": counts["deleted"],
+        "state_revision": out["revision"], "problems": len(out["problems"]),
+        "problem_codes": sorted({p["code"] for p in out["problems"]}),
+    }
+
+
+def check(case: str, info: dict[str, Any]) -> None:
+    """The case's invariants; a broken one ends the child with a loud error."""
+    broken = None
+    if case in ("noop", "noop_full") and info["changed"]:
+        broken = f"an identical re-sync changed {info['objects_written']} object(s)"
+    elif case == "noop" and info["written"]:
+        broken = "an identical re-sync wrote to the state"
+    elif case == "churn" and not (info["created"] and info["deleted"]):
+        broken = (f"the churn created {info['created']} and deleted {info['deleted']} "
+                  "object(s); expected both above 0")
+    elif case == "cold" and not info["created"]:
+        broken = "a cold sync created nothing"
+    if broken:
+        raise SystemExit(f"FAILED: case {case}: {broken}")
+
+
+def child(args: argparse.Namespace) -> int:
+    """Run one case (or the preparing sync) in this fresh process; print a JSON result."""
+    case, work = args.child, Path(args.workdir)
+    config = Path(args.config)
+    base, churn = Path(args.cluster_dir), Path(args.churn_dir)
+    prepared = work / "prepared.db"
+    if case == "prepare":
+        elapsed, info = run_api(base, prepared, config, T0, full=False)
+        check("cold", info)
+        print(json.dumps({"times": [elapsed], **info}))
+        return 0
+
+    run = run_cli if args.via_cli else run_api
+    times: list[float] = []
+    info: dict[str, Any] = {}
+    state = work / f"{case}.db"
+    if case in ("noop", "noop_full"):
+        copy_state(prepared, state)
+    for i in range(args.repeat):
+        if case == "cold":
+            remove_state(state)
+            elapsed, info = run(base, state, config, T0, full=False)
+        elif case == "churn":
+            copy_state(prepared, state)
+            elapsed, info = run(churn, state, config, T0 + RESYNC_AFTER, full=False)
+        else:
+            elapsed, info = run(base, state, config, T0 + RESYNC_AFTER,
+                                full=case == "noop_full")
+        check(case, info)
+        times.append(elapsed)
+        log(f"  {case} repeat {i + 1}/{args.repeat}: {elapsed:.3f} s, "
+            f"{info['objects_written']} object(s) written")
+    remove_state(state)
+    who = resource.RUSAGE_CHILDREN if args.via_cli else resource.RUSAGE_SELF
+    print(json.dumps({"times": times, "peak_rss_mib": peak_rss_mib(who), **info}))
+    return 0
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def spawn(args: argparse.Namespace, case: str, dirs: dict[str, Path],
+          repeat: int) -> dict[str, Any] | None:
+    """Run ``case`` in a fresh interpreter; its JSON result, or None when it failed."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case,
+           "--workdir", str(dirs["work"]), "--cluster-dir", str(dirs["base"]),
+           "--churn-dir", str(dirs["churn"]), "--config", str(args.config),
+           "--repeat", str(repeat)]
+    if args.via_cli:
+        cmd.append("--via-cli")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        log(f"case {case} FAILED (exit {proc.returncode}); see the error above")
+        return None
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Time `ncp sync` on a generated cluster; one JSON line per case.")
+    parser.add_argument("--namespaces", type=int, default=None, help="default 2500")
+    parser.add_argument("--pods", type=int, default=None, help="default 10000")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=None, help="timed runs per case (3)")
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help=f"comma-separated subset of {','.join(CASES)}")
+    parser.add_argument("--scale", choices=["default", "large"], default="default",
+                        help="large: 25000 namespaces / 100000 pods, repeat 1")
+    parser.add_argument("--via-cli", action="store_true",
+                        help="time the `ncp sync` command in a subprocess instead of the API")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help="cluster settings (default bench/large-cluster.yaml)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    # Hidden: the per-case process.
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--cluster-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--churn-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        return child(args)
+
+    large = args.scale == "large"
+    namespaces = args.namespaces if args.namespaces is not None else (25000 if large else 2500)
+    pods = args.pods if args.pods is not None else (100000 if large else 10000)
+    repeat = args.repeat if args.repeat is not None else (1 if large else 3)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    if repeat < 1 or namespaces < 1 or pods < 0:
+        parser.error("--repeat and --namespaces must be >= 1, --pods >= 0")
+    args.config = args.config.resolve()
+    nodes = max(3, pods // 100)
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from topologies.generate import generate_cluster, write_cluster
+
+    work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    dirs = {"work": work, "base": work / "cluster", "churn": work / "cluster-churn"}
+    failed = False
+    try:
+        log(f"generating {namespaces} namespaces / {pods} pods / {nodes} nodes, "
+            f"seed {args.seed}, in {work}")
+        start = time.perf_counter()
+        objects = generate_cluster(namespaces=namespaces, pods=pods, seed=args.seed,
+                                   nodes=nodes)
+        write_cluster(objects, dirs["base"])
+        churn_info: dict[str, int] = {}
+        if "churn" in cases:
+            churn_objects, churn_info = churned(objects, args.seed)
+            write_cluster(churn_objects, dirs["churn"])
+            del churn_objects
+        del objects
+        log(f"generated and written in {time.perf_counter() - start:.1f} s (untimed)")
+
+        if any(c != "cold" for c in cases):
+            log("preparing the synced state (cold sync, untimed)")
+            prep = spawn(argparse.Namespace(**{**vars(args), "via_cli": False}), "prepare",
+                         dirs, 1)
+            if prep is None:
+                return 1
+            log(f"prepared in {prep['times'][0]:.1f} s: {prep['objects_written']} objects, "
+                f"{prep['problems']} problem(s) {prep['problem_codes']}")
+
+        machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
+        revision = source_revision()
+        for case in cases:
+            log(f"case {case}: {repeat} timed run(s) in a fresh process")
+            result = spawn(args, case, dirs, repeat)
+            if result is None:
+                failed = True
+                continue
+            times = result["times"]
+            line: dict[str, Any] = {
+                "bench": "ncp_sync", "case": case, "namespaces": namespaces, "pods": pods,
+                "nodes": nodes, "seed": args.seed, "repeat": repeat,
+                "median_s": round(statistics.median(times), 4),
+                "p95_s": round(p95(times), 4), "min_s": round(min(times), 4),
+                "peak_rss_mib": result["peak_rss_mib"],
+                "objects_written": result["objects_written"],
+                "machine": machine, "revision": revision,
+                "mode": "cli" if args.via_cli else "api",
+                "state_revision": result["state_revision"],
+                "problems": result["problems"], "written": result["written"],
+            }
+            if case == "churn":
+                line["churn"] = churn_info
+            print(json.dumps(line), flush=True)
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
