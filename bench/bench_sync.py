@@ -280,9 +280,9 @@ def child(args: argparse.Namespace) -> int:
     base, churn = Path(args.cluster_dir), Path(args.churn_dir)
     prepared = work / "prepared.db"
     if case == "prepare":
-        elapsed, info = run_api(base, prepared, config, T0, full=False)
-        check("cold", info)
-        print(json.dumps({"times": [elapsed], **info}))
+        elapsed, prep = run_api(base, prepared, config, T0, full=False)
+        check("cold", prep)
+        print(json.dumps({"times": [elapsed], **prep}))
         return 0
 
     run = run_cli if args.via_cli else run_api

@@ -8,26 +8,20 @@ Models are frozen: a change is a new object, which keeps diffs and caches honest
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 #: NSX limits on tags (reference: NCP limits page, section 5 of nsx-ncp.md).
 MAX_TAGS = 30
 MAX_TAG_SCOPE = 128
 MAX_TAG_VALUE = 256
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
+#: NSX ids: letters, digits, '_', '.', '-'. A pattern (checked in pydantic-core, not in a
+#: Python validator) because every stored object is validated on load.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$"
 
-
-def _check_id(value: str) -> str:
-    if not _ID_RE.match(value):
-        raise ValueError(f"invalid NSX id {value!r}: letters, digits, '_', '.', '-' only")
-    return value
-
-
-NsxId = Annotated[str, AfterValidator(_check_id)]
+NsxId = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
 class NsxModel(BaseModel):
