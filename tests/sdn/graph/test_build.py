@@ -9,25 +9,20 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import networkx as nx
 import pytest
+from support.builders import T0, port, segment, tier1
 
 from sdn.graph import GRAPH_CACHE_SIZE, Relation, build_graph, clear_graph_cache, graph_for
 from sdn.model import (
-    AddressBinding,
     Inventory,
     PolicyResource,
     PortAttachment,
-    Segment,
-    SegmentPort,
-    SegmentSubnet,
     Tier0,
-    Tier1,
     port_path,
     segment_path,
     tier0_path,
     tier1_path,
 )
 
-T0 = tier0_path("t0")
 T1A, T1B, T1SHARED = tier1_path("ns-a"), tier1_path("ns-b"), tier1_path("cluster")
 SEG_A, SEG_B, NODES, ISO = (segment_path(s) for s in ("seg-a", "seg-b", "nodes", "iso"))
 A1, A2, B1 = port_path("seg-a", "a1"), port_path("seg-a", "a2"), port_path("seg-b", "b1")
@@ -35,34 +30,7 @@ NODE1, ISO1 = port_path("nodes", "node-1"), port_path("iso", "iso-1")
 GHOST = port_path("ghost", "g1")
 
 
-def tier1(name: str, *, t0: str | None = T0, connected: bool = True) -> Tier1:
-    adv = ("TIER1_CONNECTED",) if connected else ("TIER1_NAT",)
-    return Tier1(id=name, path=tier1_path(name), tier0_path=t0, route_advertisement_types=adv)
 
-
-def segment(name: str, gateway: str | None, *cidrs: str) -> Segment:
-    subnets = []
-    for cidr in cidrs:
-        net = IPv4Network(cidr)
-        gw = IPv4Interface((int(net.network_address) + 1, net.prefixlen))
-        subnets.append(SegmentSubnet(gateway_address=gw, network=net))
-    return Segment(
-        id=name, path=segment_path(name), connectivity_path=gateway, subnets=tuple(subnets)
-    )
-
-
-def port(seg: str, name: str, *ips: str, attachment: PortAttachment | None = None) -> SegmentPort:
-    bindings = tuple(
-        AddressBinding(ip_address=ip, mac_address="02:00:" + IPv4Address(ip).packed.hex(":"))
-        for ip in ips
-    )
-    return SegmentPort(
-        id=name,
-        path=port_path(seg, name),
-        parent_path=segment_path(seg),
-        address_bindings=bindings,
-        attachment=attachment,
-    )
 
 
 def two_tier(*, b_connected: bool = True) -> list[PolicyResource]:
