@@ -26,6 +26,14 @@ class ConfigError(NcpError):
     code = "INVALID_CONFIG"
 
 
+class InconsistentResultError(NcpError):
+    """Provisioning produced a state that fails the cross-object checks: a bug in ncp.
+
+    Raised before anything is written, so the stored state stays consistent."""
+
+    code = "INCONSISTENT_RESULT"
+
+
 class UnusableInputError(NcpError):
     """The run's inputs conflict with the state (profile rules, shared objects)."""
 

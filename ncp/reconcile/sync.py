@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ncp.config import NcpConfig
-from ncp.errors import UnusableInputError
+from ncp.errors import InconsistentResultError, UnusableInputError
 from ncp.reconcile.diff import diff_objects
 from ncp.sources.manifests import K8sObject, ManifestSet, read_manifests
 from ncp.translate.cluster import ClusterObjects, provision
@@ -29,6 +29,8 @@ from ncp.translate.settings import cluster_settings
 from ncp.translate.workloads import expand_workloads, node_names
 from sdn.errors import Problem, ProfileError
 from sdn.ipam import Hold
+from sdn.model import Inventory, PolicyResource
+from sdn.model.checks import validate_inventory
 from sdn.profiles import NetworkProfile, check_update, parse_profile
 from sdn.store import ChangeSet, ClusterRecord, Store
 
@@ -267,11 +269,14 @@ def sync_cluster(
     diff = diff_objects([*result.owned.values(), *result.shared.values()], rows,
                         deletable=owned_now)
     report.created, report.updated, report.deleted = diff.created, diff.updated, diff.deleted
+    if not diff.empty:
+        _check_result(current, result.owned, result.shared, diff.deletes)
     new_holds = _merge_holds(holds, result.holds, now)
     record = ClusterRecord(config.cluster, bound.name if bound else None,
                            config.model_dump(mode="json"), now, fingerprint,
                            summary={"namespaces": report.namespaces, "pods": report.pods,
-                                    "nodes": report.nodes})
+                                    "nodes": report.nodes,
+                                    "shared_tier1": int(settings.single_tier)})
     old_record = store.cluster(config.cluster)
     unchanged = (
         diff.empty and not profiles_added and sorted(new_holds) == sorted(holds)
@@ -293,6 +298,23 @@ def sync_cluster(
     ))
     report.written = True
     return report
+
+
+def _check_result(current: Inventory, owned: Mapping[str, PolicyResource],
+                  shared: Mapping[str, PolicyResource], deletes: Sequence[str]) -> None:
+    """Refuse to write a state that fails the cross-object checks.
+
+    Provisioning is built never to produce one; this guard turns a bug (say, two clusters
+    carving the same subnet) into an error before anything is written, instead of a
+    corrupt state found later. It costs about 0.25 s per 20,000 objects.
+    """
+    gone = set(deletes)
+    merged = {p: o for p, o in current.items() if p not in gone}
+    merged.update(owned)
+    merged.update(shared)
+    problems = validate_inventory(Inventory(merged.values()))
+    if problems:
+        raise InconsistentResultError(problems)
 
 
 def _merge_holds(old: Sequence[Hold], new: Sequence[Hold], now: float) -> list[Hold]:

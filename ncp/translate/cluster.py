@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
@@ -49,6 +49,7 @@ from sdn.model import (
     PortAttachment,
     Segment,
     SegmentAdvancedConfig,
+    SegmentDhcpV4Config,
     SegmentPort,
     SegmentSubnet,
     Tag,
@@ -130,12 +131,16 @@ def _owned_by(obj: PolicyResource | IpAllocation, cluster: str) -> bool:
     return obj.tag(naming.SCOPE_CLUSTER) == cluster
 
 
-class _Existing:
-    """Lookups into the current inventory for one cluster."""
+class _Current:
+    """Lookups into the current inventory: a pool's carved subnets, a segment's ports
+    (indexed once; ``Inventory.children`` would scan every object per segment)."""
 
-    def __init__(self, inv: Inventory, cluster: str) -> None:
+    def __init__(self, inv: Inventory) -> None:
         self.inv = inv
-        self.cluster = cluster
+        self.by_parent: dict[str, dict[str, SegmentPort]] = defaultdict(dict)
+        for obj in inv.values():
+            if isinstance(obj, SegmentPort):
+                self.by_parent[obj.parent_path][obj.id] = obj
 
     def subnets(self, pool_id: str) -> list[CarvedSubnet]:
         pool = self.inv.get(ip_pool_path(pool_id))
@@ -143,20 +148,6 @@ class _Existing:
             return []
         return [CarvedSubnet(s.ip_block_path.rsplit("/", 1)[1], s.cidr)
                 for s in pool.subnets if isinstance(s, IpPoolBlockSubnet)]
-
-    def ports(self, segment_id: str) -> dict[str, SegmentPort]:
-        seg = segment_path(segment_id)
-        return {p.id: p for p in self.inv.children(seg) if isinstance(p, SegmentPort)}
-
-
-class _Children:
-    """Ports of every segment, indexed once (``Inventory.children`` scans everything)."""
-
-    def __init__(self, inv: Inventory) -> None:
-        self.by_parent: dict[str, dict[str, SegmentPort]] = defaultdict(dict)
-        for obj in inv.values():
-            if isinstance(obj, SegmentPort):
-                self.by_parent[obj.parent_path][obj.id] = obj
 
     def ports(self, segment_id: str) -> dict[str, SegmentPort]:
         return self.by_parent.get(segment_path(segment_id), {})
@@ -167,10 +158,14 @@ def _addresses(ports: Mapping[str, SegmentPort]) -> dict[str, IPv4Address]:
             for name, p in ports.items() if p.address_bindings}
 
 
-def _segment_subnets(plan: NetworkPlan) -> tuple[SegmentSubnet, ...]:
+def _segment_subnets(plan: NetworkPlan, dns: tuple[str, ...]) -> tuple[SegmentSubnet, ...]:
+    """The gateway is the subnet's first address, as NCP configures it; ``nodes_dns`` from
+    the network profile is handed out as the subnets' DNS servers."""
+    dhcp = SegmentDhcpV4Config(dns_servers=dns) if dns else None
     return tuple(
-        SegmentSubnet(gateway_address=f"{s.cidr.network_address + 1}/{s.cidr.prefixlen}",
-                      network=s.cidr)
+        SegmentSubnet(gateway_address=IPv4Interface((int(s.cidr.network_address) + 1,
+                                                     s.cidr.prefixlen)),
+                      network=s.cidr, dhcp_config=dhcp)
         for s in plan.subnets
     )
 
@@ -196,8 +191,7 @@ class _Run:
         self.holds_by_scope: dict[str, list[Hold]] = defaultdict(list)
         for h in self.active_holds:
             self.holds_by_scope[h.scope].append(h)
-        self.children = _Children(current)
-        self.existing = _Existing(current, settings.cluster)
+        self.view = _Current(current)
         self.c = settings.cluster
         self.delay = settings.ip_reallocation_time
 
@@ -213,12 +207,13 @@ class _Run:
         self.out.problems.append(Problem(code, obj, message))
 
     def carver(self, keep_pools: set[str]) -> SubnetAllocator:
-        """Every block, with the subnets of pools that stay taken."""
+        """Every block; taken are the subnets of every other cluster's pools and of this
+        cluster's pools that stay (the ones it gives up are held back instead)."""
         blocks = [(b.id, b.cidr) for b in self.current.values() if isinstance(b, IpBlock)]
         blocks += [(b.id, b.cidr) for b in self.out.shared.values() if isinstance(b, IpBlock)]
         taken = [s.cidr for pool in self.current.values() if isinstance(pool, IpPool)
-                 and pool.path in keep_pools for s in pool.subnets
-                 if isinstance(s, IpPoolBlockSubnet)]
+                 and (pool.path in keep_pools or not _owned_by(pool, self.c))
+                 for s in pool.subnets if isinstance(s, IpPoolBlockSubnet)]
         holds = [h for h in self.active_holds if h.scope.startswith("/infra/ip-blocks/")]
         return SubnetAllocator(blocks, taken=taken, holds=holds, now=self.now)
 
@@ -241,7 +236,7 @@ class _Run:
                         subnets=_pool_subnets(plan, pool_id)))
         self.add(Segment(
             id=segment_id, display_name=display, path=segment_path(segment_id), tags=tags,
-            connectivity_path=gateway, subnets=_segment_subnets(plan),
+            connectivity_path=gateway, subnets=_segment_subnets(plan, self.s.nodes_dns),
             advanced_config=SegmentAdvancedConfig(address_pool_paths=(pool,)),
         ))
         for old in plan.released:
@@ -375,9 +370,9 @@ def provision(
     # Node network.
     node_pool = naming.cluster_id("ipp", c, _NODES)
     node_seg = naming.cluster_id("seg", c, _NODES)
-    node_ports_now = run.children.ports(node_seg)
+    node_ports_now = run.view.ports(node_seg)
     node_plan = plan_network(
-        members=list(nodes), existing_subnets=run.existing.subnets(node_pool),
+        members=list(nodes), existing_subnets=run.view.subnets(node_pool),
         existing_addresses=_addresses(node_ports_now), block_ids=s.node_block_ids,
         prefix=s.node_subnet_prefix, carver=carver,
         holds=run.holds_by_scope.get(ip_pool_path(node_pool), []), now=now)
@@ -444,7 +439,7 @@ def provision(
 
     vlans = _Vlans()
     for name, pods_here in pods_by_ns.items():
-        ports_now = run.children.ports(naming.ns_id("seg", c, name))
+        ports_now = run.view.ports(naming.ns_id("seg", c, name))
         for staying in pods_here:
             old = ports_now.get(staying.name)
             if old is not None and old.attachment is not None and old.attachment.traffic_tag \
@@ -459,10 +454,10 @@ def provision(
             and s.no_snat_block_ids else s.pod_block_ids
         pool_id = naming.ns_id("ipp", c, name)
         seg_id = naming.ns_id("seg", c, name)
-        current_ports = run.children.ports(seg_id)
+        current_ports = run.view.ports(seg_id)
         pods = {p.name: p for p in pods_by_ns.get(name, [])}
         plan = plan_network(
-            members=list(pods), existing_subnets=run.existing.subnets(pool_id),
+            members=list(pods), existing_subnets=run.view.subnets(pool_id),
             existing_addresses=_addresses(current_ports), block_ids=blocks,
             prefix=s.pod_subnet_prefix, carver=carver,
             holds=run.holds_by_scope.get(ip_pool_path(pool_id), []), now=now)

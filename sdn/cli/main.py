@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sdn.cli import ipam_cmd, profile_cmd, show_cmd, topology_cmd
+from sdn.cli import clusters_cmd, ipam_cmd, profile_cmd, show_cmd, topology_cmd
 from sdn.errors import SdnError
 from sdn.model import KINDS
 from sdn.store import default_state_path
@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="ports drawn per segment before summarising (default 8)")
     topo.add_argument("--out", help="write the picture to this file instead of stdout")
     topo.set_defaults(run=topology_cmd.run)
+
+    cl = sub.add_parser("clusters", parents=[common], help="clusters synced into this state")
+    cl.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    cl.set_defaults(run=clusters_cmd.run)
 
     val = sub.add_parser("validate", parents=[common],
                          help="run every cross-object check on the state")

@@ -20,12 +20,20 @@ from sdn.model.base import NsxModel, PolicyResource
 MacAddress = Annotated[str, Field(pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")]
 
 
+class SegmentDhcpV4Config(NsxModel):
+    """The DHCP settings of a segment subnet; NCP's use is the DNS servers it hands out."""
+
+    resource_type: Literal["SegmentDhcpV4Config"] = "SegmentDhcpV4Config"
+    dns_servers: tuple[IPv4Address, ...] = ()
+
+
 class SegmentSubnet(NsxModel):
     """One subnet of a segment: the gateway interface and (read-only in NSX) its network."""
 
     gateway_address: IPv4Interface
     network: IPv4Network
     dhcp_ranges: tuple[str, ...] = ()
+    dhcp_config: SegmentDhcpV4Config | None = None
 
     @model_validator(mode="after")
     def _gateway_inside(self) -> SegmentSubnet:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
@@ -171,6 +171,13 @@ class Store:
             raise StateError(f"state {self.path} has schema {row and row[0]}, "
                              f"this version reads {SCHEMA_VERSION}", obj=str(self.path))
 
+    def _query(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
+        """Run a read; a damaged or foreign database becomes a :class:`StateError`."""
+        try:
+            return self._conn.execute(sql, args)
+        except sqlite3.Error as err:
+            raise StateError(f"cannot read state {self.path}: {err}", obj=str(self.path)) from err
+
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
@@ -185,16 +192,16 @@ class Store:
     @property
     def revision(self) -> int:
         """Bumped by every write that changes anything."""
-        row = self._conn.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
+        row = self._query("SELECT value FROM meta WHERE key='revision'").fetchone()
         return int(row[0])
 
     def rows(self, *, resource_type: str | None = None) -> Iterator[StoredObject]:
         """Stored rows, optionally of one type, in path order."""
         if resource_type is None:
-            cur = self._conn.execute("SELECT path, resource_type, cluster, body FROM objects "
+            cur = self._query("SELECT path, resource_type, cluster, body FROM objects "
                                      "ORDER BY path")
         else:
-            cur = self._conn.execute("SELECT path, resource_type, cluster, body FROM objects "
+            cur = self._query("SELECT path, resource_type, cluster, body FROM objects "
                                      "WHERE resource_type=? ORDER BY path", (resource_type,))
         for row in cur:
             yield StoredObject(*row)
@@ -207,12 +214,12 @@ class Store:
     def holds(self) -> list[Hold]:
         """Every hold, active or not."""
         return [Hold(s, IPv4Network(c), u) for s, c, u in
-                self._conn.execute("SELECT scope, cidr, until FROM holds ORDER BY scope, cidr")]
+                self._query("SELECT scope, cidr, until FROM holds ORDER BY scope, cidr")]
 
     def clusters(self) -> list[ClusterRecord]:
         """Every synced cluster."""
         return [ClusterRecord(n, p, json.loads(c), t, f, r, json.loads(m))
-                for n, p, c, t, f, r, m in self._conn.execute(
+                for n, p, c, t, f, r, m in self._query(
                     "SELECT name, profile, config, synced_at, fingerprint, revision, summary "
                     "FROM clusters ORDER BY name")]
 
@@ -223,11 +230,11 @@ class Store:
     def profiles(self) -> dict[str, dict[str, Any]]:
         """Every network profile, as its JSON document, by name."""
         return {n: json.loads(b) for n, b in
-                self._conn.execute("SELECT name, body FROM profiles ORDER BY name")}
+                self._query("SELECT name, body FROM profiles ORDER BY name")}
 
     def profile(self, name: str) -> dict[str, Any]:
         """One profile's JSON document."""
-        row = self._conn.execute("SELECT body FROM profiles WHERE name=?", (name,)).fetchone()
+        row = self._query("SELECT body FROM profiles WHERE name=?", (name,)).fetchone()
         if row is None:
             raise NotFoundError(f"no network profile named {name!r}", obj=name)
         return dict(json.loads(row[0]))
@@ -240,7 +247,7 @@ class Store:
             sql += " WHERE cluster=?"
             args = (cluster,)
         return [(c, k, ns, n, json.loads(a)) for c, k, ns, n, a in
-                self._conn.execute(sql + " ORDER BY cluster, kind, namespace, name", args)]
+                self._query(sql + " ORDER BY cluster, kind, namespace, name", args)]
 
     def problems(self, cluster: str | None = None) -> list[tuple[str, Problem]]:
         """Problems of the last sync, per cluster."""
@@ -250,7 +257,7 @@ class Store:
             sql += " WHERE cluster=?"
             args = (cluster,)
         return [(c, Problem(code, obj, msg)) for c, code, obj, msg in
-                self._conn.execute(sql + " ORDER BY cluster, obj, code", args)]
+                self._query(sql + " ORDER BY cluster, obj, code", args)]
 
     def k8s_objects(self, cluster: str, kind: str | None = None) -> list[dict[str, Any]]:
         """Kubernetes objects kept from the cluster's last sync."""
@@ -259,7 +266,7 @@ class Store:
             sql += " AND kind=?"
             args.append(kind)
         return [json.loads(b) for (b,) in
-                self._conn.execute(sql + " ORDER BY kind, namespace, name", args)]
+                self._query(sql + " ORDER BY kind, namespace, name", args)]
 
     # --- writing ---------------------------------------------------------------------
     @contextmanager

@@ -184,3 +184,29 @@ def test_subnet_growth_and_annotations(tmp_path: Path) -> None:
     assert "ncp/subnet-3" not in ann  # 30 pods need 3 subnets of 13 addresses
     assert ann["ncp/snat_ip"].startswith("192.0.2.")
     check_invariants(store.inventory())
+
+
+@SLOW
+@given(first=cluster_docs, second=cluster_docs, change=cluster_docs,
+       shared_second=st.booleans())
+def test_clusters_share_blocks_and_pools_without_collisions(
+        tmp_path_factory: Any, first: list[Any], second: list[Any], change: list[Any],
+        shared_second: bool) -> None:
+    """Two clusters in one manager: no address or subnet twice, and syncing one never
+    changes a byte of the other's objects."""
+    tmp = tmp_path_factory.mktemp("multi")
+    store = fresh_store(tmp, "multi")
+    cfg_a = config(cluster="alpha", subnet_prefix=28)
+    cfg_b = config(cluster="beta", subnet_prefix=28, single_tier_topology=shared_second)
+    sync_cluster(store, manifests=manifests(*build(first)), config=cfg_a, now=10)
+    sync_cluster(store, manifests=manifests(*build(second)), config=cfg_b, now=20)
+    check_invariants(store.inventory())
+    beta_before = {r.path: r.body for r in store.rows() if r.cluster == "beta"}
+    report = sync_cluster(store, manifests=manifests(*build(change)), config=cfg_a, now=30)
+    assert report.problems == []
+    check_invariants(store.inventory())
+    beta_after = {r.path: r.body for r in store.rows() if r.cluster == "beta"}
+    assert beta_after == beta_before
+    snat = next(p for p in store.inventory().of_type(IpPool) if p.id == "ip-pool-snat")
+    beta_allocs = {a.id for a in snat.allocations if a.tag("ncp/cluster") == "beta"}
+    assert len(beta_allocs) == 1 + sum(1 for _n, no_snat, _r in second if not no_snat) + 3 - 0
