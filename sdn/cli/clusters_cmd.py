@@ -27,10 +27,10 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "json":
         print_json(rows)
         return 0
-    print_table(["CLUSTER", "PROFILE", "TOPOLOGY", "TIER-0", "NAMESPACES", "PODS", "NODES", "PROBLEMS",
-                 "LAST SYNC (UTC)"], [
-        [r["name"], r["profile"] or "-", r["topology"], str(r["tier0"]), str(r["namespaces"]), str(r["pods"]),
-         str(r["nodes"]), str(r["problems"]),
-         time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["synced_at"]))] for r in rows],
-        title=f"clusters: {len(rows)}")
+    header = ["CLUSTER", "PROFILE", "TOPOLOGY", "TIER-0", "NAMESPACES", "PODS", "NODES",
+              "PROBLEMS", "LAST SYNC (UTC)"]
+    table = [[r["name"], r["profile"] or "-", r["topology"], str(r["tier0"]),
+              str(r["namespaces"]), str(r["pods"]), str(r["nodes"]), str(r["problems"]),
+              time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["synced_at"]))] for r in rows]
+    print_table(header, table, title=f"clusters: {len(rows)}")
     return 0
