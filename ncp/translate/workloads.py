@@ -50,7 +50,6 @@ Because the input is put in that order first, the result does not depend on the 
 
 from __future__ import annotations
 
-import copy
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -347,8 +346,10 @@ def _pod(
         "annotations": dict(_mapping(template_meta.get("annotations"))),
         "ownerReferences": [owner],
     }
-    spec = copy.deepcopy(dict(template_spec))
-    spec["nodeName"] = node
+    # A shallow copy: the nested parts are shared with the template, which is safe because
+    # bodies are read-only (see K8sObject); a deep copy per replica cost a third of the
+    # expansion time at 100,000 pods.
+    spec = {**template_spec, "nodeName": node}
     body = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
     return K8sObject("Pod", "v1", controller.namespace, name, body, controller.source)
 

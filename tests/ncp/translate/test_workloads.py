@@ -152,9 +152,9 @@ def test_generated_pod_shape() -> None:
             "nodeName": node,
         },
     }
-    # The template itself is not modified, nor shared with the pod.
+    # The template itself is not modified; nested parts are shared read-only (K8sObject).
     assert "nodeName" not in tpl["spec"]
-    assert pod.body["spec"]["containers"] is not tpl["spec"]["containers"]
+    assert pod.body["spec"] is not tpl["spec"]
 
 
 def kubectl_dump(*, with_replicaset: bool = True, with_pods: bool = True) -> list[K8sObject]:
