@@ -344,8 +344,8 @@ def provision(
             run.problem("NODE_NOT_FOUND", f"Pod/{pod.namespace}/{pod.name}",
                         f"node {node!r} is not a node of the cluster")
             continue
-        reserved = [*naming.base_tags(c, pod.namespace), Tag(scope=naming.SCOPE_POD, tag=pod.name),
-                    Tag(scope=naming.SCOPE_NODE, tag=str(node))]
+        reserved = [*naming.base_tags(c, pod.namespace), naming.tag(naming.SCOPE_POD, pod.name),
+                    naming.tag(naming.SCOPE_NODE, str(node))]
         tags, problems = label_tags((pod.body.get("metadata") or {}).get("labels"),
                                     reserved=reserved, filters=s.label_filters,
                                     obj=f"Pod/{pod.namespace}/{pod.name}")
