@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ncp.config import load_config
+from ncp.config import NcpConfig, load_config
 from ncp.errors import NcpError
 from ncp.reconcile.sync import Progress, SyncReport, load_profile_file, sync_cluster
 from sdn.errors import SdnError
@@ -95,9 +95,26 @@ def _summary(report: SyncReport, quiet: bool) -> None:
                     title=f"{len(report.problems)} object(s) not realized", stream=sys.stdout)
 
 
+def _discard_new_state(path: Path) -> None:
+    """Remove a state file this run created but never wrote (unusable input)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
 def _sync(args: argparse.Namespace) -> int:
     config = load_config(args.config, cluster=args.cluster_name)
     now = args.now if args.now is not None else time.time()
+    state = Path(args.state)
+    existed = state.exists()
+    try:
+        return _sync_into(args, config=config, now=now)
+    except (NcpError, SdnError):
+        if not existed:
+            _discard_new_state(state)
+        raise
+
+
+def _sync_into(args: argparse.Namespace, *, config: NcpConfig, now: float) -> int:
     with Store.open(args.state) as store:
         profile = _profile(args.profile, store)
         with _progress(not args.quiet and args.output == "table") as step:

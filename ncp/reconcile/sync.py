@@ -278,12 +278,15 @@ def sync_cluster(
                                     "nodes": report.nodes,
                                     "shared_tier1": int(settings.single_tier)})
     old_record = store.cluster(config.cluster)
+    # Unchanged when nothing this cluster owns or records would differ. Another cluster's
+    # write in between, or holds that merely expired, are no reason to write.
     unchanged = (
-        diff.empty and not profiles_added and sorted(new_holds) == sorted(holds)
+        diff.empty and not profiles_added
+        and sorted(new_holds) == sorted(h for h in holds if h.active(now))
         and old_record is not None and old_record.profile == record.profile
         and old_record.config == record.config and old_record.fingerprint == fingerprint
-        and old_record.revision == store.revision
         and _same_status(store, config.cluster, result.annotations, report.problems)
+        and _same_kept(store, config.cluster, mset.objects)
     )
     report.problems.sort()
     if unchanged:
@@ -327,6 +330,11 @@ def _merge_holds(old: Sequence[Hold], new: Sequence[Hold], now: float) -> list[H
         if key not in merged or merged[key].until < h.until:
             merged[key] = h
     return sorted(merged.values())
+
+
+def _same_kept(store: Store, cluster: str, objects: Sequence[K8sObject]) -> bool:
+    """Whether the kept Kubernetes objects (services, policies, ...) are as stored."""
+    return store.k8s_object_rows(cluster) == sorted(_kept_objects(objects))
 
 
 def _same_status(store: Store, cluster: str, annotations: dict[str, dict[str, str]],

@@ -37,7 +37,7 @@ def _pool_json(p: PoolUsage) -> dict[str, Any]:
 
 def show(args: argparse.Namespace) -> int:
     """Usage per block (and carved subnet) and per pool."""
-    now = time.time()
+    now = args.now if getattr(args, "now", None) is not None else time.time()
     with Store.open_readonly(args.state) as store:
         inv = store.inventory()
         holds = store.holds()

@@ -34,12 +34,16 @@ def _parser() -> argparse.ArgumentParser:
                            ("check", "find allocations nothing owns, and the reverse")):
         sp = ipam_sub.add_parser(name, parents=[common], help=helptext)
         sp.add_argument("-o", "--output", choices=["table", "json"], default="table")
+        sp.add_argument("--now", type=float, default=None, metavar="SECONDS",
+                        help="judge holds at this time (epoch seconds) instead of now")
         if name == "show":
             sp.add_argument("--show-blocks", action="store_true",
                             help="list every carved subnet with its owner")
     ipam.add_argument("-o", "--output", choices=["table", "json"], default="table")
     ipam.add_argument("--show-blocks", action="store_true",
                       help="list every carved subnet with its owner")
+    ipam.add_argument("--now", type=float, default=None, metavar="SECONDS",
+                      help="judge holds at this time (epoch seconds) instead of now")
     ipam.set_defaults(run=ipam_cmd.run)
 
     prof = sub.add_parser("profile", parents=[common], help="network profiles")
@@ -83,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except SdnError as err:
         print(f"error: {err}", file=sys.stderr)
+        for problem in getattr(err, "problems", []):
+            print(f"  {problem}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

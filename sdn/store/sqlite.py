@@ -268,6 +268,12 @@ class Store:
         return [json.loads(b) for (b,) in
                 self._query(sql + " ORDER BY kind, namespace, name", args)]
 
+    def k8s_object_rows(self, cluster: str) -> list[tuple[str, str, str, str]]:
+        """The kept objects as stored: (kind, namespace, name, body text), sorted."""
+        return [tuple(r) for r in self._query(
+            "SELECT kind, namespace, name, body FROM k8s_objects WHERE cluster=? "
+            "ORDER BY kind, namespace, name", (cluster,))]
+
     # --- writing ---------------------------------------------------------------------
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

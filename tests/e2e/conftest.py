@@ -7,15 +7,18 @@ Every command goes through the console-script entry points (``ncp.cli.main`` and
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sqlite3
 from collections.abc import Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import ncp.cli
 import sdn.cli
@@ -44,7 +47,16 @@ class Result:
 
 
 class Cli:
-    """Runs ``ncp``/``sdn`` against one state file, capturing their output."""
+    """Runs ``ncp``/``sdn`` against one state file, capturing their output.
+
+    Test modules do not import this file (pytest imports it under its own name), so the
+    sample paths and the base time are reachable through the fixture as attributes.
+    """
+
+    T0 = T0
+    GUESTBOOK = GUESTBOOK
+    MULTI_TENANT = MULTI_TENANT
+    PROFILES = PROFILES
 
     def __init__(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
         self.capsys = capsys
@@ -104,6 +116,23 @@ class Cli:
         shutil.copytree(sample, dest)
         return dest
 
+    def write_yaml(self, path: Path | str, *docs: Any) -> Path:
+        """Write ``docs`` as a multi-document YAML file under ``tmp_path``; returns it."""
+        p = self.tmp / path
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        return p
+
+    def write_profile(self, name: str, base: str = "dedicated-t1", **params: Any) -> Path:
+        """A copy of a bundled profile renamed ``name`` with ``params`` changed."""
+        body = json.loads((PROFILES / f"{base}.json").read_text())
+        body["name"] = name
+        body["parameters"].update(params)
+        p = self.tmp / "profiles" / f"{name}.json"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(body, indent=2))
+        return p
+
     # --- direct state reads (read-only; for "nothing was written" checks) -----------
     def revision(self, state: Path | None = None) -> int:
         """The state's revision from the sqlite ``meta`` table."""
@@ -117,7 +146,7 @@ class Cli:
         with sqlite3.connect(state or self.state) as db:
             for table in ("meta", "objects", "holds", "profiles", "clusters", "k8s_status",
                           "k8s_objects", "problems"):
-                out[table] = sorted(db.execute(f"SELECT * FROM {table}").fetchall(),  # noqa: S608
+                out[table] = sorted(db.execute(f"SELECT * FROM {table}").fetchall(),
                                     key=repr)
         return out
 
@@ -137,3 +166,63 @@ def tags_of(obj: dict[str, Any]) -> dict[str, str]:
 def tags() -> Any:
     """:func:`tags_of`, as a fixture (test modules do not import conftest)."""
     return tags_of
+
+
+def pod(name: str, namespace: str = "default", labels: dict[str, str] | None = None,
+        **spec: Any) -> dict[str, Any]:
+    """A bare Pod manifest."""
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels is not None:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}], **spec}}
+
+
+def namespace(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    """A Namespace manifest."""
+    meta: dict[str, Any] = {"name": name, "labels": {"kubernetes.io/metadata.name": name}}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+@pytest.fixture
+def k8s() -> Any:
+    """Manifest builders: ``k8s.pod(...)``, ``k8s.namespace(...)``."""
+    import types
+
+    return types.SimpleNamespace(pod=pod, namespace=namespace)
+
+
+@dataclass(frozen=True)
+class Synced:
+    """A state written once per session by one ``ncp sync -o json``; tests only read it."""
+
+    state: Path
+    code: int
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def synced(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``synced(sample, *extra_args)``: a cached, read-only state of a bundled sample.
+
+    ``sample`` is a folder name under ``topologies/``; ``extra_args`` are passed to
+    ``ncp sync`` as they are (e.g. ``"--profile", path``). Only read these states.
+    """
+    cache: dict[tuple[str, ...], Synced] = {}
+
+    def get(sample: str, *extra: object) -> Synced:
+        key = (sample, *map(str, extra))
+        if key not in cache:
+            state = tmp_path_factory.mktemp("synced") / "state.db"
+            argv = ["sync", "--cluster", str(TOPOLOGIES / sample), "--state", str(state),
+                    "--now", repr(T0), "-o", "json", *map(str, extra)]
+            out, err = io.StringIO(), io.StringIO()
+            with redirect_stdout(out), redirect_stderr(err):
+                code = ncp.cli.main(argv)
+            assert code in (0, 1), err.getvalue()
+            cache[key] = Synced(state, code, json.loads(out.getvalue()))
+        return cache[key]
+
+    return get
