@@ -35,6 +35,9 @@ _REFERENCE_TYPES: dict[str, tuple[str, ...]] = {
     "gateway": ("Tier0", "Tier1"),
     "ip_block_path": ("IpAddressBlock",),
     "address_pool_paths": ("IpAddressPool",),
+    "scope": ("Group",),
+    "source_groups": ("Group",),
+    "destination_groups": ("Group",),
 }
 
 

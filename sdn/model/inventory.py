@@ -13,13 +13,14 @@ from typing import Annotated, TypeVar
 from pydantic import Field, TypeAdapter
 
 from sdn.model.base import PolicyResource
+from sdn.model.dfw import Group, SecurityPolicy
 from sdn.model.ipam import IpBlock, IpPool
 from sdn.model.nat import NatRule
 from sdn.model.routing import Tier0, Tier1
 from sdn.model.segments import Segment, SegmentPort
 
 AnyResource = Annotated[
-    Tier0 | Tier1 | Segment | SegmentPort | IpBlock | IpPool | NatRule,
+    Tier0 | Tier1 | Segment | SegmentPort | IpBlock | IpPool | NatRule | Group | SecurityPolicy,
     Field(discriminator="resource_type"),
 ]
 
