@@ -1,0 +1,379 @@
+"""Compile an inventory's DFW into a form that evaluates flows quickly.
+
+Compilation does the expensive, flow-independent work once:
+
+1. **Endpoints.** Every segment port with an address becomes an endpoint with an index;
+   inverted indexes map each tag (``scope``, ``value``) and each tag scope to the set of
+   endpoints carrying it, on the port itself and on its segment (namespace labels).
+2. **Groups.** A group's expression is an OR of AND-terms (see :mod:`sdn.model.dfw`);
+   each criterion resolves to a set of endpoint indexes through the indexes, so a group
+   becomes a ``frozenset`` of endpoints plus, for its purely address-based terms, the
+   CIDRs that match addresses outside the inventory. Identical expressions are resolved
+   once.
+3. **Rules.** Security policies are ordered by category (Ethernet, Emergency,
+   Infrastructure, Environment, Application), then ``sequence_number``, then path (NSX
+   leaves equal sequence numbers unordered; sorting by path makes every answer
+   independent of load order); rules likewise inside a policy. Each rule keeps its
+   applied-to set (the rule's ``scope``, else the policy's, ``None`` for ANY), its source
+   and destination groups, and its services as (protocol, port ranges).
+4. **Signatures.** Each endpoint's signature is the set of groups it belongs to. Two
+   endpoints with the same signature are indistinguishable to every rule, so reach
+   evaluates one per class (pods with identical labels in one namespace share one).
+
+The default rule: NSX's ``default-layer3-section`` policy, when present in the inventory,
+is evaluated last; without it the default action is ``default_action`` (ALLOW, as NSX
+ships it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+
+from sdn.model import (
+    ANY,
+    CATEGORY_ORDER,
+    Condition,
+    ConjunctionOperator,
+    Group,
+    ICMPTypeServiceEntry,
+    Inventory,
+    IPAddressExpression,
+    IPProtocolServiceEntry,
+    L4PortSetServiceEntry,
+    NestedExpression,
+    PathExpression,
+    Rule,
+    SecurityPolicy,
+    Segment,
+    SegmentPort,
+)
+
+#: The id of NSX's default layer-3 policy; evaluated after every other policy.
+DEFAULT_SECTION_ID = "default-layer3-section"
+
+PROTOCOL_NUMBERS = {"ICMP": 1, "TCP": 6, "UDP": 17, "SCTP": 132}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One side of a flow: a port of the inventory (``index``) or an outside address."""
+
+    ip: IPv4Address
+    index: int | None = None
+    path: str = ""
+    name: str = ""
+
+
+#: An AND of address criteria, each an OR of networks.
+_Term = tuple[tuple[IPv4Network, ...], ...]
+
+
+@dataclass(frozen=True)
+class GroupMembers:
+    """A resolved group: its endpoints, and CIDR terms that match outside addresses."""
+
+    path: str
+    endpoints: frozenset[int]
+    outside_terms: tuple[_Term, ...] = ()
+
+    def contains(self, ep: Endpoint) -> bool:
+        """Whether the endpoint is a member."""
+        if ep.index is not None:
+            return ep.index in self.endpoints
+        return any(all(any(ep.ip in n for n in crit) for crit in term)
+                   for term in self.outside_terms)
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service entry: protocol number and destination port ranges (empty: all)."""
+
+    protocol: int
+    ports: tuple[tuple[int, int], ...] = ()
+    source_ports: tuple[tuple[int, int], ...] = ()
+
+    def matches(self, protocol: int, dport: int | None, sport: int | None) -> bool:
+        if protocol != self.protocol:
+            return False
+        if self.ports and (dport is None or not any(a <= dport <= b for a, b in self.ports)):
+            return False
+        return not (self.source_ports and (
+            sport is None or not any(a <= sport <= b for a, b in self.source_ports)))
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule as evaluation needs it, with where it came from."""
+
+    order: int
+    category: str
+    policy_path: str
+    policy_sequence: int
+    path: str
+    rule_id: int
+    sequence_number: int
+    action: str
+    direction: str
+    applied_to: frozenset[int] | None
+    applied_to_paths: tuple[str, ...]
+    sources: tuple[GroupMembers, ...] | None
+    destinations: tuple[GroupMembers, ...] | None
+    sources_excluded: bool
+    destinations_excluded: bool
+    services: tuple[Service, ...] | None
+    disabled: bool
+    is_default: bool = False
+
+    def applies_at(self, index: int) -> bool:
+        """Whether the rule is enforced at this endpoint's port."""
+        return self.applied_to is None or index in self.applied_to
+
+
+@dataclass
+class CompiledDfw:
+    """The evaluable DFW of one inventory revision."""
+
+    revision: int
+    endpoints: list[Endpoint]
+    rules: list[CompiledRule]
+    groups: dict[str, GroupMembers]
+    default_action: str
+    application_start: int
+    by_ip: dict[IPv4Address, int] = field(default_factory=dict)
+    by_name: dict[str, int] = field(default_factory=dict)
+    signatures: list[frozenset[str]] = field(default_factory=list)
+
+    def endpoint_for_ip(self, ip: IPv4Address) -> Endpoint:
+        """The port endpoint owning ``ip``, else an outside endpoint."""
+        index = self.by_ip.get(ip)
+        return self.endpoints[index] if index is not None else Endpoint(ip=ip)
+
+
+class _Index:
+    """Inverted indexes from tags to endpoints (ports and their segments' tags)."""
+
+    def __init__(self, inv: Inventory, ports: Sequence[SegmentPort]) -> None:
+        self.all = frozenset(range(len(ports)))
+        self.port_tag: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self.port_scope: dict[str, set[int]] = defaultdict(set)
+        self.seg_tag: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self.seg_scope: dict[str, set[int]] = defaultdict(set)
+        self.by_path: dict[str, set[int]] = defaultdict(set)
+        self.ips: list[int] = []
+        for i, port in enumerate(ports):
+            for t in port.tags:
+                self.port_tag[(t.scope, t.tag)].add(i)
+                self.port_scope[t.scope].add(i)
+            seg = inv.get(port.parent_path)
+            if isinstance(seg, Segment):
+                for t in seg.tags:
+                    self.seg_tag[(t.scope, t.tag)].add(i)
+                    self.seg_scope[t.scope].add(i)
+            self.by_path[port.path].add(i)
+            self.by_path[port.parent_path].add(i)
+            self.ips.append(int(port.address_bindings[0].ip_address))
+
+    def condition(self, cond: Condition) -> frozenset[int]:
+        tag_idx, scope_idx = ((self.port_tag, self.port_scope) if cond.member_type == "SegmentPort"
+                              else (self.seg_tag, self.seg_scope))
+        scope = cond.scope
+        if cond.scope_operator == "NOTEQUALS":
+            return self.all - scope_idx.get(scope, set())
+        values = cond.tag_values
+        if cond.operator == "EQUALS":
+            if values == ("",):
+                return frozenset(scope_idx.get(scope, set()))
+            return frozenset(tag_idx.get((scope, values[0]), set()))
+        if cond.operator == "NOTEQUALS":
+            return self.all - tag_idx.get((scope, values[0]), set())
+        hit: set[int] = set()
+        for v in values:
+            hit |= tag_idx.get((scope, v), set())
+        return frozenset(hit) if cond.operator == "IN" else self.all - hit
+
+    def addresses(self, nets: Sequence[IPv4Network]) -> frozenset[int]:
+        return frozenset(i for i, ip in enumerate(self.ips)
+                         if any(int(n.network_address) <= ip <= int(n.broadcast_address)
+                                for n in nets))
+
+
+def _networks(texts: Iterable[str]) -> tuple[IPv4Network, ...]:
+    out = []
+    for text in texts:
+        if "-" in text:
+            lo, hi = (IPv4Address(p) for p in text.split("-", 1))
+            out += list(_summarize(lo, hi))
+        else:
+            out.append(IPv4Network(text, strict=False))
+    return tuple(out)
+
+
+def _summarize(lo: IPv4Address, hi: IPv4Address) -> Iterable[IPv4Network]:
+    from ipaddress import summarize_address_range
+
+    return summarize_address_range(lo, hi)
+
+
+class _Resolver:
+    """Resolves group expressions, memoised by their JSON text and by group path."""
+
+    def __init__(self, inv: Inventory, index: _Index) -> None:
+        self.inv = inv
+        self.index = index
+        self.by_text: dict[str, tuple[frozenset[int], tuple[_Term, ...]]] = {}
+        self.by_path: dict[str, GroupMembers] = {}
+        self.resolving: set[str] = set()
+
+    def group(self, path: str) -> GroupMembers:
+        found = self.by_path.get(path)
+        if found is not None:
+            return found
+        obj = self.inv.get(path)
+        if not isinstance(obj, Group) or path in self.resolving:
+            members = GroupMembers(path, frozenset())  # missing or cyclic: no members
+        else:
+            self.resolving.add(path)
+            key = json.dumps([e.model_dump(mode="json") for e in obj.expression], sort_keys=True)
+            if key not in self.by_text:
+                self.by_text[key] = self.expression(obj.expression)
+            endpoints, outside = self.by_text[key]
+            members = GroupMembers(path, endpoints, outside)
+            self.resolving.discard(path)
+        self.by_path[path] = members
+        return members
+
+    def expression(self, items: Sequence[object]) -> tuple[frozenset[int], tuple[_Term, ...]]:
+        """OR of AND-terms; returns the member endpoints and the outside-address terms."""
+        terms: list[list[object]] = [[]]
+        for item in items:
+            if isinstance(item, ConjunctionOperator):
+                if item.conjunction_operator == "OR":
+                    terms.append([])
+            else:
+                terms[-1].append(item)
+        members: set[int] = set()
+        outside: list[_Term] = []
+        for term in terms:
+            if not term:
+                continue
+            resolved = [self.criterion(c) for c in term]
+            members |= frozenset.intersection(*(got for got, _ in resolved))
+            # Addresses outside the inventory can only match terms made of address
+            # criteria alone (a tag or path criterion never matches them).
+            if all(nets is not None for _, nets in resolved):
+                outside.append(tuple(nets for _, nets in resolved if nets is not None))
+        return frozenset(members), tuple(outside)
+
+    def criterion(self, crit: object) -> tuple[frozenset[int], tuple[IPv4Network, ...] | None]:
+        """Endpoints matching one criterion, and its networks if it is address-based."""
+        if isinstance(crit, Condition):
+            return self.index.condition(crit), None
+        if isinstance(crit, IPAddressExpression):
+            nets = _networks(crit.ip_addresses)
+            return self.index.addresses(nets), nets
+        if isinstance(crit, PathExpression):
+            hit: set[int] = set()
+            for p in crit.paths:
+                if p in self.index.by_path:
+                    hit |= self.index.by_path[p]
+                elif isinstance(self.inv.get(p), Group):
+                    hit |= self.group(p).endpoints
+            return frozenset(hit), None
+        if isinstance(crit, NestedExpression):
+            got, outside = self.expression(crit.expressions)
+            flat = tuple(n for term in outside if len(term) == 1 for n in term[0])
+            pure = len(outside) > 0 and all(len(term) == 1 for term in outside)
+            return got, (flat if pure else None)
+        return frozenset(), None
+
+
+def _ranges(ports: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    out = []
+    for p in ports:
+        lo, _, hi = p.partition("-")
+        out.append((int(lo), int(hi or lo)))
+    return tuple(out)
+
+
+def _services(rule: Rule) -> tuple[Service, ...] | None:
+    if not rule.service_entries:
+        return None  # services ANY (named services are not modelled: treated as ANY)
+    out = []
+    for entry in rule.service_entries:
+        if isinstance(entry, L4PortSetServiceEntry):
+            out.append(Service(PROTOCOL_NUMBERS[entry.l4_protocol],
+                               _ranges(entry.destination_ports), _ranges(entry.source_ports)))
+        elif isinstance(entry, ICMPTypeServiceEntry):
+            out.append(Service(1))
+        elif isinstance(entry, IPProtocolServiceEntry):
+            out.append(Service(entry.protocol_number))
+    return tuple(out)
+
+
+def _policy_key(p: SecurityPolicy) -> tuple[int, int, int, str]:
+    is_default = p.id == DEFAULT_SECTION_ID
+    return (int(is_default), CATEGORY_ORDER.index(p.category), p.sequence_number, p.path)
+
+
+def compile_dfw(inv: Inventory, *, default_action: str = "ALLOW") -> CompiledDfw:
+    """Compile the inventory's groups and security policies (see the module docstring)."""
+    ports = [p for p in inv.of_type(SegmentPort) if p.address_bindings]
+    index = _Index(inv, ports)
+    resolver = _Resolver(inv, index)
+    endpoints = [
+        Endpoint(ip=p.address_bindings[0].ip_address, index=i, path=p.path,
+                 name=p.display_name or p.id)
+        for i, p in enumerate(ports)
+    ]
+    for g in inv.of_type(Group):
+        resolver.group(g.path)
+
+    def groups_of(paths: Sequence[str]) -> tuple[GroupMembers, ...] | None:
+        if not paths or ANY in paths:
+            return None
+        return tuple(resolver.group(p) for p in paths)
+
+    def applied(paths: Sequence[str]) -> frozenset[int] | None:
+        resolved = groups_of(paths)
+        if resolved is None:
+            return None
+        return frozenset().union(*(g.endpoints for g in resolved))
+
+    rules: list[CompiledRule] = []
+    application_start = -1
+    for policy in sorted(inv.of_type(SecurityPolicy), key=_policy_key):
+        is_default = policy.id == DEFAULT_SECTION_ID
+        if policy.category == "Application" and application_start < 0 and not is_default:
+            application_start = len(rules)
+        for rule in sorted(policy.rules, key=lambda r: (r.sequence_number, r.path)):
+            scope = rule.scope if rule.scope and ANY not in rule.scope else policy.scope
+            rules.append(CompiledRule(
+                order=len(rules), category=policy.category, policy_path=policy.path,
+                policy_sequence=policy.sequence_number, path=rule.path, rule_id=rule.rule_id,
+                sequence_number=rule.sequence_number, action=rule.action,
+                direction=rule.direction, applied_to=applied(scope),
+                applied_to_paths=tuple(p for p in scope if p != ANY),
+                sources=groups_of(rule.source_groups),
+                destinations=groups_of(rule.destination_groups),
+                sources_excluded=rule.sources_excluded,
+                destinations_excluded=rule.destinations_excluded,
+                services=_services(rule), disabled=rule.disabled, is_default=is_default,
+            ))
+    if application_start < 0:
+        application_start = next((r.order for r in rules if r.is_default), len(rules))
+    compiled = CompiledDfw(
+        revision=inv.revision, endpoints=endpoints, rules=rules, groups=resolver.by_path,
+        default_action=default_action, application_start=application_start,
+    )
+    compiled.by_ip = {ep.ip: i for i, ep in enumerate(endpoints)}
+    compiled.by_name = {ep.name: i for i, ep in enumerate(endpoints)}
+    member_of: list[set[str]] = [set() for _ in endpoints]
+    for members in resolver.by_path.values():
+        for i in members.endpoints:
+            member_of[i].add(members.path)
+    compiled.signatures = [frozenset(s) for s in member_of]
+    return compiled
