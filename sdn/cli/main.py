@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sdn.cli import clusters_cmd, ipam_cmd, profile_cmd, show_cmd, topology_cmd
+from sdn.cli import clusters_cmd, ipam_cmd, policy_cmd, profile_cmd, show_cmd, topology_cmd
 from sdn.errors import SdnError
 from sdn.model import KINDS
 from sdn.store import default_state_path
@@ -66,6 +66,29 @@ def _parser() -> argparse.ArgumentParser:
                       help="ports drawn per segment before summarising (default 8)")
     topo.add_argument("--out", help="write the picture to this file instead of stdout")
     topo.set_defaults(run=topology_cmd.run)
+
+    dfw_opts = argparse.ArgumentParser(add_help=False)
+    dfw_opts.add_argument("--cluster", help="only pods of this cluster")
+    dfw_opts.add_argument("--default-action", choices=["ALLOW", "DROP"], default="ALLOW",
+                          help="the DFW's default rule when the state defines none "
+                               "(NSX ships ALLOW)")
+    reach = sub.add_parser("reach", parents=[common, dfw_opts],
+                           help="pod-to-pod reachability under the distributed firewall")
+    reach.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP",
+                       type=str.upper)
+    reach.add_argument("--port", type=int, action="append", help="port (repeatable)")
+    reach.add_argument("--namespace", "-n", action="append", help="only these namespaces")
+    reach.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    reach.set_defaults(run=policy_cmd.reach)
+
+    expl = sub.add_parser("explain", parents=[common, dfw_opts],
+                          help="why a flow is allowed or dropped, rule by rule")
+    expl.add_argument("--src", required=True, help="NS/POD or an IP address")
+    expl.add_argument("--dst", required=True, help="NS/POD or an IP address")
+    expl.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP", type=str.upper)
+    expl.add_argument("--dport", type=int)
+    expl.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    expl.set_defaults(run=policy_cmd.explain)
 
     cl = sub.add_parser("clusters", parents=[common], help="clusters synced into this state")
     cl.add_argument("-o", "--output", choices=["table", "json"], default="table")

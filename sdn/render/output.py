@@ -28,13 +28,16 @@ def console(stream: TextIO | None = None) -> Console:
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: str = "",
                 stream: TextIO | None = None) -> None:
     """A compact table; long cells fold instead of widening the table past the screen."""
-    table = Table(title=title or None, title_justify="left", box=None, header_style="bold",
-                  pad_edge=False, show_edge=False, collapse_padding=True)
+    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False,
+                  collapse_padding=True)
     for name in header:
         table.add_column(name, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    console(stream).print(table)
+    out = console(stream)
+    if title:
+        out.print(title, style="bold", overflow="fold")
+    out.print(table)
 
 
 def print_json(data: Any, *, stream: TextIO | None = None) -> None:
