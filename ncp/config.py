@@ -116,6 +116,10 @@ class NcpConfig(_Strict):
     #: Namespaces every cluster has, realized even when no manifest declares them.
     implicit_namespaces: tuple[str, ...] = ("default", "kube-public", "kube-system")
     label_filtering_regex_list: tuple[str, ...] = ()
+    #: Sequence numbers of NCP's allow and isolation security policies per NetworkPolicy,
+    #: in the Application category (nsx-operator's 2010 and 2090).
+    np_allow_sequence: int = Field(default=2010, ge=0, le=999_999)
+    np_isolation_sequence: int = Field(default=2090, ge=0, le=999_999)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> NcpConfig:

@@ -41,9 +41,13 @@ KEPT_KINDS = ("Service", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress
 
 Progress = Callable[[str], None]
 
+#: Kinds the distributed firewall is built from.
+POLICY_KINDS = ("NetworkPolicy", "ClusterNetworkPolicy", "AdminNetworkPolicy",
+                "BaselineAdminNetworkPolicy")
+
 #: Bump when provisioning changes, so that states written by an older version are
 #: reconciled in full again rather than taken as up to date.
-FINGERPRINT_VERSION = "1"
+FINGERPRINT_VERSION = "2"
 
 #: Problems whose outcome can change with time alone (held addresses expire): a cluster
 #: that has any is always reconciled in full.
@@ -255,6 +259,7 @@ def sync_cluster(
             namespaces=[o for o in mset.objects if o.kind == "Namespace"],
             pods=expansion.pods,
             nodes=[node_objs.get(n, n) for n in nodes],
+            policies=[o for o in mset.objects if o.kind in POLICY_KINDS],
         ),
         current=current, shared=shared, holds=holds, now=now,
     )

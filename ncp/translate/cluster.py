@@ -26,11 +26,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
+from ncp.translate.adminpolicy import translate_admin_policies
+from ncp.translate.networkpolicy import translate_network_policies
 from ncp.translate.networks import CarvedSubnet, NetworkPlan, plan_network
+from ncp.translate.policyinputs import NamespaceInfo, PodInfo
 from ncp.translate.settings import ClusterSettings
 from ncp.translate.snat import SnatPlanner, SnatRequest
 from ncp.translate.tags import label_tags
@@ -80,16 +84,31 @@ class Provisioned:
     notes: list[str] = field(default_factory=list)
     realized_pods: int = 0
     realized_namespaces: int = 0
+    pod_infos: list[PodInfo] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class _Pod:
-    """A pod that passed the checks: its node and its port's tags."""
+    """A pod that passed the checks: its node, its port's tags, what policies read."""
 
     name: str
     node: str
     tags: tuple[Tag, ...]
     ownership: tuple[Tag, ...]
+    labels: Mapping[str, str]
+    container_ports: tuple[tuple[str, str, int], ...]
+
+
+def _container_ports(spec: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...]:
+    """``(name, protocol, number)`` of every container port (for named-port policies)."""
+    out = []
+    for container in spec.get("containers") or []:
+        for cp in (container or {}).get("ports") or []:
+            number = cp.get("containerPort")
+            if isinstance(number, int):
+                out.append((str(cp.get("name") or ""), str(cp.get("protocol") or "TCP").upper(),
+                            number))
+    return tuple(out)
 
 
 class _Vlans:
@@ -125,6 +144,7 @@ class ClusterObjects:
     namespaces: Sequence[K8sObject]
     pods: Sequence[K8sObject]
     nodes: Sequence[K8sObject | str]
+    policies: Sequence[K8sObject] = ()
 
 
 def _owned_by(obj: PolicyResource | IpAllocation, cluster: str) -> bool:
@@ -352,7 +372,10 @@ def provision(
         if problems:
             run.out.problems += problems
             continue
-        pods_by_ns[pod.namespace].append(_Pod(pod.name, str(node), tags, tuple(reserved)))
+        labels = {str(k): str(v) for k, v in
+                  ((pod.body.get("metadata") or {}).get("labels") or {}).items()}
+        pods_by_ns[pod.namespace].append(_Pod(pod.name, str(node), tags, tuple(reserved),
+                                              labels, _container_ports(spec)))
 
     keep_pools = {ip_pool_path(naming.ns_id("ipp", c, n)) for n in namespaces}
     keep_pools.add(ip_pool_path(naming.cluster_id("ipp", c, _NODES)))
@@ -512,11 +535,38 @@ def provision(
         _pods(run, name=name, pods=pods, plan=plan, current_ports=current_ports,
               node_attachment=node_attachment, pool_id=pool_id, seg_id=seg_id, vlans=vlans)
 
+    _firewall(run, objects.policies, namespaces)
     run.out.shared.update(snat.updated_pools())
     run.out.holds += snat.released_holds()
     run.release_removed()
     run.out.problems.sort()
     return run.out
+
+
+def _firewall(run: _Run, policies: Sequence[K8sObject],
+              namespaces: Mapping[str, tuple[K8sObject | None, tuple[Tag, ...]]]) -> None:
+    """NetworkPolicies and admin policies to DFW groups and security policies."""
+    if not policies:
+        return
+    ns_infos = [
+        NamespaceInfo(name, {str(k): str(v) for k, v in
+                             (((obj.body.get("metadata") or {}).get("labels") or {})
+                              if obj else {}).items()})
+        for name, (obj, _tags) in namespaces.items()
+    ]
+    nps = [p for p in policies if p.kind == "NetworkPolicy"]
+    admin = [p for p in policies if p.kind != "NetworkPolicy"]
+    for translation in (
+        translate_network_policies(nps, cluster=run.c, pods=run.out.pod_infos,
+                                   namespaces=ns_infos,
+                                   allow_sequence=run.s.np_allow_sequence,
+                                   isolation_sequence=run.s.np_isolation_sequence),
+        translate_admin_policies(admin, cluster=run.c, pods=run.out.pod_infos,
+                                 namespaces=ns_infos),
+    ):
+        for obj in (*translation.groups, *translation.policies):
+            run.add(obj)
+        run.out.problems += translation.problems
 
 
 def _pods(run: _Run, *, name: str, pods: Mapping[str, _Pod], plan: NetworkPlan,
@@ -553,4 +603,6 @@ def _pods(run: _Run, *, name: str, pods: Mapping[str, _Pod], plan: NetworkPlan,
         ))
         allocations.append(IpAllocation(id=pod_name, allocation_ip=ip, tags=pod.ownership))
         run.out.realized_pods += 1
+        run.out.pod_infos.append(PodInfo(name, pod_name, port_path(seg_id, pod_name), str(ip),
+                                         pod.labels, pod.container_ports))
     run.finish_pool(pool_id, allocations)

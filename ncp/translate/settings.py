@@ -35,6 +35,8 @@ class ClusterSettings:
     nodes_dns: tuple[str, ...]
     lb_size: str
     failover_mode: str
+    np_allow_sequence: int = 2010
+    np_isolation_sequence: int = 2090
 
     @property
     def two_tier(self) -> bool:
@@ -87,4 +89,6 @@ def cluster_settings(config: NcpConfig, profile: NetworkProfile | None) -> Clust
         nodes_dns=tuple(topo.nodes_dns),
         lb_size=topo.lb_size,
         failover_mode=topo.failover_mode,
+        np_allow_sequence=config.np_allow_sequence,
+        np_isolation_sequence=config.np_isolation_sequence,
     )

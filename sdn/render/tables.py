@@ -10,11 +10,20 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from sdn.model import (
+    Condition,
+    ConjunctionOperator,
+    Group,
     Inventory,
+    IPAddressExpression,
     IpBlock,
     IpPool,
+    L4PortSetServiceEntry,
     NatRule,
+    NestedExpression,
+    PathExpression,
     PolicyResource,
+    Rule,
+    SecurityPolicy,
     Segment,
     SegmentPort,
     Tier0,
@@ -92,6 +101,68 @@ def _nat(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]
         for o in objs if isinstance(o, NatRule)]
 
 
+def _expression_text(items: Sequence[object]) -> str:
+    """A compact reading of a group expression: ``app=web AND ns:team=a OR 10.0.0.0/8``."""
+    parts = []
+    for item in items:
+        if isinstance(item, Condition):
+            scope, _, value = item.value.partition("|")
+            where = "" if item.member_type == "SegmentPort" else "segment:"
+            if item.scope_operator == "NOTEQUALS":
+                parts.append(f"!{where}{scope}")
+            elif item.operator == "EQUALS":
+                parts.append(f"{where}{scope}" + (f"={value}" if value else ""))
+            else:
+                parts.append(f"{where}{scope} {item.operator.lower()} ({value})")
+        elif isinstance(item, ConjunctionOperator):
+            parts.append(item.conjunction_operator)
+        elif isinstance(item, IPAddressExpression):
+            parts.append(",".join(item.ip_addresses))
+        elif isinstance(item, PathExpression):
+            parts.append(f"{len(item.paths)} path(s)")
+        elif isinstance(item, NestedExpression):
+            parts.append("(" + _expression_text(item.expressions) + ")")
+    return " ".join(parts)
+
+
+def _group(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    return ["ID", "OWNER", "CRITERIA"], [
+        [o.id, _owner(o), _expression_text(o.expression)] for o in objs if isinstance(o, Group)]
+
+
+def _services_text(rule: Rule) -> str:
+    if not rule.service_entries:
+        return "ANY"
+    out = []
+    for e in rule.service_entries:
+        if isinstance(e, L4PortSetServiceEntry):
+            out.append(e.l4_protocol + ("/" + ",".join(e.destination_ports)
+                                        if e.destination_ports else ""))
+        else:
+            out.append(e.resource_type.replace("ServiceEntry", ""))
+    return " ".join(out)
+
+
+def _groups_text(paths: Sequence[str]) -> str:
+    return ",".join(_leaf(p) if p != "ANY" else "ANY" for p in paths)
+
+
+def _security_policy(objs: Sequence[PolicyResource],
+                     inv: Inventory) -> tuple[Row, list[Row]]:
+    rows = []
+    for o in objs:
+        if not isinstance(o, SecurityPolicy):
+            continue
+        for r in sorted(o.rules, key=lambda r: (r.sequence_number, r.id)):
+            scope = r.scope if "ANY" not in r.scope else o.scope
+            rows.append([o.id, o.category, str(o.sequence_number), r.id, str(r.rule_id),
+                         r.direction, r.action, _groups_text(r.source_groups),
+                         _groups_text(r.destination_groups), _services_text(r),
+                         _groups_text(scope)])
+    return ["POLICY", "CATEGORY", "SEQ", "RULE", "RULE ID", "DIR", "ACTION", "SOURCES",
+            "DESTINATIONS", "SERVICES", "APPLIED TO"], rows
+
+
 def _generic(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
     return ["ID", "DISPLAY NAME", "PATH"], [[o.id, o.display_name, o.path] for o in objs]
 
@@ -104,6 +175,8 @@ _TABLES: dict[str, Callable[[Sequence[PolicyResource], Inventory], tuple[Row, li
     "IpAddressBlock": _block,
     "IpAddressPool": _pool,
     "PolicyNatRule": _nat,
+    "Group": _group,
+    "SecurityPolicy": _security_policy,
 }
 
 

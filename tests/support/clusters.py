@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ncp.config import NcpConfig, parse_config
-from ncp.sources.manifests import K8sObject, ManifestSet
+from ncp.sources.manifests import CLUSTER_SCOPED_KINDS, K8sObject, ManifestSet
 
 BIG_BLOCKS: dict[str, Any] = {
     "container_ip_blocks": [{"id": "ip-block-pods", "cidr": "10.0.0.0/16"}],
@@ -51,7 +51,7 @@ def manifests(*docs: dict[str, Any]) -> ManifestSet:
     objs = []
     for i, d in enumerate(docs):
         meta = d["metadata"]
-        ns = "" if d["kind"] in ("Namespace", "Node") else meta.get("namespace", "default")
-        objs.append(K8sObject(kind=d["kind"], api_version=d["apiVersion"], namespace=ns,
+        ns = "" if d["kind"] in CLUSTER_SCOPED_KINDS else meta.get("namespace", "default")
+        objs.append(K8sObject(kind=d["kind"], api_version=d.get("apiVersion", ""), namespace=ns,
                               name=meta["name"], body=d, source=f"mem#{i}"))
     return ManifestSet(objects=tuple(objs), problems=(), notes=())

@@ -1,0 +1,87 @@
+"""Run the real pipeline (``ncp sync`` -> NSX DFW objects -> compiled DFW -> reach) on an
+oracle :class:`~support.k8s_oracle.Cluster`, for the truth tables and property tests.
+
+The oracle's pods carry fixed addresses; NCP allocates its own. The harness syncs the
+namespaces and pods first, then rewrites every address in the policies from the oracle's
+to the realized one (CIDRs of whole namespace subnets line up by construction: namespace
+``i`` in name order gets ``10.0.i.0/24``), so both sides see the same addresses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ncp.reconcile.sync import sync_cluster
+from sdn.model import SegmentPort
+from sdn.policy import compile_dfw, reach_matrix
+from sdn.store import Store
+from support.clusters import config, manifests
+from support.k8s_oracle import Cluster, Pod
+
+CONFIG = config(implicit_namespaces=[], subnet_prefix=24,
+                container_ip_blocks=[{"id": "ip-block-pods", "cidr": "10.0.0.0/16"}])
+
+_IP = re.compile(r"\b(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(/32)?\b")
+
+
+def _docs(cluster: Cluster) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": ns.name, "labels": dict(ns.labels)}}
+        for ns in cluster.namespaces
+    ]
+    for pod in cluster.pods:
+        ports = [{"name": p.name, "protocol": p.protocol, "containerPort": p.port}
+                 for p in pod.ports]
+        docs.append({"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": pod.name, "namespace": pod.namespace,
+                                  "labels": dict(pod.labels)},
+                     "spec": {"containers": [{"name": "c", "image": "x", "ports": ports}]}})
+    return docs
+
+
+def _rewrite(value: Any, ips: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _rewrite(v, ips) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite(v, ips) for v in value]
+    if isinstance(value, str):
+        return _IP.sub(lambda m: ips.get(m.group(1), m.group(1)) + (m.group(2) or ""), value)
+    return value
+
+
+class Realized:
+    """The cluster as NCP realized it: DFW, pod names by endpoint, and the oracle's view
+    with the realized addresses."""
+
+    def __init__(self, tmp: Path, cluster: Cluster, policies: list[dict[str, Any]]) -> None:
+        store = Store.open(tmp / "dfw.db")
+        sync_cluster(store, manifests=manifests(*_docs(cluster)), config=CONFIG, now=1)
+        ports = {(p.tag("ncp/project"), p.tag("ncp/pod")): p
+                 for p in store.inventory().of_type(SegmentPort) if p.tag("ncp/pod")}
+        ips = {pod.ip: str(ports[(pod.namespace, pod.name)].address_bindings[0].ip_address)
+               for pod in cluster.pods}
+        self.policies = [_rewrite(p, ips) for p in policies]
+        report = sync_cluster(store, manifests=manifests(*_docs(cluster), *self.policies),
+                              config=CONFIG, now=2)
+        self.problems = report.problems
+        self.inventory = store.inventory()
+        self.dfw = compile_dfw(self.inventory)
+        self.names = {ep.index: ep.name for ep in self.dfw.endpoints
+                      if ep.index is not None and "/" in ep.name}
+        realized_pods = [replace(pod, ip=ips[pod.ip]) if isinstance(pod, Pod) else pod
+                         for pod in cluster.pods]
+        bare = replace(cluster, pods=tuple(realized_pods), network_policies=(),
+                       admin_policies=(), baseline_admin_policy=None,
+                       cluster_network_policies=())
+        self.oracle = bare.with_policies(self.policies)
+        store.close()
+
+    def matrix(self, protocol: str, port: int) -> set[tuple[str, str]]:
+        """Allowed directed pairs of distinct pods, as ``ns/pod`` names."""
+        among = list(self.names)
+        pairs = reach_matrix(self.dfw, protocol=protocol, port=port, among=among)
+        return {(self.names[s], self.names[d]) for s, d in pairs}
