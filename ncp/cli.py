@@ -89,6 +89,8 @@ def _summary(report: SyncReport, quiet: bool) -> None:
             print(f"note: {note}")
         if len(report.notes) > 20:
             print(f"note: ... and {len(report.notes) - 20} more notes")
+    for f in report.findings:
+        print(f"warning: {f}")
     if report.problems:
         print_table(["CODE", "OBJECT", "PROBLEM"],
                     [[p.code, p.obj, p.message] for p in report.problems],

@@ -70,6 +70,7 @@ class SyncReport:
     updated: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
+    findings: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     annotations: dict[str, dict[str, str]] = field(default_factory=dict)
     written: bool = False
@@ -89,6 +90,8 @@ class SyncReport:
             "deleted": dict(sorted(self.deleted.items())),
             "problems": [{"code": p.code, "object": p.obj, "message": p.message}
                          for p in self.problems],
+            "findings": [{"code": p.code, "object": p.obj, "message": p.message}
+                         for p in self.findings],
             "notes": self.notes,
             "namespaces": self.annotations,
         }
@@ -195,6 +198,7 @@ def _up_to_date(store: Store, config: NcpConfig, bound: NetworkProfile | None,
     if any(p.code in TIME_DEPENDENT for p in problems):
         return None
     report = SyncReport(cluster=config.cluster, revision=store.revision, problems=problems)
+    report.findings = [p for _c, p in store.problems(config.cluster, table="findings")]
     report.namespaces = record.summary.get("namespaces", 0)
     report.pods = record.summary.get("pods", 0)
     report.nodes = record.summary.get("nodes", 0)
@@ -264,6 +268,7 @@ def sync_cluster(
         current=current, shared=shared, holds=holds, now=now,
     )
     report.problems += result.problems
+    report.findings = result.findings
     report.notes += result.notes
     report.namespaces, report.pods = result.realized_namespaces, result.realized_pods
     report.nodes = len(nodes)
@@ -291,6 +296,8 @@ def sync_cluster(
         and old_record is not None and old_record.profile == record.profile
         and old_record.config == record.config and old_record.fingerprint == fingerprint
         and _same_status(store, config.cluster, result.annotations, report.problems)
+        and sorted(p for _c, p in store.problems(config.cluster, table="findings"))
+        == result.findings
         and _same_kept(store, config.cluster, mset.objects)
     )
     report.problems.sort()
@@ -302,6 +309,7 @@ def sync_cluster(
         upserts=diff.upserts, deletes=diff.deletes, holds=new_holds, cluster=record,
         status={("Namespace", "", ns): ann for ns, ann in result.annotations.items()},
         k8s_objects=_kept_objects(mset.objects), problems=report.problems,
+        findings=result.findings,
         profiles_added=profiles_added,
     ))
     report.written = True

@@ -26,13 +26,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Any
 
 from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
 from ncp.translate.adminpolicy import translate_admin_policies
-from ncp.translate.networkpolicy import translate_network_policies
+from ncp.translate.networkpolicy import lint_limits, translate_network_policies
 from ncp.translate.networks import CarvedSubnet, NetworkPlan, plan_network
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo
 from ncp.translate.settings import ClusterSettings
@@ -81,6 +81,7 @@ class Provisioned:
     holds: list[Hold] = field(default_factory=list)
     annotations: dict[str, dict[str, str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    findings: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     realized_pods: int = 0
     realized_namespaces: int = 0
@@ -567,6 +568,7 @@ def _firewall(run: _Run, policies: Sequence[K8sObject],
         for obj in (*translation.groups, *translation.policies):
             run.add(obj)
         run.out.problems += translation.problems
+    run.out.findings = sorted(lint_limits(nps, namespaces=ns_infos))
 
 
 def _pods(run: _Run, *, name: str, pods: Mapping[str, _Pod], plan: NetworkPlan,

@@ -16,6 +16,8 @@ Tables:
 * ``k8s_objects``: the Kubernetes objects of the last sync (kept for later stages:
   services, policies).
 * ``problems``: what the last sync of each cluster could not realize.
+* ``findings``: warnings of the last sync that do not stop realization (policies beyond
+  NCP's documented limits), read by ``sdn lint``.
 * ``meta``: schema version and the state revision, bumped by every write.
 
 Every write goes through :meth:`Store.apply` in one ``BEGIN IMMEDIATE`` transaction: it
@@ -62,6 +64,8 @@ CREATE TABLE IF NOT EXISTS k8s_objects (
     body TEXT NOT NULL, PRIMARY KEY (cluster, kind, namespace, name));
 CREATE TABLE IF NOT EXISTS problems (
     cluster TEXT NOT NULL, code TEXT NOT NULL, obj TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS findings (
+    cluster TEXT NOT NULL, code TEXT NOT NULL, obj TEXT NOT NULL, message TEXT NOT NULL);
 """
 
 
@@ -105,6 +109,7 @@ class ChangeSet:
     status: dict[tuple[str, str, str], dict[str, str]] | None = None
     k8s_objects: list[tuple[str, str, str, str]] | None = None  # kind, namespace, name, body
     problems: list[Problem] | None = None
+    findings: list[Problem] | None = None
     profiles_added: list[tuple[str, str]] = field(default_factory=list)
     profiles_deleted: list[str] = field(default_factory=list)
 
@@ -249,9 +254,12 @@ class Store:
         return [(c, k, ns, n, json.loads(a)) for c, k, ns, n, a in
                 self._query(sql + " ORDER BY cluster, kind, namespace, name", args)]
 
-    def problems(self, cluster: str | None = None) -> list[tuple[str, Problem]]:
-        """Problems of the last sync, per cluster."""
-        sql = "SELECT cluster, code, obj, message FROM problems"
+    def problems(self, cluster: str | None = None, *,
+                 table: str = "problems") -> list[tuple[str, Problem]]:
+        """Problems (or, with ``table="findings"``, lint findings) of the last sync."""
+        if table not in ("problems", "findings"):
+            raise ValueError(table)
+        sql = f"SELECT cluster, code, obj, message FROM {table}"
         args: tuple[str, ...] = ()
         if cluster is not None:
             sql += " WHERE cluster=?"
@@ -326,10 +334,11 @@ class Store:
             db.execute("DELETE FROM k8s_objects WHERE cluster=?", (name,))
             db.executemany("INSERT INTO k8s_objects VALUES (?,?,?,?,?)",
                            [(name, *row) for row in changes.k8s_objects])
-        if changes.problems is not None:
-            db.execute("DELETE FROM problems WHERE cluster=?", (name,))
-            db.executemany("INSERT INTO problems VALUES (?,?,?,?)",
-                           [(name, p.code, p.obj, p.message) for p in changes.problems])
+        for table, rows in (("problems", changes.problems), ("findings", changes.findings)):
+            if rows is not None:
+                db.execute(f"DELETE FROM {table} WHERE cluster=?", (name,))
+                db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?)",
+                               [(name, p.code, p.obj, p.message) for p in rows])
 
 
 def rows_by_path(rows: Iterable[StoredObject]) -> dict[str, StoredObject]:

@@ -223,8 +223,11 @@ def test_removing_namespaces_releases_subnets_and_snat_ips(
     report = res.json()
     assert sorted(report["namespaces"]) == ["default", "kube-public", "kube-system",
                                             "monitoring", "payments"]
-    assert report["deleted"] == {"IpAddressPool": 2, "PolicyNatRule": 1, "Segment": 2,
-                                 "SegmentPort": 5 + 6, "Tier1": 2}
+    # policies.yaml held the sample's 6 NetworkPolicies: their groups and the two
+    # security policies per NetworkPolicy go with it.
+    assert report["deleted"] == {"Group": 11, "IpAddressPool": 2, "PolicyNatRule": 1,
+                                 "SecurityPolicy": 12, "Segment": 2, "SegmentPort": 5 + 6,
+                                 "Tier1": 2}
     for kind in ("tier-1s", "segments", "segment-ports", "nat-rules", "ip-pools"):
         for ns in gone:
             assert cli.show(kind, "--namespace", ns) == [], (kind, ns)
