@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -120,6 +120,12 @@ class NcpConfig(_Strict):
     #: in the Application category (nsx-operator's 2010 and 2090).
     np_allow_sequence: int = Field(default=2010, ge=0, le=999_999)
     np_isolation_sequence: int = Field(default=2090, ge=0, le=999_999)
+    #: ``[k8s] baseline_policy_type`` (Policy mode): see ncp.translate.baseline.
+    baseline_policy_type: Literal["none", "allow_cluster", "allow_namespace",
+                                  "allow_namespace_strict"] = "none"
+    #: Where the baseline sits in the Application category: after NetworkPolicy isolation
+    #: (2090) and BaselineAdminNetworkPolicy (5000 + priority).
+    baseline_policy_sequence: int = Field(default=9000, ge=0, le=999_999)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> NcpConfig:

@@ -32,6 +32,7 @@ from typing import Any
 from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
 from ncp.translate.adminpolicy import translate_admin_policies
+from ncp.translate.baseline import baseline_policies
 from ncp.translate.networkpolicy import lint_limits, translate_network_policies
 from ncp.translate.networks import CarvedSubnet, NetworkPlan, plan_network
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo
@@ -546,7 +547,12 @@ def provision(
 
 def _firewall(run: _Run, policies: Sequence[K8sObject],
               namespaces: Mapping[str, tuple[K8sObject | None, tuple[Tag, ...]]]) -> None:
-    """NetworkPolicies and admin policies to DFW groups and security policies."""
+    """NetworkPolicies, admin policies and NCP's baseline to DFW groups and policies."""
+    groups, baseline = baseline_policies(run.s.baseline_policy_type, cluster=run.c,
+                                         namespaces=list(namespaces),
+                                         sequence_number=run.s.baseline_policy_sequence)
+    for obj in (*groups, *baseline):
+        run.add(obj)
     if not policies:
         return
     ns_infos = [

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from ncp.config import NcpConfig
+from ncp.translate.baseline import BaselineType
 from ncp.translate.tags import compile_filters
 from sdn.profiles import TopologySettings, topology_settings
 from sdn.profiles.model import NetworkProfile
@@ -37,6 +38,8 @@ class ClusterSettings:
     failover_mode: str
     np_allow_sequence: int = 2010
     np_isolation_sequence: int = 2090
+    baseline_policy_type: BaselineType = "none"
+    baseline_policy_sequence: int = 9000
 
     @property
     def two_tier(self) -> bool:
@@ -91,4 +94,6 @@ def cluster_settings(config: NcpConfig, profile: NetworkProfile | None) -> Clust
         failover_mode=topo.failover_mode,
         np_allow_sequence=config.np_allow_sequence,
         np_isolation_sequence=config.np_isolation_sequence,
+        baseline_policy_type=config.baseline_policy_type,
+        baseline_policy_sequence=config.baseline_policy_sequence,
     )

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ncp.config import NcpConfig
 from ncp.reconcile.sync import sync_cluster
 from sdn.model import SegmentPort
 from sdn.policy import compile_dfw, reach_matrix
@@ -57,16 +58,17 @@ class Realized:
     """The cluster as NCP realized it: DFW, pod names by endpoint, and the oracle's view
     with the realized addresses."""
 
-    def __init__(self, tmp: Path, cluster: Cluster, policies: list[dict[str, Any]]) -> None:
+    def __init__(self, tmp: Path, cluster: Cluster, policies: list[dict[str, Any]],
+                 cfg: NcpConfig = CONFIG) -> None:
         store = Store.open(tmp / "dfw.db")
-        sync_cluster(store, manifests=manifests(*_docs(cluster)), config=CONFIG, now=1)
+        sync_cluster(store, manifests=manifests(*_docs(cluster)), config=cfg, now=1)
         ports = {(p.tag("ncp/project"), p.tag("ncp/pod")): p
                  for p in store.inventory().of_type(SegmentPort) if p.tag("ncp/pod")}
         ips = {pod.ip: str(ports[(pod.namespace, pod.name)].address_bindings[0].ip_address)
                for pod in cluster.pods}
         self.policies = [_rewrite(p, ips) for p in policies]
         report = sync_cluster(store, manifests=manifests(*_docs(cluster), *self.policies),
-                              config=CONFIG, now=2)
+                              config=cfg, now=2)
         self.problems = report.problems
         self.inventory = store.inventory()
         self.dfw = compile_dfw(self.inventory)
