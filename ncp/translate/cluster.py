@@ -332,16 +332,18 @@ def provision(
 
     # Which namespaces are realizable, with their tags (problems reject the namespace).
     namespaces: dict[str, tuple[K8sObject | None, tuple[Tag, ...]]] = {}
+    ns_labels: dict[str, dict[str, str]] = {}
     declared = {n.name: n for n in objects.namespaces}
     for name in sorted(set(declared) | set(s.implicit_namespaces)):
         ns_obj = declared.get(name)
-        labels = (ns_obj.body.get("metadata") or {}).get("labels") if ns_obj else None
+        labels = _namespace_labels(ns_obj, name)
         tags, problems = label_tags(labels, reserved=naming.base_tags(c, name),
                                     filters=s.label_filters, obj=f"Namespace/{name}")
         if problems:
             run.out.problems += problems
             continue
         namespaces[name] = (ns_obj, tags)
+        ns_labels[name] = labels
 
     pods_by_ns: dict[str, list[_Pod]] = defaultdict(list)
     for pod in objects.pods:
@@ -415,9 +417,9 @@ def provision(
             run.problem("NODE_SUBNETS_EXHAUSTED", f"Node/{name}", "no address left for the node")
         for name, ip in sorted(node_plan.addresses.items()):
             node_obj = nodes[name]
-            labels = (node_obj.body.get("metadata") or {}).get("labels") if node_obj else None
+            node_labels = (node_obj.body.get("metadata") or {}).get("labels") if node_obj else None
             reserved = [*naming.base_tags(c), Tag(scope=naming.SCOPE_NODE, tag=name)]
-            tags, problems = label_tags(labels, reserved=reserved, filters=s.label_filters,
+            tags, problems = label_tags(node_labels, reserved=reserved, filters=s.label_filters,
                                         obj=f"Node/{name}")
             if problems:  # node labels are informative only: keep the node, drop labels
                 tags = tuple(reserved)
@@ -537,7 +539,7 @@ def provision(
         _pods(run, name=name, pods=pods, plan=plan, current_ports=current_ports,
               node_attachment=node_attachment, pool_id=pool_id, seg_id=seg_id, vlans=vlans)
 
-    _firewall(run, objects.policies, namespaces)
+    _firewall(run, objects.policies, ns_labels)
     run.out.shared.update(snat.updated_pools())
     run.out.holds += snat.released_holds()
     run.release_removed()
@@ -545,8 +547,16 @@ def provision(
     return run.out
 
 
+def _namespace_labels(ns_obj: K8sObject | None, name: str) -> dict[str, str]:
+    """The namespace's labels, with ``kubernetes.io/metadata.name`` that Kubernetes sets
+    on every namespace (policies commonly select namespaces by it)."""
+    declared = ((ns_obj.body.get("metadata") or {}).get("labels") or {}) if ns_obj else {}
+    return {**{str(k): str(v) for k, v in declared.items()},
+            "kubernetes.io/metadata.name": name}
+
+
 def _firewall(run: _Run, policies: Sequence[K8sObject],
-              namespaces: Mapping[str, tuple[K8sObject | None, tuple[Tag, ...]]]) -> None:
+              namespaces: Mapping[str, Mapping[str, str]]) -> None:
     """NetworkPolicies, admin policies and NCP's baseline to DFW groups and policies."""
     groups, baseline = baseline_policies(run.s.baseline_policy_type, cluster=run.c,
                                          namespaces=list(namespaces),
@@ -555,12 +565,7 @@ def _firewall(run: _Run, policies: Sequence[K8sObject],
         run.add(obj)
     if not policies:
         return
-    ns_infos = [
-        NamespaceInfo(name, {str(k): str(v) for k, v in
-                             (((obj.body.get("metadata") or {}).get("labels") or {})
-                              if obj else {}).items()})
-        for name, (obj, _tags) in namespaces.items()
-    ]
+    ns_infos = [NamespaceInfo(name, labels) for name, labels in namespaces.items()]
     nps = [p for p in policies if p.kind == "NetworkPolicy"]
     admin = [p for p in policies if p.kind != "NetworkPolicy"]
     for translation in (

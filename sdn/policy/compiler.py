@@ -202,8 +202,12 @@ class _Index:
 
 
 def _networks(texts: Iterable[str]) -> tuple[IPv4Network, ...]:
-    out = []
+    """IPv4 networks of an address expression; IPv6 entries match nothing here (the
+    emulator's datapath is IPv4 only)."""
+    out: list[IPv4Network] = []
     for text in texts:
+        if ":" in text:
+            continue
         if "-" in text:
             lo, hi = (IPv4Address(p) for p in text.split("-", 1))
             out += list(_summarize(lo, hi))
