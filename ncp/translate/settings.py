@@ -40,6 +40,8 @@ class ClusterSettings:
     np_isolation_sequence: int = 2090
     baseline_policy_type: BaselineType = "none"
     baseline_policy_sequence: int = 9000
+    top_marker: str | None = None
+    bottom_marker: str | None = None
 
     @property
     def two_tier(self) -> bool:
@@ -96,4 +98,6 @@ def cluster_settings(config: NcpConfig, profile: NetworkProfile | None) -> Clust
         np_isolation_sequence=config.np_isolation_sequence,
         baseline_policy_type=config.baseline_policy_type,
         baseline_policy_sequence=config.baseline_policy_sequence,
+        top_marker=topo.top_firewall_section_marker,
+        bottom_marker=topo.bottom_firewall_section_marker,
     )

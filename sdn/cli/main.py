@@ -6,7 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sdn.cli import clusters_cmd, ipam_cmd, policy_cmd, profile_cmd, show_cmd, topology_cmd
+from sdn.cli import (
+    apply_cmd,
+    clusters_cmd,
+    ipam_cmd,
+    policy_cmd,
+    profile_cmd,
+    show_cmd,
+    topology_cmd,
+)
 from sdn.errors import SdnError
 from sdn.model import KINDS
 from sdn.store import default_state_path
@@ -89,6 +97,16 @@ def _parser() -> argparse.ArgumentParser:
     expl.add_argument("--dport", type=int)
     expl.add_argument("-o", "--output", choices=["table", "json"], default="table")
     expl.set_defaults(run=policy_cmd.explain)
+
+    app = sub.add_parser("apply", parents=[common],
+                         help="create or replace your own groups and security policies")
+    app.add_argument("-f", "--file", action="append", required=True,
+                     help="YAML or JSON file of NSX objects (repeatable)")
+    app.set_defaults(run=apply_cmd.apply)
+    dele = sub.add_parser("delete", parents=[common],
+                          help="delete groups and security policies a file declares")
+    dele.add_argument("-f", "--file", action="append", required=True)
+    dele.set_defaults(run=apply_cmd.delete)
 
     cl = sub.add_parser("clusters", parents=[common], help="clusters synced into this state")
     cl.add_argument("-o", "--output", choices=["table", "json"], default="table")
