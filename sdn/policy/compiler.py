@@ -77,7 +77,9 @@ class GroupMembers:
     """A resolved group: its endpoints, and CIDR terms that match outside addresses."""
 
     path: str
-    endpoints: frozenset[int]
+    #: Mutable so that :mod:`sdn.policy.membership` can move one endpoint in or out in
+    #: place; groups with the same expression share one set (their members are equal).
+    endpoints: set[int]
     outside_terms: tuple[_Term, ...] = ()
 
     def contains(self, ep: Endpoint) -> bool:
@@ -118,7 +120,7 @@ class CompiledRule:
     sequence_number: int
     action: str
     direction: str
-    applied_to: frozenset[int] | None
+    applied_to: set[int] | None
     applied_to_paths: tuple[str, ...]
     sources: tuple[GroupMembers, ...] | None
     destinations: tuple[GroupMembers, ...] | None
@@ -228,7 +230,7 @@ class _Resolver:
     def __init__(self, inv: Inventory, index: _Index) -> None:
         self.inv = inv
         self.index = index
-        self.by_text: dict[str, tuple[frozenset[int], tuple[_Term, ...]]] = {}
+        self.by_text: dict[str, tuple[set[int], tuple[_Term, ...]]] = {}
         self.by_path: dict[str, GroupMembers] = {}
         self.resolving: set[str] = set()
 
@@ -238,12 +240,13 @@ class _Resolver:
             return found
         obj = self.inv.get(path)
         if not isinstance(obj, Group) or path in self.resolving:
-            members = GroupMembers(path, frozenset())  # missing or cyclic: no members
+            members = GroupMembers(path, set())  # missing or cyclic: no members
         else:
             self.resolving.add(path)
             key = json.dumps([e.model_dump(mode="json") for e in obj.expression], sort_keys=True)
             if key not in self.by_text:
-                self.by_text[key] = self.expression(obj.expression)
+                found_set, found_outside = self.expression(obj.expression)
+                self.by_text[key] = (set(found_set), found_outside)
             endpoints, outside = self.by_text[key]
             members = GroupMembers(path, endpoints, outside)
             self.resolving.discard(path)
@@ -341,11 +344,11 @@ def compile_dfw(inv: Inventory, *, default_action: str = "ALLOW") -> CompiledDfw
             return None
         return tuple(resolver.group(p) for p in paths)
 
-    def applied(paths: Sequence[str]) -> frozenset[int] | None:
+    def applied(paths: Sequence[str]) -> set[int] | None:
         resolved = groups_of(paths)
         if resolved is None:
             return None
-        return frozenset().union(*(g.endpoints for g in resolved))
+        return set().union(*(g.endpoints for g in resolved))
 
     rules: list[CompiledRule] = []
     application_start = -1
