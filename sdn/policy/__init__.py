@@ -4,12 +4,15 @@
   every rule as NSX evaluates them, and precomputes what evaluation needs;
 * :func:`~sdn.policy.evaluator.evaluate_flow` decides one flow at the source port
   (egress) and the destination port (ingress), with the trail ``sdn explain`` prints;
+* :class:`~sdn.policy.membership.MembershipUpdater` moves a relabelled pod in and out of
+  groups without recompiling;
 * :func:`~sdn.policy.reach.reach_matrix` answers "who can reach whom" for many flows,
   evaluating each equivalence class of pods once.
 """
 
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, compile_dfw
 from sdn.policy.evaluator import Decision, FlowVerdict, evaluate_flow
+from sdn.policy.membership import MembershipUpdater
 from sdn.policy.reach import reach_matrix
 
 __all__ = [
@@ -18,6 +21,7 @@ __all__ = [
     "Decision",
     "Endpoint",
     "FlowVerdict",
+    "MembershipUpdater",
     "compile_dfw",
     "evaluate_flow",
     "reach_matrix",

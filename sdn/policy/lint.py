@@ -403,7 +403,7 @@ def _why_nothing(r: CompiledRule, at: frozenset[int], src: _Peers | None,
                  dst: _Peers | None) -> str | None:
     """Why no flow can match the rule, or None (only what is certain)."""
     if not at:
-        where = _names([GroupMembers(p, frozenset()) for p in r.applied_to_paths])
+        where = ", ".join(_short(p) for p in r.applied_to_paths)
         return f"its applied-to ({where}) has no member ports, so it is enforced nowhere"
     if src is not None and src.empty and not r.sources_excluded and r.sources is not None:
         return f"its source groups ({_names(r.sources)}) are all empty"
@@ -451,7 +451,8 @@ def _views(dfw: CompiledDfw) -> list[_View]:
 
 def _shadowed(dfw: CompiledDfw, views: Sequence[_View]) -> list[Finding]:
     """``SHADOWED_RULE``: see the module docstring."""
-    at_dim: _Dim[_Peers] = _Dim((v.at_peers for v in _AtPeers.wrap(views)),
+    at_cache: dict[frozenset[int], _Peers] = {}
+    at_dim: _Dim[_Peers] = _Dim((at_cache.setdefault(v.at, _Peers(v.at, ())) for v in views),
                                 register=_peers_register, witnesses=_peers_witnesses,
                                 covers=_peers_cover)
     src_dim: _Dim[_Peers] = _Dim((v.src for v in views), register=_peers_register,
@@ -500,24 +501,6 @@ def _shadowed(dfw: CompiledDfw, views: Sequence[_View]) -> list[Finding]:
                                     rb.path, msg))
             break
     return findings
-
-
-@dataclass(frozen=True)
-class _AtPeers:
-    """Applied-to sets as :class:`_Peers` (endpoints only), for the shared dimension code."""
-
-    at_peers: _Peers
-
-    @staticmethod
-    def wrap(views: Sequence[_View]) -> list[_AtPeers]:
-        cache: dict[frozenset[int], _Peers] = {}
-        out = []
-        for v in views:
-            p = cache.get(v.at)
-            if p is None:
-                p = cache[v.at] = _Peers(v.at, ())
-            out.append(_AtPeers(p))
-        return out
 
 
 def _surely_overlap(a: _View, b: _View) -> bool:
