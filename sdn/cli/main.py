@@ -10,10 +10,12 @@ from sdn.cli import (
     apply_cmd,
     clusters_cmd,
     ipam_cmd,
+    lint_cmd,
     policy_cmd,
     profile_cmd,
     show_cmd,
     topology_cmd,
+    traceflow_cmd,
 )
 from sdn.errors import SdnError
 from sdn.model import KINDS
@@ -97,6 +99,26 @@ def _parser() -> argparse.ArgumentParser:
     expl.add_argument("--dport", type=int)
     expl.add_argument("-o", "--output", choices=["table", "json"], default="table")
     expl.set_defaults(run=policy_cmd.explain)
+
+    lint = sub.add_parser("lint", parents=[common],
+                          help="review the distributed firewall: shadowed rules, conflicts, "
+                               "empty groups, NCP limits")
+    lint.add_argument("--cluster", help="only findings on this cluster's objects")
+    lint.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    lint.set_defaults(run=lint_cmd.run)
+
+    tf = sub.add_parser("traceflow", parents=[common, dfw_opts],
+                        help="walk a packet through the topology, hop by hop")
+    tf.add_argument("--src", required=True, help="NS/POD (or a segment port path)")
+    tf.add_argument("--dst", required=True, help="NS/POD, an IP address, or svc:NS/NAME")
+    tf.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP", type=str.upper)
+    tf.add_argument("--dport", type=int, help="destination port (default 80)")
+    tf.add_argument("--sport", type=int, help="source port (default: a stable ephemeral one)")
+    tf.add_argument("--ttl", type=int, default=64)
+    tf.add_argument("--bidirectional", action="store_true",
+                    help="after a delivery, trace the reply too (stateful firewall)")
+    tf.add_argument("-o", "--output", choices=["table", "json", "dot", "svg"], default="table")
+    tf.set_defaults(run=traceflow_cmd.run)
 
     app = sub.add_parser("apply", parents=[common],
                          help="create or replace your own groups and security policies")

@@ -1,0 +1,89 @@
+"""``sdn traceflow``: walk a packet and show every observation (DESIGN.md contract)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from ipaddress import AddressValueError, IPv4Address
+from typing import Any
+
+from pydantic import ValidationError
+
+from sdn.errors import SdnError
+from sdn.render.output import print_json, print_table
+from sdn.render.traces import path_line, trace_dot, trace_rows
+from sdn.store import Store
+from sdn.traceflow import PacketSpec, Trace, TraceContext, trace
+
+
+def _destination(ctx: TraceContext, target: str) -> IPv4Address:
+    if target.startswith("svc:"):
+        raise SdnError("tracing to a Service VIP needs the service's load balancer; "
+                       "trace to a backend pod or its IP", code="SERVICE_NOT_REALIZED",
+                       obj=target)
+    if "/" in target:
+        port = ctx.port_by_name(target)
+        if not port.address_bindings:
+            raise SdnError("the destination port has no address", code="NO_ADDRESS",
+                           obj=target)
+        return port.address_bindings[0].ip_address
+    try:
+        return IPv4Address(target)
+    except AddressValueError as err:
+        raise SdnError("--dst is NS/POD, an IPv4 address or svc:NS/NAME",
+                       code="BAD_ARGUMENT", obj=target) from err
+
+
+def _packet(args: argparse.Namespace, src: IPv4Address, dst: IPv4Address) -> PacketSpec:
+    dport = args.dport
+    if dport is None and args.protocol != "ICMP":
+        dport = 80
+    try:
+        return PacketSpec(src_ip=src, dst_ip=dst, protocol=args.protocol, dst_port=dport,
+                          src_port=args.sport, ttl=args.ttl)
+    except ValidationError as err:
+        msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'packet'}: {e['msg']}"
+                         for e in err.errors())
+        raise SdnError(msgs, code="INVALID_PACKET", obj="packet") from err
+
+
+def _print(t: Trace, source: str, title: str) -> None:
+    header, rows = trace_rows(t)
+    print_table(header, rows, title=title)
+    print()
+    print(path_line(t, source))
+    print(t.summary)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Trace one packet; exit 0 whatever the network did (outcomes are data)."""
+    with Store.open_readonly(args.state) as store:
+        inv = store.inventory()
+    ctx = TraceContext.build(inv, default_action=args.default_action)
+    port = ctx.port_by_name(args.src)
+    if not port.address_bindings:
+        raise SdnError("the source port has no address", code="NO_ADDRESS", obj=args.src)
+    pkt = _packet(args, port.address_bindings[0].ip_address, _destination(ctx, args.dst))
+    result = trace(ctx, port.path, pkt, bidirectional=args.bidirectional)
+    if args.output == "json":
+        data: dict[str, Any] = result.to_api()
+        print_json(data)
+        return 0
+    if args.output in ("dot", "svg"):
+        text = trace_dot(result, args.src)
+        if args.output == "svg":
+            dot = shutil.which("dot")
+            if dot is None:
+                raise SdnError("-o svg needs Graphviz's `dot`", code="GRAPHVIZ_MISSING")
+            text = subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True,
+                                  check=True).stdout
+        sys.stdout.write(text)
+        return 0
+    proto = pkt.protocol + (f"/{pkt.dst_port}" if pkt.dst_port else "")
+    _print(result, args.src, f"traceflow {args.src} -> {args.dst} {proto}, TTL {pkt.ttl}")
+    if result.reply is not None:
+        print()
+        _print(result.reply, args.dst, f"reply {args.dst} -> {args.src}")
+    return 0

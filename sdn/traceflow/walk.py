@@ -1,0 +1,323 @@
+"""Walk a packet through the NSX logical pipeline and record what NSX would observe.
+
+The pipeline, in order (NSX-T's distributed datapath):
+
+1. **Source port.** The trace is injected at a segment port; SpoofGuard drops a packet
+   whose source address is not bound to that port (``SPOOFGUARD``).
+2. **DFW, egress** at the source port (``OUT``), exactly as :mod:`sdn.policy` decides it:
+   a drop ends the trace with ``FW_RULE`` and the rule's id and path.
+3. **Segment** (``LS``): a destination on the segment's own subnets is switched there;
+   anything else goes to the segment's gateway.
+4. **Gateways** (``LR``, sub-type ``LR_TIER1`` / ``LR_TIER0``): each routes by
+   longest-prefix match (:class:`~sdn.graph.TopologyIndex`), reporting ``route_prefix`` and
+   ``next_hop``; TTL is decremented per gateway (``TTL_ZERO``); no route is ``NO_ROUTE``.
+   East-west routing is distributed (it happens on the source's transport node).
+5. **NAT** when a packet leaves a gateway northbound (its default route, or the Tier-0's
+   uplink): the gateway's SNAT rules apply in ``sequence_number`` order, on the gateway's
+   service router, so the packet first crosses to the edge transport node. That is where
+   NCP's namespace SNAT happens: on the Tier-0 (two-tier) or the shared Tier-1.
+6. **Destination segment**: the destination address must be bound to a port there,
+   else ``ARP_FAIL``. A port on another transport node means a tunnel hop
+   (``Forwarded`` / ``Received`` physical observations, ``sequence_no`` + 1).
+7. **DFW, ingress** at the destination port (``IN``), then **delivery**.
+
+A trace leaving through the Tier-0 uplink ends ``EXITS_NETWORK``. Every walk has a hop
+budget and remembers where it has been with which TTL: a revisit ends it with ``LOOP``.
+Transport nodes: a pod's node (tag ``ncp/node_name``) hosts its port; service routers
+run on the edge node :data:`EDGE_NODE`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+
+from sdn.errors import NotFoundError, SdnError
+from sdn.graph import TopologyIndex
+from sdn.model import Inventory, NatRule, Segment, SegmentPort, Tier0, Tier1
+from sdn.policy import CompiledDfw, Decision, Endpoint, compile_dfw
+from sdn.policy.evaluator import candidates, decide
+from sdn.traceflow.packets import PROTOCOL_NUMBERS, PacketSpec
+from sdn.traceflow.results import Disposition, Observation, Trace
+
+#: The transport node that runs service routers (NAT, uplinks).
+EDGE_NODE = "edge-node-1"
+#: NSX's default layer-3 rule, reported when no other rule decided.
+DEFAULT_RULE_ID = 2
+DEFAULT_RULE_PATH = ("/infra/domains/default/security-policies/default-layer3-section/"
+                     "rules/default-layer3-rule")
+HOP_BUDGET = 64
+
+_Done = Callable[[Disposition, str], Trace]
+
+_FWD, _RCV = "TraceflowObservationForwardedLogical", "TraceflowObservationReceivedLogical"
+_DROP, _DELIVERED = "TraceflowObservationDroppedLogical", "TraceflowObservationDelivered"
+
+
+class TraceInputError(SdnError):
+    """The trace cannot be placed in the topology (unknown source, bad packet)."""
+
+    code = "TRACE_INPUT"
+
+
+def vni_of(segment_path: str) -> int:
+    """A stable overlay VNI per segment (NSX allocates them from 65536 up)."""
+    return 65536 + zlib.crc32(segment_path.encode()) % 1_000_000
+
+
+@dataclass
+class TraceContext:
+    """What a walk reads, built once per inventory revision."""
+
+    inventory: Inventory
+    index: TopologyIndex
+    dfw: CompiledDfw
+    ports: dict[str, SegmentPort] = field(default_factory=dict)
+    segments: dict[str, Segment] = field(default_factory=dict)
+    snat: dict[str, list[NatRule]] = field(default_factory=dict)
+    node_ips: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, inv: Inventory, *, dfw: CompiledDfw | None = None,
+              default_action: str = "ALLOW") -> TraceContext:
+        """Index an inventory for tracing (compiles its DFW unless one is given)."""
+        ctx = cls(inv, TopologyIndex(inv), dfw or compile_dfw(inv, default_action=default_action))
+        ctx.ports = {p.path: p for p in inv.of_type(SegmentPort)}
+        ctx.segments = {s.path: s for s in inv.of_type(Segment)}
+        snat: dict[str, list[NatRule]] = defaultdict(list)
+        for rule in inv.of_type(NatRule):
+            if rule.enabled and rule.action == "SNAT":
+                snat[rule.gateway_path].append(rule)
+        ctx.snat = {g: sorted(rs, key=lambda r: (r.sequence_number, r.path))
+                    for g, rs in snat.items()}
+        for p in ctx.ports.values():
+            if p.attachment is not None and p.attachment.type == "PARENT" and p.address_bindings:
+                ctx.node_ips[p.id] = str(p.address_bindings[0].ip_address)
+        return ctx
+
+    def node_of(self, port: SegmentPort) -> str:
+        """The transport node hosting a port."""
+        return port.tag("ncp/node_name") or port.id
+
+    def port_by_name(self, name: str) -> SegmentPort:
+        """A pod's port by ``NS/POD`` (or a port path)."""
+        if name in self.ports:
+            return self.ports[name]
+        matches = [p for p in self.ports.values() if p.display_name == name]
+        if len(matches) != 1:
+            raise NotFoundError(f"no pod {name!r}" if not matches else
+                                f"{name!r} names pods of several clusters; pass a port path",
+                                code="UNKNOWN_POD", obj=name)
+        return matches[0]
+
+
+def _snat_rule(rules: list[NatRule], src: IPv4Address) -> NatRule | None:
+    for rule in rules:
+        net = rule.source_network
+        if net is None or src in IPv4Network(net, strict=False):
+            return rule
+    return None
+
+
+class _Walk:
+    """One walk's state: observations, the transport node, the sequence number."""
+
+    def __init__(self, ctx: TraceContext, source: SegmentPort) -> None:
+        self.ctx = ctx
+        self.obs: list[Observation] = []
+        self.node = ctx.node_of(source)
+        self.seq = 0
+
+    def add(self, resource_type: str, **fields: object) -> None:
+        self.obs.append(Observation.model_validate(
+            {"resource_type": resource_type, "sequence_no": self.seq,
+             "transport_node_name": self.node, **fields}))
+
+    def tunnel(self, to_node: str) -> None:
+        """A physical hop between transport nodes (Geneve tunnel)."""
+        if to_node == self.node:
+            return
+        local = self.ctx.node_ips.get(self.node, self.node)
+        remote = self.ctx.node_ips.get(to_node, to_node)
+        self.add("TraceflowObservationForwarded", component_type="PHYSICAL",
+                 local_ip_address=local, remote_ip_address=remote,
+                 dst_transport_node_name=to_node)
+        self.node, self.seq = to_node, self.seq + 1
+        self.add("TraceflowObservationReceived", component_type="PHYSICAL",
+                 local_ip_address=remote, remote_ip_address=local)
+
+    def dfw(self, d: Decision, port: SegmentPort) -> bool:
+        """Record a DFW decision; True when it lets the packet on."""
+        rule_id = d.rule.rule_id if d.rule else DEFAULT_RULE_ID
+        rule_path = d.rule.path if d.rule else DEFAULT_RULE_PATH
+        common = {"component_type": "DFW", "component_name": "DFW", "lport_name":
+                  port.display_name or port.id, "segment_port_path": port.path,
+                  "acl_rule_id": rule_id, "acl_rule_path": rule_path}
+        if d.allowed:
+            self.add(_FWD, **common)
+            return True
+        self.add(_DROP, reason="FW_RULE", **common)
+        return False
+
+
+def _router(obj: object) -> tuple[str, str]:
+    return ("LR", "LR_TIER0") if isinstance(obj, Tier0) else ("LR", "LR_TIER1")
+
+
+def trace(ctx: TraceContext, source: str, packet: PacketSpec, *,
+          bidirectional: bool = False) -> Trace:
+    """Walk ``packet`` from the port ``source`` (``NS/POD`` or a port path).
+
+    Raises:
+        NotFoundError: the source names no port (``UNKNOWN_POD``).
+        TraceInputError: the packet cannot be sent from there.
+    """
+    port = ctx.port_by_name(source)
+    result = _walk(ctx, port, packet)
+    if bidirectional and result.disposition is Disposition.DELIVERED:
+        dst_port = ctx.index.port_for_ip(packet.dst_ip)
+        if dst_port is not None:
+            reply = _walk(ctx, dst_port, packet.reply(), stateful=True)
+            result = result.model_copy(update={"reply": reply})
+    return result
+
+
+def _walk(ctx: TraceContext, port: SegmentPort, pkt: PacketSpec, *,
+          stateful: bool = False) -> Trace:
+    w = _Walk(ctx, port)
+    proto = PROTOCOL_NUMBERS[pkt.protocol]
+    name = port.display_name or port.id
+
+    def done(disposition: Disposition, summary: str) -> Trace:
+        return Trace(source_id=port.path, packet=pkt, observations=tuple(w.obs),
+                     disposition=disposition, summary=summary)
+
+    if not any(b.ip_address == pkt.src_ip for b in port.address_bindings):
+        w.add(_DROP, component_type="SPOOFGUARD", component_name=name, reason="SPOOFGUARD",
+              lport_name=name, segment_port_path=port.path,
+              message=f"{pkt.src_ip} is not bound to the port")
+        return done(Disposition.DROPPED, f"DROPPED at {name} by SpoofGuard: {pkt.src_ip} is "
+                                         "not the port's address")
+    src_ep = ctx.dfw.endpoints[ctx.dfw.by_ip[pkt.src_ip]] if pkt.src_ip in ctx.dfw.by_ip \
+        else Endpoint(ip=pkt.src_ip)
+    dst_ep = ctx.dfw.endpoint_for_ip(pkt.dst_ip)
+    if src_ep.index is not None:
+        if stateful:
+            w.add(_FWD, component_type="DFW", component_name="DFW", lport_name=name,
+                  segment_port_path=port.path, message="reply of an allowed connection")
+        else:
+            d = decide(ctx.dfw, candidates(ctx.dfw, src_ep.index, "OUT"), point="egress",
+                       at=src_ep, src=src_ep, dst=dst_ep, proto=proto, dport=pkt.dst_port,
+                       sport=pkt.sport)
+            if not w.dfw(d, port):
+                return done(Disposition.DROPPED, _drop_text(name, "egress", d))
+
+    src_ip, dst_ip, ttl = pkt.src_ip, pkt.dst_ip, pkt.ttl
+    segment = ctx.segments.get(port.parent_path)
+    if segment is None:
+        raise TraceInputError(f"port {port.path} is on no segment", obj=port.path)
+    location: tuple[str, str] = ("segment", segment.path)
+    seen: set[tuple[str, str, int]] = set()
+    for _hop in range(HOP_BUDGET):
+        kind, path = location
+        if (kind, path, ttl) in seen:
+            break
+        seen.add((kind, path, ttl))
+        if kind == "segment":
+            seg = ctx.segments[path]
+            w.add(_FWD, component_type="LS", component_name=seg.id, component_path=seg.path,
+                  vni=vni_of(seg.path))
+            if any(dst_ip in s.network for s in seg.subnets):
+                return _deliver(ctx, w, seg, pkt, src_ep, dst_ep, dst_ip, stateful, done)
+            if seg.connectivity_path is None:
+                w.add(_DROP, component_type="LS", component_name=seg.id, reason="NO_ROUTE",
+                      message="the segment has no gateway")
+                return done(Disposition.NO_ROUTE, f"NO_ROUTE: {seg.id} has no gateway")
+            location = ("router", seg.connectivity_path)
+            continue
+        gw = ctx.inventory.get(path)
+        ctype, sub = _router(gw)
+        gw_id = path.rsplit("/", 1)[-1]
+        if ttl <= 1:
+            w.add(_DROP, component_type=ctype, component_sub_type=sub, component_name=gw_id,
+                  component_path=path, reason="TTL_ZERO")
+            return done(Disposition.DROPPED, f"DROPPED at {gw_id}: TTL exhausted")
+        ttl -= 1
+        route = ctx.index.route(path, dst_ip)
+        if route is None:
+            w.add(_DROP, component_type=ctype, component_sub_type=sub, component_name=gw_id,
+                  component_path=path, reason="NO_ROUTE")
+            return done(Disposition.NO_ROUTE, f"NO_ROUTE at {gw_id} for {dst_ip}")
+        northbound = route.kind in ("default", "uplink")
+        if northbound:
+            rule = _snat_rule(ctx.snat.get(path, []), src_ip)
+            if rule is not None or route.kind == "uplink":
+                w.tunnel(EDGE_NODE)
+            if rule is not None and rule.translated_network:
+                w.add(_FWD, component_type="NAT", component_sub_type=sub,
+                      component_name=gw_id, component_path=path, nat_rule_path=rule.path,
+                      translated_src_ip=rule.translated_network)
+                src_ip = IPv4Address(rule.translated_network.split("-")[0].split("/")[0])
+        w.add(_FWD, component_type=ctype, component_sub_type=sub, component_name=gw_id,
+              component_path=path, route_prefix=str(route.prefix),
+              next_hop=route.next_hop.rsplit("/", 1)[-1])
+        if route.kind == "uplink":
+            via = f" (SNAT to {src_ip})" if src_ip != pkt.src_ip else " (no SNAT: routed)"
+            return done(Disposition.EXITS_NETWORK,
+                        f"EXITS_NETWORK through {gw_id}'s uplink{via}")
+        nxt = ctx.inventory.get(route.next_hop)
+        if isinstance(nxt, Segment):
+            location = ("segment", nxt.path)
+        elif isinstance(nxt, Tier0 | Tier1):
+            location = ("router", nxt.path)
+        else:
+            w.add(_DROP, component_type=ctype, component_sub_type=sub, component_name=gw_id,
+                  reason="NO_ROUTE", message=f"next hop {route.next_hop} does not exist")
+            return done(Disposition.NO_ROUTE, f"NO_ROUTE at {gw_id}: next hop is missing")
+    w.add(_DROP, component_type="LR", reason="UNKNOWN", message="forwarding loop")
+    return done(Disposition.LOOP, "LOOP: the packet came back to where it had been")
+
+
+def _deliver(ctx: TraceContext, w: _Walk, seg: Segment, pkt: PacketSpec, src_ep: Endpoint,
+             dst_ep: Endpoint, dst_ip: IPv4Address, stateful: bool, finish: _Done) -> Trace:
+    """Switch on the destination segment, check ingress, deliver (or drop)."""
+    target = ctx.index.port_for_ip(dst_ip)
+    if target is None or target.parent_path != seg.path:
+        gateway = next((s for s in seg.subnets if s.gateway_address.ip == dst_ip), None)
+        if gateway is not None and seg.connectivity_path:
+            w.add(_DELIVERED, component_type="LR", component_name=seg.connectivity_path.rsplit(
+                "/", 1)[-1], component_path=seg.connectivity_path)
+            return finish(Disposition.DELIVERED, f"DELIVERED to the gateway interface {dst_ip}")
+        w.add(_DROP, component_type="LS", component_name=seg.id, component_path=seg.path,
+              reason="ARP_FAIL", message=f"no port on {seg.id} has {dst_ip}")
+        return finish(Disposition.DROPPED, f"DROPPED on {seg.id}: ARP failed, no port has {dst_ip}")
+    w.tunnel(ctx.node_of(target))
+    if w.obs and w.obs[-1].resource_type == "TraceflowObservationReceived":
+        w.add(_RCV, component_type="LS", component_name=seg.id, component_path=seg.path,
+              vni=vni_of(seg.path))
+    name = target.display_name or target.id
+    if dst_ep.index is not None:
+        if stateful:
+            w.add(_FWD, component_type="DFW", component_name="DFW", lport_name=name,
+                  segment_port_path=target.path, message="reply of an allowed connection")
+        else:
+            proto = PROTOCOL_NUMBERS[pkt.protocol]
+            d = decide(ctx.dfw, candidates(ctx.dfw, dst_ep.index, "IN"), point="ingress",
+                       at=dst_ep, src=src_ep, dst=dst_ep, proto=proto, dport=pkt.dst_port,
+                       sport=pkt.sport)
+            if not w.dfw(d, target):
+                return finish(Disposition.DROPPED, _drop_text(name, "ingress", d))
+    mac = target.address_bindings[0].mac_address if target.address_bindings else None
+    w.add(_DELIVERED, lport_name=name, segment_port_path=target.path, target_mac=mac,
+          resolution_type="ARP_SUPPRESSION_PORT_CACHE")
+    return finish(Disposition.DELIVERED, f"DELIVERED to {name}")
+
+
+def _drop_text(where: str, point: str, d: Decision) -> str:
+    if d.rule is None:
+        return f"DROPPED at {where} {point} by the default rule"
+    policy = d.rule.policy_path.rsplit("/", 1)[-1]
+    return f"DROPPED at {where} {point} by rule {d.rule.rule_id} of security policy {policy}"
