@@ -44,56 +44,68 @@ What is deliberately conservative
 
 Every check reports only what it can prove; when unsure it stays silent.
 
+* The analysis is of *this* state: group members are today's ports. A rule shadowed or
+  matching nothing now may match once pods come (a NetworkPolicy whose pods are not
+  scheduled yet); the message says what makes it so, so the reader can judge.
 * Rules with ``sources_excluded`` or ``destinations_excluded`` take no part in shadowing
   and conflicts (neither side): the complement of a group is not compared.
 * An outside-address term of a later rule must fit inside one term of the earlier rule
   (or inside the union of the earlier rule's single-criterion terms); a group never
   stands in for ANY, even when its CIDR is ``0.0.0.0/0`` (ANY also covers IPv6).
-  Service entries with source ports only ever narrow: an earlier rule's entry that
-  restricts source ports is not used to cover anything, and ``ANY`` services are
-  covered only by ``ANY``. Services ``ANY`` are never covered by a list of ports.
-* A ``JUMP_TO_APPLICATION`` that may match traffic before an earlier rule of a category
-  above Application makes that rule no shadower of Application rules (the jump skips the
-  earlier rule, not the later one).
+* Services ANY are covered only by ANY; an earlier service entry that restricts source
+  ports covers nothing (a later one's source ports only narrow it, so they are ignored).
+* A ``JUMP_TO_APPLICATION`` anywhere before an earlier rule of a category above
+  Application makes that rule no shadower of Application rules (the jump may skip the
+  earlier rule but not the later one).
 * Only single-rule shadowing is found; a rule covered by the union of several earlier
   rules is not reported. Rules of NSX's ``default-layer3-section`` are never reported as
   shadowed (a catch-all cleanup rule above the default rule is the usual practice).
 * Overlap for conflicts is "surely overlaps": a shared enforcement port that can be the
-  flow's endpoint there, shared member endpoints (or overlapping single-criterion CIDRs)
-  on the other side, and a shared protocol and port.
+  flow's own end there (the destination for ``IN``, the source for ``OUT``), a shared
+  other end that is not that same port (member endpoints, or overlapping single-criterion
+  CIDRs), and a shared protocol and port.
+* ``RULE_MATCHES_NOTHING`` ignores excluded sides except to stay silent, and does not
+  report a rule whose only flow would be a port talking to itself.
 * Disabled rules are neither reported nor used.
 
 Complexity
 ----------
 
-Let R be the number of rules, E the number of endpoints, and D the number of *distinct*
-values of one dimension (applied-to set, source set, destination set, service list;
-rules built from the same groups share one value).
+Let R be the number of rules and D the number of *distinct* values of one dimension
+(applied-to set, source set, destination set, service list); rules built from the same
+groups share one value.
 
-* Compilation to the lint's view is O(R) plus the unions of each distinct group tuple.
-* Shadowing: each dimension keeps an inverted index from a witness (an endpoint, or a
-  (protocol, port)) to the distinct values containing it, of size Σ|value| over distinct
-  values. The supersets of each distinct value are found once from its rarest sampled
-  witness and cached. For each rule only the candidates of its most selective dimension
-  are walked, in order and only up to the rule itself, checking the other dimensions by
-  set membership; the walk stops at the first shadower. The cost is O(R · c) where c is
-  that smallest candidate count (small for NCP's per-NetworkPolicy scopes and for
-  port-specific admin rules); only rule sets where every dimension of every rule is
-  shared by many earlier rules approach the O(R²) bound.
-* Conflicts: rules are bucketed by (category, policy sequence number); only pairs of rules
-  of different policies *and* different actions in one bucket are compared, each with
-  frozenset operations. NCP's layout (every allow policy at 2010, every isolation at 2090)
-  gives single-action buckets, so no pair at all.
-* Groups: O(G + references), one pass over the inventory.
+* The lint's view of the rules: O(R) plus one union per distinct tuple of groups.
+* Shadowing: each dimension keeps an inverted index from a witness (an endpoint, a /16 of
+  outside addresses, a (protocol, port)) to the distinct values containing it, of size
+  Σ|value| over distinct values. The supersets of each distinct value are computed once,
+  among the index list of its rarest witness. Each rule then walks only the
+  candidates of its most selective dimension, in evaluation order and only up to itself,
+  checks the other dimensions by set membership, and stops at the first shadower. Cost
+  O(R · c), c that smallest candidate count: small for NCP's per-NetworkPolicy scopes and
+  for port-, group- or scope-specific admin rules. Only a rule set in which every
+  dimension of every rule is covered by many earlier rules (e.g. long chains of nested
+  groups) approaches O(R²).
+* Conflicts: rules are bucketed by (category, policy sequence number); in a bucket with
+  several policies and several actions, a rule is compared only with the later rules
+  that share a protocol and port with it (an index of service keys), and only pairs of
+  different policies and different actions are tested. NCP's layout (every allow policy
+  at 2010, every isolation at 2090) gives single-action buckets: no pair at all.
+* Groups: one pass over the inventory's references, O(objects + references).
+
+Measured on one core: 20,000 rules over 2,000 ports (port-only, group-heavy and
+scope-heavy admin rule sets with 50 shared sequence numbers) lint in 0.7-1.4 s; a
+generated cluster with 7,000 NetworkPolicies (16,000 rules) in 0.6 s.
 """
 
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, collapse_addresses
+from ipaddress import IPv4Network
 from itertools import chain, islice
 from typing import Generic, TypeVar
 
@@ -111,10 +123,12 @@ RULE_MATCHES_NOTHING = "RULE_MATCHES_NOTHING"
 
 JUMP = "JUMP_TO_APPLICATION"
 
-#: How many members of a set are tried as the witness of its supersets.
+#: How many outside-address terms of a set are tried as the witness of its supersets.
 _WITNESS_SAMPLE = 8
 #: Port ranges up to this many ports are indexed port by port; wider ones in one list.
 _SMALL_RANGE = 64
+#: Address ranges spanning fewer /16s than this are indexed per /16; wider ones in one list.
+_WIDE = 256
 
 
 @dataclass(frozen=True)
@@ -139,12 +153,49 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 # --------------------------------------------------------------------------- value sets
 
-_Term = tuple[tuple[IPv4Network, ...], ...]
+#: An address range as integers (first, last), and a sorted list of disjoint ranges.
+_Range = tuple[int, int]
+_Ranges = tuple[_Range, ...]
+#: An outside-address term: an AND of criteria, each an OR of address ranges.
+_Term = tuple[_Ranges, ...]
 
 
-def _possible(term: _Term) -> bool:
-    """Whether an outside-address term may match something (every criterion has a net)."""
-    return bool(term) and all(term)
+def _merge(ranges: Iterable[_Range]) -> list[_Range]:
+    """Sorted, disjoint, non-adjacent ranges covering exactly the same numbers."""
+    out: list[_Range] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _address_ranges(nets: Iterable[IPv4Network]) -> _Ranges:
+    return tuple(_merge((int(n.network_address), int(n.broadcast_address)) for n in nets))
+
+
+def _within(ranges: Iterable[_Range], cover: _Ranges) -> bool:
+    """Every range inside one range of ``cover`` (merged, so this is exact)."""
+    starts = [lo for lo, _ in cover]
+    for lo, hi in ranges:
+        i = bisect_right(starts, lo) - 1
+        if i < 0 or cover[i][1] < hi:
+            return False
+    return True
+
+
+def _meet(a: _Ranges, b: _Ranges) -> bool:
+    """Whether two merged range lists share a number."""
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i][1] < b[j][0]:
+            i += 1
+        elif b[j][1] < a[i][0]:
+            j += 1
+        else:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -153,14 +204,17 @@ class _Peers:
 
     endpoints: frozenset[int]
     outside: tuple[_Term, ...]
-    #: The union of the single-criterion terms, collapsed (for containment).
-    flat: tuple[IPv4Network, ...] = field(default=(), compare=False)
+    #: The union of the single-criterion terms (for containment and overlap).
+    flat: _Ranges = field(default=(), compare=False)
 
     @staticmethod
     def of(groups: Sequence[GroupMembers]) -> _Peers:
-        endpoints = frozenset().union(*(g.endpoints for g in groups))
-        outside = tuple(dict.fromkeys(t for g in groups for t in g.outside_terms if _possible(t)))
-        flat = tuple(collapse_addresses(n for t in outside if len(t) == 1 for n in t[0]))
+        endpoints: frozenset[int] = frozenset().union(*(g.endpoints for g in groups))
+        terms = (tuple(_address_ranges(crit) for crit in term)
+                 for g in groups for term in g.outside_terms)
+        # a term with a criterion that matches no address matches nothing: dropped
+        outside = tuple(dict.fromkeys(t for t in terms if t and all(t)))
+        flat = tuple(_merge(r for t in outside if len(t) == 1 for r in t[0]))
         return _Peers(endpoints, outside, flat)
 
     @property
@@ -168,20 +222,12 @@ class _Peers:
         return not self.endpoints and not self.outside
 
 
-def _within(nets: Iterable[IPv4Network], cover: Sequence[IPv4Network]) -> bool:
-    """Every network inside one network of ``cover`` (collapsed, so this is exact)."""
-    return all(any(n.subnet_of(c) for c in cover) for n in nets)
-
-
 def _term_covered(term: _Term, a: _Peers) -> bool:
     """Conservatively: every address of ``term`` matches ``a``'s outside terms."""
     if any(_within(crit, a.flat) for crit in term):
         return True
-    for ta in a.outside:
-        if len(ta) > 1 and all(any(_within(cb, tuple(collapse_addresses(ca))) for cb in term)
-                               for ca in ta):
-            return True
-    return False
+    return any(len(ta) > 1 and all(any(_within(cb, ca) for cb in term) for ca in ta)
+               for ta in a.outside)
 
 
 def _peers_cover(a: _Peers | None, b: _Peers | None) -> bool:
@@ -199,41 +245,29 @@ def _peers_register(v: _Peers) -> Iterable[Hashable]:
     keys: list[Hashable] = [("e", i) for i in v.endpoints]
     if v.outside:
         keys.append(("o",))
+    for lo, hi in v.flat:
+        first, last = lo >> 16, hi >> 16
+        keys += ([("n16", k) for k in range(first, last + 1)] if last - first < _WIDE
+                 else [("wide",)])
+    if any(len(t) > 1 for t in v.outside):
+        keys.append(("multi",))
     return keys
 
 
 def _peers_witnesses(v: _Peers) -> list[tuple[Hashable, ...]]:
     if v.endpoints:
-        return [(("e", i),) for i in islice(v.endpoints, _WITNESS_SAMPLE)]
+        return [(("e", i),) for i in v.endpoints]
+    single = [t for t in v.outside if len(t) == 1]
+    if single:
+        # a cover holds each of these ranges inside its flat ranges or a multi-criterion term
+        return [(("n16", t[0][0][0] >> 16), ("wide",), ("multi",))
+                for t in islice(single, _WITNESS_SAMPLE)]
     if v.outside:
         return [(("o",),)]
     return []
 
 
-def _peers_surely_overlap(a: _Peers | None, b: _Peers | None) -> bool:
-    """Whether some address surely matches both sides (None: ANY)."""
-    if a is None and b is None:
-        return True
-    if a is None or b is None:
-        other = b if a is None else a
-        assert other is not None
-        return bool(other.endpoints) or bool(other.flat)
-    if not a.endpoints.isdisjoint(b.endpoints):
-        return True
-    return any(na.overlaps(nb) for na in a.flat for nb in b.flat)
-
-
 _Services = tuple[Service, ...]
-
-
-def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
 
 
 def _services_cover(a: _Services | None, b: _Services | None) -> bool:
@@ -403,6 +437,8 @@ def _why_nothing(r: CompiledRule, at: frozenset[int], src: _Peers | None,
                  dst: _Peers | None) -> str | None:
     """Why no flow can match the rule, or None (only what is certain)."""
     if not at:
+        if r.applied_to is None:
+            return None  # ANY in an inventory without ports: nothing to say yet
         where = ", ".join(_short(p) for p in r.applied_to_paths)
         return f"its applied-to ({where}) has no member ports, so it is enforced nowhere"
     if src is not None and src.empty and not r.sources_excluded and r.sources is not None:
@@ -419,9 +455,10 @@ def _why_nothing(r: CompiledRule, at: frozenset[int], src: _Peers | None,
         blind.append(src is not None and at.isdisjoint(src.endpoints))
     if blind and all(blind):
         sides = {"IN": "destinations", "OUT": "sources", "IN_OUT": "sources and destinations"}
-        return (f"none of the ports it is applied to are among its {sides[r.direction]}: a "
-                f"{r.direction} rule only sees traffic {'to' if r.direction == 'IN' else 'of'} "
-                "the port it is enforced at")
+        way = {"IN": "to", "OUT": "from", "IN_OUT": "to or from"}
+        return (f"none of the ports it is applied to are among its {sides[r.direction]}: an "
+                f"{r.direction} rule only sees traffic {way[r.direction]} the port it is "
+                "enforced at")
     return None
 
 
@@ -438,9 +475,13 @@ def _views(dfw: CompiledDfw) -> list[_View]:
             found = cache[key] = _Peers.of(groups)
         return found
 
+    applied: dict[tuple[bool, tuple[str, ...]], frozenset[int]] = {}
     out = []
     for r in dfw.rules:
-        at = every if r.applied_to is None else r.applied_to
+        key = (r.applied_to is None, r.applied_to_paths)
+        at = applied.get(key)
+        if at is None:
+            at = applied[key] = every if r.applied_to is None else frozenset(r.applied_to)
         src, dst = peers(r.sources), peers(r.destinations)
         out.append(_View(r, at, src, dst, _dirs(r.direction), _why_nothing(r, at, src, dst)))
     return out
@@ -505,10 +546,13 @@ def _shadowed(dfw: CompiledDfw, views: Sequence[_View]) -> list[Finding]:
 
 def _surely_overlap(a: _View, b: _View) -> bool:
     """Whether some flow surely matches both rules at one enforcement point."""
-    points = a.at & b.at
-    if not points or not _services_surely_overlap(a.rule.services, b.rule.services):
+    dirs = a.dirs & b.dirs
+    if not dirs or not _services_surely_overlap(a.rule.services, b.rule.services):
         return False
-    for d in a.dirs & b.dirs:
+    points = a.at if a.at is b.at else a.at & b.at
+    if not points:
+        return False
+    for d in dirs:
         # IN: the point is the destination; OUT: the point is the source.
         here_a, here_b = (a.dst, b.dst) if d == "IN" else (a.src, b.src)
         there_a, there_b = (a.src, b.src) if d == "IN" else (a.dst, b.dst)
@@ -516,9 +560,55 @@ def _surely_overlap(a: _View, b: _View) -> bool:
         for side in (here_a, here_b):
             if side is not None:
                 at = at & side.endpoints
-        if at and _peers_surely_overlap(there_a, there_b):
+        if at and _other_end_overlaps(there_a, there_b, at):
             return True
     return False
+
+
+def _other_end_overlaps(a: _Peers | None, b: _Peers | None, at: frozenset[int]) -> bool:
+    """Whether both rules surely match one other end of a flow checked at a port of ``at``.
+
+    The other end is an outside address, or an endpoint that is not the port itself (a
+    port's traffic to itself never reaches the DFW).
+    """
+    if a is None and b is None:
+        return True  # ANY includes every outside address
+    if a is None or b is None:
+        other = b if a is None else a
+        assert other is not None
+        shared, outside = other.endpoints, bool(other.flat)
+    else:
+        shared, outside = a.endpoints & b.endpoints, _meet(a.flat, b.flat)
+    return outside or (bool(shared) and not (len(shared) == 1 and shared == at))
+
+
+def _service_keys(services: _Services | None) -> tuple[list[Hashable], list[Hashable]]:
+    """Index keys of a rule's services, and the keys its overlapping partners sit under.
+
+    A partner overlaps only if it shares a protocol and a port: ANY services sit under
+    ``any``; every service also sits under its protocol; small port ranges under each
+    port, wide ones under ``range``, all ports under ``all``.
+    """
+    if services is None:
+        return ["any"], ["every"]
+    keys: list[Hashable] = []
+    probes: list[Hashable] = ["any"]
+    for sv in services:
+        proto = sv.protocol
+        keys.append(("proto", proto))
+        if not sv.ports:
+            keys.append(("all", proto))
+            probes.append(("proto", proto))
+            continue
+        for lo, hi in sv.ports:
+            if hi - lo < _SMALL_RANGE:
+                ports = [("port", proto, p) for p in range(lo, hi + 1)]
+                keys += ports
+                probes += [*ports, ("all", proto), ("range", proto)]
+            else:
+                keys.append(("range", proto))
+                probes.append(("proto", proto))
+    return keys, probes
 
 
 def _conflicts(views: Sequence[_View]) -> list[Finding]:
@@ -532,9 +622,22 @@ def _conflicts(views: Sequence[_View]) -> list[Finding]:
         if len({v.rule.policy_path for v in members}) < 2 \
                 or len({v.rule.action for v in members}) < 2:
             continue
+        index: dict[Hashable, list[int]] = defaultdict(list)
+        probes = []
+        for i, v in enumerate(members):
+            keys, probe = _service_keys(v.rule.services)
+            for key in set(keys):
+                index[key].append(i)
+            probes.append(probe)
         for i, a in enumerate(members):
-            for b in members[i + 1:]:
-                ra, rb = a.rule, b.rule
+            ra = a.rule
+            if probes[i] == ["every"]:
+                partners: Iterable[int] = range(i + 1, len(members))
+            else:
+                partners = sorted({j for key in probes[i] for j in index.get(key, ()) if j > i})
+            for j in partners:
+                b = members[j]
+                rb = b.rule
                 if ra.policy_path == rb.policy_path or ra.action == rb.action:
                     continue
                 if not _surely_overlap(a, b):
@@ -593,8 +696,7 @@ def _groups(dfw: CompiledDfw, inv: Inventory) -> list[Finding]:
     for g in inv.of_type(Group):
         used = sorted(users.get(g.path, ()))
         members = dfw.groups.get(g.path)
-        if members is not None and not members.endpoints and not any(
-                _possible(t) for t in members.outside_terms):
+        if members is not None and _Peers.of((members,)).empty:
             if used:
                 shown = ", ".join(used[:3]) + (f" and {len(used) - 3} more" if len(used) > 3
                                                else "")

@@ -1,0 +1,74 @@
+"""``sdn lint``: review the distributed firewall of the state.
+
+The DFW findings come from :func:`sdn.policy.lint.lint_dfw` (shadowed and redundant rules,
+conflicting equal priorities, empty and unused groups, rules that match nothing); the
+NCP-limit warnings that the last ``ncp sync`` of each cluster stored (``TOO_MANY_MATCH_LABELS``
+and the other codes of NCP's documented limits) are passed through with their own codes.
+
+The whole DFW is analysed even with ``--cluster`` (an admin rule can shadow a cluster's
+rule); ``--cluster`` then keeps the findings on that cluster's objects (tag
+``ncp/cluster``) and that cluster's sync warnings. Exit 1 when any finding is a warning,
+0 otherwise (infos alone do not fail).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sdn.errors import NotFoundError
+from sdn.model import Group, Inventory, SecurityPolicy
+from sdn.policy import compile_dfw
+from sdn.policy.lint import WARNING, Finding, lint_dfw, sort_findings
+from sdn.render.output import print_json, print_table
+from sdn.store import Store
+
+
+def _owners(inv: Inventory) -> dict[str, str | None]:
+    """The owning cluster of every group, security policy and rule (None: the admin's)."""
+    owners: dict[str, str | None] = {}
+    for g in inv.of_type(Group):
+        owners[g.path] = g.tag("ncp/cluster")
+    for p in inv.of_type(SecurityPolicy):
+        owner = p.tag("ncp/cluster")
+        owners[p.path] = owner
+        for r in p.rules:
+            owners[r.path] = r.tag("ncp/cluster") or owner
+    return owners
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the findings; 1 when any is a warning."""
+    with Store.open_readonly(args.state) as store:
+        inv = store.inventory()
+        clusters = [c.name for c in store.clusters()]
+        if args.cluster is not None and args.cluster not in clusters:
+            raise NotFoundError(f"no cluster {args.cluster!r} in this state (synced: "
+                                f"{', '.join(clusters) or 'none'})", code="UNKNOWN_CLUSTER",
+                                obj=args.cluster)
+        chosen = [args.cluster] if args.cluster is not None else clusters
+        stored = [(c, p) for name in chosen
+                  for c, p in store.problems(name, table="findings")]
+    findings = lint_dfw(compile_dfw(inv), inv)
+    if args.cluster is not None:
+        owners = _owners(inv)
+        findings = [f for f in findings if owners.get(f.path) == args.cluster]
+    several = len(clusters) > 1
+    findings = sort_findings([
+        *findings,
+        *(Finding(p.code, WARNING, p.obj, f"cluster {c}: {p.message}" if several else p.message)
+          for c, p in stored),
+    ])
+    failed = any(f.severity == WARNING for f in findings)
+    if args.output == "json":
+        print_json([{"code": f.code, "severity": f.severity, "object": f.path,
+                     "message": f.message} for f in findings])
+        return 1 if failed else 0
+    warnings = sum(f.severity == WARNING for f in findings)
+    if not findings:
+        print("no findings")
+        return 0
+    title = (f"findings: {len(findings)} ({warnings} warning{'' if warnings == 1 else 's'}, "
+             f"{len(findings) - warnings} info)")
+    print_table(["CODE", "SEVERITY", "OBJECT", "MESSAGE"],
+                [[f.code, f.severity, f.path, f.message] for f in findings], title=title)
+    return 1 if failed else 0
