@@ -27,6 +27,8 @@ ships it).
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -148,6 +150,32 @@ class CompiledDfw:
     by_ip: dict[IPv4Address, int] = field(default_factory=dict)
     by_name: dict[str, int] = field(default_factory=dict)
     signatures: list[frozenset[str]] = field(default_factory=list)
+    #: Orders of the rules applied at each endpoint (beyond the ANY ones), sorted; kept
+    #: current by :mod:`sdn.policy.membership`.
+    rules_at: list[list[int]] = field(default_factory=list)
+    #: Orders of the rules applied everywhere (applied-to ANY).
+    rules_everywhere: list[int] = field(default_factory=list)
+    _candidates: dict[tuple[int, str], list[CompiledRule]] = field(default_factory=dict)
+
+    def candidates(self, index: int, direction: str) -> list[CompiledRule]:
+        """The rules enforced at one endpoint in one direction, in evaluation order.
+
+        Built from the per-endpoint index and cached; evaluation then looks at a handful of
+        rules instead of every rule of the DFW.
+        """
+        key = (index, direction)
+        found = self._candidates.get(key)
+        if found is None:
+            orders = heapq.merge(self.rules_at[index], self.rules_everywhere)
+            found = [r for r in (self.rules[o] for o in orders)
+                     if r.direction == direction or r.direction == "IN_OUT"]
+            self._candidates[key] = found
+        return found
+
+    def forget(self, index: int) -> None:
+        """Drop cached candidates of an endpoint whose applied-to sets changed."""
+        self._candidates.pop((index, "IN"), None)
+        self._candidates.pop((index, "OUT"), None)
 
     def endpoint_for_ip(self, ip: IPv4Address) -> Endpoint:
         """The port endpoint owning ``ip``, else an outside endpoint."""
@@ -166,6 +194,8 @@ class _Index:
         self.seg_scope: dict[str, set[int]] = defaultdict(set)
         self.by_path: dict[str, set[int]] = defaultdict(set)
         self.ips: list[int] = []
+        self._sorted: list[tuple[int, int]] | None = None
+        self._sorted_ips: list[int] = []
         for i, port in enumerate(ports):
             for t in port.tags:
                 self.port_tag[(t.scope, t.tag)].add(i)
@@ -198,9 +228,17 @@ class _Index:
         return frozenset(hit) if cond.operator == "IN" else self.all - hit
 
     def addresses(self, nets: Sequence[IPv4Network]) -> frozenset[int]:
-        return frozenset(i for i, ip in enumerate(self.ips)
-                         if any(int(n.network_address) <= ip <= int(n.broadcast_address)
-                                for n in nets))
+        """Endpoints whose address lies in any of ``nets``: a binary search per network
+        over the sorted addresses (a scan per ipBlock group made compiling quadratic)."""
+        if self._sorted is None:
+            self._sorted = sorted((ip, i) for i, ip in enumerate(self.ips))
+            self._sorted_ips = [ip for ip, _ in self._sorted]
+        hit: set[int] = set()
+        for n in nets:
+            lo = bisect.bisect_left(self._sorted_ips, int(n.network_address))
+            hi = bisect.bisect_right(self._sorted_ips, int(n.broadcast_address))
+            hit.update(i for _, i in self._sorted[lo:hi])
+        return frozenset(hit)
 
 
 def _networks(texts: Iterable[str]) -> tuple[IPv4Network, ...]:
@@ -383,4 +421,11 @@ def compile_dfw(inv: Inventory, *, default_action: str = "ALLOW") -> CompiledDfw
         for i in members.endpoints:
             member_of[i].add(members.path)
     compiled.signatures = [frozenset(s) for s in member_of]
+    compiled.rules_at = [[] for _ in endpoints]
+    for r in rules:
+        if r.applied_to is None:
+            compiled.rules_everywhere.append(r.order)
+        else:
+            for i in r.applied_to:
+                compiled.rules_at[i].append(r.order)  # rules are in order: lists stay sorted
     return compiled

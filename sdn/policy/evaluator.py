@@ -99,8 +99,7 @@ def _service_text(proto: int, dport: int | None) -> str:
 
 def candidates(dfw: CompiledDfw, index: int, direction: str) -> list[CompiledRule]:
     """The rules enforced at one port in one direction, in order."""
-    return [r for r in dfw.rules
-            if (r.direction == direction or r.direction == "IN_OUT") and r.applies_at(index)]
+    return dfw.candidates(index, direction)
 
 
 def decide(dfw: CompiledDfw, rules: Sequence[CompiledRule], *, point: str, at: Endpoint,

@@ -20,6 +20,7 @@ the endpoint's signature (used by ``reach``'s equivalence classes).
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -134,7 +135,8 @@ class MembershipUpdater:
                 continue
             projects = {c.tag_values[0] for c in flat if isinstance(c, Condition)
                         and c.member_type == "SegmentPort" and c.operator == "EQUALS"
-                        and c.scope_operator == "EQUALS" and c.scope == "ncp/project"}
+                        and c.scope_operator == "EQUALS" and c.scope == "ncp/project"
+                        and c.tag_values[0]}  # "ncp/project|" (exists) binds to none
             segment_conds = [c for c in flat if isinstance(c, Condition)
                              and c.member_type == "Segment"]
             if projects:
@@ -202,11 +204,16 @@ class MembershipUpdater:
                 rule = self.dfw.rules[order]
                 if rule.applied_to is None:
                     continue
+                at = self.dfw.rules_at[index]
                 if any(index in self.dfw.groups[p].endpoints for p in rule.applied_to_paths
                        if p in self.dfw.groups):
-                    rule.applied_to.add(index)
-                else:
+                    if index not in rule.applied_to:
+                        rule.applied_to.add(index)
+                        bisect.insort(at, order)
+                elif index in rule.applied_to:
                     rule.applied_to.discard(index)
+                    at.remove(order)
+            self.dfw.forget(index)
         if changed:
             signature = set(self.dfw.signatures[index])
             for path in changed:
