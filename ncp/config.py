@@ -116,6 +116,9 @@ class NcpConfig(_Strict):
     #: Namespaces every cluster has, realized even when no manifest declares them.
     implicit_namespaces: tuple[str, ...] = ("default", "kube-public", "kube-system")
     label_filtering_regex_list: tuple[str, ...] = ()
+    #: The cluster's Kubernetes service CIDR (TKGI: 10.100.200.0/24 in every cluster);
+    #: cluster IPs of services without one in their manifest are allocated from it.
+    service_cidr: IPv4Network = IPv4Network("10.100.200.0/24")
     #: Sequence numbers of NCP's allow and isolation security policies per NetworkPolicy,
     #: in the Application category (nsx-operator's 2010 and 2090).
     np_allow_sequence: int = Field(default=2010, ge=0, le=999_999)

@@ -47,7 +47,7 @@ POLICY_KINDS = ("NetworkPolicy", "ClusterNetworkPolicy", "AdminNetworkPolicy",
 
 #: Bump when provisioning changes, so that states written by an older version are
 #: reconciled in full again rather than taken as up to date.
-FINGERPRINT_VERSION = "2"
+FINGERPRINT_VERSION = "3"
 
 #: Problems whose outcome can change with time alone (held addresses expire): a cluster
 #: that has any is always reconciled in full.
@@ -73,6 +73,7 @@ class SyncReport:
     findings: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+    cluster_ips: dict[str, str] = field(default_factory=dict)
     written: bool = False
 
     @property
@@ -94,6 +95,7 @@ class SyncReport:
                          for p in self.findings],
             "notes": self.notes,
             "namespaces": self.annotations,
+            "services": self.cluster_ips,
         }
 
 
@@ -264,6 +266,8 @@ def sync_cluster(
             pods=expansion.pods,
             nodes=[node_objs.get(n, n) for n in nodes],
             policies=[o for o in mset.objects if o.kind in POLICY_KINDS],
+            services=[o for o in mset.objects if o.kind == "Service"],
+            endpoint_slices=[o for o in mset.objects if o.kind == "EndpointSlice"],
         ),
         current=current, shared=shared, holds=holds, now=now,
     )
@@ -273,6 +277,7 @@ def sync_cluster(
     report.namespaces, report.pods = result.realized_namespaces, result.realized_pods
     report.nodes = len(nodes)
     report.annotations = result.annotations
+    report.cluster_ips = result.cluster_ips
     step("comparing with the state")
     rows = {r.path: r for r in store.rows()}
     owned_now = [p for p, r in rows.items() if r.cluster == config.cluster]

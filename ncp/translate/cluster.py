@@ -36,6 +36,7 @@ from ncp.translate.baseline import baseline_policies
 from ncp.translate.networkpolicy import lint_limits, translate_network_policies
 from ncp.translate.networks import CarvedSubnet, NetworkPlan, plan_network
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo
+from ncp.translate.services import translate_services
 from ncp.translate.settings import ClusterSettings
 from ncp.translate.snat import SnatPlanner, SnatRequest
 from ncp.translate.tags import label_tags
@@ -49,6 +50,7 @@ from sdn.model import (
     IpBlock,
     IpPool,
     IpPoolBlockSubnet,
+    LBVirtualServer,
     NatRule,
     PolicyResource,
     PortAttachment,
@@ -89,6 +91,7 @@ class Provisioned:
     realized_pods: int = 0
     realized_namespaces: int = 0
     pod_infos: list[PodInfo] = field(default_factory=list)
+    cluster_ips: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ class ClusterObjects:
     pods: Sequence[K8sObject]
     nodes: Sequence[K8sObject | str]
     policies: Sequence[K8sObject] = ()
+    services: Sequence[K8sObject] = ()
+    endpoint_slices: Sequence[K8sObject] = ()
 
 
 def _owned_by(obj: PolicyResource | IpAllocation, cluster: str) -> bool:
@@ -542,6 +547,7 @@ def provision(
               node_attachment=node_attachment, pool_id=pool_id, seg_id=seg_id, vlans=vlans)
 
     _firewall(run, objects.policies, ns_labels)
+    _services(run, objects)
     run.out.shared.update(snat.updated_pools())
     run.out.holds += snat.released_holds()
     run.release_removed()
@@ -606,6 +612,25 @@ def _namespace_labels(ns_obj: K8sObject | None, name: str) -> dict[str, str]:
     declared = ((ns_obj.body.get("metadata") or {}).get("labels") or {}) if ns_obj else {}
     return {**{str(k): str(v) for k, v in declared.items()},
             "kubernetes.io/metadata.name": name}
+
+
+def _services(run: _Run, objects: ClusterObjects) -> None:
+    """Cluster IPs as distributed load balancing (ncp.translate.services)."""
+    existing = {}
+    for vs in run.current.values():
+        if isinstance(vs, LBVirtualServer) and vs.tag(naming.SCOPE_CLUSTER) == run.c:
+            ns, svc = vs.tag(naming.SCOPE_PROJECT), vs.tag("ncp/service")
+            if ns and svc:
+                existing[f"{ns}/{svc}"] = vs.ip_address
+    result = translate_services(
+        [s for s in objects.services if s.namespace in run.out.annotations],
+        objects.endpoint_slices, cluster=run.c, pods=run.out.pod_infos,
+        service_cidr=run.s.service_cidr, existing=existing)
+    for obj in result.objects:
+        run.add(obj)
+    run.out.problems += result.problems
+    run.out.notes += result.notes
+    run.out.cluster_ips = result.cluster_ips
 
 
 def _firewall(run: _Run, policies: Sequence[K8sObject],

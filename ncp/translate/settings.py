@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 
 from ncp.config import NcpConfig
 from ncp.translate.baseline import BaselineType
 from ncp.translate.tags import compile_filters
 from sdn.profiles import TopologySettings, topology_settings
 from sdn.profiles.model import NetworkProfile
+
+DEFAULT_SERVICE_CIDR = IPv4Network("10.100.200.0/24")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class ClusterSettings:
     np_isolation_sequence: int = 2090
     baseline_policy_type: BaselineType = "none"
     baseline_policy_sequence: int = 9000
+    service_cidr: IPv4Network = DEFAULT_SERVICE_CIDR
     top_marker: str | None = None
     bottom_marker: str | None = None
 
@@ -98,6 +102,7 @@ def cluster_settings(config: NcpConfig, profile: NetworkProfile | None) -> Clust
         np_isolation_sequence=config.np_isolation_sequence,
         baseline_policy_type=config.baseline_policy_type,
         baseline_policy_sequence=config.baseline_policy_sequence,
+        service_cidr=config.service_cidr,
         top_marker=topo.top_firewall_section_marker,
         bottom_marker=topo.bottom_firewall_section_marker,
     )

@@ -117,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     tf.add_argument("--ttl", type=int, default=64)
     tf.add_argument("--bidirectional", action="store_true",
                     help="after a delivery, trace the reply too (stateful firewall)")
+    tf.add_argument("--all-backends", action="store_true",
+                    help="through a service, trace every backend as a branch")
     tf.add_argument("-o", "--output", choices=["table", "json", "dot", "svg"], default="table")
     tf.set_defaults(run=traceflow_cmd.run)
 

@@ -12,17 +12,33 @@ from typing import Any
 from pydantic import ValidationError
 
 from sdn.errors import SdnError
+from sdn.model import LBVirtualServer
 from sdn.render.output import print_json, print_table
 from sdn.render.traces import path_line, trace_dot, trace_rows
 from sdn.store import Store
 from sdn.traceflow import PacketSpec, Trace, TraceContext, trace
+from sdn.traceflow.walk import trace_all_backends
+
+
+def _service(ctx: TraceContext, target: str, cluster: str | None,
+             args: argparse.Namespace) -> tuple[IPv4Address, int]:
+    """A Service's cluster IP and port (the one asked with --dport, or its only one)."""
+    ns, _, name = target.removeprefix("svc:").partition("/")
+    found = [vs for vs in ctx.inventory.of_type(LBVirtualServer)
+             if vs.tag("ncp/project") == ns and vs.tag("ncp/service") == name
+             and vs.tag("ncp/cluster") == cluster and vs.protocol == args.protocol]
+    if not found:
+        raise SdnError(f"no {args.protocol} virtual server for service {ns}/{name} (is it "
+                       "synced, and not headless?)", code="UNKNOWN_SERVICE", obj=target)
+    ports = sorted({int(p) for vs in found for p in vs.ports})
+    port = args.dport if args.dport is not None else (ports[0] if len(ports) == 1 else None)
+    if port not in ports:
+        raise SdnError(f"service {ns}/{name} serves {args.protocol} ports {ports}; pick one "
+                       "with --dport", code="UNKNOWN_SERVICE_PORT", obj=target)
+    return found[0].ip_address, port
 
 
 def _destination(ctx: TraceContext, target: str) -> IPv4Address:
-    if target.startswith("svc:"):
-        raise SdnError("tracing to a Service VIP needs the service's load balancer; "
-                       "trace to a backend pod or its IP", code="SERVICE_NOT_REALIZED",
-                       obj=target)
     if "/" in target:
         port = ctx.port_by_name(target)
         if not port.address_bindings:
@@ -65,7 +81,21 @@ def run(args: argparse.Namespace) -> int:
     port = ctx.port_by_name(args.src)
     if not port.address_bindings:
         raise SdnError("the source port has no address", code="NO_ADDRESS", obj=args.src)
-    pkt = _packet(args, port.address_bindings[0].ip_address, _destination(ctx, args.dst))
+    if args.dst.startswith("svc:"):
+        vip, args.dport = _service(ctx, args.dst, port.tag("ncp/cluster"), args)
+    else:
+        vip = _destination(ctx, args.dst)
+    pkt = _packet(args, port.address_bindings[0].ip_address, vip)
+    if args.all_backends:
+        branches = trace_all_backends(ctx, port.path, pkt)
+        if args.output == "json":
+            print_json({"branches": [b.to_api() for b in branches]})
+            return 0
+        for i, branch in enumerate(branches, start=1):
+            _print(branch, args.src, f"branch {i} of {len(branches)}: {args.src} -> "
+                                     f"{args.dst}")
+            print()
+        return 0
     result = trace(ctx, port.path, pkt, bidirectional=args.bidirectional)
     if args.output == "json":
         data: dict[str, Any] = result.to_api()

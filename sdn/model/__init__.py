@@ -30,6 +30,15 @@ from sdn.model.ipam import (
     ip_block_path,
     ip_pool_path,
 )
+from sdn.model.lb import (
+    LBPool,
+    LBPoolMember,
+    LBService,
+    LBVirtualServer,
+    lb_pool_path,
+    lb_service_path,
+    lb_virtual_server_path,
+)
 from sdn.model.nat import GATEWAY_SNAT_PRIORITY, NatRule, nat_rule_path
 from sdn.model.routing import Tier0, Tier1, tier0_path, tier1_path
 from sdn.model.segments import (
@@ -69,6 +78,10 @@ __all__ = [
     "IpPoolBlockSubnet",
     "IpPoolStaticSubnet",
     "L4PortSetServiceEntry",
+    "LBPool",
+    "LBPoolMember",
+    "LBService",
+    "LBVirtualServer",
     "NatRule",
     "NestedExpression",
     "PathExpression",
@@ -87,6 +100,9 @@ __all__ = [
     "group_path",
     "ip_block_path",
     "ip_pool_path",
+    "lb_pool_path",
+    "lb_service_path",
+    "lb_virtual_server_path",
     "nat_rule_path",
     "port_path",
     "rule_path",

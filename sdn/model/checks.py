@@ -38,6 +38,8 @@ _REFERENCE_TYPES: dict[str, tuple[str, ...]] = {
     "scope": ("Group",),
     "source_groups": ("Group",),
     "destination_groups": ("Group",),
+    "lb_service_path": ("LBService",),
+    "pool_path": ("LBPool",),
 }
 
 

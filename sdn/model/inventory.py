@@ -15,12 +15,14 @@ from pydantic import Field, TypeAdapter
 from sdn.model.base import PolicyResource
 from sdn.model.dfw import Group, SecurityPolicy
 from sdn.model.ipam import IpBlock, IpPool
+from sdn.model.lb import LBPool, LBService, LBVirtualServer
 from sdn.model.nat import NatRule
 from sdn.model.routing import Tier0, Tier1
 from sdn.model.segments import Segment, SegmentPort
 
 AnyResource = Annotated[
-    Tier0 | Tier1 | Segment | SegmentPort | IpBlock | IpPool | NatRule | Group | SecurityPolicy,
+    Tier0 | Tier1 | Segment | SegmentPort | IpBlock | IpPool | NatRule | Group | SecurityPolicy
+    | LBService | LBVirtualServer | LBPool,
     Field(discriminator="resource_type"),
 ]
 

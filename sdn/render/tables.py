@@ -18,6 +18,9 @@ from sdn.model import (
     IpBlock,
     IpPool,
     L4PortSetServiceEntry,
+    LBPool,
+    LBService,
+    LBVirtualServer,
     NatRule,
     NestedExpression,
     PathExpression,
@@ -163,6 +166,28 @@ def _security_policy(objs: Sequence[PolicyResource],
             "DESTINATIONS", "SERVICES", "APPLIED TO"], rows
 
 
+def _lb_service(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    vs = Counter(v.lb_service_path for v in inv.of_type(LBVirtualServer))
+    return ["ID", "OWNER", "SIZE", "ATTACHED TO", "VIRTUAL SERVERS"], [
+        [o.id, _owner(o), o.size, _leaf(o.connectivity_path), str(vs[o.path])]
+        for o in objs if isinstance(o, LBService)]
+
+
+def _lb_virtual_server(objs: Sequence[PolicyResource],
+                       inv: Inventory) -> tuple[Row, list[Row]]:
+    members = {p.path: len(p.members) for p in inv.of_type(LBPool)}
+    return ["ID", "OWNER", "VIP", "PORTS", "PROTOCOL", "POOL", "MEMBERS"], [
+        [o.id, _owner(o), str(o.ip_address), ",".join(o.ports), o.protocol, _leaf(o.pool_path),
+         str(members.get(o.pool_path, 0))] for o in objs if isinstance(o, LBVirtualServer)]
+
+
+def _lb_pool(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+    return ["ID", "OWNER", "ALGORITHM", "MEMBERS"], [
+        [o.id, _owner(o), o.algorithm,
+         " ".join(f"{m.ip_address}:{m.port}" for m in o.members) or "(none ready)"]
+        for o in objs if isinstance(o, LBPool)]
+
+
 def _generic(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
     return ["ID", "DISPLAY NAME", "PATH"], [[o.id, o.display_name, o.path] for o in objs]
 
@@ -177,6 +202,9 @@ _TABLES: dict[str, Callable[[Sequence[PolicyResource], Inventory], tuple[Row, li
     "PolicyNatRule": _nat,
     "Group": _group,
     "SecurityPolicy": _security_policy,
+    "LBService": _lb_service,
+    "LBVirtualServer": _lb_virtual_server,
+    "LBPool": _lb_pool,
 }
 
 

@@ -57,6 +57,9 @@ def path_line(t: Trace, source: str) -> str:
     for o in t.observations:
         if o.resource_type == "TraceflowObservationForwarded":
             tokens.append(f"══▶ [{o.dst_transport_node_name}]")
+        elif o.component_type == "LOAD_BALANCER" and o.resource_type.endswith(
+                "ForwardedLogical"):
+            tokens.append(f"{o.component_name} (DNAT to {o.translated_dst_ip}) ─▶")
         elif o.component_type == "DFW" and o.resource_type.endswith("ForwardedLogical"):
             tokens.append("─DFW✓─▶")
         elif o.component_type in ("LS", "LR", "NAT") and o.resource_type.endswith(

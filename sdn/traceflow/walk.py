@@ -12,14 +12,18 @@ The pipeline, in order (NSX-T's distributed datapath):
    longest-prefix match (:class:`~sdn.graph.TopologyIndex`), reporting ``route_prefix`` and
    ``next_hop``; TTL is decremented per gateway (``TTL_ZERO``); no route is ``NO_ROUTE``.
    East-west routing is distributed (it happens on the source's transport node).
-5. **NAT** when a packet leaves a gateway northbound (its default route, or the Tier-0's
+5. **Load balancing** happens first, at the source: a packet to a virtual server (a
+   cluster IP) is translated to one pool member (a hash of the flow picks it), observed as
+   ``LOAD_BALANCER`` with ``translated_dst_ip``; the DFW then sees the translated flow. A
+   virtual server without members drops with reason ``LB``.
+6. **NAT** when a packet leaves a gateway northbound (its default route, or the Tier-0's
    uplink): the gateway's SNAT rules apply in ``sequence_number`` order, on the gateway's
    service router, so the packet first crosses to the edge transport node. That is where
    NCP's namespace SNAT happens: on the Tier-0 (two-tier) or the shared Tier-1.
-6. **Destination segment**: the destination address must be bound to a port there,
+7. **Destination segment**: the destination address must be bound to a port there,
    else ``ARP_FAIL``. A port on another transport node means a tunnel hop
    (``Forwarded`` / ``Received`` physical observations, ``sequence_no`` + 1).
-7. **DFW, ingress** at the destination port (``IN``), then **delivery**.
+8. **DFW, ingress** at the destination port (``IN``), then **delivery**.
 
 A trace leaving through the Tier-0 uplink ends ``EXITS_NETWORK``. Every walk has a hop
 budget and remembers where it has been with which TTL: a revisit ends it with ``LOOP``.
@@ -37,7 +41,16 @@ from ipaddress import IPv4Address, IPv4Network
 
 from sdn.errors import NotFoundError, SdnError
 from sdn.graph import TopologyIndex
-from sdn.model import Inventory, NatRule, Segment, SegmentPort, Tier0, Tier1
+from sdn.model import (
+    Inventory,
+    LBPool,
+    LBVirtualServer,
+    NatRule,
+    Segment,
+    SegmentPort,
+    Tier0,
+    Tier1,
+)
 from sdn.policy import CompiledDfw, Decision, Endpoint, compile_dfw
 from sdn.policy.evaluator import candidates, decide
 from sdn.traceflow.packets import PROTOCOL_NUMBERS, PacketSpec
@@ -79,6 +92,9 @@ class TraceContext:
     segments: dict[str, Segment] = field(default_factory=dict)
     snat: dict[str, list[NatRule]] = field(default_factory=dict)
     node_ips: dict[str, str] = field(default_factory=dict)
+    #: Virtual servers by (cluster, address, port, protocol), with their pools.
+    vips: dict[tuple[str | None, IPv4Address, int, str],
+               tuple[LBVirtualServer, LBPool | None]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, inv: Inventory, *, dfw: CompiledDfw | None = None,
@@ -96,7 +112,24 @@ class TraceContext:
         for p in ctx.ports.values():
             if p.attachment is not None and p.attachment.type == "PARENT" and p.address_bindings:
                 ctx.node_ips[p.id] = str(p.address_bindings[0].ip_address)
+        for vs in inv.of_type(LBVirtualServer):
+            if not vs.enabled:
+                continue
+            pool = inv.get(vs.pool_path)
+            for port in vs.ports:
+                lo, _, hi = port.partition("-")
+                for number in range(int(lo), int(hi or lo) + 1):
+                    ctx.vips[(vs.tag("ncp/cluster"), vs.ip_address, number, vs.protocol)] = (
+                        vs, pool if isinstance(pool, LBPool) else None)
         return ctx
+
+    def virtual_server(self, cluster: str | None, ip: IPv4Address, port: int | None,
+                       protocol: str) -> tuple[LBVirtualServer, LBPool | None] | None:
+        """The virtual server a packet from ``cluster`` hits, if any (cluster IPs are
+        local to their cluster)."""
+        if port is None:
+            return None
+        return self.vips.get((cluster, ip, port, protocol))
 
     def node_of(self, port: SegmentPort) -> str:
         """The transport node hosting a port."""
@@ -168,31 +201,55 @@ def _router(obj: object) -> tuple[str, str]:
 
 
 def trace(ctx: TraceContext, source: str, packet: PacketSpec, *,
-          bidirectional: bool = False) -> Trace:
+          bidirectional: bool = False, backend: int | None = None) -> Trace:
     """Walk ``packet`` from the port ``source`` (``NS/POD`` or a port path).
+
+    A packet to a virtual server is translated to one pool member, chosen from a hash of
+    the flow (``backend`` forces member number ``backend`` instead).
 
     Raises:
         NotFoundError: the source names no port (``UNKNOWN_POD``).
         TraceInputError: the packet cannot be sent from there.
     """
     port = ctx.port_by_name(source)
-    result = _walk(ctx, port, packet)
+    result = _walk(ctx, port, packet, backend=backend)
     if bidirectional and result.disposition is Disposition.DELIVERED:
-        dst_port = ctx.index.port_for_ip(packet.dst_ip)
+        delivered = result.observations[-1].segment_port_path
+        dst_port = ctx.ports.get(delivered or "")
         if dst_port is not None:
-            reply = _walk(ctx, dst_port, packet.reply(), stateful=True)
+            # Through a virtual server the reply leaves the backend from its own address;
+            # the client's host (where the distributed LB runs) maps it back to the VIP.
+            reply_pkt = packet.reply()
+            lb = [o for o in result.observations if o.component_type == "LOAD_BALANCER"]
+            if lb and lb[0].translated_dst_ip:
+                reply_pkt = reply_pkt.model_copy(update={
+                    "src_ip": IPv4Address(lb[0].translated_dst_ip)})
+            reply = _walk(ctx, dst_port, reply_pkt, stateful=True)
             result = result.model_copy(update={"reply": reply})
     return result
 
 
-def _walk(ctx: TraceContext, port: SegmentPort, pkt: PacketSpec, *,
-          stateful: bool = False) -> Trace:
+def trace_all_backends(ctx: TraceContext, source: str, packet: PacketSpec) -> list[Trace]:
+    """One trace per pool member when the packet hits a virtual server (as ``ovn-trace``
+    forks at a load balancer); a single trace otherwise."""
+    port = ctx.port_by_name(source)
+    hit = ctx.virtual_server(port.tag("ncp/cluster"), packet.dst_ip, packet.dst_port,
+                             packet.protocol)
+    count = len(hit[1].members) if hit is not None and hit[1] is not None else 0
+    if count <= 1:
+        return [trace(ctx, source, packet)]
+    return [trace(ctx, source, packet, backend=i) for i in range(count)]
+
+
+def _walk(ctx: TraceContext, port: SegmentPort, original: PacketSpec, *,
+          stateful: bool = False, backend: int | None = None) -> Trace:
     w = _Walk(ctx, port)
+    pkt = original
     proto = PROTOCOL_NUMBERS[pkt.protocol]
     name = port.display_name or port.id
 
     def done(disposition: Disposition, summary: str) -> Trace:
-        return Trace(source_id=port.path, packet=pkt, observations=tuple(w.obs),
+        return Trace(source_id=port.path, packet=original, observations=tuple(w.obs),
                      disposition=disposition, summary=summary)
 
     if not any(b.ip_address == pkt.src_ip for b in port.address_bindings):
@@ -201,6 +258,24 @@ def _walk(ctx: TraceContext, port: SegmentPort, pkt: PacketSpec, *,
               message=f"{pkt.src_ip} is not bound to the port")
         return done(Disposition.DROPPED, f"DROPPED at {name} by SpoofGuard: {pkt.src_ip} is "
                                          "not the port's address")
+    hit = None if stateful else ctx.virtual_server(port.tag("ncp/cluster"), pkt.dst_ip,
+                                                    pkt.dst_port, pkt.protocol)
+    if hit is not None:
+        vs, pool = hit
+        members = pool.members if pool is not None else ()
+        common = {"component_type": "LOAD_BALANCER", "component_name": vs.display_name or vs.id,
+                  "component_path": vs.path}
+        if not members:
+            w.add(_DROP, reason="LB", message="the service has no ready backend", **common)
+            return done(Disposition.DROPPED, f"DROPPED at {vs.display_name or vs.id}: the "
+                                             "service has no ready backend")
+        key = f"{pkt.src_ip}:{pkt.sport}>{pkt.dst_ip}:{pkt.dst_port}/{pkt.protocol}".encode()
+        chosen = members[backend % len(members) if backend is not None
+                         else zlib.crc32(key) % len(members)]
+        w.add(_FWD, translated_dst_ip=str(chosen.ip_address),
+              message=f"backend {chosen.display_name} port {chosen.port}", **common)
+        pkt = pkt.model_copy(update={"dst_ip": chosen.ip_address,
+                                     "dst_port": int(chosen.port or pkt.dst_port or 0)})
     src_ep = ctx.dfw.endpoints[ctx.dfw.by_ip[pkt.src_ip]] if pkt.src_ip in ctx.dfw.by_ip \
         else Endpoint(ip=pkt.src_ip)
     dst_ep = ctx.dfw.endpoint_for_ip(pkt.dst_ip)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import types
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,6 +100,16 @@ REMOVALS = [
 ]
 
 
+def _service_ports(path: Path) -> int:
+    """TCP/UDP ports of the non-headless Services a manifest declares."""
+    import yaml
+
+    return sum(len((d.get("spec") or {}).get("ports") or [])
+               for d in yaml.safe_load_all(path.read_text())
+               if d and d.get("kind") == "Service"
+               and (d.get("spec") or {}).get("clusterIP") != "None")
+
+
 @pytest.mark.parametrize(("sample", "filename", "ns", "removed"), REMOVALS)
 def test_removing_a_manifest_releases_exactly_its_addresses(
         cli: Any, monkeypatch: pytest.MonkeyPatch, sample: str, filename: str, ns: str,
@@ -113,11 +124,15 @@ def test_removing_a_manifest_releases_exactly_its_addresses(
     usage_before = next(p for p in cli.ipam()["pools"] if p["path"] == pool_path)
     assert usage_before["held"] == 0
 
+    lb = _service_ports(folder / filename)
     (folder / filename).unlink()
     res = cli.sync(folder, now=cli.T0 + 10)
     assert res.code == 0, res.out
     report = res.json()
-    assert report["deleted"] == {"SegmentPort": len(removed)}
+    expected = {"SegmentPort": len(removed)}
+    if lb:  # the file's Services go too: a virtual server and a pool per port
+        expected |= {"LBPool": lb, "LBVirtualServer": lb}
+    assert report["deleted"] == expected
     assert report["created"] == {}
 
     # Exactly those ports are gone; every other port is untouched, byte for byte.
@@ -174,7 +189,7 @@ def test_adding_back_after_expiry_can_reuse_addresses(cli: Any) -> None:
 
     res = cli.sync(folder, now=cli.T0 + 10 + REALLOCATION + 1)
     assert res.code == 0, res.out
-    assert res.json()["created"] == {"SegmentPort": 3}
+    assert res.json()["created"] == {"LBPool": 1, "LBVirtualServer": 1, "SegmentPort": 3}
     after = _ports(cli, "default")
     fresh = {_binding(after[n])[0] for n in after if n.startswith("frontend-")}
     assert fresh & released, "no released address was reused after it expired"
@@ -225,7 +240,8 @@ def test_removing_namespaces_releases_subnets_and_snat_ips(
                                             "monitoring", "payments"]
     # policies.yaml held the sample's 6 NetworkPolicies: their groups and the two
     # security policies per NetworkPolicy go with it.
-    assert report["deleted"] == {"Group": 11, "IpAddressPool": 2, "PolicyNatRule": 1,
+    assert report["deleted"] == {"Group": 11, "IpAddressPool": 2, "LBPool": 2,
+                                 "LBVirtualServer": 2, "PolicyNatRule": 1,
                                  "SecurityPolicy": 12, "Segment": 2, "SegmentPort": 5 + 6,
                                  "Tier1": 2}
     for kind in ("tier-1s", "segments", "segment-ports", "nat-rules", "ip-pools"):

@@ -81,7 +81,7 @@ def test_resyncing_one_cluster_leaves_the_other_byte_identical(
     (two_clusters / "frontend.yaml").unlink()
     res = cli.sync(two_clusters, now=cli.T0 + 10, extra=("--cluster-name", "alpha"))
     assert res.code == 0, res.out
-    assert res.json()["deleted"] == {"SegmentPort": 3}
+    assert res.json()["deleted"] == {"LBPool": 1, "LBVirtualServer": 1, "SegmentPort": 3}
 
     for kind in kinds:
         assert cli.show_text(kind, "--cluster", "beta") == before[kind], kind

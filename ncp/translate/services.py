@@ -1,0 +1,172 @@
+"""Services to distributed load balancing: every cluster IP becomes virtual servers.
+
+As in vSphere with Tanzu, ClusterIP load balancing is an NSX distributed load balancer:
+one ``LBService`` of size ``DLB`` per cluster, and per service port an ``LBVirtualServer``
+on the service's cluster IP with an ``LBPool`` whose members are the ready endpoints.
+(``NodePort`` and ``LoadBalancer`` services have a cluster IP too and get the same; their
+external VIPs are a separate, later capability.)
+
+* The cluster IP is ``spec.clusterIP`` when the manifest has one; otherwise one is
+  allocated from the cluster's ``service_cidr`` (TKGI gives every cluster
+  10.100.200.0/24), lowest free first, skipping the first address (Kubernetes' own
+  ``kubernetes`` service); a service keeps its address across syncs. Headless services
+  (``clusterIP: None``) get no virtual server. Cluster IPs are local to a cluster, so two
+  clusters may use the same ones.
+* Members are the service's pods that have a port: the selector's pods, or, when
+  EndpointSlices for the service are given (a ``kubectl get`` dump), the pods they name
+  as ready. ``targetPort`` is a number, a container port name resolved per pod, or
+  (absent) the service port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from ipaddress import AddressValueError, IPv4Address, IPv4Network
+from typing import Any
+
+from ncp.sources.manifests import K8sObject
+from ncp.translate import naming
+from ncp.translate.policyinputs import PodInfo
+from sdn.errors import Problem
+from sdn.ipam import AddressAllocator
+from sdn.model import (
+    LBPool,
+    LBPoolMember,
+    LBService,
+    LBVirtualServer,
+    PolicyResource,
+    lb_pool_path,
+    lb_service_path,
+    lb_virtual_server_path,
+)
+from sdn.model.lb import TCP_PROFILE, UDP_PROFILE
+
+
+@dataclass
+class ServiceTranslation:
+    """The load-balancing objects of one cluster, and what could not be made."""
+
+    objects: list[PolicyResource] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    cluster_ips: dict[str, str] = field(default_factory=dict)
+
+
+def _matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    return all(labels.get(str(k)) == str(v) for k, v in selector.items())
+
+
+def _ready_pods(slices: Sequence[K8sObject], service: str) -> set[str] | None:
+    """Pod names the service's EndpointSlices list as ready; None without slices."""
+    mine = [s for s in slices
+            if ((s.body.get("metadata") or {}).get("labels") or {}).get(
+                "kubernetes.io/service-name") == service]
+    if not mine:
+        return None
+    ready: set[str] = set()
+    for s in mine:
+        for ep in s.body.get("endpoints") or []:
+            ref = ep.get("targetRef") or {}
+            if (ep.get("conditions") or {}).get("ready", True) is not False and ref.get("name"):
+                ready.add(str(ref["name"]))
+    return ready
+
+
+def _target(port: Mapping[str, Any], pod: PodInfo, protocol: str) -> int | None:
+    target = port.get("targetPort", port.get("port"))
+    if isinstance(target, int):
+        return target
+    if isinstance(target, str) and target.isdigit():
+        return int(target)
+    for name, proto, number in pod.container_ports:
+        if name == target and proto == protocol:
+            return number
+    return None
+
+
+def translate_services(services: Sequence[K8sObject], slices: Sequence[K8sObject], *,
+                       cluster: str, pods: Sequence[PodInfo], service_cidr: IPv4Network,
+                       existing: Mapping[str, IPv4Address]) -> ServiceTranslation:
+    """The cluster's DLB objects; ``existing`` maps ``ns/name`` to its current cluster IP."""
+    out = ServiceTranslation()
+    if not services:
+        return out
+    dlb_id = naming.cluster_id("dlb", cluster)
+    dlb = lb_service_path(dlb_id)
+    out.objects.append(LBService(id=dlb_id, display_name=f"{cluster} cluster IPs", path=dlb,
+                                 size="DLB", tags=tuple(naming.base_tags(cluster))))
+    explicit: dict[str, IPv4Address] = {}
+    wanted: list[K8sObject] = []
+    for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
+        spec = svc.body.get("spec") or {}
+        key = f"{svc.namespace}/{svc.name}"
+        if spec.get("type") == "ExternalName":
+            continue
+        ip = spec.get("clusterIP")
+        if ip in ("None", ""):
+            out.notes.append(f"Service {key} is headless: no virtual server")
+            continue
+        if ip is not None:
+            try:
+                address = IPv4Address(str(ip))
+            except AddressValueError:
+                out.problems.append(Problem("INVALID_CLUSTER_IP", f"Service/{key}",
+                                            f"clusterIP {ip!r} is not an IPv4 address"))
+                continue
+            if address in explicit.values():
+                out.problems.append(Problem("CLUSTER_IP_CONFLICT", f"Service/{key}",
+                                            f"clusterIP {address} is used by another service"))
+                continue
+            explicit[key] = address
+        wanted.append(svc)
+    first, last = int(service_cidr.network_address) + 2, int(service_cidr.broadcast_address) - 1
+    kept = {k: a for k, a in existing.items()
+            if k not in explicit and a not in explicit.values()
+            and first <= int(a) <= last}
+    allocator = AddressAllocator([(first, last)],
+                                 used=[int(a) for a in [*explicit.values(), *kept.values()]])
+    for svc in wanted:
+        key = f"{svc.namespace}/{svc.name}"
+        vip = explicit.get(key) or kept.get(key) or allocator.allocate()
+        if vip is None:
+            out.problems.append(Problem("IP_POOL_EXHAUSTED", f"Service/{key}",
+                                        f"no cluster IP left in {service_cidr}"))
+            continue
+        out.cluster_ips[key] = str(vip)
+        _virtual_servers(out, svc, vip, slices, pods, cluster, dlb)
+    return out
+
+
+def _virtual_servers(out: ServiceTranslation, svc: K8sObject, vip: IPv4Address,
+                     slices: Sequence[K8sObject], pods: Sequence[PodInfo], cluster: str,
+                     dlb: str) -> None:
+    spec = svc.body.get("spec") or {}
+    selector = spec.get("selector") or {}
+    ready = _ready_pods([s for s in slices if s.namespace == svc.namespace], svc.name)
+    backends = [p for p in pods if p.namespace == svc.namespace and p.ip and (
+        (ready is not None and p.name in ready)
+        or (ready is None and selector and _matches(selector, p.labels)))]
+    tags = (*naming.base_tags(cluster, svc.namespace), naming.tag("ncp/service", svc.name))
+    for port in spec.get("ports") or []:
+        protocol = str(port.get("protocol") or "TCP").upper()
+        number = port.get("port")
+        if protocol not in ("TCP", "UDP") or not isinstance(number, int):
+            out.notes.append(f"Service {svc.namespace}/{svc.name} port {number}/{protocol}: "
+                             "not load balanced (TCP and UDP only)")
+            continue
+        ident = f"{cluster}_{svc.namespace}_{svc.name}_{number}_{protocol}"
+        members = []
+        for pod in sorted(backends, key=lambda p: (p.ip, p.name)):
+            target = _target(port, pod, protocol)
+            if target is not None:
+                members.append(LBPoolMember(ip_address=pod.ip, port=str(target),
+                                            display_name=f"{pod.namespace}/{pod.name}"))
+        pool = LBPool(id=f"pool_{ident}", display_name=f"{svc.namespace}/{svc.name}:{number}",
+                      path=lb_pool_path(f"pool_{ident}"), members=tuple(members), tags=tags)
+        vs_tags = (*tags, naming.tag("ncp/service_port", f"{number}/{protocol}"))
+        out.objects += [pool, LBVirtualServer(
+            id=f"vs_{ident}", display_name=f"{svc.namespace}/{svc.name}:{number}",
+            path=lb_virtual_server_path(f"vs_{ident}"), ip_address=vip, ports=(str(number),),
+            lb_service_path=dlb, pool_path=pool.path, tags=vs_tags,
+            application_profile_path=UDP_PROFILE if protocol == "UDP" else TCP_PROFILE)]

@@ -1,0 +1,93 @@
+"""Load balancing objects: LB services, virtual servers and pools (NSX Policy shapes).
+
+NCP gives every ClusterIP service a distributed load balancer (``size: DLB``, as vSphere
+with Tanzu does): per service port a virtual server on the service's cluster IP whose pool
+members are the service's ready endpoints, so pod-to-ClusterIP traffic is translated to
+one backend on the source's own host. ``LoadBalancer`` services get L4 virtual servers on
+the cluster's LB service (a later capability).
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from typing import Literal
+
+from pydantic import Field
+
+from sdn.model.base import NsxModel, PolicyResource
+
+TCP_PROFILE = "/infra/lb-app-profiles/default-tcp-lb-app-profile"
+UDP_PROFILE = "/infra/lb-app-profiles/default-udp-lb-app-profile"
+
+
+class LBService(PolicyResource):
+    """A load balancer service (an NSX LB instance, or a distributed LB)."""
+
+    resource_type: Literal["LBService"] = "LBService"
+    connectivity_path: str | None = None
+    size: Literal["SMALL", "MEDIUM", "LARGE", "XLARGE", "DLB"] = "SMALL"
+    enabled: bool = True
+
+    def references(self) -> dict[str, str]:
+        return {"connectivity_path": self.connectivity_path} if self.connectivity_path else {}
+
+
+class LBPoolMember(NsxModel):
+    """One backend: its address and port."""
+
+    ip_address: IPv4Address
+    port: str = ""
+    display_name: str = ""
+    weight: int = Field(default=1, ge=1, le=256)
+    admin_state: Literal["ENABLED", "DISABLED", "GRACEFUL_DISABLED"] = "ENABLED"
+
+
+class LBSnatTranslation(NsxModel):
+    """What source address backends see (distributed LBs keep the client's)."""
+
+    type: Literal["LBSnatDisabled", "LBSnatAutoMap", "LBSnatIpPool"] = "LBSnatDisabled"
+
+
+class LBPool(PolicyResource):
+    """A pool of backends."""
+
+    resource_type: Literal["LBPool"] = "LBPool"
+    members: tuple[LBPoolMember, ...] = ()
+    algorithm: Literal["ROUND_ROBIN", "WEIGHTED_ROUND_ROBIN", "LEAST_CONNECTION",
+                       "WEIGHTED_LEAST_CONNECTION", "IP_HASH"] = "ROUND_ROBIN"
+    snat_translation: LBSnatTranslation = LBSnatTranslation()
+
+
+class LBVirtualServer(PolicyResource):
+    """A virtual server: an address and ports, forwarding to a pool."""
+
+    resource_type: Literal["LBVirtualServer"] = "LBVirtualServer"
+    ip_address: IPv4Address
+    ports: tuple[str, ...]
+    lb_service_path: str
+    pool_path: str
+    application_profile_path: str = TCP_PROFILE
+    enabled: bool = True
+
+    @property
+    def protocol(self) -> str:
+        """TCP or UDP, from the application profile."""
+        return "UDP" if self.application_profile_path == UDP_PROFILE else "TCP"
+
+    def references(self) -> dict[str, str]:
+        return {"lb_service_path": self.lb_service_path, "pool_path": self.pool_path}
+
+
+def lb_service_path(service_id: str) -> str:
+    """The Policy path of an LB service."""
+    return f"/infra/lb-services/{service_id}"
+
+
+def lb_pool_path(pool_id: str) -> str:
+    """The Policy path of an LB pool."""
+    return f"/infra/lb-pools/{pool_id}"
+
+
+def lb_virtual_server_path(vs_id: str) -> str:
+    """The Policy path of a virtual server."""
+    return f"/infra/lb-virtual-servers/{vs_id}"
