@@ -16,7 +16,7 @@ import pytest
 
 from ncp.config import load_config
 from ncp.reconcile.sync import load_profile_file, sync_cluster
-from sdn.model import Inventory, Tier1
+from sdn.model import Inventory, LBPool, LBVirtualServer, Tier1
 from sdn.store import Store
 from sdn.traceflow import PacketSpec, TraceContext, trace
 
@@ -37,6 +37,7 @@ class Case:
     shared_t1: bool = False
     bidirectional: bool = False
     detach_tier1: str | None = None  # a Tier-1 whose tier0_path is removed (no route)
+    empty_pools: bool = False  # every LB pool loses its members (no ready backend)
     expect: str = "DELIVERED"
 
 
@@ -62,6 +63,11 @@ CASES = [
     Case("no-route", "shop/frontend-0", "payments/api-0", port=8443,
          detach_tier1="t1_k8s-cluster_shop", expect="NO_ROUTE"),
     Case("icmp-to-gateway", "shop/frontend-0", "172.16.5.1", protocol="ICMP", port=None),
+    Case("to-service-cluster-ip", "shop/frontend-0", "svc:payments/api", port=8443),
+    Case("to-service-without-backends", "shop/frontend-0", "svc:payments/api", port=8443,
+         empty_pools=True, expect="DROPPED"),
+    Case("dns-to-service-udp", "analytics/worker-0", "svc:kube-system/kube-dns",
+         protocol="UDP", port=53),
 ]
 
 
@@ -79,6 +85,11 @@ def states(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Inventory]:
 
 
 def _address(ctx: TraceContext, target: str) -> str:
+    if target.startswith("svc:"):
+        ns, _, name = target[4:].partition("/")
+        (vip,) = {str(vs.ip_address) for vs in ctx.inventory.of_type(LBVirtualServer)
+                  if vs.tag("ncp/project") == ns and vs.tag("ncp/service") == name}
+        return vip
     if "/" in target:
         return str(ctx.port_by_name(target).address_bindings[0].ip_address)
     return target
@@ -92,6 +103,9 @@ def test_golden_trace(states: dict[bool, Inventory], case: Case) -> None:
                 if isinstance(o, Tier1) and o.id == case.detach_tier1 else o
                 for o in inv.values()]
         inv = Inventory(objs)
+    if case.empty_pools:
+        inv = Inventory([o.model_copy(update={"members": ()}) if isinstance(o, LBPool) else o
+                         for o in inv.values()])
     ctx = TraceContext.build(inv)
     src = ctx.port_by_name(case.src)
     pkt = PacketSpec(src_ip=src.address_bindings[0].ip_address,
