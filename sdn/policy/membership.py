@@ -78,6 +78,19 @@ def _terms(items: Sequence[object]) -> list[list[object]]:
     return [t for t in terms if t]
 
 
+def _scopes_read(items: Sequence[object]) -> frozenset[str]:
+    """Pod tag scopes a group expression reads ("*" when it includes other groups)."""
+    out: set[str] = set()
+    for c in items:
+        if isinstance(c, Condition) and c.member_type == "SegmentPort":
+            out.add(c.scope)
+        elif isinstance(c, NestedExpression):
+            out |= _scopes_read(c.expressions)
+        elif isinstance(c, PathExpression) and any("/groups/" in p for p in c.paths):
+            out.add("*")  # includes other groups, which may read anything
+    return frozenset(out)
+
+
 class MembershipUpdater:
     """Applies pod label changes to a :class:`CompiledDfw` in place."""
 
@@ -103,7 +116,14 @@ class MembershipUpdater:
                        for s in segments.values()}
         self.by_namespace: dict[str, list[str]] = defaultdict(list)
         self.includers: dict[str, list[str]] = defaultdict(list)
+        # Pre-split expressions, and the pod tag scopes each group reads ("*": it may read
+        # any, through nested or included groups): a relabel re-decides only the groups
+        # that read a scope whose tags changed.
+        self.terms: dict[str, list[list[object]]] = {}
+        self.reads: dict[str, frozenset[str]] = {}
         for g in self.groups.values():
+            self.terms[g.path] = _terms(g.expression)
+            self.reads[g.path] = _scopes_read(g.expression)
             for ns in self._namespaces(g, ns_of_segment, seg_tagsets):
                 self.by_namespace[ns].append(g.path)
         # Groups with identical expressions share one member set (see the compiler): a
@@ -151,6 +171,10 @@ class MembershipUpdater:
     def _member(self, items: Sequence[object], ep: _EndpointTags, seen: set[str]) -> bool:
         return any(all(self._criterion(c, ep, seen) for c in term) for term in _terms(items))
 
+    def _member_of(self, path: str, ep: _EndpointTags) -> bool:
+        return any(all(self._criterion(c, ep, {path}) for c in term)
+                   for term in self.terms[path])
+
     def _criterion(self, c: object, ep: _EndpointTags, seen: set[str]) -> bool:
         if isinstance(c, Condition):
             if c.member_type == "SegmentPort":
@@ -182,10 +206,13 @@ class MembershipUpdater:
             defaultdict(<class 'list'>, {})
         """
         ep = self.endpoints[index]
-        ep.port = set(tags)
+        new = set(tags)
+        touched = {s for s, _ in new ^ ep.port}
+        ep.port = new
         ep.port_scopes = {s for s, _ in ep.port}
-        candidates = [*self.by_namespace.get(self.namespace[index], ()),
-                      *self.by_namespace.get(_ANY_NAMESPACE, ())]
+        candidates = [p for p in (*self.by_namespace.get(self.namespace[index], ()),
+                                  *self.by_namespace.get(_ANY_NAMESPACE, ()))
+                      if "*" in self.reads[p] or not touched.isdisjoint(self.reads[p])]
         changed: set[str] = set()
         todo = list(dict.fromkeys(candidates))
         while todo:
@@ -193,7 +220,7 @@ class MembershipUpdater:
             members = self.dfw.groups.get(path)
             if members is None:
                 continue
-            inside = self._member(self.groups[path].expression, ep, {path})
+            inside = self._member_of(path, ep)
             if inside != (index in members.endpoints):
                 (members.endpoints.add if inside else members.endpoints.discard)(index)
                 for sharer in self.sharers[id(members.endpoints)]:
