@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from sdn.errors import SdnError
 from sdn.model import LBVirtualServer
 from sdn.render.output import print_json, print_table
-from sdn.render.traces import path_line, trace_dot, trace_rows
+from sdn.render.pictures import topology_dot
+from sdn.render.traces import path_line, path_objects, trace_rows
 from sdn.store import Store
 from sdn.traceflow import PacketSpec, Trace, TraceContext, trace
 from sdn.traceflow.walk import trace_all_backends
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(data)
         return 0
     if args.output in ("dot", "svg"):
-        text = trace_dot(result, args.src)
+        text = topology_dot(inv, highlight=path_objects(result), max_ports=64)
         if args.output == "svg":
             dot = shutil.which("dot")
             if dot is None:

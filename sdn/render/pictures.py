@@ -8,7 +8,7 @@ picture stays readable; the full data is in ``sdn show``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from sdn.model import Inventory, PolicyResource, Segment, SegmentPort, Tier0, Tier1
 
@@ -76,9 +76,21 @@ def _q(text: str) -> str:
 
 
 def topology_dot(inv: Inventory, *, match: Callable[[PolicyResource], bool] | None = None,
-                 max_ports: int = 8) -> str:
-    """Graphviz DOT of the topology: gateways, segments with subnets, ports."""
+                 max_ports: int = 8, highlight: Collection[str] = ()) -> str:
+    """Graphviz DOT of the topology: gateways, segments with subnets, ports.
+
+    With ``highlight`` (paths of the objects a traceflow went through) only those
+    gateways, segments and ports are drawn, and the path is drawn in red.
+    """
     t1_by_t0, seg_by_gw, ports = _index(inv)
+    marked = set(highlight)
+    if marked:
+        match = lambda o: o.path in marked  # noqa: E731
+        ports = {seg: [p for p in ps if p.path in marked] for seg, ps in ports.items()}
+
+    def edge(a: str, b: str) -> str:
+        style = ' [color="#dc2626", penwidth=2.5]' if a in marked and b in marked else ""
+        return f"  {_q(a)} -> {_q(b)}{style};"
     out = ["digraph topology {", "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];',
            '  edge [arrowhead=none, color="#555555"];']
 
@@ -89,13 +101,13 @@ def topology_dot(inv: Inventory, *, match: Callable[[PolicyResource], bool] | No
             subnets = "\\n".join(str(s.gateway_address) for s in seg.subnets)
             out.append(f"  {_q(seg.path)} [shape=box, style=\"rounded,filled\", "
                        f"fillcolor=\"#dbeafe\", label={_q(seg.id)[:-1]}\\n{subnets}\"];")
-            out.append(f"  {_q(gw)} -> {_q(seg.path)};")
+            out.append(edge(gw, seg.path))
             seg_ports = ports.get(seg.path, [])
             for p in seg_ports[:max_ports]:
                 ip = str(p.address_bindings[0].ip_address) if p.address_bindings else ""
                 out.append(f"  {_q(p.path)} [shape=note, fillcolor=\"#f3f4f6\", style=filled, "
                            f"label={_q((p.display_name or p.id) + chr(10) + ip)}];")
-                out.append(f"  {_q(seg.path)} -> {_q(p.path)};")
+                out.append(edge(seg.path, p.path))
             if len(seg_ports) > max_ports:
                 more = seg.path + "/more"
                 out.append(f"  {_q(more)} [shape=plaintext, "
@@ -112,7 +124,7 @@ def topology_dot(inv: Inventory, *, match: Callable[[PolicyResource], bool] | No
             label = f"Tier-1 {t1.id}" + (f"\nSNAT {snat}" if snat else "")
             out.append(f"  {_q(t1.path)} [shape=octagon, style=filled, fillcolor=\"#bbf7d0\", "
                        f"label={_q(label)}];")
-            out.append(f"  {_q(t0.path)} -> {_q(t1.path)};")
+            out.append(edge(t0.path, t1.path))
             seg_nodes(t1.path)
         seg_nodes(t0.path)
     out.append("}")

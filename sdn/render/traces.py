@@ -1,4 +1,5 @@
-"""Pictures of a trace: a table of hops, a one-line path for the terminal, and DOT.
+"""Pictures of a trace: a table of hops and a one-line path for the terminal (the
+topology picture with the path highlighted is :func:`sdn.render.pictures.topology_dot`).
 
 The path line reads left to right the way the packet went, one token per component, with
 a tunnel drawn as ``══▶`` and the end marked ``✓`` (delivered), ``✗`` (dropped) or ``↗``
@@ -75,24 +76,11 @@ def path_line(t: Trace, source: str) -> str:
     return " ".join(tokens)
 
 
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def trace_dot(t: Trace, source: str) -> str:
-    """Graphviz DOT of the trace's path, hop by hop, drops in red."""
-    lines = ["digraph traceflow {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
-    prev = "src"
-    lines.append(f'  src [shape=note, style=filled, fillcolor="#dbeafe", label={_q(source)}];')
-    for i, o in enumerate(t.observations):
-        node = f"o{i}"
-        label = f"{o.component_type or 'PHYSICAL'} {o.component_name or o.lport_name or ''}"
-        label += f"\\n{_detail(o)}" if _detail(o) else ""
-        color = "#fecaca" if "Dropped" in o.resource_type else (
-            "#bbf7d0" if "Delivered" in o.resource_type else "#f3f4f6")
-        lines.append(f"  {node} [shape=box, style=\"rounded,filled\", fillcolor=\"{color}\", "
-                     f"label={_q(label)}];")
-        lines.append(f"  {prev} -> {node} [label={_q(o.transport_node_name)}];")
-        prev = node
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+def path_objects(t: Trace) -> list[str]:
+    """Paths of the ports, segments and gateways the packet went through, in order."""
+    out = [t.source_id]
+    for o in t.observations:
+        for path in (o.component_path, o.segment_port_path):
+            if path and path not in out:
+                out.append(path)
+    return out
