@@ -74,6 +74,7 @@ class SyncReport:
     notes: list[str] = field(default_factory=list)
     annotations: dict[str, dict[str, str]] = field(default_factory=dict)
     cluster_ips: dict[str, str] = field(default_factory=dict)
+    pod_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     written: bool = False
 
     @property
@@ -205,8 +206,11 @@ def _up_to_date(store: Store, config: NcpConfig, bound: NetworkProfile | None,
     report.pods = record.summary.get("pods", 0)
     report.nodes = record.summary.get("nodes", 0)
     report.notes = [f"inputs unchanged since revision {record.revision}: nothing to do"]
-    report.annotations = {n: a for _c, k, _ns, n, a in store.status(config.cluster)
-                          if k == "Namespace"}
+    for _c, k, ns, n, a in store.status(config.cluster):
+        if k == "Namespace":
+            report.annotations[n] = a
+        else:
+            report.pod_annotations[(ns, n)] = a
     return report
 
 
@@ -278,6 +282,7 @@ def sync_cluster(
     report.nodes = len(nodes)
     report.annotations = result.annotations
     report.cluster_ips = result.cluster_ips
+    report.pod_annotations = result.pod_annotations
     step("comparing with the state")
     rows = {r.path: r for r in store.rows()}
     owned_now = [p for p, r in rows.items() if r.cluster == config.cluster]
@@ -300,7 +305,9 @@ def sync_cluster(
         and sorted(new_holds) == sorted(h for h in holds if h.active(now))
         and old_record is not None and old_record.profile == record.profile
         and old_record.config == record.config and old_record.fingerprint == fingerprint
-        and _same_status(store, config.cluster, result.annotations, report.problems)
+        and _same_status(store, config.cluster, _status(result.annotations,
+                                                        result.pod_annotations),
+                         report.problems)
         and sorted(p for _c, p in store.problems(config.cluster, table="findings"))
         == result.findings
         and _same_kept(store, config.cluster, mset.objects)
@@ -312,7 +319,7 @@ def sync_cluster(
     step("writing")
     report.revision = store.apply(ChangeSet(
         upserts=diff.upserts, deletes=diff.deletes, holds=new_holds, cluster=record,
-        status={("Namespace", "", ns): ann for ns, ann in result.annotations.items()},
+        status=_status(result.annotations, result.pod_annotations),
         k8s_objects=_kept_objects(mset.objects), problems=report.problems,
         findings=result.findings,
         profiles_added=profiles_added,
@@ -355,9 +362,18 @@ def _same_kept(store: Store, cluster: str, objects: Sequence[K8sObject]) -> bool
     return store.k8s_object_rows(cluster) == sorted(_kept_objects(objects))
 
 
-def _same_status(store: Store, cluster: str, annotations: dict[str, dict[str, str]],
+def _status(namespaces: Mapping[str, dict[str, str]],
+            pods: Mapping[tuple[str, str], dict[str, str]]
+            ) -> dict[tuple[str, str, str], dict[str, str]]:
+    """Annotations by (kind, namespace, name), as the status table keeps them."""
+    out = {("Namespace", "", ns): ann for ns, ann in namespaces.items()}
+    out.update({("Pod", ns, pod): ann for (ns, pod), ann in pods.items()})
+    return out
+
+
+def _same_status(store: Store, cluster: str,
+                 wanted: Mapping[tuple[str, str, str], dict[str, str]],
                  problems: list[Problem]) -> bool:
     stored = {(k, ns, n): a for _c, k, ns, n, a in store.status(cluster)}
-    wanted = {("Namespace", "", ns): a for ns, a in annotations.items()}
     stored_problems = sorted(p for _c, p in store.problems(cluster))
-    return stored == wanted and stored_problems == sorted(problems)
+    return stored == dict(wanted) and stored_problems == sorted(problems)

@@ -23,6 +23,7 @@ TKGI docs report exactly that clash), then namespaces in name order, pods in nam
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,11 @@ from sdn.model import (
     tier1_path,
 )
 
+#: The pod annotation with the pod's network configuration. NCP's own pod annotations are
+#: not documented publicly (reference 1.3); this one carries what the node agent would
+#: plumb: address with prefix, MAC, gateway, VLAN and the port's path, as JSON.
+POD_ANNOTATION = "ncp/network_config"
+
 #: VLAN ids a node can give its pods: 4094 is reserved by Hyperbus, 0 means untagged.
 _VLANS = range(1, 4094)
 _NODES = "nodes"
@@ -92,6 +98,8 @@ class Provisioned:
     realized_namespaces: int = 0
     pod_infos: list[PodInfo] = field(default_factory=list)
     cluster_ips: dict[str, str] = field(default_factory=dict)
+    #: The annotation NCP writes on each realized pod, by (namespace, pod).
+    pod_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -696,4 +704,9 @@ def _pods(run: _Run, *, name: str, pods: Mapping[str, _Pod], plan: NetworkPlan,
         run.out.realized_pods += 1
         run.out.pod_infos.append(PodInfo(name, pod_name, port_path(seg_id, pod_name), str(ip),
                                          pod.labels, pod.container_ports))
+        subnet = next(s.cidr for s in plan.subnets if ip in s.cidr)
+        run.out.pod_annotations[(name, pod_name)] = {POD_ANNOTATION: json.dumps({
+            "ip_address": f"{ip}/{subnet.prefixlen}", "mac_address": naming.mac_for(int(ip)),
+            "gateway_ip": str(subnet.network_address + 1), "vlan_id": vlan,
+            "segment_port_path": port_path(seg_id, pod_name)}, sort_keys=True)}
     run.finish_pool(pool_id, allocations)
