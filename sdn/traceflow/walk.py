@@ -90,7 +90,8 @@ class TraceContext:
     dfw: CompiledDfw
     ports: dict[str, SegmentPort] = field(default_factory=dict)
     segments: dict[str, Segment] = field(default_factory=dict)
-    snat: dict[str, list[NatRule]] = field(default_factory=dict)
+    snat: dict[str, _SnatTable] = field(default_factory=dict)
+    by_name: dict[str, list[SegmentPort]] = field(default_factory=dict)
     node_ips: dict[str, str] = field(default_factory=dict)
     #: Virtual servers by (cluster, address, port, protocol), with their pools.
     vips: dict[tuple[str | None, IPv4Address, int, str],
@@ -103,12 +104,15 @@ class TraceContext:
         ctx = cls(inv, TopologyIndex(inv), dfw or compile_dfw(inv, default_action=default_action))
         ctx.ports = {p.path: p for p in inv.of_type(SegmentPort)}
         ctx.segments = {s.path: s for s in inv.of_type(Segment)}
-        snat: dict[str, list[NatRule]] = defaultdict(list)
+        snat: dict[str, _SnatTable] = defaultdict(_SnatTable)
         for rule in inv.of_type(NatRule):
             if rule.enabled and rule.action == "SNAT":
-                snat[rule.gateway_path].append(rule)
-        ctx.snat = {g: sorted(rs, key=lambda r: (r.sequence_number, r.path))
-                    for g, rs in snat.items()}
+                snat[rule.gateway_path].add(rule)
+        ctx.snat = dict(snat)
+        by_name: dict[str, list[SegmentPort]] = defaultdict(list)
+        for p in ctx.ports.values():
+            by_name[p.display_name].append(p)
+        ctx.by_name = dict(by_name)
         for p in ctx.ports.values():
             if p.attachment is not None and p.attachment.type == "PARENT" and p.address_bindings:
                 ctx.node_ips[p.id] = str(p.address_bindings[0].ip_address)
@@ -139,7 +143,7 @@ class TraceContext:
         """A pod's port by ``NS/POD`` (or a port path)."""
         if name in self.ports:
             return self.ports[name]
-        matches = [p for p in self.ports.values() if p.display_name == name]
+        matches = self.by_name.get(name, [])
         if len(matches) != 1:
             raise NotFoundError(f"no pod {name!r}" if not matches else
                                 f"{name!r} names pods of several clusters; pass a port path",
@@ -147,12 +151,32 @@ class TraceContext:
         return matches[0]
 
 
-def _snat_rule(rules: list[NatRule], src: IPv4Address) -> NatRule | None:
-    for rule in rules:
-        net = rule.source_network
-        if net is None or src in IPv4Network(net, strict=False):
-            return rule
-    return None
+class _SnatTable:
+    """A gateway's SNAT rules, found by source address without scanning them all.
+
+    Rules sit in a dict per source prefix length (NCP's rules are one per namespace
+    subnet, so a handful of lengths); a lookup probes each length and, of the rules whose
+    source matches, takes the first in NSX order (sequence number, then path).
+    """
+
+    def __init__(self) -> None:
+        self.by_len: dict[int, dict[int, list[NatRule]]] = defaultdict(dict)
+        self.any_source: list[NatRule] = []
+
+    def add(self, rule: NatRule) -> None:
+        if rule.source_network is None:
+            self.any_source.append(rule)
+            return
+        net = IPv4Network(rule.source_network.split("-")[0], strict=False)
+        self.by_len[net.prefixlen].setdefault(int(net.network_address), []).append(rule)
+
+    def lookup(self, src: IPv4Address) -> NatRule | None:
+        value = int(src)
+        found = list(self.any_source)
+        for length, table in self.by_len.items():
+            mask = (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF if length else 0
+            found += table.get(value & mask, [])
+        return min(found, key=lambda r: (r.sequence_number, r.path)) if found else None
 
 
 class _Walk:
@@ -328,7 +352,8 @@ def _walk(ctx: TraceContext, port: SegmentPort, original: PacketSpec, *,
             return done(Disposition.NO_ROUTE, f"NO_ROUTE at {gw_id} for {dst_ip}")
         northbound = route.kind in ("default", "uplink")
         if northbound:
-            rule = _snat_rule(ctx.snat.get(path, []), src_ip)
+            table = ctx.snat.get(path)
+            rule = table.lookup(src_ip) if table is not None else None
             if rule is not None or route.kind == "uplink":
                 w.tunnel(EDGE_NODE)
             if rule is not None and rule.translated_network:

@@ -1,0 +1,338 @@
+"""``ncp run``: keep the state in step with a cluster, continuously.
+
+The shape (kopf's and the client's informer pattern, level-triggered):
+
+* **Sources** feed one :class:`~ncp.cache.ClusterCache`: watcher threads per kind for a
+  live API (:mod:`ncp.watching`), or a poller re-reading manifests whose files changed.
+  They never reconcile; they only update the cache, which bumps its version.
+* **One worker** (the only writer) waits for the version to move, lets a burst settle
+  (``debounce``), takes a snapshot and runs the very ``sync_cluster`` that ``ncp sync``
+  runs, on the snapshot. The desired state is recomputed from current objects every
+  time, so duplicated, reordered or missed events cannot change the end state; a periodic
+  full resync is the same call with ``full=True``.
+* **Write-back** (live API, leader only): the namespace annotations NCP owns
+  (``ncp/subnet-N``, ``ncp/snat_ip``, ...) and each pod's ``ncp/network_config`` are
+  merge-patched where they differ from what the object shows (keys of other writers are
+  never touched; a key NCP no longer wants is removed), and new problems become Warning
+  Events on their objects.
+* **HA**: with leader election on, only the Lease holder reconciles and writes; standbys
+  keep their caches warm and take over within the lease timeout.
+* **Stop**: ``stop()`` (SIGTERM in the CLI) ends the watchers, lets a running reconcile
+  finish (its transaction lands whole), releases the Lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ncp.cache import ClusterCache
+from ncp.config import NcpConfig
+from ncp.errors import NcpError
+from ncp.leader import LeaderElector, LeaseSettings
+from ncp.metrics import Metrics, serve
+from ncp.reconcile.sync import SyncReport, sync_cluster
+from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
+from ncp.sources.manifests import ManifestSet, read_manifests
+from ncp.translate.cluster import POD_ANNOTATION
+from ncp.watching import WatchStats, watch_kind
+from sdn.errors import Problem, SdnError
+from sdn.profiles import NetworkProfile
+from sdn.store import Store
+
+log = logging.getLogger("ncp.running")
+
+#: Namespace annotation keys NCP owns (the ones it may also remove).
+OWNED_PREFIXES = ("ncp/subnet-", "ncp/snat_ip", "ncp/snat_ip_status", "ncp/router_id",
+                  "ncp/error")
+
+
+@dataclass
+class RunOptions:
+    """How ``ncp run`` behaves."""
+
+    state: Path
+    config: NcpConfig
+    profile: NetworkProfile | None = None
+    debounce: float = 0.3
+    resync_period: float = 300.0
+    watch_timeout: int = 300
+    leader_election: bool = True
+    lease: LeaseSettings = field(default_factory=LeaseSettings)
+    metrics_port: int | None = None
+    poll_interval: float = 1.0
+    clock: Callable[[], float] = time.time
+
+
+def _owned(key: str) -> bool:
+    return key.startswith(OWNED_PREFIXES)
+
+
+class StatusWriter:
+    """Writes NCP's status back to the cluster (annotations and Events)."""
+
+    def __init__(self, client: KubeClient, cluster: str, metrics: Metrics) -> None:
+        self.client = client
+        self.cluster = cluster
+        self.metrics = metrics
+        self.reported: set[tuple[str, str]] = set()
+
+    def write(self, report: SyncReport, snapshot: Sequence[Any]) -> int:
+        """Patch what differs; returns how many objects were patched."""
+        current = {(o.kind, o.namespace, o.name): o for o in snapshot}
+        patches = 0
+        for ns, wanted in report.annotations.items():
+            obj = current.get(("Namespace", "", ns))
+            if obj is not None:
+                patches += self._patch("Namespace", "", ns, obj.body, wanted, _owned)
+        for (ns, pod), wanted in report.pod_annotations.items():
+            obj = current.get(("Pod", ns, pod))
+            if obj is not None:
+                patches += self._patch("Pod", ns, pod, obj.body, wanted,
+                                       lambda k: k == POD_ANNOTATION)
+        self._events(report.problems)
+        return patches
+
+    def _patch(self, kind: str, ns: str, name: str, body: dict[str, Any],
+               wanted: dict[str, str], owned: Callable[[str], bool]) -> int:
+        have = (body.get("metadata") or {}).get("annotations") or {}
+        diff: dict[str, str | None] = {k: v for k, v in wanted.items() if have.get(k) != v}
+        diff.update({k: None for k in have if owned(k) and k not in wanted})
+        if not diff:
+            return 0
+        try:
+            self.client.patch_annotations(kind, ns, name, diff)
+            self.metrics.inc("ncp_status_patches_total", kind=kind)
+            return 1
+        except KubeError as err:
+            log.warning("cannot annotate %s %s/%s: %s", kind, ns, name, err)
+            self.metrics.inc("ncp_errors_total", code="STATUS_WRITE_FAILED")
+            return 0
+
+    def _events(self, problems: Sequence[Problem]) -> None:
+        now = {(p.code, p.obj) for p in problems}
+        for p in problems:
+            if (p.code, p.obj) in self.reported:
+                continue
+            kind, _, rest = p.obj.partition("/")
+            ns, _, name = rest.rpartition("/")
+            namespace = ns or ("default" if kind != "Namespace" else rest)
+            body = {
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"generateName": "ncp-", "namespace": namespace},
+                "involvedObject": {"kind": kind, "name": name or rest,
+                                   "namespace": ns or None},
+                "reason": p.code, "message": p.message, "type": "Warning",
+                "source": {"component": "nsx-container-plugin"},
+                "reportingComponent": "nsx-container-plugin",
+            }
+            try:
+                self.client.create_event(namespace, body)
+            except KubeError as err:
+                log.debug("cannot record an event for %s: %s", p.obj, err)
+        self.reported = now
+
+
+class Runner:
+    """Wires sources, the worker, leader election and metrics (module docstring)."""
+
+    def __init__(self, options: RunOptions, *, client: KubeClient | None = None,
+                 manifests: Sequence[str | Path] = ()) -> None:
+        if (client is None) == (not manifests):
+            raise ValueError("give either a live client or manifest paths")
+        self.o = options
+        self.client = client
+        self.paths = list(manifests)
+        self.cache = ClusterCache()
+        self.stop_event = threading.Event()
+        self.metrics = Metrics()
+        self._describe()
+        self.threads: list[threading.Thread] = []
+        self.stats: dict[str, WatchStats] = {}
+        self.kinds: list[Kind] = []
+        self.manifest_problems: list[Problem] = []
+        self.elector = (LeaderElector(client, options.lease, clock=options.clock)
+                        if client is not None and options.leader_election else None)
+        self.writer = StatusWriter(client, options.config.cluster, self.metrics) \
+            if client is not None else None
+        self.reconciles = 0
+        self.last_report: SyncReport | None = None
+        self.last_error: str | None = None
+        self.worker_alive = False
+        self.metrics_server: Any = None
+        self.idle = threading.Event()
+
+    def _describe(self) -> None:
+        m = self.metrics
+        m.describe("ncp_events_total", "counter", "Watch events seen, by kind and type")
+        m.describe("ncp_reconcile_seconds", "histogram", "Time of one reconcile")
+        m.describe("ncp_reconciles_total", "counter", "Reconciles run, by outcome")
+        m.describe("ncp_queue_depth", "gauge", "Cache changes not yet reconciled")
+        m.describe("ncp_errors_total", "counter", "Errors, by code")
+        m.describe("ncp_problems", "gauge", "Objects not realized at the last reconcile")
+        m.describe("ncp_is_leader", "gauge", "1 when this replica holds the lease")
+        m.describe("ncp_status_patches_total", "counter", "Status patches written, by kind")
+        m.describe("ncp_realized", "gauge", "Realized namespaces, pods and nodes")
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Start sources, the elector, the worker and the metrics endpoint."""
+        if self.o.metrics_port is not None:
+            self.metrics_server = serve(self.metrics, self.healthy, self.o.metrics_port)
+        client = self.client
+        if client is not None:
+            self.kinds = [k for k in WATCHED if client.served(k)]
+            for kind in self.kinds:
+                self._spawn(f"watch-{kind.plural}", self._watcher(client, kind))
+        else:
+            self._spawn("manifests", self._poll_manifests)
+        if self.elector is not None:
+            self._spawn("leader", self._elect)
+        self._spawn("worker", self._work)
+
+    def _watcher(self, client: KubeClient, kind: Kind) -> Callable[[], None]:
+        stats = self.stats.setdefault(kind.kind, WatchStats())
+
+        def run() -> None:
+            watch_kind(client, kind, self.cache, self.stop_event, stats=stats,
+                       timeout_seconds=self.o.watch_timeout, on_event=self._on_event)
+        return run
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        t = threading.Thread(target=target, name=f"ncp-{name}", daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop everything; the reconcile under way finishes first."""
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(timeout)
+        if self.elector is not None:
+            self.elector.release()
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+
+    def healthy(self) -> bool:
+        """Alive, and (for a live source) every watched kind listed at least once."""
+        listed = all(k.kind in self.cache.listed for k in self.kinds)
+        return self.worker_alive and listed and not self.stop_event.is_set()
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this replica may write."""
+        return self.elector is None or self.elector.is_leader
+
+    # --- sources -----------------------------------------------------------------------
+    def _on_event(self, kind: str, etype: str) -> None:
+        self.metrics.inc("ncp_events_total", kind=kind, type=etype)
+
+    def _poll_manifests(self) -> None:
+        """Re-read the manifests whenever a file under the paths changes."""
+        seen: tuple[tuple[str, float], ...] | None = None
+        while not self.stop_event.is_set():
+            stamp = _stamp(self.paths)
+            if stamp != seen:
+                seen = stamp
+                self._load_manifests(read_manifests(self.paths))
+            self.stop_event.wait(self.o.poll_interval)
+
+    def _load_manifests(self, mset: ManifestSet) -> None:
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        for o in mset.objects:
+            by_kind.setdefault(o.kind, []).append(o.body)
+        for kind in sorted(set(by_kind) | self.cache.listed):
+            self.cache.replace(kind, by_kind.get(kind, []))
+        self.manifest_problems = list(mset.problems)
+
+    # --- leader election ---------------------------------------------------------------
+    def _elect(self) -> None:
+        assert self.elector is not None
+        while not self.stop_event.is_set():
+            leader = self.elector.tick()
+            self.metrics.set("ncp_is_leader", 1.0 if leader else 0.0)
+            self.stop_event.wait(self.o.lease.heartbeat_period)
+
+    # --- the worker --------------------------------------------------------------------
+    def _work(self) -> None:
+        self.worker_alive = True
+        seen = -1
+        last_full = self.o.clock()
+        failures = 0
+        try:
+            while not self.stop_event.is_set():
+                version = self.cache.wait_for_change(seen, timeout=min(
+                    1.0, self.o.resync_period))
+                if self.stop_event.is_set():
+                    break
+                full = self.o.clock() - last_full >= self.o.resync_period
+                if (version == seen and not full) or not self._ready():
+                    self.idle.set()
+                    continue
+                self.idle.clear()
+                self.stop_event.wait(self.o.debounce)  # let a burst settle
+                self.metrics.set("ncp_queue_depth", float(self.cache.version - max(seen, 0)))
+                try:
+                    seen = self.reconcile(full=full)
+                    failures = 0
+                    if full:
+                        last_full = self.o.clock()
+                except (NcpError, SdnError) as err:
+                    failures += 1
+                    self.last_error = str(err)
+                    code = getattr(err, "code", "ERROR")
+                    self.metrics.inc("ncp_errors_total", code=code)
+                    self.metrics.inc("ncp_reconciles_total", outcome="error")
+                    log.error("reconcile failed (%s): %s", code, err)
+                    self.stop_event.wait(min(30.0, 0.5 * 2 ** failures))
+        finally:
+            self.worker_alive = False
+
+    def _ready(self) -> bool:
+        if not self.is_leader:
+            return False
+        return all(k.kind in self.cache.listed for k in self.kinds)
+
+    def reconcile(self, *, full: bool = False) -> int:
+        """One level-triggered pass over the whole cluster; returns the cache version."""
+        version, objects = self.cache.snapshot()
+        problems = list(self.manifest_problems)
+        mset = ManifestSet(objects=tuple(objects), problems=tuple(problems), notes=())
+        started = time.perf_counter()
+        with Store.open(self.o.state) as store:
+            report = sync_cluster(store, manifests=mset, config=self.o.config,
+                                  profile=self.o.profile, now=self.o.clock(), full=full)
+        elapsed = time.perf_counter() - started
+        self.metrics.observe("ncp_reconcile_seconds", elapsed)
+        self.metrics.inc("ncp_reconciles_total", outcome="ok")
+        self.metrics.set("ncp_problems", float(len(report.problems)))
+        for what in ("namespaces", "pods", "nodes"):
+            self.metrics.set("ncp_realized", float(getattr(report, what)), what=what)
+        for p in report.problems:
+            self.metrics.inc("ncp_errors_total", code=p.code)
+        if self.writer is not None and self.is_leader:
+            self.writer.write(report, objects)
+        self.last_report = report
+        self.reconciles += 1
+        log.info("reconciled cache version %d in %.2fs: %d namespaces, %d pods, %d problems",
+                 version, elapsed, report.namespaces, report.pods, len(report.problems))
+        return version
+
+
+def _stamp(paths: Sequence[str | Path]) -> tuple[tuple[str, float], ...]:
+    """Modification times of every file under the paths (what the poller compares)."""
+    out: list[tuple[str, float]] = []
+    for root in paths:
+        p = Path(root)
+        files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+        for f in files:
+            try:
+                out.append((str(f), f.stat().st_mtime))
+            except OSError:
+                continue
+    return tuple(out)
