@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -43,6 +44,31 @@ def _parser() -> argparse.ArgumentParser:
                    help="reconcile in full even when the inputs are unchanged")
     s.add_argument("-o", "--output", choices=["table", "json"], default="table")
     s.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+
+    r = sub.add_parser("run", help="keep the state in step with a cluster, continuously")
+    src = r.add_mutually_exclusive_group()
+    src.add_argument("--kubeconfig", help="kubeconfig file (default $KUBECONFIG, ~/.kube/config "
+                                          "or the in-cluster service account)")
+    src.add_argument("--cluster", action="append", metavar="PATH",
+                     help="watch manifest files or folders instead of an API")
+    r.add_argument("--context", help="kubeconfig context")
+    r.add_argument("--profile", metavar="FILE|NAME")
+    r.add_argument("--config", metavar="FILE")
+    r.add_argument("--cluster-name", metavar="NAME")
+    r.add_argument("--state", default=None)
+    r.add_argument("--metrics-port", type=int, default=None,
+                   help="serve /metrics and /healthz on 127.0.0.1:PORT")
+    r.add_argument("--no-leader-election", action="store_true",
+                   help="write without holding the Lease (a single replica)")
+    r.add_argument("--lease-namespace", default="nsx-system")
+    r.add_argument("--identity", default=None, help="this replica's name in the Lease")
+    r.add_argument("--master-timeout", type=float, default=18.0,
+                   help="lease duration, seconds (NCP's [ha] master_timeout)")
+    r.add_argument("--heartbeat-period", type=float, default=6.0,
+                   help="lease renewal period, seconds (NCP's [ha] heartbeat_period)")
+    r.add_argument("--resync-period", type=float, default=300.0)
+    r.add_argument("--once", action="store_true",
+                   help="list everything, reconcile once, write status, and exit")
     return p
 
 
@@ -129,12 +155,75 @@ def _sync_into(args: argparse.Namespace, *, config: NcpConfig, now: float) -> in
     return 1 if report.problems else 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    """``ncp run``: until SIGTERM/SIGINT (or, with ``--once``, one pass)."""
+    import logging
+    import os
+    import signal
+    import socket
+
+    from ncp.leader import LeaseSettings
+    from ncp.running import Runner, RunOptions
+    from ncp.sources.kube import KubeClient, load_configuration
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s "
+                                                   "%(message)s")
+    config = load_config(args.config, cluster=args.cluster_name)
+    with Store.open(args.state) as store:
+        profile = _profile(args.profile, store)
+    identity = args.identity or f"{socket.gethostname()}-{os.getpid()}"
+    options = RunOptions(
+        state=Path(args.state), config=config, profile=profile,
+        resync_period=args.resync_period, metrics_port=args.metrics_port,
+        leader_election=not args.no_leader_election and not args.cluster,
+        lease=LeaseSettings(namespace=args.lease_namespace, name=f"ncp-{config.cluster}",
+                            identity=identity, master_timeout=args.master_timeout,
+                            heartbeat_period=args.heartbeat_period))
+    client = None if args.cluster else KubeClient(load_configuration(args.kubeconfig,
+                                                                       args.context))
+    runner = Runner(options, client=client, manifests=args.cluster or ())
+    if args.once:
+        return _run_once(runner)
+    stop = {"now": False}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    runner.start()
+    while not stop["now"]:
+        time.sleep(0.2)
+    runner.stop()
+    if client is not None:
+        client.close()
+    return 0
+
+
+def _run_once(runner: Any) -> int:
+    """List (or read) everything, reconcile once, write status back, exit."""
+    runner.start()
+    deadline = time.time() + 120
+    while runner.reconciles == 0 and time.time() < deadline and runner.last_error is None:
+        time.sleep(0.1)
+    runner.stop()
+    report = runner.last_report
+    if report is None:
+        print(f"error: no reconcile completed: {runner.last_error or 'timed out'}",
+              file=sys.stderr)
+        return 2
+    _summary(report, quiet=False)
+    return 1 if report.problems else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ncp``; returns the exit code."""
     args = _parser().parse_args(argv)
     if getattr(args, "state", None) is None:
         args.state = str(default_state_path())
     try:
+        if args.command == "run":
+            return _run(args)
         return _sync(args)
     except NcpError as err:
         for p in err.problems:
