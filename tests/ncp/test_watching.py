@@ -4,6 +4,7 @@ errors, duplicates and reordering that cannot roll objects back."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -59,11 +60,9 @@ class _Done(Exception):
 def run(client: Scripted, cache: ClusterCache, iterations: int) -> WatchStats:
     stats = WatchStats()
     stop = threading.Event()
-    try:
+    with contextlib.suppress(_Done):
         watch_kind(client, PODS, cache, stop, stats=stats,  # type: ignore[arg-type]
                    max_iterations=iterations)
-    except _Done:
-        pass
     return stats
 
 
