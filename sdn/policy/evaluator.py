@@ -104,11 +104,21 @@ def candidates(dfw: CompiledDfw, index: int, direction: str) -> list[CompiledRul
 
 def decide(dfw: CompiledDfw, rules: Sequence[CompiledRule], *, point: str, at: Endpoint,
            src: Endpoint, dst: Endpoint, proto: int, dport: int | None, sport: int | None,
-           explain: bool = False) -> Decision:
-    """First match over ``rules`` (the candidates at ``at``); see the module docstring."""
+           explain: bool = False, direction: str | None = None) -> Decision:
+    """First match over ``rules`` (the candidates at ``at``); see the module docstring.
+
+    With ``direction`` (``IN``/``OUT``), rules of the other direction in ``rules`` are
+    skipped (and, with ``explain``, listed as such); without it ``rules`` are taken as
+    already filtered.
+    """
     trail: list[Consideration] = []
     jump_to = -1
     for rule in rules:
+        if direction is not None and rule.direction not in (direction, "IN_OUT"):
+            if explain:
+                trail.append(Consideration(rule, False, f"direction {rule.direction}: not "
+                                                        f"enforced at {point}"))
+            continue
         if rule.order < jump_to:
             if explain:
                 trail.append(Consideration(rule, False, "skipped by JUMP_TO_APPLICATION"))
@@ -147,12 +157,23 @@ def evaluate_flow(dfw: CompiledDfw, src: Endpoint, dst: Endpoint, *, protocol: s
     """
     proto = PROTOCOL_NUMBERS[protocol.upper()]
     egress = ingress = None
+
+    def rules_at(index: int, direction: str) -> list[CompiledRule]:
+        if not explain:
+            return candidates(dfw, index, direction)
+        # For explain: also the rules applied here for the other direction, so that the
+        # trail says why they did not match (they are skipped by direction).
+        other = "IN" if direction == "OUT" else "OUT"
+        merged = {r.order: r for r in (*candidates(dfw, index, direction),
+                                       *candidates(dfw, index, other))}
+        return [merged[o] for o in sorted(merged)]
+
     if src.index is not None:
-        egress = decide(dfw, candidates(dfw, src.index, "OUT"), point="egress", at=src,
+        egress = decide(dfw, rules_at(src.index, "OUT"), point="egress", at=src,
                         src=src, dst=dst, proto=proto, dport=port, sport=source_port,
-                        explain=explain)
+                        explain=explain, direction="OUT")
     if dst.index is not None:
-        ingress = decide(dfw, candidates(dfw, dst.index, "IN"), point="ingress", at=dst,
+        ingress = decide(dfw, rules_at(dst.index, "IN"), point="ingress", at=dst,
                          src=src, dst=dst, proto=proto, dport=port, sport=source_port,
-                         explain=explain)
+                         explain=explain, direction="IN")
     return FlowVerdict(src, dst, protocol.upper(), port, egress, ingress)
