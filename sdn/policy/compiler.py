@@ -149,13 +149,27 @@ class CompiledDfw:
     application_start: int
     by_ip: dict[IPv4Address, int] = field(default_factory=dict)
     by_name: dict[str, int] = field(default_factory=dict)
-    signatures: list[frozenset[str]] = field(default_factory=list)
+    _signatures: list[frozenset[str]] | None = None
     #: Orders of the rules applied at each endpoint (beyond the ANY ones), sorted; kept
     #: current by :mod:`sdn.policy.membership`.
     rules_at: list[list[int]] = field(default_factory=list)
     #: Orders of the rules applied everywhere (applied-to ANY).
     rules_everywhere: list[int] = field(default_factory=list)
     _candidates: dict[tuple[int, str], list[CompiledRule]] = field(default_factory=dict)
+
+    @property
+    def signatures(self) -> list[frozenset[str]]:
+        """Per endpoint, the set of groups it belongs to (its equivalence class for
+        ``reach``). Computed on first use: with many wide address groups it is large
+        (every endpoint times every group containing it), and only ``reach`` and the
+        membership updater need it."""
+        if self._signatures is None:
+            member_of: list[set[str]] = [set() for _ in self.endpoints]
+            for members in self.groups.values():
+                for i in members.endpoints:
+                    member_of[i].add(members.path)
+            self._signatures = [frozenset(s) for s in member_of]
+        return self._signatures
 
     def candidates(self, index: int, direction: str) -> list[CompiledRule]:
         """The rules enforced at one endpoint in one direction, in evaluation order.
@@ -416,11 +430,6 @@ def compile_dfw(inv: Inventory, *, default_action: str = "ALLOW") -> CompiledDfw
     )
     compiled.by_ip = {ep.ip: i for i, ep in enumerate(endpoints)}
     compiled.by_name = {ep.name: i for i, ep in enumerate(endpoints)}
-    member_of: list[set[str]] = [set() for _ in endpoints]
-    for members in resolver.by_path.values():
-        for i in members.endpoints:
-            member_of[i].add(members.path)
-    compiled.signatures = [frozenset(s) for s in member_of]
     compiled.rules_at = [[] for _ in endpoints]
     for r in rules:
         if r.applied_to is None:
