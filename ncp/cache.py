@@ -28,6 +28,9 @@ class ClusterCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._objects: dict[str, dict[Key, dict[str, Any]]] = {}
+        # Deleted keys and the version of their deletion: an older event arriving late
+        # (reordered) must not bring a deleted object back. A relist clears them.
+        self._tombstones: dict[str, dict[Key, int]] = {}
         self._changed = threading.Condition(self._lock)
         self.version = 0
         self.listed: set[str] = set()
@@ -36,6 +39,7 @@ class ClusterCache:
         """The full set of a kind after a (re)list."""
         with self._lock:
             self._objects[kind] = {_key(o): o for o in items}
+            self._tombstones[kind] = {}
             self.listed.add(kind)
             self.version += 1
             self._changed.notify_all()
@@ -43,14 +47,23 @@ class ClusterCache:
     def apply(self, kind: str, event: str, obj: dict[str, Any]) -> bool:
         """One watch event; returns whether it changed anything (a duplicate does not)."""
         key = _key(obj)
+        rv = _version(obj)
         with self._lock:
             bucket = self._objects.setdefault(kind, {})
+            graves = self._tombstones.setdefault(kind, {})
             if event == "DELETED":
+                old = bucket.get(key)
+                if old is not None and rv is not None and (_version(old) or 0) > rv:
+                    return False  # a late delete of an older incarnation
                 changed = bucket.pop(key, None) is not None
+                if rv is not None:
+                    graves[key] = max(rv, graves.get(key, 0))
             else:
                 old = bucket.get(key)
                 if old is not None and _newer_or_same(old, obj):
                     return False
+                if rv is not None and graves.get(key, -1) >= rv:
+                    return False  # deleted after this version: a reordered, stale event
                 bucket[key] = obj
                 changed = True
             if changed:
@@ -80,6 +93,14 @@ class ClusterCache:
         """How many objects of a kind are cached."""
         with self._lock:
             return len(self._objects.get(kind, {}))
+
+
+def _version(obj: dict[str, Any]) -> int | None:
+    """The object's resourceVersion as an int, None when absent or opaque."""
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or "")
+    except ValueError:
+        return None
 
 
 def _newer_or_same(old: dict[str, Any], new: dict[str, Any]) -> bool:

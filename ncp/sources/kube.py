@@ -145,12 +145,10 @@ class KubeClient:
             return True
         group, version = kind.api_version.split("/")
         try:
-            resp = self.api.call_api(f"/apis/{group}/{version}", "GET",
-                                     _preload_content=False, _return_http_data_only=True)
-            data = json.loads(resp.data)
+            found = self.custom.get_api_resources(group, version)
         except (ApiException, urllib3.exceptions.HTTPError, ValueError):
             return False
-        return any(r.get("name") == kind.plural for r in data.get("resources") or [])
+        return any(r.name == kind.plural for r in (found.resources or []))
 
     def list(self, kind: Kind) -> tuple[list[dict[str, Any]], str]:
         """Every object of a kind (with ``kind``/``apiVersion`` set) and the list's

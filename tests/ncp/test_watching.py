@@ -126,3 +126,13 @@ def test_backoff_is_bounded_and_jittered() -> None:
     delays = [backoff(n, rng=rng) for n in range(20)]
     assert all(0 <= d <= 30 for d in delays)
     assert len(set(delays)) == len(delays)
+
+
+def test_a_reordered_add_cannot_resurrect_a_deleted_object() -> None:
+    cache = ClusterCache()
+    cache.replace("Pod", [])
+    cache.apply("Pod", "DELETED", pod("p1", 9))  # the delete overtook the add
+    assert not cache.apply("Pod", "ADDED", pod("p1", 7))
+    assert names(cache) == {}
+    assert cache.apply("Pod", "ADDED", pod("p1", 12))  # a new incarnation is welcome
+    assert names(cache) == {"p1": "12"}
