@@ -9,44 +9,24 @@ cross-object checks pass.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.apiserver import ApiServer, client_configuration, running_apiserver
-from support.state_checks import check_invariants, projection
+from support.live import (
+    assert_equals_fresh_sync,
+    converged,
+    ns,
+    pod,
+    wait,
+)
 
 from ncp.config import load_config
 from ncp.leader import LeaseSettings
-from ncp.reconcile.sync import sync_cluster
 from ncp.running import Runner, RunOptions
 from ncp.sources.kube import KubeClient
-from ncp.sources.manifests import K8sObject, ManifestSet
-from sdn.model import SegmentPort
-from sdn.store import Store
-
-KINDS = ("Namespace", "Node", "Pod", "Service", "EndpointSlice", "NetworkPolicy")
-
-
-def wait(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
-
-
-def ns(name: str, **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name,
-                                                                  "labels": labels}}
-
-
-def pod(namespace: str, name: str, **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"containers": [{"name": "c", "image": "x"}]}}
 
 
 @pytest.fixture
@@ -64,43 +44,6 @@ def runner_for(server: ApiServer, state: Path, identity: str = "ncp-a",
                                              master_timeout=2.0, heartbeat_period=0.3),
                          **overrides)
     return Runner(options, client=KubeClient(client_configuration(server)))
-
-
-def pods_in_state(state: Path) -> set[str]:
-    with Store.open_readonly(state) as store:
-        return {p.display_name for p in store.inventory().of_type(SegmentPort)
-                if p.tag("ncp/pod")}
-
-
-def server_pods(server: ApiServer) -> set[str]:
-    return {f"{p['metadata']['namespace']}/{p['metadata']['name']}"
-            for p in server.objects("Pod")}
-
-
-def converged(server: ApiServer, state: Path) -> bool:
-    try:
-        return pods_in_state(state) == server_pods(server)
-    except Exception:  # the state may not exist yet
-        return False
-
-
-def assert_equals_fresh_sync(server: ApiServer, state: Path, tmp: Path) -> None:
-    objects = []
-    for kind in KINDS:
-        for o in server.objects(kind):
-            meta = o["metadata"]
-            o.setdefault("kind", kind)
-            objects.append(K8sObject(kind=kind, api_version=o.get("apiVersion", ""),
-                                     namespace="" if kind in ("Namespace", "Node")
-                                     else meta.get("namespace", "default"),
-                                     name=meta["name"], body=o, source="final"))
-    fresh = Store.open(tmp / "fresh.db")
-    sync_cluster(fresh, manifests=ManifestSet(tuple(objects), (), ()), config=load_config(None),
-                 now=time.time())
-    with Store.open_readonly(state) as store:
-        live = store.inventory()
-    check_invariants(live)
-    assert projection(live) == projection(fresh.inventory())
 
 
 def test_objects_become_topology_and_status_is_written_back(server: ApiServer,
