@@ -8,6 +8,8 @@ with the state); in that last case nothing is written.
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -67,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--heartbeat-period", type=float, default=6.0,
                    help="lease renewal period, seconds (NCP's [ha] heartbeat_period)")
     r.add_argument("--resync-period", type=float, default=300.0)
+    r.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="structured JSON log lines, or plain text")
     r.add_argument("--once", action="store_true",
                    help="list everything, reconcile once, write status, and exit")
     return p
@@ -157,7 +161,6 @@ def _sync_into(args: argparse.Namespace, *, config: NcpConfig, now: float) -> in
 
 def _run(args: argparse.Namespace) -> int:
     """``ncp run``: until SIGTERM/SIGINT (or, with ``--once``, one pass)."""
-    import logging
     import os
     import signal
     import socket
@@ -166,8 +169,7 @@ def _run(args: argparse.Namespace) -> int:
     from ncp.running import Runner, RunOptions
     from ncp.sources.kube import KubeClient, load_configuration
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s "
-                                                   "%(message)s")
+    _configure_logging(args.log_format)
     config = load_config(args.config, cluster=args.cluster_name)
     with Store.open(args.state) as store:
         profile = _profile(args.profile, store)
@@ -198,6 +200,24 @@ def _run(args: argparse.Namespace) -> int:
     if client is not None:
         client.close()
     return 0
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per log line (for log shippers)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"time": self.formatTime(record), "level": record.levelname,
+                           "logger": record.name, "message": record.getMessage()})
+
+
+def _configure_logging(fmt: str) -> None:
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s "
+                                               "%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
 def _run_once(runner: Any) -> int:

@@ -37,6 +37,8 @@ class Metrics:
         self.help: dict[str, tuple[str, str]] = {}
         self.values: dict[str, dict[Labels, float]] = defaultdict(dict)
         self.hist: dict[str, dict[Labels, list[float]]] = defaultdict(dict)
+        #: Called before each render, to refresh gauges that are costly to keep current.
+        self.collectors: list[Callable[[Metrics], None]] = []
 
     def describe(self, name: str, kind: str, text: str) -> None:
         """Declare a metric's type (counter, gauge, histogram) and help."""
@@ -61,6 +63,8 @@ class Metrics:
 
     def render(self) -> str:
         """The text exposition format."""
+        for collect in self.collectors:
+            collect(self)
         lines: list[str] = []
         with self._lock:
             for name, (kind, text) in sorted(self.help.items()):

@@ -42,6 +42,7 @@ from ncp.sources.manifests import ManifestSet, read_manifests
 from ncp.translate.cluster import POD_ANNOTATION
 from ncp.watching import WatchStats, watch_kind
 from sdn.errors import Problem, SdnError
+from sdn.ipam import block_usage, pool_usage
 from sdn.profiles import NetworkProfile
 from sdn.store import Store
 
@@ -178,6 +179,29 @@ class Runner:
         m.describe("ncp_is_leader", "gauge", "1 when this replica holds the lease")
         m.describe("ncp_status_patches_total", "counter", "Status patches written, by kind")
         m.describe("ncp_realized", "gauge", "Realized namespaces, pods and nodes")
+        m.describe("ncp_ip_block_used_ratio", "gauge", "Share of an IP block carved or held")
+        m.describe("ncp_ip_pool_used_ratio", "gauge", "Share of an IP pool allocated or held")
+        m.collectors.append(self._collect_ipam)
+        self._ipam_revision = -1
+
+    def _collect_ipam(self, m: Metrics) -> None:
+        """IP block and pool usage, recomputed when the state's revision moved (scrapes
+        are rare; reading the whole state on every reconcile would not be)."""
+        if not self.o.state.exists():
+            return
+        with Store.open_readonly(self.o.state) as store:
+            if store.revision == self._ipam_revision:
+                return
+            inv, holds = store.inventory(), store.holds()
+            self._ipam_revision = inv.revision
+        now = self.o.clock()
+        for b in block_usage(inv, holds, now):
+            m.set("ncp_ip_block_used_ratio", (b.used + b.held_addresses) / b.total,
+                  block=b.path.rsplit("/", 1)[-1])
+        for p in pool_usage(inv, holds, now):
+            if p.kind == "static" and p.capacity:
+                m.set("ncp_ip_pool_used_ratio", (p.allocated + p.held) / p.capacity,
+                      pool=p.path.rsplit("/", 1)[-1])
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:

@@ -50,6 +50,8 @@ def test_run_follows_manifest_changes(tmp_path: Path) -> None:
         assert 'ncp_reconciles_total{outcome="ok"}' in body
         assert "ncp_reconcile_seconds_bucket" in body
         assert 'ncp_realized{what="pods"} 3' in body
+        assert 'ncp_ip_block_used_ratio{block="ip-block-pods"}' in body
+        assert 'ncp_ip_pool_used_ratio{pool="ip-pool-snat"}' in body
         health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz")
         assert health.status == 200
     finally:

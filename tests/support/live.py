@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ncp.config import load_config
 from ncp.reconcile.sync import sync_cluster
 from ncp.sources.manifests import K8sObject, ManifestSet
@@ -74,3 +76,13 @@ def assert_equals_fresh_sync(server: ApiServer, state: Path, tmp: Path) -> None:
         live = store.inventory()
     check_invariants(live)
     assert projection(live) == projection(fresh.inventory())
+
+
+def kubeconfig(path: Path, url: str) -> Path:
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "test",
+        "clusters": [{"name": "test", "cluster": {"server": url}}],
+        "users": [{"name": "test", "user": {}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
+    }))
+    return path

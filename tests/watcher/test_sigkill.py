@@ -11,23 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 from support.apiserver import running_apiserver
-from support.live import assert_equals_fresh_sync, converged, ns, pod
+from support.live import assert_equals_fresh_sync, converged, kubeconfig, ns, pod
 from support.state_checks import check_invariants
 
 from ncp.config import load_config
 from sdn.store import Store
-
-
-def kubeconfig(path: Path, url: str) -> Path:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": url}}],
-        "users": [{"name": "test", "user": {}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
-    }))
-    return path
 
 
 def ncp(*argv: str) -> subprocess.Popen[bytes]:
