@@ -16,11 +16,15 @@ from sdn.model import (
     Segment,
     SegmentPort,
 )
+from sdn.ipam import find_orphans
 from sdn.model.checks import validate_inventory
 
 
 def check_invariants(inv: Inventory) -> None:
+    """No cross-object problem, no address twice, nothing leaked (every allocation used
+    and every used address allocated), pod addresses inside their namespace's subnets."""
     assert validate_inventory(inv) == []
+    assert find_orphans(inv) == []
     seen: set[Any] = set()
     for pool in inv.of_type(IpPool):
         for alloc in pool.allocations:
