@@ -167,6 +167,9 @@ class Runner:
         self.worker_alive = False
         self.metrics_server: Any = None
         self.idle = threading.Event()
+        # The worker's long-lived connection: it keeps the parsed state between
+        # reconciles (Store.inventory), instead of re-reading it every time.
+        self._store: Store | None = None
 
     def _describe(self) -> None:
         m = self.metrics
@@ -316,6 +319,9 @@ class Runner:
                     self.stop_event.wait(min(30.0, 0.5 * 2 ** failures))
         finally:
             self.worker_alive = False
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def _ready(self) -> bool:
         if not self.is_leader:
@@ -328,9 +334,10 @@ class Runner:
         problems = list(self.manifest_problems)
         mset = ManifestSet(objects=tuple(objects), problems=tuple(problems), notes=())
         started = time.perf_counter()
-        with Store.open(self.o.state) as store:
-            report = sync_cluster(store, manifests=mset, config=self.o.config,
-                                  profile=self.o.profile, now=self.o.clock(), full=full)
+        if self._store is None:  # opened by the worker thread, which alone uses it
+            self._store = Store.open(self.o.state)
+        report = sync_cluster(self._store, manifests=mset, config=self.o.config,
+                              profile=self.o.profile, now=self.o.clock(), full=full)
         elapsed = time.perf_counter() - started
         self.metrics.observe("ncp_reconcile_seconds", elapsed)
         self.metrics.inc("ncp_reconciles_total", outcome="ok")

@@ -132,6 +132,8 @@ class Store:
         self._conn = conn
         self.path = path
         self.readonly = readonly
+        self._inventory: Inventory | None = None
+        self._pending: tuple[int, list[StoredObject], list[str]] | None = None
 
     # --- opening ---------------------------------------------------------------------
     @classmethod
@@ -212,9 +214,29 @@ class Store:
             yield StoredObject(*row)
 
     def inventory(self) -> Inventory:
-        """Every object, parsed and validated, as an :class:`Inventory`."""
-        objs = [RESOURCE_ADAPTER.validate_json(r.body) for r in self.rows()]
-        return Inventory(objs, revision=self.revision)
+        """Every object, parsed and validated, as an :class:`Inventory`.
+
+        Kept for as long as the revision does not move: a long-lived writer (``ncp run``)
+        then parses the state once, and after its own writes only what it wrote (see
+        :meth:`apply`); a write by anyone else moves the revision and forces a reload.
+        """
+        revision = self.revision
+        if self._inventory is not None and self._inventory.revision == revision:
+            return self._inventory
+        if self._inventory is not None and self._pending is not None \
+                and self._pending[0] == revision:
+            _rev, upserts, deletes = self._pending
+            objs = dict(self._inventory.items())
+            for path in deletes:
+                objs.pop(path, None)
+            for row in upserts:
+                objs[row.path] = RESOURCE_ADAPTER.validate_json(row.body)
+            self._inventory = Inventory(objs.values(), revision=revision)
+        else:
+            objs_list = [RESOURCE_ADAPTER.validate_json(r.body) for r in self.rows()]
+            self._inventory = Inventory(objs_list, revision=revision)
+        self._pending = None
+        return self._inventory
 
     def holds(self) -> list[Hold]:
         """Every hold, active or not."""
@@ -313,6 +335,7 @@ class Store:
             db.executemany("DELETE FROM profiles WHERE name=?",
                            [(n,) for n in changes.profiles_deleted])
             db.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='revision'")
+            before = self._inventory.revision if self._inventory is not None else None
             rec = changes.cluster
             if rec is not None:
                 revision = db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
@@ -321,7 +344,14 @@ class Store:
                             rec.synced_at, rec.fingerprint, int(revision[0]),
                             json.dumps(rec.summary, sort_keys=True)))
                 self._replace_cluster_rows(db, rec.name, changes)
-        return self.revision
+        revision = self.revision
+        if before is not None and before + 1 == revision:
+            # Nobody else wrote in between: the cached inventory plus this write is the
+            # state; parse only what this write changed when it is next asked for.
+            self._pending = (revision, list(changes.upserts), list(changes.deletes))
+        else:
+            self._inventory = self._pending = None
+        return revision
 
     @staticmethod
     def _replace_cluster_rows(db: sqlite3.Connection, name: str, changes: ChangeSet) -> None:

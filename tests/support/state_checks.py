@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from sdn.ipam import find_orphans
 from sdn.model import (
     Inventory,
     IpBlock,
@@ -16,7 +17,6 @@ from sdn.model import (
     Segment,
     SegmentPort,
 )
-from sdn.ipam import find_orphans
 from sdn.model.checks import validate_inventory
 
 

@@ -47,3 +47,19 @@ def test_readonly_never_creates_or_writes(tmp_path: Path) -> None:
     Store.open(tmp_path / "s.db").close()
     with Store.open_readonly(tmp_path / "s.db") as ro, pytest.raises(StateError):
         ro.apply(ChangeSet())
+
+
+def test_cached_inventory_follows_own_writes_and_notices_others(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store.open(path) as mine, Store.open(path) as other:
+        mine.apply(ChangeSet(upserts=[to_stored(_objects()[0])]))
+        first = mine.inventory()
+        assert mine.inventory() is first  # cached while the revision stands
+        mine.apply(ChangeSet(upserts=[to_stored(_objects()[1])],
+                             deletes=["/infra/tier-0s/t0"]))
+        assert sorted(mine.inventory()) == ["/infra/ip-blocks/b"]  # own write folded in
+        other.apply(ChangeSet(upserts=[to_stored(_objects()[0])]))
+        assert sorted(mine.inventory()) == ["/infra/ip-blocks/b", "/infra/tier-0s/t0"]
+        fresh = Store.open_readonly(path)
+        assert dict(mine.inventory().items()) == dict(fresh.inventory().items())
+        fresh.close()

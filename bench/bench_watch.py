@@ -1,0 +1,679 @@
+"""Benchmark of ``ncp run`` against a live API: one JSON line per case on stdout, progress on
+stderr.
+
+How to run (from the repository root, after ``pip install -e .``)::
+
+    python bench/bench_watch.py                        # 100 namespaces / 10,000 pods
+    python bench/bench_watch.py --pods 2000 --cases burst
+    python bench/bench_watch.py --pods 2000 --cases burst --profile   # where time goes
+
+The API server is the in-process test double of ``tests/support/apiserver.py``
+(``running_apiserver``): a protocol-faithful Kubernetes API served over HTTP on 127.0.0.1,
+spoken to through the real ``kubernetes`` client and ``ncp.sources.kube.KubeClient``. It
+runs in the benchmark's own process, so every figure here includes its cost: its request
+handling, JSON encoding and watch fan-out share the interpreter (and the GIL) with ncp, and
+``peak_rss_mib`` includes its copies of every object. ``cpu_s`` splits the case's CPU time
+by thread group so that share can be read off.
+
+Setup (untimed, reported as ``prepare_s``): the cluster is generated with
+``generate_cluster(namespaces=N, pods=P, seed=S, nodes=max(3, P // 100))`` (the same shape
+as ``bench_sync.py``: skewed namespace sizes, Deployments of apps labelled ``app``/``tier``);
+each Deployment becomes as many bare Pods (what its ReplicaSet would create: the template's
+labels, a seeded ``spec.nodeName``), in a seeded shuffled order so creation interleaves
+namespaces. The namespaces, nodes and ``nsx-system`` (where the Lease lives) are created on
+the server, a ``Runner`` is started as ``ncp run`` starts it (leader election on, production
+lease timings, ``--debounce``, ``bench/large-cluster.yaml``), and the benchmark waits until
+it is settled: leader, every kind listed, the namespaces synced and annotated, and the
+worker idle with nothing left in the cache to reconcile.
+
+Cases, each in a fresh process:
+
+* ``burst``: P pods are created with ``server.apply`` as fast as it goes, on the main
+  thread, while ncp runs. ``apply_s``: how long creating them took. ``converge_s``: from
+  the first pod created until the end of the first reconcile whose report realizes all P
+  pods (``report.pods``), i.e. its state transaction has landed and the state holds exactly
+  the server's pods (checked afterwards from the SQLite state). ``reconciles``: the
+  reconciles that took (started after the first pod); ``reconcile_median_s`` /
+  ``reconcile_max_s``: their ``ncp_reconcile_seconds`` observations (``sync_cluster``
+  only, without status write-back). ``writeback_done_s``: from the first pod until the
+  last status write that patched something had returned (every pod then carries
+  ``ncp/network_config`` on the server, checked); ``writeback_s``: the time spent in
+  status write-back in all. ``settle_s``: until the last reconcile before the worker
+  went idle (write-back patches are watch events that cause further reconciles).
+* ``steady_change``: the pods exist before ncp starts (the state after a burst, reached
+  without timing one). Then one pod's labels are changed 50 times (``--changes``), one at a
+  time (read the pod, change ``tier``, ``server.apply``, like ``kubectl label``), each
+  after ncp is idle. Latency: from the change until the end of the first reconcile (write-
+  back included: ``runner.reconciles`` has moved) whose snapshot holds the new labels.
+  ``median_s``, ``p95_s``, ``max_s``; ``pickup_median_s`` (change until that reconcile
+  began: watch delivery, the worker's wake-up, ``--debounce``), ``sync_median_s``.
+
+Each line: ``{"bench": "ncp_watch", "case", "namespaces", "pods", "nodes", "seed",
+"debounce", ..., "peak_rss_mib", "machine": {"cpus", "python"}, "revision", "apiserver":
+"in-process test double"}``. ``revision`` follows ``bench_sync.py``. ``p95_s`` is the
+nearest-rank 95th percentile. A broken invariant or a timeout (``--timeout``) fails the
+case loudly: no line, exit status 1.
+
+``--profile`` runs a cProfile inside the reconcile worker thread (``sync_cluster`` and
+status write-back of every measured reconcile) and prints it on stderr; timings are then
+inflated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "large-cluster.yaml"
+CASES = ("burst", "steady_change")
+TIERS = ("frontend", "backend", "data", "batch")
+#: The namespace NCP runs in and keeps its Lease in.
+NCP_NAMESPACE = "nsx-system"
+#: How often waits poll what the runner has done.
+POLL = 0.05
+
+
+def log(msg: str) -> None:
+    print(f"[bench_watch {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _paths() -> None:
+    for p in (str(TESTS), str(ROOT)):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def peak_rss_mib() -> float:
+    """This process's ``ru_maxrss`` in MiB."""
+    raw = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kib = raw / 1024 if sys.platform == "darwin" else raw  # macOS reports bytes
+    return round(kib / 1024, 1)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank ``q`` percentile (0 < q <= 100)."""
+    import math
+
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def r4(x: float) -> float:
+    return round(x, 4)
+
+
+def fail(case: str, why: str) -> SystemExit:
+    return SystemExit(f"FAILED: case {case}: {why}")
+
+
+def cluster_objects(namespaces: int, pods: int, seed: int,
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Namespaces, nodes and bare pods (the generated Deployments' replicas), seeded."""
+    from topologies.generate import generate_cluster
+
+    objects = generate_cluster(namespaces=namespaces, pods=pods, seed=seed,
+                               nodes=max(3, pods // 100))
+    rng = random.Random(seed)
+    ns_objs = [o for o in objects if o["kind"] == "Namespace"]
+    nodes = [o for o in objects if o["kind"] == "Node"]
+    node_names = [o["metadata"]["name"] for o in nodes]
+    out: list[dict[str, Any]] = []
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"  # what generateName uses
+    for d in (o for o in objects if o["kind"] == "Deployment"):
+        ns, app = d["metadata"]["namespace"], d["metadata"]["name"]
+        template = d["spec"]["template"]
+        rs = "".join(rng.choice(alphabet) for _ in range(10))
+        for _ in range(int(d["spec"]["replicas"])):
+            suffix = "".join(rng.choice(alphabet) for _ in range(5))
+            out.append({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": f"{app}-{rs}-{suffix}", "namespace": ns,
+                             "labels": dict(template["metadata"]["labels"])},
+                "spec": {**json.loads(json.dumps(template["spec"])),
+                         "nodeName": node_names[int(rng.random() * len(node_names))]},
+            })
+    rng.shuffle(out)
+    return ns_objs, nodes, out
+
+
+# --------------------------------------------------------------------------- probing
+
+
+@dataclass
+class Pass:
+    """One reconcile as the probe saw it (``time.perf_counter`` stamps)."""
+
+    started: float
+    version: int = -1
+    synced: float | None = None  # sync_cluster returned, its transaction landed
+    written: float | None = None  # status write-back returned
+    ended: float | None = None
+    sync_s: float | None = None  # the ncp_reconcile_seconds observation
+    pods: int = -1
+    namespaces: int = -1
+    problems: int = 0
+    patches: int = 0
+    error: str | None = None
+    snapshot: Any = None  # the latest pass's objects only
+
+
+class Probe:
+    """Wraps one runner's ``reconcile`` and status writer (instance attributes only) to
+    time each pass; optionally profiles them in the worker thread."""
+
+    def __init__(self, runner: Any, *, profile: bool = False) -> None:
+        self.runner = runner
+        self.passes: list[Pass] = []
+        self.current: Pass | None = None
+        self.lock = threading.Lock()
+        self.prof: Any = None
+        self.profiling = False
+        if profile:
+            import cProfile
+
+            self.prof = cProfile.Profile()
+        reconcile, write = runner.reconcile, runner.writer.write
+        hist = runner.metrics.hist
+
+        def timed_reconcile(*, full: bool = False) -> int:
+            p = Pass(started=time.perf_counter())
+            with self.lock:
+                if self.passes:
+                    self.passes[-1].snapshot = None
+                self.passes.append(p)
+                self.current = p
+            seen = len(hist.get("ncp_reconcile_seconds", {}).get((), []))
+            prof = self.prof if self.profiling else None
+            if prof is not None:
+                prof.enable()
+            try:
+                p.version = reconcile(full=full)
+            except Exception as err:
+                p.error = f"{type(err).__name__}: {err}"
+                raise
+            finally:
+                if prof is not None:
+                    prof.disable()
+                obs = hist.get("ncp_reconcile_seconds", {}).get((), [])
+                if len(obs) > seen:
+                    p.sync_s = obs[-1]
+                p.ended = time.perf_counter()
+                with self.lock:
+                    self.current = None
+            return p.version
+
+        def timed_write(report: Any, snapshot: Sequence[Any]) -> int:
+            p = self.current
+            if p is None:  # not called from a reconcile: nothing to attribute
+                return int(write(report, snapshot))
+            p.synced = time.perf_counter()
+            p.pods, p.namespaces = report.pods, report.namespaces
+            p.problems = len(report.problems)
+            p.snapshot = snapshot
+            p.patches = int(write(report, snapshot))
+            p.written = time.perf_counter()
+            return p.patches
+
+        runner.reconcile = timed_reconcile
+        runner.writer.write = timed_write
+
+    def since(self, index: int) -> list[Pass]:
+        with self.lock:
+            return list(self.passes[index:])
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.passes)
+
+    def settled(self) -> bool:
+        """Idle (no change for a second), nothing running and the last pass has seen the
+        cache's current version."""
+        with self.lock:
+            last = self.passes[-1] if self.passes else None
+            running = self.current is not None
+        return (self.runner.idle.is_set() and not running and last is not None
+                and last.ended is not None and last.version == self.runner.cache.version)
+
+    def print_profile(self, case: str) -> None:
+        if self.prof is None:
+            return
+        import pstats
+
+        for key in ("cumulative", "tottime"):
+            log(f"cProfile of the reconcile worker during {case} ({key}, top 35):")
+            pstats.Stats(self.prof, stream=sys.stderr).sort_stats(key).print_stats(35)
+
+
+class ThreadCpu:
+    """CPU seconds per thread group, sampled from each live thread's CPU clock."""
+
+    def __init__(self, period: float = 0.25) -> None:
+        self.period = period
+        self.last: dict[threading.Thread, float] = {}
+        self.base: dict[threading.Thread, float] = {}
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="bench-cpu", daemon=True)
+
+    @staticmethod
+    def group(name: str) -> str:
+        if name == "MainThread":
+            return "main (bench: server.apply)"
+        if name == "ncp-worker":
+            return "ncp worker"
+        if name.startswith("ncp-watch"):
+            return "ncp watchers"
+        if name == "ncp-leader":
+            return "ncp leader"
+        if name.startswith("bench-"):
+            return "bench"
+        return "apiserver"  # the double's listener and per-connection handler threads
+
+    def sample(self) -> None:
+        for t in threading.enumerate():
+            if t.ident is None:
+                continue
+            try:
+                cpu = time.clock_gettime(time.pthread_getcpuclockid(t.ident))
+            except (OSError, AttributeError):
+                continue
+            self.last[t] = cpu
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(self.period):
+            self.sample()
+
+    def start(self) -> None:
+        self.sample()
+        self.thread.start()
+
+    def mark(self) -> None:
+        """Start counting from now."""
+        self.sample()
+        self.base = dict(self.last)
+
+    def totals(self) -> dict[str, float]:
+        self.sample()
+        out: dict[str, float] = {}
+        for t, cpu in self.last.items():
+            g = self.group(t.name)
+            out[g] = out.get(g, 0.0) + cpu - self.base.get(t, 0.0)
+        return {k: round(v, 2) for k, v in sorted(out.items())}
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(2)
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, case: str, what: str,
+               progress: Callable[[], str] | None = None) -> float:
+    """Poll ``predicate`` until true; returns ``perf_counter`` then. Fails the case on
+    timeout. Logs ``progress()`` every 15 s."""
+    start = time.perf_counter()
+    next_log = start + 15
+    while True:
+        if predicate():
+            return time.perf_counter()
+        now = time.perf_counter()
+        if now - start > timeout:
+            extra = f" ({progress()})" if progress else ""
+            raise fail(case, f"timed out after {timeout:.0f} s waiting for {what}{extra}")
+        if progress is not None and now >= next_log:
+            log(f"  waiting for {what}: {progress()}")
+            next_log = now + 15
+        time.sleep(POLL)
+
+
+# --------------------------------------------------------------------------- child side
+
+
+def run_case(args: argparse.Namespace) -> dict[str, Any]:
+    """Set up server and runner in this fresh process, run ``args.child``, return results."""
+    _paths()
+    from support.apiserver import client_configuration, running_apiserver
+
+    from ncp.config import load_config
+    from ncp.leader import LeaseSettings
+    from ncp.running import Runner, RunOptions
+    from ncp.sources.kube import KubeClient
+
+    case = args.child
+    start = time.perf_counter()
+    namespaces, nodes, pods = cluster_objects(args.namespaces, args.pods, args.seed)
+    log(f"{case}: generated {len(namespaces)} namespaces, {len(nodes)} nodes, {len(pods)} pods "
+        f"in {time.perf_counter() - start:.1f} s (untimed)")
+    config = load_config(args.config)
+    # The double's watch history (for resumes) holds the whole run, as a real API server's
+    # few minutes of etcd history would hold a burst.
+    history = max(1000, 4 * (len(pods) + len(namespaces)))
+    with tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp, \
+            running_apiserver(history_size=history) as server:
+        state = Path(tmp) / "state.db"
+        prep_start = time.perf_counter()
+        server.apply({"apiVersion": "v1", "kind": "Namespace",
+                      "metadata": {"name": NCP_NAMESPACE}})
+        for o in (*namespaces, *nodes):
+            server.apply(o)
+        if case == "steady_change":
+            for o in pods:
+                server.apply(o)
+        options = RunOptions(state=state, config=config, debounce=args.debounce,
+                             lease=LeaseSettings(namespace=NCP_NAMESPACE,
+                                                 name=f"ncp-{config.cluster}",
+                                                 identity="bench-watch"))
+        client = KubeClient(client_configuration(server))
+        runner = Runner(options, client=client)
+        probe = Probe(runner, profile=args.profile)
+        cpu = ThreadCpu()
+        cpu.start()
+        runner.start()
+        try:
+            expected_ns = len(server.objects("Namespace"))
+            preloaded = len(pods) if case == "steady_change" else 0
+
+            def prepared() -> bool:
+                if not probe.settled():
+                    return False
+                last = probe.passes[-1]
+                return last.namespaces == expected_ns and last.pods == preloaded
+
+            wait_until(prepared, timeout=args.timeout, case=case, what="the first sync",
+                       progress=lambda: _progress(runner, probe))
+            prepare_s = time.perf_counter() - prep_start
+            log(f"{case}: prepared in {prepare_s:.1f} s ({probe.count()} reconcile(s)); "
+                "measuring")
+            probe.profiling = True
+            cpu.mark()
+            if case == "burst":
+                result = burst(server, runner, probe, pods, state, args)
+            else:
+                result = steady_change(server, runner, probe, pods, state, args)
+            probe.profiling = False
+            result["cpu_s"] = cpu.totals()
+        finally:
+            runner.stop()
+            client.close()
+            cpu.stop()
+        result.update({
+            "prepare_s": round(prepare_s, 2),
+            "watch": {k: {"lists": s.lists, "resumes": s.resumes,
+                          "relists_after_410": s.relists_after_410, "errors": s.errors}
+                      for k, s in sorted(runner.stats.items())
+                      if s.lists != 1 or s.resumes or s.relists_after_410 or s.errors},
+            "peak_rss_mib": peak_rss_mib(),
+            "nodes": len(nodes),
+        })
+    probe.print_profile(case)
+    return result
+
+
+def _progress(runner: Any, probe: Probe) -> str:
+    passes = probe.since(0)
+    done = [p for p in passes if p.ended is not None]
+    last = done[-1] if done else None
+    return (f"{len(passes)} reconcile(s), last realized {last.pods if last else '-'} pods, "
+            f"cache holds {runner.cache.count('Pod')} pods, leader {runner.is_leader}, "
+            f"last error {runner.last_error}")
+
+
+def _pod_patches(runner: Any) -> int:
+    return int(runner.metrics.values.get("ncp_status_patches_total", {}).get(
+        (("kind", "Pod"),), 0))
+
+
+def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], state: Path,
+          args: argparse.Namespace) -> dict[str, Any]:
+    from support.live import pods_in_state, server_pods
+
+    from ncp.translate.cluster import POD_ANNOTATION
+
+    first = probe.count()
+    patches0 = _pod_patches(runner)
+    t0 = time.perf_counter()
+    for i, o in enumerate(pods):
+        server.apply(o)
+        if (i + 1) % 2000 == 0:
+            log(f"  created {i + 1} pods in {time.perf_counter() - t0:.1f} s")
+    applied = time.perf_counter()
+    total = len(pods)
+    log(f"burst: {total} pods created in {applied - t0:.1f} s")
+
+    def converging() -> Pass | None:
+        return next((p for p in probe.since(first)
+                     if p.synced is not None and p.pods == total), None)
+
+    wait_until(lambda: converging() is not None, timeout=args.timeout, case="burst",
+               what=f"all {total} pods realized", progress=lambda: _progress(runner, probe))
+    conv = converging()
+    assert conv is not None and conv.synced is not None
+    log(f"burst: converged {conv.synced - t0:.1f} s after the first pod; waiting to settle")
+    wait_until(probe.settled, timeout=args.timeout, case="burst", what="the runner to settle",
+               progress=lambda: _progress(runner, probe))
+    passes = probe.since(first)
+    index = passes.index(conv)
+    upto = passes[:index + 1]
+    errors = [p.error for p in passes if p.error]
+    sync_times = [p.sync_s for p in upto if p.sync_s is not None]
+    writing = [p for p in passes if p.patches and p.written is not None]
+    written = [p.written - p.synced for p in passes
+               if p.written is not None and p.synced is not None]
+    last = passes[-1]
+    assert last.ended is not None
+
+    # Invariants (untimed): the state holds exactly the server's pods, each annotated.
+    in_state, on_server = pods_in_state(state), server_pods(server)
+    if in_state != on_server or len(on_server) != total:
+        raise fail("burst", f"state holds {len(in_state)} pods, the server {len(on_server)}; "
+                   f"{len(in_state ^ on_server)} differ")
+    bare = [p["metadata"]["name"] for p in server.objects("Pod")
+            if POD_ANNOTATION not in (p["metadata"].get("annotations") or {})]
+    if bare:
+        raise fail("burst", f"{len(bare)} pod(s) lack {POD_ANNOTATION}, e.g. {bare[:3]}")
+    if last.problems:
+        raise fail("burst", f"the last reconcile reported {last.problems} problem(s)")
+    return {
+        "apply_s": r4(applied - t0),
+        "apply_per_s": round(total / (applied - t0), 1),
+        "converge_s": r4(conv.synced - t0),
+        "reconciles": len(upto),
+        "reconcile_median_s": r4(statistics.median(sync_times)),
+        "reconcile_max_s": r4(max(sync_times)),
+        "reconcile_s": [round(s, 3) for s in sync_times],
+        "writeback_done_s": r4(max(p.written for p in writing) - t0) if writing else None,
+        "writeback_s": r4(sum(written)),
+        "status_patches": _pod_patches(runner) - patches0,
+        "settle_s": r4(last.ended - t0),
+        "reconciles_to_settle": len(passes),
+        "reconcile_errors": errors,
+    }
+
+
+def _labels_in(snapshot: Sequence[Any] | None, ns: str, name: str) -> dict[str, Any] | None:
+    for o in snapshot or ():
+        if o.kind == "Pod" and o.namespace == ns and o.name == name:
+            return dict((o.body.get("metadata") or {}).get("labels") or {})
+    return None
+
+
+def steady_change(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]],
+                  state: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from sdn.model import SegmentPort
+    from sdn.store import Store
+
+    rng = random.Random(args.seed + 2000)
+    target = pods[int(rng.random() * len(pods))]["metadata"]
+    ns, name = target["namespace"], target["name"]
+    latencies: list[float] = []
+    pickups: list[float] = []
+    syncs: list[float] = []
+    writebacks: list[float] = []
+    extra_passes = 0
+    tier = ""
+    for i in range(args.changes):
+        wait_until(probe.settled, timeout=args.timeout, case="steady_change",
+                   what="the runner to settle", progress=lambda: _progress(runner, probe))
+        first = probe.count()
+        reconciles = runner.reconciles
+        obj = server.get("Pod", ns, name)
+        labels = obj["metadata"]["labels"]
+        tier = TIERS[(TIERS.index(labels.get("tier", TIERS[0])) + 1) % len(TIERS)] \
+            if labels.get("tier") in TIERS else TIERS[i % len(TIERS)]
+        labels["tier"] = tier
+        wanted = dict(labels)
+        t = time.perf_counter()
+        server.apply(obj)
+
+        def reconciled(first: int = first, wanted: dict[str, Any] = wanted) -> Pass | None:
+            for p in probe.since(first):
+                if p.ended is not None and p.error is None and \
+                        _labels_in(p.snapshot, ns, name) == wanted:
+                    return p
+                if p.ended is not None and p.snapshot is not None:
+                    p.snapshot = None  # checked and stale: do not scan it again
+            return None
+
+        wait_until(lambda: reconciled() is not None, timeout=args.timeout,
+                   case="steady_change", what=f"change {i + 1} to be reconciled",
+                   progress=lambda: _progress(runner, probe))
+        p = reconciled()
+        assert p is not None and p.ended is not None and runner.reconciles > reconciles
+        extra_passes += len(probe.since(first)) - 1
+        latencies.append(p.ended - t)
+        pickups.append(p.started - t)
+        if p.sync_s is not None:
+            syncs.append(p.sync_s)
+        if p.written is not None and p.synced is not None:
+            writebacks.append(p.written - p.synced)
+        if (i + 1) % 10 == 0:
+            log(f"  {i + 1}/{args.changes} changes, median {statistics.median(latencies):.3f} s")
+    # Invariant (untimed): the state carries the last change.
+    with Store.open_readonly(state) as store:
+        ports = [p for p in store.inventory().of_type(SegmentPort)
+                 if p.display_name == f"{ns}/{name}"]
+    if len(ports) != 1 or ports[0].tag("tier") != tier:
+        raise fail("steady_change", f"the state's port for {ns}/{name} does not carry "
+                   f"tier={tier}: {[p.tags for p in ports]}")
+    return {
+        "changes": len(latencies),
+        "median_s": r4(statistics.median(latencies)),
+        "p95_s": r4(percentile(latencies, 95)),
+        "max_s": r4(max(latencies)),
+        "min_s": r4(min(latencies)),
+        "pickup_median_s": r4(statistics.median(pickups)),
+        "sync_median_s": r4(statistics.median(syncs)) if syncs else None,
+        "writeback_median_s": r4(statistics.median(writebacks)) if writebacks else None,
+        "extra_reconciles": extra_passes,
+    }
+
+
+def child(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    result = run_case(args)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def spawn(args: argparse.Namespace, case: str) -> dict[str, Any] | None:
+    """Run ``case`` in a fresh interpreter; its JSON result, or None when it failed."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case,
+           "--namespaces", str(args.namespaces), "--pods", str(args.pods),
+           "--seed", str(args.seed), "--debounce", str(args.debounce),
+           "--changes", str(args.changes), "--config", str(args.config),
+           "--timeout", str(args.timeout)]
+    cmd += ["--profile"] if args.profile else []
+    cmd += ["--verbose"] if args.verbose else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), str(TESTS), os.environ.get("PYTHONPATH", "")) if p)}
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        log(f"case {case} FAILED (exit {proc.returncode}); see the error above")
+        return None
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Time `ncp run` against the in-process test API server; one JSON line "
+                    "per case.")
+    parser.add_argument("--namespaces", type=int, default=100)
+    parser.add_argument("--pods", type=int, default=10000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help=f"comma-separated subset of {','.join(CASES)}")
+    parser.add_argument("--debounce", type=float, default=0.3,
+                        help="seconds the worker lets a burst settle (RunOptions default 0.3)")
+    parser.add_argument("--changes", type=int, default=50,
+                        help="label changes timed by steady_change (50)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help="cluster settings (default bench/large-cluster.yaml)")
+    parser.add_argument("--timeout", type=float, default=1800.0,
+                        help="seconds any one wait may take before the case fails (1800)")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the reconcile worker; printed on stderr")
+    parser.add_argument("--verbose", action="store_true", help="ncp's INFO logs on stderr")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        _paths()
+        return child(args)
+
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    if args.namespaces < 1 or args.pods < 1 or args.changes < 1 or args.debounce < 0:
+        parser.error("--namespaces, --pods and --changes must be >= 1, --debounce >= 0")
+    args.config = args.config.resolve()
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_sync import source_revision
+
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    revision = source_revision()
+    failed = False
+    for case in cases:
+        log(f"case {case}: {args.namespaces} namespaces / {args.pods} pods, seed {args.seed}, "
+            f"debounce {args.debounce} s, in a fresh process")
+        start = time.perf_counter()
+        result = spawn(args, case)
+        if result is None:
+            failed = True
+            continue
+        log(f"case {case} done in {time.perf_counter() - start:.0f} s")
+        line: dict[str, Any] = {
+            "bench": "ncp_watch", "case": case, "namespaces": args.namespaces,
+            "pods": args.pods, "nodes": result.pop("nodes"), "seed": args.seed,
+            "debounce": args.debounce, **result, "machine": machine, "revision": revision,
+            "apiserver": "in-process test double",
+        }
+        print(json.dumps(line), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
