@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ncp.sources.kube import KubeClient, KubeConflictError, KubeError
+from ncp.sources.kube import KubeClient, KubeConflictError, KubeError, KubeNotFoundError
 
 log = logging.getLogger("ncp.leader")
 
@@ -58,6 +58,7 @@ class LeaderElector:
         self.is_leader = False
         self.last_renew = 0.0
         self.transitions = 0
+        self.missing_namespace_reported = False
 
     def _body(self, lease: dict[str, Any] | None, now: float, *, holder: str,
               duration: float) -> dict[str, Any]:
@@ -94,6 +95,14 @@ class LeaderElector:
                 lease, now, holder=self.s.identity, duration=self.s.master_timeout))
             return self._became(True, now)
         except KubeConflictError:
+            return self._became(False, now)
+        except KubeNotFoundError as err:
+            if not self.missing_namespace_reported:
+                log.error("cannot hold Lease %s/%s (%s): does namespace %s exist? Create it, "
+                          "or pass --lease-namespace, or run a single replica with "
+                          "--no-leader-election", self.s.namespace, self.s.name, err,
+                          self.s.namespace)
+                self.missing_namespace_reported = True
             return self._became(False, now)
         except KubeError as err:
             log.warning("lease %s/%s: %s", self.s.namespace, self.s.name, err)
