@@ -143,11 +143,15 @@ def cluster_objects(namespaces: int, pods: int, seed: int,
         ns, app = d["metadata"]["namespace"], d["metadata"]["name"]
         template = d["spec"]["template"]
         rs = "".join(rng.choice(alphabet) for _ in range(10))
+        names: set[str] = set()
         for _ in range(int(d["spec"]["replicas"])):
-            suffix = "".join(rng.choice(alphabet) for _ in range(5))
+            name = ""
+            while not name or name in names:  # 5 letters collide within big Deployments
+                name = f"{app}-{rs}-{''.join(rng.choice(alphabet) for _ in range(5))}"
+            names.add(name)
             out.append({
                 "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": f"{app}-{rs}-{suffix}", "namespace": ns,
+                "metadata": {"name": name, "namespace": ns,
                              "labels": dict(template["metadata"]["labels"])},
                 "spec": {**json.loads(json.dumps(template["spec"])),
                          "nodeName": node_names[int(rng.random() * len(node_names))]},
@@ -430,9 +434,17 @@ def _progress(runner: Any, probe: Probe) -> str:
     passes = probe.since(0)
     done = [p for p in passes if p.ended is not None]
     last = done[-1] if done else None
-    return (f"{len(passes)} reconcile(s), last realized {last.pods if last else '-'} pods, "
-            f"cache holds {runner.cache.count('Pod')} pods, leader {runner.is_leader}, "
-            f"last error {runner.last_error}")
+    text = (f"{len(passes)} reconcile(s), cache holds {runner.cache.count('Pod')} pods, "
+            f"leader {runner.is_leader}, last error {runner.last_error}")
+    if last is not None:
+        text += (f"; last reconcile: {last.pods} pods realized, sync "
+                 f"{last.sync_s or 0:.2f} s, write-back "
+                 f"{(last.written or 0) - (last.synced or 0):.2f} s, {last.patches} patches")
+    if passes and passes[-1].ended is None:
+        p = passes[-1]
+        stage = "writing back" if p.synced is not None else "syncing"
+        text += f"; one {stage} for {time.perf_counter() - p.started:.1f} s"
+    return text
 
 
 def _pod_patches(runner: Any) -> int:
@@ -504,6 +516,9 @@ def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], st
         "settle_s": r4(last.ended - t0),
         "reconciles_to_settle": len(passes),
         "reconcile_errors": errors,
+        "passes": [{"start_s": round(p.started - t0, 3), "sync_s": round(p.sync_s or 0, 3),
+                    "writeback_s": round((p.written or 0) - (p.synced or 0), 3),
+                    "patches": p.patches, "pods": p.pods} for p in passes],
     }
 
 

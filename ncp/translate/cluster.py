@@ -32,12 +32,10 @@ from typing import Any
 
 from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
-from ncp.translate.adminpolicy import translate_admin_policies
-from ncp.translate.baseline import baseline_policies
-from ncp.translate.networkpolicy import lint_limits, translate_network_policies
+from ncp.translate.firewall import firewall_objects
 from ncp.translate.networks import CarvedSubnet, NetworkPlan, plan_network
-from ncp.translate.policyinputs import NamespaceInfo, PodInfo
-from ncp.translate.services import translate_services
+from ncp.translate.policyinputs import PodInfo
+from ncp.translate.services import existing_cluster_ips, translate_services
 from ncp.translate.settings import ClusterSettings
 from ncp.translate.snat import SnatPlanner, SnatRequest
 from ncp.translate.tags import label_tags
@@ -51,11 +49,9 @@ from sdn.model import (
     IpBlock,
     IpPool,
     IpPoolBlockSubnet,
-    LBVirtualServer,
     NatRule,
     PolicyResource,
     PortAttachment,
-    SecurityPolicy,
     Segment,
     SegmentAdvancedConfig,
     SegmentDhcpV4Config,
@@ -67,7 +63,6 @@ from sdn.model import (
     ip_pool_path,
     nat_rule_path,
     port_path,
-    security_policy_path,
     segment_path,
     tier0_path,
     tier1_path,
@@ -563,57 +558,6 @@ def provision(
     return run.out
 
 
-@dataclass(frozen=True)
-class _Sections:
-    """Where NCP's security policies sit in the Application category."""
-
-    allow: int
-    isolation: int
-    baseline: int
-    ncp_baseline: int
-
-
-def _sections(run: _Run) -> _Sections:
-    """NCP's sequence numbers, or, with firewall section markers, numbers between them.
-
-    The network profile's ``top_firewall_section_marker`` and
-    ``bottom_firewall_section_marker`` name the admin's own security policies (applied
-    with ``sdn apply``); NCP's policies then take the numbers right below the top marker
-    (allow, isolation, then Baseline-tier admin policies from top + 3) and the NCP baseline
-    right above the bottom one, so the admin's rules above and below developer policy
-    keep their place. A marker that is missing, not in the Application category, or a
-    range too narrow is a problem and the defaults are used.
-    """
-    s = run.s
-    default = _Sections(s.np_allow_sequence, s.np_isolation_sequence, 5000,
-                        s.baseline_policy_sequence)
-    if s.top_marker is None and s.bottom_marker is None:
-        return default
-    found: dict[str, SecurityPolicy] = {}
-    for role, marker in (("top", s.top_marker), ("bottom", s.bottom_marker)):
-        if marker is None:
-            continue
-        obj = run.current.get(security_policy_path(marker))
-        if not isinstance(obj, SecurityPolicy):
-            run.problem("FIREWALL_MARKER_NOT_FOUND", f"Cluster/{run.c}",
-                        f"{role}_firewall_section_marker {marker!r} names no security policy")
-        elif obj.category != "Application":
-            run.problem("FIREWALL_MARKER_CATEGORY", f"Cluster/{run.c}",
-                        f"marker {marker!r} is in {obj.category}; NCP's sections live in "
-                        "Application")
-        else:
-            found[role] = obj
-    if len(found) != sum(m is not None for m in (s.top_marker, s.bottom_marker)):
-        return default
-    top = found["top"].sequence_number if "top" in found else -1
-    bottom = found["bottom"].sequence_number if "bottom" in found else 999_999
-    if bottom - top < 5:
-        run.problem("FIREWALL_MARKER_RANGE", f"Cluster/{run.c}",
-                    f"markers at {top} and {bottom} leave no room for NCP's sections")
-        return default
-    return _Sections(top + 1, top + 2, top + 3, bottom - 1)
-
-
 def _namespace_labels(ns_obj: K8sObject | None, name: str) -> dict[str, str]:
     """The namespace's labels, with ``kubernetes.io/metadata.name`` that Kubernetes sets
     on every namespace (policies commonly select namespaces by it)."""
@@ -624,16 +568,10 @@ def _namespace_labels(ns_obj: K8sObject | None, name: str) -> dict[str, str]:
 
 def _services(run: _Run, objects: ClusterObjects) -> None:
     """Cluster IPs as distributed load balancing (ncp.translate.services)."""
-    existing = {}
-    for vs in run.current.values():
-        if isinstance(vs, LBVirtualServer) and vs.tag(naming.SCOPE_CLUSTER) == run.c:
-            ns, svc = vs.tag(naming.SCOPE_PROJECT), vs.tag("ncp/service")
-            if ns and svc:
-                existing[f"{ns}/{svc}"] = vs.ip_address
     result = translate_services(
         [s for s in objects.services if s.namespace in run.out.annotations],
         objects.endpoint_slices, cluster=run.c, pods=run.out.pod_infos,
-        service_cidr=run.s.service_cidr, existing=existing)
+        service_cidr=run.s.service_cidr, existing=existing_cluster_ips(run.current, run.c))
     for obj in result.objects:
         run.add(obj)
     run.out.problems += result.problems
@@ -643,29 +581,12 @@ def _services(run: _Run, objects: ClusterObjects) -> None:
 
 def _firewall(run: _Run, policies: Sequence[K8sObject],
               namespaces: Mapping[str, Mapping[str, str]]) -> None:
-    """NetworkPolicies, admin policies and NCP's baseline to DFW groups and policies."""
-    seq = _sections(run)
-    groups, baseline = baseline_policies(run.s.baseline_policy_type, cluster=run.c,
-                                         namespaces=list(namespaces),
-                                         sequence_number=seq.ncp_baseline)
-    for obj in (*groups, *baseline):
+    """The cluster's DFW (ncp.translate.firewall)."""
+    result = firewall_objects(run.s, run.current, policies, namespaces, run.out.pod_infos)
+    for obj in result.objects:
         run.add(obj)
-    if not policies:
-        return
-    ns_infos = [NamespaceInfo(name, labels) for name, labels in namespaces.items()]
-    nps = [p for p in policies if p.kind == "NetworkPolicy"]
-    admin = [p for p in policies if p.kind != "NetworkPolicy"]
-    for translation in (
-        translate_network_policies(nps, cluster=run.c, pods=run.out.pod_infos,
-                                   namespaces=ns_infos, allow_sequence=seq.allow,
-                                   isolation_sequence=seq.isolation),
-        translate_admin_policies(admin, cluster=run.c, pods=run.out.pod_infos,
-                                 namespaces=ns_infos, baseline_sequence_base=seq.baseline),
-    ):
-        for obj in (*translation.groups, *translation.policies):
-            run.add(obj)
-        run.out.problems += translation.problems
-    run.out.findings = sorted(lint_limits(nps, namespaces=ns_infos))
+    run.out.problems += result.problems
+    run.out.findings = result.findings
 
 
 def _pods(run: _Run, *, name: str, pods: Mapping[str, _Pod], plan: NetworkPlan,

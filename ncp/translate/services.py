@@ -31,6 +31,7 @@ from ncp.translate.policyinputs import PodInfo
 from sdn.errors import Problem
 from sdn.ipam import AddressAllocator
 from sdn.model import (
+    Inventory,
     LBPool,
     LBPoolMember,
     LBService,
@@ -83,6 +84,18 @@ def _target(port: Mapping[str, Any], pod: PodInfo, protocol: str) -> int | None:
         if name == target and proto == protocol:
             return number
     return None
+
+
+def existing_cluster_ips(current: Inventory, cluster: str) -> dict[str, IPv4Address]:
+    """The cluster IP each of the cluster's services has now (``ns/name``), from its
+    virtual servers: a service keeps its address across syncs."""
+    out = {}
+    for vs in current.of_type(LBVirtualServer):
+        if vs.tag(naming.SCOPE_CLUSTER) == cluster:
+            ns, svc = vs.tag(naming.SCOPE_PROJECT), vs.tag("ncp/service")
+            if ns and svc:
+                out[f"{ns}/{svc}"] = vs.ip_address
+    return out
 
 
 def translate_services(services: Sequence[K8sObject], slices: Sequence[K8sObject], *,
