@@ -40,6 +40,8 @@ Cases, each in a fresh process:
   ``ncp/network_config`` on the server, checked); ``writeback_s``: the time spent in
   status write-back in all. ``settle_s``: until the last reconcile before the worker
   went idle (write-back patches are watch events that cause further reconciles).
+  ``passes`` lists every pass: its start (from the first pod), sync and write-back seconds,
+  patches and realized pods.
 * ``steady_change``: the pods exist before ncp starts (the state after a burst, reached
   without timing one). Then one pod's labels are changed 50 times (``--changes``), one at a
   time (read the pod, change ``tier``, ``server.apply``, like ``kubectl label``), each
@@ -485,7 +487,7 @@ def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], st
     upto = passes[:index + 1]
     errors = [p.error for p in passes if p.error]
     sync_times = [p.sync_s for p in upto if p.sync_s is not None]
-    writing = [p for p in passes if p.patches and p.written is not None]
+    writing = [p.written for p in passes if p.patches and p.written is not None]
     written = [p.written - p.synced for p in passes
                if p.written is not None and p.synced is not None]
     last = passes[-1]
@@ -510,7 +512,7 @@ def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], st
         "reconcile_median_s": r4(statistics.median(sync_times)),
         "reconcile_max_s": r4(max(sync_times)),
         "reconcile_s": [round(s, 3) for s in sync_times],
-        "writeback_done_s": r4(max(p.written for p in writing) - t0) if writing else None,
+        "writeback_done_s": r4(max(writing) - t0) if writing else None,
         "writeback_s": r4(sum(written)),
         "status_patches": _pod_patches(runner) - patches0,
         "settle_s": r4(last.ended - t0),

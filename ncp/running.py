@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from ncp.metrics import Metrics, serve
 from ncp.reconcile.sync import SyncReport, sync_cluster
 from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
 from ncp.sources.manifests import ManifestSet, read_manifests
+from ncp.translate import naming
 from ncp.translate.cluster import POD_ANNOTATION
 from ncp.watching import WatchStats, watch_kind
 from sdn.errors import Problem, SdnError
@@ -49,8 +51,8 @@ from sdn.store import Store
 log = logging.getLogger("ncp.running")
 
 #: Namespace annotation keys NCP owns (the ones it may also remove).
-OWNED_PREFIXES = ("ncp/subnet-", "ncp/snat_ip", "ncp/snat_ip_status", "ncp/router_id",
-                  "ncp/error")
+OWNED_PREFIXES = tuple(p for p in naming.WRITTEN_ANNOTATION_PREFIXES
+                       if p != POD_ANNOTATION)
 
 
 @dataclass
@@ -74,6 +76,20 @@ def _owned(key: str) -> bool:
     return key.startswith(OWNED_PREFIXES)
 
 
+#: Status patches in flight at once.
+PATCH_THREADS = 8
+
+
+def _diff(kind: str, ns: str, name: str, body: dict[str, Any], wanted: dict[str, str],
+          owned: Callable[[str], bool]) -> list[tuple[str, str, str, dict[str, str | None]]]:
+    """The merge patch that makes ``body``'s annotations what NCP wants (none if equal):
+    changed keys set, NCP's keys it no longer wants removed, everyone else's untouched."""
+    have = (body.get("metadata") or {}).get("annotations") or {}
+    diff: dict[str, str | None] = {k: v for k, v in wanted.items() if have.get(k) != v}
+    diff.update({k: None for k in have if owned(k) and k not in wanted})
+    return [(kind, ns, name, diff)] if diff else []
+
+
 class StatusWriter:
     """Writes NCP's status back to the cluster (annotations and Events)."""
 
@@ -84,28 +100,30 @@ class StatusWriter:
         self.reported: set[tuple[str, str]] = set()
 
     def write(self, report: SyncReport, snapshot: Sequence[Any]) -> int:
-        """Patch what differs; returns how many objects were patched."""
+        """Patch what differs; returns how many objects were patched.
+
+        Patches are independent merge patches, so they go out on a few threads at once:
+        after a burst of 10,000 pods, one at a time took over 10 s of round trips.
+        """
         current = {(o.kind, o.namespace, o.name): o for o in snapshot}
-        patches = 0
+        todo: list[tuple[str, str, str, dict[str, str | None]]] = []
         for ns, wanted in report.annotations.items():
             obj = current.get(("Namespace", "", ns))
             if obj is not None:
-                patches += self._patch("Namespace", "", ns, obj.body, wanted, _owned)
+                todo += _diff("Namespace", "", ns, obj.body, wanted, _owned)
         for (ns, pod), wanted in report.pod_annotations.items():
             obj = current.get(("Pod", ns, pod))
             if obj is not None:
-                patches += self._patch("Pod", ns, pod, obj.body, wanted,
-                                       lambda k: k == POD_ANNOTATION)
+                todo += _diff("Pod", ns, pod, obj.body, wanted, lambda k: k == POD_ANNOTATION)
+        if len(todo) <= 4:
+            patches = sum(self._patch(*item) for item in todo)
+        else:
+            with ThreadPoolExecutor(max_workers=PATCH_THREADS) as pool:
+                patches = sum(pool.map(lambda item: self._patch(*item), todo))
         self._events(report.problems)
         return patches
 
-    def _patch(self, kind: str, ns: str, name: str, body: dict[str, Any],
-               wanted: dict[str, str], owned: Callable[[str], bool]) -> int:
-        have = (body.get("metadata") or {}).get("annotations") or {}
-        diff: dict[str, str | None] = {k: v for k, v in wanted.items() if have.get(k) != v}
-        diff.update({k: None for k in have if owned(k) and k not in wanted})
-        if not diff:
-            return 0
+    def _patch(self, kind: str, ns: str, name: str, diff: dict[str, str | None]) -> int:
         try:
             self.client.patch_annotations(kind, ns, name, diff)
             self.metrics.inc("ncp_status_patches_total", kind=kind)

@@ -23,6 +23,7 @@ from ncp.config import NcpConfig
 from ncp.errors import InconsistentResultError, UnusableInputError
 from ncp.reconcile.diff import diff_objects
 from ncp.sources.manifests import K8sObject, ManifestSet, read_manifests
+from ncp.translate import naming
 from ncp.translate.cluster import ClusterObjects, provision
 from ncp.translate.infra import shared_objects
 from ncp.translate.settings import cluster_settings
@@ -47,7 +48,7 @@ POLICY_KINDS = ("NetworkPolicy", "ClusterNetworkPolicy", "AdminNetworkPolicy",
 
 #: Bump when provisioning changes, so that states written by an older version are
 #: reconciled in full again rather than taken as up to date.
-FINGERPRINT_VERSION = "3"
+FINGERPRINT_VERSION = "4"
 
 #: Problems whose outcome can change with time alone (held addresses expire): a cluster
 #: that has any is always reconciled in full.
@@ -161,6 +162,30 @@ def load_profile_file(path: str | Path) -> NetworkProfile:
     return parse_profile(text, source=str(p))
 
 
+_NOISE = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp",
+          "selfLink")
+
+
+def meaningful(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An object without what changes without meaning for NCP: bookkeeping metadata
+    (resourceVersion, managedFields, ...), the status annotations NCP itself writes, and
+    the status of namespaces, nodes and services. NCP's own write-back must not look
+    like a change of its inputs (it would trigger a reconcile that finds nothing to do)."""
+    out = {k: v for k, v in body.items()
+           if not (k == "status" and body.get("kind") in ("Namespace", "Node", "Service"))}
+    meta = dict(body.get("metadata") or {})
+    for key in _NOISE:
+        meta.pop(key, None)
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                   if not k.startswith(naming.WRITTEN_ANNOTATION_PREFIXES)}
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    out["metadata"] = meta
+    return out
+
+
 def input_fingerprint(config: NcpConfig, profile: NetworkProfile | None,
                       objects: Sequence[K8sObject], pods: Sequence[K8sObject],
                       problems: Sequence[Problem]) -> str:
@@ -180,11 +205,12 @@ def input_fingerprint(config: NcpConfig, profile: NetworkProfile | None,
     feed(profile.to_json() if profile is not None else None)
     for o in objects:
         if o.kind in ("Namespace", "Node") or o.kind in KEPT_KINDS:
-            feed([o.kind, o.namespace, o.name, o.body])
+            feed([o.kind, o.namespace, o.name, meaningful(o.body)])
     for pod in pods:
         meta, spec = pod.body.get("metadata") or {}, pod.body.get("spec") or {}
         feed([pod.namespace, pod.name, meta.get("labels"), spec.get("nodeName"),
-              spec.get("hostNetwork"), (pod.body.get("status") or {}).get("phase")])
+              spec.get("hostNetwork"), (pod.body.get("status") or {}).get("phase"),
+              [c.get("ports") for c in spec.get("containers") or []]])
     feed([[p.code, p.obj, p.message] for p in problems])
     return h.hexdigest()
 
@@ -215,7 +241,8 @@ def _up_to_date(store: Store, config: NcpConfig, bound: NetworkProfile | None,
 
 
 def _kept_objects(objects: Sequence[K8sObject]) -> list[tuple[str, str, str, str]]:
-    return [(o.kind, o.namespace, o.name, json.dumps(o.body, sort_keys=True, default=str))
+    return [(o.kind, o.namespace, o.name,
+             json.dumps(meaningful(o.body), sort_keys=True, default=str))
             for o in objects if o.kind in KEPT_KINDS]
 
 

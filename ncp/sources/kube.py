@@ -109,6 +109,10 @@ class KubeClient:
     """The few calls ncp makes, on dicts."""
 
     def __init__(self, configuration: kubernetes.client.Configuration) -> None:
+        # One connection per watch stream plus the writers (status patches go out in
+        # parallel): the client's default pool of 10 would keep discarding connections.
+        configuration.connection_pool_maxsize = max(
+            32, configuration.connection_pool_maxsize or 0)
         self.api = kubernetes.client.ApiClient(configuration)
         self.core = kubernetes.client.CoreV1Api(self.api)
         self.discovery = kubernetes.client.DiscoveryV1Api(self.api)
@@ -205,14 +209,16 @@ class KubeClient:
                           annotations: dict[str, str | None]) -> None:
         """Merge-patch annotations (``None`` removes one); other writers' keys stay."""
         body = {"metadata": {"annotations": annotations}}
+        raw = {"_preload_content": False}  # the answer is not needed: skip deserializing it
         if kind == "Namespace":
-            self._call(self.core.patch_namespace, name, body)
+            resp = self._call(self.core.patch_namespace, name, body, **raw)
         elif kind == "Pod":
-            self._call(self.core.patch_namespaced_pod, name, namespace, body)
+            resp = self._call(self.core.patch_namespaced_pod, name, namespace, body, **raw)
         elif kind == "Service":
-            self._call(self.core.patch_namespaced_service, name, namespace, body)
+            resp = self._call(self.core.patch_namespaced_service, name, namespace, body, **raw)
         else:
             raise ValueError(kind)
+        resp.release_conn()
 
     def create_event(self, namespace: str, body: dict[str, Any]) -> None:
         """Record a Kubernetes Event."""

@@ -31,6 +31,10 @@ SCOPE_SNAT_IP = "ncp/snat_ip"
 SCOPE_EXTPOOL = "ncp/extpoolid"
 SCOPE_EXTERNAL = "ncp/external"
 
+#: Annotation keys NCP writes (and so may remove): its status, not its input.
+WRITTEN_ANNOTATION_PREFIXES = ("ncp/subnet-", "ncp/snat_ip", "ncp/router_id", "ncp/error",
+                               "ncp/network_config")
+
 _UUID_ROOT = uuid.uuid5(uuid.NAMESPACE_URL, "ncp.emulator/attachments")
 
 
