@@ -67,11 +67,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -106,6 +104,10 @@ LABEL_SAMPLES = 1000
 T0 = 1_700_000_000.0
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import peak_rss_mib, percentile, source_revision  # noqa: E402
+
+
 def log(msg: str) -> None:
     print(f"[bench_dfw {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -113,48 +115,10 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def source_revision() -> str:
-    """``$BENCH_REVISION``, else the commit ``.git/HEAD`` names (no git command), else
-    ``"unknown"`` (the same rule as ``bench_sync.py``)."""
-    env = os.environ.get("BENCH_REVISION")
-    if env:
-        return env
-    git = ROOT / ".git"
-    try:
-        if git.is_file():  # a worktree: "gitdir: PATH"
-            git = (ROOT / git.read_text().split(":", 1)[1].strip()).resolve()
-        head = (git / "HEAD").read_text().strip()
-        if not head.startswith("ref:"):
-            return head[:12]
-        ref = head.split(":", 1)[1].strip()
-        common = git / "commondir"
-        bases = [git, (git / common.read_text().strip()).resolve() if common.is_file() else git]
-        for base in bases:
-            loose = base / ref
-            if loose.is_file():
-                return loose.read_text().strip()[:12]
-            packed = base / "packed-refs"
-            if packed.is_file():
-                for line in packed.read_text().splitlines():
-                    parts = line.split()
-                    if len(parts) == 2 and parts[1] == ref:
-                        return parts[0][:12]
-    except (OSError, IndexError):
-        pass
-    return "unknown"
 
 
-def peak_rss_mib() -> float:
-    """This process's ``ru_maxrss`` in MiB."""
-    raw = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kib = raw / 1024 if sys.platform == "darwin" else raw  # macOS reports bytes
-    return round(kib / 1024, 1)
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank ``q`` percentile (0 < q <= 100)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 class Profiler:

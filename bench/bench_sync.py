@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import random
@@ -78,6 +77,10 @@ CHURN_FRACTION = 0.01
 CHURN_APP = "canary"
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import p95, peak_rss_mib, source_revision  # noqa: E402
+
+
 def log(msg: str) -> None:
     print(f"[bench_sync {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -85,53 +88,12 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def source_revision() -> str:
-    """``$BENCH_REVISION``, else the commit ``.git/HEAD`` names (no git command), else
-    ``"unknown"``."""
-    env = os.environ.get("BENCH_REVISION")
-    if env:
-        return env
-    git = ROOT / ".git"
-    try:
-        if git.is_file():  # a worktree: "gitdir: PATH"
-            git = (ROOT / git.read_text().split(":", 1)[1].strip()).resolve()
-        head = (git / "HEAD").read_text().strip()
-        if not head.startswith("ref:"):
-            return head[:12]
-        ref = head.split(":", 1)[1].strip()
-        for base in (git, _common_dir(git)):
-            loose = base / ref
-            if loose.is_file():
-                return loose.read_text().strip()[:12]
-            packed = base / "packed-refs"
-            if packed.is_file():
-                for line in packed.read_text().splitlines():
-                    parts = line.split()
-                    if len(parts) == 2 and parts[1] == ref:
-                        return parts[0][:12]
-    except (OSError, IndexError):
-        pass
-    return "unknown"
 
 
-def _common_dir(git: Path) -> Path:
-    common = git / "commondir"
-    if common.is_file():
-        return (git / common.read_text().strip()).resolve()
-    return git
 
 
-def peak_rss_mib(who: int) -> float:
-    """``ru_maxrss`` of ``who`` (RUSAGE_SELF or RUSAGE_CHILDREN) in MiB."""
-    raw = resource.getrusage(who).ru_maxrss
-    kib = raw / 1024 if sys.platform == "darwin" else raw  # macOS reports bytes
-    return round(kib / 1024, 1)
 
 
-def p95(values: Sequence[float]) -> float:
-    """Nearest-rank 95th percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def copy_state(src: Path, dst: Path) -> None:

@@ -69,7 +69,6 @@ import logging
 import os
 import platform
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -92,6 +91,10 @@ NCP_NAMESPACE = "nsx-system"
 POLL = 0.05
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import peak_rss_mib, percentile, source_revision  # noqa: E402
+
+
 def log(msg: str) -> None:
     print(f"[bench_watch {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -105,19 +108,8 @@ def _paths() -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def peak_rss_mib() -> float:
-    """This process's ``ru_maxrss`` in MiB."""
-    raw = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kib = raw / 1024 if sys.platform == "darwin" else raw  # macOS reports bytes
-    return round(kib / 1024, 1)
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank ``q`` percentile (0 < q <= 100)."""
-    import math
-
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 def r4(x: float) -> float:
@@ -666,9 +658,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.namespaces < 1 or args.pods < 1 or args.changes < 1 or args.debounce < 0:
         parser.error("--namespaces, --pods and --changes must be >= 1, --debounce >= 0")
     args.config = args.config.resolve()
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_sync import source_revision
 
     machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
     revision = source_revision()
