@@ -42,6 +42,7 @@ from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
 from ncp.sources.manifests import ManifestSet, read_manifests
 from ncp.translate import naming
 from ncp.translate.cluster import POD_ANNOTATION
+from ncp.translate.loadbalancers import ERROR_ANNOTATION as LB_ERROR_ANNOTATION
 from ncp.watching import WatchStats, watch_kind
 from sdn.errors import Problem, SdnError
 from sdn.ipam import block_usage, pool_usage
@@ -115,6 +116,12 @@ class StatusWriter:
             obj = current.get(("Pod", ns, pod))
             if obj is not None:
                 todo += _diff("Pod", ns, pod, obj.body, wanted, lambda k: k == POD_ANNOTATION)
+        for o in snapshot:
+            if o.kind == "Service":
+                wanted = report.service_annotations.get((o.namespace, o.name), {})
+                todo += _diff("Service", o.namespace, o.name, o.body, wanted,
+                              lambda k: k == LB_ERROR_ANNOTATION)
+                self._ingress(o, report.lb_vips.get(f"{o.namespace}/{o.name}"))
         if len(todo) <= 4:
             patches = sum(self._patch(*item) for item in todo)
         else:
@@ -122,6 +129,22 @@ class StatusWriter:
                 patches = sum(pool.map(lambda item: self._patch(*item), todo))
         self._events(report.problems)
         return patches
+
+    def _ingress(self, svc: Any, vip: str | None) -> None:
+        """Make a LoadBalancer Service's ``status.loadBalancer.ingress`` show its VIP."""
+        spec, status = svc.body.get("spec") or {}, svc.body.get("status") or {}
+        if spec.get("type") != "LoadBalancer":
+            return
+        have = [i.get("ip") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+        want = [vip] if vip else []
+        if have == want:
+            return
+        try:
+            self.client.patch_service_ingress(svc.namespace, svc.name, want)
+            self.metrics.inc("ncp_status_patches_total", kind="ServiceStatus")
+        except KubeError as err:
+            log.warning("cannot set the status of Service %s/%s: %s", svc.namespace,
+                        svc.name, err)
 
     def _patch(self, kind: str, ns: str, name: str, diff: dict[str, str | None]) -> int:
         try:

@@ -75,6 +75,8 @@ class SyncReport:
     notes: list[str] = field(default_factory=list)
     annotations: dict[str, dict[str, str]] = field(default_factory=dict)
     cluster_ips: dict[str, str] = field(default_factory=dict)
+    lb_vips: dict[str, str] = field(default_factory=dict)
+    service_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     pod_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     written: bool = False
 
@@ -98,6 +100,7 @@ class SyncReport:
             "notes": self.notes,
             "namespaces": self.annotations,
             "services": self.cluster_ips,
+            "load_balancers": self.lb_vips,
         }
 
 
@@ -235,8 +238,12 @@ def _up_to_date(store: Store, config: NcpConfig, bound: NetworkProfile | None,
     for _c, k, ns, n, a in store.status(config.cluster):
         if k == "Namespace":
             report.annotations[n] = a
-        else:
+        elif k == "Pod":
             report.pod_annotations[(ns, n)] = a
+        elif k == "Service":
+            report.service_annotations[(ns, n)] = a
+        elif k == "ServiceStatus":
+            report.lb_vips[f"{ns}/{n}"] = a["ingress_ip"]
     return report
 
 
@@ -310,6 +317,8 @@ def sync_cluster(
     report.annotations = result.annotations
     report.cluster_ips = result.cluster_ips
     report.pod_annotations = result.pod_annotations
+    report.lb_vips = result.lb_vips
+    report.service_annotations = result.service_annotations
     step("comparing with the state")
     rows = {r.path: r for r in store.rows()}
     owned_now = [p for p, r in rows.items() if r.cluster == config.cluster]
@@ -332,9 +341,7 @@ def sync_cluster(
         and sorted(new_holds) == sorted(h for h in holds if h.active(now))
         and old_record is not None and old_record.profile == record.profile
         and old_record.config == record.config and old_record.fingerprint == fingerprint
-        and _same_status(store, config.cluster, _status(result.annotations,
-                                                        result.pod_annotations),
-                         report.problems)
+        and _same_status(store, config.cluster, _status(report), report.problems)
         and sorted(p for _c, p in store.problems(config.cluster, table="findings"))
         == result.findings
         and _same_kept(store, config.cluster, mset.objects)
@@ -346,7 +353,7 @@ def sync_cluster(
     step("writing")
     report.revision = store.apply(ChangeSet(
         upserts=diff.upserts, deletes=diff.deletes, holds=new_holds, cluster=record,
-        status=_status(result.annotations, result.pod_annotations),
+        status=_status(report),
         k8s_objects=_kept_objects(mset.objects), problems=report.problems,
         findings=result.findings,
         profiles_added=profiles_added,
@@ -389,12 +396,15 @@ def _same_kept(store: Store, cluster: str, objects: Sequence[K8sObject]) -> bool
     return store.k8s_object_rows(cluster) == sorted(_kept_objects(objects))
 
 
-def _status(namespaces: Mapping[str, dict[str, str]],
-            pods: Mapping[tuple[str, str], dict[str, str]]
-            ) -> dict[tuple[str, str, str], dict[str, str]]:
-    """Annotations by (kind, namespace, name), as the status table keeps them."""
-    out = {("Namespace", "", ns): ann for ns, ann in namespaces.items()}
-    out.update({("Pod", ns, pod): ann for (ns, pod), ann in pods.items()})
+def _status(report: SyncReport) -> dict[tuple[str, str, str], dict[str, str]]:
+    """What NCP writes on Kubernetes objects, by (kind, namespace, name), as the status
+    table keeps it: annotations, and (kind ``ServiceStatus``) a LoadBalancer's VIP."""
+    out = {("Namespace", "", ns): ann for ns, ann in report.annotations.items()}
+    out.update({("Pod", ns, pod): ann for (ns, pod), ann in report.pod_annotations.items()})
+    out.update({("Service", ns, n): ann for (ns, n), ann in report.service_annotations.items()})
+    for key, vip in report.lb_vips.items():
+        ns, name = key.split("/", 1)
+        out[("ServiceStatus", ns, name)] = {"ingress_ip": vip}
     return out
 
 

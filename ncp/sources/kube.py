@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,6 +218,14 @@ class KubeClient:
             resp = self._call(self.core.patch_namespaced_service, name, namespace, body, **raw)
         else:
             raise ValueError(kind)
+        resp.release_conn()
+
+    def patch_service_ingress(self, namespace: str, name: str, ips: Sequence[str]) -> None:
+        """Set a Service's ``status.loadBalancer.ingress`` (what ``kubectl get svc``
+        shows as EXTERNAL-IP) through the status subresource."""
+        body = {"status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
+        resp = self._call(self.core.patch_namespaced_service_status, name, namespace, body,
+                          _preload_content=False)
         resp.release_conn()
 
     def create_event(self, namespace: str, body: dict[str, Any]) -> None:

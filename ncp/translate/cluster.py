@@ -33,6 +33,7 @@ from typing import Any
 from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
 from ncp.translate.firewall import firewall_objects
+from ncp.translate.loadbalancers import ERROR_ANNOTATION, load_balancers
 from ncp.translate.networks import CarvedSubnet, NetworkPlan, plan_network
 from ncp.translate.policyinputs import PodInfo
 from ncp.translate.services import existing_cluster_ips, translate_services
@@ -93,6 +94,10 @@ class Provisioned:
     realized_namespaces: int = 0
     pod_infos: list[PodInfo] = field(default_factory=list)
     cluster_ips: dict[str, str] = field(default_factory=dict)
+    #: LoadBalancer VIPs by ``ns/name`` (written to the Service's status).
+    lb_vips: dict[str, str] = field(default_factory=dict)
+    #: NCP's annotations on Services (``ncp/error.loadbalancer``), by (namespace, name).
+    service_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     #: The annotation NCP writes on each realized pod, by (namespace, pod).
     pod_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
@@ -553,6 +558,7 @@ def provision(
     _services(run, objects)
     run.out.shared.update(snat.updated_pools())
     run.out.holds += snat.released_holds()
+    _load_balancers(run, objects)
     run.release_removed()
     run.out.problems.sort()
     return run.out
@@ -577,6 +583,39 @@ def _services(run: _Run, objects: ClusterObjects) -> None:
     run.out.problems += result.problems
     run.out.notes += result.notes
     run.out.cluster_ips = result.cluster_ips
+
+
+def _load_balancers(run: _Run, objects: ClusterObjects) -> None:
+    """LoadBalancer services on the cluster's LB service (ncp.translate.loadbalancers)."""
+    services = [s for s in objects.services if s.namespace in run.out.annotations
+                and (s.body.get("spec") or {}).get("type") == "LoadBalancer"]
+    if services and not run.s.nsx_lb:
+        run.out.notes.append("nsx_lb is off: LoadBalancer services get no NSX virtual server")
+        services = []
+    # Even without services the call runs: it releases VIPs of services that went away.
+    gateway = tier1_path(naming.cluster_id("t1", run.c))
+    if services and not run.s.single_tier:
+        # TKGI gives the load balancer a Tier-1 of its own in the two-tier topology.
+        lb_t1 = naming.cluster_id("t1", run.c, "lb")
+        _gateway_tier1(run, lb_t1, tuple(naming.base_tags(run.c)), f"{run.c}-lb")
+        gateway = tier1_path(lb_t1)
+    pools = {o.id: o for o in run.out.shared.values()
+             if isinstance(o, IpPool) and o.tag(naming.SCOPE_EXTERNAL) == "true"}
+    result = load_balancers(
+        services, objects.endpoint_slices, cluster=run.c, pods=run.out.pod_infos,
+        current=run.current, external_pools=pools, lb_pool_ids=run.s.lb_pool_ids,
+        fip_pool_ids=run.s.fip_pool_ids, gateway=gateway, size=run.s.lb_size,
+        max_virtual_servers=run.s.max_l4_lb_service, holds=run.active_holds, now=run.now,
+        delay=run.delay)
+    for obj in result.objects:
+        run.add(obj)
+    run.out.shared.update(result.pools)
+    run.out.holds += result.holds
+    run.out.problems += result.problems
+    run.out.lb_vips = result.vips
+    for key, code in result.errors.items():
+        ns, name = key.split("/", 1)
+        run.out.service_annotations[(ns, name)] = {ERROR_ANNOTATION: code}
 
 
 def _firewall(run: _Run, policies: Sequence[K8sObject],

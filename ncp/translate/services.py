@@ -20,7 +20,7 @@ external VIPs are a separate, later capability.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import AddressValueError, IPv4Address, IPv4Network
 from typing import Any
@@ -151,15 +151,34 @@ def translate_services(services: Sequence[K8sObject], slices: Sequence[K8sObject
     return out
 
 
+def backend_members(svc: K8sObject, slices: Sequence[K8sObject], pods: Sequence[PodInfo]
+                    ) -> Callable[[Mapping[str, Any], str], list[LBPoolMember]]:
+    """The pool members of one service port (its ready endpoints with the target port),
+    as a function of the port and protocol (see the module docstring)."""
+    spec = svc.body.get("spec") or {}
+    selector = spec.get("selector") or {}
+    ready = _ready_pods([s for s in slices if s.namespace == svc.namespace], svc.name)
+    backends = sorted((p for p in pods if p.namespace == svc.namespace and p.ip and (
+        (ready is not None and p.name in ready)
+        or (ready is None and selector and _matches(selector, p.labels)))),
+        key=lambda p: (p.ip, p.name))
+
+    def members(port: Mapping[str, Any], protocol: str) -> list[LBPoolMember]:
+        out = []
+        for pod in backends:
+            target = _target(port, pod, protocol)
+            if target is not None:
+                out.append(LBPoolMember(ip_address=pod.ip, port=str(target),
+                                        display_name=f"{pod.namespace}/{pod.name}"))
+        return out
+    return members
+
+
 def _virtual_servers(out: ServiceTranslation, svc: K8sObject, vip: IPv4Address,
                      slices: Sequence[K8sObject], pods: Sequence[PodInfo], cluster: str,
                      dlb: str) -> None:
     spec = svc.body.get("spec") or {}
-    selector = spec.get("selector") or {}
-    ready = _ready_pods([s for s in slices if s.namespace == svc.namespace], svc.name)
-    backends = [p for p in pods if p.namespace == svc.namespace and p.ip and (
-        (ready is not None and p.name in ready)
-        or (ready is None and selector and _matches(selector, p.labels)))]
+    members_of = backend_members(svc, slices, pods)
     tags = (*naming.base_tags(cluster, svc.namespace), naming.tag("ncp/service", svc.name))
     for port in spec.get("ports") or []:
         protocol = str(port.get("protocol") or "TCP").upper()
@@ -169,12 +188,7 @@ def _virtual_servers(out: ServiceTranslation, svc: K8sObject, vip: IPv4Address,
                              "not load balanced (TCP and UDP only)")
             continue
         ident = f"{cluster}_{svc.namespace}_{svc.name}_{number}_{protocol}"
-        members = []
-        for pod in sorted(backends, key=lambda p: (p.ip, p.name)):
-            target = _target(port, pod, protocol)
-            if target is not None:
-                members.append(LBPoolMember(ip_address=pod.ip, port=str(target),
-                                            display_name=f"{pod.namespace}/{pod.name}"))
+        members = members_of(port, protocol)
         pool = LBPool(id=f"pool_{ident}", display_name=f"{svc.namespace}/{svc.name}:{number}",
                       path=lb_pool_path(f"pool_{ident}"), members=tuple(members), tags=tags)
         vs_tags = (*tags, naming.tag("ncp/service_port", f"{number}/{protocol}"))

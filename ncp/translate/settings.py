@@ -44,6 +44,9 @@ class ClusterSettings:
     baseline_policy_type: BaselineType = "none"
     baseline_policy_sequence: int = 9000
     service_cidr: IPv4Network = DEFAULT_SERVICE_CIDR
+    nsx_lb: bool = True
+    lb_pool_ids: tuple[str, ...] = ()
+    max_l4_lb_service: int | None = None
     top_marker: str | None = None
     bottom_marker: str | None = None
 
@@ -51,6 +54,13 @@ class ClusterSettings:
     def two_tier(self) -> bool:
         """The dedicated Tier-1 per namespace topology (NCP's default)."""
         return not self.single_tier
+
+
+def _max_l4_lb_service(profile: NetworkProfile | None) -> int | None:
+    """``cni_configurations.parameters.max_l4_lb_service`` of the profile, if set."""
+    cni = profile.parameters.cni_configurations if profile is not None else None
+    params = cni.parameters if cni is not None else None
+    return params.max_l4_lb_service if params is not None else None
 
 
 def defaults_from(config: NcpConfig) -> TopologySettings:
@@ -103,6 +113,9 @@ def cluster_settings(config: NcpConfig, profile: NetworkProfile | None) -> Clust
         baseline_policy_type=config.baseline_policy_type,
         baseline_policy_sequence=config.baseline_policy_sequence,
         service_cidr=config.service_cidr,
+        nsx_lb=topo.nsx_lb,
+        lb_pool_ids=tuple(p.id for p in config.external_ip_pools_lb),
+        max_l4_lb_service=_max_l4_lb_service(profile),
         top_marker=topo.top_firewall_section_marker,
         bottom_marker=topo.bottom_firewall_section_marker,
     )

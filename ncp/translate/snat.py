@@ -82,11 +82,16 @@ class SnatPlanner:
         self.ours: dict[str, tuple[str, IpAllocation]] = {}
         for pool in self.pools.values():
             for alloc in pool.allocations:
-                if alloc.tag(naming.SCOPE_CLUSTER) == settings.cluster:
+                if self._is_ours(alloc):
                     self.ours[alloc.id] = (pool.id, alloc)
         self.kept: dict[str, tuple[str, IpAllocation]] = {}
         self.new: dict[str, tuple[str, IpAllocation]] = {}
         self.released: list[tuple[str, IPv4Address]] = []
+
+    def _is_ours(self, alloc: IpAllocation) -> bool:
+        """A SNAT allocation of this cluster (its LB VIPs share the pools)."""
+        return alloc.tag(naming.SCOPE_CLUSTER) == self.s.cluster and alloc.id.startswith(
+            "snat_")
 
     def _alloc_id(self, key: str) -> str:
         if key == "nodes":
@@ -164,8 +169,7 @@ class SnatPlanner:
         out = {}
         ours = {**self.kept, **self.new}
         for pid, pool in self.pools.items():
-            others = [a for a in pool.allocations
-                      if a.tag(naming.SCOPE_CLUSTER) != self.s.cluster]
+            others = [a for a in pool.allocations if not self._is_ours(a)]
             mine = [a for (p, a) in ours.values() if p == pid]
             allocations = tuple(sorted(others + mine, key=lambda a: a.id))
             if allocations != pool.allocations:

@@ -21,6 +21,7 @@ from sdn.model import (
     IpPool,
     IpPoolBlockSubnet,
     IpPoolStaticSubnet,
+    LBVirtualServer,
     NatRule,
     SegmentPort,
 )
@@ -169,6 +170,8 @@ def _users(inv: Inventory) -> dict[IPv4Address, str]:
     for port in inv.of_type(SegmentPort):
         for b in port.address_bindings:
             users[b.ip_address] = port.path
+    for vs in inv.of_type(LBVirtualServer):
+        users.setdefault(vs.ip_address, vs.path)
     for rule in inv.of_type(NatRule):
         target = rule.translated_network
         if target and "/" not in target and "-" not in target:  # a single address
@@ -197,7 +200,7 @@ def find_orphans(inv: Inventory) -> list[Orphan]:
             if alloc.allocation_ip not in users:
                 orphans.append(
                     Orphan("LEAKED", alloc.allocation_ip, f"{pool.path}/ip-allocations/{alloc.id}",
-                           "allocated, but no port or NAT rule uses it")
+                           "allocated, but no port, NAT rule or virtual server uses it")
                 )
     pooled = [
         (s.cidr, pool.path)

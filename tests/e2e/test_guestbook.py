@@ -107,9 +107,11 @@ def test_two_tier_gateways(two_tier: Any, cli: Any, tags: Any) -> None:
     t1s = cli.show("tier-1s", state=two_tier.state)
     per_ns = by_project(t1s, tags)
     assert sorted(per_ns) == list(NAMESPACES)
-    cluster_level = [t for t in t1s if "ncp/project" not in tags(t)]
-    assert len(cluster_level) == 1, "exactly one Tier-1 for the node network"
-    assert len(t1s) == len(NAMESPACES) + 1
+    cluster_level = sorted(t["id"] for t in t1s if "ncp/project" not in tags(t))
+    # One Tier-1 for the node network and, since the guestbook has a LoadBalancer
+    # Service, one for the cluster's load balancer (TKGI's two-tier layout).
+    assert cluster_level == [f"t1_{CLUSTER}-lb", f"t1_{CLUSTER}-nodes"]
+    assert len(t1s) == len(NAMESPACES) + 2
     for t1 in t1s:
         assert t1["tier0_path"] == T0_PATH
         assert tags(t1)["ncp/cluster"] == CLUSTER
@@ -121,7 +123,7 @@ def test_two_tier_gateways(two_tier: Any, cli: Any, tags: Any) -> None:
 def test_two_tier_segments(two_tier: Any, cli: Any, tags: Any) -> None:
     t1s = cli.show("tier-1s", state=two_tier.state)
     t1_of = {ns: t["path"] for ns, t in by_project(t1s, tags).items()}
-    node_t1 = next(t["path"] for t in t1s if "ncp/project" not in tags(t))
+    node_t1 = next(t["path"] for t in t1s if t["id"].endswith("-nodes"))
     segments = cli.show("segments", state=two_tier.state)
     per_ns = by_project(segments, tags)
     assert sorted(per_ns) == list(NAMESPACES)

@@ -81,7 +81,8 @@ def test_resyncing_one_cluster_leaves_the_other_byte_identical(
     (two_clusters / "frontend.yaml").unlink()
     res = cli.sync(two_clusters, now=cli.T0 + 10, extra=("--cluster-name", "alpha"))
     assert res.code == 0, res.out
-    assert res.json()["deleted"] == {"LBPool": 1, "LBVirtualServer": 1, "SegmentPort": 3}
+    assert res.json()["deleted"] == {"LBPool": 2, "LBService": 1, "LBVirtualServer": 2,
+                                     "SegmentPort": 3, "Tier1": 1}
 
     for kind in kinds:
         assert cli.show_text(kind, "--cluster", "beta") == before[kind], kind

@@ -45,7 +45,9 @@ def test_summary_counts(mt: Any) -> None:
     assert mt.report["updated"] == {} and mt.report["deleted"] == {}
     assert mt.report["created"]["SegmentPort"] == 21 + len(NODES)
     assert mt.report["created"]["Segment"] == len(PODS_PER_NAMESPACE) + 1
-    assert mt.report["created"]["Tier1"] == len(PODS_PER_NAMESPACE) + 1
+    # Per namespace, plus the node network's and the load balancer's (shop/frontend is a
+    # LoadBalancer Service).
+    assert mt.report["created"]["Tier1"] == len(PODS_PER_NAMESPACE) + 2
 
 
 def test_pods_per_namespace(mt: Any, cli: Any, tags: Any) -> None:

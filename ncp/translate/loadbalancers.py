@@ -1,0 +1,267 @@
+"""Services of ``type: LoadBalancer``: L4 virtual servers on the cluster's NSX LB service.
+
+NCP's behaviour (reference 1.4):
+
+* the cluster has an NSX LB service of the profile's ``lb_size`` (SMALL by default) on a
+  Tier-1: the shared Tier-1, or in the two-tier topology a Tier-1 of its own (TKGI builds
+  one segment and Tier-1 per cluster for the load balancer);
+* every service gets one VIP, and every TCP/UDP service port an L4 virtual server on it
+  with a pool whose members are the service's ready endpoints;
+* the VIP is ``spec.loadBalancerIP`` when that is an address (it must be in one of the
+  external pools and free) or the name of an external pool to allocate from; otherwise it
+  comes from the LB pools (``external_ip_pools_lb``), then the floating pools. A service
+  keeps its VIP across syncs; a released VIP is held back like every other address;
+* an LB service holds at most its size's virtual servers, pools and members
+  (:data:`CAPACITY`); when the services do not fit NCP adds LB services (auto-scaling),
+  unless ``max_l4_lb_service`` caps the number of virtual servers;
+* what cannot be done is reported on the service as ``ncp/error.loadbalancer``:
+  ``IP_POOL_NOT_FOUND``, ``IP_POOL_EXHAUSTED``, ``IP_ALREADY_ALLOCATED`` (a pinned address
+  taken), ``SERVICE_LOADBALANCER_UNREALIZED`` (no capacity left). Other services keep
+  working.
+
+Placement is deterministic: services in (namespace, name) order; a virtual server stays on
+the LB service it is on while it fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from ipaddress import AddressValueError, IPv4Address, IPv4Network
+from typing import Any
+
+from ncp.sources.manifests import K8sObject
+from ncp.translate import naming
+from ncp.translate.policyinputs import PodInfo
+from ncp.translate.services import backend_members
+from sdn.errors import Problem
+from sdn.ipam import AddressAllocator, Hold
+from sdn.model import (
+    Inventory,
+    IpAllocation,
+    IpPool,
+    IpPoolStaticSubnet,
+    LBPool,
+    LBService,
+    LBVirtualServer,
+    PolicyResource,
+    ip_pool_path,
+    lb_pool_path,
+    lb_service_path,
+    lb_virtual_server_path,
+)
+from sdn.model.lb import TCP_PROFILE, UDP_PROFILE
+
+#: Per LB service size: virtual servers, pools, pool members (NSX-T configuration
+#: maximums as commonly quoted for 2.5/3.x; reference section 5 gives SMALL 20 VS, MEDIUM
+#: 100, LARGE 1000 VS / 3000 pools / 7500 members).
+CAPACITY: dict[str, tuple[int, int, int]] = {
+    "SMALL": (20, 60, 300),
+    "MEDIUM": (100, 300, 2000),
+    "LARGE": (1000, 3000, 7500),
+}
+
+ERROR_ANNOTATION = "ncp/error.loadbalancer"
+
+
+@dataclass
+class LoadBalancing:
+    """The cluster's L4 load balancing, VIP allocations, and what failed."""
+
+    objects: list[PolicyResource] = field(default_factory=list)
+    pools: dict[str, IpPool] = field(default_factory=dict)
+    holds: list[Hold] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    vips: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _static_ranges(pool: IpPool) -> list[tuple[int, int]]:
+    out = []
+    for sub in pool.subnets:
+        if isinstance(sub, IpPoolStaticSubnet) and sub.allocation_ranges:
+            out += [(int(r.start), int(r.end)) for r in sub.allocation_ranges]
+        else:
+            out.append((int(sub.cidr.network_address) + 1, int(sub.cidr.broadcast_address) - 1))
+    return out
+
+
+class _Vips:
+    """VIP allocation in the external pools, sticky per service."""
+
+    def __init__(self, cluster: str, pools: Mapping[str, IpPool], holds: Sequence[Hold],
+                 now: float, delay: float) -> None:
+        self.cluster = cluster
+        self.pools = dict(pools)
+        self.now, self.delay = now, delay
+        self.mine: dict[str, tuple[str, IpAllocation]] = {}
+        for pid, pool in self.pools.items():
+            for a in pool.allocations:
+                if a.tag(naming.SCOPE_CLUSTER) == cluster and a.id.startswith("lbvip_"):
+                    self.mine[a.id] = (pid, a)
+        self.kept: dict[str, tuple[str, IpAllocation]] = {}
+        self.allocators = {
+            pid: AddressAllocator(_static_ranges(p), used=[int(a.allocation_ip)
+                                                            for a in p.allocations],
+                                  holds=[h for h in holds if h.scope == p.path], now=now)
+            for pid, p in self.pools.items()}
+
+    def get(self, key: str, want: str | None, order: Sequence[str],
+            project: str, service: str) -> tuple[IPv4Address | None, str]:
+        """The VIP for ``key`` (an existing one when still right), or an error code."""
+        existing = self.mine.get(key)
+        ip_wanted: IPv4Address | None = None
+        pool_wanted: str | None = None
+        if want:
+            try:
+                ip_wanted = IPv4Address(want)
+            except AddressValueError:
+                pool_wanted = want
+        if existing is not None:
+            pid, alloc = existing
+            if (ip_wanted is None or alloc.allocation_ip == ip_wanted) and (
+                    pool_wanted is None or pid == pool_wanted):
+                self.kept[key] = existing
+                return alloc.allocation_ip, ""
+        if pool_wanted is not None and pool_wanted not in self.pools:
+            return None, "IP_POOL_NOT_FOUND"
+        candidates = [pool_wanted] if pool_wanted else list(order)
+        if ip_wanted is not None:
+            for pid in self.pools:
+                if self.allocators[pid].contains(ip_wanted):
+                    if self.allocators[pid].take(ip_wanted):
+                        return self._record(key, pid, ip_wanted, project, service), ""
+                    return None, "IP_ALREADY_ALLOCATED"
+            return None, "IP_POOL_NOT_FOUND"
+        for pid in candidates:
+            allocator = self.allocators.get(pid)
+            ip = allocator.allocate() if allocator is not None else None
+            if ip is not None:
+                return self._record(key, pid, ip, project, service), ""
+        return None, "IP_POOL_EXHAUSTED"
+
+    def _record(self, key: str, pid: str, ip: IPv4Address, project: str,
+                service: str) -> IPv4Address:
+        tags = (*naming.base_tags(self.cluster, project), naming.tag("ncp/service", service))
+        self.kept[key] = (pid, IpAllocation(id=key, allocation_ip=ip, tags=tags))
+        return ip
+
+    def finish(self) -> tuple[dict[str, IpPool], list[Hold]]:
+        """Pools with this cluster's VIP allocations replaced, and holds for released ones."""
+        holds = [Hold(ip_pool_path(pid), IPv4Network(a.allocation_ip), self.now + self.delay)
+                 for key, (pid, a) in self.mine.items() if self.kept.get(key) != (pid, a)]
+        out = {}
+        for pid, pool in self.pools.items():
+            others = [a for a in pool.allocations
+                      if not (a.tag(naming.SCOPE_CLUSTER) == self.cluster
+                              and a.id.startswith("lbvip_"))]
+            mine = [a for p, a in self.kept.values() if p == pid]
+            allocations = tuple(sorted(others + mine, key=lambda a: a.id))
+            out[pool.path] = pool if allocations == pool.allocations else pool.model_copy(
+                update={"allocations": allocations})
+        return out, holds
+
+
+def load_balancers(services: Sequence[K8sObject], slices: Sequence[K8sObject], *,
+                   cluster: str, pods: Sequence[PodInfo], current: Inventory,
+                   external_pools: Mapping[str, IpPool], lb_pool_ids: Sequence[str],
+                   fip_pool_ids: Sequence[str], gateway: str, size: str,
+                   max_virtual_servers: int | None, holds: Sequence[Hold], now: float,
+                   delay: float) -> LoadBalancing:
+    """The cluster's LoadBalancer services as NSX L4 load balancing (module docstring)."""
+    out = LoadBalancing()
+    wanted = sorted((s for s in services
+                     if (s.body.get("spec") or {}).get("type") == "LoadBalancer"),
+                    key=lambda s: (s.namespace, s.name))
+    vips = _Vips(cluster, external_pools, holds, now, delay)
+    size = size.upper()
+    vs_cap, pool_cap, member_cap = CAPACITY.get(size, CAPACITY["SMALL"])
+    placed: dict[str, str] = {}  # vs id -> lb service id it is on now
+    for vs in current.of_type(LBVirtualServer):
+        if vs.tag(naming.SCOPE_CLUSTER) == cluster and vs.id.startswith("l4vs_"):
+            placed[vs.id] = vs.lb_service_path.rsplit("/", 1)[-1]
+    load: dict[str, list[int]] = {}  # lb id -> [virtual servers, pools, members]
+    order = [*lb_pool_ids, *[p for p in fip_pool_ids if p not in lb_pool_ids]]
+    total_vs = 0
+    for svc in wanted:
+        spec = svc.body.get("spec") or {}
+        key = f"lbvip_{cluster}_{svc.namespace}_{svc.name}"
+        name = f"Service/{svc.namespace}/{svc.name}"
+        ports = [p for p in spec.get("ports") or []
+                 if str(p.get("protocol") or "TCP").upper() in ("TCP", "UDP")
+                 and isinstance(p.get("port"), int)]
+        if not ports:
+            continue
+        vip, code = vips.get(key, str(spec.get("loadBalancerIP") or "") or None, order,
+                             svc.namespace, svc.name)
+        if vip is None:
+            out.problems.append(Problem(code, name, f"no VIP: {code} "
+                                        f"(loadBalancerIP {spec.get('loadBalancerIP')!r})"))
+            out.errors[f"{svc.namespace}/{svc.name}"] = code
+            continue
+        members = backend_members(svc, slices, pods)
+        drafts = []
+        for port in ports:
+            protocol = str(port.get("protocol") or "TCP").upper()
+            ident = f"{cluster}_{svc.namespace}_{svc.name}_{port['port']}_{protocol}"
+            drafts.append((ident, port, protocol, members(port, protocol)))
+        need_members = sum(len(m) for *_rest, m in drafts)
+        if max_virtual_servers is not None and total_vs + len(drafts) > max_virtual_servers:
+            lb_id = None
+        else:
+            lb_id = _place(drafts, placed, load, cluster, vs_cap, pool_cap, member_cap,
+                           need_members)
+        if lb_id is None:
+            code = "SERVICE_LOADBALANCER_UNREALIZED"
+            out.problems.append(Problem(code, name, "no LB service has room for its "
+                                        f"{len(drafts)} virtual server(s) ({size} holds "
+                                        f"{vs_cap}; max_l4_lb_service {max_virtual_servers})"))
+            out.errors[f"{svc.namespace}/{svc.name}"] = code
+            vips.kept.pop(key, None)
+            continue
+        total_vs += len(drafts)
+        out.vips[f"{svc.namespace}/{svc.name}"] = str(vip)
+        tags = (*naming.base_tags(cluster, svc.namespace), naming.tag("ncp/service", svc.name))
+        for ident, port, protocol, pool_members in drafts:
+            pool = LBPool(id=f"l4pool_{ident}", display_name=f"{svc.namespace}/{svc.name}:"
+                          f"{port['port']}", path=lb_pool_path(f"l4pool_{ident}"),
+                          members=tuple(pool_members), tags=tags)
+            out.objects += [pool, LBVirtualServer(
+                id=f"l4vs_{ident}", display_name=pool.display_name,
+                path=lb_virtual_server_path(f"l4vs_{ident}"), ip_address=vip,
+                ports=(str(port["port"]),), lb_service_path=lb_service_path(lb_id),
+                pool_path=pool.path, tags=(*tags, naming.tag("ncp/service_port",
+                                                             f"{port['port']}/{protocol}")),
+                application_profile_path=UDP_PROFILE if protocol == "UDP" else TCP_PROFILE)]
+    for lb_id in sorted(load):
+        out.objects.append(LBService(id=lb_id, display_name=f"{cluster} load balancer",
+                                     path=lb_service_path(lb_id), connectivity_path=gateway,
+                                     size=size, tags=tuple(naming.base_tags(cluster))))
+    out.pools, out.holds = vips.finish()
+    return out
+
+
+def _place(drafts: Sequence[tuple[str, Any, str, list[Any]]], placed: Mapping[str, str],
+           load: dict[str, list[int]], cluster: str, vs_cap: int, pool_cap: int,
+           member_cap: int, members: int) -> str | None:
+    """The LB service a service's virtual servers go on: where they are if they still
+    fit, else the first with room, else a new one (auto-scaling)."""
+    n = len(drafts)
+
+    def fits(lb: str) -> bool:
+        v, p, m = load.get(lb, [0, 0, 0])
+        return v + n <= vs_cap and p + n <= pool_cap and m + members <= member_cap
+
+    current = {placed[f"l4vs_{ident}"] for ident, *_ in drafts if f"l4vs_{ident}" in placed}
+    choices = sorted(current) if len(current) == 1 else []
+    choices += [*sorted(load), _lb_id(cluster, len(load))]
+    for lb in choices:
+        if fits(lb):
+            v, p, m = load.setdefault(lb, [0, 0, 0])
+            load[lb] = [v + n, p + n, m + members]
+            return lb
+    return None
+
+
+def _lb_id(cluster: str, index: int) -> str:
+    return naming.cluster_id("lb", cluster) + (f"-{index}" if index else "")
