@@ -63,6 +63,17 @@ def test_objects_become_topology_and_status_is_written_back(server: ApiServer,
                          for p in server.objects("Pod", "shop")), what="pod annotations")
         server.apply(pod("shop", "web-3", app="web"))
         wait(lambda: converged(server, tmp_path / "s.db"), what="new pod")
+        server.apply({"apiVersion": "v1", "kind": "Service",
+                      "metadata": {"name": "front", "namespace": "shop"},
+                      "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
+                               "ports": [{"port": 80, "protocol": "TCP"}]}})
+
+        def ingress() -> list[Any]:
+            svc = server.get("Service", "shop", "front") or {}
+            return list(((svc.get("status") or {}).get("loadBalancer") or {})
+                        .get("ingress") or [])
+        wait(lambda: bool(ingress()), what="the Service's external IP")
+        assert ingress()[0]["ip"].startswith("10.40.15.")  # from the LB pool
         server.delete("Namespace", None, "shop")
         wait(lambda: converged(server, tmp_path / "s.db"), what="namespace cascade")
         assert_equals_fresh_sync(server, tmp_path / "s.db", tmp_path)
