@@ -606,7 +606,8 @@ def _load_balancers(run: _Run, objects: ClusterObjects) -> None:
         current=run.current, external_pools=pools, lb_pool_ids=run.s.lb_pool_ids,
         fip_pool_ids=run.s.fip_pool_ids, gateway=gateway, size=run.s.lb_size,
         max_virtual_servers=run.s.max_l4_lb_service, holds=run.active_holds, now=run.now,
-        delay=run.delay)
+        delay=run.delay, algorithm=run.s.l4_lb_algorithm,
+        source_ip_persistence=run.s.l4_source_ip_persistence)
     for obj in result.objects:
         run.add(obj)
     run.out.shared.update(result.pools)

@@ -50,7 +50,12 @@ from sdn.model import (
     lb_service_path,
     lb_virtual_server_path,
 )
-from sdn.model.lb import TCP_PROFILE, UDP_PROFILE
+from sdn.model.lb import (
+    SOURCE_IP_PERSISTENCE,
+    TCP_PROFILE,
+    UDP_PROFILE,
+    LBSnatTranslation,
+)
 
 #: Per LB service size: virtual servers, pools, pool members (NSX-T configuration
 #: maximums as commonly quoted for 2.5/3.x; reference section 5 gives SMALL 20 VS, MEDIUM
@@ -167,7 +172,8 @@ def load_balancers(services: Sequence[K8sObject], slices: Sequence[K8sObject], *
                    external_pools: Mapping[str, IpPool], lb_pool_ids: Sequence[str],
                    fip_pool_ids: Sequence[str], gateway: str, size: str,
                    max_virtual_servers: int | None, holds: Sequence[Hold], now: float,
-                   delay: float) -> LoadBalancing:
+                   delay: float, algorithm: str = "ROUND_ROBIN",
+                   source_ip_persistence: bool = False) -> LoadBalancing:
     """The cluster's LoadBalancer services as NSX L4 load balancing (module docstring)."""
     out = LoadBalancing()
     wanted = sorted((s for s in services
@@ -225,13 +231,17 @@ def load_balancers(services: Sequence[K8sObject], slices: Sequence[K8sObject], *
         for ident, port, protocol, pool_members in drafts:
             pool = LBPool(id=f"l4pool_{ident}", display_name=f"{svc.namespace}/{svc.name}:"
                           f"{port['port']}", path=lb_pool_path(f"l4pool_{ident}"),
-                          members=tuple(pool_members), tags=tags)
+                          members=tuple(pool_members), tags=tags,
+                          algorithm=algorithm,
+                          snat_translation=LBSnatTranslation(type="LBSnatAutoMap"))
             out.objects += [pool, LBVirtualServer(
                 id=f"l4vs_{ident}", display_name=pool.display_name,
                 path=lb_virtual_server_path(f"l4vs_{ident}"), ip_address=vip,
                 ports=(str(port["port"]),), lb_service_path=lb_service_path(lb_id),
                 pool_path=pool.path, tags=(*tags, naming.tag("ncp/service_port",
                                                              f"{port['port']}/{protocol}")),
+                lb_persistence_profile_path=SOURCE_IP_PERSISTENCE if source_ip_persistence
+                else None,
                 application_profile_path=UDP_PROFILE if protocol == "UDP" else TCP_PROFILE)]
     for lb_id in sorted(load):
         out.objects.append(LBService(id=lb_id, display_name=f"{cluster} load balancer",

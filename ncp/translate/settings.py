@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from ipaddress import IPv4Network
+from typing import Any
 
 from ncp.config import NcpConfig
 from ncp.translate.baseline import BaselineType
@@ -47,6 +48,8 @@ class ClusterSettings:
     nsx_lb: bool = True
     lb_pool_ids: tuple[str, ...] = ()
     max_l4_lb_service: int | None = None
+    l4_lb_algorithm: str = "ROUND_ROBIN"
+    l4_source_ip_persistence: bool = False
     top_marker: str | None = None
     bottom_marker: str | None = None
 
@@ -56,11 +59,25 @@ class ClusterSettings:
         return not self.single_tier
 
 
-def _max_l4_lb_service(profile: NetworkProfile | None) -> int | None:
-    """``cni_configurations.parameters.max_l4_lb_service`` of the profile, if set."""
+def _cni(profile: NetworkProfile | None) -> Any:
+    """The profile's ``cni_configurations.parameters`` (None when absent)."""
     cni = profile.parameters.cni_configurations if profile is not None else None
-    params = cni.parameters if cni is not None else None
+    return cni.parameters if cni is not None else None
+
+
+def _max_l4_lb_service(profile: NetworkProfile | None) -> int | None:
+    """``max_l4_lb_service`` of the profile, if set."""
+    params = _cni(profile)
     return params.max_l4_lb_service if params is not None else None
+
+
+def _l4(profile: NetworkProfile | None) -> tuple[str, bool]:
+    """NSX's pool algorithm for ``l4_lb_algorithm`` (round_robin by default) and whether
+    ``l4_persistence_type: source_ip`` asks for source-IP persistence."""
+    params = _cni(profile)
+    algorithm = (params.l4_lb_algorithm if params is not None else None) or "round_robin"
+    persistence = params is not None and params.l4_persistence_type == "source_ip"
+    return str(algorithm).upper(), bool(persistence)
 
 
 def defaults_from(config: NcpConfig) -> TopologySettings:
@@ -116,6 +133,8 @@ def cluster_settings(config: NcpConfig, profile: NetworkProfile | None) -> Clust
         nsx_lb=topo.nsx_lb,
         lb_pool_ids=tuple(p.id for p in config.external_ip_pools_lb),
         max_l4_lb_service=_max_l4_lb_service(profile),
+        l4_lb_algorithm=_l4(profile)[0],
+        l4_source_ip_persistence=_l4(profile)[1],
         top_marker=topo.top_firewall_section_marker,
         bottom_marker=topo.bottom_firewall_section_marker,
     )

@@ -18,6 +18,7 @@ from sdn.model.base import NsxModel, PolicyResource
 
 TCP_PROFILE = "/infra/lb-app-profiles/default-tcp-lb-app-profile"
 UDP_PROFILE = "/infra/lb-app-profiles/default-udp-lb-app-profile"
+SOURCE_IP_PERSISTENCE = "/infra/lb-persistence-profiles/default-source-ip-lb-persistence-profile"
 
 
 class LBService(PolicyResource):
@@ -67,6 +68,7 @@ class LBVirtualServer(PolicyResource):
     lb_service_path: str
     pool_path: str
     application_profile_path: str = TCP_PROFILE
+    lb_persistence_profile_path: str | None = None
     enabled: bool = True
 
     @property

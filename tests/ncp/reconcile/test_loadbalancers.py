@@ -171,3 +171,18 @@ def test_vips_unique_inside_pools_and_all_returned(tmp_path_factory: Any, names:
         assert not [s for s in inv.of_type(LBService) if s.size != "DLB"]
     assert set(report.lb_vips) == {f"shop/{n}" for n in names[:keep]}
     store.close()
+
+
+def test_profile_l4_settings_reach_the_pools(tmp_path: Path) -> None:
+    profile = parse_profile({"name": "l4", "parameters": {"lb_size": "medium",
+                             "cni_configurations": {"type": "nsxt", "parameters": {
+                                 "l4_lb_algorithm": "least_connection",
+                                 "l4_persistence_type": "source_ip"}}}})
+    _report, inv = sync(tmp_path, [*BASE, lb_service("shop", "front", 80)], profile=profile)
+    (vs,) = l4(inv)
+    pool = inv[vs.pool_path]
+    assert isinstance(pool, LBPool) and pool.algorithm == "LEAST_CONNECTION"
+    assert pool.snat_translation.type == "LBSnatAutoMap"
+    assert vs.lb_persistence_profile_path is not None
+    (lb,) = [s for s in inv.of_type(LBService) if s.size != "DLB"]
+    assert lb.size == "MEDIUM"
