@@ -68,6 +68,10 @@ class PoolConfig(_Strict):
                 raise ValueError(f"range {text!r} is not an ordered range inside {self.cidr}")
         return self
 
+    #: Which cluster may use the pool for per-service SNAT or a named ``loadBalancerIP``
+    #: (NCP's ``ncp/owner`` tag, ``cluster:<name>``); empty for none.
+    owner: str = ""
+
     def address_ranges(self) -> tuple[tuple[IPv4Address, IPv4Address], ...]:
         """The allocatable ranges; without ``ranges``, every host address of the CIDR."""
         if not self.ranges:

@@ -36,6 +36,8 @@ from ncp.translate.firewall import firewall_objects
 from ncp.translate.loadbalancers import ERROR_ANNOTATION, load_balancers
 from ncp.translate.networks import CarvedSubnet, NetworkPlan, plan_network
 from ncp.translate.policyinputs import PodInfo
+from ncp.translate.service_snat import ERROR_ANNOTATION as SNAT_ERROR_ANNOTATION
+from ncp.translate.service_snat import service_snat
 from ncp.translate.services import existing_cluster_ips, translate_services
 from ncp.translate.settings import ClusterSettings
 from ncp.translate.snat import SnatPlanner, SnatRequest
@@ -559,6 +561,7 @@ def provision(
     run.out.shared.update(snat.updated_pools())
     run.out.holds += snat.released_holds()
     _load_balancers(run, objects)
+    _service_snat(run, objects)
     run.release_removed()
     run.out.problems.sort()
     return run.out
@@ -617,6 +620,23 @@ def _load_balancers(run: _Run, objects: ClusterObjects) -> None:
     for key, code in result.errors.items():
         ns, name = key.split("/", 1)
         run.out.service_annotations[(ns, name)] = {ERROR_ANNOTATION: code}
+
+
+def _service_snat(run: _Run, objects: ClusterObjects) -> None:
+    """Services with their own egress IP (ncp.translate.service_snat)."""
+    pools = {o.id: o for o in run.out.shared.values()
+             if isinstance(o, IpPool) and o.tag(naming.SCOPE_EXTERNAL) == "true"}
+    result = service_snat([s for s in objects.services if s.namespace in run.out.annotations],
+                          objects.endpoint_slices, cluster=run.c, pods=run.out.pod_infos,
+                          external_pools=pools, gateway=run.snat_gateway(),
+                          holds=run.active_holds, now=run.now, delay=run.delay)
+    for rule in result.rules:
+        run.add(rule)
+    run.out.shared.update(result.pools)
+    run.out.holds += result.holds
+    run.out.problems += result.problems
+    for key, code in result.errors.items():
+        run.out.service_annotations.setdefault(key, {})[SNAT_ERROR_ANNOTATION] = code
 
 
 def _firewall(run: _Run, policies: Sequence[K8sObject],

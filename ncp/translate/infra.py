@@ -43,7 +43,8 @@ def _block(current: Inventory, block_id: str, cidr: IPv4Network,
 
 
 def _pool(current: Inventory, pool_id: str, cidr: IPv4Network,
-          ranges: tuple[AllocationRange, ...], problems: list[Problem]) -> IpPool:
+          ranges: tuple[AllocationRange, ...], problems: list[Problem],
+          owner: str = "") -> IpPool:
     path = ip_pool_path(pool_id)
     existing = current.get(path)
     if isinstance(existing, IpPool):
@@ -52,9 +53,11 @@ def _pool(current: Inventory, pool_id: str, cidr: IPv4Network,
             problems.append(Problem("CONFIG_CONFLICT", path,
                                     f"config says {cidr}, the state has {cidrs}"))
         return existing
+    tags: tuple[Tag, ...] = (Tag(scope=SCOPE_EXTERNAL, tag="true"),)
+    if owner:
+        tags += (Tag(scope="ncp/owner", tag=owner),)
     return IpPool(
-        id=pool_id, display_name=pool_id, path=path,
-        tags=(Tag(scope=SCOPE_EXTERNAL, tag="true"),),
+        id=pool_id, display_name=pool_id, path=path, tags=tags,
         subnets=(IpPoolStaticSubnet(id=f"{pool_id}-subnet", cidr=cidr,
                                     allocation_ranges=ranges),),
     )
@@ -79,7 +82,7 @@ def shared_objects(config: NcpConfig, settings: ClusterSettings,
         out[obj.path] = obj
     for p in config.all_pools():
         ranges = tuple(AllocationRange(start=lo, end=hi) for lo, hi in p.address_ranges())
-        pool = _pool(current, p.id, p.cidr, ranges, problems)
+        pool = _pool(current, p.id, p.cidr, ranges, problems, p.owner)
         out[pool.path] = pool
     wanted = [("pod_ip_block_ids", i, ip_block_path(i)) for i in settings.pod_block_ids]
     wanted += [("no_snat_ip_blocks", i, ip_block_path(i)) for i in settings.no_snat_block_ids]

@@ -8,7 +8,8 @@ NCP's behaviour (reference 1.4):
 * every service gets one VIP, and every TCP/UDP service port an L4 virtual server on it
   with a pool whose members are the service's ready endpoints;
 * the VIP is ``spec.loadBalancerIP`` when that is an address (it must be in one of the
-  external pools and free) or the name of an external pool to allocate from; otherwise it
+  external pools and free) or the id of an external pool tagged
+  ``ncp/owner=cluster:<cluster>`` to allocate from; otherwise it
   comes from the LB pools (``external_ip_pools_lb``), then the floating pools. A service
   keeps its VIP across syncs; a released VIP is held back like every other address;
 * an LB service holds at most its size's virtual servers, pools and members
@@ -91,18 +92,20 @@ def _static_ranges(pool: IpPool) -> list[tuple[int, int]]:
     return out
 
 
-class _Vips:
-    """VIP allocation in the external pools, sticky per service."""
+class StickyAddresses:
+    """Addresses of one kind (``prefix``: LB VIPs, Service SNAT IPs) in the external pools,
+    sticky per owner; other owners' allocations in the same pools are left alone."""
 
     def __init__(self, cluster: str, pools: Mapping[str, IpPool], holds: Sequence[Hold],
-                 now: float, delay: float) -> None:
+                 now: float, delay: float, prefix: str = "lbvip_") -> None:
         self.cluster = cluster
+        self.prefix = prefix
         self.pools = dict(pools)
         self.now, self.delay = now, delay
         self.mine: dict[str, tuple[str, IpAllocation]] = {}
         for pid, pool in self.pools.items():
             for a in pool.allocations:
-                if a.tag(naming.SCOPE_CLUSTER) == cluster and a.id.startswith("lbvip_"):
+                if a.tag(naming.SCOPE_CLUSTER) == cluster and a.id.startswith(prefix):
                     self.mine[a.id] = (pid, a)
         self.kept: dict[str, tuple[str, IpAllocation]] = {}
         self.allocators = {
@@ -159,7 +162,7 @@ class _Vips:
         for pid, pool in self.pools.items():
             others = [a for a in pool.allocations
                       if not (a.tag(naming.SCOPE_CLUSTER) == self.cluster
-                              and a.id.startswith("lbvip_"))]
+                              and a.id.startswith(self.prefix))]
             mine = [a for p, a in self.kept.values() if p == pid]
             allocations = tuple(sorted(others + mine, key=lambda a: a.id))
             out[pool.path] = pool if allocations == pool.allocations else pool.model_copy(
@@ -179,7 +182,7 @@ def load_balancers(services: Sequence[K8sObject], slices: Sequence[K8sObject], *
     wanted = sorted((s for s in services
                      if (s.body.get("spec") or {}).get("type") == "LoadBalancer"),
                     key=lambda s: (s.namespace, s.name))
-    vips = _Vips(cluster, external_pools, holds, now, delay)
+    vips = StickyAddresses(cluster, external_pools, holds, now, delay)
     size = size.upper()
     vs_cap, pool_cap, member_cap = CAPACITY.get(size, CAPACITY["SMALL"])
     placed: dict[str, str] = {}  # vs id -> lb service id it is on now
@@ -198,8 +201,12 @@ def load_balancers(services: Sequence[K8sObject], slices: Sequence[K8sObject], *
                  and isinstance(p.get("port"), int)]
         if not ports:
             continue
-        vip, code = vips.get(key, str(spec.get("loadBalancerIP") or "") or None, order,
-                             svc.namespace, svc.name)
+        want = str(spec.get("loadBalancerIP") or "") or None
+        named = external_pools.get(want) if want else None
+        if named is not None and named.tag("ncp/owner") != f"cluster:{cluster}":
+            vip, code = None, "IP_POOL_NOT_FOUND"  # NCP only uses pools tagged for it
+        else:
+            vip, code = vips.get(key, want, order, svc.namespace, svc.name)
         if vip is None:
             out.problems.append(Problem(code, name, f"no VIP: {code} "
                                         f"(loadBalancerIP {spec.get('loadBalancerIP')!r})"))

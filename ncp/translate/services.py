@@ -151,17 +151,23 @@ def translate_services(services: Sequence[K8sObject], slices: Sequence[K8sObject
     return out
 
 
+def backend_pods(svc: K8sObject, slices: Sequence[K8sObject],
+                 pods: Sequence[PodInfo]) -> list[PodInfo]:
+    """The service's ready endpoints: the pods its EndpointSlices name as ready, or,
+    without slices, the pods its selector matches (those with a port)."""
+    selector = (svc.body.get("spec") or {}).get("selector") or {}
+    ready = _ready_pods([s for s in slices if s.namespace == svc.namespace], svc.name)
+    return sorted((p for p in pods if p.namespace == svc.namespace and p.ip and (
+        (ready is not None and p.name in ready)
+        or (ready is None and selector and _matches(selector, p.labels)))),
+        key=lambda p: (p.ip, p.name))
+
+
 def backend_members(svc: K8sObject, slices: Sequence[K8sObject], pods: Sequence[PodInfo]
                     ) -> Callable[[Mapping[str, Any], str], list[LBPoolMember]]:
     """The pool members of one service port (its ready endpoints with the target port),
     as a function of the port and protocol (see the module docstring)."""
-    spec = svc.body.get("spec") or {}
-    selector = spec.get("selector") or {}
-    ready = _ready_pods([s for s in slices if s.namespace == svc.namespace], svc.name)
-    backends = sorted((p for p in pods if p.namespace == svc.namespace and p.ip and (
-        (ready is not None and p.name in ready)
-        or (ready is None and selector and _matches(selector, p.labels)))),
-        key=lambda p: (p.ip, p.name))
+    backends = backend_pods(svc, slices, pods)
 
     def members(port: Mapping[str, Any], protocol: str) -> list[LBPoolMember]:
         out = []

@@ -18,22 +18,26 @@ NatAction = Literal["SNAT", "DNAT", "NO_SNAT", "NO_DNAT", "REFLEXIVE"]
 
 #: nsxlib's sequence number for a gateway SNAT rule.
 GATEWAY_SNAT_PRIORITY = 1000
+#: A Service's own SNAT rule (``ncp/snat_pool``) wins over its namespace's.
+SERVICE_SNAT_PRIORITY = 900
 
 
 def _check_nat_network(value: str) -> str:
-    """An address, a CIDR, or an inclusive range ``a-b``, as NSX accepts."""
-    parts = value.split("-")
-    if len(parts) == 2:
-        lo, hi = IPv4Address(parts[0]), IPv4Address(parts[1])
-        if int(hi) < int(lo):
-            raise ValueError(f"range {value!r} ends before it starts")
-    elif len(parts) == 1:
-        if "/" in value:
-            IPv4Network(value)
+    """An address, a CIDR, an inclusive range ``a-b``, or a comma-separated list of
+    them, as NSX accepts."""
+    for item in value.split(","):
+        parts = item.strip().split("-")
+        if len(parts) == 2:
+            lo, hi = IPv4Address(parts[0]), IPv4Address(parts[1])
+            if int(hi) < int(lo):
+                raise ValueError(f"range {item!r} ends before it starts")
+        elif len(parts) == 1:
+            if "/" in item:
+                IPv4Network(item.strip())
+            else:
+                IPv4Address(item.strip())
         else:
-            IPv4Address(value)
-    else:
-        raise ValueError(f"invalid NAT network {value!r}")
+            raise ValueError(f"invalid NAT network {item!r}")
     return value
 
 

@@ -167,8 +167,9 @@ class _SnatTable:
         if rule.source_network is None:
             self.any_source.append(rule)
             return
-        net = IPv4Network(rule.source_network.split("-")[0], strict=False)
-        self.by_len[net.prefixlen].setdefault(int(net.network_address), []).append(rule)
+        for item in rule.source_network.split(","):
+            net = IPv4Network(item.strip().split("-")[0], strict=False)
+            self.by_len[net.prefixlen].setdefault(int(net.network_address), []).append(rule)
 
     def lookup(self, src: IPv4Address) -> NatRule | None:
         value = int(src)

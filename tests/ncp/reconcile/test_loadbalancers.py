@@ -35,8 +35,9 @@ def lb_service(ns: str, name: str, *ports: int, ip: str | None = None,
 def sync(tmp: Path, docs: list[dict[str, Any]], *, now: float = 1.0, profile: Any = None,
          **cfg: Any) -> tuple[Any, Inventory]:
     store = Store.open(tmp / "lb.db")
+    cfg.setdefault("external_ip_pools_lb", [LB_POOL])
     report = sync_cluster(store, manifests=manifests(*docs), profile=profile,
-                          config=config(external_ip_pools_lb=[LB_POOL], **cfg), now=now)
+                          config=config(**cfg), now=now)
     inv = store.inventory()
     store.close()
     return report, inv
@@ -102,12 +103,15 @@ def test_capacity_auto_scales_and_max_l4_lb_service_caps(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(("ip", "code", "vip"), [
     pytest.param("198.51.100.15", None, "198.51.100.15", id="pinned-address"),
-    pytest.param("ip-pool-snat", None, "192.0.2.", id="named-pool"),
-    pytest.param("203.0.113.9", "IP_POOL_NOT_FOUND", None, id="address-in-no-pool"),
+    pytest.param("ip-pool-owned", None, "203.0.113.", id="named-pool"),
+    pytest.param("ip-pool-snat", "IP_POOL_NOT_FOUND", None, id="pool-not-owned"),
+    pytest.param("203.0.114.9", "IP_POOL_NOT_FOUND", None, id="address-in-no-pool"),
     pytest.param("no-such-pool", "IP_POOL_NOT_FOUND", None, id="unknown-pool"),
 ])
 def test_load_balancer_ip(tmp_path: Path, ip: str, code: str | None, vip: str | None) -> None:
-    report, inv = sync(tmp_path, [*BASE, lb_service("shop", "front", 80, ip=ip)])
+    owned = {"id": "ip-pool-owned", "cidr": "203.0.113.0/28", "owner": "cluster:k8s-cluster"}
+    report, inv = sync(tmp_path, [*BASE, lb_service("shop", "front", 80, ip=ip)],
+                       external_ip_pools_lb=[LB_POOL, owned])
     if code is None:
         assert report.problems == []
         assert vip is not None and report.lb_vips["shop/front"].startswith(vip)
