@@ -306,6 +306,7 @@ def sync_cluster(
             policies=[o for o in mset.objects if o.kind in POLICY_KINDS],
             services=[o for o in mset.objects if o.kind == "Service"],
             endpoint_slices=[o for o in mset.objects if o.kind == "EndpointSlice"],
+            ingresses=[o for o in mset.objects if o.kind == "Ingress" and _is_nsx_ingress(o)],
         ),
         current=current, shared=shared, holds=holds, now=now,
     )
@@ -377,6 +378,15 @@ def _check_result(current: Inventory, owned: Mapping[str, PolicyResource],
     problems = validate_inventory(Inventory(merged.values()))
     if problems:
         raise InconsistentResultError(problems)
+
+
+def _is_nsx_ingress(ing: K8sObject) -> bool:
+    """Ingresses NCP serves: class ``nsx`` (annotation or ``ingressClassName``), or no
+    class at all (NCP's ``default_ingress_class_nsx``)."""
+    meta = ing.body.get("metadata") or {}
+    cls = (meta.get("annotations") or {}).get("kubernetes.io/ingress.class") or \
+        (ing.body.get("spec") or {}).get("ingressClassName")
+    return cls in (None, "", "nsx")
 
 
 def _merge_holds(old: Sequence[Hold], new: Sequence[Hold], now: float) -> list[Hold]:

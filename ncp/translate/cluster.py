@@ -33,7 +33,9 @@ from typing import Any
 from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
 from ncp.translate.firewall import firewall_objects
-from ncp.translate.loadbalancers import ERROR_ANNOTATION, load_balancers
+from ncp.translate.ingress import ERROR_ANNOTATION as INGRESS_ERROR
+from ncp.translate.ingress import ingresses
+from ncp.translate.loadbalancers import ERROR_ANNOTATION, StickyAddresses, load_balancers
 from ncp.translate.networks import CarvedSubnet, NetworkPlan, plan_network
 from ncp.translate.policyinputs import PodInfo
 from ncp.translate.service_snat import ERROR_ANNOTATION as SNAT_ERROR_ANNOTATION
@@ -52,6 +54,7 @@ from sdn.model import (
     IpBlock,
     IpPool,
     IpPoolBlockSubnet,
+    LBService,
     NatRule,
     PolicyResource,
     PortAttachment,
@@ -64,6 +67,7 @@ from sdn.model import (
     Tier1,
     ip_block_path,
     ip_pool_path,
+    lb_service_path,
     nat_rule_path,
     port_path,
     segment_path,
@@ -100,6 +104,9 @@ class Provisioned:
     lb_vips: dict[str, str] = field(default_factory=dict)
     #: NCP's annotations on Services (``ncp/error.loadbalancer``), by (namespace, name).
     service_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    ingress_vip: str | None = None
+    ingresses_served: list[tuple[str, str]] = field(default_factory=list)
+    ingress_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     #: The annotation NCP writes on each realized pod, by (namespace, pod).
     pod_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
@@ -164,6 +171,7 @@ class ClusterObjects:
     policies: Sequence[K8sObject] = ()
     services: Sequence[K8sObject] = ()
     endpoint_slices: Sequence[K8sObject] = ()
+    ingresses: Sequence[K8sObject] = ()
 
 
 def _owned_by(obj: PolicyResource | IpAllocation, cluster: str) -> bool:
@@ -620,6 +628,49 @@ def _load_balancers(run: _Run, objects: ClusterObjects) -> None:
     for key, code in result.errors.items():
         ns, name = key.split("/", 1)
         run.out.service_annotations[(ns, name)] = {ERROR_ANNOTATION: code}
+    _ingress(run, objects, gateway)
+
+
+def _ingress(run: _Run, objects: ClusterObjects, gateway: str) -> None:
+    """Ingresses on the cluster's shared L7 virtual servers (ncp.translate.ingress)."""
+    wanted = [i for i in objects.ingresses if i.namespace in run.out.annotations]
+    if wanted and not run.s.nsx_lb:
+        run.out.notes.append("nsx_lb is off: Ingresses get no NSX virtual server")
+        wanted = []
+    pools = {o.id: o for o in run.out.shared.values()
+             if isinstance(o, IpPool) and o.tag(naming.SCOPE_EXTERNAL) == "true"}
+    sticky = StickyAddresses(run.c, pools, run.active_holds, run.now, run.delay,
+                             prefix="ingressvip_")
+    key = naming.cluster_id("ingressvip", run.c)
+    vip, code = (sticky.get(key, run.s.ingress_ip, [*run.s.lb_pool_ids, *run.s.fip_pool_ids],
+                            "", "ingress") if wanted else (None, ""))
+    if wanted and vip is None:
+        run.problem(code, f"Cluster/{run.c}", f"no IP for the cluster's Ingress ({code})")
+    if wanted and vip is not None:
+        if not run.s.single_tier and tier1_path(naming.cluster_id("t1", run.c, "lb")) \
+                not in run.out.owned:
+            lb_t1 = naming.cluster_id("t1", run.c, "lb")
+            _gateway_tier1(run, lb_t1, tuple(naming.base_tags(run.c)), f"{run.c}-lb")
+            gateway = tier1_path(lb_t1)
+        lb_id = naming.cluster_id("lb", run.c)
+        if lb_service_path(lb_id) not in run.out.owned:
+            run.add(LBService(id=lb_id, display_name=f"{run.c} load balancer",
+                              path=lb_service_path(lb_id), connectivity_path=gateway,
+                              size=run.s.lb_size.upper(),
+                              tags=tuple(naming.base_tags(run.c))))
+        result = ingresses(wanted, objects.services, objects.endpoint_slices, cluster=run.c,
+                           pods=run.out.pod_infos, vip=str(vip),
+                           lb_service=lb_service_path(lb_id))
+        for obj in result.objects:
+            run.add(obj)
+        run.out.problems += result.problems
+        run.out.ingress_vip = str(vip)
+        for key_, code_ in result.errors.items():
+            run.out.ingress_annotations[key_] = {INGRESS_ERROR: code_}
+        run.out.ingresses_served = result.served
+    new_pools, holds = sticky.finish()
+    run.out.shared.update(new_pools)
+    run.out.holds += holds
 
 
 def _service_snat(run: _Run, objects: ClusterObjects) -> None:

@@ -50,6 +50,7 @@ class ClusterSettings:
     max_l4_lb_service: int | None = None
     l4_lb_algorithm: str = "ROUND_ROBIN"
     l4_source_ip_persistence: bool = False
+    ingress_ip: str | None = None
     top_marker: str | None = None
     bottom_marker: str | None = None
 
@@ -135,6 +136,7 @@ def cluster_settings(config: NcpConfig, profile: NetworkProfile | None) -> Clust
         max_l4_lb_service=_max_l4_lb_service(profile),
         l4_lb_algorithm=_l4(profile)[0],
         l4_source_ip_persistence=_l4(profile)[1],
+        ingress_ip=getattr(_cni(profile), "ingress_ip", None),
         top_marker=topo.top_firewall_section_marker,
         bottom_marker=topo.bottom_firewall_section_marker,
     )

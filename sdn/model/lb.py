@@ -59,6 +59,36 @@ class LBPool(PolicyResource):
     snat_translation: LBSnatTranslation = LBSnatTranslation()
 
 
+class LBRuleCondition(NsxModel):
+    """One match condition of an L7 rule: the Host header or the request URI."""
+
+    type: Literal["LBHttpRequestHeaderCondition", "LBHttpRequestUriCondition"]
+    header_name: str | None = None
+    header_value: str | None = None
+    uri: str | None = None
+    match_type: Literal["EQUALS", "STARTS_WITH", "REGEX", "CONTAINS", "ENDS_WITH"] = "EQUALS"
+
+
+class LBRuleAction(NsxModel):
+    """An L7 rule's action: send to a pool."""
+
+    type: Literal["LBSelectPoolAction"] = "LBSelectPoolAction"
+    pool_id: str
+
+
+class LBRule(NsxModel):
+    """An L7 rule of a virtual server: all conditions match -> the action (in order)."""
+
+    display_name: str = ""
+    phase: Literal["HTTP_FORWARDING"] = "HTTP_FORWARDING"
+    match_strategy: Literal["ALL", "ANY"] = "ALL"
+    match_conditions: tuple[LBRuleCondition, ...] = ()
+    actions: tuple[LBRuleAction, ...] = ()
+
+
+HTTP_PROFILE = "/infra/lb-app-profiles/default-http-lb-app-profile"
+
+
 class LBVirtualServer(PolicyResource):
     """A virtual server: an address and ports, forwarding to a pool."""
 
@@ -66,18 +96,26 @@ class LBVirtualServer(PolicyResource):
     ip_address: IPv4Address
     ports: tuple[str, ...]
     lb_service_path: str
-    pool_path: str
+    #: An L4 virtual server's pool; L7 ones choose pools by their ``rules`` instead.
+    pool_path: str | None = None
     application_profile_path: str = TCP_PROFILE
     lb_persistence_profile_path: str | None = None
+    rules: tuple[LBRule, ...] = ()
     enabled: bool = True
 
     @property
     def protocol(self) -> str:
-        """TCP or UDP, from the application profile."""
+        """TCP or UDP, from the application profile (HTTP virtual servers are TCP)."""
         return "UDP" if self.application_profile_path == UDP_PROFILE else "TCP"
 
     def references(self) -> dict[str, str]:
-        return {"lb_service_path": self.lb_service_path, "pool_path": self.pool_path}
+        refs = {"lb_service_path": self.lb_service_path}
+        if self.pool_path:
+            refs["pool_path"] = self.pool_path
+        for i, rule in enumerate(self.rules):
+            for j, action in enumerate(rule.actions):
+                refs[f"rules[{i}].actions[{j}].pool_path"] = action.pool_id
+        return refs
 
 
 def lb_service_path(service_id: str) -> str:

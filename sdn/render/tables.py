@@ -176,9 +176,15 @@ def _lb_service(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, li
 def _lb_virtual_server(objs: Sequence[PolicyResource],
                        inv: Inventory) -> tuple[Row, list[Row]]:
     members = {p.path: len(p.members) for p in inv.of_type(LBPool)}
+
+    def pool(o: LBVirtualServer) -> tuple[str, str]:
+        if o.pool_path is None:  # L7: pools chosen by rules
+            return f"{len(o.rules)} rule(s)", "-"
+        return _leaf(o.pool_path), str(members.get(o.pool_path, 0))
+
     return ["ID", "OWNER", "VIP", "PORTS", "PROTOCOL", "POOL", "MEMBERS"], [
-        [o.id, _owner(o), str(o.ip_address), ",".join(o.ports), o.protocol, _leaf(o.pool_path),
-         str(members.get(o.pool_path, 0))] for o in objs if isinstance(o, LBVirtualServer)]
+        [o.id, _owner(o), str(o.ip_address), ",".join(o.ports), o.protocol, *pool(o)]
+        for o in objs if isinstance(o, LBVirtualServer)]
 
 
 def _lb_pool(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:

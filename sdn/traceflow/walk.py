@@ -117,7 +117,7 @@ class TraceContext:
             if p.attachment is not None and p.attachment.type == "PARENT" and p.address_bindings:
                 ctx.node_ips[p.id] = str(p.address_bindings[0].ip_address)
         for vs in inv.of_type(LBVirtualServer):
-            if not vs.enabled:
+            if not vs.enabled or vs.pool_path is None:  # L7 (Ingress) routing: not traced
                 continue
             pool = inv.get(vs.pool_path)
             for port in vs.ports:
