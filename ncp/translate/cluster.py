@@ -618,7 +618,9 @@ def _load_balancers(run: _Run, objects: ClusterObjects) -> None:
         fip_pool_ids=run.s.fip_pool_ids, gateway=gateway, size=run.s.lb_size,
         max_virtual_servers=run.s.max_l4_lb_service, holds=run.active_holds, now=run.now,
         delay=run.delay, algorithm=run.s.l4_lb_algorithm,
-        source_ip_persistence=run.s.l4_source_ip_persistence)
+        source_ip_persistence=run.s.l4_source_ip_persistence,
+        reserved_virtual_servers=2 if run.s.nsx_lb and any(
+            i.namespace in run.out.annotations for i in objects.ingresses) else 0)
     for obj in result.objects:
         run.add(obj)
     run.out.shared.update(result.pools)

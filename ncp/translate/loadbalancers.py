@@ -13,7 +13,8 @@ NCP's behaviour (reference 1.4):
   comes from the LB pools (``external_ip_pools_lb``), then the floating pools. A service
   keeps its VIP across syncs; a released VIP is held back like every other address;
 * an LB service holds at most its size's virtual servers, pools and members
-  (:data:`CAPACITY`); when the services do not fit NCP adds LB services (auto-scaling),
+  (:data:`CAPACITY`; the first one also carries the two Ingress virtual servers when
+  there are Ingresses); when the services do not fit NCP adds LB services (auto-scaling),
   unless ``max_l4_lb_service`` caps the number of virtual servers;
 * what cannot be done is reported on the service as ``ncp/error.loadbalancer``:
   ``IP_POOL_NOT_FOUND``, ``IP_POOL_EXHAUSTED``, ``IP_ALREADY_ALLOCATED`` (a pinned address
@@ -52,20 +53,12 @@ from sdn.model import (
     lb_virtual_server_path,
 )
 from sdn.model.lb import (
+    CAPACITY,
     SOURCE_IP_PERSISTENCE,
     TCP_PROFILE,
     UDP_PROFILE,
     LBSnatTranslation,
 )
-
-#: Per LB service size: virtual servers, pools, pool members (NSX-T configuration
-#: maximums as commonly quoted for 2.5/3.x; reference section 5 gives SMALL 20 VS, MEDIUM
-#: 100, LARGE 1000 VS / 3000 pools / 7500 members).
-CAPACITY: dict[str, tuple[int, int, int]] = {
-    "SMALL": (20, 60, 300),
-    "MEDIUM": (100, 300, 2000),
-    "LARGE": (1000, 3000, 7500),
-}
 
 ERROR_ANNOTATION = "ncp/error.loadbalancer"
 
@@ -176,7 +169,8 @@ def load_balancers(services: Sequence[K8sObject], slices: Sequence[K8sObject], *
                    fip_pool_ids: Sequence[str], gateway: str, size: str,
                    max_virtual_servers: int | None, holds: Sequence[Hold], now: float,
                    delay: float, algorithm: str = "ROUND_ROBIN",
-                   source_ip_persistence: bool = False) -> LoadBalancing:
+                   source_ip_persistence: bool = False,
+                   reserved_virtual_servers: int = 0) -> LoadBalancing:
     """The cluster's LoadBalancer services as NSX L4 load balancing (module docstring)."""
     out = LoadBalancing()
     wanted = sorted((s for s in services
@@ -190,6 +184,8 @@ def load_balancers(services: Sequence[K8sObject], slices: Sequence[K8sObject], *
         if vs.tag(naming.SCOPE_CLUSTER) == cluster and vs.id.startswith("l4vs_"):
             placed[vs.id] = vs.lb_service_path.rsplit("/", 1)[-1]
     load: dict[str, list[int]] = {}  # lb id -> [virtual servers, pools, members]
+    if reserved_virtual_servers:  # the Ingress's HTTP/HTTPS virtual servers go first
+        load[_lb_id(cluster, 0)] = [reserved_virtual_servers, 0, 0]
     order = [*lb_pool_ids, *[p for p in fip_pool_ids if p not in lb_pool_ids]]
     total_vs = 0
     for svc in wanted:

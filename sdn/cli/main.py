@@ -10,6 +10,7 @@ from sdn.cli import (
     apply_cmd,
     clusters_cmd,
     ipam_cmd,
+    lb_cmd,
     lint_cmd,
     policy_cmd,
     profile_cmd,
@@ -131,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
                           help="delete groups and security policies a file declares")
     dele.add_argument("-f", "--file", action="append", required=True)
     dele.set_defaults(run=apply_cmd.delete)
+
+    lbp = sub.add_parser("lb", parents=[common],
+                         help="load balancer capacity: virtual servers, pools, members")
+    lbp.add_argument("--cluster", help="only this cluster's LB services")
+    lbp.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    lbp.set_defaults(run=lb_cmd.run)
 
     cl = sub.add_parser("clusters", parents=[common], help="clusters synced into this state")
     cl.add_argument("-o", "--output", choices=["table", "json"], default="table")

@@ -21,6 +21,16 @@ UDP_PROFILE = "/infra/lb-app-profiles/default-udp-lb-app-profile"
 SOURCE_IP_PERSISTENCE = "/infra/lb-persistence-profiles/default-source-ip-lb-persistence-profile"
 
 
+#: Per LB service size: virtual servers, pools, pool members (NSX-T configuration
+#: maximums as commonly quoted for 2.5/3.x; reference section 5 gives SMALL 20 VS, MEDIUM
+#: 100, LARGE 1000 VS / 3000 pools / 7500 members). A DLB has no such limits here.
+CAPACITY: dict[str, tuple[int, int, int]] = {
+    "SMALL": (20, 60, 300),
+    "MEDIUM": (100, 300, 2000),
+    "LARGE": (1000, 3000, 7500),
+}
+
+
 class LBService(PolicyResource):
     """A load balancer service (an NSX LB instance, or a distributed LB)."""
 
