@@ -604,8 +604,10 @@ def _load_balancers(run: _Run, objects: ClusterObjects) -> None:
         run.out.notes.append("nsx_lb is off: LoadBalancer services get no NSX virtual server")
         services = []
     # Even without services the call runs: it releases VIPs of services that went away.
+    with_ingress = run.s.nsx_lb and any(i.namespace in run.out.annotations
+                                        for i in objects.ingresses)
     gateway = tier1_path(naming.cluster_id("t1", run.c))
-    if services and not run.s.single_tier:
+    if (services or with_ingress) and not run.s.single_tier:
         # TKGI gives the load balancer a Tier-1 of its own in the two-tier topology.
         lb_t1 = naming.cluster_id("t1", run.c, "lb")
         _gateway_tier1(run, lb_t1, tuple(naming.base_tags(run.c)), f"{run.c}-lb")
@@ -619,8 +621,7 @@ def _load_balancers(run: _Run, objects: ClusterObjects) -> None:
         max_virtual_servers=run.s.max_l4_lb_service, holds=run.active_holds, now=run.now,
         delay=run.delay, algorithm=run.s.l4_lb_algorithm,
         source_ip_persistence=run.s.l4_source_ip_persistence,
-        reserved_virtual_servers=2 if run.s.nsx_lb and any(
-            i.namespace in run.out.annotations for i in objects.ingresses) else 0)
+        reserved_virtual_servers=2 if with_ingress else 0)
     for obj in result.objects:
         run.add(obj)
     run.out.shared.update(result.pools)
@@ -649,12 +650,7 @@ def _ingress(run: _Run, objects: ClusterObjects, gateway: str) -> None:
     if wanted and vip is None:
         run.problem(code, f"Cluster/{run.c}", f"no IP for the cluster's Ingress ({code})")
     if wanted and vip is not None:
-        if not run.s.single_tier and tier1_path(naming.cluster_id("t1", run.c, "lb")) \
-                not in run.out.owned:
-            lb_t1 = naming.cluster_id("t1", run.c, "lb")
-            _gateway_tier1(run, lb_t1, tuple(naming.base_tags(run.c)), f"{run.c}-lb")
-            gateway = tier1_path(lb_t1)
-        lb_id = naming.cluster_id("lb", run.c)
+        lb_id = naming.cluster_id("lb", run.c)  # made by _load_balancers (it reserved room)
         if lb_service_path(lb_id) not in run.out.owned:
             run.add(LBService(id=lb_id, display_name=f"{run.c} load balancer",
                               path=lb_service_path(lb_id), connectivity_path=gateway,
