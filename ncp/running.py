@@ -37,11 +37,12 @@ from ncp.config import NcpConfig
 from ncp.errors import NcpError
 from ncp.leader import LeaderElector, LeaseSettings
 from ncp.metrics import Metrics, serve
-from ncp.reconcile.sync import SyncReport, sync_cluster
+from ncp.reconcile.sync import SyncReport, is_nsx_ingress, sync_cluster
 from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
 from ncp.sources.manifests import ManifestSet, read_manifests
 from ncp.translate import naming
 from ncp.translate.cluster import POD_ANNOTATION
+from ncp.translate.ingress import ERROR_ANNOTATION as INGRESS_ERROR_ANNOTATION
 from ncp.translate.loadbalancers import ERROR_ANNOTATION as LB_ERROR_ANNOTATION
 from ncp.watching import WatchStats, watch_kind
 from sdn.errors import Problem, SdnError
@@ -121,7 +122,13 @@ class StatusWriter:
                 wanted = report.service_annotations.get((o.namespace, o.name), {})
                 todo += _diff("Service", o.namespace, o.name, o.body, wanted,
                               lambda k: k == LB_ERROR_ANNOTATION)
-                self._ingress(o, report.lb_vips.get(f"{o.namespace}/{o.name}"))
+                if (o.body.get("spec") or {}).get("type") == "LoadBalancer":
+                    self._ingress(o, report.lb_vips.get(f"{o.namespace}/{o.name}"))
+            elif o.kind == "Ingress" and is_nsx_ingress(o):  # others belong to another controller
+                wanted = report.ingress_annotations.get((o.namespace, o.name), {})
+                todo += _diff("Ingress", o.namespace, o.name, o.body, wanted,
+                              lambda k: k == INGRESS_ERROR_ANNOTATION)
+                self._ingress(o, report.ingress_vips.get(f"{o.namespace}/{o.name}"))
         if len(todo) <= 4:
             patches = sum(self._patch(*item) for item in todo)
         else:
@@ -130,21 +137,20 @@ class StatusWriter:
         self._events(report.problems)
         return patches
 
-    def _ingress(self, svc: Any, vip: str | None) -> None:
-        """Make a LoadBalancer Service's ``status.loadBalancer.ingress`` show its VIP."""
-        spec, status = svc.body.get("spec") or {}, svc.body.get("status") or {}
-        if spec.get("type") != "LoadBalancer":
-            return
+    def _ingress(self, obj: Any, vip: str | None) -> None:
+        """Make a LoadBalancer Service's or an Ingress's ``status.loadBalancer.ingress``
+        show its VIP."""
+        status = obj.body.get("status") or {}
         have = [i.get("ip") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
         want = [vip] if vip else []
         if have == want:
             return
         try:
-            self.client.patch_service_ingress(svc.namespace, svc.name, want)
-            self.metrics.inc("ncp_status_patches_total", kind="ServiceStatus")
+            self.client.patch_lb_ingress(obj.kind, obj.namespace, obj.name, want)
+            self.metrics.inc("ncp_status_patches_total", kind=f"{obj.kind}Status")
         except KubeError as err:
-            log.warning("cannot set the status of Service %s/%s: %s", svc.namespace,
-                        svc.name, err)
+            log.warning("cannot set the status of %s %s/%s: %s", obj.kind, obj.namespace,
+                        obj.name, err)
 
     def _patch(self, kind: str, ns: str, name: str, diff: dict[str, str | None]) -> int:
         try:

@@ -78,6 +78,8 @@ class SyncReport:
     lb_vips: dict[str, str] = field(default_factory=dict)
     service_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     pod_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    ingress_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    ingress_vips: dict[str, str] = field(default_factory=dict)
     written: bool = False
 
     @property
@@ -101,6 +103,7 @@ class SyncReport:
             "namespaces": self.annotations,
             "services": self.cluster_ips,
             "load_balancers": self.lb_vips,
+            "ingresses": self.ingress_vips,
         }
 
 
@@ -165,6 +168,9 @@ def load_profile_file(path: str | Path) -> NetworkProfile:
     return parse_profile(text, source=str(p))
 
 
+#: Kinds whose ``status`` NCP never reads (it writes that of Services and Ingresses).
+STATUS_IGNORED = ("Namespace", "Node", "Service", "Ingress")
+
 _NOISE = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp",
           "selfLink")
 
@@ -172,10 +178,10 @@ _NOISE = ("resourceVersion", "managedFields", "generation", "uid", "creationTime
 def meaningful(body: Mapping[str, Any]) -> dict[str, Any]:
     """An object without what changes without meaning for NCP: bookkeeping metadata
     (resourceVersion, managedFields, ...), the status annotations NCP itself writes, and
-    the status of namespaces, nodes and services. NCP's own write-back must not look
+    the status of namespaces, nodes, services and ingresses. NCP's own write-back must not look
     like a change of its inputs (it would trigger a reconcile that finds nothing to do)."""
     out = {k: v for k, v in body.items()
-           if not (k == "status" and body.get("kind") in ("Namespace", "Node", "Service"))}
+           if not (k == "status" and body.get("kind") in STATUS_IGNORED)}
     meta = dict(body.get("metadata") or {})
     for key in _NOISE:
         meta.pop(key, None)
@@ -242,8 +248,12 @@ def _up_to_date(store: Store, config: NcpConfig, bound: NetworkProfile | None,
             report.pod_annotations[(ns, n)] = a
         elif k == "Service":
             report.service_annotations[(ns, n)] = a
+        elif k == "Ingress":
+            report.ingress_annotations[(ns, n)] = a
         elif k == "ServiceStatus":
             report.lb_vips[f"{ns}/{n}"] = a["ingress_ip"]
+        elif k == "IngressStatus":
+            report.ingress_vips[f"{ns}/{n}"] = a["ingress_ip"]
     return report
 
 
@@ -306,7 +316,7 @@ def sync_cluster(
             policies=[o for o in mset.objects if o.kind in POLICY_KINDS],
             services=[o for o in mset.objects if o.kind == "Service"],
             endpoint_slices=[o for o in mset.objects if o.kind == "EndpointSlice"],
-            ingresses=[o for o in mset.objects if o.kind == "Ingress" and _is_nsx_ingress(o)],
+            ingresses=[o for o in mset.objects if o.kind == "Ingress" and is_nsx_ingress(o)],
         ),
         current=current, shared=shared, holds=holds, now=now,
     )
@@ -320,6 +330,10 @@ def sync_cluster(
     report.pod_annotations = result.pod_annotations
     report.lb_vips = result.lb_vips
     report.service_annotations = result.service_annotations
+    report.ingress_annotations = result.ingress_annotations
+    if result.ingress_vip is not None:
+        report.ingress_vips = {f"{ns}/{n}": result.ingress_vip
+                               for ns, n in result.ingresses_served}
     step("comparing with the state")
     rows = {r.path: r for r in store.rows()}
     owned_now = [p for p, r in rows.items() if r.cluster == config.cluster]
@@ -380,7 +394,7 @@ def _check_result(current: Inventory, owned: Mapping[str, PolicyResource],
         raise InconsistentResultError(problems)
 
 
-def _is_nsx_ingress(ing: K8sObject) -> bool:
+def is_nsx_ingress(ing: K8sObject) -> bool:
     """Ingresses NCP serves: class ``nsx`` (annotation or ``ingressClassName``), or no
     class at all (NCP's ``default_ingress_class_nsx``)."""
     meta = ing.body.get("metadata") or {}
@@ -408,13 +422,16 @@ def _same_kept(store: Store, cluster: str, objects: Sequence[K8sObject]) -> bool
 
 def _status(report: SyncReport) -> dict[tuple[str, str, str], dict[str, str]]:
     """What NCP writes on Kubernetes objects, by (kind, namespace, name), as the status
-    table keeps it: annotations, and (kind ``ServiceStatus``) a LoadBalancer's VIP."""
+    table keeps it: annotations, and (kinds ``ServiceStatus`` and ``IngressStatus``) the
+    VIP of a LoadBalancer Service or an Ingress."""
     out = {("Namespace", "", ns): ann for ns, ann in report.annotations.items()}
     out.update({("Pod", ns, pod): ann for (ns, pod), ann in report.pod_annotations.items()})
     out.update({("Service", ns, n): ann for (ns, n), ann in report.service_annotations.items()})
-    for key, vip in report.lb_vips.items():
-        ns, name = key.split("/", 1)
-        out[("ServiceStatus", ns, name)] = {"ingress_ip": vip}
+    out.update({("Ingress", ns, n): ann for (ns, n), ann in report.ingress_annotations.items()})
+    for kind, vips in (("ServiceStatus", report.lb_vips), ("IngressStatus", report.ingress_vips)):
+        for key, vip in vips.items():
+            ns, name = key.split("/", 1)
+            out[(kind, ns, name)] = {"ingress_ip": vip}
     return out
 
 

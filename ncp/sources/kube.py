@@ -79,6 +79,7 @@ WATCHED: tuple[Kind, ...] = (
     Kind("Service", "v1", "services", True),
     Kind("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", True),
     Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", True),
+    Kind("Ingress", "networking.k8s.io/v1", "ingresses", True),
     Kind("AdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies",
          False, custom=True),
     Kind("BaselineAdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1",
@@ -140,6 +141,7 @@ class KubeClient:
             "Service": self.core.list_service_for_all_namespaces,
             "EndpointSlice": self.discovery.list_endpoint_slice_for_all_namespaces,
             "NetworkPolicy": self.networking.list_network_policy_for_all_namespaces,
+            "Ingress": self.networking.list_ingress_for_all_namespaces,
         }
         return listers[kind.kind]
 
@@ -216,16 +218,21 @@ class KubeClient:
             resp = self._call(self.core.patch_namespaced_pod, name, namespace, body, **raw)
         elif kind == "Service":
             resp = self._call(self.core.patch_namespaced_service, name, namespace, body, **raw)
+        elif kind == "Ingress":
+            resp = self._call(self.networking.patch_namespaced_ingress, name, namespace, body,
+                              **raw)
         else:
             raise ValueError(kind)
         resp.release_conn()
 
-    def patch_service_ingress(self, namespace: str, name: str, ips: Sequence[str]) -> None:
-        """Set a Service's ``status.loadBalancer.ingress`` (what ``kubectl get svc``
-        shows as EXTERNAL-IP) through the status subresource."""
+    def patch_lb_ingress(self, kind: str, namespace: str, name: str,
+                         ips: Sequence[str]) -> None:
+        """Set a Service's or Ingress's ``status.loadBalancer.ingress`` (what ``kubectl
+        get`` shows as EXTERNAL-IP / ADDRESS) through the status subresource."""
         body = {"status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
-        resp = self._call(self.core.patch_namespaced_service_status, name, namespace, body,
-                          _preload_content=False)
+        patch = {"Service": self.core.patch_namespaced_service_status,
+                 "Ingress": self.networking.patch_namespaced_ingress_status}[kind]
+        resp = self._call(patch, name, namespace, body, _preload_content=False)
         resp.release_conn()
 
     def create_event(self, namespace: str, body: dict[str, Any]) -> None:

@@ -90,6 +90,7 @@ def ingresses(objects: Sequence[K8sObject], services: Sequence[K8sObject],
         default = spec.get("defaultBackend")
         if default:
             entries.append((None, "/", "Prefix", default))
+        landed = 0
         for host, path, path_type, backend in entries:
             svc_ref = backend.get("service") or {}
             svc = by_name.get((ing.namespace, str(svc_ref.get("name"))))
@@ -123,7 +124,9 @@ def ingresses(objects: Sequence[K8sObject], services: Sequence[K8sObject],
                 display_name=f"{ing.namespace}/{ing.name} {host or '*'}{path}",
                 match_conditions=_conditions(host, path, path_type, regex),
                 actions=(LBRuleAction(pool_id=pool.path),)))
-        out.served.append((ing.namespace, ing.name))
+            landed += 1
+        if landed:  # an Ingress none of whose rules is served gets no address
+            out.served.append((ing.namespace, ing.name))
     out.objects += sorted(pools.values(), key=lambda p: p.id)
     for tls, port, kind in ((False, "80", "http"), (True, "443", "https")):
         vs_id = naming.cluster_id("l7vs", cluster, kind)

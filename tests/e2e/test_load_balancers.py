@@ -42,6 +42,11 @@ def test_more_services_than_a_small_lb_holds(cli: Any) -> None:
     assert len(l7["443"]["rules"]) == 1
     vips = {v["ip_address"] for v in cli.show("lb-virtual-servers") if v["id"].startswith("l4vs")}
     assert len(vips) == 24
+    assert res.json()["ingresses"] == {"apps/secure": l7["80"]["ip_address"],
+                                       "apps/site": l7["80"]["ip_address"]}
+    again = cli.sync(LB_HEAVY).json()  # the no-op path reports the same status
+    assert (again["ingresses"], again["load_balancers"]) == (
+        res.json()["ingresses"], res.json()["load_balancers"])
     assert cli.sdn("ipam", "check", "--state", cli.state).code == 0
 
 

@@ -74,11 +74,39 @@ def test_objects_become_topology_and_status_is_written_back(server: ApiServer,
                         .get("ingress") or [])
         wait(lambda: bool(ingress()), what="the Service's external IP")
         assert ingress()[0]["ip"].startswith("10.40.15.")  # from the LB pool
+        for name, backend in (("shop", "front"), ("broken", "missing")):
+            server.apply(_ingress("shop", name, backend))
+        wait(lambda: bool(_lb_status(server.get("Ingress", "shop", "shop"))),
+             what="the Ingress's address")
+        shared_ip = _lb_status(server.get("Ingress", "shop", "shop"))[0]["ip"]
+        assert shared_ip.startswith("10.40.15.") and shared_ip != ingress()[0]["ip"]
+        wait(lambda: (server.get("Ingress", "shop", "broken")["metadata"].get("annotations")
+                      or {}).get("ncp/error.loadbalancer") == "BACKEND_NOT_FOUND",
+             what="the broken Ingress's error annotation")
+        assert not _lb_status(server.get("Ingress", "shop", "broken"))  # no rule served
+        server.apply(_ingress("shop", "other", "front", ingress_class="nginx"))
+        wait(lambda: converged(server, tmp_path / "s.db"), what="foreign Ingress")
+        assert not _lb_status(server.get("Ingress", "shop", "other"))  # not NCP's to serve
         server.delete("Namespace", None, "shop")
         wait(lambda: converged(server, tmp_path / "s.db"), what="namespace cascade")
         assert_equals_fresh_sync(server, tmp_path / "s.db", tmp_path)
     finally:
         runner.stop()
+
+
+def _lb_status(obj: dict[str, Any]) -> list[Any]:
+    return list(((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [])
+
+
+def _ingress(namespace: str, name: str, backend: str,
+             ingress_class: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"rules": [{"host": f"{name}.example.com", "http": {"paths": [
+        {"path": "/", "pathType": "Prefix",
+         "backend": {"service": {"name": backend, "port": {"number": 80}}}}]}}]}
+    if ingress_class:
+        spec["ingressClassName"] = ingress_class
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
 def test_410_relist_drops_objects_deleted_while_away(server: ApiServer, tmp_path: Path) -> None:

@@ -91,6 +91,12 @@ def test_first_created_wins_and_missing_backends_are_errors(tmp_path: Path) -> N
                         ("DUPLICATE_HOST_PATH", "Ingress/shop/late")]
     (rule,) = l7(inv)["80"].rules
     assert rule.display_name == "shop/early */"
+    assert report.ingress_annotations == {
+        ("shop", "broken"): {"ncp/error.loadbalancer": "BACKEND_NOT_FOUND"},
+        ("shop", "late"): {"ncp/error.loadbalancer": "DUPLICATE_HOST_PATH"}}
+    vip = str(l7(inv)["80"].ip_address)
+    # neither "late" nor "broken" (web has no port 81) has a rule left: no address
+    assert report.ingress_vips == {"shop/early": vip}
     check_invariants(inv)
 
 
