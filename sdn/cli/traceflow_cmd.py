@@ -12,22 +12,30 @@ from typing import Any
 from pydantic import ValidationError
 
 from sdn.errors import SdnError
-from sdn.model import LBVirtualServer
+from sdn.model import LBService, LBVirtualServer, SegmentPort
 from sdn.render.output import print_json, print_table
 from sdn.render.pictures import topology_dot
 from sdn.render.traces import path_line, path_objects, trace_rows
 from sdn.store import Store
 from sdn.traceflow import PacketSpec, Trace, TraceContext, trace
+from sdn.traceflow.outside import external_virtual_server, trace_from_outside
 from sdn.traceflow.walk import trace_all_backends
 
 
 def _service(ctx: TraceContext, target: str, cluster: str | None,
              args: argparse.Namespace) -> tuple[IPv4Address, int]:
-    """A Service's cluster IP and port (the one asked with --dport, or its only one)."""
+    """A Service's cluster IP (from a pod of ``cluster``) or, from outside (``cluster``
+    None), its LoadBalancer VIP; and the port asked with --dport, or its only one."""
     ns, _, name = target.removeprefix("svc:").partition("/")
+
+    def reachable(vs: LBVirtualServer) -> bool:
+        if cluster is not None:
+            return vs.tag("ncp/cluster") == cluster
+        lbs = ctx.inventory.get(vs.lb_service_path)
+        return isinstance(lbs, LBService) and lbs.size != "DLB"
     found = [vs for vs in ctx.inventory.of_type(LBVirtualServer)
              if vs.tag("ncp/project") == ns and vs.tag("ncp/service") == name
-             and vs.tag("ncp/cluster") == cluster and vs.protocol == args.protocol]
+             and vs.protocol == args.protocol and reachable(vs)]
     if not found:
         raise SdnError(f"no {args.protocol} virtual server for service {ns}/{name} (is it "
                        "synced, and not headless?)", code="UNKNOWN_SERVICE", obj=target)
@@ -74,21 +82,47 @@ def _print(t: Trace, source: str, title: str) -> None:
     print(t.summary)
 
 
+def _outside_source(src: str) -> IPv4Address | None:
+    """``--src`` given as an address: a client outside NSX (``sdn.traceflow.outside``)."""
+    try:
+        return IPv4Address(src)
+    except AddressValueError:
+        return None
+
+
+def _outside_branches(ctx: TraceContext, pkt: PacketSpec) -> list[Trace]:
+    hit = external_virtual_server(ctx, pkt)
+    count = len(hit[1].members) if hit is not None and hit[1] is not None else 0
+    if count <= 1:
+        return [trace_from_outside(ctx, pkt)]
+    return [trace_from_outside(ctx, pkt, backend=i) for i in range(count)]
+
+
 def run(args: argparse.Namespace) -> int:
     """Trace one packet; exit 0 whatever the network did (outcomes are data)."""
     with Store.open_readonly(args.state) as store:
         inv = store.inventory()
     ctx = TraceContext.build(inv, default_action=args.default_action)
-    port = ctx.port_by_name(args.src)
-    if not port.address_bindings:
-        raise SdnError("the source port has no address", code="NO_ADDRESS", obj=args.src)
+    outside = _outside_source(args.src)
+    if outside is not None and args.bidirectional:
+        raise SdnError("--bidirectional needs a pod as --src", code="BAD_ARGUMENT",
+                       obj=args.src)
+    port: SegmentPort | None = None
+    src_ip = outside
+    if src_ip is None:
+        port = ctx.port_by_name(args.src)
+        if not port.address_bindings:
+            raise SdnError("the source port has no address", code="NO_ADDRESS", obj=args.src)
+        src_ip = port.address_bindings[0].ip_address
     if args.dst.startswith("svc:"):
-        vip, args.dport = _service(ctx, args.dst, port.tag("ncp/cluster"), args)
+        vip, args.dport = _service(ctx, args.dst, port.tag("ncp/cluster") if port else None,
+                                   args)
     else:
         vip = _destination(ctx, args.dst)
-    pkt = _packet(args, port.address_bindings[0].ip_address, vip)
+    pkt = _packet(args, src_ip, vip)
     if args.all_backends:
-        branches = trace_all_backends(ctx, port.path, pkt)
+        branches = (_outside_branches(ctx, pkt) if port is None
+                    else trace_all_backends(ctx, port.path, pkt))
         if args.output == "json":
             print_json({"branches": [b.to_api() for b in branches]})
             return 0
@@ -97,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
                                      f"{args.dst}")
             print()
         return 0
-    result = trace(ctx, port.path, pkt, bidirectional=args.bidirectional)
+    result = (trace_from_outside(ctx, pkt) if port is None
+              else trace(ctx, port.path, pkt, bidirectional=args.bidirectional))
     if args.output == "json":
         data: dict[str, Any] = result.to_api()
         print_json(data)

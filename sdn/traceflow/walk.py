@@ -183,10 +183,10 @@ class _SnatTable:
 class _Walk:
     """One walk's state: observations, the transport node, the sequence number."""
 
-    def __init__(self, ctx: TraceContext, source: SegmentPort) -> None:
+    def __init__(self, ctx: TraceContext, node: str) -> None:
         self.ctx = ctx
         self.obs: list[Observation] = []
-        self.node = ctx.node_of(source)
+        self.node = node
         self.seq = 0
 
     def add(self, resource_type: str, **fields: object) -> None:
@@ -268,7 +268,7 @@ def trace_all_backends(ctx: TraceContext, source: str, packet: PacketSpec) -> li
 
 def _walk(ctx: TraceContext, port: SegmentPort, original: PacketSpec, *,
           stateful: bool = False, backend: int | None = None) -> Trace:
-    w = _Walk(ctx, port)
+    w = _Walk(ctx, ctx.node_of(port))
     pkt = original
     proto = PROTOCOL_NUMBERS[pkt.protocol]
     name = port.display_name or port.id
@@ -315,11 +315,18 @@ def _walk(ctx: TraceContext, port: SegmentPort, original: PacketSpec, *,
             if not w.dfw(d, port):
                 return done(Disposition.DROPPED, _drop_text(name, "egress", d))
 
-    src_ip, dst_ip, ttl = pkt.src_ip, pkt.dst_ip, pkt.ttl
     segment = ctx.segments.get(port.parent_path)
     if segment is None:
         raise TraceInputError(f"port {port.path} is on no segment", obj=port.path)
-    location: tuple[str, str] = ("segment", segment.path)
+    return _forward(ctx, w, pkt, src_ep, dst_ep, ("segment", segment.path), stateful, done)
+
+
+def _forward(ctx: TraceContext, w: _Walk, pkt: PacketSpec, src_ep: Endpoint,
+             dst_ep: Endpoint, location: tuple[str, str], stateful: bool,
+             done: _Done) -> Trace:
+    """Switch and route from ``location`` (a segment or a gateway) until the packet is
+    delivered, dropped, leaves through an uplink or loops."""
+    src_ip, dst_ip, ttl = pkt.src_ip, pkt.dst_ip, pkt.ttl
     seen: set[tuple[str, str, int]] = set()
     for _hop in range(HOP_BUDGET):
         kind, path = location
