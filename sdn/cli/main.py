@@ -110,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
 
     tf = sub.add_parser("traceflow", parents=[common, dfw_opts],
                         help="walk a packet through the topology, hop by hop")
-    tf.add_argument("--src", required=True, help="NS/POD (or a segment port path)")
+    tf.add_argument("--src", required=True,
+                    help="NS/POD, a segment port path, or an outside client's IPv4 address")
     tf.add_argument("--dst", required=True, help="NS/POD, an IP address, or svc:NS/NAME")
     tf.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP", type=str.upper)
     tf.add_argument("--dport", type=int, help="destination port (default 80)")
