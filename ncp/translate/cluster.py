@@ -658,7 +658,7 @@ def _ingress(run: _Run, objects: ClusterObjects, gateway: str) -> None:
                               tags=tuple(naming.base_tags(run.c))))
         result = ingresses(wanted, objects.services, objects.endpoint_slices, cluster=run.c,
                            pods=run.out.pod_infos, vip=str(vip),
-                           lb_service=lb_service_path(lb_id))
+                           lb_service=lb_service_path(lb_id), l7=run.s.l7)
         for obj in result.objects:
             run.add(obj)
         run.out.problems += result.problems

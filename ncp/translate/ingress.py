@@ -27,6 +27,7 @@ from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
 from ncp.translate.policyinputs import PodInfo
 from ncp.translate.services import backend_members
+from ncp.translate.settings import L7Settings
 from sdn.errors import Problem
 from sdn.model import (
     LBPool,
@@ -35,7 +36,18 @@ from sdn.model import (
     lb_pool_path,
     lb_virtual_server_path,
 )
-from sdn.model.lb import HTTP_PROFILE, LBRule, LBRuleAction, LBRuleCondition
+from sdn.model.lb import (
+    HTTP_PROFILE,
+    LBCookiePersistenceProfile,
+    LBHttpProfile,
+    LBRule,
+    LBRuleAction,
+    LBRuleCondition,
+    LBSessionCookieTime,
+    LBSourceIpPersistenceProfile,
+    lb_app_profile_path,
+    lb_persistence_profile_path,
+)
 
 ERROR_ANNOTATION = "ncp/error.loadbalancer"
 
@@ -69,9 +81,10 @@ def _conditions(host: str | None, path: str, path_type: str,
 
 def ingresses(objects: Sequence[K8sObject], services: Sequence[K8sObject],
               slices: Sequence[K8sObject], *, cluster: str, pods: Sequence[PodInfo],
-              vip: str, lb_service: str) -> IngressObjects:
+              vip: str, lb_service: str, l7: L7Settings | None = None) -> IngressObjects:
     """The cluster's L7 load balancing for ``objects`` (see the module docstring)."""
     out = IngressObjects()
+    app_profile, persistence = _profiles(cluster, l7 or L7Settings(), out)
     by_name = {(s.namespace, s.name): s for s in services}
     rules: dict[bool, list[LBRule]] = {False: [], True: []}
     seen: dict[tuple[bool, str, str], str] = {}
@@ -133,9 +146,42 @@ def ingresses(objects: Sequence[K8sObject], services: Sequence[K8sObject],
         out.objects.append(LBVirtualServer(
             id=vs_id, display_name=f"{cluster} ingress {kind}",
             path=lb_virtual_server_path(vs_id), ip_address=vip, ports=(port,),
-            lb_service_path=lb_service, pool_path="", application_profile_path=HTTP_PROFILE,
+            lb_service_path=lb_service, pool_path="", application_profile_path=app_profile,
+            lb_persistence_profile_path=persistence,
             rules=tuple(rules[tls]), tags=tuple(naming.base_tags(cluster))))
     return out
+
+
+def _profiles(cluster: str, l7: L7Settings, out: IngressObjects) -> tuple[str, str | None]:
+    """The application and persistence profiles of the Ingress virtual servers: the
+    built-in HTTP profile unless ``x_forwarded_for`` or the header sizes and timeout are
+    set, and a cookie or source-IP persistence profile when the profile asks for one
+    (NCP's defaults: cookie ``NSXLB``, and NSX's 300 s source-IP timeout)."""
+    app = HTTP_PROFILE
+    tags = tuple(naming.base_tags(cluster))
+    if l7.custom_http:
+        ident = naming.cluster_id("http", cluster)
+        app = lb_app_profile_path(ident)
+        out.objects.append(LBHttpProfile(
+            id=ident, path=app, display_name=f"{cluster} ingress HTTP", tags=tags,
+            x_forwarded_for=l7.x_forwarded_for, request_header_size=l7.request_header_size,
+            response_header_size=l7.response_header_size,
+            response_timeout=l7.response_timeout))
+    if l7.persistence is None:
+        return app, None
+    ident = naming.cluster_id("persistence", cluster)
+    path = lb_persistence_profile_path(ident)
+    name = f"{cluster} ingress {l7.persistence} persistence"
+    if l7.persistence == "cookie":
+        out.objects.append(LBCookiePersistenceProfile(
+            id=ident, path=path, display_name=name, tags=tags,
+            cookie_time=(LBSessionCookieTime(cookie_max_idle=l7.persistence_timeout)
+                         if l7.persistence_timeout else None)))
+    else:
+        out.objects.append(LBSourceIpPersistenceProfile(
+            id=ident, path=path, display_name=name, tags=tags,
+            timeout=l7.persistence_timeout or 300))
+    return app, path
 
 
 def _service_port(svc: K8sObject, ref: Mapping[str, Any]) -> Mapping[str, Any] | None:

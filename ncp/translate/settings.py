@@ -4,7 +4,7 @@ profile laid over it. Computed once per run; everything downstream reads only th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Any
 
@@ -51,6 +51,7 @@ class ClusterSettings:
     l4_lb_algorithm: str = "ROUND_ROBIN"
     l4_source_ip_persistence: bool = False
     ingress_ip: str | None = None
+    l7: L7Settings = field(default_factory=lambda: L7Settings())
     top_marker: str | None = None
     bottom_marker: str | None = None
 
@@ -58,6 +59,41 @@ class ClusterSettings:
     def two_tier(self) -> bool:
         """The dedicated Tier-1 per namespace topology (NCP's default)."""
         return not self.single_tier
+
+
+@dataclass(frozen=True)
+class L7Settings:
+    """The Ingress virtual servers' HTTP options (profile ``cni_configurations``;
+    unset values are NSX's defaults, which the built-in HTTP profile already has)."""
+
+    x_forwarded_for: str | None = None  # INSERT or REPLACE
+    request_header_size: int = 1024
+    response_header_size: int = 4096
+    response_timeout: int = 60
+    persistence: str | None = None  # cookie or source_ip
+    persistence_timeout: int | None = None
+
+    @property
+    def custom_http(self) -> bool:
+        """Whether the built-in HTTP application profile will not do."""
+        return (self.x_forwarded_for, self.request_header_size, self.response_header_size,
+                self.response_timeout) != (None, 1024, 4096, 60)
+
+
+def _l7(profile: NetworkProfile | None) -> L7Settings:
+    params = _cni(profile)
+    if params is None:
+        return L7Settings()
+    xff = params.x_forwarded_for
+    sticky = params.ingress_persistence_settings
+    kind = sticky.persistence_type if sticky is not None else None
+    return L7Settings(
+        x_forwarded_for=xff.upper() if xff and xff != "none" else None,
+        request_header_size=params.lb_http_request_header_size or 1024,
+        response_header_size=params.lb_http_response_header_size or 4096,
+        response_timeout=params.lb_http_response_timeout or 60,
+        persistence=kind if kind and kind != "none" else None,
+        persistence_timeout=sticky.persistence_timeout if sticky is not None else None)
 
 
 def _cni(profile: NetworkProfile | None) -> Any:
@@ -137,6 +173,7 @@ def cluster_settings(config: NcpConfig, profile: NetworkProfile | None) -> Clust
         l4_lb_algorithm=_l4(profile)[0],
         l4_source_ip_persistence=_l4(profile)[1],
         ingress_ip=getattr(_cni(profile), "ingress_ip", None),
+        l7=_l7(profile),
         top_marker=topo.top_firewall_section_marker,
         bottom_marker=topo.bottom_firewall_section_marker,
     )

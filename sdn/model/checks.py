@@ -40,6 +40,9 @@ _REFERENCE_TYPES: dict[str, tuple[str, ...]] = {
     "destination_groups": ("Group",),
     "lb_service_path": ("LBService",),
     "pool_path": ("LBPool",),
+    "application_profile_path": ("LBHttpProfile",),
+    "lb_persistence_profile_path": ("LBCookiePersistenceProfile",
+                                    "LBSourceIpPersistenceProfile"),
 }
 
 

@@ -15,14 +15,22 @@ from pydantic import Field, TypeAdapter
 from sdn.model.base import PolicyResource
 from sdn.model.dfw import Group, SecurityPolicy
 from sdn.model.ipam import IpBlock, IpPool
-from sdn.model.lb import LBPool, LBService, LBVirtualServer
+from sdn.model.lb import (
+    LBCookiePersistenceProfile,
+    LBHttpProfile,
+    LBPool,
+    LBService,
+    LBSourceIpPersistenceProfile,
+    LBVirtualServer,
+)
 from sdn.model.nat import NatRule
 from sdn.model.routing import Tier0, Tier1
 from sdn.model.segments import Segment, SegmentPort
 
 AnyResource = Annotated[
     Tier0 | Tier1 | Segment | SegmentPort | IpBlock | IpPool | NatRule | Group | SecurityPolicy
-    | LBService | LBVirtualServer | LBPool,
+    | LBService | LBVirtualServer | LBPool | LBHttpProfile | LBCookiePersistenceProfile
+    | LBSourceIpPersistenceProfile,
     Field(discriminator="resource_type"),
 ]
 
@@ -45,6 +53,9 @@ KINDS: dict[str, str] = {
     "lb-services": "LBService",
     "lb-virtual-servers": "LBVirtualServer",
     "lb-pools": "LBPool",
+    "lb-app-profiles": "LBHttpProfile",
+    "lb-cookie-persistence-profiles": "LBCookiePersistenceProfile",
+    "lb-source-ip-persistence-profiles": "LBSourceIpPersistenceProfile",
 }
 
 R = TypeVar("R", bound=PolicyResource)

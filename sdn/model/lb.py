@@ -97,6 +97,43 @@ class LBRule(NsxModel):
 
 
 HTTP_PROFILE = "/infra/lb-app-profiles/default-http-lb-app-profile"
+#: Prefix of the built-in profiles every NSX manager has (not objects of the inventory).
+BUILTIN_PROFILE_PREFIXES = ("/infra/lb-app-profiles/default-",
+                            "/infra/lb-persistence-profiles/default-")
+
+
+class LBHttpProfile(PolicyResource):
+    """An HTTP application profile: NCP makes one per cluster when the profile asks for
+    ``x_forwarded_for`` (the built-in HTTP profile leaves the header alone)."""
+
+    resource_type: Literal["LBHttpProfile"] = "LBHttpProfile"
+    x_forwarded_for: Literal["INSERT", "REPLACE"] | None = None
+    request_header_size: int = Field(default=1024, ge=1)
+    response_header_size: int = Field(default=4096, ge=1)
+    response_timeout: int = Field(default=60, ge=1)
+
+
+class LBSessionCookieTime(NsxModel):
+    """How long an idle session cookie stays valid."""
+
+    type: Literal["LBSessionCookieTime"] = "LBSessionCookieTime"
+    cookie_max_idle: int = Field(ge=1)
+
+
+class LBCookiePersistenceProfile(PolicyResource):
+    """Cookie persistence: the LB inserts a cookie naming the chosen backend."""
+
+    resource_type: Literal["LBCookiePersistenceProfile"] = "LBCookiePersistenceProfile"
+    cookie_name: str = "NSXLB"
+    cookie_mode: Literal["INSERT", "PREFIX", "REWRITE"] = "INSERT"
+    cookie_time: LBSessionCookieTime | None = None
+
+
+class LBSourceIpPersistenceProfile(PolicyResource):
+    """Source-IP persistence: a client address sticks to its backend for ``timeout``."""
+
+    resource_type: Literal["LBSourceIpPersistenceProfile"] = "LBSourceIpPersistenceProfile"
+    timeout: int = Field(default=300, ge=1)
 
 
 class LBVirtualServer(PolicyResource):
@@ -122,6 +159,10 @@ class LBVirtualServer(PolicyResource):
         refs = {"lb_service_path": self.lb_service_path}
         if self.pool_path:
             refs["pool_path"] = self.pool_path
+        for name in ("application_profile_path", "lb_persistence_profile_path"):
+            value = getattr(self, name)
+            if value and not value.startswith(BUILTIN_PROFILE_PREFIXES):
+                refs[name] = value
         for i, rule in enumerate(self.rules):
             for j, action in enumerate(rule.actions):
                 refs[f"rules[{i}].actions[{j}].pool_path"] = action.pool_id
@@ -141,3 +182,13 @@ def lb_pool_path(pool_id: str) -> str:
 def lb_virtual_server_path(vs_id: str) -> str:
     """The Policy path of a virtual server."""
     return f"/infra/lb-virtual-servers/{vs_id}"
+
+
+def lb_app_profile_path(profile_id: str) -> str:
+    """The Policy path of an LB application profile."""
+    return f"/infra/lb-app-profiles/{profile_id}"
+
+
+def lb_persistence_profile_path(profile_id: str) -> str:
+    """The Policy path of an LB persistence profile."""
+    return f"/infra/lb-persistence-profiles/{profile_id}"

@@ -6,11 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.clusters import config, manifests, namespace, pod
 from support.state_checks import check_invariants
 
 from ncp.reconcile.sync import sync_cluster
-from sdn.model import LBPool, LBService, LBVirtualServer
+from sdn.model import (
+    LBCookiePersistenceProfile,
+    LBHttpProfile,
+    LBPool,
+    LBService,
+    LBVirtualServer,
+)
 from sdn.profiles import parse_profile
 from sdn.store import Store
 
@@ -107,3 +114,67 @@ def test_profile_ingress_ip(tmp_path: Path) -> None:
                       profile=profile)
     assert report.problems == []
     assert {str(v.ip_address) for v in l7(inv).values()} == {"198.51.100.15"}
+
+
+def _l7_profile(name: str, **params: Any) -> Any:
+    return parse_profile({"name": name, "parameters": {"cni_configurations": {
+        "type": "nsxt", "parameters": params}}})
+
+
+@pytest.mark.parametrize(("params", "http", "persistence"), [
+    pytest.param({}, None, None, id="defaults"),
+    pytest.param({"x_forwarded_for": "insert"}, ("INSERT", 1024, 60), None, id="xff-insert"),
+    pytest.param({"x_forwarded_for": "none", "lb_http_request_header_size": 2048,
+                  "lb_http_response_timeout": 120}, (None, 2048, 120), None, id="sizes"),
+    pytest.param({"ingress_persistence_settings": {"persistence_type": "cookie",
+                                                   "persistence_timeout": 600}},
+                 None, ("LBCookiePersistenceProfile", 600), id="cookie"),
+    pytest.param({"x_forwarded_for": "replace",
+                  "ingress_persistence_settings": {"persistence_type": "source_ip"}},
+                 ("REPLACE", 1024, 60), ("LBSourceIpPersistenceProfile", 300), id="xff-srcip"),
+    pytest.param({"ingress_persistence_settings": {"persistence_type": "none"}},
+                 None, None, id="persistence-none"),
+])
+def test_l7_profile_settings(tmp_path: Path, params: dict[str, Any],
+                             http: tuple[Any, ...] | None,
+                             persistence: tuple[str, int] | None) -> None:
+    profile = _l7_profile("l7", **params) if params else None
+    report, inv = run(tmp_path, ingress("site", "", [(None, "/", "web", 80)]), profile=profile)
+    assert report.problems == []
+    for vs in l7(inv).values():
+        app = inv.get(vs.application_profile_path)
+        if http is None:
+            assert app is None
+            assert vs.application_profile_path.endswith("default-http-lb-app-profile")
+        else:
+            assert isinstance(app, LBHttpProfile)
+            assert (app.x_forwarded_for, app.request_header_size, app.response_timeout) == http
+        sticky = inv.get(vs.lb_persistence_profile_path or "")
+        if persistence is None:
+            assert vs.lb_persistence_profile_path is None
+        else:
+            assert sticky is not None and sticky.resource_type == persistence[0]
+            timeout = (sticky.cookie_time.cookie_max_idle
+                       if isinstance(sticky, LBCookiePersistenceProfile) else
+                       getattr(sticky, "timeout", None))
+            assert timeout == persistence[1]
+    check_invariants(inv)
+
+
+def test_l7_profiles_follow_profile_updates_and_go_with_the_ingresses(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s.db")
+    cfg = config(external_ip_pools_lb=[LB_POOL])
+    site = ingress("site", "", [(None, "/", "web", 80)])
+    sync_cluster(store, manifests=manifests(*BASE, site), now=1, config=cfg)
+    sticky = _l7_profile("sticky", x_forwarded_for="insert",
+                         ingress_persistence_settings={"persistence_type": "cookie"})
+    sync_cluster(store, manifests=manifests(*BASE, site), profile=sticky, now=2, config=cfg)
+    kinds = {o.resource_type for o in store.inventory().values()}
+    assert {"LBHttpProfile", "LBCookiePersistenceProfile"} <= kinds
+    sync_cluster(store, manifests=manifests(*BASE), now=3, config=cfg)  # Ingress gone
+    inv = store.inventory()
+    store.close()
+    assert not {o.resource_type for o in inv.values()} & {
+        "LBHttpProfile", "LBCookiePersistenceProfile"}
+    assert not [v for v in inv.of_type(LBVirtualServer) if v.id.startswith("l7vs_")]
+    check_invariants(inv)
