@@ -14,7 +14,7 @@ from support.clusters import config, manifests, namespace, pod
 from support.state_checks import check_invariants
 
 from ncp.reconcile.sync import sync_cluster
-from sdn.model import Inventory, IpPool, LBPool, LBService, LBVirtualServer
+from sdn.model import Inventory, IpPool, LBPool, LBService, LBVirtualServer, SegmentPort
 from sdn.profiles import parse_profile
 from sdn.store import Store
 
@@ -190,3 +190,51 @@ def test_profile_l4_settings_reach_the_pools(tmp_path: Path) -> None:
     assert vs.lb_persistence_profile_path is not None
     (lb,) = [s for s in inv.of_type(LBService) if s.size != "DLB"]
     assert lb.size == "MEDIUM"
+
+
+_POD_STATE = st.tuples(st.sampled_from(["web", "api"]),  # app label
+                       st.sampled_from([None, True, False]))  # in the slice: ready?
+
+
+def _slice(states: list[tuple[str, bool | None]]) -> dict[str, Any]:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "front-abc", "namespace": "shop",
+                         "labels": {"kubernetes.io/service-name": "front"}},
+            "addressType": "IPv4", "ports": [{"port": 8080, "protocol": "TCP"}],
+            "endpoints": [{"addresses": ["0.0.0.0"], "conditions": {"ready": ready},
+                           "targetRef": {"kind": "Pod", "name": f"p{i}"}}
+                          for i, (_app, ready) in enumerate(states) if ready is not None]}
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rounds=st.lists(st.tuples(st.lists(_POD_STATE, min_size=0, max_size=6), st.booleans()),
+                       min_size=1, max_size=3))
+def test_members_always_equal_the_ready_endpoints(tmp_path_factory: Any,
+                                                  rounds: list[Any]) -> None:
+    """Through successive syncs, every pool of the LoadBalancer service holds exactly its
+    ready endpoints: the pods its EndpointSlice marks ready (or, with no slice, the pods
+    its selector matches), at their own addresses."""
+    store = Store.open(tmp_path_factory.mktemp("members") / "m.db")
+    cfg = config(external_ip_pools_lb=[LB_POOL])
+    for states, with_slice in rounds:
+        docs = [namespace("shop"),
+                *(pod("shop", f"p{i}", {"app": app}) for i, (app, _r) in enumerate(states)),
+                lb_service("shop", "front", 80, 443)]
+        if with_slice:
+            docs.append(_slice(states))
+        sync_cluster(store, manifests=manifests(*docs), config=cfg, now=1)
+        inv = store.inventory()
+        if with_slice:
+            expected = {f"shop/p{i}" for i, (_a, ready) in enumerate(states) if ready}
+        else:
+            expected = {f"shop/p{i}" for i, (app, _r) in enumerate(states) if app == "web"}
+        ips = {p.display_name: p.address_bindings[0].ip_address
+               for p in inv.of_type(SegmentPort) if p.address_bindings}
+        for vs in l4(inv):
+            pool = inv[vs.pool_path or ""]
+            assert isinstance(pool, LBPool)
+            assert {m.display_name for m in pool.members} == expected
+            assert all(m.ip_address == ips[m.display_name] for m in pool.members)
+        check_invariants(inv)
+    store.close()
