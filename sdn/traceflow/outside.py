@@ -22,7 +22,6 @@ the same vocabulary, with these choices (documented, not NSX's):
 
 from __future__ import annotations
 
-import zlib
 from ipaddress import IPv4Address
 
 from sdn.model import LBPool, LBService, LBVirtualServer, Tier0, Tier1
@@ -38,6 +37,8 @@ from sdn.traceflow.walk import (
     TraceInputError,
     _forward,
     _Walk,
+    balance,
+    no_backend_text,
 )
 
 
@@ -72,6 +73,11 @@ def _entry_tier0(ctx: TraceContext, dst: IPv4Address) -> Tier0:
     return found[0]
 
 
+def _received(w: _Walk, t0: Tier0, packet: PacketSpec) -> None:
+    w.add(_RCV, component_type="LR", component_sub_type="LR_TIER0", component_name=t0.id,
+          component_path=t0.path, message=f"from {packet.src_ip} on the uplink")
+
+
 def trace_from_outside(ctx: TraceContext, packet: PacketSpec, *,
                        backend: int | None = None) -> Trace:
     """Walk ``packet`` from an address outside NSX into the topology (module docstring).
@@ -92,8 +98,7 @@ def trace_from_outside(ctx: TraceContext, packet: PacketSpec, *,
     hit = external_virtual_server(ctx, packet)
     if hit is None:
         t0 = _entry_tier0(ctx, packet.dst_ip)
-        w.add(_RCV, component_type="LR", component_sub_type="LR_TIER0", component_name=t0.id,
-              component_path=t0.path, message=f"from {packet.src_ip} on the uplink")
+        _received(w, t0, packet)
         return _forward(ctx, w, packet, Endpoint(ip=packet.src_ip),
                         ctx.dfw.endpoint_for_ip(packet.dst_ip), ("router", t0.path), False,
                         done)
@@ -105,28 +110,15 @@ def trace_from_outside(ctx: TraceContext, packet: PacketSpec, *,
               message="the LB's Tier-1 has no Tier-0: its VIP is not reachable from outside")
         return done(Disposition.NO_ROUTE, f"NO_ROUTE: {t1.id} is not attached to a Tier-0")
     t0 = upstream
-    w.add(_RCV, component_type="LR", component_sub_type="LR_TIER0", component_name=t0.id,
-          component_path=t0.path, message=f"from {packet.src_ip} on the uplink")
+    _received(w, t0, packet)
     w.add(_FWD, component_type="LR", component_sub_type="LR_TIER0", component_name=t0.id,
           component_path=t0.path, route_prefix=f"{packet.dst_ip}/32", next_hop=t1.id,
           message="LB VIP advertised by the Tier-1")
-    common = {"component_type": "LOAD_BALANCER", "component_name": vs.display_name or vs.id,
-              "component_path": vs.path}
-    members = pool.members if pool is not None else ()
-    if not members:
-        w.add(_DROP, reason="LB", message="the service has no ready backend", **common)
-        return done(Disposition.DROPPED, f"DROPPED at {vs.display_name or vs.id}: the "
-                                         "service has no ready backend")
-    key = (f"{packet.src_ip}:{packet.sport}>{packet.dst_ip}:{packet.dst_port}/"
-           f"{packet.protocol}").encode()
-    chosen = members[backend % len(members) if backend is not None
-                     else zlib.crc32(key) % len(members)]
     snat = pool is not None and pool.snat_translation.type == "LBSnatAutoMap"
     note = "; SNAT automap to the Tier-1 uplink (DFW sees the client)" if snat else ""
-    w.add(_FWD, translated_dst_ip=str(chosen.ip_address),
-          message=f"backend {chosen.display_name} port {chosen.port}{note}", **common)
-    inner = packet.model_copy(update={"dst_ip": chosen.ip_address,
-                                      "dst_port": int(chosen.port or packet.dst_port or 0)})
+    inner = balance(w, vs, pool, packet, backend, note)
+    if inner is None:
+        return done(Disposition.DROPPED, no_backend_text(vs))
     return _forward(ctx, w, inner, Endpoint(ip=packet.src_ip),
-                    ctx.dfw.endpoint_for_ip(chosen.ip_address), ("router", t1.path), False,
+                    ctx.dfw.endpoint_for_ip(inner.dst_ip), ("router", t1.path), False,
                     done)

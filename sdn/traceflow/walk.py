@@ -221,6 +221,30 @@ class _Walk:
         return False
 
 
+def balance(w: _Walk, vs: LBVirtualServer, pool: LBPool | None, pkt: PacketSpec,
+            backend: int | None, note: str = "") -> PacketSpec | None:
+    """Record the load balancer's choice of backend (a hash of the flow, or member number
+    ``backend``) and return the translated packet; None (a recorded drop) without members."""
+    members = pool.members if pool is not None else ()
+    common = {"component_type": "LOAD_BALANCER", "component_name": vs.display_name or vs.id,
+              "component_path": vs.path}
+    if not members:
+        w.add(_DROP, reason="LB", message="the service has no ready backend", **common)
+        return None
+    key = f"{pkt.src_ip}:{pkt.sport}>{pkt.dst_ip}:{pkt.dst_port}/{pkt.protocol}".encode()
+    chosen = members[backend % len(members) if backend is not None
+                     else zlib.crc32(key) % len(members)]
+    w.add(_FWD, translated_dst_ip=str(chosen.ip_address),
+          message=f"backend {chosen.display_name} port {chosen.port}{note}", **common)
+    return pkt.model_copy(update={"dst_ip": chosen.ip_address,
+                                  "dst_port": int(chosen.port or pkt.dst_port or 0)})
+
+
+def no_backend_text(vs: LBVirtualServer) -> str:
+    """The summary of a trace dropped at a virtual server without backends."""
+    return f"DROPPED at {vs.display_name or vs.id}: the service has no ready backend"
+
+
 def _router(obj: object) -> tuple[str, str]:
     return ("LR", "LR_TIER0") if isinstance(obj, Tier0) else ("LR", "LR_TIER1")
 
@@ -287,20 +311,10 @@ def _walk(ctx: TraceContext, port: SegmentPort, original: PacketSpec, *,
                                                     pkt.dst_port, pkt.protocol)
     if hit is not None:
         vs, pool = hit
-        members = pool.members if pool is not None else ()
-        common = {"component_type": "LOAD_BALANCER", "component_name": vs.display_name or vs.id,
-                  "component_path": vs.path}
-        if not members:
-            w.add(_DROP, reason="LB", message="the service has no ready backend", **common)
-            return done(Disposition.DROPPED, f"DROPPED at {vs.display_name or vs.id}: the "
-                                             "service has no ready backend")
-        key = f"{pkt.src_ip}:{pkt.sport}>{pkt.dst_ip}:{pkt.dst_port}/{pkt.protocol}".encode()
-        chosen = members[backend % len(members) if backend is not None
-                         else zlib.crc32(key) % len(members)]
-        w.add(_FWD, translated_dst_ip=str(chosen.ip_address),
-              message=f"backend {chosen.display_name} port {chosen.port}", **common)
-        pkt = pkt.model_copy(update={"dst_ip": chosen.ip_address,
-                                     "dst_port": int(chosen.port or pkt.dst_port or 0)})
+        balanced = balance(w, vs, pool, pkt, backend)
+        if balanced is None:
+            return done(Disposition.DROPPED, no_backend_text(vs))
+        pkt = balanced
     src_ep = ctx.dfw.endpoints[ctx.dfw.by_ip[pkt.src_ip]] if pkt.src_ip in ctx.dfw.by_ip \
         else Endpoint(ip=pkt.src_ip)
     dst_ep = ctx.dfw.endpoint_for_ip(pkt.dst_ip)
