@@ -208,3 +208,23 @@ def test_a_burst_of_pods(server: ApiServer, tmp_path: Path) -> None:
         assert_equals_fresh_sync(server, tmp_path / "s.db", tmp_path)
     finally:
         runner.stop()
+
+
+def test_stop_does_not_wait_for_quiet_watch_streams(tmp_path: Path) -> None:
+    """Without bookmarks for a long time (a real API server sends one about a minute
+    apart), watch threads stay blocked on their streams; stop() still returns with the
+    worker finished and the Lease released, leaving the blocked daemons behind. (That it
+    takes one timeout in all, not one per thread, is a duration: not asserted here.)"""
+    with running_apiserver(bookmark_interval=3600) as s:
+        s.apply(ns("nsx-system"))
+        s.apply(ns("shop"))
+        runner = runner_for(s, tmp_path / "s.db")
+        runner.start()
+        wait(lambda: converged(s, tmp_path / "s.db"), what="first sync")
+        runner.stop(timeout=1.0)
+        watchers = [t for t in runner.threads if t.name.startswith("ncp-watch-")]
+        others = [t for t in runner.threads if not t.name.startswith("ncp-watch-")]
+        assert watchers and any(t.is_alive() for t in watchers)  # not waited for
+        assert not any(t.is_alive() for t in others)
+        lease = s.get("Lease", "nsx-system", "ncp-k8s-cluster")
+        assert lease is not None and lease["spec"]["holderIdentity"] == ""
