@@ -7,7 +7,9 @@ the profile's ``lb_size`` decides how many LB services auto-scaling creates.
 
 Run: ``python bench/bench_lb.py`` (defaults: 2,000 services over 200 namespaces,
 ``lb_size`` large), ``--lb-size small`` shows auto-scaling to 100 LB services. Prints one
-JSON line per case: ``cold`` (empty state) and ``noop_full`` (the same again, in full).
+JSON line per case: ``cold`` (empty state), ``noop_full`` (the same again, in full) and
+``trace_outside`` (``--traces`` Traceflows from seeded outside clients to seeded VIPs; every
+one must be delivered to a member of its service's pool, else the case fails).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -56,6 +59,8 @@ def main() -> int:
     parser.add_argument("--namespaces", type=int, default=200)
     parser.add_argument("--lb-size", choices=["small", "medium", "large"], default="large")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--traces", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
     from ncp.config import parse_config
@@ -106,7 +111,50 @@ def main() -> int:
                           "p95_s": round(percentile(times, 95), 4),
                           "peak_rss_mib": peak_rss_mib(), **info, "machine": machine,
                           "revision": source_revision()}), flush=True)
+    print(json.dumps({"bench": "lb", "case": "trace_outside", "services": args.services,
+                      "namespaces": args.namespaces, "lb_size": args.lb_size,
+                      **trace_outside(mset, config, profile, args), "machine": machine,
+                      "revision": source_revision()}), flush=True)
     return 0
+
+
+def trace_outside(mset: Any, config: Any, profile: Any, args: argparse.Namespace
+                  ) -> dict[str, Any]:
+    """Outside clients to random VIPs through ``sdn.traceflow.outside``."""
+    from ipaddress import IPv4Address
+
+    from ncp.reconcile.sync import sync_cluster
+    from sdn.model import LBVirtualServer
+    from sdn.store import Store
+    from sdn.traceflow import PacketSpec, TraceContext
+    from sdn.traceflow.outside import trace_from_outside
+
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Path(tmp) / "s.db")
+        sync_cluster(store, manifests=mset, config=config, profile=profile, now=1)
+        inv = store.inventory()
+        store.close()
+    started = time.perf_counter()
+    ctx = TraceContext.build(inv)
+    build_s = time.perf_counter() - started
+    vss = [v for v in inv.of_type(LBVirtualServer) if v.id.startswith("l4vs_")]
+    samples: list[float] = []
+    for _ in range(args.traces):
+        vs = rng.choice(vss)
+        client = IPv4Address(f"203.0.113.{rng.randrange(1, 255)}")
+        pkt = PacketSpec(src_ip=client, dst_ip=vs.ip_address, dst_port=int(vs.ports[0]))
+        t0 = time.perf_counter()
+        result = trace_from_outside(ctx, pkt)
+        samples.append(time.perf_counter() - t0)
+        pool = inv[vs.pool_path or ""]
+        delivered = result.observations[-1].lport_name
+        if result.disposition.value != "DELIVERED" or delivered not in {
+                m.display_name for m in getattr(pool, "members", ())}:
+            raise SystemExit(f"FAILED: {client} -> {vs.ip_address}: {result.summary}")
+    return {"traces": args.traces, "context_build_s": round(build_s, 3),
+            "median_us": round(statistics.median(samples) * 1e6, 1),
+            "p99_us": round(percentile(samples, 99) * 1e6, 1), "peak_rss_mib": peak_rss_mib()}
 
 
 if __name__ == "__main__":

@@ -47,16 +47,13 @@ def external_virtual_server(ctx: TraceContext, packet: PacketSpec,
     """The non-distributed virtual server (and its pool and Tier-1) ``packet`` hits."""
     if packet.dst_port is None:
         return None
-    for (_cluster, ip, port, proto), (vs, pool) in ctx.vips.items():
-        if (ip, port, proto) != (packet.dst_ip, packet.dst_port, packet.protocol):
-            continue
-        lbs = ctx.inventory.get(vs.lb_service_path)
-        if not isinstance(lbs, LBService) or lbs.size == "DLB" or not lbs.connectivity_path:
-            continue
-        t1 = ctx.inventory.get(lbs.connectivity_path)
-        if isinstance(t1, Tier1):
-            return vs, pool, t1
-    return None
+    hit = ctx.outside_vips.get((packet.dst_ip, packet.dst_port, packet.protocol))
+    if hit is None:
+        return None
+    vs, pool = hit
+    lbs = ctx.inventory.get(vs.lb_service_path)
+    t1 = ctx.inventory.get(lbs.connectivity_path or "") if isinstance(lbs, LBService) else None
+    return (vs, pool, t1) if isinstance(t1, Tier1) else None
 
 
 def _entry_tier0(ctx: TraceContext, dst: IPv4Address) -> Tier0:

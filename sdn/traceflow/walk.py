@@ -44,6 +44,7 @@ from sdn.graph import TopologyIndex
 from sdn.model import (
     Inventory,
     LBPool,
+    LBService,
     LBVirtualServer,
     NatRule,
     Segment,
@@ -96,6 +97,10 @@ class TraceContext:
     #: Virtual servers by (cluster, address, port, protocol), with their pools.
     vips: dict[tuple[str | None, IPv4Address, int, str],
                tuple[LBVirtualServer, LBPool | None]] = field(default_factory=dict)
+    #: Virtual servers on a real (not distributed) LB service, reachable from outside, by
+    #: (address, port, protocol).
+    outside_vips: dict[tuple[IPv4Address, int, str],
+                       tuple[LBVirtualServer, LBPool | None]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, inv: Inventory, *, dfw: CompiledDfw | None = None,
@@ -119,12 +124,17 @@ class TraceContext:
         for vs in inv.of_type(LBVirtualServer):
             if not vs.enabled or vs.pool_path is None:  # L7 (Ingress) routing: not traced
                 continue
-            pool = inv.get(vs.pool_path)
+            found = inv.get(vs.pool_path)
+            pool = found if isinstance(found, LBPool) else None
+            lbs = inv.get(vs.lb_service_path)
+            outside = isinstance(lbs, LBService) and lbs.size != "DLB"
             for port in vs.ports:
                 lo, _, hi = port.partition("-")
                 for number in range(int(lo), int(hi or lo) + 1):
                     ctx.vips[(vs.tag("ncp/cluster"), vs.ip_address, number, vs.protocol)] = (
-                        vs, pool if isinstance(pool, LBPool) else None)
+                        vs, pool)
+                    if outside:
+                        ctx.outside_vips[(vs.ip_address, number, vs.protocol)] = (vs, pool)
         return ctx
 
     def virtual_server(self, cluster: str | None, ip: IPv4Address, port: int | None,
