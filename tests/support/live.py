@@ -47,6 +47,15 @@ def pods_in_state(state: Path) -> set[str]:
                 if p.tag("ncp/pod")}
 
 
+def realized_pods(state: Path) -> set[str]:
+    """The pods the state has ports for; none while another process is still creating the
+    state (the file exists before its tables do)."""
+    try:
+        return pods_in_state(state)
+    except Exception:
+        return set()
+
+
 def server_pods(server: ApiServer) -> set[str]:
     return {f"{p['metadata']['namespace']}/{p['metadata']['name']}"
             for p in server.objects("Pod")}
@@ -55,7 +64,7 @@ def server_pods(server: ApiServer) -> set[str]:
 def converged(server: ApiServer, state: Path) -> bool:
     try:
         return pods_in_state(state) == server_pods(server)
-    except Exception:  # the state may not exist yet
+    except Exception:  # the state may not exist yet: not converged, even with no pods
         return False
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from support.apiserver import running_apiserver
-from support.live import converged, kubeconfig, ns, pod, pods_in_state, wait
+from support.live import converged, kubeconfig, ns, pod, realized_pods, wait
 
 
 def test_sigterm_releases_the_lease_and_events_report_problems(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_sigterm_releases_the_lease_and_events_report_problems(tmp_path: Path) -
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONPATH": str(Path.cwd())})
         try:
-            wait(lambda: state.exists() and "shop/fine" in pods_in_state(state), what="realized")
+            wait(lambda: "shop/fine" in realized_pods(state), what="realized")
             wait(lambda: any(e.get("reason") == "TAG_LIMIT_EXCEEDED"
                              for e in server.objects("Event", "shop")), what="event")
             lease = server.get("Lease", "nsx-system", "ncp-k8s-cluster")
