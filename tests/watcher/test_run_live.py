@@ -220,7 +220,10 @@ def test_stop_does_not_wait_for_quiet_watch_streams(tmp_path: Path) -> None:
         s.apply(ns("shop"))
         runner = runner_for(s, tmp_path / "s.db")
         runner.start()
-        wait(lambda: converged(s, tmp_path / "s.db"), what="first sync")
+        wait(lambda: ((s.get("Lease", "nsx-system", "ncp-k8s-cluster") or {}).get("spec")
+                      or {}).get("holderIdentity") == "ncp-a", what="leadership")
+        wait(lambda: "ncp/subnet-0" in (s.get("Namespace", None, "shop")["metadata"]
+                                        .get("annotations") or {}), what="first sync")
         runner.stop(timeout=1.0)
         watchers = [t for t in runner.threads if t.name.startswith("ncp-watch-")]
         others = [t for t in runner.threads if not t.name.startswith("ncp-watch-")]
