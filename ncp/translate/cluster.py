@@ -269,6 +269,12 @@ class _Run:
             return tier1_path(naming.cluster_id("t1", self.c))
         return tier1_path(naming.ns_id("t1", self.c, ns))
 
+    def external_pools(self) -> dict[str, IpPool]:
+        """The external IP pools as this run has them so far (earlier stages may have
+        allocated from them), by id."""
+        return {o.id: o for o in self.out.shared.values()
+                if isinstance(o, IpPool) and o.tag(naming.SCOPE_EXTERNAL) == "true"}
+
     def snat_gateway(self) -> str:
         if self.s.single_tier:
             return tier1_path(naming.cluster_id("t1", self.c))
@@ -612,8 +618,7 @@ def _load_balancers(run: _Run, objects: ClusterObjects) -> None:
         lb_t1 = naming.cluster_id("t1", run.c, "lb")
         _gateway_tier1(run, lb_t1, tuple(naming.base_tags(run.c)), f"{run.c}-lb")
         gateway = tier1_path(lb_t1)
-    pools = {o.id: o for o in run.out.shared.values()
-             if isinstance(o, IpPool) and o.tag(naming.SCOPE_EXTERNAL) == "true"}
+    pools = run.external_pools()
     result = load_balancers(
         services, objects.endpoint_slices, cluster=run.c, pods=run.out.pod_infos,
         current=run.current, external_pools=pools, lb_pool_ids=run.s.lb_pool_ids,
@@ -640,8 +645,7 @@ def _ingress(run: _Run, objects: ClusterObjects, gateway: str) -> None:
     if wanted and not run.s.nsx_lb:
         run.out.notes.append("nsx_lb is off: Ingresses get no NSX virtual server")
         wanted = []
-    pools = {o.id: o for o in run.out.shared.values()
-             if isinstance(o, IpPool) and o.tag(naming.SCOPE_EXTERNAL) == "true"}
+    pools = run.external_pools()
     sticky = StickyAddresses(run.c, pools, run.active_holds, run.now, run.delay,
                              prefix="ingressvip_")
     key = naming.cluster_id("ingressvip", run.c)
@@ -673,8 +677,7 @@ def _ingress(run: _Run, objects: ClusterObjects, gateway: str) -> None:
 
 def _service_snat(run: _Run, objects: ClusterObjects) -> None:
     """Services with their own egress IP (ncp.translate.service_snat)."""
-    pools = {o.id: o for o in run.out.shared.values()
-             if isinstance(o, IpPool) and o.tag(naming.SCOPE_EXTERNAL) == "true"}
+    pools = run.external_pools()
     result = service_snat([s for s in objects.services if s.namespace in run.out.annotations],
                           objects.endpoint_slices, cluster=run.c, pods=run.out.pod_infos,
                           external_pools=pools, gateway=run.snat_gateway(),

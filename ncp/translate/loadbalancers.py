@@ -37,12 +37,11 @@ from ncp.translate import naming
 from ncp.translate.policyinputs import PodInfo
 from ncp.translate.services import backend_members
 from sdn.errors import Problem
-from sdn.ipam import AddressAllocator, Hold
+from sdn.ipam import AddressAllocator, Hold, pool_address_ranges
 from sdn.model import (
     Inventory,
     IpAllocation,
     IpPool,
-    IpPoolStaticSubnet,
     LBPool,
     LBService,
     LBVirtualServer,
@@ -75,16 +74,6 @@ class LoadBalancing:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _static_ranges(pool: IpPool) -> list[tuple[int, int]]:
-    out = []
-    for sub in pool.subnets:
-        if isinstance(sub, IpPoolStaticSubnet) and sub.allocation_ranges:
-            out += [(int(r.start), int(r.end)) for r in sub.allocation_ranges]
-        else:
-            out.append((int(sub.cidr.network_address) + 1, int(sub.cidr.broadcast_address) - 1))
-    return out
-
-
 class StickyAddresses:
     """Addresses of one kind (``prefix``: LB VIPs, Service SNAT IPs) in the external pools,
     sticky per owner; other owners' allocations in the same pools are left alone."""
@@ -102,7 +91,7 @@ class StickyAddresses:
                     self.mine[a.id] = (pid, a)
         self.kept: dict[str, tuple[str, IpAllocation]] = {}
         self.allocators = {
-            pid: AddressAllocator(_static_ranges(p), used=[int(a.allocation_ip)
+            pid: AddressAllocator(pool_address_ranges(p), used=[int(a.allocation_ip)
                                                             for a in p.allocations],
                                   holds=[h for h in holds if h.scope == p.path], now=now)
             for pid, p in self.pools.items()}

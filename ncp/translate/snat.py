@@ -23,12 +23,11 @@ from ipaddress import AddressValueError, IPv4Address, IPv4Network
 
 from ncp.translate import naming
 from ncp.translate.settings import ClusterSettings
-from sdn.ipam import AddressAllocator, Hold
+from sdn.ipam import AddressAllocator, Hold, pool_address_ranges
 from sdn.model import (
     Inventory,
     IpAllocation,
     IpPool,
-    IpPoolStaticSubnet,
     PolicyResource,
     ip_pool_path,
 )
@@ -54,16 +53,6 @@ class SnatResult:
     status: str
     static: bool
     message: str = ""
-
-
-def _ranges(pool: IpPool) -> list[tuple[int, int]]:
-    out = []
-    for sub in pool.subnets:
-        if isinstance(sub, IpPoolStaticSubnet) and sub.allocation_ranges:
-            out += [(int(r.start), int(r.end)) for r in sub.allocation_ranges]
-        else:
-            out.append((int(sub.cidr.network_address) + 1, int(sub.cidr.broadcast_address) - 1))
-    return out
 
 
 class SnatPlanner:
@@ -116,7 +105,7 @@ class SnatPlanner:
                 self.released.append((pool_id, alloc.allocation_ip))
         allocators = {
             pid: AddressAllocator(
-                _ranges(pool),
+                pool_address_ranges(pool),
                 used=[int(a.allocation_ip) for a in pool.allocations],
                 holds=[h for h in self.holds if h.scope == pool.path], now=self.now)
             for pid, pool in self.pools.items()

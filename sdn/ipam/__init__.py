@@ -9,7 +9,7 @@ from sdn.ipam.allocate import (
     AddressAllocator,
     Hold,
     SubnetAllocator,
-    pool_host_ranges,
+    pool_address_ranges,
     subnet_host_range,
 )
 from sdn.ipam.usage import (
@@ -32,7 +32,7 @@ __all__ = [
     "SubnetUsage",
     "block_usage",
     "find_orphans",
-    "pool_host_ranges",
+    "pool_address_ranges",
     "pool_usage",
     "subnet_host_range",
 ]

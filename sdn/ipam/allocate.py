@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
+from sdn.model.ipam import IpPool, IpPoolStaticSubnet
+
 
 @dataclass(frozen=True, order=True)
 class Hold:
@@ -115,9 +117,16 @@ def subnet_host_range(cidr: IPv4Network) -> tuple[int, int] | None:
     return (lo, hi) if lo <= hi else None
 
 
-def pool_host_ranges(ranges: Iterable[tuple[IPv4Address, IPv4Address]]) -> list[tuple[int, int]]:
-    """Integer ranges from inclusive address ranges (an external pool's allocation ranges)."""
-    return [(int(a), int(b)) for a, b in ranges]
+def pool_address_ranges(pool: IpPool) -> list[tuple[int, int]]:
+    """The inclusive integer ranges a pool hands addresses out of: a static subnet's
+    allocation ranges, else every host address of the subnet."""
+    out = []
+    for sub in pool.subnets:
+        if isinstance(sub, IpPoolStaticSubnet) and sub.allocation_ranges:
+            out += [(int(r.start), int(r.end)) for r in sub.allocation_ranges]
+        else:
+            out.append((int(sub.cidr.network_address) + 1, int(sub.cidr.broadcast_address) - 1))
+    return out
 
 
 class AddressAllocator:

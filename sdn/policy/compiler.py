@@ -255,6 +255,19 @@ class _Index:
         return frozenset(hit)
 
 
+def expression_terms(items: Sequence[object]) -> list[list[object]]:
+    """A group expression as OR of AND-terms (NSX: AND binds tighter than OR); empty
+    terms dropped."""
+    terms: list[list[object]] = [[]]
+    for item in items:
+        if isinstance(item, ConjunctionOperator):
+            if item.conjunction_operator == "OR":
+                terms.append([])
+        else:
+            terms[-1].append(item)
+    return [t for t in terms if t]
+
+
 def _networks(texts: Iterable[str]) -> tuple[IPv4Network, ...]:
     """IPv4 networks of an address expression; IPv6 entries match nothing here (the
     emulator's datapath is IPv4 only)."""
@@ -307,18 +320,9 @@ class _Resolver:
 
     def expression(self, items: Sequence[object]) -> tuple[frozenset[int], tuple[_Term, ...]]:
         """OR of AND-terms; returns the member endpoints and the outside-address terms."""
-        terms: list[list[object]] = [[]]
-        for item in items:
-            if isinstance(item, ConjunctionOperator):
-                if item.conjunction_operator == "OR":
-                    terms.append([])
-            else:
-                terms[-1].append(item)
         members: set[int] = set()
         outside: list[_Term] = []
-        for term in terms:
-            if not term:
-                continue
+        for term in expression_terms(items):
             resolved = [self.criterion(c) for c in term]
             members |= frozenset.intersection(*(got for got, _ in resolved))
             # Addresses outside the inventory can only match terms made of address

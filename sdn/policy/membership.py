@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from sdn.model import (
     Condition,
-    ConjunctionOperator,
     Group,
     Inventory,
     IPAddressExpression,
@@ -36,7 +35,7 @@ from sdn.model import (
     Segment,
     SegmentPort,
 )
-from sdn.policy.compiler import CompiledDfw, _networks
+from sdn.policy.compiler import CompiledDfw, _networks, expression_terms
 
 _ANY_NAMESPACE = "*"
 
@@ -65,17 +64,6 @@ def _condition(cond: Condition, tags: set[tuple[str, str]], scopes: set[str]) ->
         return (scope, values[0]) not in tags
     hit = any((scope, v) in tags for v in values)
     return hit if cond.operator == "IN" else not hit
-
-
-def _terms(items: Sequence[object]) -> list[list[object]]:
-    terms: list[list[object]] = [[]]
-    for item in items:
-        if isinstance(item, ConjunctionOperator):
-            if item.conjunction_operator == "OR":
-                terms.append([])
-        else:
-            terms[-1].append(item)
-    return [t for t in terms if t]
 
 
 def _scopes_read(items: Sequence[object]) -> frozenset[str]:
@@ -122,7 +110,7 @@ class MembershipUpdater:
         self.terms: dict[str, list[list[object]]] = {}
         self.reads: dict[str, frozenset[str]] = {}
         for g in self.groups.values():
-            self.terms[g.path] = _terms(g.expression)
+            self.terms[g.path] = expression_terms(g.expression)
             self.reads[g.path] = _scopes_read(g.expression)
             for ns in self._namespaces(g, ns_of_segment, seg_tagsets):
                 self.by_namespace[ns].append(g.path)
@@ -140,7 +128,7 @@ class MembershipUpdater:
                     seg_tagsets: dict[str, tuple[set[tuple[str, str]], set[str]]]) -> set[str]:
         """Namespaces whose pods' membership may depend on their labels ("*": any)."""
         out: set[str] = set()
-        for term in _terms(group.expression):
+        for term in expression_terms(group.expression):
             flat = [c for c in term if not isinstance(c, NestedExpression)]
             for c in term:
                 if isinstance(c, NestedExpression) or (isinstance(c, PathExpression) and any(
@@ -169,7 +157,8 @@ class MembershipUpdater:
         return out
 
     def _member(self, items: Sequence[object], ep: _EndpointTags, seen: set[str]) -> bool:
-        return any(all(self._criterion(c, ep, seen) for c in term) for term in _terms(items))
+        return any(all(self._criterion(c, ep, seen) for c in term)
+                   for term in expression_terms(items))
 
     def _member_of(self, path: str, ep: _EndpointTags) -> bool:
         return any(all(self._criterion(c, ep, {path}) for c in term)
