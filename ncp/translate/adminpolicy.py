@@ -60,8 +60,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
 from ncp.translate.networkpolicy import (
@@ -79,14 +77,13 @@ from ncp.translate.networkpolicy import (
     expand_rule,
     in_networks,
     make_group,
-    nsx_error_message,
     parse_cidr,
     parse_selector,
     selector_conditions,
     selector_matches,
+    translate_each,
 )
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo, PolicyTranslation
-from sdn.errors import Problem
 from sdn.model import (
     ANY,
     CATEGORY_ORDER,
@@ -432,29 +429,11 @@ def translate_admin_policies(
                          f"{', '.join(_L3_CATEGORIES)}")
     category: Category = admin_category
     view = ClusterView(pods, namespaces)
-    groups: list[Group] = []
-    policies: list[SecurityPolicy] = []
-    problems: list[Problem] = []
-    seen: set[tuple[str, str]] = set()
-    chosen = sorted((o for o in objects if o.kind in ADMIN_KINDS),
-                    key=lambda o: (o.kind, o.name, o.source))
-    for obj in chosen:
-        name = f"{obj.kind}/{obj.name}"
-        if (obj.kind, obj.name) in seen:
-            problems.append(Problem("DUPLICATE_OBJECT", name,
-                                    f"given again in {obj.source}; the first is kept"))
-            continue
-        seen.add((obj.kind, obj.name))
-        try:
-            got_groups, policy = _AdminTranslator(obj, ADMIN_KINDS[obj.kind], cluster,
-                                                  view).translate(category,
-                                                                  baseline_sequence_base)
-        except PolicyInputError as err:
-            problems.append(Problem(err.code, name, err.message))
-            continue
-        except ValidationError as err:
-            problems.append(Problem("INVALID_POLICY", name, nsx_error_message(err)))
-            continue
-        groups += got_groups
-        policies.append(policy)
-    return PolicyTranslation(tuple(groups), tuple(policies), tuple(sorted(problems)))
+
+    def translate(obj: K8sObject) -> tuple[list[Group], list[SecurityPolicy]]:
+        got_groups, policy = _AdminTranslator(obj, ADMIN_KINDS[obj.kind], cluster,
+                                              view).translate(category, baseline_sequence_base)
+        return got_groups, [policy]
+    return translate_each([o for o in objects if o.kind in ADMIN_KINDS],
+                          key=lambda o: (o.kind, o.name), name=lambda o: f"{o.kind}/{o.name}",
+                          translate=translate)

@@ -812,27 +812,40 @@ def translate_network_policies(
         result.
     """
     view = ClusterView(pods, namespaces)
+    return translate_each(
+        [p for p in policies if p.kind == "NetworkPolicy"],
+        key=lambda p: (p.namespace, p.name),
+        name=lambda p: f"NetworkPolicy/{p.namespace}/{p.name}",
+        translate=lambda p: _NetworkPolicyTranslator(p, cluster, view).translate(
+            allow_sequence, isolation_sequence))
+
+
+def translate_each(
+    objects: Sequence[K8sObject], *, key: Callable[[K8sObject], tuple[str, str]],
+    name: Callable[[K8sObject], str],
+    translate: Callable[[K8sObject], tuple[Sequence[Group], Sequence[SecurityPolicy]]],
+) -> PolicyTranslation:
+    """Translate policy objects one by one in ``key`` order (then source): a repeated key
+    is DUPLICATE_OBJECT (the first is kept); a bad object becomes a problem on it and
+    yields nothing, the others are translated."""
     groups: list[Group] = []
     out: list[SecurityPolicy] = []
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    chosen = sorted((p for p in policies if p.kind == "NetworkPolicy"),
-                    key=lambda p: (p.namespace, p.name, p.source))
-    for obj in chosen:
-        name = f"NetworkPolicy/{obj.namespace}/{obj.name}"
-        if (obj.namespace, obj.name) in seen:
-            problems.append(Problem("DUPLICATE_OBJECT", name,
+    for obj in sorted(objects, key=lambda o: (*key(o), o.source)):
+        where = name(obj)
+        if key(obj) in seen:
+            problems.append(Problem("DUPLICATE_OBJECT", where,
                                     f"given again in {obj.source}; the first is kept"))
             continue
-        seen.add((obj.namespace, obj.name))
+        seen.add(key(obj))
         try:
-            got_groups, got_policies = _NetworkPolicyTranslator(obj, cluster, view).translate(
-                allow_sequence, isolation_sequence)
+            got_groups, got_policies = translate(obj)
         except PolicyInputError as err:
-            problems.append(Problem(err.code, name, err.message))
+            problems.append(Problem(err.code, where, err.message))
             continue
         except ValidationError as err:
-            problems.append(Problem("INVALID_POLICY", name, nsx_error_message(err)))
+            problems.append(Problem("INVALID_POLICY", where, nsx_error_message(err)))
             continue
         groups += got_groups
         out += got_policies
