@@ -42,7 +42,6 @@ from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
 from ncp.sources.manifests import ManifestSet, read_manifests
 from ncp.translate import naming
 from ncp.translate.cluster import POD_ANNOTATION
-from ncp.translate.ingress import ERROR_ANNOTATION as INGRESS_ERROR_ANNOTATION
 from ncp.translate.loadbalancers import ERROR_ANNOTATION as LB_ERROR_ANNOTATION
 from ncp.watching import WatchStats, watch_kind
 from sdn.errors import Problem, SdnError
@@ -127,7 +126,7 @@ class StatusWriter:
             elif o.kind == "Ingress" and is_nsx_ingress(o):  # others belong to another controller
                 wanted = report.ingress_annotations.get((o.namespace, o.name), {})
                 todo += _diff("Ingress", o.namespace, o.name, o.body, wanted,
-                              lambda k: k == INGRESS_ERROR_ANNOTATION)
+                              lambda k: k == LB_ERROR_ANNOTATION)
                 self._ingress(o, report.ingress_vips.get(f"{o.namespace}/{o.name}"))
         if len(todo) <= 4:
             patches = sum(self._patch(*item) for item in todo)

@@ -33,7 +33,6 @@ from typing import Any
 from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
 from ncp.translate.firewall import firewall_objects
-from ncp.translate.ingress import ERROR_ANNOTATION as INGRESS_ERROR
 from ncp.translate.ingress import ingresses
 from ncp.translate.loadbalancers import ERROR_ANNOTATION, StickyAddresses, load_balancers
 from ncp.translate.networks import CarvedSubnet, NetworkPlan, plan_network
@@ -668,7 +667,7 @@ def _ingress(run: _Run, objects: ClusterObjects, gateway: str) -> None:
         run.out.problems += result.problems
         run.out.ingress_vip = str(vip)
         for key_, code_ in result.errors.items():
-            run.out.ingress_annotations[key_] = {INGRESS_ERROR: code_}
+            run.out.ingress_annotations[key_] = {ERROR_ANNOTATION: code_}  # NCP's one LB error key
         run.out.ingresses_served = result.served
     new_pools, holds = sticky.finish()
     run.out.shared.update(new_pools)

@@ -49,8 +49,6 @@ from sdn.model.lb import (
     lb_persistence_profile_path,
 )
 
-ERROR_ANNOTATION = "ncp/error.loadbalancer"
-
 
 @dataclass
 class IngressObjects:
