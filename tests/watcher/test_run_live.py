@@ -210,7 +210,8 @@ def test_a_burst_of_pods(server: ApiServer, tmp_path: Path) -> None:
         runner.stop()
 
 
-def test_stop_with_quiet_watch_streams_finishes_the_worker_and_frees_the_lease(tmp_path: Path) -> None:
+def test_stop_with_quiet_watch_streams_finishes_the_worker_and_frees_the_lease(
+        tmp_path: Path) -> None:
     """Without bookmarks for a long time (a real API server sends one about a minute
     apart), watch threads stay blocked on their streams; stop() still returns with the
     worker finished and the Lease released, leaving the blocked daemons behind. (That it
