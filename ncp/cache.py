@@ -4,17 +4,38 @@ Watch callbacks only put objects here (and say that something changed); the reco
 worker reads a consistent snapshot. A relist replaces one kind wholesale, which is how
 objects deleted while a watch was away disappear. Thread-safe: watchers of different
 kinds write concurrently, the worker reads.
+
+The cache also remembers *which* objects changed since the worker last looked, and when
+each change first arrived (:meth:`ClusterCache.take_changes`): the incremental reconcile
+works on those keys alone, and the arrival time is where the per-event latency
+(``ncp_event_apply_seconds``) starts. A relist marks the whole kind changed
+(:attr:`Changes.relisted`), since what it replaced is not known key by key.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ncp.sources.manifests import CLUSTER_SCOPED_KINDS, K8sObject
 
 Key = tuple[str, str]  # (namespace, name)
+ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
+
+
+@dataclass
+class Changes:
+    """What changed since the worker last looked: each changed key with its object now
+    (None: deleted) and the monotonic time its first unseen change arrived."""
+
+    version: int
+    objects: dict[ObjectKey, dict[str, Any] | None] = field(default_factory=dict)
+    arrived: dict[ObjectKey, float] = field(default_factory=dict)
+    #: Kinds replaced wholesale by a relist since: no key-by-key account exists for them.
+    relisted: set[str] = field(default_factory=set)
 
 
 def _key(obj: dict[str, Any]) -> Key:
@@ -34,6 +55,12 @@ class ClusterCache:
         self._changed = threading.Condition(self._lock)
         self.version = 0
         self.listed: set[str] = set()
+        self._dirty: dict[ObjectKey, float] = {}
+        self._relisted: set[str] = set()
+
+    def _touch(self, kind: str, key: Key) -> None:
+        """Record a change of one object (the first arrival since the worker looked)."""
+        self._dirty.setdefault((kind, *key), time.monotonic())
 
     def replace(self, kind: str, items: Iterable[dict[str, Any]]) -> None:
         """The full set of a kind after a (re)list."""
@@ -41,6 +68,7 @@ class ClusterCache:
             self._objects[kind] = {_key(o): o for o in items}
             self._tombstones[kind] = {}
             self.listed.add(kind)
+            self._relisted.add(kind)
             self.version += 1
             self._changed.notify_all()
 
@@ -67,6 +95,7 @@ class ClusterCache:
                 bucket[key] = obj
                 changed = True
             if changed:
+                self._touch(kind, key)
                 self.version += 1
                 self._changed.notify_all()
             return changed
@@ -80,19 +109,59 @@ class ClusterCache:
     def snapshot(self) -> tuple[int, list[K8sObject]]:
         """The version and every object, as the manifest reader would give them."""
         with self._lock:
-            out = [
-                K8sObject(kind=kind, api_version=str(o.get("apiVersion") or ""),
-                          namespace="" if kind in CLUSTER_SCOPED_KINDS else (key[0] or "default"),
-                          name=key[1], body=o, source=f"api:{kind}")
+            return self.version, self._all()
+
+    def _all(self) -> list[K8sObject]:
+        return [as_k8s_object(kind, key, o)
                 for kind, bucket in sorted(self._objects.items())
-                for key, o in sorted(bucket.items())
-            ]
-            return self.version, out
+                for key, o in sorted(bucket.items())]
+
+    def take_snapshot(self) -> tuple[Changes, list[K8sObject]]:
+        """Every object, for a full reconcile, with the changes it accounts for (their
+        arrival times; the objects are in the snapshot): the record starts afresh."""
+        with self._lock:
+            changes = Changes(self.version, arrived=self._dirty, relisted=self._relisted)
+            self._dirty, self._relisted = {}, set()
+            return changes, self._all()
+
+    def take_changes(self) -> Changes:
+        """The objects changed since the last :meth:`take_changes` or consuming
+        :meth:`snapshot`, as they are now; the record starts afresh."""
+        with self._lock:
+            out = Changes(self.version, relisted=set(self._relisted), arrived=self._dirty)
+            for kind, ns, name in self._dirty:
+                out.objects[(kind, ns, name)] = self._objects.get(kind, {}).get((ns, name))
+            self._dirty = {}
+            self._relisted = set()
+            return out
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """One object as cached, or None."""
+        with self._lock:
+            return self._objects.get(kind, {}).get((namespace, name))
+
+    def objects_of(self, kind: str) -> list[K8sObject]:
+        """Every cached object of one kind."""
+        with self._lock:
+            return [as_k8s_object(kind, key, o)
+                    for key, o in sorted(self._objects.get(kind, {}).items())]
+
+    def kinds(self) -> set[str]:
+        """The kinds that have at least one object."""
+        with self._lock:
+            return {k for k, bucket in self._objects.items() if bucket}
 
     def count(self, kind: str) -> int:
         """How many objects of a kind are cached."""
         with self._lock:
             return len(self._objects.get(kind, {}))
+
+
+def as_k8s_object(kind: str, key: Key, body: dict[str, Any]) -> K8sObject:
+    """A cached object as the manifest reader would give it."""
+    return K8sObject(kind=kind, api_version=str(body.get("apiVersion") or ""),
+                     namespace="" if kind in CLUSTER_SCOPED_KINDS else (key[0] or "default"),
+                     name=key[1], body=body, source=f"api:{kind}")
 
 
 def _version(obj: dict[str, Any]) -> int | None:

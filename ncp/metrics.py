@@ -1,8 +1,9 @@
 """A small Prometheus registry and the ``/metrics`` and ``/healthz`` endpoints.
 
-Counters, gauges and one histogram, rendered in the text exposition format; no client
-library is needed for this little. The HTTP server runs in a daemon thread on the port
-asked for (0 picks a free one).
+Counters, gauges and histograms, rendered in the text exposition format; no client
+library is needed for this little. A histogram keeps bucket counts, a sum and a count
+(constant memory however many observations). The HTTP server runs in a daemon thread on
+the port asked for (0 picks a free one).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 Labels = tuple[tuple[str, str], ...]
 
-#: Reconcile latency buckets, seconds.
+#: Default histogram buckets, seconds (reconcile times).
 BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: Buckets for per-event latencies, from a millisecond up.
+FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0)
 
 
 def _labels(labels: dict[str, str]) -> Labels:
@@ -36,13 +40,17 @@ class Metrics:
         self._lock = threading.Lock()
         self.help: dict[str, tuple[str, str]] = {}
         self.values: dict[str, dict[Labels, float]] = defaultdict(dict)
+        # Per histogram and labels: a count per bucket, then the sum, then the count.
         self.hist: dict[str, dict[Labels, list[float]]] = defaultdict(dict)
+        self.buckets: dict[str, tuple[float, ...]] = {}
         #: Called before each render, to refresh gauges that are costly to keep current.
         self.collectors: list[Callable[[Metrics], None]] = []
 
-    def describe(self, name: str, kind: str, text: str) -> None:
-        """Declare a metric's type (counter, gauge, histogram) and help."""
+    def describe(self, name: str, kind: str, text: str,
+                 buckets: tuple[float, ...] = BUCKETS) -> None:
+        """Declare a metric's type (counter, gauge, histogram), help and buckets."""
         self.help[name] = (kind, text)
+        self.buckets[name] = buckets
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         """Add to a counter."""
@@ -58,8 +66,14 @@ class Metrics:
     def observe(self, name: str, value: float, **labels: str) -> None:
         """Record one histogram observation."""
         key = _labels(labels)
+        buckets = self.buckets.get(name, BUCKETS)
         with self._lock:
-            self.hist[name].setdefault(key, []).append(value)
+            row = self.hist[name].setdefault(key, [0.0] * (len(buckets) + 2))
+            for i, b in enumerate(buckets):
+                if value <= b:
+                    row[i] += 1
+            row[-2] += value
+            row[-1] += 1
 
     def render(self) -> str:
         """The text exposition format."""
@@ -70,13 +84,15 @@ class Metrics:
             for name, (kind, text) in sorted(self.help.items()):
                 lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
                 if kind == "histogram":
-                    for key, obs in sorted(self.hist.get(name, {}).items()):
-                        for b in BUCKETS:
-                            count = sum(1 for o in obs if o <= b)
-                            lines.append(f"{name}_bucket{_fmt(key, (('le', str(b)),))} {count}")
-                        lines.append(f"{name}_bucket{_fmt(key, (('le', '+Inf'),))} {len(obs)}")
-                        lines.append(f"{name}_sum{_fmt(key)} {sum(obs)}")
-                        lines.append(f"{name}_count{_fmt(key)} {len(obs)}")
+                    buckets = self.buckets.get(name, BUCKETS)
+                    for key, row in sorted(self.hist.get(name, {}).items()):
+                        for b, count in zip(buckets, row, strict=False):
+                            lines.append(
+                                f"{name}_bucket{_fmt(key, (('le', str(b)),))} {count:g}")
+                        total, n = row[-2], row[-1]
+                        lines.append(f"{name}_bucket{_fmt(key, (('le', '+Inf'),))} {n:g}")
+                        lines.append(f"{name}_sum{_fmt(key)} {total}")
+                        lines.append(f"{name}_count{_fmt(key)} {n:g}")
                 else:
                     for key, value in sorted(self.values.get(name, {}).items()):
                         lines.append(f"{name}{_fmt(key)} {value:g}")

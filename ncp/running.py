@@ -5,11 +5,14 @@ The shape (kopf's and the client's informer pattern, level-triggered):
 * **Sources** feed one :class:`~ncp.cache.ClusterCache`: watcher threads per kind for a
   live API (:mod:`ncp.watching`), or a poller re-reading manifests whose files changed.
   They never reconcile; they only update the cache, which bumps its version.
-* **One worker** (the only writer) waits for the version to move, lets a burst settle
-  (``debounce``), takes a snapshot and runs the very ``sync_cluster`` that ``ncp sync``
-  runs, on the snapshot. The desired state is recomputed from current objects every
-  time, so duplicated, reordered or missed events cannot change the end state; a periodic
-  full resync is the same call with ``full=True``.
+* **One worker** (the only writer) waits for the version to move and takes the keys that
+  changed. Pod changes that touch nothing but the pods go through the incremental
+  reconcile (:mod:`ncp.reconcile.incremental`): milliseconds, applied as they come. Any
+  other change, or a pod change it declines, gets the full reconcile: the worker lets a
+  burst settle (``debounce``), takes a snapshot and runs the very ``sync_cluster`` that
+  ``ncp sync`` runs, on the snapshot. That recomputes the desired state from current
+  objects, so duplicated, reordered or missed events cannot change the end state; a
+  periodic full resync is the same call with ``full=True``.
 * **Write-back** (live API, leader only): the namespace annotations NCP owns
   (``ncp/subnet-N``, ``ncp/snat_ip``, ...) and each pod's ``ncp/network_config`` are
   merge-patched where they differ from what the object shows (keys of other writers are
@@ -26,17 +29,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ncp.cache import ClusterCache
+from ncp.cache import Changes, ClusterCache, ObjectKey
 from ncp.config import NcpConfig
 from ncp.errors import NcpError
 from ncp.leader import LeaderElector, LeaseSettings
-from ncp.metrics import Metrics, serve
+from ncp.metrics import FAST_BUCKETS, Metrics, serve
+from ncp.reconcile.incremental import Applied, Declined, PodReconciler
 from ncp.reconcile.sync import SyncReport, is_nsx_ingress, sync_cluster
 from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
 from ncp.sources.manifests import ManifestSet, read_manifests
@@ -54,6 +59,22 @@ log = logging.getLogger("ncp.running")
 #: Namespace annotation keys NCP owns (the ones it may also remove).
 OWNED_PREFIXES = tuple(p for p in naming.WRITTEN_ANNOTATION_PREFIXES
                        if p != POD_ANNOTATION)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One reconcile pass, kept in :attr:`Runner.history` (for ``bench/`` and debugging).
+
+    ``mode``: ``full`` (``sync_cluster``) or ``incremental``; ``started``: monotonic time;
+    ``seconds``: the reconcile itself (without status write-back); ``latencies``: for
+    each changed object it covered, seconds from the change's arrival in the cache until
+    the pass's state transaction had landed."""
+
+    mode: str
+    started: float
+    seconds: float
+    version: int
+    latencies: tuple[float, ...] = ()
 
 
 @dataclass
@@ -136,6 +157,21 @@ class StatusWriter:
         self._events(report.problems)
         return patches
 
+    def write_pods(self, applied: Applied, objects: Mapping[ObjectKey, dict[str, Any] | None],
+                   problem_objs: set[str]) -> int:
+        """Write back one incremental batch: the changed pods' annotations, Events for
+        their new problems; returns how many pods were patched."""
+        patches = 0
+        for (ns, name), ann in applied.annotations.items():
+            body = objects.get(("Pod", ns, name))
+            if body is not None:
+                for item in _diff("Pod", ns, name, body, dict(ann or {}),
+                                  lambda k: k == POD_ANNOTATION):
+                    patches += self._patch(*item)
+        kept = [p for p in self.reported if p[1] not in problem_objs]
+        self._events(applied.problems, keep=set(kept))
+        return patches
+
     def _ingress(self, obj: Any, vip: str | None) -> None:
         """Make a LoadBalancer Service's or an Ingress's ``status.loadBalancer.ingress``
         show its VIP."""
@@ -161,8 +197,11 @@ class StatusWriter:
             self.metrics.inc("ncp_errors_total", code="STATUS_WRITE_FAILED")
             return 0
 
-    def _events(self, problems: Sequence[Problem]) -> None:
-        now = {(p.code, p.obj) for p in problems}
+    def _events(self, problems: Sequence[Problem],
+                keep: set[tuple[str, str]] | None = None) -> None:
+        """A Warning Event for each problem not reported yet; ``keep``: the problems
+        still standing besides ``problems`` (an incremental batch reports only its own)."""
+        now = {(p.code, p.obj) for p in problems} | (keep or set())
         for p in problems:
             if (p.code, p.obj) in self.reported:
                 continue
@@ -216,12 +255,28 @@ class Runner:
         # The worker's long-lived connection: it keeps the parsed state between
         # reconciles (Store.inventory), instead of re-reading it every time.
         self._store: Store | None = None
+        self._pods: PodReconciler | None = None
+        # The objects the last full reconcile saw: what the incremental one starts from.
+        self._basis: list[Any] | None = None
+        #: The latest passes, newest last.
+        self.history: deque[Pass] = deque(maxlen=10_000)
+        #: The cache version the state has caught up with.
+        self.applied = 0
+        self._applied_changed = threading.Condition()
+        # Changes an incremental pass took and declined: the next full pass covers them.
+        self._carried: Changes | None = None
 
     def _describe(self) -> None:
         m = self.metrics
         m.describe("ncp_events_total", "counter", "Watch events seen, by kind and type")
-        m.describe("ncp_reconcile_seconds", "histogram", "Time of one reconcile")
+        m.describe("ncp_reconcile_seconds", "histogram", "Time of one reconcile, by mode",
+                   buckets=FAST_BUCKETS)
+        m.describe("ncp_event_apply_seconds", "histogram",
+                   "From a change's arrival until the state holds it, by mode",
+                   buckets=FAST_BUCKETS)
         m.describe("ncp_reconciles_total", "counter", "Reconciles run, by outcome")
+        m.describe("ncp_incremental_declined_total", "counter",
+                   "Changes sent to the full reconcile, by reason")
         m.describe("ncp_queue_depth", "gauge", "Cache changes not yet reconciled")
         m.describe("ncp_errors_total", "counter", "Errors, by code")
         m.describe("ncp_problems", "gauge", "Objects not realized at the last reconcile")
@@ -352,9 +407,14 @@ class Runner:
                     self.idle.set()
                     continue
                 self.idle.clear()
-                self.stop_event.wait(self.o.debounce)  # let a burst settle
                 self.metrics.set("ncp_queue_depth", float(self.cache.version - max(seen, 0)))
                 try:
+                    if not full and seen >= 0:
+                        done = self.reconcile_changes()
+                        if done is not None:
+                            seen = done
+                            continue
+                    self.stop_event.wait(self.o.debounce)  # let a burst settle
                     seen = self.reconcile(full=full)
                     failures = 0
                     if full:
@@ -364,7 +424,7 @@ class Runner:
                     self.last_error = str(err)
                     code = getattr(err, "code", "ERROR")
                     self.metrics.inc("ncp_errors_total", code=code)
-                    self.metrics.inc("ncp_reconciles_total", outcome="error")
+                    self.metrics.inc("ncp_reconciles_total", outcome="error", mode="full")
                     log.error("reconcile failed (%s): %s", code, err)
                     self.stop_event.wait(min(30.0, 0.5 * 2 ** failures))
         finally:
@@ -378,19 +438,84 @@ class Runner:
             return False
         return all(k.kind in self.cache.listed for k in self.kinds)
 
-    def reconcile(self, *, full: bool = False) -> int:
-        """One level-triggered pass over the whole cluster; returns the cache version."""
-        version, objects = self.cache.snapshot()
-        problems = list(self.manifest_problems)
-        mset = ManifestSet(objects=tuple(objects), problems=tuple(problems), notes=())
-        started = time.perf_counter()
+    def _open_store(self) -> Store:
         if self._store is None:  # opened by the worker thread, which alone uses it
             self._store = Store.open(self.o.state)
-        report = sync_cluster(self._store, manifests=mset, config=self.o.config,
+            self._pods = PodReconciler(self._store, self.o.config)
+        return self._store
+
+    def reconcile_changes(self) -> int | None:
+        """The changes since the last pass through the incremental reconcile; returns the
+        cache version now applied, or None when it declined (a full reconcile must
+        follow: the changes taken here are then covered by its snapshot)."""
+        self._open_store()
+        pods = self._pods
+        assert pods is not None
+        changes = self.cache.take_changes()
+        started, t0 = time.monotonic(), time.perf_counter()
+        if changes.relisted:
+            result: Applied | Declined = Declined("RELIST", "a kind was relisted")
+        elif not pods.primed and self._basis is None:
+            result = Declined("NOT_PRIMED", "no full reconcile to start from")
+        else:
+            if not pods.primed:
+                assert self._basis is not None
+                pods.prime(self._basis)
+                self._basis = None
+            result = pods.apply(changes.objects, now=self.o.clock())
+        if isinstance(result, Declined):
+            self.metrics.inc("ncp_incremental_declined_total", reason=result.code)
+            log.debug("full reconcile needed: %s", result.detail)
+            self._carried = changes
+            return None
+        elapsed = time.perf_counter() - t0
+        self._finish_pass("incremental", started, elapsed, changes)
+        objs = {f"Pod/{ns or 'default'}/{n}" for _k, ns, n in changes.objects}
+        if self.last_report is not None:
+            _merge_into(self.last_report, result, objs)
+        if self.writer is not None and self.is_leader and result.written:
+            self.writer.write_pods(result, changes.objects, objs)
+        self.reconciles += 1
+        return changes.version
+
+    def _finish_pass(self, mode: str, started: float, elapsed: float, changes: Changes) -> None:
+        """Metrics and history of a pass whose state has landed."""
+        landed = time.monotonic()
+        latencies = tuple(landed - t for t in changes.arrived.values())
+        self.metrics.observe("ncp_reconcile_seconds", elapsed, mode=mode)
+        self.metrics.inc("ncp_reconciles_total", outcome="ok", mode=mode)
+        for lat in latencies:
+            self.metrics.observe("ncp_event_apply_seconds", lat, mode=mode)
+        self.history.append(Pass(mode, started, elapsed, changes.version, latencies))
+        with self._applied_changed:
+            self.applied = changes.version
+            self._applied_changed.notify_all()
+
+    def wait_applied(self, version: int, timeout: float) -> bool:
+        """Block until the state holds cache ``version`` (or the timeout)."""
+        with self._applied_changed:
+            return self._applied_changed.wait_for(lambda: self.applied >= version,
+                                                  timeout=timeout)
+
+    def reconcile(self, *, full: bool = False) -> int:
+        """One level-triggered pass over the whole cluster; returns the cache version."""
+        carried, self._carried = self._carried, None
+        changes, objects = self.cache.take_snapshot()
+        if carried is not None:  # taken by a declined incremental pass: covered here
+            changes.arrived = {**carried.arrived, **changes.arrived}
+        version = changes.version
+        problems = list(self.manifest_problems)
+        mset = ManifestSet(objects=tuple(objects), problems=tuple(problems), notes=())
+        started, t0 = time.monotonic(), time.perf_counter()
+        store = self._open_store()
+        assert self._pods is not None
+        self._pods.primed = False
+        self._basis = None
+        report = sync_cluster(store, manifests=mset, config=self.o.config,
                               profile=self.o.profile, now=self.o.clock(), full=full)
-        elapsed = time.perf_counter() - started
-        self.metrics.observe("ncp_reconcile_seconds", elapsed)
-        self.metrics.inc("ncp_reconciles_total", outcome="ok")
+        elapsed = time.perf_counter() - t0
+        self._basis = objects
+        self._finish_pass("full", started, elapsed, changes)
         self.metrics.set("ncp_problems", float(len(report.problems)))
         for what in ("namespaces", "pods", "nodes"):
             self.metrics.set("ncp_realized", float(getattr(report, what)), what=what)
@@ -403,6 +528,20 @@ class Runner:
         log.info("reconciled cache version %d in %.2fs: %d namespaces, %d pods, %d problems",
                  version, elapsed, report.namespaces, report.pods, len(report.problems))
         return version
+
+
+def _merge_into(report: SyncReport, applied: Applied, objs: set[str]) -> None:
+    """Bring the last full report up to date with an incremental batch."""
+    for key, ann in applied.annotations.items():
+        if ann:
+            report.pod_annotations[key] = ann
+        else:
+            report.pod_annotations.pop(key, None)
+    report.pods = applied.pods
+    if applied.problems or any(p.obj in objs for p in report.problems):
+        report.problems = sorted([p for p in report.problems if p.obj not in objs]
+                                 + applied.problems)
+    report.revision = applied.revision
 
 
 def _stamp(paths: Sequence[str | Path]) -> tuple[tuple[str, float], ...]:

@@ -347,7 +347,8 @@ def sync_cluster(
                            config.model_dump(mode="json"), now, fingerprint,
                            summary={"namespaces": report.namespaces, "pods": report.pods,
                                     "nodes": report.nodes,
-                                    "shared_tier1": int(settings.single_tier)})
+                                    "shared_tier1": int(settings.single_tier),
+                                    "firewall_reads_pods": int(result.firewall_reads_pods)})
     old_record = store.cluster(config.cluster)
     # Unchanged when nothing this cluster owns or records would differ. Another cluster's
     # write in between, or holds that merely expired, are no reason to write.

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
@@ -108,10 +108,12 @@ class Provisioned:
     ingress_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     #: The annotation NCP writes on each realized pod, by (namespace, pod).
     pod_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: Whether the firewall's translation read the pods (named ports).
+    firewall_reads_pods: bool = False
 
 
 @dataclass(frozen=True)
-class _Pod:
+class AdmittedPod:
     """A pod that passed the checks: its node, its port's tags, what policies read."""
 
     name: str
@@ -132,6 +134,81 @@ def _container_ports(spec: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...
                 out.append((str(cp.get("name") or ""), str(cp.get("protocol") or "TCP").upper(),
                             number))
     return tuple(out)
+
+
+def admit_pod(pod: K8sObject, *, settings: ClusterSettings, declared: Container[str],
+              realized: Container[str], nodes: Container[str],
+              ) -> tuple[AdmittedPod | None, list[Problem], str | None]:
+    """Whether a pod gets a port: the pod as admitted, or None with the problems (a
+    missing or rejected namespace, an unknown node, labels NSX cannot carry) or the note
+    (host network, ended) saying why not.
+
+    ``declared`` are the namespaces that exist, ``realized`` the ones accepted, ``nodes``
+    the cluster's node names. Shared by the full provisioning and the incremental one.
+    """
+    c = settings.cluster
+    spec = pod.body.get("spec") or {}
+    phase = (pod.body.get("status") or {}).get("phase")
+    where = f"Pod/{pod.namespace}/{pod.name}"
+    if spec.get("hostNetwork"):
+        return None, [], f"Pod {pod.namespace}/{pod.name} uses the host network: no port"
+    if phase in ("Succeeded", "Failed"):
+        return None, [], f"Pod {pod.namespace}/{pod.name} has ended ({phase}): no port"
+    if pod.namespace not in declared and pod.namespace not in settings.implicit_namespaces:
+        return None, [Problem("NAMESPACE_NOT_FOUND", where,
+                              f"namespace {pod.namespace!r} does not exist")], None
+    if pod.namespace not in realized:
+        return None, [Problem("NAMESPACE_NOT_REALIZED", where,
+                              f"namespace {pod.namespace!r} was rejected")], None
+    node = spec.get("nodeName")
+    if node not in nodes:
+        return None, [Problem("NODE_NOT_FOUND", where,
+                              f"node {node!r} is not a node of the cluster")], None
+    reserved = [*naming.base_tags(c, pod.namespace), naming.tag(naming.SCOPE_POD, pod.name),
+                naming.tag(naming.SCOPE_NODE, str(node))]
+    meta = pod.body.get("metadata") or {}
+    tags, problems = label_tags(meta.get("labels"), reserved=reserved,
+                                filters=settings.label_filters, obj=where)
+    if problems:
+        return None, list(problems), None
+    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+    return AdmittedPod(pod.name, str(node), tags, tuple(reserved), labels,
+                       _container_ports(spec)), [], None
+
+
+@dataclass(frozen=True)
+class PodPort:
+    """Everything one realized pod contributes: its port, its pool allocation, what the
+    policies and services read of it, and the annotation written on it."""
+
+    port: SegmentPort
+    allocation: IpAllocation
+    info: PodInfo
+    annotation: dict[str, str]
+
+
+def pod_port(cluster: str, namespace: str, pod: AdmittedPod, *, ip: IPv4Address,
+             subnet: IPv4Network, vlan: int, node_attachment: str | None) -> PodPort:
+    """The objects of one realized pod on its namespace's segment (a CHILD port of its
+    node's PARENT port, tagged with the pod's VLAN)."""
+    seg_id = naming.ns_id("seg", cluster, namespace)
+    path = port_path(seg_id, pod.name)
+    mac = naming.mac_for(int(ip))
+    port = SegmentPort(
+        id=pod.name, display_name=f"{namespace}/{pod.name}", path=path,
+        parent_path=segment_path(seg_id), tags=pod.tags,
+        attachment=PortAttachment(type="CHILD",
+                                  id=naming.attachment_id(cluster, namespace, pod.name),
+                                  context_id=node_attachment, traffic_tag=vlan, app_id=pod.name),
+        address_bindings=(AddressBinding(ip_address=ip, mac_address=mac),),
+    )
+    annotation = {POD_ANNOTATION: json.dumps({
+        "ip_address": f"{ip}/{subnet.prefixlen}", "mac_address": mac,
+        "gateway_ip": str(subnet.network_address + 1), "vlan_id": vlan,
+        "segment_port_path": path}, sort_keys=True)}
+    return PodPort(port, IpAllocation(id=pod.name, allocation_ip=ip, tags=pod.ownership),
+                   PodInfo(namespace, pod.name, path, str(ip), pod.labels,
+                           pod.container_ports), annotation)
 
 
 class _Vlans:
@@ -375,41 +452,15 @@ def provision(
         namespaces[name] = (ns_obj, tags)
         ns_labels[name] = labels
 
-    pods_by_ns: dict[str, list[_Pod]] = defaultdict(list)
+    pods_by_ns: dict[str, list[AdmittedPod]] = defaultdict(list)
     for pod in objects.pods:
-        spec = pod.body.get("spec") or {}
-        phase = (pod.body.get("status") or {}).get("phase")
-        if spec.get("hostNetwork"):
-            run.out.notes.append(f"Pod {pod.namespace}/{pod.name} uses the host network: no port")
-            continue
-        if phase in ("Succeeded", "Failed"):
-            run.out.notes.append(f"Pod {pod.namespace}/{pod.name} has ended ({phase}): no port")
-            continue
-        if pod.namespace not in declared and pod.namespace not in s.implicit_namespaces:
-            run.problem("NAMESPACE_NOT_FOUND", f"Pod/{pod.namespace}/{pod.name}",
-                        f"namespace {pod.namespace!r} does not exist")
-            continue
-        if pod.namespace not in namespaces:
-            run.problem("NAMESPACE_NOT_REALIZED", f"Pod/{pod.namespace}/{pod.name}",
-                        f"namespace {pod.namespace!r} was rejected")
-            continue
-        node = spec.get("nodeName")
-        if node not in nodes:
-            run.problem("NODE_NOT_FOUND", f"Pod/{pod.namespace}/{pod.name}",
-                        f"node {node!r} is not a node of the cluster")
-            continue
-        reserved = [*naming.base_tags(c, pod.namespace), naming.tag(naming.SCOPE_POD, pod.name),
-                    naming.tag(naming.SCOPE_NODE, str(node))]
-        tags, problems = label_tags((pod.body.get("metadata") or {}).get("labels"),
-                                    reserved=reserved, filters=s.label_filters,
-                                    obj=f"Pod/{pod.namespace}/{pod.name}")
-        if problems:
-            run.out.problems += problems
-            continue
-        labels = {str(k): str(v) for k, v in
-                  ((pod.body.get("metadata") or {}).get("labels") or {}).items()}
-        pods_by_ns[pod.namespace].append(_Pod(pod.name, str(node), tags, tuple(reserved),
-                                              labels, _container_ports(spec)))
+        admitted, problems, note = admit_pod(pod, settings=s, declared=declared,
+                                             realized=namespaces, nodes=nodes)
+        run.out.problems += problems
+        if note:
+            run.out.notes.append(note)
+        if admitted is not None:
+            pods_by_ns[pod.namespace].append(admitted)
 
     keep_pools = {ip_pool_path(naming.ns_id("ipp", c, n)) for n in namespaces}
     keep_pools.add(ip_pool_path(naming.cluster_id("ipp", c, _NODES)))
@@ -567,7 +618,7 @@ def provision(
                         f"{len(plan.unallocated)} pod(s) got no address: the blocks "
                         + ", ".join(blocks) + " are full")
         _pods(run, name=name, pods=pods, plan=plan, current_ports=current_ports,
-              node_attachment=node_attachment, pool_id=pool_id, seg_id=seg_id, vlans=vlans)
+              node_attachment=node_attachment, pool_id=pool_id, vlans=vlans)
 
     _firewall(run, objects.policies, ns_labels)
     _services(run, objects)
@@ -698,11 +749,12 @@ def _firewall(run: _Run, policies: Sequence[K8sObject],
         run.add(obj)
     run.out.problems += result.problems
     run.out.findings = result.findings
+    run.out.firewall_reads_pods = result.reads_pods
 
 
-def _pods(run: _Run, *, name: str, pods: Mapping[str, _Pod], plan: NetworkPlan,
+def _pods(run: _Run, *, name: str, pods: Mapping[str, AdmittedPod], plan: NetworkPlan,
           current_ports: Mapping[str, SegmentPort], node_attachment: Mapping[str, str],
-          pool_id: str, seg_id: str, vlans: _Vlans) -> None:
+          pool_id: str, vlans: _Vlans) -> None:
     """Ports and pool allocations of one namespace's pods."""
     allocations = []
     for pod_name in plan.unallocated:
@@ -723,22 +775,12 @@ def _pods(run: _Run, *, name: str, pods: Mapping[str, _Pod], plan: NetworkPlan,
             if old is not None:
                 run.hold(ip_pool_path(pool_id), ip)
             continue
-        run.add(SegmentPort(
-            id=pod_name, display_name=f"{name}/{pod_name}", path=port_path(seg_id, pod_name),
-            parent_path=segment_path(seg_id), tags=pod.tags,
-            attachment=PortAttachment(type="CHILD",
-                                      id=naming.attachment_id(run.c, name, pod_name),
-                                      context_id=node_attachment.get(pod.node),
-                                      traffic_tag=vlan, app_id=pod_name),
-            address_bindings=(AddressBinding(ip_address=ip, mac_address=naming.mac_for(int(ip))),),
-        ))
-        allocations.append(IpAllocation(id=pod_name, allocation_ip=ip, tags=pod.ownership))
-        run.out.realized_pods += 1
-        run.out.pod_infos.append(PodInfo(name, pod_name, port_path(seg_id, pod_name), str(ip),
-                                         pod.labels, pod.container_ports))
         subnet = next(s.cidr for s in plan.subnets if ip in s.cidr)
-        run.out.pod_annotations[(name, pod_name)] = {POD_ANNOTATION: json.dumps({
-            "ip_address": f"{ip}/{subnet.prefixlen}", "mac_address": naming.mac_for(int(ip)),
-            "gateway_ip": str(subnet.network_address + 1), "vlan_id": vlan,
-            "segment_port_path": port_path(seg_id, pod_name)}, sort_keys=True)}
+        made = pod_port(run.c, name, pod, ip=ip, subnet=subnet, vlan=vlan,
+                        node_attachment=node_attachment.get(pod.node))
+        run.add(made.port)
+        allocations.append(made.allocation)
+        run.out.realized_pods += 1
+        run.out.pod_infos.append(made.info)
+        run.out.pod_annotations[(name, pod_name)] = made.annotation
     run.finish_pool(pool_id, allocations)

@@ -21,7 +21,7 @@ from ncp.sources.manifests import K8sObject
 from ncp.translate.adminpolicy import translate_admin_policies
 from ncp.translate.baseline import baseline_policies
 from ncp.translate.networkpolicy import lint_limits, translate_network_policies
-from ncp.translate.policyinputs import NamespaceInfo, PodInfo
+from ncp.translate.policyinputs import NamespaceInfo, PodInfo, TrackedPods
 from ncp.translate.settings import ClusterSettings
 from sdn.errors import Problem
 from sdn.model import Inventory, PolicyResource, SecurityPolicy, security_policy_path
@@ -44,6 +44,9 @@ class FirewallObjects:
     objects: list[PolicyResource] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     findings: list[Problem] = field(default_factory=list)
+    #: Whether the translation read the pods (named ports): then a pod change can
+    #: change the firewall.
+    reads_pods: bool = False
 
 
 def sections(s: ClusterSettings, current: Inventory) -> tuple[Sections, list[Problem]]:
@@ -93,15 +96,17 @@ def firewall_objects(s: ClusterSettings, current: Inventory, policies: Sequence[
     if not policies:
         return out
     ns_infos = [NamespaceInfo(name, labels) for name, labels in namespaces.items()]
+    tracked = TrackedPods(pods)
     nps = [p for p in policies if p.kind == "NetworkPolicy"]
     admin = [p for p in policies if p.kind != "NetworkPolicy"]
     for translation in (
-        translate_network_policies(nps, cluster=s.cluster, pods=pods, namespaces=ns_infos,
+        translate_network_policies(nps, cluster=s.cluster, pods=tracked, namespaces=ns_infos,
                                    allow_sequence=seq.allow, isolation_sequence=seq.isolation),
-        translate_admin_policies(admin, cluster=s.cluster, pods=pods, namespaces=ns_infos,
+        translate_admin_policies(admin, cluster=s.cluster, pods=tracked, namespaces=ns_infos,
                                  baseline_sequence_base=seq.baseline),
     ):
         out.objects += [*translation.groups, *translation.policies]
         out.problems += translation.problems
     out.findings = sorted(lint_limits(nps, namespaces=ns_infos))
+    out.reads_pods = tracked.read
     return out

@@ -67,6 +67,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -558,9 +559,16 @@ class ClusterView:
     """
 
     def __init__(self, pods: Sequence[PodInfo], namespaces: Sequence[NamespaceInfo]) -> None:
-        self.pods = sorted((p for p in pods if p.port_path), key=lambda p: (p.namespace, p.name))
+        self._all_pods = pods
         self._ns_labels = {n.name: n.labels for n in namespaces}
         self.namespaces = sorted(namespaces, key=lambda n: n.name)
+
+    @cached_property
+    def pods(self) -> list[PodInfo]:
+        """The pods with a port, sorted; read only when a selection needs them (named
+        ports), so that a firewall without named ports does not depend on pods."""
+        return sorted((p for p in self._all_pods if p.port_path),
+                      key=lambda p: (p.namespace, p.name))
 
     def namespace_labels(self, name: str) -> Mapping[str, str]:
         """The labels of a namespace (none for an unknown one)."""

@@ -17,13 +17,14 @@ caller decides what a pod "is" (a generated replica, a real Pod, one with or wit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from sdn.errors import Problem
 from sdn.model import Group, SecurityPolicy
 
-__all__ = ["NamespaceInfo", "PodInfo", "PolicyTranslation"]
+__all__ = ["NamespaceInfo", "PodInfo", "PolicyTranslation", "TrackedPods"]
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,34 @@ class PolicyTranslation:
     groups: tuple[Group, ...] = ()
     policies: tuple[SecurityPolicy, ...] = ()
     problems: tuple[Problem, ...] = ()
+
+
+class TrackedPods(Sequence[PodInfo]):
+    """The cluster's pods, remembering whether a translator looked at them (``read``).
+
+    Translators read pods only to resolve named ports, so most clusters' firewalls do not
+    depend on pods at all; the incremental reconcile uses this to know whether a pod
+    change can alter the firewall (it recomputes everything when one could).
+    """
+
+    def __init__(self, pods: Sequence[PodInfo]) -> None:
+        self._pods = pods
+        self.read = False
+
+    def __len__(self) -> int:
+        self.read = True
+        return len(self._pods)
+
+    @overload
+    def __getitem__(self, index: int) -> PodInfo: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PodInfo]: ...
+
+    def __getitem__(self, index: int | slice) -> PodInfo | Sequence[PodInfo]:
+        self.read = True
+        return self._pods[index]
+
+    def __iter__(self) -> Iterator[PodInfo]:
+        self.read = True
+        return iter(self._pods)

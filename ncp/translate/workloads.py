@@ -188,7 +188,8 @@ def expand_workloads(objects: Sequence[K8sObject], *, nodes: Sequence[str]) -> W
 
     # (pod, ordinal, how it came to be): sorted below so that collisions resolve by source.
     candidates: list[tuple[K8sObject, int, str]] = [
-        (_placed(pod, ordered_nodes), 0, f"Pod {pod.ref} ({pod.source})") for pod in bare_pods
+        (place_bare_pod(pod, ordered_nodes), 0, f"Pod {pod.ref} ({pod.source})")
+        for pod in bare_pods
     ]
     for key, controller in controllers.items():
         where = f"{controller.ident} ({controller.source})"
@@ -354,7 +355,7 @@ def _pod(
     return K8sObject("Pod", "v1", controller.namespace, name, body, controller.source)
 
 
-def _placed(pod: K8sObject, nodes: tuple[str, ...]) -> K8sObject:
+def place_bare_pod(pod: K8sObject, nodes: tuple[str, ...]) -> K8sObject:
     """A bare pod with ``spec.nodeName`` set (the pod itself if it already has one)."""
     spec = pod.body.get("spec")
     spec = spec if isinstance(spec, Mapping) else {}

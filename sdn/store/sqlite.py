@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS k8s_objects (
     body TEXT NOT NULL, PRIMARY KEY (cluster, kind, namespace, name));
 CREATE TABLE IF NOT EXISTS problems (
     cluster TEXT NOT NULL, code TEXT NOT NULL, obj TEXT NOT NULL, message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS problems_by_obj ON problems (cluster, obj);
 CREATE TABLE IF NOT EXISTS findings (
     cluster TEXT NOT NULL, code TEXT NOT NULL, obj TEXT NOT NULL, message TEXT NOT NULL);
 """
@@ -112,6 +113,15 @@ class ChangeSet:
     findings: list[Problem] | None = None
     profiles_added: list[tuple[str, str]] = field(default_factory=list)
     profiles_deleted: list[str] = field(default_factory=list)
+    #: Partial updates of the cluster's rows (with ``cluster`` set), for an incremental
+    #: write: status by object (None removes the row), and the problems of the objects
+    #: named in ``problems_of`` replaced by ``problem_updates``. ``status`` and
+    #: ``problems`` (whole replacements) win when both are given.
+    status_updates: dict[tuple[str, str, str], dict[str, str] | None] = field(
+        default_factory=dict)
+    problems_of: set[str] = field(default_factory=set)
+    problem_updates: list[Problem] = field(default_factory=list)
+    new_holds: list[Hold] = field(default_factory=list)  # added; ``holds`` replaces all
 
     @property
     def touches_objects(self) -> bool:
@@ -133,7 +143,10 @@ class Store:
         self.path = path
         self.readonly = readonly
         self._inventory: Inventory | None = None
-        self._pending: tuple[int, list[StoredObject], list[str]] | None = None
+        # This connection's own writes since the inventory was parsed, in order, and the
+        # revision the last of them made (see :meth:`inventory`).
+        self._pending: list[tuple[list[StoredObject], list[str]]] = []
+        self._pending_revision: int | None = None
 
     # --- opening ---------------------------------------------------------------------
     @classmethod
@@ -223,19 +236,19 @@ class Store:
         revision = self.revision
         if self._inventory is not None and self._inventory.revision == revision:
             return self._inventory
-        if self._inventory is not None and self._pending is not None \
-                and self._pending[0] == revision:
-            _rev, upserts, deletes = self._pending
+        if self._inventory is not None and self._pending \
+                and self._pending_revision == revision:
             objs = dict(self._inventory.items())
-            for path in deletes:
-                objs.pop(path, None)
-            for row in upserts:
-                objs[row.path] = RESOURCE_ADAPTER.validate_json(row.body)
+            for upserts, deletes in self._pending:
+                for path in deletes:
+                    objs.pop(path, None)
+                for row in upserts:
+                    objs[row.path] = RESOURCE_ADAPTER.validate_json(row.body)
             self._inventory = Inventory(objs.values(), revision=revision)
         else:
             objs_list = [RESOURCE_ADAPTER.validate_json(r.body) for r in self.rows()]
             self._inventory = Inventory(objs_list, revision=revision)
-        self._pending = None
+        self._pending, self._pending_revision = [], None
         return self._inventory
 
     def holds(self) -> list[Hold]:
@@ -328,14 +341,16 @@ class Store:
             db.executemany("DELETE FROM objects WHERE path=?", [(p,) for p in changes.deletes])
             if changes.holds is not None:
                 db.execute("DELETE FROM holds")
-                db.executemany("INSERT OR REPLACE INTO holds VALUES (?,?,?)",
-                               [(h.scope, str(h.cidr), h.until) for h in changes.holds])
+            db.executemany("INSERT OR REPLACE INTO holds VALUES (?,?,?)",
+                           [(h.scope, str(h.cidr), h.until)
+                            for h in [*(changes.holds or ()), *changes.new_holds]])
             db.executemany("INSERT INTO profiles VALUES (?,?,strftime('%s','now'))",
                            changes.profiles_added)
             db.executemany("DELETE FROM profiles WHERE name=?",
                            [(n,) for n in changes.profiles_deleted])
+            before = int(db.execute("SELECT value FROM meta WHERE key='revision'")
+                         .fetchone()[0])
             db.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='revision'")
-            before = self._inventory.revision if self._inventory is not None else None
             rec = changes.cluster
             if rec is not None:
                 revision = db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
@@ -344,13 +359,17 @@ class Store:
                             rec.synced_at, rec.fingerprint, int(revision[0]),
                             json.dumps(rec.summary, sort_keys=True)))
                 self._replace_cluster_rows(db, rec.name, changes)
-        revision = self.revision
-        if before is not None and before + 1 == revision:
-            # Nobody else wrote in between: the cached inventory plus this write is the
-            # state; parse only what this write changed when it is next asked for.
-            self._pending = (revision, list(changes.upserts), list(changes.deletes))
+        revision = before + 1
+        known = self._pending_revision if self._pending else (
+            self._inventory.revision if self._inventory is not None else None)
+        if known == before:
+            # Nobody else wrote since the inventory (and this connection's writes after
+            # it): those plus this write are the state; only what they changed is parsed
+            # when the inventory is next asked for.
+            self._pending.append((list(changes.upserts), list(changes.deletes)))
+            self._pending_revision = revision
         else:
-            self._inventory = self._pending = None
+            self._inventory, self._pending, self._pending_revision = None, [], None
         return revision
 
     @staticmethod
@@ -360,6 +379,18 @@ class Store:
             db.executemany("INSERT INTO k8s_status VALUES (?,?,?,?,?)", [
                 (name, kind, ns, obj, json.dumps(ann, sort_keys=True))
                 for (kind, ns, obj), ann in changes.status.items()])
+        else:
+            db.executemany(
+                "DELETE FROM k8s_status WHERE cluster=? AND kind=? AND namespace=? AND name=?",
+                [(name, *key) for key, ann in changes.status_updates.items() if ann is None])
+            db.executemany("INSERT OR REPLACE INTO k8s_status VALUES (?,?,?,?,?)", [
+                (name, *key, json.dumps(ann, sort_keys=True))
+                for key, ann in changes.status_updates.items() if ann is not None])
+        if changes.problems is None:
+            db.executemany("DELETE FROM problems WHERE cluster=? AND obj=?",
+                           [(name, obj) for obj in sorted(changes.problems_of)])
+            db.executemany("INSERT INTO problems VALUES (?,?,?,?)",
+                           [(name, p.code, p.obj, p.message) for p in changes.problem_updates])
         if changes.k8s_objects is not None:
             db.execute("DELETE FROM k8s_objects WHERE cluster=?", (name,))
             db.executemany("INSERT INTO k8s_objects VALUES (?,?,?,?,?)",

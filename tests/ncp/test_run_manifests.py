@@ -47,7 +47,7 @@ def test_run_follows_manifest_changes(tmp_path: Path) -> None:
                                "default/redis-slave-1"}
         port = runner.metrics_server.server_address[1]
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
-        assert 'ncp_reconciles_total{outcome="ok"}' in body
+        assert 'ncp_reconciles_total{mode="full",outcome="ok"}' in body
         assert "ncp_reconcile_seconds_bucket" in body
         assert 'ncp_realized{what="pods"} 3' in body
         assert 'ncp_ip_block_used_ratio{block="ip-block-pods"}' in body

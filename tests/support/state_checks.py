@@ -22,7 +22,8 @@ from sdn.model.checks import validate_inventory
 
 def check_invariants(inv: Inventory) -> None:
     """No cross-object problem, no address twice, nothing leaked (every allocation used
-    and every used address allocated), pod addresses inside their namespace's subnets."""
+    and every used address allocated), no VLAN twice on a node, pod addresses inside
+    their namespace's subnets."""
     assert validate_inventory(inv) == []
     assert find_orphans(inv) == []
     seen: set[Any] = set()
@@ -30,6 +31,13 @@ def check_invariants(inv: Inventory) -> None:
         for alloc in pool.allocations:
             assert alloc.allocation_ip not in seen, f"{alloc.allocation_ip} allocated twice"
             seen.add(alloc.allocation_ip)
+    vlans: set[tuple[str | None, str | None, int]] = set()
+    for port in inv.of_type(SegmentPort):
+        att = port.attachment
+        if att is not None and att.type == "CHILD" and att.traffic_tag is not None:
+            key = (port.tag("ncp/cluster"), port.tag("ncp/node_name"), att.traffic_tag)
+            assert key not in vlans, f"VLAN {key[2]} twice on node {key[1]} of {key[0]}"
+            vlans.add(key)
     segments = {s.path: s for s in inv.of_type(Segment)}
     blocks = inv.of_type(IpBlock)
     for port in inv.of_type(SegmentPort):

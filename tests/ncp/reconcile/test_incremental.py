@@ -1,0 +1,357 @@
+"""The incremental reconcile (``ncp.reconcile.incremental``) against the full one.
+
+The oracle is ``sync_cluster`` itself: after any sequence of pod changes applied
+incrementally (or, when declined, in full), a full reconcile of the same objects must find
+nothing to change (objects, status, problems, holds in force), the address invariants must
+hold, and the state must equal a fresh ``ncp sync`` of the final objects without their
+addresses. The table tests pin what each kind of change writes and why each decline
+happens.
+"""
+
+from __future__ import annotations
+
+import copy
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support.clusters import config, namespace, pod
+from support.state_checks import check_invariants, projection
+
+from ncp.cache import ClusterCache
+from ncp.config import NcpConfig
+from ncp.reconcile.incremental import Applied, Declined, PodReconciler
+from ncp.reconcile.sync import sync_cluster
+from ncp.sources.manifests import ManifestSet
+from sdn.ipam import Hold
+from sdn.model import IpPool, SegmentPort
+from sdn.store import ChangeSet, Store
+
+NODES = ("node-1", "node-2", "node-3")
+NAMESPACES = ("ns-a", "ns-b", "ns-c")
+T0 = 1_000_000.0
+
+
+def node(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}
+
+
+def service(ns: str, name: str, selector: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+            "spec": {"selector": selector, "ports": [{"port": 80, "protocol": "TCP"}]}}
+
+
+def named_port_policy(ns: str) -> dict[str, Any]:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": "http"}]}]}}
+
+
+class Harness:
+    """A cache, a state and the reconciler, driven like ``ncp run``'s worker."""
+
+    def __init__(self, tmp: Path, cfg: NcpConfig, objects: list[dict[str, Any]]) -> None:
+        self.cfg = cfg
+        self.cache = ClusterCache()
+        self.rv = 0
+        self.now = T0
+        for o in objects:
+            self.put(o)
+        self.store = Store.open(tmp / "state.db")
+        self.pods = PodReconciler(self.store, cfg)
+        self.outcomes: list[Applied | Declined] = []
+        self.full()
+
+    def put(self, body: dict[str, Any], event: str = "ADDED") -> None:
+        self.rv += 1
+        body = copy.deepcopy(body)
+        body["metadata"]["resourceVersion"] = str(self.rv)
+        self.cache.apply(body["kind"], event, body)
+
+    def full(self) -> None:
+        _changes, objects = self.cache.take_snapshot()
+        sync_cluster(self.store, manifests=ManifestSet(tuple(objects), (), ()),
+                     config=self.cfg, now=self.now)
+        self.pods.prime(objects)
+
+    def step(self) -> Applied | Declined:
+        """One worker pass over the changes since the last."""
+        self.now += 1.0
+        changes = self.cache.take_changes()
+        result = self.pods.apply(changes.objects, now=self.now)
+        self.outcomes.append(result)
+        if isinstance(result, Declined):
+            self.full()
+        return result
+
+    def state(self) -> tuple[Any, ...]:
+        s, c = self.store, self.cfg.cluster
+        return (sorted((r.path, r.body) for r in s.rows()), s.status(c), s.problems(c),
+                sorted(h for h in s.holds() if h.active(self.now)))
+
+    def assert_fixed_point(self, tmp: Path) -> None:
+        """A full reconcile changes nothing; the state is sound and, addresses aside,
+        what a fresh sync of the same objects makes."""
+        before = self.state()
+        _v, objects = self.cache.snapshot()
+        mset = ManifestSet(tuple(objects), (), ())
+        report = sync_cluster(self.store, manifests=mset, config=self.cfg, now=self.now,
+                              full=True)
+        assert not report.changed, (report.created, report.updated, report.deleted)
+        assert self.state() == before
+        self.pods.prime(objects)  # the full pass wrote the record: start again from it
+        inv = self.store.inventory()
+        check_invariants(inv)
+        fresh_path = tmp / f"fresh-{self.rv}.db"
+        with Store.open(fresh_path) as fresh:
+            sync_cluster(fresh, manifests=mset, config=self.cfg, now=self.now)
+            assert projection(fresh.inventory()) == projection(inv)
+            assert [p for _c, p in fresh.problems()] == [p for _c, p in self.store.problems()]
+
+
+def base_objects(*extra: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*(node(n) for n in NODES), *(namespace(n) for n in NAMESPACES),
+            pod("ns-a", "a-0", {"app": "web"}, "node-1"),
+            pod("ns-a", "a-1", {"app": "db"}, "node-2"),
+            pod("ns-b", "b-0", {"app": "web"}, "node-1"), *extra]
+
+
+def port_of(store: Store, ns: str, name: str) -> SegmentPort | None:
+    for p in store.inventory().of_type(SegmentPort):
+        if p.tag("ncp/project") == ns and p.tag("ncp/pod") == name:
+            return p
+    return None
+
+
+# --- what each change writes ---------------------------------------------------------------
+
+def test_new_pod_gets_lowest_free_address_vlan_and_annotation(tmp_path: Path) -> None:
+    h = Harness(tmp_path, config(), base_objects())
+    before = h.store.revision
+    h.put(pod("ns-a", "a-2", {"app": "web"}, "node-1"))
+    result = h.step()
+    assert isinstance(result, Applied) and result.written
+    assert h.store.revision == before + 1
+    new = port_of(h.store, "ns-a", "a-2")
+    a0 = port_of(h.store, "ns-a", "a-0")
+    assert new is not None and a0 is not None and new.attachment and a0.attachment
+    used = sorted(int(port_of(h.store, "ns-a", n).address_bindings[0].ip_address)  # type: ignore[union-attr]
+                  for n in ("a-0", "a-1"))
+    assert int(new.address_bindings[0].ip_address) == used[-1] + 1
+    assert new.attachment.traffic_tag != a0.attachment.traffic_tag  # same node: another VLAN
+    assert ("Pod", "ns-a", "a-2") in {(k, ns, n) for _c, k, ns, n, _a in h.store.status()}
+    assert result.annotations[("ns-a", "a-2")]
+    assert result.pods == 4
+    h.assert_fixed_point(tmp_path)
+
+
+def test_deleted_pod_frees_its_port_and_holds_its_address(tmp_path: Path) -> None:
+    h = Harness(tmp_path, config(ip_reallocation_time=30), base_objects())
+    gone = port_of(h.store, "ns-a", "a-1")
+    assert gone is not None
+    h.put(pod("ns-a", "a-1", {"app": "db"}, "node-2"), "DELETED")
+    result = h.step()
+    assert isinstance(result, Applied) and result.annotations == {("ns-a", "a-1"): None}
+    assert port_of(h.store, "ns-a", "a-1") is None
+    ip = gone.address_bindings[0].ip_address
+    assert any(hold.scope.endswith("ipp_" + "ns-a") or str(ip) in str(hold.cidr)
+               for hold in h.store.holds() if hold.active(h.now))
+    pools = [p for p in h.store.inventory().of_type(IpPool) if p.tag("ncp/project") == "ns-a"]
+    assert [a.id for a in pools[0].allocations] == ["a-0"]
+    # The held address is not handed out again to the next pod.
+    h.put(pod("ns-a", "a-9", {}, "node-3"))
+    h.step()
+    assert port_of(h.store, "ns-a", "a-9").address_bindings[0].ip_address != ip  # type: ignore[union-attr]
+    h.assert_fixed_point(tmp_path)
+
+
+@pytest.mark.parametrize("change, check", [
+    pytest.param({"metadata": {"labels": {"app": "web", "tier": "front"}}},
+                 lambda p: p.tag("tier") == "front", id="relabel"),
+    pytest.param({"spec": {"nodeName": "node-3"}},
+                 lambda p: p.tag("ncp/node_name") == "node-3", id="move-node"),
+])
+def test_changed_pod_keeps_its_address(tmp_path: Path, change: dict[str, Any],
+                                       check: Any) -> None:
+    h = Harness(tmp_path, config(), base_objects())
+    old = port_of(h.store, "ns-a", "a-0")
+    body = pod("ns-a", "a-0", {"app": "web"}, "node-1")
+    for key, value in change.items():
+        body[key].update(value)
+    h.put(body, "MODIFIED")
+    assert isinstance(h.step(), Applied)
+    new = port_of(h.store, "ns-a", "a-0")
+    assert old is not None and new is not None and check(new)
+    assert new.address_bindings == old.address_bindings
+    h.assert_fixed_point(tmp_path)
+
+
+@pytest.mark.parametrize("body, code", [
+    pytest.param(pod("ns-a", "x", {}, "node-9"), "NODE_NOT_FOUND", id="unknown-node"),
+    pytest.param(pod("ns-z", "x", {}, "node-1"), "NAMESPACE_NOT_FOUND", id="no-namespace"),
+    pytest.param(pod("ns-a", "x", {"k": "v" * 300}, "node-1"), "TAG_VALUE_TOO_LONG",
+                 id="label-too-long"),
+])
+def test_bad_pod_is_reported_and_the_rest_flows(tmp_path: Path, body: dict[str, Any],
+                                                code: str) -> None:
+    h = Harness(tmp_path, config(), base_objects())
+    h.put(body)
+    h.put(pod("ns-b", "fine", {}, "node-2"))
+    result = h.step()
+    assert isinstance(result, Applied)
+    where = f"Pod/{body['metadata']['namespace']}/x"
+    assert [p.code for p in result.problems if p.obj == where] == [code]
+    assert [p.code for _c, p in h.store.problems() if p.obj == where] == [code]
+    assert port_of(h.store, "ns-b", "fine") is not None
+    # Fixing the pod clears its problem.
+    fixed = pod("ns-a", "x", {}, "node-1")
+    h.put(fixed, "MODIFIED" if body["metadata"]["namespace"] == "ns-a" else "ADDED")
+    if body["metadata"]["namespace"] != "ns-a":
+        h.put(body, "DELETED")
+    assert isinstance(h.step(), Applied)
+    assert not [p for _c, p in h.store.problems() if p.obj == where]
+    h.assert_fixed_point(tmp_path)
+
+
+def test_host_network_and_ended_pods_lose_their_port(tmp_path: Path) -> None:
+    h = Harness(tmp_path, config(), base_objects())
+    host = pod("ns-a", "a-0", {"app": "web"}, "node-1")
+    host["spec"]["hostNetwork"] = True
+    ended = pod("ns-a", "a-1", {"app": "db"}, "node-2")
+    ended["status"] = {"phase": "Succeeded"}
+    h.put(host, "MODIFIED")
+    h.put(ended, "MODIFIED")
+    assert isinstance(h.step(), Applied)
+    assert port_of(h.store, "ns-a", "a-0") is None and port_of(h.store, "ns-a", "a-1") is None
+    h.assert_fixed_point(tmp_path)
+
+
+def test_an_annotation_only_change_writes_nothing(tmp_path: Path) -> None:
+    h = Harness(tmp_path, config(), base_objects())
+    before = h.store.revision
+    body = pod("ns-a", "a-0", {"app": "web"}, "node-1")
+    body["metadata"]["annotations"] = {"ncp/network_config": "{}"}
+    h.put(body, "MODIFIED")
+    result = h.step()
+    assert isinstance(result, Applied) and not result.written
+    assert h.store.revision == before
+
+
+# --- when it declines ----------------------------------------------------------------------
+
+def _decline_cases() -> list[Any]:
+    web = pod("ns-a", "a-2", {"app": "web"}, "node-1")
+    return [
+        pytest.param([service("ns-a", "web", {"app": "web"})], [web], "SERVICE_MEMBER",
+                     id="service-selects-new-pod"),
+        pytest.param([service("ns-a", "web", {"app": "web"})],
+                     [pod("ns-a", "a-0", {"app": "other"}, "node-1")], "SERVICE_MEMBER",
+                     id="service-selected-old-labels"),
+        pytest.param([named_port_policy("ns-c")], [web], "NAMED_PORTS", id="named-ports"),
+        pytest.param([], [namespace("ns-d")], "OTHER_KIND", id="namespace-added"),
+        pytest.param([], [service("ns-b", "s", {"x": "y"})], "OTHER_KIND", id="service-added"),
+    ]
+
+
+@pytest.mark.parametrize("extra, changes, code", _decline_cases())
+def test_declines_what_it_cannot_decide_alone(tmp_path: Path, extra: list[dict[str, Any]],
+                                              changes: list[dict[str, Any]], code: str) -> None:
+    h = Harness(tmp_path, config(), base_objects(*extra))
+    before = h.store.revision
+    for body in changes:
+        h.put(body, "MODIFIED")
+    changes_now = h.cache.take_changes()
+    result = h.pods.apply(changes_now.objects, now=h.now + 1)
+    assert isinstance(result, Declined) and result.code == code, result
+    assert h.store.revision == before
+
+
+def test_a_pod_with_no_service_match_in_a_service_namespace_is_applied(tmp_path: Path) -> None:
+    h = Harness(tmp_path, config(), base_objects(service("ns-a", "web", {"app": "web"})))
+    h.put(pod("ns-a", "batch", {"app": "batch"}, "node-3"))
+    assert isinstance(h.step(), Applied)
+    h.assert_fixed_point(tmp_path)
+
+
+def test_a_full_namespace_is_left_to_the_full_reconcile(tmp_path: Path) -> None:
+    # A /29 gives pods 5 addresses (network, gateway and broadcast are reserved).
+    h = Harness(tmp_path, config(subnet_prefix=29), base_objects())
+    before = h.store.revision
+    for i in range(5):
+        h.put(pod("ns-c", f"c-{i}", {}, "node-1"))
+    assert isinstance(h.step(), Applied)
+    h.put(pod("ns-c", "c-5", {}, "node-1"))
+    h.put(pod("ns-b", "b-1", {}, "node-1"))
+    result = h.step()
+    assert isinstance(result, Declined) and result.code == "SUBNET_FULL"
+    assert h.store.revision > before + 1  # the full reconcile carved a subnet and wrote
+    assert port_of(h.store, "ns-c", "c-5") is not None
+    assert port_of(h.store, "ns-b", "b-1") is not None
+    h.assert_fixed_point(tmp_path)
+
+
+def test_a_foreign_write_sends_the_next_batch_to_the_full_reconcile(tmp_path: Path) -> None:
+    h = Harness(tmp_path, config(), base_objects())
+    with Store.open(tmp_path / "state.db") as other:
+        other.apply(ChangeSet(new_holds=[Hold("/infra/x", IPv4Network("10.9.9.9/32"), T0 + 99)]))
+    h.put(pod("ns-a", "a-2", {}, "node-1"))
+    result = h.step()
+    assert isinstance(result, Declined) and result.code == "STATE_MOVED"
+
+
+# --- the property ----------------------------------------------------------------------------
+
+_label = st.sampled_from([{}, {"app": "web"}, {"app": "db"}, {"tier": "x"}, {"k": "v" * 300}])
+_op = st.one_of(
+    st.tuples(st.just("add"), st.sampled_from([*NAMESPACES, "ns-z"]),
+              st.integers(0, 7), _label, st.sampled_from([*NODES, "node-9", ""])),
+    st.tuples(st.just("delete"), st.sampled_from(NAMESPACES), st.integers(0, 7)),
+    st.tuples(st.just("host"), st.sampled_from(NAMESPACES), st.integers(0, 7)),
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(_op, min_size=1, max_size=4), min_size=1, max_size=6),
+       with_service=st.booleans(), prefix=st.sampled_from([28, 29]))
+def test_incremental_passes_are_what_a_full_reconcile_keeps(
+        tmp_path_factory: pytest.TempPathFactory, batches: list[list[tuple[Any, ...]]],
+        with_service: bool, prefix: int) -> None:
+    tmp = tmp_path_factory.mktemp("inc")
+    extra = [service("ns-b", "web", {"app": "web"})] if with_service else []
+    h = Harness(tmp, config(subnet_prefix=prefix, ip_reallocation_time=5), base_objects(*extra))
+    live: dict[tuple[str, str], dict[str, Any]] = {}
+    for batch in batches:
+        for op in batch:
+            kind, ns, i = op[0], op[1], op[2]
+            name = f"p-{i}"
+            if kind == "add":
+                body = pod(ns, name, op[3], op[4] or None)
+                h.put(body, "MODIFIED" if (ns, name) in live else "ADDED")
+                live[(ns, name)] = body
+            elif kind == "delete" and (ns, name) in live:
+                h.put(live.pop((ns, name)), "DELETED")
+            elif kind == "host" and (ns, name) in live:
+                body = copy.deepcopy(live[(ns, name)])
+                body["spec"]["hostNetwork"] = True
+                h.put(body, "MODIFIED")
+                live[(ns, name)] = body
+        h.step()
+        check_invariants(h.store.inventory())
+    h.assert_fixed_point(tmp)
+
+
+def test_the_property_exercises_the_incremental_path(tmp_path: Path) -> None:
+    """Not vacuous: a plain run of the property's kind of changes is mostly applied."""
+    h = Harness(tmp_path, config(subnet_prefix=28), base_objects())
+    for i in range(8):
+        h.put(pod(NAMESPACES[i % 3], f"p-{i}", {"app": "db"}, NODES[i % 3]))
+        h.step()
+    for i in range(0, 8, 2):
+        h.put(pod(NAMESPACES[i % 3], f"p-{i}", {}, NODES[i % 3]), "DELETED")
+        h.step()
+    assert all(isinstance(o, Applied) for o in h.outcomes), h.outcomes
+    h.assert_fixed_point(tmp_path)
