@@ -62,8 +62,8 @@ from sdn.model import (
     ip_pool_path,
     segment_path,
 )
-from sdn.store import ChangeSet, ClusterRecord, Store
-from sdn.store.sqlite import to_stored
+from sdn.store import ChangeSet, ClusterRecord, Store, StoredObject
+from sdn.store.sqlite import PoolParts, pool_parts, to_stored
 
 #: VLAN ids a node can give its pods (as in ``ncp.translate.cluster``).
 _VLANS = range(1, 4094)
@@ -93,11 +93,59 @@ class Applied:
     pods: int = 0
 
 
+class PoolText:
+    """An IP pool's allocations as stored, kept current allocation by allocation.
+
+    Why: serializing a pool of 1,000 allocations takes about 7 ms, and rewriting its row
+    about as long, more than a whole change may. The state stores pools split
+    (:class:`~sdn.store.sqlite.PoolParts`): a change writes only the allocations it
+    touched, each serialized once. A pool still stored whole is written split the first
+    time it changes.
+    """
+
+    def __init__(self, pool: IpPool, *, split: bool) -> None:
+        parts = pool_parts(pool)
+        if parts is None:
+            raise ValueError(f"{pool.path}: allocations not in id order")
+        self.path, self.cluster, self.base = pool.path, pool.tag(naming.SCOPE_CLUSTER), parts.base
+        self.split = split
+        self.items = {a.id: a for a in pool.allocations}
+        self._texts = dict(parts.allocations)
+        self._dirty: dict[str, str | None] = {}
+
+    def put(self, allocation: IpAllocation) -> bool:
+        """Set one allocation; whether that changed anything."""
+        if self.items.get(allocation.id) == allocation:
+            return False
+        self.items[allocation.id] = allocation
+        self._texts[allocation.id] = self._dirty[allocation.id] = \
+            allocation.model_dump_json(exclude_none=True)
+        return True
+
+    def remove(self, allocation_id: str) -> bool:
+        """Drop one allocation; whether it was there."""
+        self._texts.pop(allocation_id, None)
+        self._dirty[allocation_id] = None
+        return self.items.pop(allocation_id, None) is not None
+
+    def write(self, changes: ChangeSet) -> None:
+        """Add what changed since the last write to ``changes``."""
+        if self.split:
+            changes.allocation_updates += [(self.path, i, t) for i, t in self._dirty.items()]
+        else:
+            texts = tuple(sorted(self._texts.items()))
+            parts = PoolParts(self.base, texts)
+            changes.upserts.append(StoredObject(self.path, "IpAddressPool", self.cluster,
+                                                parts.text(), parts))
+            self.split = True
+        self._dirty = {}
+
+
 @dataclass
 class _Network:
     """One realized namespace's pod network as stored."""
 
-    pool: IpPool
+    pool: PoolText
     ranges: list[tuple[int, int]]
     subnets: list[IPv4Network]
     ports: dict[str, SegmentPort]
@@ -164,15 +212,17 @@ class PodReconciler:
         node_seg = segment_path(naming.cluster_id("seg", c, "nodes"))
         self.attachment: dict[str, str] = {}
         segments: dict[str, str] = {}  # segment path -> namespace
+        split = store.split_pools()
         for seg in inv.of_type(Segment):
             ns = seg.tag(naming.SCOPE_PROJECT)
             if seg.tag(naming.SCOPE_CLUSTER) == c and ns and \
                     seg.id == naming.ns_id("seg", c, ns):
                 pool = inv.get(ip_pool_path(naming.ns_id("ipp", c, ns)))
-                if isinstance(pool, IpPool):
+                if isinstance(pool, IpPool) and pool_parts(pool) is not None:
                     subnets = [s.cidr for s in pool.subnets if isinstance(s, IpPoolBlockSubnet)]
                     ranges = [r for r in map(subnet_host_range, subnets) if r is not None]
-                    self.networks[ns] = _Network(pool, ranges, subnets, {})
+                    self.networks[ns] = _Network(PoolText(pool, split=pool.path in split),
+                                                 ranges, subnets, {})
                     segments[seg.path] = ns
         for port in inv.of_type(SegmentPort):
             if port.parent_path == node_seg and port.attachment is not None:
@@ -211,14 +261,18 @@ class PodReconciler:
         if self.store.revision != self.revision:
             self.primed = False
             return Declined("STATE_MOVED", "the state was written by someone else")
+        # The batch changes the indexes as it decides: if it declines half-way or the
+        # write fails, they are dropped and rebuilt from the next full state.
+        self.primed = False
         batch = _Batch(self, now)
         for (_kind, ns_key, name), body in sorted(changes.items(),
                                                    key=lambda kv: (kv[0][1], kv[0][2])):
             refused = batch.pod(ns_key or "default", name, body)
             if refused is not None:
-                self.primed = False  # partly decided: rebuild from the next full state
                 return refused
-        return batch.commit()
+        applied = batch.commit()
+        self.primed = True
+        return applied
 
     def _precheck(self, changes: Mapping[ObjectKey, dict[str, Any] | None]) -> Declined | None:
         if self.controllers:
@@ -243,37 +297,22 @@ class PodReconciler:
 
 
 class _Batch:
-    """One batch's decisions, applied to the reconciler only once written."""
+    """One batch's decisions, made on the reconciler's own indexes (see ``apply``)."""
 
     def __init__(self, r: PodReconciler, now: float) -> None:
         self.r = r
         self.now = now
         self.upserts: dict[str, SegmentPort] = {}
         self.deletes: list[str] = []
-        self.pools: dict[str, dict[str, IpAllocation]] = {}
+        self.pools: set[str] = set()
         self.released: dict[str, set[int]] = defaultdict(set)
         self.new_holds: list[Hold] = []
-        self.vlans: dict[str, set[int]] = {}
-        self.out = Applied(revision=r.revision)
-        self.problem_objs: set[str] = set()
+        self.out = Applied(revision=r.revision, pods=r.realized_pods)
         self.new_problems: dict[str, list[Problem]] = {}
-        self.labels: dict[StatusKey, dict[str, str]] = {}
-        self.ports: dict[StatusKey, SegmentPort | None] = {}
-        self.realized = r.realized_pods
-
-    def _node_vlans(self, node: str) -> set[int]:
-        if node not in self.vlans:
-            self.vlans[node] = set(self.r.vlans.get(node, ()))
-        return self.vlans[node]
-
-    def _allocations(self, ns: str) -> dict[str, IpAllocation]:
-        if ns not in self.pools:
-            self.pools[ns] = {a.id: a for a in self.r.networks[ns].pool.allocations}
-        return self.pools[ns]
 
     def pod(self, ns: str, name: str, body: dict[str, Any] | None) -> Declined | None:
         r = self.r
-        key, where = (ns, name), f"Pod/{ns}/{name}"
+        where = f"Pod/{ns}/{name}"
         net = r.networks.get(ns)
         old = net.ports.get(name) if net is not None else None
         admitted: AdmittedPod | None = None
@@ -282,39 +321,38 @@ class _Batch:
             obj = place_bare_pod(as_k8s_object("Pod", (ns, name), body), r.nodes)
             admitted, problems, _note = admit_pod(obj, settings=r.settings, declared=r.declared,
                                                   realized=r.accepted, nodes=r.nodes)
-            self.labels[key] = _labels(body)
+        r.labels[(ns, name)] = _labels(body)
         if admitted is not None and net is None:
             return Declined("NO_NETWORK", f"namespace {ns} has no network")
         if old is not None and (admitted is None or old.tag(naming.SCOPE_NODE) != admitted.node):
             self._free_vlan(old)
-        if old is not None and admitted is None:
-            self._release(ns, old)
+        if old is not None and admitted is None and net is not None:
+            self._release(ns, net, old)
         if admitted is not None and net is not None:
             refused = self._realize(ns, net, admitted, old)
             if refused is not None:
                 return refused
         if problems or r.problems.get(where):
-            self.problem_objs.add(where)
             self.new_problems[where] = problems
         return None
 
     def _free_vlan(self, old: SegmentPort) -> None:
         node, att = old.tag(naming.SCOPE_NODE), old.attachment
         if node and att is not None and att.traffic_tag is not None:
-            self._node_vlans(node).discard(att.traffic_tag)
+            self.r.vlans[node].discard(att.traffic_tag)
 
-    def _release(self, ns: str, old: SegmentPort) -> None:
+    def _release(self, ns: str, net: _Network, old: SegmentPort) -> None:
         """The pod no longer has a port: its address is held back."""
         self.deletes.append(old.path)
-        self.ports[(ns, old.id)] = None
-        self._allocations(ns).pop(old.id, None)
-        pool = ip_pool_path(naming.ns_id("ipp", self.r.cluster, ns))
+        del net.ports[old.id]
+        if net.pool.remove(old.id):
+            self.pools.add(ns)
         for b in old.address_bindings:
             self.released[ns].add(int(b.ip_address))
-            self.new_holds.append(Hold(pool, IPv4Network(b.ip_address),
+            self.new_holds.append(Hold(net.pool.path, IPv4Network(b.ip_address),
                                        self.now + self.r.settings.ip_reallocation_time))
         self.out.annotations[(ns, old.id)] = None
-        self.realized -= 1
+        self.out.pods -= 1
 
     def _realize(self, ns: str, net: _Network, pod: AdmittedPod,
                  old: SegmentPort | None) -> Declined | None:
@@ -330,7 +368,7 @@ class _Batch:
                 and old.attachment is not None:
             vlan = old.attachment.traffic_tag
         if vlan is None:
-            used = self._node_vlans(pod.node)
+            used = self.r.vlans[pod.node]
             vlan = next((v for v in _VLANS if v not in used), None)
             if vlan is None:
                 return Declined("VLANS_SHORT", f"node {pod.node} has no free VLAN")
@@ -338,80 +376,54 @@ class _Batch:
         subnet = next(s for s in net.subnets if ip in s)
         made = pod_port(self.r.cluster, ns, pod, ip=ip, subnet=subnet, vlan=vlan,
                         node_attachment=self.r.attachment.get(pod.node))
-        allocations = self._allocations(ns)
-        if allocations.get(pod.name) != made.allocation:
-            allocations[pod.name] = made.allocation
+        if net.pool.put(made.allocation):
+            self.pools.add(ns)
         if old is None or old != made.port:
             self.upserts[made.port.path] = made.port
-            self.ports[(ns, pod.name)] = made.port
+            net.ports[pod.name] = made.port
         if old is None:
-            self.realized += 1
-            self.out.annotations[(ns, pod.name)] = made.annotation
-        elif old.address_bindings != made.port.address_bindings or \
+            self.out.pods += 1
+        if old is None or old.address_bindings != made.port.address_bindings or \
                 old.attachment != made.port.attachment:
             self.out.annotations[(ns, pod.name)] = made.annotation
         return None
 
     def _address(self, ns: str, net: _Network) -> IPv4Address | None:
-        pool = ip_pool_path(naming.ns_id("ipp", self.r.cluster, ns))
-        used = [int(a.allocation_ip) for a in self._allocations(ns).values()]
+        used = [int(a.allocation_ip) for a in net.pool.items.values()]
+        holds = [*self.r.holds.get(net.pool.path, ()),
+                 *(h for h in self.new_holds if h.scope == net.pool.path)]
         allocator = AddressAllocator(net.ranges, used=[*used, *self.released[ns]],
-                                     holds=[*self.r.holds.get(pool, ()),
-                                            *(h for h in self.new_holds if h.scope == pool)],
-                                     now=self.now)
+                                     holds=holds, now=self.now)
         return allocator.allocate()
 
     def commit(self) -> Applied:
+        """Write what the batch decided (nothing when it changed nothing)."""
         r = self.r
-        pools: dict[str, IpPool] = {}
-        for ns, allocations in self.pools.items():
-            pool = r.networks[ns].pool
-            new = tuple(sorted(allocations.values(), key=lambda a: a.id))
-            if new != pool.allocations:
-                pools[ns] = pool.model_copy(update={"allocations": new})
-        problem_updates = [p for ps in self.new_problems.values() for p in ps]
-        changed_problems = any(sorted(r.problems.get(o, [])) != sorted(ps)
-                               for o, ps in self.new_problems.items())
-        status: dict[tuple[str, str, str], dict[str, str] | None] = {
-            ("Pod", ns, name): ann for (ns, name), ann in self.out.annotations.items()}
-        self.out.problems = sorted(problem_updates)
-        self.out.pods = self.realized
-        if not (self.upserts or self.deletes or pools or status or changed_problems):
-            self._remember({})
-            return self.out
-        summary = {**r.record.summary, "pods": self.realized}
-        record = replace(r.record, synced_at=self.now, fingerprint="", summary=summary)
-        changes = ChangeSet(
-            upserts=[to_stored(o) for o in [*self.upserts.values(), *pools.values()]],
-            deletes=sorted(self.deletes), cluster=record, new_holds=self.new_holds,
-            status_updates=status, problems_of=self.problem_objs,
-            problem_updates=problem_updates)
-        r.revision = self.out.revision = r.store.apply(changes)
-        r.record = replace(record, revision=r.revision)
-        self.out.written = True
-        self._remember(pools)
-        return self.out
-
-    def _remember(self, pools: Mapping[str, IpPool]) -> None:
-        """Make the reconciler's indexes what was written."""
-        r = self.r
-        r.labels.update(self.labels)
-        for ns, pool in pools.items():
-            r.networks[ns].pool = pool
-        for (ns, name), port in self.ports.items():
-            ports = r.networks[ns].ports
-            if port is None:
-                ports.pop(name, None)
-            else:
-                ports[name] = port
-        for node, used in self.vlans.items():
-            r.vlans[node] = used
-        for h in self.new_holds:
-            r.holds[h.scope].append(h)
-        for obj, ps in self.new_problems.items():
+        changed_problems = {o: ps for o, ps in self.new_problems.items()
+                            if sorted(r.problems.get(o, [])) != sorted(ps)}
+        for obj, ps in changed_problems.items():
             if ps:
                 r.problems[obj] = list(ps)
             else:
                 r.problems.pop(obj, None)
-        r.realized_pods = self.realized
-
+        self.out.problems = sorted(p for ps in self.new_problems.values() for p in ps)
+        status: dict[tuple[str, str, str], dict[str, str] | None] = {
+            ("Pod", ns, name): ann for (ns, name), ann in self.out.annotations.items()}
+        if not (self.upserts or self.deletes or self.pools or status or changed_problems):
+            return self.out
+        summary = {**r.record.summary, "pods": self.out.pods}
+        record = replace(r.record, synced_at=self.now, fingerprint="", summary=summary)
+        changes = ChangeSet(
+            upserts=[to_stored(o) for o in self.upserts.values()],
+            deletes=sorted(self.deletes), cluster=record, new_holds=self.new_holds,
+            status_updates=status, problems_of=set(changed_problems),
+            problem_updates=[p for ps in changed_problems.values() for p in ps])
+        for ns in sorted(self.pools):
+            r.networks[ns].pool.write(changes)
+        r.revision = self.out.revision = r.store.apply(changes)
+        r.record = replace(record, revision=r.revision)
+        for h in self.new_holds:
+            r.holds[h.scope].append(h)
+        r.realized_pods = self.out.pods
+        self.out.written = True
+        return self.out

@@ -9,6 +9,11 @@ Tables:
 
 * ``objects``: every NSX object by Policy path, with its ``resource_type`` and owning
   cluster (the ``ncp/cluster`` tag, NULL for the admin's shared objects).
+* ``allocations``: the allocations of IP pools stored split (see :class:`PoolParts`): the
+  pool's ``objects`` row then holds its text with an empty ``"allocations":[]``, and
+  each allocation is a row of its own, as NSX keeps them (child objects
+  ``.../ip-allocations/<id>``), so one pod coming or going writes one small row instead
+  of a pool of thousands. :meth:`Store.rows` gives every pool whole again.
 * ``holds``: released addresses and subnets not reusable before a time.
 * ``profiles``: network profiles by name; ``clusters``: each synced cluster, its config,
   the profile bound to it, and when it was last synced.
@@ -33,12 +38,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from sdn.errors import NotFoundError, Problem, StateError
 from sdn.ipam import Hold
-from sdn.model import RESOURCE_ADAPTER, Inventory, PolicyResource
+from sdn.model import RESOURCE_ADAPTER, Inventory, IpPool, PolicyResource
 
 SCHEMA_VERSION = "1"
 
@@ -65,6 +71,9 @@ CREATE TABLE IF NOT EXISTS k8s_objects (
 CREATE TABLE IF NOT EXISTS problems (
     cluster TEXT NOT NULL, code TEXT NOT NULL, obj TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS problems_by_obj ON problems (cluster, obj);
+CREATE TABLE IF NOT EXISTS allocations (
+    pool TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (pool, id))
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS findings (
     cluster TEXT NOT NULL, code TEXT NOT NULL, obj TEXT NOT NULL, message TEXT NOT NULL);
 """
@@ -75,14 +84,58 @@ def default_state_path() -> Path:
     return Path(os.environ.get("SDN_STATE") or Path(".sdn") / "state.db")
 
 
+#: What a split pool's ``objects`` row holds in place of its allocations.
+ALLOCATIONS_MARK = '"allocations":[]'
+
+
+@dataclass(frozen=True)
+class PoolParts:
+    """An IP pool's text in parts: the pool without allocations (holding
+    :data:`ALLOCATIONS_MARK` once) and each allocation's text by id, in id order.
+
+    The whole text is the allocations' texts spliced into the mark's brackets, which is
+    exactly the pool's canonical JSON (compact JSON nests a model's text unchanged;
+    ``tests/sdn/store`` checks it on random pools). Pools whose allocations are not in id
+    order are stored whole instead.
+    """
+
+    base: str
+    allocations: tuple[tuple[str, str], ...]
+
+    def text(self) -> str:
+        """The pool's whole canonical JSON."""
+        return splice(self.base, (t for _id, t in self.allocations))
+
+
+def splice(base: str, allocation_texts: Iterable[str]) -> str:
+    """A split pool's whole text: ``allocation_texts`` put into its empty allocations."""
+    cut = base.index(ALLOCATIONS_MARK) + len(ALLOCATIONS_MARK) - 1
+    return base[:cut] + ",".join(allocation_texts) + base[cut:]
+
+
+def pool_parts(pool: IpPool) -> PoolParts | None:
+    """The parts of a pool's text, or None when it is stored whole (allocations not in
+    strictly increasing id order, or a text where the mark is not unique)."""
+    ids = [a.id for a in pool.allocations]
+    if any(a >= b for a, b in pairwise(ids)):
+        return None
+    base = pool.model_copy(update={"allocations": ()}).model_dump_json(exclude_none=True)
+    if base.count(ALLOCATIONS_MARK) != 1:  # string values escape quotes: cannot happen
+        return None
+    return PoolParts(base, tuple((a.id, a.model_dump_json(exclude_none=True))
+                                 for a in pool.allocations))
+
+
 @dataclass(frozen=True)
 class StoredObject:
-    """One row of ``objects``: the canonical JSON and its owner."""
+    """One row of ``objects``: the canonical JSON and its owner (with, for a pool to be
+    stored split, its parts; ``body`` is always the whole text)."""
 
     path: str
     resource_type: str
     cluster: str | None
     body: str
+    parts: PoolParts | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -113,6 +166,9 @@ class ChangeSet:
     findings: list[Problem] | None = None
     profiles_added: list[tuple[str, str]] = field(default_factory=list)
     profiles_deleted: list[str] = field(default_factory=list)
+    #: Allocations of split pools set (text) or removed (None): (pool path, id, text).
+    #: The pools must be stored split already (:meth:`Store.split_pools`).
+    allocation_updates: list[tuple[str, str, str | None]] = field(default_factory=list)
     #: Partial updates of the cluster's rows (with ``cluster`` set), for an incremental
     #: write: status by object (None removes the row), and the problems of the objects
     #: named in ``problems_of`` replaced by ``problem_updates``. ``status`` and
@@ -131,8 +187,9 @@ class ChangeSet:
 
 def to_stored(obj: PolicyResource) -> StoredObject:
     """The row for one object; its owner is its ``ncp/cluster`` tag."""
-    return StoredObject(obj.path, obj.resource_type, obj.tag("ncp/cluster"),
-                        obj.model_dump_json(exclude_none=True))
+    parts = pool_parts(obj) if isinstance(obj, IpPool) else None
+    body = parts.text() if parts is not None else obj.model_dump_json(exclude_none=True)
+    return StoredObject(obj.path, obj.resource_type, obj.tag("ncp/cluster"), body, parts)
 
 
 class Store:
@@ -145,19 +202,27 @@ class Store:
         self._inventory: Inventory | None = None
         # This connection's own writes since the inventory was parsed, in order, and the
         # revision the last of them made (see :meth:`inventory`).
-        self._pending: list[tuple[list[StoredObject], list[str]]] = []
+        self._pending: list[tuple[list[StoredObject], list[str], set[str]]] = []
         self._pending_revision: int | None = None
 
     # --- opening ---------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path) -> Store:
-        """Open (creating if needed) a state for writing."""
+    def open(cls, path: str | Path, *, auto_checkpoint: bool = True) -> Store:
+        """Open (creating if needed) a state for writing.
+
+        ``auto_checkpoint=False``: commits never copy the write-ahead log back into the
+        database (SQLite does that every ~1,000 pages, and the commit that does it takes
+        several milliseconds longer); the owner calls :meth:`checkpoint` when it has time.
+        ``ncp run`` does, so that a pod change is not the one that pays.
+        """
         p = Path(path)
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(p, isolation_level=None, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            if not auto_checkpoint:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.executescript(_SCHEMA)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                          (SCHEMA_VERSION,))
@@ -198,6 +263,14 @@ class Store:
         except sqlite3.Error as err:
             raise StateError(f"cannot read state {self.path}: {err}", obj=str(self.path)) from err
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database now, without waiting for readers."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as err:
+            raise StateError(f"cannot checkpoint state {self.path}: {err}",
+                             obj=str(self.path)) from err
+
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
@@ -215,16 +288,40 @@ class Store:
         row = self._query("SELECT value FROM meta WHERE key='revision'").fetchone()
         return int(row[0])
 
-    def rows(self, *, resource_type: str | None = None) -> Iterator[StoredObject]:
-        """Stored rows, optionally of one type, in path order."""
-        if resource_type is None:
-            cur = self._query("SELECT path, resource_type, cluster, body FROM objects "
-                                     "ORDER BY path")
-        else:
-            cur = self._query("SELECT path, resource_type, cluster, body FROM objects "
-                                     "WHERE resource_type=? ORDER BY path", (resource_type,))
-        for row in cur:
-            yield StoredObject(*row)
+    def rows(self, *, resource_type: str | None = None,
+             paths: Iterable[str] | None = None) -> Iterator[StoredObject]:
+        """Stored rows (split pools whole again), optionally of one type or of some
+        paths only, in path order."""
+        sql, args = "SELECT path, resource_type, cluster, body FROM objects", []
+        if paths is not None and not (paths := list(paths)):
+            return
+        if resource_type is not None:
+            sql, args = sql + " WHERE resource_type=?", [resource_type]
+        if paths is not None:
+            wanted = sorted(set(paths))
+            sql += (" AND" if args else " WHERE") + \
+                f" path IN ({','.join('?' * len(wanted))})"
+            args += wanted
+        rows = self._query(sql + " ORDER BY path", args).fetchall()
+        split = [r[0] for r in rows if r[1] == "IpAddressPool" and ALLOCATIONS_MARK in r[3]]
+        texts: dict[str, list[str]] = {}
+        if split:
+            many = len(split) > 500  # one scan beats a long IN list
+            cur = self._query("SELECT pool, body FROM allocations ORDER BY pool, id") if many \
+                else self._query("SELECT pool, body FROM allocations WHERE pool IN "
+                                 f"({','.join('?' * len(split))}) ORDER BY pool, id", split)
+            for pool, body in cur:
+                texts.setdefault(pool, []).append(body)
+        for path, rtype, cluster, body in rows:
+            if path in texts or (rtype == "IpAddressPool" and ALLOCATIONS_MARK in body):
+                body = splice(body, texts.get(path, ()))
+            yield StoredObject(path, rtype, cluster, body)
+
+    def split_pools(self) -> set[str]:
+        """Paths of the pools stored split (their allocations in ``allocations``)."""
+        return {p for (p,) in self._query(
+            "SELECT path FROM objects WHERE resource_type='IpAddressPool' AND "
+            "instr(body, ?) > 0", (ALLOCATIONS_MARK,))}
 
     def inventory(self) -> Inventory:
         """Every object, parsed and validated, as an :class:`Inventory`.
@@ -239,11 +336,17 @@ class Store:
         if self._inventory is not None and self._pending \
                 and self._pending_revision == revision:
             objs = dict(self._inventory.items())
-            for upserts, deletes in self._pending:
+            reread: set[str] = set()
+            for upserts, deletes, pools in self._pending:
                 for path in deletes:
                     objs.pop(path, None)
+                    reread.discard(path)
                 for row in upserts:
                     objs[row.path] = RESOURCE_ADAPTER.validate_json(row.body)
+                    reread.discard(row.path)
+                reread |= pools
+            for row in self.rows(paths=reread):
+                objs[row.path] = RESOURCE_ADAPTER.validate_json(row.body)
             self._inventory = Inventory(objs.values(), revision=revision)
         else:
             objs_list = [RESOURCE_ADAPTER.validate_json(r.body) for r in self.rows()]
@@ -337,8 +440,20 @@ class Store:
                 "INSERT INTO objects (path, resource_type, cluster, body) VALUES (?,?,?,?) "
                 "ON CONFLICT(path) DO UPDATE SET resource_type=excluded.resource_type, "
                 "cluster=excluded.cluster, body=excluded.body",
-                [(o.path, o.resource_type, o.cluster, o.body) for o in changes.upserts])
+                [(o.path, o.resource_type, o.cluster, o.parts.base if o.parts else o.body)
+                 for o in changes.upserts])
             db.executemany("DELETE FROM objects WHERE path=?", [(p,) for p in changes.deletes])
+            pools = [o for o in changes.upserts if o.resource_type == "IpAddressPool"]
+            db.executemany("DELETE FROM allocations WHERE pool=?",
+                           [(p,) for p in [*(o.path for o in pools), *changes.deletes]])
+            db.executemany("INSERT INTO allocations VALUES (?,?,?)",
+                           [(o.path, i, t) for o in pools if o.parts
+                            for i, t in o.parts.allocations])
+            db.executemany("DELETE FROM allocations WHERE pool=? AND id=?",
+                           [(p, i) for p, i, t in changes.allocation_updates if t is None])
+            db.executemany("INSERT OR REPLACE INTO allocations VALUES (?,?,?)",
+                           [(p, i, t) for p, i, t in changes.allocation_updates
+                            if t is not None])
             if changes.holds is not None:
                 db.execute("DELETE FROM holds")
             db.executemany("INSERT OR REPLACE INTO holds VALUES (?,?,?)",
@@ -366,7 +481,8 @@ class Store:
             # Nobody else wrote since the inventory (and this connection's writes after
             # it): those plus this write are the state; only what they changed is parsed
             # when the inventory is next asked for.
-            self._pending.append((list(changes.upserts), list(changes.deletes)))
+            self._pending.append((list(changes.upserts), list(changes.deletes),
+                                  {p for p, _i, _t in changes.allocation_updates}))
             self._pending_revision = revision
         else:
             self._inventory, self._pending, self._pending_revision = None, [], None
