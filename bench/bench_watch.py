@@ -35,7 +35,8 @@ Cases, each in a fresh process:
   the server's pods (checked afterwards from the SQLite state). ``reconciles``: the
   reconciles that took (started after the first pod); ``reconcile_median_s`` /
   ``reconcile_max_s``: their ``ncp_reconcile_seconds`` observations (``sync_cluster``
-  only, without status write-back). ``writeback_done_s``: from the first pod until the
+  only, without status write-back; a pass is ``full`` or ``incremental``, see
+  ``ncp.reconcile.incremental``). ``writeback_done_s``: from the first pod until the
   last status write that patched something had returned (every pod then carries
   ``ncp/network_config`` on the server, checked); ``writeback_s``: the time spent in
   status write-back in all. ``settle_s``: until the last reconcile before the worker
@@ -45,10 +46,12 @@ Cases, each in a fresh process:
 * ``steady_change``: the pods exist before ncp starts (the state after a burst, reached
   without timing one). Then one pod's labels are changed 50 times (``--changes``), one at a
   time (read the pod, change ``tier``, ``server.apply``, like ``kubectl label``), each
-  after ncp is idle. Latency: from the change until the end of the first reconcile (write-
-  back included: ``runner.reconciles`` has moved) whose snapshot holds the new labels.
-  ``median_s``, ``p95_s``, ``max_s``; ``pickup_median_s`` (change until that reconcile
-  began: watch delivery, the worker's wake-up, ``--debounce``), ``sync_median_s``.
+  after ncp is idle. ``median_s``/``p95_s``/``max_s``: from the change until the end of
+  the pass that applied it (write-back included: ``runner.reconciles`` has moved);
+  ``watch_median_s``: until the watch had put it in the cache; ``state_median_s``: until
+  the state held it (``runner.applied``); ``ncp_apply_*_ms``: ncp's own measure, from
+  the change's arrival in the cache to the state transaction (``Runner.history``);
+  ``modes``: how many passes were incremental or full.
 
 Each line: ``{"bench": "ncp_watch", "case", "namespaces", "pods", "nodes", "seed",
 "debounce", ..., "peak_rss_mib", "machine": {"cpus", "python"}, "revision", "apiserver":
@@ -166,7 +169,8 @@ class Pass:
     synced: float | None = None  # sync_cluster returned, its transaction landed
     written: float | None = None  # status write-back returned
     ended: float | None = None
-    sync_s: float | None = None  # the ncp_reconcile_seconds observation
+    sync_s: float | None = None  # the pass's own seconds (Runner.history)
+    mode: str = "full"  # or "incremental"
     pods: int = -1
     namespaces: int = -1
     problems: int = 0
@@ -191,34 +195,49 @@ class Probe:
 
             self.prof = cProfile.Profile()
         reconcile, write = runner.reconcile, runner.writer.write
-        hist = runner.metrics.hist
+        changes, write_pods = runner.reconcile_changes, runner.writer.write_pods
 
-        def timed_reconcile(*, full: bool = False) -> int:
-            p = Pass(started=time.perf_counter())
+        def timed(mode: str, call: Callable[[], int | None]) -> int | None:
+            p = Pass(started=time.perf_counter(), mode=mode)
             with self.lock:
                 if self.passes:
                     self.passes[-1].snapshot = None
                 self.passes.append(p)
                 self.current = p
-            seen = len(hist.get("ncp_reconcile_seconds", {}).get((), []))
+            seen = len(runner.history)
             prof = self.prof if self.profiling else None
             if prof is not None:
                 prof.enable()
             try:
-                p.version = reconcile(full=full)
+                version = call()
             except Exception as err:
                 p.error = f"{type(err).__name__}: {err}"
                 raise
             finally:
                 if prof is not None:
                     prof.disable()
-                obs = hist.get("ncp_reconcile_seconds", {}).get((), [])
-                if len(obs) > seen:
-                    p.sync_s = obs[-1]
+                if len(runner.history) > seen:
+                    p.sync_s = runner.history[-1].seconds
                 p.ended = time.perf_counter()
                 with self.lock:
                     self.current = None
-            return p.version
+                    if mode == "incremental" and p.sync_s is None:
+                        self.passes.remove(p)  # declined: the full pass that follows counts
+            if version is not None:
+                p.version = version
+                if mode == "incremental" and runner.last_report is not None:
+                    p.pods = runner.last_report.pods
+                    p.namespaces = runner.last_report.namespaces
+                    p.problems = len(runner.last_report.problems)
+                    if p.synced is None:
+                        p.synced = p.ended
+            return version
+
+        def timed_reconcile(*, full: bool = False) -> int:
+            return int(timed("full", lambda: reconcile(full=full)) or 0)
+
+        def timed_changes() -> int | None:
+            return timed("incremental", changes)
 
         def timed_write(report: Any, snapshot: Sequence[Any]) -> int:
             p = self.current
@@ -232,6 +251,17 @@ class Probe:
             p.written = time.perf_counter()
             return p.patches
 
+        def timed_write_pods(*args: Any) -> int:
+            p = self.current
+            if p is None:
+                return int(write_pods(*args))
+            p.synced = time.perf_counter()
+            p.patches = int(write_pods(*args))
+            p.written = time.perf_counter()
+            return p.patches
+
+        runner.reconcile_changes = timed_changes
+        runner.writer.write_pods = timed_write_pods
         runner.reconcile = timed_reconcile
         runner.writer.write = timed_write
 
@@ -244,13 +274,14 @@ class Probe:
             return len(self.passes)
 
     def settled(self) -> bool:
-        """Idle (no change for a second), nothing running and the last pass has seen the
-        cache's current version."""
+        """Idle (no change for a second), nothing running, and the state has caught up
+        with the cache's current version."""
         with self.lock:
             last = self.passes[-1] if self.passes else None
             running = self.current is not None
         return (self.runner.idle.is_set() and not running and last is not None
-                and last.ended is not None and last.version == self.runner.cache.version)
+                and last.ended is not None
+                and self.runner.applied == self.runner.cache.version)
 
     def print_profile(self, case: str) -> None:
         if self.prof is None:
@@ -512,15 +543,19 @@ def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], st
         "reconcile_errors": errors,
         "passes": [{"start_s": round(p.started - t0, 3), "sync_s": round(p.sync_s or 0, 3),
                     "writeback_s": round((p.written or 0) - (p.synced or 0), 3),
-                    "patches": p.patches, "pods": p.pods} for p in passes],
+                    "patches": p.patches, "pods": p.pods, "mode": p.mode} for p in passes],
     }
 
 
-def _labels_in(snapshot: Sequence[Any] | None, ns: str, name: str) -> dict[str, Any] | None:
-    for o in snapshot or ():
-        if o.kind == "Pod" and o.namespace == ns and o.name == name:
-            return dict((o.body.get("metadata") or {}).get("labels") or {})
-    return None
+def _wait_fast(predicate: Callable[[], bool], timeout: float, what: str) -> float:
+    """Spin (0.2 ms naps) until ``predicate``; returns ``perf_counter`` then. For the
+    millisecond waits of steady_change, where ``wait_until``'s 50 ms polls would blur."""
+    end = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > end:
+            raise fail("steady_change", f"timed out waiting for {what}")
+        time.sleep(0.0002)
+    return time.perf_counter()
 
 
 def steady_change(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]],
@@ -531,17 +566,17 @@ def steady_change(server: Any, runner: Any, probe: Probe, pods: list[dict[str, A
     rng = random.Random(args.seed + 2000)
     target = pods[int(rng.random() * len(pods))]["metadata"]
     ns, name = target["namespace"], target["name"]
-    latencies: list[float] = []
-    pickups: list[float] = []
-    syncs: list[float] = []
-    writebacks: list[float] = []
-    extra_passes = 0
+    ends: list[float] = []
+    cached: list[float] = []
+    applied: list[float] = []
+    ncp_latency: list[float] = []
+    modes: dict[str, int] = {}
     tier = ""
     for i in range(args.changes):
         wait_until(probe.settled, timeout=args.timeout, case="steady_change",
                    what="the runner to settle", progress=lambda: _progress(runner, probe))
-        first = probe.count()
         reconciles = runner.reconciles
+        history = len(runner.history)
         obj = server.get("Pod", ns, name)
         labels = obj["metadata"]["labels"]
         tier = TIERS[(TIERS.index(labels.get("tier", TIERS[0])) + 1) % len(TIERS)] \
@@ -551,29 +586,26 @@ def steady_change(server: Any, runner: Any, probe: Probe, pods: list[dict[str, A
         t = time.perf_counter()
         server.apply(obj)
 
-        def reconciled(first: int = first, wanted: dict[str, Any] = wanted) -> Pass | None:
-            for p in probe.since(first):
-                if p.ended is not None and p.error is None and \
-                        _labels_in(p.snapshot, ns, name) == wanted:
-                    return p
-                if p.ended is not None and p.snapshot is not None:
-                    p.snapshot = None  # checked and stale: do not scan it again
-            return None
+        def in_cache(wanted: dict[str, Any] = wanted) -> bool:
+            body = runner.cache.get("Pod", ns, name) or {}
+            return (body.get("metadata") or {}).get("labels") == wanted
 
-        wait_until(lambda: reconciled() is not None, timeout=args.timeout,
-                   case="steady_change", what=f"change {i + 1} to be reconciled",
-                   progress=lambda: _progress(runner, probe))
-        p = reconciled()
-        assert p is not None and p.ended is not None and runner.reconciles > reconciles
-        extra_passes += len(probe.since(first)) - 1
-        latencies.append(p.ended - t)
-        pickups.append(p.started - t)
-        if p.sync_s is not None:
-            syncs.append(p.sync_s)
-        if p.written is not None and p.synced is not None:
-            writebacks.append(p.written - p.synced)
+        t_cache = _wait_fast(in_cache, args.timeout, f"change {i + 1} in the cache")
+        version = runner.cache.version
+        t_state = _wait_fast(lambda v=version: runner.applied >= v, args.timeout,
+                             f"change {i + 1} in the state")
+        t_end = _wait_fast(lambda r=reconciles: runner.reconciles > r, args.timeout,
+                           f"change {i + 1}'s pass to end")
+        mine = [h for h in list(runner.history)[history:] if h.version >= version]
+        if not mine:
+            raise fail("steady_change", f"change {i + 1}: no pass covered it")
+        modes[mine[0].mode] = modes.get(mine[0].mode, 0) + 1
+        ncp_latency.append(max(mine[0].latencies, default=0.0))
+        ends.append(t_end - t)
+        cached.append(t_cache - t)
+        applied.append(t_state - t)
         if (i + 1) % 10 == 0:
-            log(f"  {i + 1}/{args.changes} changes, median {statistics.median(latencies):.3f} s")
+            log(f"  {i + 1}/{args.changes} changes, median {statistics.median(ends):.4f} s")
     # Invariant (untimed): the state carries the last change.
     with Store.open_readonly(state) as store:
         ports = [p for p in store.inventory().of_type(SegmentPort)
@@ -582,15 +614,16 @@ def steady_change(server: Any, runner: Any, probe: Probe, pods: list[dict[str, A
         raise fail("steady_change", f"the state's port for {ns}/{name} does not carry "
                    f"tier={tier}: {[p.tags for p in ports]}")
     return {
-        "changes": len(latencies),
-        "median_s": r4(statistics.median(latencies)),
-        "p95_s": r4(percentile(latencies, 95)),
-        "max_s": r4(max(latencies)),
-        "min_s": r4(min(latencies)),
-        "pickup_median_s": r4(statistics.median(pickups)),
-        "sync_median_s": r4(statistics.median(syncs)) if syncs else None,
-        "writeback_median_s": r4(statistics.median(writebacks)) if writebacks else None,
-        "extra_reconciles": extra_passes,
+        "changes": len(ends),
+        "median_s": r4(statistics.median(ends)),
+        "p95_s": r4(percentile(ends, 95)),
+        "max_s": r4(max(ends)),
+        "min_s": r4(min(ends)),
+        "watch_median_s": r4(statistics.median(cached)),
+        "state_median_s": r4(statistics.median(applied)),
+        "ncp_apply_median_ms": round(statistics.median(ncp_latency) * 1000, 3),
+        "ncp_apply_p95_ms": round(percentile(ncp_latency, 95) * 1000, 3),
+        "modes": modes,
     }
 
 

@@ -84,7 +84,9 @@ def assert_equals_fresh_sync(server: ApiServer, state: Path, tmp: Path) -> None:
     with Store.open_readonly(state) as store:
         live = store.inventory()
     check_invariants(live)
-    assert projection(live) == projection(fresh.inventory())
+    want, have = projection(fresh.inventory()), projection(live)
+    assert have == want, {k: (have.get(k), want.get(k)) for k in set(have) | set(want)
+                          if have.get(k) != want.get(k)}
 
 
 def kubeconfig(path: Path, url: str) -> Path:

@@ -66,5 +66,7 @@ def projection(inv: Inventory) -> dict[str, Any]:
                               if t["scope"] not in ("ncp/snat_ip", "ncp/extpoolid"))
         if data.get("attachment"):
             data["attachment"].pop("traffic_tag", None)
+        if data.get("members"):  # load balancer members: pods, with their addresses
+            data["members"] = sorted((m["display_name"], m.get("port")) for m in data["members"])
         objs[obj.path] = data
     return {"objects": objs, "snat": {k: sorted(v) for k, v in snat.items()}}

@@ -20,6 +20,7 @@ from support.live import (
     converged,
     ns,
     pod,
+    realized_pods,
     wait,
 )
 
@@ -232,3 +233,48 @@ def test_stop_with_quiet_watch_streams_finishes_the_worker_and_frees_the_lease(
         assert not any(t.is_alive() for t in others)
         lease = s.get("Lease", "nsx-system", "ncp-k8s-cluster")
         assert lease is not None and lease["spec"]["holderIdentity"] == ""
+
+
+def test_pod_changes_take_the_incremental_path_and_are_written_back(
+        server: ApiServer, tmp_path: Path) -> None:
+    """After the first full pass, pod changes are applied incrementally: each one lands in
+    the state, gets its annotation on the server, and a bad pod an Event; a Service
+    change goes to the full reconcile; the end equals a fresh sync."""
+    state = tmp_path / "s.db"
+    server.apply(ns("shop"))
+    server.apply(pod("shop", "web-0", app="web"))
+    runner = runner_for(server, state)
+    runner.start()
+    try:
+        wait(lambda: converged(server, state), what="first sync")
+        wait(lambda: runner.idle.is_set(), what="idle")
+        full_passes = sum(1 for h in runner.history if h.mode == "full")
+
+        def annotated(name: str) -> bool:
+            p = server.get("Pod", "shop", name) or {}
+            return "ncp/network_config" in (p["metadata"].get("annotations") or {})
+        server.apply(pod("shop", "web-1", app="web"))
+        wait(lambda: annotated("web-1"), what="the new pod's annotation")
+        bad = pod("shop", "bad", app="web")
+        bad["spec"]["nodeName"] = "no-such-node"
+        server.apply(bad)
+        wait(lambda: any(e.get("reason") == "NODE_NOT_FOUND"
+                         and e["involvedObject"]["name"] == "bad"
+                         for e in server.objects("Event", "shop")), what="the bad pod's event")
+        server.delete("Pod", "shop", "web-0")
+        wait(lambda: "shop/web-0" not in realized_pods(state), what="the deleted pod's port gone")
+        assert sum(1 for h in runner.history if h.mode == "full") == full_passes
+        assert sum(1 for h in runner.history if h.mode == "incremental") >= 3
+        server.apply({"apiVersion": "v1", "kind": "Service",
+                      "metadata": {"name": "web", "namespace": "shop"},
+                      "spec": {"selector": {"app": "web"},
+                               "ports": [{"port": 80, "protocol": "TCP"}]}})
+        wait(lambda: sum(1 for h in runner.history if h.mode == "full") > full_passes,
+             what="a full pass for the Service")
+        server.delete("Pod", "shop", "bad")
+        wait(lambda: converged(server, state), what="the end state")
+        metrics = runner.metrics.render()
+        assert 'ncp_event_apply_seconds_count{mode="incremental"}' in metrics
+    finally:
+        runner.stop()
+    assert_equals_fresh_sync(server, state, tmp_path)
