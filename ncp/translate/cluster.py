@@ -41,7 +41,7 @@ from ncp.translate.service_snat import ERROR_ANNOTATION as SNAT_ERROR_ANNOTATION
 from ncp.translate.service_snat import service_snat
 from ncp.translate.services import existing_cluster_ips, translate_services
 from ncp.translate.settings import ClusterSettings
-from ncp.translate.snat import SnatPlanner, SnatRequest
+from ncp.translate.snat import SnatPlanner, SnatRequest, SnatResult
 from ncp.translate.tags import label_tags
 from sdn.errors import Problem
 from sdn.ipam import Hold, SubnetAllocator
@@ -301,6 +301,93 @@ def _pool_subnets(plan: NetworkPlan, pool_id: str) -> tuple[IpPoolBlockSubnet, .
     )
 
 
+def routed_blocks(s: ClusterSettings, routed: bool) -> tuple[str, ...]:
+    """The blocks a namespace's subnets are carved from: the no-SNAT blocks for a routed
+    namespace of a NAT cluster (when there are some), else the pod blocks."""
+    if routed and not s.pod_routable and s.enable_snat and s.no_snat_block_ids:
+        return tuple(s.no_snat_block_ids)
+    return tuple(s.pod_block_ids)
+
+
+def network_objects(s: ClusterSettings, *, pool_id: str, segment_id: str, gateway: str,
+                    plan: NetworkPlan, tags: tuple[Tag, ...],
+                    display: str) -> tuple[IpPool, Segment]:
+    """A pool-backed network's IP pool (no allocations yet) and segment."""
+    pool = ip_pool_path(pool_id)
+    base = tuple(t for t in tags if t.scope.startswith("ncp/"))
+    return (IpPool(id=pool_id, display_name=display, path=pool, tags=base,
+                   subnets=_pool_subnets(plan, pool_id)),
+            Segment(id=segment_id, display_name=display, path=segment_path(segment_id),
+                    tags=tags, connectivity_path=gateway,
+                    subnets=_segment_subnets(plan, s.nodes_dns),
+                    advanced_config=SegmentAdvancedConfig(address_pool_paths=(pool,))))
+
+
+def gateway_tier1(s: ClusterSettings, t1_id: str, tags: tuple[Tag, ...], display: str,
+                  extra: tuple[Tag, ...] = ()) -> Tier1:
+    """A Tier-1 gateway on the cluster's Tier-0, advertising what NCP's advertise."""
+    return Tier1(
+        id=t1_id, display_name=display, path=tier1_path(t1_id), tags=tags + extra,
+        tier0_path=tier0_path(s.tier0), failover_mode=s.failover_mode,
+        route_advertisement_types=("TIER1_CONNECTED", "TIER1_NAT", "TIER1_LB_VIP",
+                                   "TIER1_LB_SNAT"),
+    )
+
+
+def snat_gateway(s: ClusterSettings) -> str:
+    """Where the SNAT rules live: the Tier-0 (two-tier) or the shared Tier-1."""
+    if s.single_tier:
+        return tier1_path(naming.cluster_id("t1", s.cluster))
+    return tier0_path(s.tier0)
+
+
+def namespace_network(s: ClusterSettings, name: str, tags: tuple[Tag, ...], plan: NetworkPlan,
+                      snat: SnatResult | None,
+                      ) -> tuple[list[PolicyResource], dict[str, str], list[Problem]]:
+    """A realized namespace's objects (its Tier-1 in two-tier, pool, segment, SNAT rules),
+    the annotations NCP puts on it, and its SNAT problem if any. Pure; shared by the full
+    provisioning and the incremental one."""
+    c = s.cluster
+    out: list[PolicyResource] = []
+    ann: dict[str, str] = {}
+    problems: list[Problem] = []
+    extra: tuple[Tag, ...] = ()
+    if snat is not None and snat.address is not None:
+        extra = (Tag(scope=naming.SCOPE_SNAT_IP, tag=str(snat.address)),
+                 Tag(scope=naming.SCOPE_EXTPOOL, tag=snat.pool_id or ""))
+    if s.two_tier:
+        t1_id = naming.ns_id("t1", c, name)
+        out.append(gateway_tier1(s, t1_id, tuple(naming.base_tags(c, name)), f"{c}-{name}",
+                                 extra))
+        ann["ncp/router_id"] = t1_id
+        gateway = tier1_path(t1_id)
+    else:
+        gateway = tier1_path(naming.cluster_id("t1", c))
+    out += network_objects(s, pool_id=naming.ns_id("ipp", c, name),
+                           segment_id=naming.ns_id("seg", c, name), gateway=gateway,
+                           plan=plan, tags=tags, display=f"{c}-{name}")
+    for i, sub in enumerate(plan.subnets):
+        ann[f"ncp/subnet-{i}"] = str(sub.cidr)
+    if snat is not None:
+        if snat.static:
+            ann["ncp/snat_ip_status"] = snat.status
+        if snat.address is not None:
+            ann["ncp/snat_ip"] = str(snat.address)
+            where = snat_gateway(s)
+            for i, sub in enumerate(plan.subnets):
+                rid = f"{naming.ns_id('snat', c, name)}_{i}"
+                out.append(NatRule(
+                    id=rid, display_name=f"{c}-{name}-{i}", path=nat_rule_path(where, rid),
+                    parent_path=f"{where}/nat/USER", tags=tuple(naming.base_tags(c, name)),
+                    action="SNAT", source_network=str(sub.cidr),
+                    translated_network=str(snat.address),
+                    sequence_number=GATEWAY_SNAT_PRIORITY))
+        else:
+            ann["ncp/error"] = snat.status
+            problems.append(Problem(snat.status, f"Namespace/{name}", snat.message))
+    return out, ann, problems
+
+
 class _Run:
     """State of one provisioning run (kept out of the public function for readability)."""
 
@@ -340,11 +427,6 @@ class _Run:
         holds = [h for h in self.active_holds if h.scope.startswith("/infra/ip-blocks/")]
         return SubnetAllocator(blocks, taken=taken, holds=holds, now=self.now)
 
-    def gateway_for_namespace(self, ns: str) -> str:
-        if self.s.single_tier:
-            return tier1_path(naming.cluster_id("t1", self.c))
-        return tier1_path(naming.ns_id("t1", self.c, ns))
-
     def external_pools(self) -> dict[str, IpPool]:
         """The external IP pools as this run has them so far (earlier stages may have
         allocated from them), by id."""
@@ -352,24 +434,16 @@ class _Run:
                 if isinstance(o, IpPool) and o.tag(naming.SCOPE_EXTERNAL) == "true"}
 
     def snat_gateway(self) -> str:
-        if self.s.single_tier:
-            return tier1_path(naming.cluster_id("t1", self.c))
-        return tier0_path(self.s.tier0)
+        return snat_gateway(self.s)
 
     # --- network objects -----------------------------------------------------------
     def network_objects(self, *, pool_id: str, segment_id: str, gateway: str,
                         plan: NetworkPlan, tags: tuple[Tag, ...], display: str) -> None:
-        pool = ip_pool_path(pool_id)
-        base = tuple(t for t in tags if t.scope.startswith("ncp/"))
-        self.add(IpPool(id=pool_id, display_name=display, path=pool, tags=base,
-                        subnets=_pool_subnets(plan, pool_id)))
-        self.add(Segment(
-            id=segment_id, display_name=display, path=segment_path(segment_id), tags=tags,
-            connectivity_path=gateway, subnets=_segment_subnets(plan, self.s.nodes_dns),
-            advanced_config=SegmentAdvancedConfig(address_pool_paths=(pool,)),
-        ))
+        for obj in network_objects(self.s, pool_id=pool_id, segment_id=segment_id,
+                                   gateway=gateway, plan=plan, tags=tags, display=display):
+            self.add(obj)
         for old in plan.released:
-            self.hold(pool, old)
+            self.hold(ip_pool_path(pool_id), old)
 
     def finish_pool(self, pool_id: str, allocations: list[IpAllocation]) -> None:
         path = ip_pool_path(pool_id)
@@ -391,12 +465,7 @@ class _Run:
 
 def _gateway_tier1(run: _Run, t1_id: str, tags: tuple[Tag, ...], display: str,
                    extra: tuple[Tag, ...] = ()) -> None:
-    run.add(Tier1(
-        id=t1_id, display_name=display, path=tier1_path(t1_id), tags=tags + extra,
-        tier0_path=tier0_path(run.s.tier0), failover_mode=run.s.failover_mode,
-        route_advertisement_types=("TIER1_CONNECTED", "TIER1_NAT", "TIER1_LB_VIP",
-                                   "TIER1_LB_SNAT"),
-    ))
+    run.add(gateway_tier1(run.s, t1_id, tags, display, extra))
 
 
 def _node_names(nodes: Sequence[K8sObject | str]) -> dict[str, K8sObject | None]:
@@ -557,9 +626,7 @@ def provision(
     # Namespaces.
     nat_set = set(nat_namespaces)
     for name, (_ns_obj, tags) in namespaces.items():
-        routed = name not in nat_set
-        blocks = s.no_snat_block_ids if routed and not s.pod_routable and s.enable_snat \
-            and s.no_snat_block_ids else s.pod_block_ids
+        blocks = routed_blocks(s, name not in nat_set)
         pool_id = naming.ns_id("ipp", c, name)
         seg_id = naming.ns_id("seg", c, name)
         current_ports = run.view.ports(seg_id)
@@ -580,38 +647,14 @@ def provision(
                             "its namespace has no subnet")
             continue
         run.out.realized_namespaces += 1
-        gateway = run.gateway_for_namespace(name)
-        snat_result = snat_results.get(name)
-        t1_extra: tuple[Tag, ...] = ()
-        if snat_result is not None and snat_result.address is not None:
-            t1_extra = (Tag(scope=naming.SCOPE_SNAT_IP, tag=str(snat_result.address)),
-                        Tag(scope=naming.SCOPE_EXTPOOL, tag=snat_result.pool_id or ""))
-        if s.two_tier:
-            t1_id = naming.ns_id("t1", c, name)
-            _gateway_tier1(run, t1_id, tuple(naming.base_tags(c, name)), f"{c}-{name}",
-                           t1_extra)
-            ann["ncp/router_id"] = t1_id
-        run.network_objects(pool_id=pool_id, segment_id=seg_id, gateway=gateway, plan=plan,
-                            tags=tags, display=f"{c}-{name}")
-        for i, sub in enumerate(plan.subnets):
-            ann[f"ncp/subnet-{i}"] = str(sub.cidr)
-        if snat_result is not None:
-            if snat_result.static:
-                ann["ncp/snat_ip_status"] = snat_result.status
-            if snat_result.address is not None:
-                ann["ncp/snat_ip"] = str(snat_result.address)
-                for i, sub in enumerate(plan.subnets):
-                    rid = f"{naming.ns_id('snat', c, name)}_{i}"
-                    run.add(NatRule(
-                        id=rid, display_name=f"{c}-{name}-{i}",
-                        path=nat_rule_path(run.snat_gateway(), rid),
-                        parent_path=f"{run.snat_gateway()}/nat/USER",
-                        tags=tuple(naming.base_tags(c, name)), action="SNAT",
-                        source_network=str(sub.cidr), translated_network=str(snat_result.address),
-                        sequence_number=GATEWAY_SNAT_PRIORITY))
-            else:
-                ann["ncp/error"] = snat_result.status
-                run.problem(snat_result.status, f"Namespace/{name}", snat_result.message)
+        made, made_ann, made_problems = namespace_network(s, name, tags, plan,
+                                                          snat_results.get(name))
+        for obj in made:
+            run.add(obj)
+        ann.update(made_ann)
+        run.out.problems += made_problems
+        for released in plan.released:
+            run.hold(ip_pool_path(pool_id), released)
         if plan.exhausted:
             ann["ncp/error"] = "NAMESPACE_SUBNETS_EXHAUSTED"
             run.problem("NAMESPACE_SUBNETS_EXHAUSTED", f"Namespace/{name}",
