@@ -195,7 +195,7 @@ class Probe:
 
             self.prof = cProfile.Profile()
         reconcile, write = runner.reconcile, runner.writer.write
-        changes, write_pods = runner.reconcile_changes, runner.writer.write_pods
+        changes, write_changes = runner.reconcile_changes, runner.writer.write_changes
 
         def timed(mode: str, call: Callable[[], int | None]) -> int | None:
             p = Pass(started=time.perf_counter(), mode=mode)
@@ -251,17 +251,17 @@ class Probe:
             p.written = time.perf_counter()
             return p.patches
 
-        def timed_write_pods(*args: Any) -> int:
+        def timed_write_changes(*args: Any) -> int:
             p = self.current
             if p is None:
-                return int(write_pods(*args))
+                return int(write_changes(*args))
             p.synced = time.perf_counter()
-            p.patches = int(write_pods(*args))
+            p.patches = int(write_changes(*args))
             p.written = time.perf_counter()
             return p.patches
 
         runner.reconcile_changes = timed_changes
-        runner.writer.write_pods = timed_write_pods
+        runner.writer.write_changes = timed_write_changes
         runner.reconcile = timed_reconcile
         runner.writer.write = timed_write
 

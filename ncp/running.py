@@ -42,7 +42,7 @@ from ncp.config import NcpConfig
 from ncp.errors import NcpError
 from ncp.leader import LeaderElector, LeaseSettings
 from ncp.metrics import FAST_BUCKETS, Metrics, serve
-from ncp.reconcile.incremental import Applied, Declined, PodReconciler
+from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler, normal_key
 from ncp.reconcile.sync import SyncReport, is_nsx_ingress, sync_cluster
 from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
 from ncp.sources.manifests import ManifestSet, read_manifests
@@ -161,19 +161,24 @@ class StatusWriter:
         self._events(report.problems)
         return patches
 
-    def write_pods(self, applied: Applied, objects: Mapping[ObjectKey, dict[str, Any] | None],
-                   problem_objs: set[str]) -> int:
-        """Write back one incremental batch: the changed pods' annotations, Events for
-        their new problems; returns how many pods were patched."""
-        patches = 0
-        for (ns, name), ann in applied.annotations.items():
-            body = objects.get(("Pod", ns, name))
+    def write_changes(self, applied: Applied,
+                      objects: Mapping[ObjectKey, dict[str, Any] | None]) -> int:
+        """Write back one incremental batch: the annotations it changed on pods and new
+        namespaces, Events for new problems; returns how many objects were patched."""
+        bodies = {normal_key(k): b for k, b in objects.items() if b is not None}
+        todo: list[tuple[str, str, str, dict[str, str | None]]] = []
+        for name, ann in applied.namespace_annotations.items():
+            body = bodies.get(("Namespace", "", name))
             if body is not None:
-                for item in _diff("Pod", ns, name, body, dict(ann or {}),
-                                  lambda k: k == POD_ANNOTATION):
-                    patches += self._patch(*item)
-        kept = [p for p in self.reported if p[1] not in problem_objs]
-        self._events(applied.problems, keep=set(kept))
+                todo += _diff("Namespace", "", name, body, ann, _owned)
+        for (ns, name), pod_ann in applied.annotations.items():
+            body = bodies.get(("Pod", ns, name))
+            if body is not None:
+                todo += _diff("Pod", ns, name, body, dict(pod_ann or {}),
+                              lambda k: k == POD_ANNOTATION)
+        patches = sum(self._patch(*item) for item in todo)
+        kept = {p for p in self.reported if p[1] not in applied.covered}
+        self._events(applied.problems, keep=kept)
         return patches
 
     def _ingress(self, obj: Any, vip: str | None) -> None:
@@ -262,7 +267,7 @@ class Runner:
         # The worker's long-lived connection: it keeps the parsed state between
         # reconciles (Store.inventory), instead of re-reading it every time.
         self._store: Store | None = None
-        self._pods: PodReconciler | None = None
+        self._pods: IncrementalReconciler | None = None
         # The objects the last full reconcile saw: what the incremental one starts from.
         self._basis: list[Any] | None = None
         #: The latest passes, newest last.
@@ -451,7 +456,7 @@ class Runner:
     def _open_store(self) -> Store:
         if self._store is None:  # opened by the worker thread, which alone uses it
             self._store = Store.open(self.o.state, auto_checkpoint=False)
-            self._pods = PodReconciler(self._store, self.o.config)
+            self._pods = IncrementalReconciler(self._store, self.o.config)
         return self._store
 
     def _prime_when_idle(self) -> None:
@@ -503,11 +508,10 @@ class Runner:
             return None
         elapsed = time.perf_counter() - t0
         self._finish_pass("incremental", started, elapsed, changes)
-        objs = {f"Pod/{ns or 'default'}/{n}" for _k, ns, n in changes.objects}
         if self.last_report is not None:
-            _merge_into(self.last_report, result, objs)
+            _merge_into(self.last_report, result)
         if self.writer is not None and self.is_leader and result.written:
-            self.writer.write_pods(result, changes.objects, objs)
+            self.writer.write_changes(result, changes.objects)
         self.reconciles += 1
         return changes.version
 
@@ -567,16 +571,17 @@ class Runner:
         return version
 
 
-def _merge_into(report: SyncReport, applied: Applied, objs: set[str]) -> None:
+def _merge_into(report: SyncReport, applied: Applied) -> None:
     """Bring the last full report up to date with an incremental batch."""
     for key, ann in applied.annotations.items():
         if ann:
             report.pod_annotations[key] = ann
         else:
             report.pod_annotations.pop(key, None)
-    report.pods = applied.pods
-    if applied.problems or any(p.obj in objs for p in report.problems):
-        report.problems = sorted([p for p in report.problems if p.obj not in objs]
+    report.annotations.update(applied.namespace_annotations)
+    report.pods, report.namespaces = applied.pods, applied.namespaces
+    if applied.covered:
+        report.problems = sorted([p for p in report.problems if p.obj not in applied.covered]
                                  + applied.problems)
     report.revision = applied.revision
 

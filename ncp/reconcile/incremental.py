@@ -2,7 +2,7 @@
 
 Why: a full reconcile recomputes every namespace, about 2 s at 10,000 pods, while a pod
 that comes, goes or changes touches only its segment port, its namespace pool's
-allocation, its annotation and its problems. :class:`PodReconciler` applies exactly that,
+allocation, its annotation and its problems. :class:`IncrementalReconciler` applies exactly that,
 in one transaction, when it can show that nothing else depends on the change; otherwise
 it declines (:class:`Declined` says why) and the caller runs the full reconcile, which
 stays the reference and the only path for every other kind of change.
@@ -10,13 +10,13 @@ stays the reference and the only path for every other kind of change.
 A batch of changes is applied only when all of these hold (checked before anything is
 decided, except the last two, which are found while deciding):
 
-* the reconciler was primed (:meth:`PodReconciler.prime`) from the state a full reconcile
+* the reconciler was primed (:meth:`IncrementalReconciler.prime`) from the state a full reconcile
   of this process wrote, and nobody has written the state since (its revision is the one
   the reconciler expects);
 * every changed object is a Pod, no kind was relisted, and the cache holds no workload
   controller (manifests can: their expansion depends on the bare pods present);
 * the firewall does not read pods (it does only for named ports:
-  :class:`~ncp.translate.policyinputs.TrackedPods`);
+  :class:`~ncp.translate.policyinputs.Tracked`);
 * no Service of the pod's namespace selects it, by its old or its new labels, and no
   EndpointSlice of the namespace names it (those decide load balancer members and
   per-service SNAT);
@@ -37,6 +37,7 @@ recomputes in full rather than taking the state as up to date.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -45,18 +46,37 @@ from typing import Any
 
 from ncp.cache import ObjectKey, as_k8s_object
 from ncp.config import NcpConfig
-from ncp.reconcile.sync import resolve_profile
-from ncp.sources.manifests import K8sObject
+from ncp.reconcile.sync import meaningful, resolve_profile
+from ncp.sources.manifests import CLUSTER_SCOPED_KINDS, K8sObject
 from ncp.translate import naming
-from ncp.translate.cluster import AdmittedPod, admit_pod, pod_port
+from ncp.translate.cluster import (
+    AdmittedPod,
+    admit_pod,
+    namespace_labels,
+    namespace_network,
+    pod_port,
+    routed_blocks,
+)
+from ncp.translate.networks import CarvedSubnet, NetworkPlan
 from ncp.translate.settings import ClusterSettings, cluster_settings
+from ncp.translate.snat import OK as SNAT_OK
+from ncp.translate.snat import SnatResult
+from ncp.translate.tags import label_tags
 from ncp.translate.workloads import CONTROLLER_KINDS, node_names, place_bare_pod
 from sdn.errors import Problem
-from sdn.ipam import AddressAllocator, Hold, subnet_host_range
+from sdn.ipam import (
+    AddressAllocator,
+    Hold,
+    SubnetAllocator,
+    pool_address_ranges,
+    subnet_host_range,
+)
 from sdn.model import (
     IpAllocation,
+    IpBlock,
     IpPool,
     IpPoolBlockSubnet,
+    PolicyResource,
     Segment,
     SegmentPort,
     ip_pool_path,
@@ -87,10 +107,15 @@ class Applied:
     revision: int
     #: The pods whose annotation NCP wants changed: the new annotation, or None (remove).
     annotations: dict[StatusKey, dict[str, str] | None] = field(default_factory=dict)
-    #: The problems of the changed pods now (the others are unchanged).
+    #: The new namespaces' annotations.
+    namespace_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The problems of the objects in ``covered`` now (every other object's are as they
+    #: were): the changed objects that have or had a problem.
     problems: list[Problem] = field(default_factory=list)
+    covered: set[str] = field(default_factory=set)
     written: bool = False
     pods: int = 0
+    namespaces: int = 0
 
 
 class PoolText:
@@ -156,11 +181,31 @@ def _labels(body: Mapping[str, Any] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
 
 
+#: Namespaced kinds that make a namespace more than a network: a new namespace that
+#: already has any of them is left to the full reconcile.
+_NAMESPACED_INPUTS = frozenset({"Pod", "Service", "EndpointSlice", "Endpoints", "Ingress",
+                                *CONTROLLER_KINDS})
+
+
+def _key_of(o: K8sObject) -> ObjectKey:
+    return o.kind, o.namespace, o.name
+
+
+def normal_key(key: ObjectKey) -> ObjectKey:
+    """A cache key as :func:`_key_of` spells it (the default namespace filled in)."""
+    kind, ns, name = key
+    return kind, "" if kind in CLUSTER_SCOPED_KINDS else (ns or "default"), name
+
+
+def _digest(body: Mapping[str, Any]) -> str:
+    return json.dumps(meaningful(body), sort_keys=True, default=str)
+
+
 def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return bool(selector) and all(labels.get(str(k)) == str(v) for k, v in selector.items())
 
 
-class PodReconciler:
+class IncrementalReconciler:
     """Applies pod changes to the state incrementally (see the module docstring).
 
     Used by the one reconcile worker only; not thread-safe.
@@ -245,8 +290,31 @@ class PodReconciler:
         self.vlans_short = any(p.code == "NODE_VLANS_EXHAUSTED"
                                for ps in self.problems.values() for p in ps)
         self.reads_pods = bool(record.summary.get("firewall_reads_pods", 1))
+        self.reads_namespaces = bool(record.summary.get("firewall_reads_namespaces", 1))
         self.realized_pods = record.summary.get("pods", 0)
+        self.realized_namespaces = record.summary.get("namespaces", 0)
+        # What a later event must differ in to matter (NCP's own write-back does not).
+        self.digests = {_key_of(o): _digest(o.body) for o in objs if o.kind != "Pod"}
+        self.busy = {o.namespace for o in objs if o.kind in _NAMESPACED_INPUTS}
+        self.external = {p.id: (PoolText(p, split=p.path in split), pool_address_ranges(p))
+                         for p in inv.of_type(IpPool)
+                         if p.tag(naming.SCOPE_EXTERNAL) == "true" and pool_parts(p) is not None}
+        self._inventory = inv  # for the carver, built at the first new namespace
+        self._carver: SubnetAllocator | None = None
         self.primed = True
+
+    def carver(self, now: float) -> SubnetAllocator:
+        """The subnet carver of a full reconcile (every block; taken: every pool's
+        subnets and the blocks' holds), kept and updated as namespaces are added."""
+        if self._carver is None:
+            inv = self._inventory
+            taken = [s.cidr for pool in inv.of_type(IpPool) for s in pool.subnets
+                     if isinstance(s, IpPoolBlockSubnet)]
+            holds = [h for hs in self.holds.values() for h in hs
+                     if h.scope.startswith("/infra/ip-blocks/")]
+            self._carver = SubnetAllocator([(b.id, b.cidr) for b in inv.of_type(IpBlock)],
+                                           taken=taken, holds=holds, now=now)
+        return self._carver
 
     # --- applying --------------------------------------------------------------------
     def apply(self, changes: Mapping[ObjectKey, dict[str, Any] | None], *,
@@ -265,9 +333,14 @@ class PodReconciler:
         # write fails, they are dropped and rebuilt from the next full state.
         self.primed = False
         batch = _Batch(self, now)
-        for (_kind, ns_key, name), body in sorted(changes.items(),
-                                                   key=lambda kv: (kv[0][1], kv[0][2])):
-            refused = batch.pod(ns_key or "default", name, body)
+        keyed = sorted(((normal_key(k), b) for k, b in changes.items()), key=lambda kb: kb[0])
+        for (kind, ns, name), body in sorted(keyed, key=lambda kb: kb[0][0] != "Namespace"):
+            if kind == "Namespace":
+                if body is None or self.digests.get((kind, ns, name)) == _digest(body):
+                    continue
+                refused = batch.namespace(name, body)
+            else:
+                refused = batch.pod(ns, name, body)
             if refused is not None:
                 return refused
         applied = batch.commit()
@@ -277,38 +350,60 @@ class PodReconciler:
     def _precheck(self, changes: Mapping[ObjectKey, dict[str, Any] | None]) -> Declined | None:
         if self.controllers:
             return Declined("CONTROLLERS", "workload controllers are present")
-        if self.reads_pods:
-            return Declined("NAMED_PORTS", "the firewall resolves named ports against pods")
         if self.vlans_short:
             return Declined("VLANS_SHORT", "a node is short of VLANs")
-        for (kind, ns_key, name), body in changes.items():
-            if kind != "Pod":
-                return Declined("OTHER_KIND", f"a {kind} changed")
-            ns = ns_key or "default"
-            if ns in self.exhausted:
-                return Declined("ADDRESSES_SHORT", f"namespace {ns} is short of addresses")
-            if name in self.sliced.get(ns, ()):
-                return Declined("SERVICE_MEMBER", f"an EndpointSlice names pod {ns}/{name}")
-            old, new = self.labels.get((ns, name), {}), _labels(body)
-            if any(_selects(sel, old) or _selects(sel, new)
-                   for sel in self.selectors.get(ns, ())):
-                return Declined("SERVICE_MEMBER", f"a Service selects pod {ns}/{name}")
+        for key, body in changes.items():
+            kind, ns, name = normal_key(key)
+            if kind == "Pod":
+                refused = self._pod_precheck(ns, name, body)
+            elif body is not None and self.digests.get((kind, ns, name)) == _digest(body):
+                continue  # nothing NCP reads changed (its own write-back, a heartbeat)
+            elif kind == "Namespace" and body is not None and name not in self.declared:
+                refused = self._namespace_precheck(name, body)
+            else:
+                refused = Declined("OTHER_KIND", f"a {kind} changed")
+            if refused is not None:
+                return refused
+        return None
+
+    def _pod_precheck(self, ns: str, name: str, body: dict[str, Any] | None) -> Declined | None:
+        if self.reads_pods:
+            return Declined("NAMED_PORTS", "the firewall resolves named ports against pods")
+        if ns in self.exhausted:
+            return Declined("ADDRESSES_SHORT", f"namespace {ns} is short of addresses")
+        if name in self.sliced.get(ns, ()):
+            return Declined("SERVICE_MEMBER", f"an EndpointSlice names pod {ns}/{name}")
+        old, new = self.labels.get((ns, name), {}), _labels(body)
+        if any(_selects(sel, old) or _selects(sel, new) for sel in self.selectors.get(ns, ())):
+            return Declined("SERVICE_MEMBER", f"a Service selects pod {ns}/{name}")
+        return None
+
+    def _namespace_precheck(self, name: str, body: dict[str, Any]) -> Declined | None:
+        if self.reads_namespaces:
+            return Declined("NAMESPACE_LIST", "the firewall depends on the namespaces")
+        if name in self.busy or any(ns == name for ns, _n in self.labels):
+            return Declined("NAMESPACE_INPUTS", f"namespace {name} has objects already")
+        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        if annotations.get("ncp/static_snat_ip"):
+            return Declined("STATIC_SNAT", f"namespace {name} asks for a static SNAT IP")
         return None
 
 
 class _Batch:
     """One batch's decisions, made on the reconciler's own indexes (see ``apply``)."""
 
-    def __init__(self, r: PodReconciler, now: float) -> None:
+    def __init__(self, r: IncrementalReconciler, now: float) -> None:
         self.r = r
         self.now = now
-        self.upserts: dict[str, SegmentPort] = {}
+        self.upserts: dict[str, PolicyResource] = {}
         self.deletes: list[str] = []
         self.pools: set[str] = set()
         self.released: dict[str, set[int]] = defaultdict(set)
         self.new_holds: list[Hold] = []
-        self.out = Applied(revision=r.revision, pods=r.realized_pods)
+        self.out = Applied(revision=r.revision, pods=r.realized_pods,
+                           namespaces=r.realized_namespaces)
         self.new_problems: dict[str, list[Problem]] = {}
+        self.external: set[str] = set()  # floating pools given an allocation
 
     def pod(self, ns: str, name: str, body: dict[str, Any] | None) -> Declined | None:
         r = self.r
@@ -335,6 +430,61 @@ class _Batch:
         if problems or r.problems.get(where):
             self.new_problems[where] = problems
         return None
+
+    def namespace(self, name: str, body: dict[str, Any]) -> Declined | None:
+        """A new namespace: its network (see :func:`namespace_network`), carved and
+        given its SNAT IP as a full reconcile would for it alone."""
+        r, s = self.r, self.r.settings
+        r.declared.add(name)
+        r.digests[("Namespace", "", name)] = _digest(body)
+        obj = as_k8s_object("Namespace", ("", name), body)
+        tags, problems = label_tags(namespace_labels(obj, name),
+                                    reserved=naming.base_tags(s.cluster, name),
+                                    filters=s.label_filters, obj=f"Namespace/{name}")
+        if problems:
+            self.new_problems[f"Namespace/{name}"] = list(problems)
+            return None
+        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        nat = s.enable_snat and not s.pod_routable and \
+            str(annotations.get("ncp/no_snat", "")).lower() != "true"
+        carved = r.carver(self.now).allocate(routed_blocks(s, not nat), s.pod_subnet_prefix)
+        if carved is None:
+            return Declined("SUBNET_FULL", f"no subnet left for namespace {name}")
+        snat = self._snat(name) if nat else None
+        if snat is not None and snat.address is None:
+            return Declined("SNAT_EXHAUSTED", f"no SNAT IP left for namespace {name}")
+        plan = NetworkPlan(subnets=[CarvedSubnet(*carved)])
+        objects, ann, problems = namespace_network(s, name, tags, plan, snat)
+        for o in objects:
+            self.upserts[o.path] = o
+            if isinstance(o, IpPool):
+                span = subnet_host_range(carved[1])
+                r.networks[name] = _Network(PoolText(o, split=True), [span] if span else [],
+                                            [carved[1]], {})
+        self.new_problems[f"Namespace/{name}"] = problems
+        r.accepted.add(name)
+        self.out.namespace_annotations[name] = ann
+        self.out.namespaces += 1
+        return None
+
+    def _snat(self, name: str) -> SnatResult:
+        """A dynamic SNAT IP: the lowest free of the first floating pool with room."""
+        r, s = self.r, self.r.settings
+        for pool_id in s.fip_pool_ids:
+            if pool_id not in r.external:
+                continue
+            text, ranges = r.external[pool_id]
+            allocator = AddressAllocator(
+                ranges, used=[int(a.allocation_ip) for a in text.items.values()],
+                holds=r.holds.get(text.path, ()), now=self.now)
+            ip = allocator.allocate()
+            if ip is not None:
+                text.put(IpAllocation(id=naming.ns_id("snat", s.cluster, name),
+                                      allocation_ip=ip,
+                                      tags=tuple(naming.base_tags(s.cluster, name))))
+                self.external.add(pool_id)
+                return SnatResult(ip, pool_id, SNAT_OK, False)
+        return SnatResult(None, None, "IP_POOL_EXHAUSTED", False)
 
     def _free_vlan(self, old: SegmentPort) -> None:
         node, att = old.tag(naming.SCOPE_NODE), old.attachment
@@ -407,11 +557,15 @@ class _Batch:
             else:
                 r.problems.pop(obj, None)
         self.out.problems = sorted(p for ps in self.new_problems.values() for p in ps)
+        self.out.covered = set(self.new_problems)
         status: dict[tuple[str, str, str], dict[str, str] | None] = {
             ("Pod", ns, name): ann for (ns, name), ann in self.out.annotations.items()}
+        status.update({("Namespace", "", name): ann
+                       for name, ann in self.out.namespace_annotations.items()})
         if not (self.upserts or self.deletes or self.pools or status or changed_problems):
             return self.out
-        summary = {**r.record.summary, "pods": self.out.pods}
+        summary = {**r.record.summary, "pods": self.out.pods,
+                   "namespaces": self.out.namespaces}
         record = replace(r.record, synced_at=self.now, fingerprint="", summary=summary)
         changes = ChangeSet(
             upserts=[to_stored(o) for o in self.upserts.values()],
@@ -420,10 +574,12 @@ class _Batch:
             problem_updates=[p for ps in changed_problems.values() for p in ps])
         for ns in sorted(self.pools):
             r.networks[ns].pool.write(changes)
+        for pool_id in sorted(self.external):
+            r.external[pool_id][0].write(changes)
         r.revision = self.out.revision = r.store.apply(changes)
         r.record = replace(record, revision=r.revision)
         for h in self.new_holds:
             r.holds[h.scope].append(h)
-        r.realized_pods = self.out.pods
+        r.realized_pods, r.realized_namespaces = self.out.pods, self.out.namespaces
         self.out.written = True
         return self.out

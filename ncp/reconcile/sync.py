@@ -348,7 +348,9 @@ def sync_cluster(
                            summary={"namespaces": report.namespaces, "pods": report.pods,
                                     "nodes": report.nodes,
                                     "shared_tier1": int(settings.single_tier),
-                                    "firewall_reads_pods": int(result.firewall_reads_pods)})
+                                    "firewall_reads_pods": int(result.firewall_reads_pods),
+                                    "firewall_reads_namespaces":
+                                        int(result.firewall_reads_namespaces)})
     old_record = store.cluster(config.cluster)
     # Unchanged when nothing this cluster owns or records would differ. Another cluster's
     # write in between, or holds that merely expired, are no reason to write.

@@ -108,8 +108,10 @@ class Provisioned:
     ingress_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     #: The annotation NCP writes on each realized pod, by (namespace, pod).
     pod_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
-    #: Whether the firewall's translation read the pods (named ports).
+    #: Whether the firewall's translation read the pods (named ports) or depends on the
+    #: list of namespaces (see ``FirewallObjects``).
     firewall_reads_pods: bool = False
+    firewall_reads_namespaces: bool = False
 
 
 @dataclass(frozen=True)
@@ -512,7 +514,7 @@ def provision(
     declared = {n.name: n for n in objects.namespaces}
     for name in sorted(set(declared) | set(s.implicit_namespaces)):
         ns_obj = declared.get(name)
-        labels = _namespace_labels(ns_obj, name)
+        labels = namespace_labels(ns_obj, name)
         tags, problems = label_tags(labels, reserved=naming.base_tags(c, name),
                                     filters=s.label_filters, obj=f"Namespace/{name}")
         if problems:
@@ -674,7 +676,7 @@ def provision(
     return run.out
 
 
-def _namespace_labels(ns_obj: K8sObject | None, name: str) -> dict[str, str]:
+def namespace_labels(ns_obj: K8sObject | None, name: str) -> dict[str, str]:
     """The namespace's labels, with ``kubernetes.io/metadata.name`` that Kubernetes sets
     on every namespace (policies commonly select namespaces by it)."""
     declared = ((ns_obj.body.get("metadata") or {}).get("labels") or {}) if ns_obj else {}
@@ -793,6 +795,7 @@ def _firewall(run: _Run, policies: Sequence[K8sObject],
     run.out.problems += result.problems
     run.out.findings = result.findings
     run.out.firewall_reads_pods = result.reads_pods
+    run.out.firewall_reads_namespaces = result.reads_namespaces
 
 
 def _pods(run: _Run, *, name: str, pods: Mapping[str, AdmittedPod], plan: NetworkPlan,

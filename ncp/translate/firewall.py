@@ -21,7 +21,7 @@ from ncp.sources.manifests import K8sObject
 from ncp.translate.adminpolicy import translate_admin_policies
 from ncp.translate.baseline import baseline_policies
 from ncp.translate.networkpolicy import lint_limits, translate_network_policies
-from ncp.translate.policyinputs import NamespaceInfo, PodInfo, TrackedPods
+from ncp.translate.policyinputs import NamespaceInfo, PodInfo, Tracked
 from ncp.translate.settings import ClusterSettings
 from sdn.errors import Problem
 from sdn.model import Inventory, PolicyResource, SecurityPolicy, security_policy_path
@@ -47,6 +47,10 @@ class FirewallObjects:
     #: Whether the translation read the pods (named ports): then a pod change can
     #: change the firewall.
     reads_pods: bool = False
+    #: Whether it depends on the list of namespaces (a per-namespace baseline, named
+    #: ports behind namespace selectors, the namespace-count lint): then a new namespace
+    #: can change it.
+    reads_namespaces: bool = False
 
 
 def sections(s: ClusterSettings, current: Inventory) -> tuple[Sections, list[Problem]]:
@@ -93,10 +97,11 @@ def firewall_objects(s: ClusterSettings, current: Inventory, policies: Sequence[
                                          namespaces=list(namespaces),
                                          sequence_number=seq.ncp_baseline)
     out.objects += [*groups, *baseline]
+    out.reads_namespaces = s.baseline_policy_type not in ("none", "allow_cluster")
     if not policies:
         return out
-    ns_infos = [NamespaceInfo(name, labels) for name, labels in namespaces.items()]
-    tracked = TrackedPods(pods)
+    ns_infos = Tracked([NamespaceInfo(name, labels) for name, labels in namespaces.items()])
+    tracked = Tracked(pods)
     nps = [p for p in policies if p.kind == "NetworkPolicy"]
     admin = [p for p in policies if p.kind != "NetworkPolicy"]
     for translation in (
@@ -109,4 +114,5 @@ def firewall_objects(s: ClusterSettings, current: Inventory, policies: Sequence[
         out.problems += translation.problems
     out.findings = sorted(lint_limits(nps, namespaces=ns_infos))
     out.reads_pods = tracked.read
+    out.reads_namespaces = out.reads_namespaces or ns_infos.read
     return out

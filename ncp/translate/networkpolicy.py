@@ -560,15 +560,24 @@ class ClusterView:
 
     def __init__(self, pods: Sequence[PodInfo], namespaces: Sequence[NamespaceInfo]) -> None:
         self._all_pods = pods
-        self._ns_labels = {n.name: n.labels for n in namespaces}
-        self.namespaces = sorted(namespaces, key=lambda n: n.name)
+        self._all_namespaces = namespaces
 
     @cached_property
     def pods(self) -> list[PodInfo]:
         """The pods with a port, sorted; read only when a selection needs them (named
-        ports), so that a firewall without named ports does not depend on pods."""
+        ports), so that a firewall without named ports does not depend on pods (see
+        :class:`~ncp.translate.policyinputs.Tracked`)."""
         return sorted((p for p in self._all_pods if p.port_path),
                       key=lambda p: (p.namespace, p.name))
+
+    @cached_property
+    def namespaces(self) -> list[NamespaceInfo]:
+        """The namespaces, sorted; read only when a selection needs them."""
+        return sorted(self._all_namespaces, key=lambda n: n.name)
+
+    @cached_property
+    def _ns_labels(self) -> dict[str, Mapping[str, str]]:
+        return {n.name: n.labels for n in self._all_namespaces}
 
     def namespace_labels(self, name: str) -> Mapping[str, str]:
         """The labels of a namespace (none for an unknown one)."""
@@ -925,8 +934,8 @@ def lint_limits(policies: Sequence[K8sObject], *,
                         if peer.get(sel) is not None:
                             selectors += 1
                             check_labels(peer.get(sel), f"{at}.{sel}")
-                    if (namespaces and peer.get("podSelector") is not None
-                            and peer.get("namespaceSelector") is not None):
+                    if (peer.get("podSelector") is not None
+                            and peer.get("namespaceSelector") is not None and namespaces):
                         try:
                             spaces = parse_selector(peer.get("namespaceSelector"), at)
                         except PolicyInputError:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import TypeVar, overload
 
 from sdn.errors import Problem
 from sdn.model import Group, SecurityPolicy
 
-__all__ = ["NamespaceInfo", "PodInfo", "PolicyTranslation", "TrackedPods"]
+__all__ = ["NamespaceInfo", "PodInfo", "PolicyTranslation", "Tracked"]
 
 
 @dataclass(frozen=True)
@@ -73,32 +73,37 @@ class PolicyTranslation:
     problems: tuple[Problem, ...] = ()
 
 
-class TrackedPods(Sequence[PodInfo]):
-    """The cluster's pods, remembering whether a translator looked at them (``read``).
+T = TypeVar("T")
 
-    Translators read pods only to resolve named ports, so most clusters' firewalls do not
-    depend on pods at all; the incremental reconcile uses this to know whether a pod
-    change can alter the firewall (it recomputes everything when one could).
+
+class Tracked(Sequence[T]):
+    """A sequence that remembers whether anyone looked at it (``read``).
+
+    The translators read the cluster's pods only to resolve named ports, and its
+    namespaces only for named ports behind namespace selectors and for the
+    ``TOO_MANY_NAMESPACES`` lint, so most clusters' firewalls depend on neither. The
+    incremental reconcile uses this to know whether a pod or a new namespace can alter
+    the firewall (it recomputes everything when one could).
     """
 
-    def __init__(self, pods: Sequence[PodInfo]) -> None:
-        self._pods = pods
+    def __init__(self, items: Sequence[T]) -> None:
+        self._items = items
         self.read = False
 
     def __len__(self) -> int:
         self.read = True
-        return len(self._pods)
+        return len(self._items)
 
     @overload
-    def __getitem__(self, index: int) -> PodInfo: ...
+    def __getitem__(self, index: int) -> T: ...
 
     @overload
-    def __getitem__(self, index: slice) -> Sequence[PodInfo]: ...
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
 
-    def __getitem__(self, index: int | slice) -> PodInfo | Sequence[PodInfo]:
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
         self.read = True
-        return self._pods[index]
+        return self._items[index]
 
-    def __iter__(self) -> Iterator[PodInfo]:
+    def __iter__(self) -> Iterator[T]:
         self.read = True
-        return iter(self._pods)
+        return iter(self._items)

@@ -23,7 +23,7 @@ from support.state_checks import check_invariants, projection
 
 from ncp.cache import ClusterCache
 from ncp.config import NcpConfig
-from ncp.reconcile.incremental import Applied, Declined, PodReconciler
+from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler
 from ncp.reconcile.sync import sync_cluster
 from ncp.sources.manifests import ManifestSet
 from sdn.ipam import Hold
@@ -61,7 +61,7 @@ class Harness:
         for o in objects:
             self.put(o)
         self.store = Store.open(tmp / "state.db")
-        self.pods = PodReconciler(self.store, cfg)
+        self.pods = IncrementalReconciler(self.store, cfg)
         self.outcomes: list[Applied | Declined] = []
         self.full()
 
@@ -251,7 +251,12 @@ def _decline_cases() -> list[Any]:
                      [pod("ns-a", "a-0", {"app": "other"}, "node-1")], "SERVICE_MEMBER",
                      id="service-selected-old-labels"),
         pytest.param([named_port_policy("ns-c")], [web], "NAMED_PORTS", id="named-ports"),
-        pytest.param([], [namespace("ns-d")], "OTHER_KIND", id="namespace-added"),
+        pytest.param([], [namespace("ns-a", labels={"team": "x"})], "OTHER_KIND",
+                     id="namespace-relabelled"),
+        pytest.param([], [namespace("ns-d", annotations={"ncp/static_snat_ip": "192.0.2.9"})],
+                     "STATIC_SNAT", id="namespace-static-snat"),
+        pytest.param([service("ns-d", "s", {"x": "y"})], [namespace("ns-d")],
+                     "NAMESPACE_INPUTS", id="namespace-with-a-service"),
         pytest.param([], [service("ns-b", "s", {"x": "y"})], "OTHER_KIND", id="service-added"),
     ]
 
@@ -266,6 +271,66 @@ def test_declines_what_it_cannot_decide_alone(tmp_path: Path, extra: list[dict[s
     changes_now = h.cache.take_changes()
     result = h.pods.apply(changes_now.objects, now=h.now + 1)
     assert isinstance(result, Declined) and result.code == code, result
+    assert h.store.revision == before
+
+
+def test_a_per_namespace_baseline_sends_new_namespaces_to_the_full_reconcile(
+        tmp_path: Path) -> None:
+    h = Harness(tmp_path, config(baseline_policy_type="allow_namespace"), base_objects())
+    h.put(namespace("ns-d"))
+    result = h.step()
+    assert isinstance(result, Declined) and result.code == "NAMESPACE_LIST"
+    h.assert_fixed_point(tmp_path)
+
+
+@pytest.mark.parametrize("ns_body, snat", [
+    pytest.param(namespace("ns-d", labels={"team": "d"}), True, id="nat"),
+    pytest.param(namespace("ns-d", annotations={"ncp/no_snat": "true"}), False, id="no-snat"),
+])
+def test_a_new_namespace_gets_its_network_and_its_pods_in_one_batch(
+        tmp_path: Path, ns_body: dict[str, Any], snat: bool) -> None:
+    h = Harness(tmp_path, config(), base_objects())
+    h.put(ns_body)
+    h.put(pod("ns-d", "d-0", {}, "node-2"))
+    result = h.step()
+    assert isinstance(result, Applied) and result.written
+    ann = result.namespace_annotations["ns-d"]
+    assert ann["ncp/subnet-0"] and ann["ncp/router_id"] == "t1_k8s-cluster_ns-d"
+    assert ("ncp/snat_ip" in ann) is snat
+    assert port_of(h.store, "ns-d", "d-0") is not None
+    status = {(k, n): a for _c, k, _ns, n, a in h.store.status()}
+    assert status[("Namespace", "ns-d")] == ann
+    # ns-d sorts last, so a fresh sync carves its subnet and picks its SNAT IP last too:
+    # the lowest free ones, as the incremental pass did.
+    _v, objects = h.cache.snapshot()
+    with Store.open(tmp_path / "fresh.db") as fresh:
+        sync_cluster(fresh, manifests=ManifestSet(tuple(objects), (), ()), config=h.cfg,
+                     now=h.now)
+        assert {(k, n): a for _c, k, _ns, n, a in fresh.status()}[("Namespace", "ns-d")] == ann
+    h.put(pod("ns-d", "d-1", {}, "node-3"))
+    assert isinstance(h.step(), Applied)
+    h.assert_fixed_point(tmp_path)
+
+
+def test_a_namespace_whose_labels_nsx_cannot_carry_is_reported(tmp_path: Path) -> None:
+    h = Harness(tmp_path, config(), base_objects())
+    h.put(namespace("ns-d", labels={"k": "v" * 300}))
+    result = h.step()
+    assert isinstance(result, Applied)
+    assert [p.code for p in result.problems] == ["TAG_VALUE_TOO_LONG"]
+    h.put(pod("ns-d", "d-0", {}, "node-1"))
+    result = h.step()
+    assert isinstance(result, Applied)
+    assert [p.code for p in result.problems] == ["NAMESPACE_NOT_REALIZED"]
+    h.assert_fixed_point(tmp_path)
+
+
+def test_ncps_own_namespace_annotations_change_nothing(tmp_path: Path) -> None:
+    h = Harness(tmp_path, config(), base_objects())
+    before = h.store.revision
+    h.put(namespace("ns-a", annotations={"ncp/subnet-0": "10.0.0.0/24"}), "MODIFIED")
+    result = h.step()
+    assert isinstance(result, Applied) and not result.written
     assert h.store.revision == before
 
 
@@ -306,7 +371,9 @@ def test_a_foreign_write_sends_the_next_batch_to_the_full_reconcile(tmp_path: Pa
 
 _label = st.sampled_from([{}, {"app": "web"}, {"app": "db"}, {"tier": "x"}, {"k": "v" * 300}])
 _op = st.one_of(
-    st.tuples(st.just("add"), st.sampled_from([*NAMESPACES, "ns-z"]),
+    st.tuples(st.just("namespace"), st.sampled_from(["ns-x", "ns-y", "ns-z"]),
+              st.sampled_from(["", "true"])),
+    st.tuples(st.just("add"), st.sampled_from([*NAMESPACES, "ns-y", "ns-z"]),
               st.integers(0, 7), _label, st.sampled_from([*NODES, "node-9", ""])),
     st.tuples(st.just("delete"), st.sampled_from(NAMESPACES), st.integers(0, 7)),
     st.tuples(st.just("host"), st.sampled_from(NAMESPACES), st.integers(0, 7)),
@@ -324,11 +391,16 @@ def test_incremental_passes_are_what_a_full_reconcile_keeps(
     extra = [service("ns-b", "web", {"app": "web"})] if with_service else []
     h = Harness(tmp, config(subnet_prefix=prefix, ip_reallocation_time=5), base_objects(*extra))
     live: dict[tuple[str, str], dict[str, Any]] = {}
+    declared: set[str] = set()
     for batch in batches:
         for op in batch:
             kind, ns, i = op[0], op[1], op[2]
             name = f"p-{i}"
-            if kind == "add":
+            if kind == "namespace":
+                if ns not in declared:
+                    declared.add(ns)
+                    h.put(namespace(ns, annotations={"ncp/no_snat": i} if i else None))
+            elif kind == "add":
                 body = pod(ns, name, op[3], op[4] or None)
                 h.put(body, "MODIFIED" if (ns, name) in live else "ADDED")
                 live[(ns, name)] = body
