@@ -65,9 +65,9 @@ from ncp.translate.tags import label_tags
 from ncp.translate.workloads import CONTROLLER_KINDS, node_names, place_bare_pod
 from sdn.errors import Problem
 from sdn.ipam import (
-    AddressAllocator,
     Hold,
     SubnetAllocator,
+    first_free,
     pool_address_ranges,
     subnet_host_range,
 )
@@ -135,13 +135,19 @@ class PoolText:
         self.path, self.cluster, self.base = pool.path, pool.tag(naming.SCOPE_CLUSTER), parts.base
         self.split = split
         self.items = {a.id: a for a in pool.allocations}
+        #: The allocated addresses, as integers (kept with ``items``).
+        self.addresses = {int(a.allocation_ip) for a in pool.allocations}
         self._texts = dict(parts.allocations)
         self._dirty: dict[str, str | None] = {}
 
     def put(self, allocation: IpAllocation) -> bool:
         """Set one allocation; whether that changed anything."""
-        if self.items.get(allocation.id) == allocation:
+        old = self.items.get(allocation.id)
+        if old == allocation:
             return False
+        if old is not None:
+            self.addresses.discard(int(old.allocation_ip))
+        self.addresses.add(int(allocation.allocation_ip))
         self.items[allocation.id] = allocation
         self._texts[allocation.id] = self._dirty[allocation.id] = \
             allocation.model_dump_json(exclude_none=True)
@@ -151,7 +157,10 @@ class PoolText:
         """Drop one allocation; whether it was there."""
         self._texts.pop(allocation_id, None)
         self._dirty[allocation_id] = None
-        return self.items.pop(allocation_id, None) is not None
+        old = self.items.pop(allocation_id, None)
+        if old is not None:
+            self.addresses.discard(int(old.allocation_ip))
+        return old is not None
 
     def write(self, changes: ChangeSet) -> None:
         """Add what changed since the last write to ``changes``."""
@@ -381,7 +390,7 @@ class IncrementalReconciler:
     def _namespace_precheck(self, name: str, body: dict[str, Any]) -> Declined | None:
         if self.reads_namespaces:
             return Declined("NAMESPACE_LIST", "the firewall depends on the namespaces")
-        if name in self.busy or any(ns == name for ns, _n in self.labels):
+        if name in self.busy:
             return Declined("NAMESPACE_INPUTS", f"namespace {name} has objects already")
         annotations = (body.get("metadata") or {}).get("annotations") or {}
         if annotations.get("ncp/static_snat_ip"):
@@ -417,6 +426,7 @@ class _Batch:
             admitted, problems, _note = admit_pod(obj, settings=r.settings, declared=r.declared,
                                                   realized=r.accepted, nodes=r.nodes)
         r.labels[(ns, name)] = _labels(body)
+        r.busy.add(ns)
         if admitted is not None and net is None:
             return Declined("NO_NETWORK", f"namespace {ns} has no network")
         if old is not None and (admitted is None or old.tag(naming.SCOPE_NODE) != admitted.node):
@@ -474,10 +484,7 @@ class _Batch:
             if pool_id not in r.external:
                 continue
             text, ranges = r.external[pool_id]
-            allocator = AddressAllocator(
-                ranges, used=[int(a.allocation_ip) for a in text.items.values()],
-                holds=r.holds.get(text.path, ()), now=self.now)
-            ip = allocator.allocate()
+            ip = first_free(ranges, text.addresses, r.holds.get(text.path, ()), self.now)
             if ip is not None:
                 text.put(IpAllocation(id=naming.ns_id("snat", s.cluster, name),
                                       allocation_ip=ip,
@@ -539,12 +546,13 @@ class _Batch:
         return None
 
     def _address(self, ns: str, net: _Network) -> IPv4Address | None:
-        used = [int(a.allocation_ip) for a in net.pool.items.values()]
+        """The lowest free address of the namespace's subnets (addresses released in
+        this batch stay taken for its rest, as in a full reconcile)."""
         holds = [*self.r.holds.get(net.pool.path, ()),
                  *(h for h in self.new_holds if h.scope == net.pool.path)]
-        allocator = AddressAllocator(net.ranges, used=[*used, *self.released[ns]],
-                                     holds=holds, now=self.now)
-        return allocator.allocate()
+        used = net.pool.addresses | self.released[ns] if self.released[ns] \
+            else net.pool.addresses
+        return first_free(net.ranges, used, holds, self.now)
 
     def commit(self) -> Applied:
         """Write what the batch decided (nothing when it changed nothing)."""

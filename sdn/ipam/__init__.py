@@ -9,6 +9,7 @@ from sdn.ipam.allocate import (
     AddressAllocator,
     Hold,
     SubnetAllocator,
+    first_free,
     pool_address_ranges,
     subnet_host_range,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "SubnetUsage",
     "block_usage",
     "find_orphans",
+    "first_free",
     "pool_address_ranges",
     "pool_usage",
     "subnet_host_range",

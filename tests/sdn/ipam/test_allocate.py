@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdn.ipam import AddressAllocator, Hold, SubnetAllocator, subnet_host_range
+from sdn.ipam import AddressAllocator, Hold, SubnetAllocator, first_free, subnet_host_range
 
 BLOCK = IPv4Network("10.0.0.0/22")
 
@@ -84,3 +84,18 @@ def test_take_refuses_used_held_and_outside() -> None:
     assert not alloc.take(IPv4Address(11))
     assert alloc.take(IPv4Address(5))
     assert not alloc.take(IPv4Address(5))
+
+
+@given(ranges=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 8)), min_size=1,
+                       max_size=3),
+       used=st.sets(st.integers(0, 70), max_size=40),
+       holds=st.lists(st.tuples(st.integers(0, 70), st.sampled_from([32, 31, 30]),
+                                st.booleans()), max_size=6))
+def test_first_free_is_what_the_allocator_hands_out_first(
+        ranges: list[tuple[int, int]], used: set[int],
+        holds: list[tuple[int, int, bool]]) -> None:
+    spans = [(lo, lo + n) for lo, n in ranges]
+    hs = [Hold("/p", IPv4Network((a, p), strict=False), 200.0 if active else 50.0)
+          for a, p, active in holds]
+    oracle = AddressAllocator(spans, used=used, holds=hs, now=100.0).allocate()
+    assert first_free(spans, used, hs, 100.0) == oracle
