@@ -305,7 +305,10 @@ class Store:
         rows = self._query(sql + " ORDER BY path", args).fetchall()
         split = [r[0] for r in rows if r[1] == "IpAddressPool" and ALLOCATIONS_MARK in r[3]]
         texts: dict[str, list[str]] = {}
-        if split:
+        # A state written before pools were split, opened read-only, has no allocations
+        # table (its empty pools have the mark all the same).
+        if split and self._query("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                                 "name='allocations'").fetchone():
             many = len(split) > 500  # one scan beats a long IN list
             cur = self._query("SELECT pool, body FROM allocations ORDER BY pool, id") if many \
                 else self._query("SELECT pool, body FROM allocations WHERE pool IN "

@@ -92,3 +92,22 @@ def test_rewriting_or_deleting_a_pool_replaces_its_allocations(tmp_path: Path) -
         assert list(store.rows()) == []
     with sqlite3.connect(tmp_path / "s.db") as db:
         assert db.execute("SELECT count(*) FROM allocations").fetchone() == (0,)
+
+
+def test_a_state_from_before_split_pools_reads_the_same(tmp_path: Path) -> None:
+    """Pools stored whole (as before), and no allocations table, read as they were."""
+    whole, empty = _pool("a", "b"), IpPool(id="q", path="/infra/ip-pools/q")
+    with Store.open(tmp_path / "s.db"):
+        pass
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        db.execute("DROP TABLE allocations")
+        for pool in (whole, empty):
+            db.execute("INSERT INTO objects VALUES (?,?,?,?)",
+                       (pool.path, "IpAddressPool", None, pool.model_dump_json(exclude_none=True)))
+    with Store.open_readonly(tmp_path / "s.db") as old:
+        assert old.inventory()["/infra/ip-pools/p"] == whole
+        assert old.inventory()["/infra/ip-pools/q"] == empty
+    with Store.open(tmp_path / "s.db") as store:  # opening to write adds the table
+        assert store.split_pools() == {"/infra/ip-pools/q"}
+        assert [r.body for r in store.rows()] == [
+            whole.model_dump_json(exclude_none=True), empty.model_dump_json(exclude_none=True)]
