@@ -102,7 +102,7 @@ def _owned(key: str) -> bool:
 #: Status patches in flight at once.
 PATCH_THREADS = 8
 #: Passes after which the state's write-ahead log is checkpointed even without a quiet
-#: time (see ``Runner._prime_when_idle``).
+#: time (see ``Runner._quiet_chores``).
 CHORES_EVERY = 1000
 
 
@@ -124,6 +124,11 @@ class StatusWriter:
         self.cluster = cluster
         self.metrics = metrics
         self.reported: set[tuple[str, str]] = set()
+        #: A patch failed since the last full write: retried in a quiet time, at the
+        #: earliest at ``retry_at`` (monotonic), the wait doubling up to a minute.
+        self.failed = False
+        self.retry_at = 0.0
+        self._retry_wait = 1.0
 
     def write(self, report: SyncReport, snapshot: Sequence[Any]) -> int:
         """Patch what differs; returns how many objects were patched.
@@ -131,6 +136,7 @@ class StatusWriter:
         Patches are independent merge patches, so they go out on a few threads at once:
         after a burst of 10,000 pods, one at a time took over 10 s of round trips.
         """
+        self.failed = False
         current = {(o.kind, o.namespace, o.name): o for o in snapshot}
         todo: list[tuple[str, str, str, dict[str, str | None]]] = []
         for ns, wanted in report.annotations.items():
@@ -195,6 +201,7 @@ class StatusWriter:
         except KubeError as err:
             log.warning("cannot set the status of %s %s/%s: %s", obj.kind, obj.namespace,
                         obj.name, err)
+            self._failed()
 
     def _patch(self, kind: str, ns: str, name: str, diff: dict[str, str | None]) -> int:
         try:
@@ -204,7 +211,18 @@ class StatusWriter:
         except KubeError as err:
             log.warning("cannot annotate %s %s/%s: %s", kind, ns, name, err)
             self.metrics.inc("ncp_errors_total", code="STATUS_WRITE_FAILED")
+            self._failed()
             return 0
+
+    def reset_backoff(self) -> None:
+        """A full write went through: the next failure is retried after a second."""
+        self._retry_wait = 1.0
+
+    def _failed(self) -> None:
+        if not self.failed:
+            self.retry_at = time.monotonic() + self._retry_wait
+            self._retry_wait = min(60.0, self._retry_wait * 2)
+        self.failed = True
 
     def _events(self, problems: Sequence[Problem],
                 keep: set[tuple[str, str]] | None = None) -> None:
@@ -418,7 +436,7 @@ class Runner:
                 full = self.o.clock() - last_full >= self.o.resync_period
                 if (version == seen and not full) or not self._ready():
                     if version == seen and self._ready():
-                        self._prime_when_idle()
+                        self._quiet_chores()
                     self.idle.set()
                     continue
                 self.idle.clear()
@@ -459,11 +477,12 @@ class Runner:
             self._pods = IncrementalReconciler(self._store, self.o.config)
         return self._store
 
-    def _prime_when_idle(self) -> None:
+    def _quiet_chores(self) -> None:
         """Chores for quiet times, so that the next change does not pay for them: prime
         the incremental reconcile after a full pass (a pass over the state, about a
-        second at 10,000 pods), copy the state's write-ahead log into it, and run a full
-        garbage collection, then freeze what survives.
+        second at 10,000 pods), write again the status that failed to be written (it
+        compares with the objects as they are now), copy the state's write-ahead log
+        into it, and run a full garbage collection, then freeze what survives.
 
         The collection: a full pass leaves hundreds of thousands of long-lived objects,
         and Python's oldest-generation collection, which scans them all, once took 650 ms
@@ -475,6 +494,13 @@ class Runner:
         if not self._pods.primed and self._basis is not None:
             self._pods.prime(self._basis)
             self._basis = None
+        writer = self.writer
+        if writer is not None and writer.failed and self.last_report is not None \
+                and time.monotonic() >= writer.retry_at:
+            log.info("retrying the status writes that failed")
+            writer.write(self.last_report, self.cache.snapshot()[1])
+            if not writer.failed:
+                writer.reset_backoff()
         if self._writes_since_chores:
             self._store.checkpoint()
             gc.unfreeze()

@@ -223,7 +223,7 @@ class KubeClient:
                               **raw)
         else:
             raise ValueError(kind)
-        resp.release_conn()
+        _finish(resp)
 
     def patch_lb_ingress(self, kind: str, namespace: str, name: str,
                          ips: Sequence[str]) -> None:
@@ -233,7 +233,7 @@ class KubeClient:
         patch = {"Service": self.core.patch_namespaced_service_status,
                  "Ingress": self.networking.patch_namespaced_ingress_status}[kind]
         resp = self._call(patch, name, namespace, body, _preload_content=False)
-        resp.release_conn()
+        _finish(resp)
 
     def create_event(self, namespace: str, body: dict[str, Any]) -> None:
         """Record a Kubernetes Event."""
@@ -259,3 +259,14 @@ class KubeClient:
         resp = self._call(self.coordination.replace_namespaced_lease, name, namespace, body,
                           _preload_content=False)
         return dict(json.loads(resp.data))
+
+
+def _finish(resp: Any) -> None:
+    """Read an unwanted answer to its end, then hand the connection back.
+
+    Releasing it with the body unread put it back in the pool mid-response: the next
+    request on that connection read the old body where a status line belonged
+    (``BadStatusLine``), and some patches of a parallel write-back were lost.
+    """
+    resp.read()
+    resp.release_conn()

@@ -278,3 +278,23 @@ def test_pod_changes_take_the_incremental_path_and_are_written_back(
     finally:
         runner.stop()
     assert_equals_fresh_sync(server, state, tmp_path)
+
+
+def test_a_failed_status_write_is_retried(server: ApiServer, tmp_path: Path) -> None:
+    """A pod annotation whose patch the API refused is written again in a quiet time."""
+    state = tmp_path / "s.db"
+    server.apply(ns("shop"))
+    runner = runner_for(server, state)
+    runner.start()
+    try:
+        wait(lambda: converged(server, state), what="first sync")
+        wait(lambda: runner.idle.is_set(), what="idle")
+        server.fail_next(1, 500, method="PATCH", path_contains="/pods/web-0")
+        server.apply(pod("shop", "web-0", app="web"))
+        wait(lambda: runner.metrics.values.get("ncp_errors_total", {}).get(
+            (("code", "STATUS_WRITE_FAILED"),), 0) >= 1, what="the failed patch")
+        wait(lambda: "ncp/network_config" in (server.get("Pod", "shop", "web-0")["metadata"]
+                                             .get("annotations") or {}),
+             what="the annotation, written again")
+    finally:
+        runner.stop()
