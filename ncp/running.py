@@ -103,7 +103,7 @@ def _owned(key: str) -> bool:
 PATCH_THREADS = 8
 #: Passes after which the state's write-ahead log is checkpointed even without a quiet
 #: time (see ``Runner._quiet_chores``).
-CHORES_EVERY = 1000
+CHECKPOINT_EVERY = 1000
 
 
 def _diff(kind: str, ns: str, name: str, body: dict[str, Any], wanted: dict[str, str],
@@ -295,7 +295,8 @@ class Runner:
         self._applied_changed = threading.Condition()
         # Changes an incremental pass took and declined: the next full pass covers them.
         self._carried: Changes | None = None
-        self._writes_since_chores = 0
+        self._passes_since_checkpoint = 0
+        self._collect = False  # a full pass ran since the last collection
 
     def _describe(self) -> None:
         m = self.metrics
@@ -482,7 +483,8 @@ class Runner:
         the incremental reconcile after a full pass (a pass over the state, about a
         second at 10,000 pods), write again the status that failed to be written (it
         compares with the objects as they are now), copy the state's write-ahead log
-        into it, and run a full garbage collection, then freeze what survives.
+        into it, and, after a full pass, run a full garbage collection, then freeze what
+        survives.
 
         The collection: a full pass leaves hundreds of thousands of long-lived objects,
         and Python's oldest-generation collection, which scans them all, once took 650 ms
@@ -501,12 +503,14 @@ class Runner:
             writer.write(self.last_report, self.cache.snapshot()[1])
             if not writer.failed:
                 writer.reset_backoff()
-        if self._writes_since_chores:
+        if self._passes_since_checkpoint:
             self._store.checkpoint()
+            self._passes_since_checkpoint = 0
+        if self._collect:
             gc.unfreeze()
             gc.collect()
             gc.freeze()
-            self._writes_since_chores = 0
+            self._collect = False
 
     def reconcile_changes(self) -> int | None:
         """The changes since the last pass through the incremental reconcile; returns the
@@ -544,10 +548,11 @@ class Runner:
     def _finish_pass(self, mode: str, started: float, elapsed: float, changes: Changes) -> None:
         """Metrics and history of a pass whose state has landed."""
         landed = time.monotonic()
-        self._writes_since_chores += 1
-        if self._writes_since_chores >= CHORES_EVERY and self._store is not None:
+        self._passes_since_checkpoint += 1
+        self._collect = self._collect or mode == "full"
+        if self._passes_since_checkpoint >= CHECKPOINT_EVERY and self._store is not None:
             self._store.checkpoint()  # never quiet for long: the log must not grow forever
-            self._writes_since_chores = 0
+            self._passes_since_checkpoint = 0
         latencies = tuple(landed - t for t in changes.arrived.values())
         self.metrics.observe("ncp_reconcile_seconds", elapsed, mode=mode)
         self.metrics.inc("ncp_reconciles_total", outcome="ok", mode=mode)

@@ -334,6 +334,22 @@ def test_ncps_own_namespace_annotations_change_nothing(tmp_path: Path) -> None:
     assert h.store.revision == before
 
 
+def test_heartbeats_and_status_pass_along_with_pod_changes(tmp_path: Path) -> None:
+    """A node's status and a Service's status change nothing NCP reads; in the same batch
+    as a pod they are neither declined nor mistaken for pods."""
+    svc = service("ns-b", "s", {"app": "none"})
+    h = Harness(tmp_path, config(), base_objects(svc))
+    beat = node("node-1")
+    beat["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}
+    h.put(beat, "MODIFIED")
+    h.put(svc, "MODIFIED")
+    h.put(pod("ns-a", "a-2", {}, "node-1"))
+    result = h.step()
+    assert isinstance(result, Applied) and list(result.annotations) == [("ns-a", "a-2")]
+    h.assert_fixed_point(tmp_path)
+
+
 def test_a_pod_with_no_service_match_in_a_service_namespace_is_applied(tmp_path: Path) -> None:
     h = Harness(tmp_path, config(), base_objects(service("ns-a", "web", {"app": "web"})))
     h.put(pod("ns-a", "batch", {"app": "batch"}, "node-3"))
