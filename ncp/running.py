@@ -43,7 +43,7 @@ from ncp.errors import NcpError
 from ncp.leader import LeaderElector, LeaseSettings
 from ncp.metrics import FAST_BUCKETS, Metrics, serve
 from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler, normal_key
-from ncp.reconcile.sync import SyncReport, is_nsx_ingress, sync_cluster
+from ncp.reconcile.sync import TIME_DEPENDENT, SyncReport, is_nsx_ingress, sync_cluster
 from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
 from ncp.sources.manifests import ManifestSet, read_manifests
 from ncp.translate import naming
@@ -295,6 +295,9 @@ class Runner:
         self._applied_changed = threading.Condition()
         # Changes an incremental pass took and declined: the next full pass covers them.
         self._carried: Changes | None = None
+        #: When a full pass is due again because problems may clear with time alone
+        #: (``TIME_DEPENDENT``: an address or subnet held back, whose hold then ends).
+        self.full_due_at: float | None = None
         self._passes_since_checkpoint = 0
         self._collect = False  # a full pass ran since the last collection
 
@@ -434,7 +437,9 @@ class Runner:
                     1.0, self.o.resync_period))
                 if self.stop_event.is_set():
                     break
-                full = self.o.clock() - last_full >= self.o.resync_period
+                now = self.o.clock()
+                full = now - last_full >= self.o.resync_period or (
+                    self.full_due_at is not None and now >= self.full_due_at)
                 if (version == seen and not full) or not self._ready():
                     if version == seen and self._ready():
                         self._quiet_chores()
@@ -587,6 +592,7 @@ class Runner:
                               profile=self.o.profile, now=self.o.clock(), full=full)
         elapsed = time.perf_counter() - t0
         self._basis = objects
+        self.full_due_at = _retry_time(store, report.problems, self.o.clock())
         self._finish_pass("full", started, elapsed, changes)
         self.metrics.set("ncp_problems", float(len(report.problems)))
         for what in ("namespaces", "pods", "nodes"):
@@ -600,6 +606,15 @@ class Runner:
         log.info("reconciled cache version %d in %.2fs: %d namespaces, %d pods, %d problems",
                  version, elapsed, report.namespaces, report.pods, len(report.problems))
         return version
+
+
+def _retry_time(store: Store, problems: Sequence[Problem], now: float) -> float | None:
+    """When the next hold ends, if some problem may clear then (an exhausted pool or
+    subnet, an address held); None when no problem can clear with time alone."""
+    if not any(p.code in TIME_DEPENDENT for p in problems):
+        return None
+    ends = [h.until for h in store.holds() if h.until > now]
+    return min(ends) + 0.01 if ends else None
 
 
 def _merge_into(report: SyncReport, applied: Applied) -> None:
