@@ -30,24 +30,24 @@ Cases, each in a fresh process:
 
 * ``burst``: P pods are created with ``server.apply`` as fast as it goes, on the main
   thread, while ncp runs. ``apply_s``: how long creating them took. ``converge_s``: from
-  the first pod created until the end of the first reconcile whose report realizes all P
-  pods (``report.pods``), i.e. its state transaction has landed and the state holds exactly
-  the server's pods (checked afterwards from the SQLite state). ``reconciles``: the
-  reconciles that took (started after the first pod); ``reconcile_median_s`` /
-  ``reconcile_max_s``: their ``ncp_reconcile_seconds`` observations (``sync_cluster``
-  only, without status write-back; a pass is ``full`` or ``incremental``, see
-  ``ncp.reconcile.incremental``). ``writeback_done_s``: from the first pod until the
-  last status write that patched something had returned (every pod then carries
-  ``ncp/network_config`` on the server, checked); ``writeback_s``: the time spent in
-  status write-back in all. ``settle_s``: until the last reconcile before the worker
-  went idle (write-back patches are watch events that cause further reconciles).
-  ``passes`` lists every pass: its start (from the first pod), sync and write-back seconds,
-  patches and realized pods.
+  the first pod created until the end of the first pass whose report realizes all P pods
+  (``report.pods``), i.e. its state transaction has landed and the state holds exactly
+  the server's pods (checked afterwards from the SQLite state). ``reconciles``: the passes
+  that took (started after the first pod); ``reconcile_median_s`` / ``reconcile_max_s``:
+  their own seconds (``Runner.history``; a pass is ``full`` or ``incremental``, see
+  ``ncp.reconcile.incremental``), without status write-back, which runs on the runner's
+  writer thread. ``writeback_done_s``: from the first pod until the last write-back that
+  patched something had returned (every pod then carries ``ncp/network_config`` on the
+  server, checked); ``writeback_s``: the time spent in write-back in all. ``settle_s``:
+  until the last pass or write-back before the runner went idle (write-back patches are
+  watch events that cause further passes). ``passes`` lists every pass (start from the
+  first pod, seconds, realized pods, mode), ``writes`` every write-back (start, seconds,
+  patches, ``full`` or ``changes``).
 * ``steady_change``: the pods exist before ncp starts (the state after a burst, reached
   without timing one). Then one pod's labels are changed 50 times (``--changes``), one at a
   time (read the pod, change ``tier``, ``server.apply``, like ``kubectl label``), each
-  after ncp is idle. ``median_s``/``p95_s``/``max_s``: from the change until the end of
-  the pass that applied it (write-back included: ``runner.reconciles`` has moved);
+  after ncp is idle. ``median_s``/``p95_s``/``max_s``: from the change until the writer
+  had handled the pass's result (``runner.written`` has moved);
   ``watch_median_s``: until the watch had put it in the cache; ``state_median_s``: until
   the state held it (``runner.applied``); ``ncp_apply_*_ms``: ncp's own measure, from
   the change's arrival in the cache to the state transaction (``Runner.history``);
@@ -166,26 +166,34 @@ class Pass:
 
     started: float
     version: int = -1
-    synced: float | None = None  # sync_cluster returned, its transaction landed
-    written: float | None = None  # status write-back returned
+    synced: float | None = None  # its state transaction had landed
     ended: float | None = None
     sync_s: float | None = None  # the pass's own seconds (Runner.history)
     mode: str = "full"  # or "incremental"
     pods: int = -1
     namespaces: int = -1
     problems: int = 0
-    patches: int = 0
     error: str | None = None
-    snapshot: Any = None  # the latest pass's objects only
+
+
+@dataclass
+class Write:
+    """One status write-back as the probe saw it (the runner's writer thread)."""
+
+    kind: str  # "full" or "changes"
+    started: float
+    ended: float = 0.0
+    patches: int = 0
 
 
 class Probe:
-    """Wraps one runner's ``reconcile`` and status writer (instance attributes only) to
-    time each pass; optionally profiles them in the worker thread."""
+    """Wraps one runner's passes and status writer (instance attributes only) to time
+    each; optionally profiles the passes in the worker thread."""
 
     def __init__(self, runner: Any, *, profile: bool = False) -> None:
         self.runner = runner
         self.passes: list[Pass] = []
+        self.writes: list[Write] = []
         self.current: Pass | None = None
         self.lock = threading.Lock()
         self.prof: Any = None
@@ -200,8 +208,6 @@ class Probe:
         def timed(mode: str, call: Callable[[], int | None]) -> int | None:
             p = Pass(started=time.perf_counter(), mode=mode)
             with self.lock:
-                if self.passes:
-                    self.passes[-1].snapshot = None
                 self.passes.append(p)
                 self.current = p
             seen = len(runner.history)
@@ -225,12 +231,11 @@ class Probe:
                         self.passes.remove(p)  # declined: the full pass that follows counts
             if version is not None:
                 p.version = version
-                if mode == "incremental" and runner.last_report is not None:
-                    p.pods = runner.last_report.pods
-                    p.namespaces = runner.last_report.namespaces
-                    p.problems = len(runner.last_report.problems)
-                    if p.synced is None:
-                        p.synced = p.ended
+                p.synced = p.ended
+                report = runner.last_report
+                if report is not None:
+                    p.pods, p.namespaces = report.pods, report.namespaces
+                    p.problems = len(report.problems)
             return version
 
         def timed_reconcile(*, full: bool = False) -> int:
@@ -239,31 +244,24 @@ class Probe:
         def timed_changes() -> int | None:
             return timed("incremental", changes)
 
-        def timed_write(report: Any, snapshot: Sequence[Any]) -> int:
-            p = self.current
-            if p is None:  # not called from a reconcile: nothing to attribute
-                return int(write(report, snapshot))
-            p.synced = time.perf_counter()
-            p.pods, p.namespaces = report.pods, report.namespaces
-            p.problems = len(report.problems)
-            p.snapshot = snapshot
-            p.patches = int(write(report, snapshot))
-            p.written = time.perf_counter()
-            return p.patches
+        def timed_write(kind: str, call: Callable[[], int]) -> int:
+            w = Write(kind, time.perf_counter())
+            w.patches = int(call())
+            w.ended = time.perf_counter()
+            with self.lock:
+                self.writes.append(w)
+            return w.patches
+
+        def timed_full_write(report: Any, snapshot: Sequence[Any]) -> int:
+            return timed_write("full", lambda: write(report, snapshot))
 
         def timed_write_changes(*args: Any) -> int:
-            p = self.current
-            if p is None:
-                return int(write_changes(*args))
-            p.synced = time.perf_counter()
-            p.patches = int(write_changes(*args))
-            p.written = time.perf_counter()
-            return p.patches
+            return timed_write("changes", lambda: write_changes(*args))
 
         runner.reconcile_changes = timed_changes
         runner.writer.write_changes = timed_write_changes
         runner.reconcile = timed_reconcile
-        runner.writer.write = timed_write
+        runner.writer.write = timed_full_write
 
     def since(self, index: int) -> list[Pass]:
         with self.lock:
@@ -280,7 +278,7 @@ class Probe:
             last = self.passes[-1] if self.passes else None
             running = self.current is not None
         return (self.runner.idle.is_set() and not running and last is not None
-                and last.ended is not None
+                and last.ended is not None and not self.runner.writes_pending
                 and self.runner.applied == self.runner.cache.version)
 
     def print_profile(self, case: str) -> None:
@@ -462,13 +460,15 @@ def _progress(runner: Any, probe: Probe) -> str:
     text = (f"{len(passes)} reconcile(s), cache holds {runner.cache.count('Pod')} pods, "
             f"leader {runner.is_leader}, last error {runner.last_error}")
     if last is not None:
-        text += (f"; last reconcile: {last.pods} pods realized, sync "
-                 f"{last.sync_s or 0:.2f} s, write-back "
-                 f"{(last.written or 0) - (last.synced or 0):.2f} s, {last.patches} patches")
+        text += (f"; last reconcile ({last.mode}): {last.pods} pods realized, "
+                 f"{last.sync_s or 0:.2f} s")
     if passes and passes[-1].ended is None:
-        p = passes[-1]
-        stage = "writing back" if p.synced is not None else "syncing"
-        text += f"; one {stage} for {time.perf_counter() - p.started:.1f} s"
+        text += f"; one running for {time.perf_counter() - passes[-1].started:.1f} s"
+    with probe.lock:
+        writes = list(probe.writes)
+    text += f"; {len(writes)} write-back(s), {sum(w.patches for w in writes)} patches"
+    if runner.writes_pending:
+        text += ", one pending"
     return text
 
 
@@ -484,6 +484,8 @@ def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], st
     from ncp.translate.cluster import POD_ANNOTATION
 
     first = probe.count()
+    with probe.lock:
+        first_write = len(probe.writes)
     patches0 = _pod_patches(runner)
     t0 = time.perf_counter()
     for i, o in enumerate(pods):
@@ -510,9 +512,9 @@ def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], st
     upto = passes[:index + 1]
     errors = [p.error for p in passes if p.error]
     sync_times = [p.sync_s for p in upto if p.sync_s is not None]
-    writing = [p.written for p in passes if p.patches and p.written is not None]
-    written = [p.written - p.synced for p in passes
-               if p.written is not None and p.synced is not None]
+    with probe.lock:
+        writes = probe.writes[first_write:]
+    writing = [w.ended for w in writes if w.patches]
     last = passes[-1]
     assert last.ended is not None
 
@@ -536,14 +538,15 @@ def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], st
         "reconcile_max_s": r4(max(sync_times)),
         "reconcile_s": [round(s, 3) for s in sync_times],
         "writeback_done_s": r4(max(writing) - t0) if writing else None,
-        "writeback_s": r4(sum(written)),
+        "writeback_s": r4(sum(w.ended - w.started for w in writes)),
         "status_patches": _pod_patches(runner) - patches0,
-        "settle_s": r4(last.ended - t0),
+        "settle_s": r4(max(last.ended, max((w.ended for w in writes), default=0)) - t0),
         "reconciles_to_settle": len(passes),
         "reconcile_errors": errors,
         "passes": [{"start_s": round(p.started - t0, 3), "sync_s": round(p.sync_s or 0, 3),
-                    "writeback_s": round((p.written or 0) - (p.synced or 0), 3),
-                    "patches": p.patches, "pods": p.pods, "mode": p.mode} for p in passes],
+                    "pods": p.pods, "mode": p.mode} for p in passes],
+        "writes": [{"start_s": round(w.started - t0, 3), "s": round(w.ended - w.started, 3),
+                    "patches": w.patches, "kind": w.kind} for w in writes],
     }
 
 
@@ -575,7 +578,7 @@ def steady_change(server: Any, runner: Any, probe: Probe, pods: list[dict[str, A
     for i in range(args.changes):
         wait_until(probe.settled, timeout=args.timeout, case="steady_change",
                    what="the runner to settle", progress=lambda: _progress(runner, probe))
-        reconciles = runner.reconciles
+        written = runner.written
         history = len(runner.history)
         obj = server.get("Pod", ns, name)
         labels = obj["metadata"]["labels"]
@@ -594,8 +597,8 @@ def steady_change(server: Any, runner: Any, probe: Probe, pods: list[dict[str, A
         version = runner.cache.version
         t_state = _wait_fast(lambda v=version: runner.applied >= v, args.timeout,
                              f"change {i + 1} in the state")
-        t_end = _wait_fast(lambda r=reconciles: runner.reconciles > r, args.timeout,
-                           f"change {i + 1}'s pass to end")
+        t_end = _wait_fast(lambda w=written: runner.written > w, args.timeout,
+                           f"change {i + 1}'s write-back")
         mine = [h for h in list(runner.history)[history:] if h.version >= version]
         if not mine:
             raise fail("steady_change", f"change {i + 1}: no pass covered it")

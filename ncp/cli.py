@@ -226,6 +226,7 @@ def _run_once(runner: Any) -> int:
     deadline = time.time() + 120
     while runner.reconciles == 0 and time.time() < deadline and runner.last_error is None:
         time.sleep(0.1)
+    runner.wait_written(max(0.0, deadline - time.time()))
     runner.stop()
     report = runner.last_report
     if report is None:

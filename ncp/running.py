@@ -13,11 +13,13 @@ The shape (kopf's and the client's informer pattern, level-triggered):
   ``ncp sync`` runs, on the snapshot. That recomputes the desired state from current
   objects, so duplicated, reordered or missed events cannot change the end state; a
   periodic full resync is the same call with ``full=True``.
-* **Write-back** (live API, leader only): the namespace annotations NCP owns
-  (``ncp/subnet-N``, ``ncp/snat_ip``, ...) and each pod's ``ncp/network_config`` are
-  merge-patched where they differ from what the object shows (keys of other writers are
-  never touched; a key NCP no longer wants is removed), and new problems become Warning
-  Events on their objects.
+* **Write-back** (live API, leader only), on a thread of its own so that the worker never
+  waits for the API (after a burst, 10,000 pod annotations take seconds to write): the
+  namespace annotations NCP owns (``ncp/subnet-N``, ``ncp/snat_ip``, ...) and each pod's
+  ``ncp/network_config`` are merge-patched where they differ from what the object shows
+  (keys of other writers are never touched; a key NCP no longer wants is removed), and
+  new problems become Warning Events on their objects. Passes hand it their results in
+  order; a full pass's result supersedes everything queued before it.
 * **HA**: with leader election on, only the Lease holder reconciles and writes; standbys
   keep their caches warm and take over within the lease timeout.
 * **Stop**: ``stop()`` (SIGTERM in the CLI) ends the watchers, lets a running reconcile
@@ -33,7 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +278,13 @@ class Runner:
                         if client is not None and options.leader_election else None)
         self.writer = StatusWriter(client, options.config.cluster, self.metrics) \
             if client is not None else None
+        # Write-back work for the writer thread, in pass order: ("full", report copy) or
+        # ("changes", (applied, objects)).
+        self._writes: deque[tuple[str, Any]] = deque()
+        self._writes_changed = threading.Condition()
+        self._writing = False
+        #: Write-back items done (for tests and benchmarks).
+        self.written = 0
         self.reconciles = 0
         self.last_report: SyncReport | None = None
         self.last_error: str | None = None
@@ -357,6 +366,8 @@ class Runner:
         if self.elector is not None:
             self._spawn("leader", self._elect)
         self._spawn("worker", self._work)
+        if self.writer is not None:
+            self._spawn("writer", self._write_back)
 
     def _watcher(self, client: KubeClient, kind: Kind) -> Callable[[], None]:
         stats = self.stats.setdefault(kind.kind, WatchStats())
@@ -483,6 +494,62 @@ class Runner:
             self._pods = IncrementalReconciler(self._store, self.o.config)
         return self._store
 
+    # --- the status writer ---------------------------------------------------------------
+    def _queue_write(self, kind: str, item: Any) -> None:
+        """Hand a pass's result to the writer thread (leader only)."""
+        if self.writer is None or not self.is_leader:
+            return
+        with self._writes_changed:
+            if kind == "full":
+                self._writes.clear()  # it compares everything: what was queued is covered
+            self._writes.append((kind, item))
+            self._writes_changed.notify_all()
+
+    def _write_back(self) -> None:
+        """The writer thread: the queued results, in order; at stop, what is queued
+        still goes out (within ``stop``'s deadline)."""
+        writer = self.writer
+        assert writer is not None
+        while True:
+            with self._writes_changed:
+                self._writes_changed.wait_for(
+                    lambda: bool(self._writes) or self.stop_event.is_set(), timeout=1.0)
+                if not self._writes:
+                    if self.stop_event.is_set() and not self.worker_alive:
+                        return  # the worker's last pass has queued what it had
+                    if self.stop_event.is_set():
+                        self._writes_changed.wait(0.05)
+                    continue
+                kind, item = self._writes.popleft()
+                self._writing = True
+            try:
+                if kind == "full":
+                    writer.write(item, self.cache.snapshot()[1])
+                    if not writer.failed:
+                        writer.reset_backoff()
+                else:
+                    writer.write_changes(*item)
+            except Exception:  # a bug must not end write-back for good
+                log.exception("status write-back failed")
+                writer.failed = True
+            finally:
+                with self._writes_changed:
+                    self._writing = False
+                    self.written += 1
+                    self._writes_changed.notify_all()
+
+    @property
+    def writes_pending(self) -> bool:
+        """Whether the writer has results queued or in hand."""
+        with self._writes_changed:
+            return bool(self._writes) or self._writing
+
+    def wait_written(self, timeout: float) -> bool:
+        """Block until the writer has nothing queued or in hand (or the timeout)."""
+        with self._writes_changed:
+            return self._writes_changed.wait_for(
+                lambda: not self._writes and not self._writing, timeout=timeout)
+
     def _quiet_chores(self) -> None:
         """Chores for quiet times, so that the next change does not pay for them: prime
         the incremental reconcile after a full pass (a pass over the state, about a
@@ -503,11 +570,10 @@ class Runner:
             self._basis = None
         writer = self.writer
         if writer is not None and writer.failed and self.last_report is not None \
-                and time.monotonic() >= writer.retry_at:
+                and time.monotonic() >= writer.retry_at and not self._writing:
             log.info("retrying the status writes that failed")
-            writer.write(self.last_report, self.cache.snapshot()[1])
-            if not writer.failed:
-                writer.reset_backoff()
+            writer.failed = False
+            self._queue_write("full", _copy_report(self.last_report))
         if self._passes_since_checkpoint:
             self._store.checkpoint()
             self._passes_since_checkpoint = 0
@@ -545,8 +611,8 @@ class Runner:
         self._finish_pass("incremental", started, elapsed, changes)
         if self.last_report is not None:
             _merge_into(self.last_report, result)
-        if self.writer is not None and self.is_leader and result.written:
-            self.writer.write_changes(result, changes.objects)
+        if result.written:
+            self._queue_write("changes", (result, changes.objects))
         self.reconciles += 1
         return changes.version
 
@@ -599,13 +665,23 @@ class Runner:
             self.metrics.set("ncp_realized", float(getattr(report, what)), what=what)
         for p in report.problems:
             self.metrics.inc("ncp_errors_total", code=p.code)
-        if self.writer is not None and self.is_leader:
-            self.writer.write(report, objects)
+        self._queue_write("full", _copy_report(report))
         self.last_report = report
         self.reconciles += 1
         log.info("reconciled cache version %d in %.2fs: %d namespaces, %d pods, %d problems",
                  version, elapsed, report.namespaces, report.pods, len(report.problems))
         return version
+
+
+def _copy_report(report: SyncReport) -> SyncReport:
+    """A copy the writer thread can read while the worker merges later passes into the
+    original (the dicts it reads are copied; their values are never changed in place)."""
+    return replace(report, problems=list(report.problems),
+                   annotations=dict(report.annotations),
+                   pod_annotations=dict(report.pod_annotations),
+                   service_annotations=dict(report.service_annotations),
+                   ingress_annotations=dict(report.ingress_annotations),
+                   lb_vips=dict(report.lb_vips), ingress_vips=dict(report.ingress_vips))
 
 
 def _retry_time(store: Store, problems: Sequence[Problem], now: float) -> float | None:
