@@ -103,6 +103,8 @@ def _owned(key: str) -> bool:
 
 #: Status patches in flight at once.
 PATCH_THREADS = 8
+#: The longest the status writer waits for the worker to catch up with a burst.
+WRITE_DEFER = 2.0
 #: Passes after which the state's write-ahead log is checkpointed even without a quiet
 #: time (see ``Runner._quiet_chores``).
 CHECKPOINT_EVERY = 1000
@@ -133,11 +135,7 @@ class StatusWriter:
         self._retry_wait = 1.0
 
     def write(self, report: SyncReport, snapshot: Sequence[Any]) -> int:
-        """Patch what differs; returns how many objects were patched.
-
-        Patches are independent merge patches, so they go out on a few threads at once:
-        after a burst of 10,000 pods, one at a time took over 10 s of round trips.
-        """
+        """Patch what differs; returns how many objects were patched."""
         self.failed = False
         current = {(o.kind, o.namespace, o.name): o for o in snapshot}
         todo: list[tuple[str, str, str, dict[str, str | None]]] = []
@@ -161,11 +159,7 @@ class StatusWriter:
                 todo += _diff("Ingress", o.namespace, o.name, o.body, wanted,
                               lambda k: k == LB_ERROR_ANNOTATION)
                 self._ingress(o, report.ingress_vips.get(f"{o.namespace}/{o.name}"))
-        if len(todo) <= 4:
-            patches = sum(self._patch(*item) for item in todo)
-        else:
-            with ThreadPoolExecutor(max_workers=PATCH_THREADS) as pool:
-                patches = sum(pool.map(lambda item: self._patch(*item), todo))
+        patches = self._patch_all(todo)
         self._events(report.problems)
         return patches
 
@@ -184,10 +178,18 @@ class StatusWriter:
             if body is not None:
                 todo += _diff("Pod", ns, name, body, dict(pod_ann or {}),
                               lambda k: k == POD_ANNOTATION)
-        patches = sum(self._patch(*item) for item in todo)
+        patches = self._patch_all(todo)
         kept = {p for p in self.reported if p[1] not in applied.covered}
         self._events(applied.problems, keep=kept)
         return patches
+
+    def _patch_all(self, todo: Sequence[tuple[str, str, str, dict[str, str | None]]]) -> int:
+        """Send the patches, a few at once when there are many (they are independent
+        merge patches: one at a time, 10,000 took over 10 s of round trips)."""
+        if len(todo) <= 4:
+            return sum(self._patch(*item) for item in todo)
+        with ThreadPoolExecutor(max_workers=PATCH_THREADS) as pool:
+            return sum(pool.map(lambda item: self._patch(*item), todo))
 
     def _ingress(self, obj: Any, vip: str | None) -> None:
         """Make a LoadBalancer Service's or an Ingress's ``status.loadBalancer.ingress``
@@ -520,6 +522,8 @@ class Runner:
                     if self.stop_event.is_set():
                         self._writes_changed.wait(0.05)
                     continue
+            self._let_the_state_lead()
+            with self._writes_changed:
                 kind, item = self._writes.popleft()
                 self._writing = True
             try:
@@ -537,6 +541,17 @@ class Runner:
                     self._writing = False
                     self.written += 1
                     self._writes_changed.notify_all()
+
+    def _let_the_state_lead(self) -> None:
+        """While the worker has changes not yet applied (a burst), wait for it, up to
+        ``WRITE_DEFER`` seconds: the state first, then its status. Writing back competes
+        with reconciling for the interpreter, and a burst's status is rewritten by the
+        next full result anyway."""
+        deadline = time.monotonic() + WRITE_DEFER
+        with self._applied_changed:
+            self._applied_changed.wait_for(
+                lambda: self.applied >= self.cache.version or self.stop_event.is_set()
+                or time.monotonic() >= deadline, timeout=WRITE_DEFER)
 
     @property
     def writes_pending(self) -> bool:
