@@ -101,8 +101,13 @@ def _owned(key: str) -> bool:
     return key.startswith(OWNED_PREFIXES)
 
 
-#: Status patches in flight at once.
+#: Status patches in flight at once, and how many go out between two looks at whether
+#: the worker has fallen behind (``Runner._let_the_state_lead``).
 PATCH_THREADS = 8
+PATCH_CHUNK = 200
+#: A batch of more changes than this goes to the full reconcile when the incremental one
+#: would first have to be primed.
+PRIME_OR_FULL = 500
 #: The longest the status writer waits for the worker to catch up with a burst.
 WRITE_DEFER = 2.0
 #: Passes after which the state's write-ahead log is checkpointed even without a quiet
@@ -133,6 +138,8 @@ class StatusWriter:
         self.failed = False
         self.retry_at = 0.0
         self._retry_wait = 1.0
+        #: Called between chunks of patches.
+        self.pause: Callable[[], None] = lambda: None
 
     def write(self, report: SyncReport, snapshot: Sequence[Any]) -> int:
         """Patch what differs; returns how many objects were patched."""
@@ -185,11 +192,18 @@ class StatusWriter:
 
     def _patch_all(self, todo: Sequence[tuple[str, str, str, dict[str, str | None]]]) -> int:
         """Send the patches, a few at once when there are many (they are independent
-        merge patches: one at a time, 10,000 took over 10 s of round trips)."""
+        merge patches: one at a time, 10,000 took over 10 s of round trips), in chunks
+        with :attr:`pause` between them (the runner lets the worker catch up there)."""
         if len(todo) <= 4:
             return sum(self._patch(*item) for item in todo)
+        done = 0
         with ThreadPoolExecutor(max_workers=PATCH_THREADS) as pool:
-            return sum(pool.map(lambda item: self._patch(*item), todo))
+            for start in range(0, len(todo), PATCH_CHUNK):
+                if start:
+                    self.pause()
+                chunk = todo[start:start + PATCH_CHUNK]
+                done += sum(pool.map(lambda item: self._patch(*item), chunk))
+        return done
 
     def _ingress(self, obj: Any, vip: str | None) -> None:
         """Make a LoadBalancer Service's or an Ingress's ``status.loadBalancer.ingress``
@@ -287,6 +301,8 @@ class Runner:
         self._writing = False
         #: Write-back items done (for tests and benchmarks).
         self.written = 0
+        if self.writer is not None:
+            self.writer.pause = self._let_the_state_lead
         self.reconciles = 0
         self.last_report: SyncReport | None = None
         self.last_error: str | None = None
@@ -611,6 +627,10 @@ class Runner:
             result: Applied | Declined = Declined("RELIST", "a kind was relisted")
         elif not pods.primed and self._basis is None:
             result = Declined("NOT_PRIMED", "no full reconcile to start from")
+        elif not pods.primed and len(changes.objects) > PRIME_OR_FULL:
+            # Priming costs a pass over the state, about what a full pass costs; in the
+            # middle of a burst, a full pass of the batch is the better bet.
+            result = Declined("LARGE_BATCH", f"{len(changes.objects)} changes, not primed")
         else:
             if not pods.primed:
                 assert self._basis is not None
