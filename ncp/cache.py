@@ -57,6 +57,7 @@ class ClusterCache:
         self.listed: set[str] = set()
         self._dirty: dict[ObjectKey, float] = {}
         self._relisted: set[str] = set()
+        self._wakes = 0
 
     def _touch(self, kind: str, key: Key) -> None:
         """Record a change of one object (the first arrival since the worker looked)."""
@@ -100,10 +101,18 @@ class ClusterCache:
                 self._changed.notify_all()
             return changed
 
+    def wake(self) -> None:
+        """Wake whoever waits in :meth:`wait_for_change` (to see that it must stop)."""
+        with self._lock:
+            self._wakes += 1
+            self._changed.notify_all()
+
     def wait_for_change(self, seen: int, timeout: float) -> int:
         """Block until the version moves past ``seen`` (or the timeout); the new version."""
         with self._lock:
-            self._changed.wait_for(lambda: self.version != seen, timeout=timeout)
+            wakes = self._wakes
+            self._changed.wait_for(lambda: self.version != seen or self._wakes != wakes,
+                                   timeout=timeout)
             return self.version
 
     def snapshot(self) -> tuple[int, list[K8sObject]]:

@@ -19,7 +19,8 @@ The shape (kopf's and the client's informer pattern, level-triggered):
   ``ncp/network_config`` are merge-patched where they differ from what the object shows
   (keys of other writers are never touched; a key NCP no longer wants is removed), and
   new problems become Warning Events on their objects. Passes hand it their results in
-  order; a full pass's result supersedes everything queued before it.
+  order; a full pass's result supersedes everything queued before it
+  (:mod:`ncp.statuswriter`).
 * **HA**: with leader election on, only the Lease holder reconciles and writes; standbys
   keep their caches warm and take over within the lease timeout.
 * **Stop**: ``stop()`` (SIGTERM in the CLI) ends the watchers, lets a running reconcile
@@ -33,24 +34,21 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ncp.cache import Changes, ClusterCache, ObjectKey
+from ncp.cache import Changes, ClusterCache
 from ncp.config import NcpConfig
 from ncp.errors import NcpError
 from ncp.leader import LeaderElector, LeaseSettings
 from ncp.metrics import FAST_BUCKETS, Metrics, serve
-from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler, normal_key
-from ncp.reconcile.sync import TIME_DEPENDENT, SyncReport, is_nsx_ingress, sync_cluster
-from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
+from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler
+from ncp.reconcile.sync import TIME_DEPENDENT, SyncReport, sync_cluster
+from ncp.sources.kube import WATCHED, Kind, KubeClient
 from ncp.sources.manifests import ManifestSet, read_manifests
-from ncp.translate import naming
-from ncp.translate.cluster import POD_ANNOTATION
-from ncp.translate.loadbalancers import ERROR_ANNOTATION as LB_ERROR_ANNOTATION
+from ncp.statuswriter import StatusWriter
 from ncp.watching import WatchStats, watch_kind
 from sdn.errors import Problem, SdnError
 from sdn.ipam import block_usage, pool_usage
@@ -58,11 +56,6 @@ from sdn.profiles import NetworkProfile
 from sdn.store import Store
 
 log = logging.getLogger("ncp.running")
-
-#: Namespace annotation keys NCP owns (the ones it may also remove).
-OWNED_PREFIXES = tuple(p for p in naming.WRITTEN_ANNOTATION_PREFIXES
-                       if p != POD_ANNOTATION)
-
 
 @dataclass(frozen=True)
 class Pass:
@@ -97,14 +90,6 @@ class RunOptions:
     clock: Callable[[], float] = time.time
 
 
-def _owned(key: str) -> bool:
-    return key.startswith(OWNED_PREFIXES)
-
-
-#: Status patches in flight at once, and how many go out between two looks at whether
-#: the worker has fallen behind (``Runner._let_the_state_lead``).
-PATCH_THREADS = 8
-PATCH_CHUNK = 200
 #: A batch of more changes than this goes to the full reconcile when the incremental one
 #: would first have to be primed.
 PRIME_OR_FULL = 500
@@ -113,160 +98,6 @@ WRITE_DEFER = 2.0
 #: Passes after which the state's write-ahead log is checkpointed even without a quiet
 #: time (see ``Runner._quiet_chores``).
 CHECKPOINT_EVERY = 1000
-
-
-def _diff(kind: str, ns: str, name: str, body: dict[str, Any], wanted: dict[str, str],
-          owned: Callable[[str], bool]) -> list[tuple[str, str, str, dict[str, str | None]]]:
-    """The merge patch that makes ``body``'s annotations what NCP wants (none if equal):
-    changed keys set, NCP's keys it no longer wants removed, everyone else's untouched."""
-    have = (body.get("metadata") or {}).get("annotations") or {}
-    diff: dict[str, str | None] = {k: v for k, v in wanted.items() if have.get(k) != v}
-    diff.update({k: None for k in have if owned(k) and k not in wanted})
-    return [(kind, ns, name, diff)] if diff else []
-
-
-class StatusWriter:
-    """Writes NCP's status back to the cluster (annotations and Events)."""
-
-    def __init__(self, client: KubeClient, cluster: str, metrics: Metrics) -> None:
-        self.client = client
-        self.cluster = cluster
-        self.metrics = metrics
-        self.reported: set[tuple[str, str]] = set()
-        #: A patch failed since the last full write: retried in a quiet time, at the
-        #: earliest at ``retry_at`` (monotonic), the wait doubling up to a minute.
-        self.failed = False
-        self.retry_at = 0.0
-        self._retry_wait = 1.0
-        #: Called between chunks of patches.
-        self.pause: Callable[[], None] = lambda: None
-
-    def write(self, report: SyncReport, snapshot: Sequence[Any]) -> int:
-        """Patch what differs; returns how many objects were patched."""
-        self.failed = False
-        current = {(o.kind, o.namespace, o.name): o for o in snapshot}
-        todo: list[tuple[str, str, str, dict[str, str | None]]] = []
-        for ns, wanted in report.annotations.items():
-            obj = current.get(("Namespace", "", ns))
-            if obj is not None:
-                todo += _diff("Namespace", "", ns, obj.body, wanted, _owned)
-        for (ns, pod), wanted in report.pod_annotations.items():
-            obj = current.get(("Pod", ns, pod))
-            if obj is not None:
-                todo += _diff("Pod", ns, pod, obj.body, wanted, lambda k: k == POD_ANNOTATION)
-        for o in snapshot:
-            if o.kind == "Service":
-                wanted = report.service_annotations.get((o.namespace, o.name), {})
-                todo += _diff("Service", o.namespace, o.name, o.body, wanted,
-                              lambda k: k == LB_ERROR_ANNOTATION)
-                if (o.body.get("spec") or {}).get("type") == "LoadBalancer":
-                    self._ingress(o, report.lb_vips.get(f"{o.namespace}/{o.name}"))
-            elif o.kind == "Ingress" and is_nsx_ingress(o):  # others belong to another controller
-                wanted = report.ingress_annotations.get((o.namespace, o.name), {})
-                todo += _diff("Ingress", o.namespace, o.name, o.body, wanted,
-                              lambda k: k == LB_ERROR_ANNOTATION)
-                self._ingress(o, report.ingress_vips.get(f"{o.namespace}/{o.name}"))
-        patches = self._patch_all(todo)
-        self._events(report.problems)
-        return patches
-
-    def write_changes(self, applied: Applied,
-                      objects: Mapping[ObjectKey, dict[str, Any] | None]) -> int:
-        """Write back one incremental batch: the annotations it changed on pods and new
-        namespaces, Events for new problems; returns how many objects were patched."""
-        bodies = {normal_key(k): b for k, b in objects.items() if b is not None}
-        todo: list[tuple[str, str, str, dict[str, str | None]]] = []
-        for name, ann in applied.namespace_annotations.items():
-            body = bodies.get(("Namespace", "", name))
-            if body is not None:
-                todo += _diff("Namespace", "", name, body, ann, _owned)
-        for (ns, name), pod_ann in applied.annotations.items():
-            body = bodies.get(("Pod", ns, name))
-            if body is not None:
-                todo += _diff("Pod", ns, name, body, dict(pod_ann or {}),
-                              lambda k: k == POD_ANNOTATION)
-        patches = self._patch_all(todo)
-        kept = {p for p in self.reported if p[1] not in applied.covered}
-        self._events(applied.problems, keep=kept)
-        return patches
-
-    def _patch_all(self, todo: Sequence[tuple[str, str, str, dict[str, str | None]]]) -> int:
-        """Send the patches, a few at once when there are many (they are independent
-        merge patches: one at a time, 10,000 took over 10 s of round trips), in chunks
-        with :attr:`pause` between them (the runner lets the worker catch up there)."""
-        if len(todo) <= 4:
-            return sum(self._patch(*item) for item in todo)
-        done = 0
-        with ThreadPoolExecutor(max_workers=PATCH_THREADS) as pool:
-            for start in range(0, len(todo), PATCH_CHUNK):
-                if start:
-                    self.pause()
-                chunk = todo[start:start + PATCH_CHUNK]
-                done += sum(pool.map(lambda item: self._patch(*item), chunk))
-        return done
-
-    def _ingress(self, obj: Any, vip: str | None) -> None:
-        """Make a LoadBalancer Service's or an Ingress's ``status.loadBalancer.ingress``
-        show its VIP."""
-        status = obj.body.get("status") or {}
-        have = [i.get("ip") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
-        want = [vip] if vip else []
-        if have == want:
-            return
-        try:
-            self.client.patch_lb_ingress(obj.kind, obj.namespace, obj.name, want)
-            self.metrics.inc("ncp_status_patches_total", kind=f"{obj.kind}Status")
-        except KubeError as err:
-            log.warning("cannot set the status of %s %s/%s: %s", obj.kind, obj.namespace,
-                        obj.name, err)
-            self._failed()
-
-    def _patch(self, kind: str, ns: str, name: str, diff: dict[str, str | None]) -> int:
-        try:
-            self.client.patch_annotations(kind, ns, name, diff)
-            self.metrics.inc("ncp_status_patches_total", kind=kind)
-            return 1
-        except KubeError as err:
-            log.warning("cannot annotate %s %s/%s: %s", kind, ns, name, err)
-            self.metrics.inc("ncp_errors_total", code="STATUS_WRITE_FAILED")
-            self._failed()
-            return 0
-
-    def reset_backoff(self) -> None:
-        """A full write went through: the next failure is retried after a second."""
-        self._retry_wait = 1.0
-
-    def _failed(self) -> None:
-        if not self.failed:
-            self.retry_at = time.monotonic() + self._retry_wait
-            self._retry_wait = min(60.0, self._retry_wait * 2)
-        self.failed = True
-
-    def _events(self, problems: Sequence[Problem],
-                keep: set[tuple[str, str]] | None = None) -> None:
-        """A Warning Event for each problem not reported yet; ``keep``: the problems
-        still standing besides ``problems`` (an incremental batch reports only its own)."""
-        now = {(p.code, p.obj) for p in problems} | (keep or set())
-        for p in problems:
-            if (p.code, p.obj) in self.reported:
-                continue
-            kind, _, rest = p.obj.partition("/")
-            ns, _, name = rest.rpartition("/")
-            namespace = ns or ("default" if kind != "Namespace" else rest)
-            body = {
-                "apiVersion": "v1", "kind": "Event",
-                "metadata": {"generateName": "ncp-", "namespace": namespace},
-                "involvedObject": {"kind": kind, "name": name or rest,
-                                   "namespace": ns or None},
-                "reason": p.code, "message": p.message, "type": "Warning",
-                "source": {"component": "nsx-container-plugin"},
-                "reportingComponent": "nsx-container-plugin",
-            }
-            try:
-                self.client.create_event(namespace, body)
-            except KubeError as err:
-                log.debug("cannot record an event for %s: %s", p.obj, err)
-        self.reported = now
 
 
 class Runner:
@@ -406,6 +237,9 @@ class Runner:
         one about a minute apart): they are daemons, joined only with the time left, so a
         quiet stream cannot hold up a SIGTERM (one join timeout per thread once could)."""
         self.stop_event.set()
+        self.cache.wake()
+        with self._writes_changed:
+            self._writes_changed.notify_all()
         deadline = time.monotonic() + timeout
         for t in sorted(self.threads, key=lambda t: t.name.startswith("ncp-watch-")):
             t.join(max(0.0, deadline - time.monotonic()))

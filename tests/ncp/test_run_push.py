@@ -3,25 +3,16 @@ problems that time alone can clear are retried when the hold behind them ends.""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 from support.clusters import config, namespace, pod
+from support.live import wait
 
 from ncp.running import Runner, RunOptions
 from sdn.errors import StateError
 from sdn.model import SegmentPort
 from sdn.store import Store
-
-
-def wait(predicate: Any, timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ports(state: Path) -> set[str]:
