@@ -26,9 +26,9 @@ decided, except the last one, found while deciding):
 * for a new namespace: the firewall does not depend on the list of namespaces (a
   per-namespace baseline, the namespace-count lint), nothing else of it exists yet
   (pods, services, ...), and it does not ask for a static SNAT IP;
-* a new pod finds a free address in its namespace's subnets (carving another subnet is
-  the full reconcile's job) and a free VLAN on its node; a new namespace a subnet and,
-  under NAT, a SNAT IP.
+* a new pod finds a free address in its namespace's subnets, or in one more carved from
+  its blocks (the namespace's segment, pool, ``ncp/subnet-N`` and SNAT rules then follow),
+  and a free VLAN on its node; a new namespace finds a subnet and, under NAT, a SNAT IP.
 
 What it decides is what a full reconcile keeps (the property test in
 ``tests/ncp/reconcile/test_incremental.py`` checks that a full reconcile after any
@@ -135,6 +135,7 @@ class _Network:
     ranges: list[tuple[int, int]]
     subnets: list[IPv4Network]
     ports: dict[str, SegmentPort]
+    blocks: list[str]  # the block each subnet was carved from
 
 
 def _labels(body: Mapping[str, Any] | None) -> dict[str, str]:
@@ -223,6 +224,7 @@ class IncrementalReconciler:
     def _index_objects(self, objs: list[K8sObject]) -> None:
         """What the prechecks read of the Kubernetes objects."""
         self.declared = {o.name for o in objs if o.kind == "Namespace"}
+        self.ns_bodies = {o.name: o.body for o in objs if o.kind == "Namespace"}
         self.controllers = any(o.kind in CONTROLLER_KINDS for o in objs)
         self.selectors: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         self.sliced: dict[str, set[str]] = defaultdict(set)
@@ -255,10 +257,12 @@ class IncrementalReconciler:
                     seg.id == naming.ns_id("seg", c, ns):
                 pool = inv.get(ip_pool_path(naming.ns_id("ipp", c, ns)))
                 if isinstance(pool, IpPool) and pool_parts(pool) is not None:
-                    subnets = [s.cidr for s in pool.subnets if isinstance(s, IpPoolBlockSubnet)]
+                    carved = [s for s in pool.subnets if isinstance(s, IpPoolBlockSubnet)]
+                    subnets = [s.cidr for s in carved]
                     ranges = [r for r in map(subnet_host_range, subnets) if r is not None]
-                    self.networks[ns] = _Network(PoolText(pool, split=pool.path in split),
-                                                 ranges, subnets, {})
+                    self.networks[ns] = _Network(
+                        PoolText(pool, split=pool.path in split), ranges, subnets, {},
+                        [s.ip_block_path.rsplit("/", 1)[1] for s in carved])
                     segments[seg.path] = ns
         node_seg = segment_path(naming.cluster_id("seg", c, "nodes"))
         for port in inv.of_type(SegmentPort):
@@ -407,6 +411,7 @@ class _Batch:
         given its SNAT IP as a full reconcile would for it alone."""
         r, s = self.r, self.r.settings
         r.declared.add(name)
+        r.ns_bodies[name] = body
         r.digests[("Namespace", "", name)] = _digest(body)
         obj = as_k8s_object("Namespace", ("", name), body)
         tags, problems = label_tags(namespace_labels(obj, name),
@@ -431,7 +436,7 @@ class _Batch:
             if isinstance(o, IpPool):
                 span = subnet_host_range(carved[1])
                 r.networks[name] = _Network(PoolText(o, split=True), [span] if span else [],
-                                            [carved[1]], {})
+                                            [carved[1]], {}, [carved[0]])
         self.new_problems[f"Namespace/{name}"] = problems
         r.accepted.add(name)
         self.out.namespace_annotations[name] = ann
@@ -479,8 +484,12 @@ class _Batch:
         if ip is None:
             ip = self._address(ns, net)
             if ip is None:
-                return Declined("SUBNET_FULL", f"namespace {ns} has no free address "
-                                "(a subnet must be carved)")
+                refused = self._carve(ns, net)
+                if refused is not None:
+                    return refused
+                ip = self._address(ns, net)
+            if ip is None:
+                return Declined("SUBNET_FULL", f"namespace {ns} has no free address")
         vlan = None
         if old is not None and old.tag(naming.SCOPE_NODE) == pod.node \
                 and old.attachment is not None:
@@ -504,6 +513,55 @@ class _Batch:
         if old is None or old.address_bindings != made.port.address_bindings or \
                 old.attachment != made.port.attachment:
             self.out.annotations[(ns, pod.name)] = made.annotation
+        return None
+
+    def _carve(self, ns: str, net: _Network) -> Declined | None:
+        """Every subnet of the namespace is full: carve it another, as a full reconcile
+        would (its segment, pool, ``ncp/subnet-N`` and, under NAT, one more SNAT rule)."""
+        r, s = self.r, self.r.settings
+        body = r.ns_bodies.get(ns)
+        obj = as_k8s_object("Namespace", ("", ns), body) if body is not None else None
+        annotations = ((body or {}).get("metadata") or {}).get("annotations") or {}
+        nat = s.enable_snat and not s.pod_routable and \
+            str(annotations.get("ncp/no_snat", "")).lower() != "true"
+        snat = None
+        if nat:
+            static = annotations.get("ncp/static_snat_ip")
+            snat = self._kept_snat(ns, str(static).strip() if static else None)
+            if snat is None:
+                return Declined("SNAT_MISSING", f"namespace {ns} has no SNAT IP to keep")
+        tags, problems = label_tags(namespace_labels(obj, ns),
+                                    reserved=naming.base_tags(s.cluster, ns),
+                                    filters=s.label_filters, obj=f"Namespace/{ns}")
+        carved = r.carver(self.now).allocate(routed_blocks(s, not nat), s.pod_subnet_prefix)
+        if problems or carved is None:
+            return Declined("SUBNET_FULL", f"no further subnet for namespace {ns}")
+        net.blocks.append(carved[0])
+        net.subnets.append(carved[1])
+        span = subnet_host_range(carved[1])
+        if span is not None:
+            net.ranges.append(span)
+        plan = NetworkPlan(subnets=[CarvedSubnet(b, c) for b, c in zip(net.blocks, net.subnets,
+                                                                       strict=True)])
+        objects, ann, _problems = namespace_network(s, ns, tags, plan, snat)
+        for o in objects:
+            if isinstance(o, IpPool):
+                net.pool.rebase(o)
+                self.pools.add(ns)
+            else:
+                self.upserts[o.path] = o
+        self.out.namespace_annotations[ns] = ann
+        return None
+
+    def _kept_snat(self, ns: str, static: str | None) -> SnatResult | None:
+        """The SNAT IP the namespace holds, as a full reconcile would keep it."""
+        r = self.r
+        alloc_id = naming.ns_id("snat", r.cluster, ns)
+        for pool_id in r.settings.fip_pool_ids:
+            text = r.external.get(pool_id)
+            alloc = text[0].items.get(alloc_id) if text is not None else None
+            if alloc is not None and (static is None or static == str(alloc.allocation_ip)):
+                return SnatResult(alloc.allocation_ip, pool_id, SNAT_OK, static is not None)
         return None
 
     def _address(self, ns: str, net: _Network) -> IPv4Address | None:

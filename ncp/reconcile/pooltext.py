@@ -30,6 +30,14 @@ class PoolText:
         self._texts = dict(parts.allocations)
         self._dirty: dict[str, str | None] = {}
 
+    def rebase(self, pool: IpPool) -> None:
+        """The pool's own fields changed (a subnet was added): its whole row is written
+        next time."""
+        parts = pool_parts(pool.model_copy(update={"allocations": ()}))
+        if parts is None:  # no allocations: always in order
+            raise ValueError(f"{pool.path}: cannot split")
+        self.base, self.split = parts.base, False
+
     def put(self, allocation: IpAllocation) -> bool:
         """Set one allocation; whether that changed anything."""
         old = self.items.get(allocation.id)

@@ -27,7 +27,7 @@ from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler
 from ncp.reconcile.sync import sync_cluster
 from ncp.sources.manifests import ManifestSet
 from sdn.ipam import Hold
-from sdn.model import IpPool, SegmentPort
+from sdn.model import IpPool, NatRule, SegmentPort
 from sdn.store import ChangeSet, Store
 
 NODES = ("node-1", "node-2", "node-3")
@@ -357,20 +357,29 @@ def test_a_pod_with_no_service_match_in_a_service_namespace_is_applied(tmp_path:
     h.assert_fixed_point(tmp_path)
 
 
-def test_a_full_namespace_is_left_to_the_full_reconcile(tmp_path: Path) -> None:
-    # A /29 gives pods 5 addresses (network, gateway and broadcast are reserved).
-    h = Harness(tmp_path, config(subnet_prefix=29), base_objects())
-    before = h.store.revision
-    for i in range(5):
+def test_a_full_namespace_gets_another_subnet_until_the_blocks_are_full(
+        tmp_path: Path) -> None:
+    # A /27 of pods gives four /29s: three namespaces take one each, one is left. A /29
+    # gives pods 5 addresses (network, gateway and broadcast are reserved).
+    h = Harness(tmp_path, config(subnet_prefix=29, implicit_namespaces=[],
+                                 container_ip_blocks=[{"id": "b", "cidr": "10.0.0.0/27"}]),
+                base_objects())
+    for i in range(6):
         h.put(pod("ns-c", f"c-{i}", {}, "node-1"))
-    assert isinstance(h.step(), Applied)
-    h.put(pod("ns-c", "c-5", {}, "node-1"))
-    h.put(pod("ns-b", "b-1", {}, "node-1"))
     result = h.step()
-    assert isinstance(result, Declined) and result.code == "SUBNET_FULL"
-    assert h.store.revision > before + 1  # the full reconcile carved a subnet and wrote
+    assert isinstance(result, Applied), result
+    ann = result.namespace_annotations["ns-c"]
+    assert ann["ncp/subnet-1"] and ann["ncp/snat_ip"]
     assert port_of(h.store, "ns-c", "c-5") is not None
-    assert port_of(h.store, "ns-b", "b-1") is not None
+    nat = [r for r in h.store.inventory().of_type(NatRule) if r.tag("ncp/project") == "ns-c"]
+    assert len(nat) == 2  # one SNAT rule per subnet
+    h.assert_fixed_point(tmp_path)
+    for i in range(6, 11):
+        h.put(pod("ns-c", f"c-{i}", {}, "node-2"))
+    result = h.step()  # ten fit, the eleventh would need a fifth /29
+    assert isinstance(result, Declined) and result.code == "SUBNET_FULL"
+    waiting = [p for _c, p in h.store.problems() if p.obj.startswith("Pod/ns-c/")]
+    assert [p.code for p in waiting] == ["NAMESPACE_SUBNETS_EXHAUSTED"]
     h.assert_fixed_point(tmp_path)
 
 
