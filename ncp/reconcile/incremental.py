@@ -19,10 +19,12 @@ decided, except the last one, found while deciding):
   (:func:`ncp.reconcile.sync.meaningful`) is unchanged; no kind was relisted; the cache
   holds no workload controller (manifests can: their expansion depends on the bare pods);
 * for a pod: the firewall does not read pods (it does only for named ports:
-  :class:`~ncp.translate.policyinputs.Tracked`); no Service of its namespace selects it,
-  by its old or its new labels, and no EndpointSlice names it (those decide load balancer
-  members and per-service SNAT); its namespace is not short of addresses (a freed address
-  would go to a waiting pod) and no node is short of VLANs;
+  :class:`~ncp.translate.policyinputs.Tracked`); every Service of its namespace that
+  selects it, by its old or its new labels, is a plain cluster IP (no load balancer VIP,
+  no SNAT IP of its own, no Ingress in the namespace, no problem): those services' pools
+  and virtual servers are then recomputed from the namespace's pods; no EndpointSlice
+  names it; its namespace is not short of addresses (a freed address would go to a
+  waiting pod) and no node is short of VLANs;
 * for a new namespace: the firewall does not depend on the list of namespaces (a
   per-namespace baseline, the namespace-count lint), nothing else of it exists yet
   (pods, services, ...), and it does not ask for a static SNAT IP;
@@ -60,12 +62,16 @@ from ncp.translate import naming
 from ncp.translate.cluster import (
     AdmittedPod,
     admit_pod,
+    container_ports,
     namespace_labels,
     namespace_network,
     pod_port,
     routed_blocks,
 )
 from ncp.translate.networks import CarvedSubnet, NetworkPlan
+from ncp.translate.policyinputs import PodInfo
+from ncp.translate.service_snat import ANNOTATION as SERVICE_SNAT_ANNOTATION
+from ncp.translate.services import existing_cluster_ips, translate_services
 from ncp.translate.settings import ClusterSettings, cluster_settings
 from ncp.translate.snat import OK as SNAT_OK
 from ncp.translate.snat import SnatResult
@@ -85,6 +91,7 @@ from sdn.model import (
     IpBlock,
     IpPool,
     IpPoolBlockSubnet,
+    LBService,
     PolicyResource,
     Segment,
     SegmentPort,
@@ -216,6 +223,8 @@ class IncrementalReconciler:
         self.reads_pods = bool(record.summary.get("firewall_reads_pods", 1))
         self.reads_namespaces = bool(record.summary.get("firewall_reads_namespaces", 1))
         self.realized_pods = record.summary.get("pods", 0)
+        self.cluster_ips = existing_cluster_ips(inv, c)
+        self.affected: set[tuple[str, str]] = set()  # services a batch's pods change
         self.realized_namespaces = record.summary.get("namespaces", 0)
         self._inventory = inv  # for the carver, built at the first new namespace
         self._carver: SubnetAllocator | None = None
@@ -226,20 +235,25 @@ class IncrementalReconciler:
         self.declared = {o.name for o in objs if o.kind == "Namespace"}
         self.ns_bodies = {o.name: o.body for o in objs if o.kind == "Namespace"}
         self.controllers = any(o.kind in CONTROLLER_KINDS for o in objs)
-        self.selectors: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        self.services: dict[str, list[K8sObject]] = defaultdict(list)
+        self.slices: dict[str, list[K8sObject]] = defaultdict(list)
         self.sliced: dict[str, set[str]] = defaultdict(set)
         self.labels: dict[StatusKey, dict[str, str]] = {}
+        self.ports_of: dict[StatusKey, tuple[tuple[str, str, int], ...]] = {}
+        self.with_ingress = {o.namespace for o in objs if o.kind == "Ingress"}
         for o in objs:
             if o.kind == "Service":
-                self.selectors[o.namespace].append((o.body.get("spec") or {}).get("selector")
-                                                   or {})
+                self.services[o.namespace].append(o)
             elif o.kind == "EndpointSlice":
+                self.slices[o.namespace].append(o)
                 for ep in o.body.get("endpoints") or []:
                     name = (ep.get("targetRef") or {}).get("name")
                     if name:
                         self.sliced[o.namespace].add(str(name))
             elif o.kind == "Pod":
                 self.labels[(o.namespace, o.name)] = _labels(o.body)
+                self.ports_of[(o.namespace, o.name)] = container_ports(
+                    o.body.get("spec") or {})
         # What a later event must differ in to matter (NCP's own write-back does not).
         self.digests = {_key_of(o): _digest(o.body) for o in objs if o.kind != "Pod"}
         self.busy = {o.namespace for o in objs if o.kind in _NAMESPACED_INPUTS}
@@ -297,6 +311,7 @@ class IncrementalReconciler:
         deleted one) in one transaction, or decline without changing anything."""
         if not self.primed:
             return Declined("NOT_PRIMED", "no full reconcile to start from")
+        self.affected = set()
         refused = self._precheck(changes)
         if refused is not None:
             return refused
@@ -348,9 +363,27 @@ class IncrementalReconciler:
         if name in self.sliced.get(ns, ()):
             return Declined("SERVICE_MEMBER", f"an EndpointSlice names pod {ns}/{name}")
         old, new = self.labels.get((ns, name), {}), _labels(body)
-        if any(_selects(sel, old) or _selects(sel, new) for sel in self.selectors.get(ns, ())):
-            return Declined("SERVICE_MEMBER", f"a Service selects pod {ns}/{name}")
+        for svc in self.services.get(ns, ()):
+            selector = (svc.body.get("spec") or {}).get("selector") or {}
+            if not (_selects(selector, old) or _selects(selector, new)):
+                continue
+            if not self._recomputable(svc):
+                return Declined("SERVICE_MEMBER", f"Service {ns}/{svc.name} selects pod "
+                                f"{ns}/{name} and has more than a cluster IP")
+            self.affected.add((ns, svc.name))
         return None
+
+    def _recomputable(self, svc: K8sObject) -> bool:
+        """Whether a service's objects can be recomputed alone when its members change:
+        a plain cluster IP it has already (no load balancer VIP, no SNAT IP of its own,
+        no Ingress in its namespace, no problem)."""
+        spec = svc.body.get("spec") or {}
+        annotations = (svc.body.get("metadata") or {}).get("annotations") or {}
+        return (spec.get("type") in (None, "ClusterIP", "NodePort")
+                and SERVICE_SNAT_ANNOTATION not in annotations
+                and svc.namespace not in self.with_ingress
+                and f"{svc.namespace}/{svc.name}" in self.cluster_ips
+                and not self.problems.get(f"Service/{svc.namespace}/{svc.name}"))
 
     def _namespace_precheck(self, name: str, body: dict[str, Any]) -> Declined | None:
         if self.reads_namespaces:
@@ -391,6 +424,7 @@ class _Batch:
             admitted, problems, _note = admit_pod(obj, settings=r.settings, declared=r.declared,
                                                   realized=r.accepted, nodes=r.nodes)
         r.labels[(ns, name)] = _labels(body)
+        r.ports_of[(ns, name)] = container_ports((body or {}).get("spec") or {})
         r.busy.add(ns)
         if admitted is not None and net is None:
             return Declined("NO_NETWORK", f"namespace {ns} has no network")
@@ -573,9 +607,28 @@ class _Batch:
             else net.pool.addresses
         return first_free(net.ranges, used, holds, self.now)
 
+    def _services(self) -> None:
+        """The pools and virtual servers of the services whose members the batch changed,
+        recomputed from the namespace's pods as they are now."""
+        r = self.r
+        for ns in sorted({ns for ns, _n in r.affected}):
+            net = r.networks.get(ns)
+            pods = [PodInfo(ns, name, port.path, str(port.address_bindings[0].ip_address),
+                            r.labels.get((ns, name), {}), r.ports_of.get((ns, name), ()))
+                    for name, port in sorted(net.ports.items()) if port.address_bindings] \
+                if net is not None else []
+            wanted = [svc for svc in r.services[ns] if (ns, svc.name) in r.affected]
+            result = translate_services(wanted, r.slices.get(ns, []), cluster=r.cluster,
+                                        pods=pods, service_cidr=r.settings.service_cidr,
+                                        existing=r.cluster_ips)
+            for obj in result.objects:
+                if not isinstance(obj, LBService):  # the cluster's DLB: unchanged
+                    self.upserts[obj.path] = obj
+
     def commit(self) -> Applied:
         """Write what the batch decided (nothing when it changed nothing)."""
         r = self.r
+        self._services()
         changed_problems = {o: ps for o, ps in self.new_problems.items()
                             if sorted(r.problems.get(o, [])) != sorted(ps)}
         for obj, ps in changed_problems.items():

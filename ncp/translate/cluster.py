@@ -126,7 +126,7 @@ class AdmittedPod:
     container_ports: tuple[tuple[str, str, int], ...]
 
 
-def _container_ports(spec: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...]:
+def container_ports(spec: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...]:
     """``(name, protocol, number)`` of every container port (for named-port policies)."""
     out = []
     for container in spec.get("containers") or []:
@@ -175,7 +175,7 @@ def admit_pod(pod: K8sObject, *, settings: ClusterSettings, declared: Container[
         return None, list(problems), None
     labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
     return AdmittedPod(pod.name, str(node), tags, tuple(reserved), labels,
-                       _container_ports(spec)), [], None
+                       container_ports(spec)), [], None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler
 from ncp.reconcile.sync import sync_cluster
 from ncp.sources.manifests import ManifestSet
 from sdn.ipam import Hold
-from sdn.model import IpPool, NatRule, SegmentPort
+from sdn.model import IpPool, LBPool, NatRule, SegmentPort
 from sdn.store import ChangeSet, Store
 
 NODES = ("node-1", "node-2", "node-3")
@@ -39,9 +39,11 @@ def node(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}
 
 
-def service(ns: str, name: str, selector: dict[str, str]) -> dict[str, Any]:
+def service(ns: str, name: str, selector: dict[str, str], kind: str = "ClusterIP",
+            target: int | str = "http") -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-            "spec": {"selector": selector, "ports": [{"port": 80, "protocol": "TCP"}]}}
+            "spec": {"type": kind, "selector": selector,
+                     "ports": [{"port": 80, "targetPort": target, "protocol": "TCP"}]}}
 
 
 def named_port_policy(ns: str) -> dict[str, Any]:
@@ -92,9 +94,9 @@ class Harness:
         return (sorted((r.path, r.body) for r in s.rows()), s.status(c), s.problems(c),
                 sorted(h for h in s.holds() if h.active(self.now)))
 
-    def assert_fixed_point(self, tmp: Path) -> None:
-        """A full reconcile changes nothing; the state is sound and, addresses aside,
-        what a fresh sync of the same objects makes."""
+    def assert_fixed_point(self, tmp: Path, *, fresh: bool = True) -> None:
+        """A full reconcile changes nothing; the state is sound and (``fresh``),
+        addresses aside, what a fresh sync of the same objects makes."""
         before = self.state()
         _v, objects = self.cache.snapshot()
         mset = ManifestSet(tuple(objects), (), ())
@@ -105,6 +107,8 @@ class Harness:
         self.pods.prime(objects)  # the full pass wrote the record: start again from it
         inv = self.store.inventory()
         check_invariants(inv)
+        if not fresh:
+            return
         fresh_path = tmp / f"fresh-{self.rv}.db"
         with Store.open(fresh_path) as fresh:
             sync_cluster(fresh, manifests=mset, config=self.cfg, now=self.now)
@@ -245,11 +249,11 @@ def test_an_annotation_only_change_writes_nothing(tmp_path: Path) -> None:
 def _decline_cases() -> list[Any]:
     web = pod("ns-a", "a-2", {"app": "web"}, "node-1")
     return [
-        pytest.param([service("ns-a", "web", {"app": "web"})], [web], "SERVICE_MEMBER",
-                     id="service-selects-new-pod"),
-        pytest.param([service("ns-a", "web", {"app": "web"})],
+        pytest.param([service("ns-a", "web", {"app": "web"}, "LoadBalancer")], [web],
+                     "SERVICE_MEMBER", id="load-balancer-selects-new-pod"),
+        pytest.param([service("ns-a", "web", {"app": "web"}, "LoadBalancer")],
                      [pod("ns-a", "a-0", {"app": "other"}, "node-1")], "SERVICE_MEMBER",
-                     id="service-selected-old-labels"),
+                     id="load-balancer-selected-old-labels"),
         pytest.param([named_port_policy("ns-c")], [web], "NAMED_PORTS", id="named-ports"),
         pytest.param([], [namespace("ns-a", labels={"team": "x"})], "OTHER_KIND",
                      id="namespace-relabelled"),
@@ -350,6 +354,27 @@ def test_heartbeats_and_status_pass_along_with_pod_changes(tmp_path: Path) -> No
     h.assert_fixed_point(tmp_path)
 
 
+def test_a_cluster_ip_service_follows_its_pods(tmp_path: Path) -> None:
+    """Pods a ClusterIP Service selects come and go incrementally: the service's pool is
+    recomputed from the namespace's pods (named target ports resolved per pod)."""
+    h = Harness(tmp_path, config(), base_objects(service("ns-a", "web", {"app": "web"})))
+
+    def members() -> list[tuple[str, str]]:
+        (pool,) = [o for o in h.store.inventory().of_type(LBPool)
+                   if o.tag("ncp/service") == "web"]
+        return sorted((m.display_name or "", m.port) for m in pool.members)
+    assert members() == []  # a-0 has no port named http
+    web = pod("ns-a", "a-2", {"app": "web"}, "node-1")
+    web["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": 8080}]
+    h.put(web)
+    assert isinstance(h.step(), Applied)
+    assert members() == [("ns-a/a-2", "8080")]
+    h.put(pod("ns-a", "a-2", {"app": "other"}, "node-1"), "MODIFIED")
+    assert isinstance(h.step(), Applied)
+    assert members() == []
+    h.assert_fixed_point(tmp_path)
+
+
 def test_a_pod_with_no_service_match_in_a_service_namespace_is_applied(tmp_path: Path) -> None:
     h = Harness(tmp_path, config(), base_objects(service("ns-a", "web", {"app": "web"})))
     h.put(pod("ns-a", "batch", {"app": "batch"}, "node-3"))
@@ -413,7 +438,7 @@ def test_incremental_passes_are_what_a_full_reconcile_keeps(
         tmp_path_factory: pytest.TempPathFactory, batches: list[list[tuple[Any, ...]]],
         with_service: bool, prefix: int) -> None:
     tmp = tmp_path_factory.mktemp("inc")
-    extra = [service("ns-b", "web", {"app": "web"})] if with_service else []
+    extra = [service("ns-b", "web", {"app": "web"}, target=8080)] if with_service else []
     h = Harness(tmp, config(subnet_prefix=prefix, ip_reallocation_time=5), base_objects(*extra))
     live: dict[tuple[str, str], dict[str, Any]] = {}
     declared: set[str] = set()
@@ -437,8 +462,8 @@ def test_incremental_passes_are_what_a_full_reconcile_keeps(
                 h.put(body, "MODIFIED")
                 live[(ns, name)] = body
         h.step()
-        check_invariants(h.store.inventory())
-    h.assert_fixed_point(tmp)
+        h.assert_fixed_point(tmp, fresh=False)  # after every batch: a later full pass
+    h.assert_fixed_point(tmp)                   # would otherwise hide a wrong one
 
 
 def test_the_property_exercises_the_incremental_path(tmp_path: Path) -> None:
