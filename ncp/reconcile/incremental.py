@@ -15,16 +15,18 @@ decided, except the last one, found while deciding):
 
 * the reconciler was primed (:meth:`IncrementalReconciler.prime`) from the state a full
   reconcile of this process wrote, and nobody has written the state since;
-* every changed object is a Pod, a new Namespace, or an object whose meaningful content
-  (:func:`ncp.reconcile.sync.meaningful`) is unchanged; no kind was relisted; the cache
-  holds no workload controller (manifests can: their expansion depends on the bare pods);
+* every changed object is a Pod, an EndpointSlice, a new Namespace, or an object whose
+  meaningful content (:func:`ncp.reconcile.sync.meaningful`) is unchanged; no kind was
+  relisted; the cache holds no workload controller (manifests can: their expansion
+  depends on the bare pods);
 * for a pod: the firewall does not read pods (it does only for named ports:
   :class:`~ncp.translate.policyinputs.Tracked`); every Service of its namespace that
   selects it, by its old or its new labels, is a plain cluster IP (no load balancer VIP,
-  no SNAT IP of its own, no Ingress in the namespace, no problem): those services' pools
-  and virtual servers are then recomputed from the namespace's pods; no EndpointSlice
-  names it; its namespace is not short of addresses (a freed address would go to a
-  waiting pod) and no node is short of VLANs;
+  no SNAT IP of its own, no Ingress in the namespace, no problem), and so is every
+  Service whose EndpointSlices name it: those services' pools and virtual servers are
+  then recomputed from the namespace's pods and slices; its namespace is not short of
+  addresses (a freed address would go to a waiting pod) and no node is short of VLANs;
+* for an EndpointSlice: its Service (before and after) is such a plain cluster IP;
 * for a new namespace: the firewall does not depend on the list of namespaces (a
   per-namespace baseline, the namespace-count lint), nothing else of it exists yet
   (pods, services, ...), and it does not ask for a static SNAT IP;
@@ -170,6 +172,19 @@ def _digest(body: Mapping[str, Any]) -> str:
     return json.dumps(meaningful(body), sort_keys=True, default=str)
 
 
+def _slice_service(body: Mapping[str, Any] | None) -> str | None:
+    """The Service an EndpointSlice belongs to."""
+    labels = ((body or {}).get("metadata") or {}).get("labels") or {}
+    name = labels.get("kubernetes.io/service-name")
+    return str(name) if name else None
+
+
+def _slice_pods(body: Mapping[str, Any]) -> set[str]:
+    """The pods an EndpointSlice names."""
+    return {str(ref["name"]) for ep in body.get("endpoints") or []
+            if (ref := ep.get("targetRef") or {}).get("name")}
+
+
 def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return bool(selector) and all(labels.get(str(k)) == str(v) for k, v in selector.items())
 
@@ -236,8 +251,7 @@ class IncrementalReconciler:
         self.ns_bodies = {o.name: o.body for o in objs if o.kind == "Namespace"}
         self.controllers = any(o.kind in CONTROLLER_KINDS for o in objs)
         self.services: dict[str, list[K8sObject]] = defaultdict(list)
-        self.slices: dict[str, list[K8sObject]] = defaultdict(list)
-        self.sliced: dict[str, set[str]] = defaultdict(set)
+        self.slices: dict[str, dict[str, K8sObject]] = defaultdict(dict)
         self.labels: dict[StatusKey, dict[str, str]] = {}
         self.ports_of: dict[StatusKey, tuple[tuple[str, str, int], ...]] = {}
         self.with_ingress = {o.namespace for o in objs if o.kind == "Ingress"}
@@ -245,11 +259,7 @@ class IncrementalReconciler:
             if o.kind == "Service":
                 self.services[o.namespace].append(o)
             elif o.kind == "EndpointSlice":
-                self.slices[o.namespace].append(o)
-                for ep in o.body.get("endpoints") or []:
-                    name = (ep.get("targetRef") or {}).get("name")
-                    if name:
-                        self.sliced[o.namespace].add(str(name))
+                self.slices[o.namespace][o.name] = o
             elif o.kind == "Pod":
                 self.labels[(o.namespace, o.name)] = _labels(o.body)
                 self.ports_of[(o.namespace, o.name)] = container_ports(
@@ -328,6 +338,9 @@ class IncrementalReconciler:
                 refused = batch.pod(ns, name, body)
             elif kind == "Namespace" and name not in self.declared and body is not None:
                 refused = batch.namespace(name, body)
+            elif kind == "EndpointSlice":
+                self._slice(ns, name, body)
+                continue
             else:
                 continue  # unchanged for NCP (the precheck let nothing else through)
             if refused is not None:
@@ -349,6 +362,10 @@ class IncrementalReconciler:
                 continue  # nothing NCP reads changed (its own write-back, a heartbeat)
             elif kind == "Namespace" and body is not None and name not in self.declared:
                 refused = self._namespace_precheck(name, body)
+            elif kind == "EndpointSlice":
+                old = self.slices.get(ns, {}).get(name)
+                refused = self._take_along(ns, {_slice_service(b) for b in (
+                    old.body if old is not None else None, body)}, f"EndpointSlice {name}")
             else:
                 refused = Declined("OTHER_KIND", f"a {kind} changed")
             if refused is not None:
@@ -360,18 +377,36 @@ class IncrementalReconciler:
             return Declined("NAMED_PORTS", "the firewall resolves named ports against pods")
         if ns in self.exhausted:
             return Declined("ADDRESSES_SHORT", f"namespace {ns} is short of addresses")
-        if name in self.sliced.get(ns, ()):
-            return Declined("SERVICE_MEMBER", f"an EndpointSlice names pod {ns}/{name}")
         old, new = self.labels.get((ns, name), {}), _labels(body)
+        selecting: set[str | None] = {
+            svc.name for svc in self.services.get(ns, ())
+            if _selects((svc.body.get("spec") or {}).get("selector") or {}, old)
+            or _selects((svc.body.get("spec") or {}).get("selector") or {}, new)}
+        selecting |= {_slice_service(sl.body) for sl in self.slices.get(ns, {}).values()
+                      if name in _slice_pods(sl.body)}
+        return self._take_along(ns, selecting, f"pod {ns}/{name}")
+
+    def _take_along(self, ns: str, services: set[str | None], what: str) -> Declined | None:
+        """The services (by name) whose members a change alters: recomputed with the
+        batch when each is a plain cluster IP, else the batch is declined."""
         for svc in self.services.get(ns, ()):
-            selector = (svc.body.get("spec") or {}).get("selector") or {}
-            if not (_selects(selector, old) or _selects(selector, new)):
+            if svc.name not in services:
                 continue
             if not self._recomputable(svc):
-                return Declined("SERVICE_MEMBER", f"Service {ns}/{svc.name} selects pod "
-                                f"{ns}/{name} and has more than a cluster IP")
+                return Declined("SERVICE_MEMBER", f"Service {ns}/{svc.name} has more than a "
+                                f"cluster IP and {what} changes its members")
             self.affected.add((ns, svc.name))
         return None
+
+    def _slice(self, ns: str, name: str, body: dict[str, Any] | None) -> None:
+        """Keep an EndpointSlice as it is now (its services are recomputed)."""
+        key = ("EndpointSlice", ns, name)
+        if body is None:
+            self.slices[ns].pop(name, None)
+            self.digests.pop(key, None)
+        else:
+            self.slices[ns][name] = as_k8s_object("EndpointSlice", (ns, name), body)
+            self.digests[key] = _digest(body)
 
     def _recomputable(self, svc: K8sObject) -> bool:
         """Whether a service's objects can be recomputed alone when its members change:
@@ -618,7 +653,8 @@ class _Batch:
                     for name, port in sorted(net.ports.items()) if port.address_bindings] \
                 if net is not None else []
             wanted = [svc for svc in r.services[ns] if (ns, svc.name) in r.affected]
-            result = translate_services(wanted, r.slices.get(ns, []), cluster=r.cluster,
+            result = translate_services(wanted, list(r.slices.get(ns, {}).values()),
+                                        cluster=r.cluster,
                                         pods=pods, service_cidr=r.settings.service_cidr,
                                         existing=r.cluster_ips)
             for obj in result.objects:

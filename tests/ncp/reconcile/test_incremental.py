@@ -375,6 +375,41 @@ def test_a_cluster_ip_service_follows_its_pods(tmp_path: Path) -> None:
     h.assert_fixed_point(tmp_path)
 
 
+def endpoint_slice(ns: str, service_name: str, ready: dict[str, bool]) -> dict[str, Any]:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": f"{service_name}-abcde", "namespace": ns,
+                         "labels": {"kubernetes.io/service-name": service_name}},
+            "endpoints": [{"targetRef": {"kind": "Pod", "name": n},
+                           "conditions": {"ready": r}} for n, r in sorted(ready.items())]}
+
+
+@pytest.mark.parametrize("kind, applied", [
+    pytest.param("ClusterIP", True, id="cluster-ip"),
+    pytest.param("LoadBalancer", False, id="load-balancer"),
+])
+def test_endpoint_slices_move_their_service_members(tmp_path: Path, kind: str,
+                                                    applied: bool) -> None:
+    svc = service("ns-a", "web", {"app": "web"}, kind, target=8080)
+    h = Harness(tmp_path, config(), base_objects(
+        svc, endpoint_slice("ns-a", "web", {"a-0": True, "a-1": True})))
+
+    def members() -> list[str]:
+        pools = [o for o in h.store.inventory().of_type(LBPool)
+                 if o.tag("ncp/service") == "web" and o.id.startswith("pool_k8s-cluster_")]
+        return sorted(m.display_name or "" for p in pools for m in p.members)
+    before = members()
+    assert "ns-a/a-1" in before
+    h.put(endpoint_slice("ns-a", "web", {"a-0": True, "a-1": False}), "MODIFIED")
+    result = h.step()
+    assert isinstance(result, Applied) is applied, result
+    assert "ns-a/a-1" not in members()
+    h.put(pod("ns-a", "a-0", {"app": "web"}, "node-1"), "DELETED")
+    result = h.step()
+    assert isinstance(result, Applied) is applied, result
+    assert "ns-a/a-0" not in members()
+    h.assert_fixed_point(tmp_path)
+
+
 def test_a_pod_with_no_service_match_in_a_service_namespace_is_applied(tmp_path: Path) -> None:
     h = Harness(tmp_path, config(), base_objects(service("ns-a", "web", {"app": "web"})))
     h.put(pod("ns-a", "batch", {"app": "batch"}, "node-3"))
