@@ -72,7 +72,6 @@ import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -105,7 +104,7 @@ T0 = 1_700_000_000.0
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import peak_rss_mib, percentile, source_revision  # noqa: E402
+from benchlib import peak_rss_mib, percentile, run_child, source_revision  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -458,22 +457,14 @@ def child(args: argparse.Namespace) -> int:
 def spawn(args: argparse.Namespace, case: str, state: Path, *, pods: int,
           cluster_dir: Path | None = None, repeat: int = 1) -> dict[str, Any] | None:
     """Run ``case`` in a fresh interpreter; its JSON result, or None when it failed."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case,
-           "--state", str(state), "--config", str(args.config), "--repeat", str(repeat),
+    cmd = ["--state", str(state), "--config", str(args.config), "--repeat", str(repeat),
            "--seed", str(args.seed), "--pods", str(pods)]
     if cluster_dir is not None:
         cmd += ["--cluster-dir", str(cluster_dir)]
     if args.profile:
         cmd.append("--profile")
     cmd += ["--label-method", args.label_method]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        log(f"case {case} FAILED (exit {proc.returncode}); see the error above")
-        return None
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, case, cmd, log=log)
 
 
 def build_cluster(args: argparse.Namespace, name: str, size: tuple[int, int, int],

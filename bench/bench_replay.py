@@ -57,7 +57,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -72,7 +71,7 @@ CASES = ("stream", "steady", "steady_namespace")
 TIERS = ("frontend", "backend", "data", "batch")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import peak_rss_mib, percentile, source_revision  # noqa: E402
+from benchlib import peak_rss_mib, percentile, run_child, source_revision  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -261,21 +260,13 @@ def steady(runner: Any, feeder: Feeder, stream: Path, case: str,
 
 def spawn(args: argparse.Namespace, case: str) -> dict[str, Any] | None:
     """Run ``case`` in a fresh interpreter; its JSON result, or None when it failed."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case,
-           "--namespaces", str(args.namespaces), "--pods", str(args.pods),
+    cmd = ["--namespaces", str(args.namespaces), "--pods", str(args.pods),
            "--seed", str(args.seed), "--debounce", str(args.debounce),
            "--changes", str(args.changes), "--ns-changes", str(args.ns_changes),
            "--config", str(args.config), "--timeout", str(args.timeout)]
     cmd += ["--record", str(args.record)] if args.record else []
     cmd += ["--verbose"] if args.verbose else []
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        log(f"case {case} FAILED (exit {proc.returncode}); see the error above")
-        return None
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, case, cmd, log=log)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

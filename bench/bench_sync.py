@@ -78,7 +78,7 @@ CHURN_APP = "canary"
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import p95, peak_rss_mib, source_revision  # noqa: E402
+from benchlib import p95, peak_rss_mib, run_child, source_revision  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -279,20 +279,12 @@ def child(args: argparse.Namespace) -> int:
 def spawn(args: argparse.Namespace, case: str, dirs: dict[str, Path],
           repeat: int) -> dict[str, Any] | None:
     """Run ``case`` in a fresh interpreter; its JSON result, or None when it failed."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case,
-           "--workdir", str(dirs["work"]), "--cluster-dir", str(dirs["base"]),
+    cmd = ["--workdir", str(dirs["work"]), "--cluster-dir", str(dirs["base"]),
            "--churn-dir", str(dirs["churn"]), "--config", str(args.config),
            "--repeat", str(repeat)]
     if args.via_cli:
         cmd.append("--via-cli")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        log(f"case {case} FAILED (exit {proc.returncode}); see the error above")
-        return None
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, case, cmd, log=log)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -67,7 +67,6 @@ import os
 import platform
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -90,6 +89,7 @@ from bench_dfw import (  # noqa: E402  (bench/ is no package: found through sys.
     prepare,
     source_revision,
 )
+from benchlib import run_child  # noqa: E402
 
 CASES = ("pod_to_pod", "same_namespace", "to_outside", "bidirectional")
 #: (namespaces, pods, policies)
@@ -369,21 +369,13 @@ def child(args: argparse.Namespace) -> int:
 def spawn(args: argparse.Namespace, case: str, state: Path, *, pods: int,
           cluster_dir: Path | None = None) -> dict[str, Any] | None:
     """Run ``case`` in a fresh interpreter; its JSON result, or None when it failed."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case,
-           "--state", str(state), "--config", str(args.config), "--repeat", str(args.repeat),
+    cmd = ["--state", str(state), "--config", str(args.config), "--repeat", str(args.repeat),
            "--seed", str(args.seed), "--pods", str(pods)]
     if cluster_dir is not None:
         cmd += ["--cluster-dir", str(cluster_dir)]
     if args.profile:
         cmd.append("--profile")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        log(f"case {case} FAILED (exit {proc.returncode}); see the error above")
-        return None
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, case, cmd, log=log)
 
 
 def build_cluster(args: argparse.Namespace, size: tuple[int, int, int],

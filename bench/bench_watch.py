@@ -73,7 +73,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -95,7 +94,7 @@ POLL = 0.05
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import peak_rss_mib, percentile, source_revision  # noqa: E402
+from benchlib import peak_rss_mib, percentile, run_child, source_revision  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -643,21 +642,13 @@ def child(args: argparse.Namespace) -> int:
 
 def spawn(args: argparse.Namespace, case: str) -> dict[str, Any] | None:
     """Run ``case`` in a fresh interpreter; its JSON result, or None when it failed."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case,
-           "--namespaces", str(args.namespaces), "--pods", str(args.pods),
+    cmd = ["--namespaces", str(args.namespaces), "--pods", str(args.pods),
            "--seed", str(args.seed), "--debounce", str(args.debounce),
            "--changes", str(args.changes), "--config", str(args.config),
            "--timeout", str(args.timeout)]
     cmd += ["--profile"] if args.profile else []
     cmd += ["--verbose"] if args.verbose else []
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT), str(TESTS), os.environ.get("PYTHONPATH", "")) if p)}
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        log(f"case {case} FAILED (exit {proc.returncode}); see the error above")
-        return None
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, case, cmd, log=log, paths=[TESTS])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

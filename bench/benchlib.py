@@ -1,15 +1,18 @@
 """What every benchmark script shares: the source revision a figure belongs to, peak
-memory, nearest-rank percentiles. (``bench/`` is no package; scripts import this module
-through their own folder on ``sys.path``.)"""
+memory, nearest-rank percentiles, running a case in a fresh interpreter. (``bench/`` is
+no package; scripts import this module through their own folder on ``sys.path``.)"""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import resource
+import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,3 +64,19 @@ def percentile(values: Sequence[float], q: float) -> float:
 def p95(values: Sequence[float]) -> float:
     """Nearest-rank 95th percentile."""
     return percentile(values, 95)
+
+
+def run_child(script: str | Path, case: str, args: Sequence[str], *,
+              log: Callable[[str], None], paths: Sequence[Path] = ()) -> dict[str, Any] | None:
+    """Run ``script --child CASE ARGS`` in a fresh interpreter (the repository and
+    ``paths`` first on its ``PYTHONPATH``) and return the JSON object on the last line of
+    its stdout; None, logged, when it failed (its stderr went through to ours)."""
+    cmd = [sys.executable, str(Path(script).resolve()), "--child", case, *args]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), *map(str, paths), os.environ.get("PYTHONPATH", "")) if p)}
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        log(f"case {case} FAILED (exit {proc.returncode}); see the error above")
+        return None
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result

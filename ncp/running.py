@@ -417,8 +417,8 @@ class Runner:
 
     def _quiet_chores(self) -> None:
         """Chores for quiet times, so that the next change does not pay for them: prime
-        the incremental reconcile after a full pass (a pass over the state, about a
-        second at 10,000 pods), write again the status that failed to be written (it
+        the incremental reconcile after a full pass (a pass over the state: seconds at
+        10,000 pods), write again the status that failed to be written (it
         compares with the objects as they are now), copy the state's write-ahead log
         into it, and, after a full pass, run a full garbage collection, then freeze what
         survives.

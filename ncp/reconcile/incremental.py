@@ -62,6 +62,7 @@ from ncp.reconcile.sync import meaningful, resolve_profile
 from ncp.sources.manifests import CLUSTER_SCOPED_KINDS, K8sObject
 from ncp.translate import naming
 from ncp.translate.cluster import (
+    VLAN_IDS,
     AdmittedPod,
     admit_pod,
     container_ports,
@@ -102,9 +103,6 @@ from sdn.model import (
 )
 from sdn.store import ChangeSet, ClusterRecord, Store
 from sdn.store.sqlite import pool_parts, to_stored
-
-#: VLAN ids a node can give its pods (as in ``ncp.translate.cluster``).
-_VLANS = range(1, 4094)
 
 StatusKey = tuple[str, str]  # (namespace, pod)
 
@@ -204,7 +202,8 @@ class IncrementalReconciler:
     # --- priming ---------------------------------------------------------------------
     def prime(self, objects: Iterable[K8sObject]) -> None:
         """Index the state a full reconcile of ``objects`` has just written (or found up
-        to date). Costs one pass over the state (about a second at 10,000 pods): the
+        to date). Costs one pass over the state (0.4 to 0.6 s at 10,000 pods once the
+        store has parsed it, about 3 s when it must parse the rows a full pass wrote): the
         worker does it in a quiet time after a full pass, or before the next batch."""
         objs = list(objects)
         store, c = self.store, self.cluster
@@ -565,7 +564,7 @@ class _Batch:
             vlan = old.attachment.traffic_tag
         if vlan is None:
             used = self.r.vlans[pod.node]
-            vlan = next((v for v in _VLANS if v not in used), None)
+            vlan = next((v for v in VLAN_IDS if v not in used), None)
             if vlan is None:
                 return Declined("VLANS_SHORT", f"node {pod.node} has no free VLAN")
             used.add(vlan)

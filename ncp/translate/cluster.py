@@ -80,7 +80,7 @@ from sdn.model import (
 POD_ANNOTATION = "ncp/network_config"
 
 #: VLAN ids a node can give its pods: 4094 is reserved by Hyperbus, 0 means untagged.
-_VLANS = range(1, 4094)
+VLAN_IDS = range(1, 4094)
 _NODES = "nodes"
 
 
@@ -222,7 +222,7 @@ class _Vlans:
 
     def __init__(self) -> None:
         self.used: dict[str, set[int]] = defaultdict(set)
-        self.cursor: dict[str, int] = defaultdict(lambda: _VLANS.start)
+        self.cursor: dict[str, int] = defaultdict(lambda: VLAN_IDS.start)
 
     def reserve(self, node: str, vlan: int) -> None:
         self.used[node].add(vlan)
@@ -231,7 +231,7 @@ class _Vlans:
         used, vlan = self.used[node], self.cursor[node]
         while vlan in used:
             vlan += 1
-        if vlan >= _VLANS.stop:
+        if vlan >= VLAN_IDS.stop:
             return None
         used.add(vlan)
         self.cursor[node] = vlan + 1
