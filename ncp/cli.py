@@ -22,6 +22,7 @@ from rich.console import Console
 from ncp.config import NcpConfig, load_config
 from ncp.errors import NcpError
 from ncp.reconcile.sync import Progress, SyncReport, load_profile_file, sync_cluster
+from sdn.cli.entry import add_version, guarded, state_option
 from sdn.errors import SdnError
 from sdn.profiles import NetworkProfile, parse_profile
 from sdn.render.output import print_json, print_table
@@ -29,17 +30,18 @@ from sdn.store import Store, default_state_path
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ncp", description="NSX container plugin emulator.")
+    p = argparse.ArgumentParser(prog="ncp", description="NSX container plugin emulator.",
+                                parents=[state_option(top=True)])
+    add_version(p, "ncp")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("sync", help="make the state match a cluster's manifests")
+    s = sub.add_parser("sync", help="make the state match a cluster's manifests",
+                       parents=[state_option()])
     s.add_argument("--cluster", action="append", required=True, metavar="PATH",
                    help="manifest file or folder (repeatable)")
     s.add_argument("--profile", metavar="FILE|NAME",
                    help="network profile: a JSON file, or the name of one in the state")
     s.add_argument("--config", metavar="FILE", help="cluster settings (YAML); defaults if absent")
     s.add_argument("--cluster-name", metavar="NAME", help="override the config's cluster name")
-    s.add_argument("--state", default=None,
-                   help="state database (default $SDN_STATE or .sdn/state.db)")
     s.add_argument("--now", type=float, default=None, metavar="SECONDS",
                    help="the time of the run (epoch seconds), for reproducible runs")
     s.add_argument("--full", action="store_true",
@@ -47,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", choices=["table", "json"], default="table")
     s.add_argument("-q", "--quiet", action="store_true", help="print only problems")
 
-    r = sub.add_parser("run", help="keep the state in step with a cluster, continuously")
+    r = sub.add_parser("run", help="keep the state in step with a cluster, continuously",
+                       parents=[state_option()])
     src = r.add_mutually_exclusive_group()
     src.add_argument("--kubeconfig", help="kubeconfig file (default $KUBECONFIG, ~/.kube/config "
                                           "or the in-cluster service account)")
@@ -57,7 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", metavar="FILE|NAME")
     r.add_argument("--config", metavar="FILE")
     r.add_argument("--cluster-name", metavar="NAME")
-    r.add_argument("--state", default=None)
     r.add_argument("--metrics-port", type=int, default=None,
                    help="serve /metrics and /healthz on 127.0.0.1:PORT")
     r.add_argument("--no-leader-election", action="store_true",
@@ -140,7 +142,7 @@ def _sync(args: argparse.Namespace) -> int:
     existed = state.exists()
     try:
         return _sync_into(args, config=config, now=now)
-    except (NcpError, SdnError):
+    except (NcpError, SdnError, KeyboardInterrupt):
         if not existed:
             _discard_new_state(state)
         raise
@@ -238,25 +240,12 @@ def _run_once(runner: Any) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``ncp``; returns the exit code."""
+    """Run ``ncp``; returns the exit code (see :mod:`sdn.cli.entry`)."""
     args = _parser().parse_args(argv)
     if getattr(args, "state", None) is None:
         args.state = str(default_state_path())
-    try:
-        if args.command == "run":
-            return _run(args)
-        return _sync(args)
-    except NcpError as err:
-        for p in err.problems:
-            print(f"error: {p}", file=sys.stderr)
-        return 2
-    except SdnError as err:
-        print(f"error: {err}", file=sys.stderr)
-        for p in getattr(err, "problems", []):
-            print(f"  {p}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        return 0
+    return guarded("ncp", lambda: _run(args) if args.command == "run" else _sync(args),
+                   coded=(NcpError,))
 
 
 if __name__ == "__main__":

@@ -79,3 +79,14 @@ class StateError(SdnError):
     """The state database cannot be opened, read or written."""
 
     code = "STATE_ERROR"
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what it left behind: ``outcome`` says whether the state was written.
+
+    A :class:`KeyboardInterrupt` still (so code that lets Ctrl-C pass lets this pass too).
+    """
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome

@@ -18,16 +18,16 @@ from sdn.cli import (
     topology_cmd,
     traceflow_cmd,
 )
-from sdn.errors import SdnError
+from sdn.cli.entry import add_version, guarded, state_option
 from sdn.model import KINDS
 from sdn.store import default_state_path
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--state", default=None,
-                        help="state database (default $SDN_STATE or .sdn/state.db)")
-    p = argparse.ArgumentParser(prog="sdn", description="Question an NSX-T style network state.")
+    common = state_option()
+    p = argparse.ArgumentParser(prog="sdn", description="Question an NSX-T style network state.",
+                                parents=[state_option(top=True)])
+    add_version(p, "sdn")
     sub = p.add_subparsers(dest="command", required=True)
 
     show = sub.add_parser("show", parents=[common], help="list objects of one kind")
@@ -152,20 +152,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sdn``; returns the exit code."""
+    """Run ``sdn``; returns the exit code (see :mod:`sdn.cli.entry`)."""
     args = _parser().parse_args(argv)
     if args.state is None:
         args.state = str(default_state_path())
-    try:
+
+    def body() -> int:
         code: int = args.run(args)
-    except SdnError as err:
-        print(f"error: {err}", file=sys.stderr)
-        for problem in getattr(err, "problems", []):
-            print(f"  {problem}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        return 0
-    return code
+        return code
+
+    return guarded("sdn", body)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,7 +44,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from sdn.errors import NotFoundError, Problem, StateError
+from sdn.errors import Interrupted, NotFoundError, Problem, StateError
 from sdn.ipam import Hold
 from sdn.model import RESOURCE_ADAPTER, Inventory, IpPool, PolicyResource
 
@@ -77,6 +79,22 @@ CREATE TABLE IF NOT EXISTS allocations (
 CREATE TABLE IF NOT EXISTS findings (
     cluster TEXT NOT NULL, code TEXT NOT NULL, obj TEXT NOT NULL, message TEXT NOT NULL);
 """
+
+
+@contextmanager
+def _sigint_held() -> Iterator[list[int]]:
+    """Hold SIGINT (on the main thread): the yielded list gets an item per interrupt that
+    arrived meanwhile, and the previous handler is back afterwards. Off the main thread
+    (``ncp run``'s worker) signals never arrive, so nothing is held."""
+    pending: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pending.append(signum))
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def default_state_path() -> Path:
@@ -426,15 +444,27 @@ class Store:
     # --- writing ---------------------------------------------------------------------
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction that lands whole or not at all, Ctrl-C included.
+
+        On the main thread SIGINT is held for the transaction's length: an interrupt that
+        arrives before the commit rolls the transaction back; one that arrives during the
+        commit lets it land. Either way :class:`~sdn.errors.Interrupted` says which.
+        """
         if self.readonly:
             raise StateError("state opened read-only", obj=str(self.path))
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with _sigint_held() as pending:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                if pending:
+                    raise Interrupted("stopped before writing anything (the write was "
+                                      "rolled back; the state is as before)")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        if pending:
+            raise Interrupted(f"stopped after the state was written whole ({self.path})")
 
     def apply(self, changes: ChangeSet) -> int:
         """Write ``changes`` in one transaction; returns the new revision."""
