@@ -22,7 +22,7 @@ from rich.console import Console
 from ncp.config import NcpConfig, load_config
 from ncp.errors import NcpError
 from ncp.reconcile.sync import Progress, SyncReport, load_profile_file, sync_cluster
-from sdn.cli.entry import add_version, guarded, state_option
+from sdn.cli.entry import Parser, add_version, guarded, state_option
 from sdn.errors import SdnError
 from sdn.profiles import NetworkProfile, parse_profile
 from sdn.render.output import print_json, print_table
@@ -30,7 +30,7 @@ from sdn.store import Store, default_state_path
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ncp", description="NSX container plugin emulator.",
+    p = Parser(prog="ncp", description="NSX container plugin emulator.",
                                 parents=[state_option(top=True)])
     add_version(p, "ncp")
     sub = p.add_subparsers(dest="command", required=True)

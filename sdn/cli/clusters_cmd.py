@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from sdn.render.output import print_json, print_table
+from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.store import Store
 
 
@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
             **{k: c.summary.get(k, 0) for k in ("namespaces", "pods", "nodes")},
             "problems": problems[c.name], "synced_at": c.synced_at, "revision": c.revision,
         })
-    if args.output == "json":
-        print_json(rows)
+    if args.output in STRUCTURED:
+        print_data(rows, args.output)
         return 0
     header = ["CLUSTER", "PROFILE", "TOPOLOGY", "TIER-0", "NAMESPACES", "PODS", "NODES",
               "PROBLEMS", "LAST SYNC (UTC)"]

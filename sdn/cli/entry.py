@@ -17,11 +17,12 @@ One place decides how a command ends, so that every command ends the same way:
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import NoReturn
 
 from sdn.errors import Interrupted
 
@@ -99,17 +100,25 @@ def guarded(prog: str, body: Callable[[], int], *,
         return EXIT_BUG
 
 
-def add_version(parser: Any, prog: str) -> None:
+def add_version(parser: argparse.ArgumentParser, prog: str) -> None:
     """``--version`` on a parser."""
     parser.add_argument("--version", action="version", version=version_text(prog))
 
 
-def state_option(*, top: bool = False) -> Any:
+class Parser(argparse.ArgumentParser):
+    """argparse with the project's error shape: a misused command line is one line,
+    ``error: BAD_ARGUMENT: <what>`` with a pointer to ``--help``, and exit 2 (argparse's
+    own exit code for usage errors), instead of the usage block followed by the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: BAD_ARGUMENT: {self.prog}: {message} "
+                              f"(see {self.prog} --help)\n")
+
+
+def state_option(*, top: bool = False) -> Parser:
     """A parent parser with ``--state``, accepted before the subcommand (``top``) and after
     it. The subcommand's copy defaults to "not given" so it never hides the top one."""
-    import argparse
-
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = Parser(add_help=False)
     parent.add_argument("--state", default=None if top else argparse.SUPPRESS,
                         help="state database (default $SDN_STATE or .sdn/state.db)")
     return parent

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from sdn.ipam import BlockUsage, PoolUsage, block_usage, find_orphans, pool_usage
-from sdn.render.output import print_json, print_table
+from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.store import Store
 
 
@@ -43,9 +43,9 @@ def show(args: argparse.Namespace) -> int:
         holds = store.holds()
     blocks = block_usage(inv, holds, now)
     pools = pool_usage(inv, holds, now)
-    if args.output == "json":
-        print_json({"blocks": [_block_json(b, args.show_blocks) for b in blocks],
-                    "pools": [_pool_json(p) for p in pools]})
+    if args.output in STRUCTURED:
+        print_data({"blocks": [_block_json(b, args.show_blocks) for b in blocks],
+                    "pools": [_pool_json(p) for p in pools]}, args.output)
         return 0
     print_table(["BLOCK", "CIDR", "TOTAL", "CARVED", "HELD", "FREE", "SUBNETS"], [
         [b.path.rsplit("/", 1)[1], str(b.cidr), str(b.total), _pct(b.used, b.total),
@@ -83,9 +83,9 @@ def check(args: argparse.Namespace) -> int:
     """Allocations nothing uses and used addresses nothing allocated; exit 1 if any."""
     with Store.open_readonly(args.state) as store:
         orphans = find_orphans(store.inventory())
-    if args.output == "json":
-        print_json([{"kind": o.kind, "address": str(o.address), "where": o.where,
-                     "detail": o.detail} for o in orphans])
+    if args.output in STRUCTURED:
+        print_data([{"kind": o.kind, "address": str(o.address), "where": o.where,
+                     "detail": o.detail} for o in orphans], args.output)
     elif orphans:
         print_table(["KIND", "ADDRESS", "WHERE", "DETAIL"],
                     [[o.kind, str(o.address), o.where, o.detail] for o in orphans],

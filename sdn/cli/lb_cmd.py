@@ -9,7 +9,7 @@ from typing import Any
 
 from sdn.model import LBPool, LBService, LBVirtualServer
 from sdn.model.lb import CAPACITY
-from sdn.render.output import print_json, print_table
+from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.store import Store
 
 
@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
                      "virtual_servers": v, "pools": p, "members": m,
                      "limits": None if limit is None else
                      {"virtual_servers": limit[0], "pools": limit[1], "members": limit[2]}})
-    if args.output == "json":
-        print_json(rows)
+    if args.output in STRUCTURED:
+        print_data(rows, args.output)
         return 0
     print_table(["LB SERVICE", "SIZE", "CLUSTER", "VIRTUAL SERVERS", "POOLS", "MEMBERS"], [
         [r["path"].rsplit("/", 1)[-1], r["size"], r["cluster"] or "-",

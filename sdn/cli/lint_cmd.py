@@ -7,19 +7,22 @@ and the other codes of NCP's documented limits) are passed through with their ow
 
 The whole DFW is analysed even with ``--cluster`` (an admin rule can shadow a cluster's
 rule); ``--cluster`` then keeps the findings on that cluster's objects (tag
-``ncp/cluster``) and that cluster's sync warnings. Exit 1 when any finding is a warning,
-0 otherwise (infos alone do not fail).
+``ncp/cluster``) and that cluster's sync warnings. Findings have a severity (``error``,
+``warning``, ``info``); exit 1 when one is at least as severe as ``--fail-on`` (default
+``error``: the firewall's answer is an accident; ``--fail-on warning`` for a CI gate that
+also stops lost intent; ``never`` only reports).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 
 from sdn.errors import NotFoundError
 from sdn.model import Group, Inventory, SecurityPolicy
 from sdn.policy import compile_dfw
-from sdn.policy.lint import WARNING, Finding, lint_dfw, sort_findings
-from sdn.render.output import print_json, print_table
+from sdn.policy.lint import SEVERITIES, WARNING, Finding, lint_dfw, sort_findings
+from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.store import Store
 
 
@@ -37,7 +40,7 @@ def _owners(inv: Inventory) -> dict[str, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the findings; 1 when any is a warning."""
+    """Print the findings; 1 when any is at least as severe as ``--fail-on``."""
     with Store.open_readonly(args.state) as store:
         inv = store.inventory()
         clusters = [c.name for c in store.clusters()]
@@ -58,17 +61,25 @@ def run(args: argparse.Namespace) -> int:
         *(Finding(p.code, WARNING, p.obj, f"cluster {c}: {p.message}" if several else p.message)
           for c, p in stored),
     ])
-    failed = any(f.severity == WARNING for f in findings)
-    if args.output == "json":
-        print_json([{"code": f.code, "severity": f.severity, "object": f.path,
-                     "message": f.message} for f in findings])
+    failed = fails(findings, args.fail_on)
+    if args.output in STRUCTURED:
+        print_data([{"code": f.code, "severity": f.severity, "object": f.path,
+                     "message": f.message} for f in findings], args.output)
         return 1 if failed else 0
-    warnings = sum(f.severity == WARNING for f in findings)
     if not findings:
         print("no findings")
         return 0
-    title = (f"findings: {len(findings)} ({warnings} warning{'' if warnings == 1 else 's'}, "
-             f"{len(findings) - warnings} info)")
+    counts = Counter(f.severity for f in findings)
+    title = f"findings: {len(findings)} (" + ", ".join(
+        f"{counts[s]} {s}" for s in SEVERITIES if counts[s]) + ")"
     print_table(["CODE", "SEVERITY", "OBJECT", "MESSAGE"],
                 [[f.code, f.severity, f.path, f.message] for f in findings], title=title)
     return 1 if failed else 0
+
+
+def fails(findings: list[Finding], fail_on: str) -> bool:
+    """Whether any finding is at least as severe as ``fail_on`` (``never``: none is)."""
+    if fail_on == "never":
+        return False
+    limit = SEVERITIES.index(fail_on)
+    return any(SEVERITIES.index(f.severity) <= limit for f in findings)

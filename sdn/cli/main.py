@@ -18,14 +18,16 @@ from sdn.cli import (
     topology_cmd,
     traceflow_cmd,
 )
-from sdn.cli.entry import add_version, guarded, state_option
+from sdn.cli.entry import Parser, add_version, guarded, state_option
 from sdn.model import KINDS
+from sdn.policy.lint import SEVERITIES
+from sdn.render.output import STRUCTURED
 from sdn.store import default_state_path
 
 
 def _parser() -> argparse.ArgumentParser:
     common = state_option()
-    p = argparse.ArgumentParser(prog="sdn", description="Question an NSX-T style network state.",
+    p = Parser(prog="sdn", description="Question an NSX-T style network state.",
                                 parents=[state_option(top=True)])
     add_version(p, "sdn")
     sub = p.add_subparsers(dest="command", required=True)
@@ -44,13 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     for name, helptext in (("show", "usage per block and pool"),
                            ("check", "find allocations nothing owns, and the reverse")):
         sp = ipam_sub.add_parser(name, parents=[common], help=helptext)
-        sp.add_argument("-o", "--output", choices=["table", "json"], default="table")
+        sp.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
         sp.add_argument("--now", type=float, default=None, metavar="SECONDS",
                         help="judge holds at this time (epoch seconds) instead of now")
         if name == "show":
             sp.add_argument("--show-blocks", action="store_true",
                             help="list every carved subnet with its owner")
-    ipam.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    ipam.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     ipam.add_argument("--show-blocks", action="store_true",
                       help="list every carved subnet with its owner")
     ipam.add_argument("--now", type=float, default=None, metavar="SECONDS",
@@ -78,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     topo.add_argument("--out", help="write the picture to this file instead of stdout")
     topo.set_defaults(run=topology_cmd.run)
 
-    dfw_opts = argparse.ArgumentParser(add_help=False)
+    dfw_opts = Parser(add_help=False)
     dfw_opts.add_argument("--cluster", help="only pods of this cluster")
     dfw_opts.add_argument("--default-action", choices=["ALLOW", "DROP"], default="ALLOW",
                           help="the DFW's default rule when the state defines none "
@@ -105,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="review the distributed firewall: shadowed rules, conflicts, "
                                "empty groups, NCP limits")
     lint.add_argument("--cluster", help="only findings on this cluster's objects")
-    lint.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    lint.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
+    lint.add_argument("--fail-on", choices=[*SEVERITIES, "never"], default="error",
+                      help="exit 1 when a finding is at least this severe (default error)")
     lint.set_defaults(run=lint_cmd.run)
 
     tf = sub.add_parser("traceflow", parents=[common, dfw_opts],
@@ -137,11 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     lbp = sub.add_parser("lb", parents=[common],
                          help="load balancer capacity: virtual servers, pools, members")
     lbp.add_argument("--cluster", help="only this cluster's LB services")
-    lbp.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    lbp.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     lbp.set_defaults(run=lb_cmd.run)
 
     cl = sub.add_parser("clusters", parents=[common], help="clusters synced into this state")
-    cl.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    cl.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     cl.set_defaults(run=clusters_cmd.run)
 
     val = sub.add_parser("validate", parents=[common],

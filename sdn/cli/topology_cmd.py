@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sdn.cli.filters import object_filter
+from sdn.cli.filters import check_scope, object_filter
 from sdn.errors import SdnError
 from sdn.render.pictures import topology_dot, topology_tree
 from sdn.store import Store
@@ -18,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
     """Draw; ``-o svg`` runs Graphviz's ``dot`` and says so clearly when it is missing."""
     match = object_filter(args)
     with Store.open_readonly(args.state) as store:
+        check_scope(store, args.cluster, [args.namespace] if args.namespace else [])
         inv = store.inventory()
     if args.output == "text":
         text = "\n".join(topology_tree(inv, match=match, max_ports=args.max_ports)) + "\n"

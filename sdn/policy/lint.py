@@ -3,8 +3,9 @@
 :func:`lint_dfw` is pure: it reads a :class:`~sdn.policy.compiler.CompiledDfw` (rules in
 evaluation order, groups resolved to endpoint sets) and the :class:`~sdn.model.Inventory`
 it came from, and returns :class:`Finding` values, each with a stable ``code``, a
-``severity`` (``warning`` or ``info``), the object's ``path`` and a message. ``sdn lint``
-adds the NCP-limit warnings the last ``ncp sync`` stored, and exits 1 on any warning.
+``severity`` (``error``, ``warning`` or ``info``, see :data:`SEVERITIES`), the object's
+``path`` and a message. ``sdn lint`` adds the NCP-limit warnings the last ``ncp sync``
+stored, and exits 1 when a finding is at least as severe as ``--fail-on`` (``error``).
 
 The analyses
 ------------
@@ -26,7 +27,7 @@ The analyses
     surely overlap (some flow, at some enforcement point, matches both) with different
     actions. NSX leaves the order of such policies undefined (this engine orders them by
     path), so which action wins is an accident. Reported once per pair of rules, on the
-    rule of the policy evaluated first, as a ``warning``.
+    rule of the policy evaluated first, as an ``error``.
 ``EMPTY_GROUP`` / ``UNUSED_GROUP``
     A group with no member endpoints and no address term that can match anything; the
     message lists who uses it. ``warning`` when a rule, scope or group uses it (it makes
@@ -112,8 +113,14 @@ from typing import Generic, TypeVar
 from sdn.model import ANY, Group, Inventory, NestedExpression, PathExpression, SecurityPolicy
 from sdn.policy.compiler import CompiledDfw, CompiledRule, GroupMembers, Service
 
+ERROR = "error"
 WARNING = "warning"
 INFO = "info"
+
+#: Severities, most severe first: ``error`` when the firewall's answer is an accident
+#: (NSX leaves it undefined), ``warning`` when a rule's intent is lost, ``info`` for
+#: what is merely redundant or unused.
+SEVERITIES = (ERROR, WARNING, INFO)
 
 SHADOWED_RULE = "SHADOWED_RULE"
 CONFLICTING_SAME_PRIORITY = "CONFLICTING_SAME_PRIORITY"
@@ -136,14 +143,14 @@ class Finding:
     """One thing a reviewer should look at: a stable code, a severity, the object, why."""
 
     code: str
-    severity: str  # "warning" or "info"
+    severity: str  # one of SEVERITIES
     path: str
     message: str
 
 
 def finding_key(f: Finding) -> tuple[int, str, str, str]:
-    """The deterministic order of findings: warnings first, then code, object, message."""
-    return (0 if f.severity == WARNING else 1, f.code, f.path, f.message)
+    """The deterministic order of findings: most severe first, then code, object, message."""
+    return (SEVERITIES.index(f.severity), f.code, f.path, f.message)
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
@@ -643,7 +650,7 @@ def _conflicts(views: Sequence[_View]) -> list[Finding]:
                 if not _surely_overlap(a, b):
                     continue
                 findings.append(Finding(
-                    CONFLICTING_SAME_PRIORITY, WARNING, ra.path,
+                    CONFLICTING_SAME_PRIORITY, ERROR, ra.path,
                     f"overlaps rule {rb.path} ({rb.action}) with a different action "
                     f"({ra.action}): security policies {_short(ra.policy_path)} and "
                     f"{_short(rb.policy_path)} are both {category} sequence_number "

@@ -4,6 +4,7 @@ terminal (rich), JSON and YAML."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -17,12 +18,20 @@ def console(stream: TextIO | None = None) -> Console:
     """A console on ``stream`` (stdout by default).
 
     On a terminal tables fold to its width; into a pipe or file lines are never folded,
-    so ``grep`` and ``awk`` see whole rows.
+    so ``grep`` and ``awk`` see whole rows. Styling (bold headers) only on a terminal,
+    and never under ``NO_COLOR``.
     """
     out = stream or sys.stdout
     probe = Console(file=out)
     width = None if probe.is_terminal else 1000
-    return Console(file=out, highlight=False, soft_wrap=False, width=width)
+    return Console(file=out, highlight=False, soft_wrap=False, width=width,
+                   color_system=None if plain() else "auto")
+
+
+def plain() -> bool:
+    """Whether to print without any terminal styling: ``NO_COLOR`` set to anything
+    (no-color.org; we drop bold too, not only colours) or a ``dumb`` terminal."""
+    return bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: str = "",
@@ -38,6 +47,15 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: 
     if title:
         out.print(title, style="bold", overflow="fold")
     out.print(table)
+
+
+#: Structured output formats every command that has ``-o json`` offers.
+STRUCTURED = ("json", "yaml")
+
+
+def print_data(data: Any, output: str, *, stream: TextIO | None = None) -> None:
+    """``data`` as JSON or YAML (``output`` one of :data:`STRUCTURED`)."""
+    (print_yaml if output == "yaml" else print_json)(data, stream=stream)
 
 
 def print_json(data: Any, *, stream: TextIO | None = None) -> None:

@@ -81,6 +81,88 @@ CREATE TABLE IF NOT EXISTS findings (
 """
 
 
+#: The first bytes of every SQLite database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_state_file(path: Path, *, must_exist: bool) -> None:
+    """Refuse, with a code of its own, a ``--state`` that cannot be a state: a folder
+    (``STATE_IS_DIRECTORY``), a missing file where one must exist (``STATE_NOT_FOUND``),
+    an empty file where one must exist (``STATE_EMPTY``: a writer takes an empty file
+    as a new state, as SQLite does), or a file that is not a SQLite database
+    (``STATE_NOT_A_DATABASE``: it is never overwritten).
+    """
+    if path.is_dir():
+        raise StateError(f"{path} is a folder; --state takes the state file's path "
+                         f"(e.g. {path / 'state.db'})", code="STATE_IS_DIRECTORY", obj=str(path))
+    if not path.exists():
+        if must_exist:
+            raise StateError(f"no state at {path}: run `ncp sync` first, or pass --state",
+                             code="STATE_NOT_FOUND", obj=str(path))
+        return
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_HEADER))
+    except OSError as err:
+        raise StateError(f"cannot read state {path}: {err.strerror}",
+                         code="STATE_UNREADABLE", obj=str(path)) from err
+    if not head:
+        if must_exist:
+            raise StateError(f"{path} is an empty file, not a state yet: run `ncp sync` "
+                             "first", code="STATE_EMPTY", obj=str(path))
+        return
+    if head != _SQLITE_HEADER:
+        raise StateError(f"{path} is not a state (not a SQLite database); it is left as "
+                         "it is", code="STATE_NOT_A_DATABASE", obj=str(path))
+
+
+def _connect_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    flag = "immutable=1" if immutable else "mode=ro"
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flag}", uri=True,
+                           isolation_level=None, timeout=30)
+    try:
+        if _foreign_database(conn):
+            raise StateError(f"{path} is a SQLite database of something else (it has no "
+                             "state tables)", code="STATE_NOT_A_STATE", obj=str(path))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _foreign_database(conn: sqlite3.Connection) -> bool:
+    """Whether the database has tables but no ``meta`` table (not a state, not empty)."""
+    names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return bool(names) and "meta" not in names
+
+
+def _wal_pending(path: Path) -> bool:
+    """Whether a write-ahead log with content lies beside the database."""
+    wal = Path(str(path) + "-wal")
+    return wal.exists() and wal.stat().st_size > 0
+
+
+def _open_error(path: Path, err: BaseException, *, writing: bool) -> StateError:
+    """The coded error for a state SQLite (or the OS) would not open."""
+    text = str(err)
+    folder = path.parent if path.parent.exists() else Path(".")
+    read_only = not os.access(folder, os.W_OK) or (path.exists()
+                                                    and not os.access(path, os.W_OK))
+    if writing and read_only:
+        return StateError(f"cannot write state {path}: it or its folder is read-only "
+                          "(commands that only read still work)",
+                          code="STATE_READ_ONLY", obj=str(path))
+    if "locked" in text or "busy" in text:
+        return StateError(f"state {path} is locked by another writer: {text}",
+                          code="STATE_LOCKED", obj=str(path))
+    if "not a database" in text or "malformed" in text:
+        return StateError(f"{path} is damaged or not a state: {text}",
+                          code="STATE_CORRUPT", obj=str(path))
+    verb = "open" if writing else "read"
+    return StateError(f"cannot {verb} state {path}: {text}", code="STATE_UNREADABLE",
+                      obj=str(path))
+
+
 @contextmanager
 def _sigint_held() -> Iterator[list[int]]:
     """Hold SIGINT (on the main thread): the yielded list gets an item per interrupt that
@@ -232,11 +314,21 @@ class Store:
         database (SQLite does that every ~1,000 pages, and the commit that does it takes
         several milliseconds longer); the owner calls :meth:`checkpoint` when it has time.
         ``ncp run`` does, so that a pod change is not the one that pays.
+
+        Raises:
+            StateError: the path is a folder, a file that is not a state, or not writable
+                (each with its own code, see :func:`check_state_file`).
         """
         p = Path(path)
+        check_state_file(p, must_exist=False)
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(p, isolation_level=None, timeout=30)
+            if _foreign_database(conn):
+                conn.close()
+                raise StateError(f"{p} is a SQLite database of something else (it has no "
+                                 "state tables); pass the state's own path",
+                                 code="STATE_NOT_A_STATE", obj=str(p))
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             if not auto_checkpoint:
@@ -246,24 +338,33 @@ class Store:
                          (SCHEMA_VERSION,))
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('revision', '0')")
         except (OSError, sqlite3.Error) as err:
-            raise StateError(f"cannot open state {p}: {err}", obj=str(p)) from err
+            raise _open_error(p, err, writing=True) from err
         store = cls(conn, p, readonly=False)
         store._check_schema()
         return store
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> Store:
-        """Open an existing state for reading only; it is never created or written."""
+        """Open an existing state for reading only; it is never created or written.
+
+        A state in a folder this process cannot write (a read-only mount, another user's
+        folder) is still readable: SQLite's read-only mode wants to create the
+        write-ahead log's index file beside the database, so when it cannot and no
+        write-ahead log is pending (a writer closed cleanly, as every command does), the
+        database is opened as immutable instead.
+        """
         p = Path(path)
-        if not p.exists():
-            raise StateError(f"no state at {p}: run `ncp sync` first, or pass --state",
-                             code="STATE_NOT_FOUND", obj=str(p))
+        check_state_file(p, must_exist=True)
         try:
-            conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True,
-                                   isolation_level=None, timeout=30)
-            conn.execute("SELECT 1 FROM meta").fetchall()
+            try:
+                conn = _connect_readonly(p, immutable=False)
+            except sqlite3.OperationalError:
+                if not _wal_pending(p) and not os.access(p.parent, os.W_OK):
+                    conn = _connect_readonly(p, immutable=True)
+                else:
+                    raise
         except sqlite3.Error as err:
-            raise StateError(f"cannot read state {p}: {err}", obj=str(p)) from err
+            raise _open_error(p, err, writing=False) from err
         store = cls(conn, p, readonly=True)
         store._check_schema()
         return store
@@ -412,6 +513,12 @@ class Store:
             args = (cluster,)
         return [(c, k, ns, n, json.loads(a)) for c, k, ns, n, a in
                 self._query(sql + " ORDER BY cluster, kind, namespace, name", args)]
+
+    def namespaces(self) -> set[tuple[str, str]]:
+        """``(cluster, namespace)`` of every namespace the clusters' syncs saw (each has
+        its row of NCP annotations, realized or not)."""
+        return {(c, n) for c, n in self._query(
+            "SELECT cluster, name FROM k8s_status WHERE kind='Namespace'")}
 
     def problems(self, cluster: str | None = None, *,
                  table: str = "problems") -> list[tuple[str, Problem]]:
