@@ -27,7 +27,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ncp.errors import ConfigError
-from sdn.errors import Problem
+from sdn.errors import Problem, yaml_error_text
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -186,7 +186,8 @@ def load_config(path: str | Path | None, *, cluster: str | None = None) -> NcpCo
         except OSError as err:
             raise ConfigError([Problem("CONFIG_NOT_FOUND", source, str(err))]) from err
         except yaml.YAMLError as err:
-            raise ConfigError([Problem("MALFORMED_CONFIG", source, str(err))]) from err
+            raise ConfigError([Problem("MALFORMED_CONFIG", source,
+                                       yaml_error_text("", err))]) from err
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError([Problem("MALFORMED_CONFIG", source, "expected a mapping")])
         data = dict(loaded or {})

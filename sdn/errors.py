@@ -90,3 +90,26 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, outcome: str) -> None:
         super().__init__(outcome)
         self.outcome = outcome
+
+
+def yaml_error_text(name: str, exc: BaseException) -> str:
+    """A YAML syntax error in one line: ``"file line L column C: problem (context)"``
+    (without ``file`` when ``name`` is empty, for a message whose object names it).
+
+    PyYAML's own text spans several lines (with a caret under the spot); a user reading
+    one ``error:`` line needs the file, the place and the problem. Works on any
+    ``yaml.YAMLError`` through its attributes, so this module needs no YAML import.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["invalid YAML"])[0]
+    context = getattr(exc, "context", None)
+    detail = str(problem)
+    if context:
+        started = ""
+        if context_mark is not None and (mark is None or context_mark.line != mark.line):
+            started = f" started at line {context_mark.line + 1}"
+        detail += f" ({context}{started})"
+    mark = mark or context_mark
+    where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+    return ": ".join(part for part in (" ".join(p for p in (name, where) if p), detail) if part)

@@ -45,17 +45,27 @@ def version_text(prog: str) -> str:
 
 
 def print_error(err: BaseException) -> None:
-    """A coded error as ``error: ...`` lines on stderr: the error, then each problem."""
-    problems = list(getattr(err, "problems", None) or [])
-    if problems and not getattr(err, "obj", ""):
-        # The problems say everything (NcpError, InvalidModelError); print each once.
-        for p in problems:
-            print(f"error: {p}", file=sys.stderr)
+    """A coded error on stderr: ``error: CODE obj: message``, then one line per problem.
+
+    When the problems say everything (an error that is only their carrier, or whose one
+    problem repeats its headline), each problem is printed once, as its own ``error:``
+    line. Every line is one line: a message that spans several is joined.
+    """
+    problems = [_one_line(str(p)) for p in getattr(err, "problems", None) or []]
+    head = _one_line(str(err)) or type(err).__name__
+    if problems and (not getattr(err, "obj", "") or problems == [head]):
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
         return
-    print(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
-          file=sys.stderr)
-    for p in problems:
-        print(f"  {p}", file=sys.stderr)
+    print(f"error: {head}", file=sys.stderr)
+    for line in problems:
+        print(f"  {line}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    """The first line of an error's text (where an error has more, they list its
+    problems, which are printed from ``problems``)."""
+    return text.partition("\n")[0].strip()
 
 
 def _quiet_stdout() -> None:
@@ -113,6 +123,29 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"error: BAD_ARGUMENT: {self.prog}: {message} "
                               f"(see {self.prog} --help)\n")
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP/UDP/SCTP port, 1-65535."""
+    value = _integer(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return value
+
+
+def non_negative(text: str) -> int:
+    """An argparse type: a count, 0 or more."""
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def state_option(*, top: bool = False) -> Parser:

@@ -7,6 +7,7 @@ import argparse
 from collections import defaultdict
 from typing import Any
 
+from sdn.cli.filters import check_scope
 from sdn.model import LBPool, LBService, LBVirtualServer
 from sdn.model.lb import CAPACITY
 from sdn.render.output import STRUCTURED, print_data, print_table
@@ -20,6 +21,7 @@ def _pct(used: int, limit: int | None) -> str:
 def run(args: argparse.Namespace) -> int:
     """One row per LB service; a DLB (cluster IPs) has no size limits."""
     with Store.open_readonly(args.state) as store:
+        check_scope(store, args.cluster)
         inv = store.inventory()
     pools = {p.path: p for p in inv.of_type(LBPool)}
     used: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])

@@ -18,7 +18,7 @@ from sdn.cli import (
     topology_cmd,
     traceflow_cmd,
 )
-from sdn.cli.entry import Parser, add_version, guarded, state_option
+from sdn.cli.entry import Parser, add_version, guarded, non_negative, state_option
 from sdn.model import KINDS
 from sdn.policy.lint import SEVERITIES
 from sdn.render.output import STRUCTURED
@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     topo.add_argument("-o", "--output", choices=["text", "dot", "svg"], default="text")
     topo.add_argument("--cluster", help="only this cluster")
     topo.add_argument("--namespace", "-n", help="only this namespace")
-    topo.add_argument("--max-ports", type=int, default=8,
+    topo.add_argument("--max-ports", type=non_negative, default=8,
                       help="ports drawn per segment before summarising (default 8)")
     topo.add_argument("--out", help="write the picture to this file instead of stdout")
     topo.set_defaults(run=topology_cmd.run)

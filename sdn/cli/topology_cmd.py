@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sdn.cli.filters import check_scope, object_filter
 from sdn.errors import SdnError
+from sdn.render.output import write_output
 from sdn.render.pictures import topology_dot, topology_tree
 from sdn.store import Store
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             text = subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True,
                                   check=True).stdout
     if args.out:
-        Path(args.out).write_text(text)
+        write_output(Path(args.out), text)
     else:
         sys.stdout.write(text)
     return 0

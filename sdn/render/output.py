@@ -7,11 +7,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 from rich.console import Console
 from rich.table import Table
+
+from sdn.errors import SdnError
 
 
 def console(stream: TextIO | None = None) -> Console:
@@ -24,8 +27,17 @@ def console(stream: TextIO | None = None) -> Console:
     out = stream or sys.stdout
     probe = Console(file=out)
     width = None if probe.is_terminal else 1000
-    return Console(file=out, highlight=False, soft_wrap=False, width=width,
-                   color_system=None if plain() else "auto")
+    return _Console(file=out, highlight=False, soft_wrap=False, width=width,
+                    color_system=None if plain() else "auto")
+
+
+class _Console(Console):
+    """rich's console, but a reader that went away (``| head``) is left to the command's
+    exit conventions (:mod:`sdn.cli.entry`: exit 0) instead of rich's own exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError("the reader of stdout went away")
 
 
 def plain() -> bool:
@@ -68,3 +80,21 @@ def print_yaml(data: Any, *, stream: TextIO | None = None) -> None:
     """YAML in block style, keys in their given order."""
     out = stream or sys.stdout
     out.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a picture or report to ``path`` whole: into a temporary file beside it, then
+    renamed, so an interrupted or failed write never leaves half a file.
+
+    Raises:
+        SdnError: ``OUTPUT_UNWRITABLE`` naming the path (missing folder, no permission).
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as err:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise SdnError(f"cannot write {path}: {err.strerror}", code="OUTPUT_UNWRITABLE",
+                       obj=str(path)) from err

@@ -321,11 +321,11 @@ class Store:
         """
         p = Path(path)
         check_state_file(p, must_exist=False)
+        conn: sqlite3.Connection | None = None
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(p, isolation_level=None, timeout=30)
             if _foreign_database(conn):
-                conn.close()
                 raise StateError(f"{p} is a SQLite database of something else (it has no "
                                  "state tables); pass the state's own path",
                                  code="STATE_NOT_A_STATE", obj=str(p))
@@ -337,10 +337,18 @@ class Store:
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                          (SCHEMA_VERSION,))
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('revision', '0')")
-        except (OSError, sqlite3.Error) as err:
+        except (OSError, sqlite3.Error, StateError) as err:
+            if conn is not None:
+                conn.close()
+            if isinstance(err, StateError):
+                raise
             raise _open_error(p, err, writing=True) from err
         store = cls(conn, p, readonly=False)
-        store._check_schema()
+        try:
+            store._check_schema()
+        except StateError:
+            store.close()
+            raise
         return store
 
     @classmethod
@@ -366,7 +374,11 @@ class Store:
         except sqlite3.Error as err:
             raise _open_error(p, err, writing=False) from err
         store = cls(conn, p, readonly=True)
-        store._check_schema()
+        try:
+            store._check_schema()
+        except StateError:
+            store.close()
+            raise
         return store
 
     def _check_schema(self) -> None:

@@ -1,0 +1,7 @@
+"""``python -m ncp``: the ``ncp`` command."""
+
+import sys
+
+from ncp.cli import main
+
+sys.exit(main())
