@@ -19,7 +19,7 @@ from sdn.model import Inventory, Segment, SegmentPort
 from sdn.policy import FlowVerdict, reach_matrix
 from sdn.render.output import print_json, print_table
 from sdn.traceflow import TraceContext
-from sdn.traceflow.targets import Source, resolve_source, resolve_target
+from sdn.traceflow.targets import Source, Target, resolve_source, resolve_target
 from sdn.traceflow.verdicts import Answer, LegVerdict, judge
 
 PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMP")
@@ -141,11 +141,16 @@ def _reach_target(args: argparse.Namespace, ctx: TraceContext,
         sources = [Source(names[path], ctx.ports[path].address_bindings[0].ip_address,
                           ctx.ports[path]) for path in sorted(pods, key=lambda p: names[p])]
     results = []
+    # A target depends on the source only through its cluster (and being outside).
+    targets: dict[tuple[str | None, bool, int | None], Target] = {}
     for port in args.port or [None]:
         rows = []
         for src in sources:
-            target = resolve_target(ctx, args.dst, source=src, cluster=args.cluster,
-                                    protocol=args.protocol, dport=port)
+            key = (src.cluster, src.port is None, port)
+            if key not in targets:
+                targets[key] = resolve_target(ctx, args.dst, source=src, cluster=args.cluster,
+                                              protocol=args.protocol, dport=port)
+            target = targets[key]
             if target.pod is not None and src.port is not None and \
                     target.pod.path == src.port.path:
                 continue  # a pod to itself is not a question of the DFW
