@@ -14,8 +14,10 @@ The pipeline, in order (NSX-T's distributed datapath):
    East-west routing is distributed (it happens on the source's transport node).
 5. **Load balancing** happens first, at the source: a packet to a virtual server (a
    cluster IP) is translated to one pool member (a hash of the flow picks it), observed as
-   ``LOAD_BALANCER`` with ``translated_dst_ip``; the DFW then sees the translated flow. A
-   virtual server without members drops with reason ``LB``.
+   ``LOAD_BALANCER`` with ``translated_dst_ip``; the DFW then sees the translated flow. An
+   L7 (Ingress) virtual server first picks the pool by its LB rules for the traced HTTP
+   request (:mod:`sdn.traceflow.l7`), and the observation names the rule and the pool. A
+   virtual server with no pool for the request, or an empty one, drops with reason ``LB``.
 6. **NAT** when a packet leaves a gateway northbound (its default route, or the Tier-0's
    uplink): the gateway's SNAT rules apply in ``sequence_number`` order, on the gateway's
    service router, so the packet first crosses to the edge transport node. That is where
@@ -28,7 +30,9 @@ The pipeline, in order (NSX-T's distributed datapath):
 A trace leaving through the Tier-0 uplink ends ``EXITS_NETWORK``. Every walk has a hop
 budget and remembers where it has been with which TTL: a revisit ends it with ``LOOP``.
 Transport nodes: a pod's node (tag ``ncp/node_name``) hosts its port; service routers
-run on the edge node :data:`EDGE_NODE`.
+run on the edge node :data:`EDGE_NODE`. A node is known by (cluster, name): clusters
+sharing a state often share node names, and a tunnel must name its own cluster's node
+addresses.
 """
 
 from __future__ import annotations
