@@ -151,11 +151,14 @@ class TraceContext:
 
     def virtual_server(self, cluster: str | None, ip: IPv4Address, port: int | None,
                        protocol: str) -> tuple[LBVirtualServer, LBPool | None] | None:
-        """The virtual server a packet from ``cluster`` hits, if any (cluster IPs are
-        local to their cluster)."""
+        """The virtual server a packet from ``cluster`` hits, if any: cluster IPs are
+        local to their cluster (two clusters may use the same one); the VIPs of real LB
+        services (LoadBalancer Services, Ingresses) are reachable from every cluster, as
+        their Tier-1 advertises them to the shared Tier-0."""
         if port is None:
             return None
-        return self.vips.get((cluster, ip, port, protocol))
+        hit = self.vips.get((cluster, ip, port, protocol))
+        return hit if hit is not None else self.outside_vips.get((ip, port, protocol))
 
     def choose(self, vs: LBVirtualServer, pool: LBPool | None,
                http: HttpRequest | None = None) -> PoolChoice:

@@ -213,3 +213,22 @@ def test_reach_with_cluster_lists_only_that_clusters_pods(twins: Any) -> None:
     data = twins.sdn("reach", "--state", twins.state, "--cluster", "stage", "-n", "payments",
                      "--port", "8443", "-o", "json").json()
     assert data["results"][0]["pods"] == ["payments/api-0", "payments/api-1", "payments/db-0"]
+
+
+def test_a_pod_reaches_the_other_clusters_loadbalancer_vip(twins: Any) -> None:
+    """A LoadBalancer VIP is advertised to the shared Tier-0, so a prod pod reaches
+    stage's VIP and lands on stage's backends (it used to leave through the uplink)."""
+    (vip,) = {vs["ip_address"] for vs in twins.show("lb-virtual-servers", "--cluster", "stage")
+              if vs["id"].startswith("l4vs_")}
+    data = twins.sdn("traceflow", "--state", twins.state, "--cluster", "prod", "--src",
+                     "shop/cart-0", "--dst", vip, "--dport", "80", "--all-backends",
+                     "-o", "json").json()
+    ends = {b["observations"][-1]["segment_port_path"] for b in data["branches"]}
+    stage = {p["path"] for p in twins.show("segment-ports", "--cluster", "stage")
+             if p["display_name"].startswith("shop/frontend-")}
+    assert data["disposition"] == "DELIVERED" and ends == stage
+
+
+def test_reach_matrix_with_an_unknown_cluster(twins: Any) -> None:
+    res = twins.sdn("reach", "--state", twins.state, "--cluster", "prd")
+    assert res.code == 2 and "UNKNOWN_CLUSTER" in res.err
