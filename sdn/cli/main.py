@@ -19,6 +19,7 @@ from sdn.cli import (
     traceflow_cmd,
 )
 from sdn.cli.entry import Parser, add_version, guarded, non_negative, state_option
+from sdn.cli.questions import add_flow_options
 from sdn.model import KINDS
 from sdn.policy.lint import SEVERITIES
 from sdn.render.output import STRUCTURED
@@ -81,7 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     topo.set_defaults(run=topology_cmd.run)
 
     dfw_opts = Parser(add_help=False)
-    dfw_opts.add_argument("--cluster", help="only pods of this cluster")
+    dfw_opts.add_argument("--cluster",
+                          help="only pods of this cluster; NS/POD is looked up in it (needed "
+                               "when several clusters have the name; CLUSTER/NS/POD also "
+                               "works); unknown: UNKNOWN_CLUSTER")
     dfw_opts.add_argument("--default-action", choices=["ALLOW", "DROP"], default="ALLOW",
                           help="the DFW's default rule when the state defines none "
                                "(NSX ships ALLOW)")
@@ -90,16 +94,28 @@ def _parser() -> argparse.ArgumentParser:
     reach.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP",
                        type=str.upper)
     reach.add_argument("--port", type=int, action="append", help="port (repeatable)")
-    reach.add_argument("--namespace", "-n", action="append", help="only these namespaces")
+    reach.add_argument("--namespace", "-n", action="append",
+                       help="only these namespaces (unknown: UNKNOWN_NAMESPACE)")
+    reach.add_argument("--dst", help="instead of the matrix: who reaches this target (NS/POD, "
+                                     "an IP, a cluster IP or VIP, svc:NS/NAME), per backend "
+                                     "and with the deciding rule")
+    reach.add_argument("--src", help="with --dst: only this source (NS/POD or an address)")
+    add_flow_options(reach)
     reach.add_argument("-o", "--output", choices=["table", "json"], default="table")
     reach.set_defaults(run=policy_cmd.reach)
 
     expl = sub.add_parser("explain", parents=[common, dfw_opts],
                           help="why a flow is allowed or dropped, rule by rule")
-    expl.add_argument("--src", required=True, help="NS/POD or an IP address")
-    expl.add_argument("--dst", required=True, help="NS/POD or an IP address")
+    expl.add_argument("--src", required=True,
+                      help="NS/POD, a pod's address, or an outside client's address")
+    expl.add_argument("--dst", required=True,
+                      help="NS/POD, an IP (a cluster IP or VIP is explained per backend), "
+                           "or svc:NS/NAME")
     expl.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP", type=str.upper)
-    expl.add_argument("--dport", type=int)
+    expl.add_argument("--dport", type=int,
+                      help="destination port (needed for TCP/UDP/SCTP, except for a svc: "
+                           "target with one port, whose port is then used)")
+    add_flow_options(expl)
     expl.add_argument("-o", "--output", choices=["table", "json"], default="table")
     expl.set_defaults(run=policy_cmd.explain)
 
@@ -118,13 +134,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="NS/POD, a segment port path, or an outside client's IPv4 address")
     tf.add_argument("--dst", required=True, help="NS/POD, an IP address, or svc:NS/NAME")
     tf.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP", type=str.upper)
-    tf.add_argument("--dport", type=int, help="destination port (default 80)")
+    tf.add_argument("--dport", type=int,
+                    help="destination port (default: a svc: target's port when it has one, "
+                         "else 80; none for ICMP)")
     tf.add_argument("--sport", type=int, help="source port (default: a stable ephemeral one)")
     tf.add_argument("--ttl", type=int, default=64)
     tf.add_argument("--bidirectional", action="store_true",
                     help="after a delivery, trace the reply too (stateful firewall)")
     tf.add_argument("--all-backends", action="store_true",
                     help="through a service, trace every backend as a branch")
+    add_flow_options(tf)
     tf.add_argument("-o", "--output", choices=["table", "json", "dot", "svg"], default="table")
     tf.set_defaults(run=traceflow_cmd.run)
 

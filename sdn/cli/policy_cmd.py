@@ -1,20 +1,26 @@
 """``sdn reach`` and ``sdn explain``: questions to the distributed firewall.
 
 Both compile the DFW of the state once and run the same decision function, so a pair
-``reach`` lists as allowed is one ``explain`` shows allowed, rule for rule.
+``reach`` lists as allowed is one ``explain`` shows allowed, rule for rule. Sources and
+destinations (pods, addresses, cluster IPs, LoadBalancer and Ingress VIPs, ``svc:``) are
+resolved by :mod:`sdn.traceflow.targets`, the resolver ``traceflow`` uses, and a flow to a
+virtual server is judged per backend (:mod:`sdn.traceflow.verdicts`), so the three
+commands give one verdict and name one rule.
 """
 
 from __future__ import annotations
 
 import argparse
-from ipaddress import AddressValueError, IPv4Address
 from typing import Any
 
+from sdn.cli.questions import decision_json, http_request, load_context, rule_of
 from sdn.errors import NotFoundError, SdnError
-from sdn.model import Inventory, SegmentPort
-from sdn.policy import CompiledDfw, Decision, Endpoint, compile_dfw, evaluate_flow, reach_matrix
+from sdn.model import Inventory, Segment, SegmentPort
+from sdn.policy import FlowVerdict, reach_matrix
 from sdn.render.output import print_json, print_table
-from sdn.store import Store
+from sdn.traceflow import TraceContext
+from sdn.traceflow.targets import Source, Target, resolve_source, resolve_target
+from sdn.traceflow.verdicts import Answer, LegVerdict, judge
 
 PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMP")
 
@@ -40,16 +46,31 @@ def _names(pods: dict[str, tuple[str, str, str]]) -> dict[str, str]:
             for path, (c, ns, pod) in pods.items()}
 
 
-def _load(args: argparse.Namespace) -> tuple[Inventory, CompiledDfw]:
-    with Store.open_readonly(args.state) as store:
-        inv = store.inventory()
-    return inv, compile_dfw(inv, default_action=args.default_action)
+def _check_namespaces(inv: Inventory, cluster: str | None, namespaces: list[str] | None) -> None:
+    """Refuse a ``--namespace`` no cluster (or not ``cluster``) has: a typo would
+    otherwise print an empty matrix and exit 0."""
+    if not namespaces:
+        return
+    known = {o.tag("ncp/project") for o in (*inv.of_type(Segment), *inv.of_type(SegmentPort))
+             if cluster is None or o.tag("ncp/cluster") == cluster}
+    missing = sorted(set(namespaces) - known)
+    if missing:
+        where = f" in cluster {cluster}" if cluster else ""
+        raise NotFoundError(f"no namespace {', '.join(missing)}{where}",
+                            code="UNKNOWN_NAMESPACE", obj=missing[0])
 
 
 def reach(args: argparse.Namespace) -> int:
-    """The allowed pod pairs per port."""
-    inv, dfw = _load(args)
+    """The allowed pod pairs per port; with ``--dst``, who reaches that target."""
+    if args.src is not None and args.dst is None:
+        raise SdnError("--src needs --dst (without --dst, reach answers for every pair)",
+                       code="BAD_ARGUMENT", obj="--src")
+    ctx = load_context(args)
+    inv, dfw = ctx.inventory, ctx.dfw
+    _check_namespaces(inv, args.cluster, args.namespace)
     pods = _pods(inv, args.cluster, args.namespace)
+    if args.dst is not None:
+        return _reach_target(args, ctx, pods)
     names = _names(pods)
     index = {ep.path: ep.index for ep in dfw.endpoints if ep.index is not None}
     chosen = sorted((index[p] for p in pods if p in index),
@@ -86,77 +107,166 @@ def _print_matrix(protocol: str, res: dict[str, Any]) -> None:
         print_table(["POD", "CAN REACH", "REACHED BY"], rows, title=title)
 
 
-def _endpoint(dfw: CompiledDfw, pods: dict[str, tuple[str, str, str]], text: str,
-              what: str) -> Endpoint:
-    names = _names(pods)
-    matches = [path for path, name in names.items() if name == text]
-    if len(matches) == 1:
-        for ep in dfw.endpoints:
-            if ep.path == matches[0]:
-                return ep
-    if "/" not in text:
-        try:
-            return dfw.endpoint_for_ip(IPv4Address(text))
-        except AddressValueError:
-            pass
-    raise NotFoundError(f"no pod {text!r} (give NS/POD, or an IP address; add --cluster "
-                        "when several clusters are synced)", code="UNKNOWN_ENDPOINT", obj=what)
+def _leg_json(lv: LegVerdict) -> dict[str, Any]:
+    v = lv.verdict
+    deciding = v.deciding
+    return {"name": lv.leg.name, "ip": str(lv.leg.ip), "port": lv.leg.port,
+            "allowed": v.allowed,
+            "deciding": None if deciding is None else {"point": deciding.point,
+                                                       "action": deciding.action,
+                                                       **rule_of(deciding)}}
 
 
-def _decision_json(d: Decision | None) -> dict[str, Any] | None:
-    if d is None:
+def _service_json(ans: Answer) -> dict[str, Any] | None:
+    tr = ans.translation
+    if tr is None:
         return None
-    rule = d.rule
-    return {
-        "port_path": d.port_path, "action": d.action,
-        "rule": None if rule is None else {"rule_id": rule.rule_id, "path": rule.path,
-                                            "security_policy": rule.policy_path,
-                                            "category": rule.category},
-        "default_rule": rule is None,
-        "considered": [{"category": c.rule.category, "security_policy": c.rule.policy_path,
-                        "rule": c.rule.path, "rule_id": c.rule.rule_id,
-                        "action": c.rule.action, "matched": c.matched, "reason": c.reason}
-                       for c in d.trail],
-    }
+    vs, choice = tr.virtual_server, tr.choice
+    return {"virtual_server": vs.path, "name": vs.display_name or vs.id,
+            "ip": str(vs.ip_address), "port": ans.target.port, "lb_rule": choice.rule,
+            "lb_rule_name": choice.rule_name or None,
+            "pool": choice.pool.path if choice.pool is not None else None,
+            "dropped_by_lb": ans.lb_drop}
+
+
+def _reach_target(args: argparse.Namespace, ctx: TraceContext,
+                  pods: dict[str, tuple[str, str, str]]) -> int:
+    """``reach --dst``: each source (``--src``, else every chosen pod) to one target, per
+    backend, with the rule that decided."""
+    names = _names(pods)
+    http = http_request(args)
+    if args.src is not None:
+        sources = [resolve_source(ctx, args.src, args.cluster)]
+    else:
+        sources = [Source(names[path], ctx.ports[path].address_bindings[0].ip_address,
+                          ctx.ports[path]) for path in sorted(pods, key=lambda p: names[p])]
+    results = []
+    # A target depends on the source only through its cluster (and being outside).
+    targets: dict[tuple[str | None, bool, int | None], Target] = {}
+    for port in args.port or [None]:
+        rows = []
+        for src in sources:
+            key = (src.cluster, src.port is None, port)
+            if key not in targets:
+                targets[key] = resolve_target(ctx, args.dst, source=src, cluster=args.cluster,
+                                              protocol=args.protocol, dport=port)
+            target = targets[key]
+            if target.pod is not None and src.port is not None and \
+                    target.pod.path == src.port.path:
+                continue  # a pod to itself is not a question of the DFW
+            ans = judge(ctx, src, target, args.protocol, http=http)
+            rows.append({"src": src.text, "allowed": ans.allowed,
+                         "disposition": ans.disposition, "service": _service_json(ans),
+                         "backends": [_leg_json(lv) for lv in ans.legs]})
+        results.append({"port": port, "sources": rows})
+    if args.output == "json":
+        print_json({"protocol": args.protocol, "dst": args.dst, "results": results})
+        return 0
+    for res in results:
+        table = []
+        for row in res["sources"]:
+            for b in row["backends"] or [None]:
+                if b is None:
+                    table.append([row["src"], "-", "-", "DROPPED",
+                                  f"load balancer: {row['service']['dropped_by_lb']}"])
+                    continue
+                d = b["deciding"]
+                rule = "not enforced" if d is None else f"{d['point']} rule {d['rule_id']} " \
+                    f"({d['path'].rsplit('/', 1)[-1]})"
+                table.append([row["src"], f"{b['name']} ({b['ip']})", str(b["port"] or "any"),
+                              "ALLOWED" if b["allowed"] else "DROPPED", rule])
+        allowed = sum(1 for r in res["sources"] if r["allowed"])
+        print_table(["FROM", "BACKEND", "PORT", "VERDICT", "DECIDED BY"], table,
+                    title=f"{args.protocol} to {args.dst}"
+                          f"{'/' + str(res['port']) if res['port'] is not None else ''}: "
+                          f"{allowed} of {len(res['sources'])} sources allowed")
+    return 0
+
+
+def _dport_check(args: argparse.Namespace) -> None:
+    if args.protocol != "ICMP" and args.dport is None and not args.dst.startswith("svc:"):
+        raise SdnError("--dport is needed for TCP, UDP and SCTP (a svc: target may leave it "
+                       "out when the service has one port)", code="BAD_ARGUMENT",
+                       obj="--dport")
+    if args.dport is not None and not 1 <= args.dport <= 65535:
+        raise SdnError(f"--dport {args.dport} is outside 1-65535", code="BAD_ARGUMENT",
+                       obj="--dport")
 
 
 def explain(args: argparse.Namespace) -> int:
-    """The decision chain of one flow at the source's egress and the destination's ingress."""
-    if args.protocol != "ICMP" and args.dport is None:
-        raise SdnError("--dport is needed for TCP, UDP and SCTP", code="BAD_ARGUMENT")
-    if args.dport is not None and not 1 <= args.dport <= 65535:
-        raise SdnError(f"--dport {args.dport} is outside 1-65535", code="BAD_ARGUMENT")
-    inv, dfw = _load(args)
-    pods = _pods(inv, args.cluster, None)
-    src = _endpoint(dfw, pods, args.src, "--src")
-    dst = _endpoint(dfw, pods, args.dst, "--dst")
-    v = evaluate_flow(dfw, src, dst, protocol=args.protocol, port=args.dport, explain=True)
-    data = {"src": args.src, "dst": args.dst, "protocol": v.protocol, "port": v.port,
-            "allowed": v.allowed, "egress": _decision_json(v.egress),
-            "ingress": _decision_json(v.ingress)}
+    """The decision chain of one flow at the source's egress and the destination's
+    ingress; through a virtual server, for each backend (as ``traceflow --all-backends``)."""
+    _dport_check(args)
+    ctx = load_context(args)
+    src = resolve_source(ctx, args.src, args.cluster)
+    target = resolve_target(ctx, args.dst, source=src, cluster=args.cluster,
+                            protocol=args.protocol, dport=args.dport)
+    ans = judge(ctx, src, target, args.protocol, http=http_request(args), explain=True)
+    single = ans.legs[0].verdict if len(ans.legs) == 1 else None
+    data = {"src": args.src, "dst": args.dst, "protocol": args.protocol, "port": target.port,
+            "allowed": ans.allowed, "disposition": ans.disposition,
+            "egress": decision_json(single.egress) if single else None,
+            "ingress": decision_json(single.ingress) if single else None,
+            "service": _service_json(ans),
+            "backends": [{**_leg_json(lv), "egress": decision_json(lv.verdict.egress),
+                          "ingress": decision_json(lv.verdict.ingress)} for lv in ans.legs]}
     if args.output == "json":
         print_json(data)
         return 0
-    for label, d in (("egress at " + args.src, v.egress), ("ingress at " + args.dst, v.ingress)):
+    _print_explain(args, ans)
+    return 0
+
+
+def _print_decisions(src: str, dst: str, v: FlowVerdict) -> None:
+    for label, d in (("egress at " + src, v.egress), ("ingress at " + dst, v.ingress)):
         if d is None:
             print(f"{label}: not enforced (an address outside the inventory)\n")
+            continue
+        decided = ("the default rule" if d.rule is None else
+                   f"rule {d.rule.rule_id} ({d.rule.path})")
+        if not d.trail:
+            print(f"{label}: {d.action} by {decided}; no rule of the DFW applies here\n")
             continue
         rows = [[c.rule.category, c.rule.policy_path.rsplit("/", 1)[-1],
                  c.rule.path.rsplit("/", 1)[-1], str(c.rule.rule_id), c.rule.action,
                  "MATCH" if c.matched else c.reason] for c in d.trail]
-        decided = ("default rule" if d.rule is None else
-                   f"rule {d.rule.rule_id} ({d.rule.path})")
         print_table(["CATEGORY", "POLICY", "RULE", "ID", "ACTION", "RESULT"], rows,
                     title=f"{label}: {d.action} by {decided}")
         print()
+
+
+def _verdict_line(src: str, dst: str, v: FlowVerdict) -> str:
     verdict = "ALLOWED" if v.allowed else "DROPPED"
     where = v.deciding
     if where is not None and not v.allowed:
         by = "the default rule" if where.rule is None else \
             f"rule {where.rule.rule_id} of security policy {where.rule.policy_path}"
-        print(f"{verdict} at {args.src if where.point == 'egress' else args.dst} "
-              f"{where.point} by {by}")
-    else:
-        print(f"{verdict}: {args.src} -> {args.dst} {v.protocol}"
-              + (f"/{v.port}" if v.port is not None else ""))
-    return 0
+        return f"{verdict} at {src if where.point == 'egress' else dst} {where.point} by {by}"
+    return f"{verdict}: {src} -> {dst} {v.protocol}" + (f"/{v.port}" if v.port is not None
+                                                         else "")
+
+
+def _print_explain(args: argparse.Namespace, ans: Answer) -> None:
+    tr = ans.translation
+    if tr is None:
+        v = ans.legs[0].verdict
+        _print_decisions(args.src, args.dst, v)
+        print(_verdict_line(args.src, args.dst, v))
+        return
+    vs, choice = tr.virtual_server, tr.choice
+    via = f"; LB rule {choice.rule} ({choice.rule_name})" if choice.rule is not None else ""
+    pool = choice.pool.display_name or choice.pool.id if choice.pool is not None else "none"
+    print(f"{args.dst} is virtual server {vs.display_name or vs.id} "
+          f"({vs.ip_address}:{ans.target.port}){via}; pool {pool}, "
+          f"{len(ans.legs)} backend(s)\n")
+    if not ans.legs:
+        print(f"DROPPED at {vs.display_name or vs.id} by the load balancer: {ans.lb_drop}")
+        return
+    for i, lv in enumerate(ans.legs, start=1):
+        dst = f"{lv.leg.name}:{lv.leg.port}" if lv.leg.port is not None else lv.leg.name
+        print(f"backend {i} of {len(ans.legs)}: {dst}\n")
+        _print_decisions(args.src, lv.leg.name, lv.verdict)
+    for lv in ans.legs:
+        print(_verdict_line(args.src, lv.leg.name, lv.verdict))
+    allowed = sum(1 for lv in ans.legs if lv.verdict.allowed)
+    print(f"{ans.disposition}: {allowed} of {len(ans.legs)} backends allowed")

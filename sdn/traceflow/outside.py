@@ -4,7 +4,8 @@ NSX's own Traceflow injects only at logical ports; troubleshooters still ask "ca
 internet reach my LoadBalancer service, and which pod answers?". This walk answers it in
 the same vocabulary, with these choices (documented, not NSX's):
 
-1. The packet is *received* on the Tier-0's uplink, on the edge node :data:`EDGE_NODE`.
+1. The packet is *received* on the Tier-0's uplink, on the edge node
+   :data:`~sdn.traceflow.walk.EDGE_NODE`.
    Which Tier-0: the one above the Tier-1 hosting the virtual server's LB service when
    the destination is a VIP, else the only Tier-0 with a non-default route to it. The
    walk assumes the upstream router delivers the packet there: NAT-mode pod subnets are
@@ -26,13 +27,14 @@ from ipaddress import IPv4Address
 
 from sdn.model import LBPool, LBService, LBVirtualServer, Tier0, Tier1
 from sdn.policy import Endpoint
+from sdn.traceflow.l7 import HttpRequest
 from sdn.traceflow.packets import PacketSpec
 from sdn.traceflow.results import Disposition, Trace
 from sdn.traceflow.walk import (
     _DROP,
     _FWD,
     _RCV,
-    EDGE_NODE,
+    EDGE,
     TraceContext,
     TraceInputError,
     _forward,
@@ -76,7 +78,7 @@ def _received(w: _Walk, t0: Tier0, packet: PacketSpec) -> None:
 
 
 def trace_from_outside(ctx: TraceContext, packet: PacketSpec, *,
-                       backend: int | None = None) -> Trace:
+                       backend: int | None = None, http: HttpRequest | None = None) -> Trace:
     """Walk ``packet`` from an address outside NSX into the topology (module docstring).
 
     Raises:
@@ -85,7 +87,7 @@ def trace_from_outside(ctx: TraceContext, packet: PacketSpec, *,
     if packet.src_ip in ctx.dfw.by_ip or ctx.index.port_for_ip(packet.src_ip) is not None:
         raise TraceInputError(f"{packet.src_ip} belongs to a port inside NSX; pass the pod "
                               "as --src", obj=str(packet.src_ip))
-    w = _Walk(ctx, EDGE_NODE)
+    w = _Walk(ctx, EDGE)
     source = f"outside:{packet.src_ip}"
 
     def done(disposition: Disposition, summary: str) -> Trace:
@@ -111,11 +113,13 @@ def trace_from_outside(ctx: TraceContext, packet: PacketSpec, *,
     w.add(_FWD, component_type="LR", component_sub_type="LR_TIER0", component_name=t0.id,
           component_path=t0.path, route_prefix=f"{packet.dst_ip}/32", next_hop=t1.id,
           message="LB VIP advertised by the Tier-1")
-    snat = pool is not None and pool.snat_translation.type == "LBSnatAutoMap"
+    choice = ctx.choose(vs, pool, http)
+    chosen = choice.pool
+    snat = chosen is not None and chosen.snat_translation.type == "LBSnatAutoMap"
     note = "; SNAT automap to the Tier-1 uplink (DFW sees the client)" if snat else ""
-    inner = balance(w, vs, pool, packet, backend, note)
+    inner = balance(w, vs, choice, packet, backend, note)
     if inner is None:
-        return done(Disposition.DROPPED, no_backend_text(vs))
+        return done(Disposition.DROPPED, no_backend_text(vs, choice))
     return _forward(ctx, w, inner, Endpoint(ip=packet.src_ip),
                     ctx.dfw.endpoint_for_ip(inner.dst_ip), ("router", t1.path), False,
                     done)

@@ -14,8 +14,10 @@ The pipeline, in order (NSX-T's distributed datapath):
    East-west routing is distributed (it happens on the source's transport node).
 5. **Load balancing** happens first, at the source: a packet to a virtual server (a
    cluster IP) is translated to one pool member (a hash of the flow picks it), observed as
-   ``LOAD_BALANCER`` with ``translated_dst_ip``; the DFW then sees the translated flow. A
-   virtual server without members drops with reason ``LB``.
+   ``LOAD_BALANCER`` with ``translated_dst_ip``; the DFW then sees the translated flow. An
+   L7 (Ingress) virtual server first picks the pool by its LB rules for the traced HTTP
+   request (:mod:`sdn.traceflow.l7`), and the observation names the rule and the pool. A
+   virtual server with no pool for the request, or an empty one, drops with reason ``LB``.
 6. **NAT** when a packet leaves a gateway northbound (its default route, or the Tier-0's
    uplink): the gateway's SNAT rules apply in ``sequence_number`` order, on the gateway's
    service router, so the packet first crosses to the edge transport node. That is where
@@ -28,7 +30,9 @@ The pipeline, in order (NSX-T's distributed datapath):
 A trace leaving through the Tier-0 uplink ends ``EXITS_NETWORK``. Every walk has a hop
 budget and remembers where it has been with which TTL: a revisit ends it with ``LOOP``.
 Transport nodes: a pod's node (tag ``ncp/node_name``) hosts its port; service routers
-run on the edge node :data:`EDGE_NODE`.
+run on the edge node :data:`EDGE_NODE`. A node is known by (cluster, name): clusters
+sharing a state often share node names, and a tunnel must name its own cluster's node
+addresses.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from sdn.graph import TopologyIndex
 from sdn.model import (
     Inventory,
     LBPool,
+    LBPoolMember,
     LBService,
     LBVirtualServer,
     NatRule,
@@ -54,6 +59,7 @@ from sdn.model import (
 )
 from sdn.policy import CompiledDfw, Decision, Endpoint, compile_dfw
 from sdn.policy.evaluator import candidates, decide
+from sdn.traceflow.l7 import HttpRequest, PoolChoice, choose_pool, is_l7
 from sdn.traceflow.packets import PROTOCOL_NUMBERS, PacketSpec
 from sdn.traceflow.results import Disposition, Observation, Trace
 
@@ -66,6 +72,10 @@ DEFAULT_RULE_PATH = ("/infra/domains/default/security-policies/default-layer3-se
 HOP_BUDGET = 64
 
 _Done = Callable[[Disposition, str], Trace]
+#: A transport node: (cluster, node name). Node names repeat across clusters (two
+#: clusters may both have ``node-a``), so the cluster is part of a node's identity.
+NodeKey = tuple[str | None, str]
+EDGE: NodeKey = (None, EDGE_NODE)
 
 _FWD, _RCV = "TraceflowObservationForwardedLogical", "TraceflowObservationReceivedLogical"
 _DROP, _DELIVERED = "TraceflowObservationDroppedLogical", "TraceflowObservationDelivered"
@@ -93,7 +103,7 @@ class TraceContext:
     segments: dict[str, Segment] = field(default_factory=dict)
     snat: dict[str, _SnatTable] = field(default_factory=dict)
     by_name: dict[str, list[SegmentPort]] = field(default_factory=dict)
-    node_ips: dict[str, str] = field(default_factory=dict)
+    node_ips: dict[NodeKey, str] = field(default_factory=dict)
     #: Virtual servers by (cluster, address, port, protocol), with their pools.
     vips: dict[tuple[str | None, IPv4Address, int, str],
                tuple[LBVirtualServer, LBPool | None]] = field(default_factory=dict)
@@ -120,11 +130,13 @@ class TraceContext:
         ctx.by_name = dict(by_name)
         for p in ctx.ports.values():
             if p.attachment is not None and p.attachment.type == "PARENT" and p.address_bindings:
-                ctx.node_ips[p.id] = str(p.address_bindings[0].ip_address)
+                ctx.node_ips[(p.tag("ncp/cluster"), p.tag("ncp/node_name") or p.id)] = str(
+                    p.address_bindings[0].ip_address)
         for vs in inv.of_type(LBVirtualServer):
-            if not vs.enabled or vs.pool_path is None:  # L7 (Ingress) routing: not traced
+            if not vs.enabled or vs.pool_path is None:
                 continue
-            found = inv.get(vs.pool_path)
+            # An L7 (Ingress) virtual server picks its pool per request (sdn.traceflow.l7).
+            found = inv.get(vs.pool_path) if vs.pool_path else None
             pool = found if isinstance(found, LBPool) else None
             lbs = inv.get(vs.lb_service_path)
             outside = isinstance(lbs, LBService) and lbs.size != "DLB"
@@ -139,25 +151,67 @@ class TraceContext:
 
     def virtual_server(self, cluster: str | None, ip: IPv4Address, port: int | None,
                        protocol: str) -> tuple[LBVirtualServer, LBPool | None] | None:
-        """The virtual server a packet from ``cluster`` hits, if any (cluster IPs are
-        local to their cluster)."""
+        """The virtual server a packet from ``cluster`` hits, if any: cluster IPs are
+        local to their cluster (two clusters may use the same one); the VIPs of real LB
+        services (LoadBalancer Services, Ingresses) are reachable from every cluster, as
+        their Tier-1 advertises them to the shared Tier-0."""
         if port is None:
             return None
-        return self.vips.get((cluster, ip, port, protocol))
+        hit = self.vips.get((cluster, ip, port, protocol))
+        return hit if hit is not None else self.outside_vips.get((ip, port, protocol))
 
-    def node_of(self, port: SegmentPort) -> str:
+    def choose(self, vs: LBVirtualServer, pool: LBPool | None,
+               http: HttpRequest | None = None) -> PoolChoice:
+        """The pool a request through ``vs`` goes to: its own for an L4 virtual server,
+        the one its LB rules pick for an L7 (Ingress) one (:mod:`sdn.traceflow.l7`)."""
+        if is_l7(vs):
+            return choose_pool(self.inventory, vs, http or HttpRequest())
+        return PoolChoice(pool)
+
+    def node_of(self, port: SegmentPort) -> NodeKey:
         """The transport node hosting a port."""
-        return port.tag("ncp/node_name") or port.id
+        return (port.tag("ncp/cluster"), port.tag("ncp/node_name") or port.id)
 
-    def port_by_name(self, name: str) -> SegmentPort:
-        """A pod's port by ``NS/POD`` (or a port path)."""
+    def clusters(self) -> list[str]:
+        """The clusters that own ports in the inventory, sorted."""
+        return sorted({c for p in self.ports.values() if (c := p.tag("ncp/cluster"))})
+
+    def check_cluster(self, cluster: str | None) -> None:
+        """Refuse a ``--cluster`` the state does not hold (``UNKNOWN_CLUSTER``)."""
+        if cluster is None:
+            return
+        known = self.clusters()
+        if cluster not in known:
+            raise NotFoundError(f"no cluster {cluster!r} is synced (clusters: "
+                                f"{', '.join(known) or 'none'})", code="UNKNOWN_CLUSTER",
+                                obj=cluster)
+
+    def port_by_name(self, name: str, cluster: str | None = None) -> SegmentPort:
+        """A pod's port by ``NS/POD`` (within ``cluster`` when given), ``CLUSTER/NS/POD``,
+        or a port path.
+
+        Raises:
+            NotFoundError: ``UNKNOWN_CLUSTER``, ``UNKNOWN_POD``, or ``AMBIGUOUS_POD`` when
+                ``NS/POD`` names pods of several clusters and no cluster was given.
+        """
         if name in self.ports:
             return self.ports[name]
+        self.check_cluster(cluster)
         matches = self.by_name.get(name, [])
-        if len(matches) != 1:
-            raise NotFoundError(f"no pod {name!r}" if not matches else
-                                f"{name!r} names pods of several clusters; pass a port path",
-                                code="UNKNOWN_POD", obj=name)
+        if not matches and name.count("/") == 2:
+            prefix, _, rest = name.partition("/")
+            if cluster is None or cluster == prefix:
+                cluster, name = prefix, rest
+                matches = self.by_name.get(name, [])
+        if cluster is not None:
+            matches = [p for p in matches if p.tag("ncp/cluster") == cluster]
+        if not matches:
+            where = f" in cluster {cluster}" if cluster is not None else ""
+            raise NotFoundError(f"no pod {name!r}{where}", code="UNKNOWN_POD", obj=name)
+        if len(matches) > 1:
+            owners = sorted({p.tag("ncp/cluster") or "?" for p in matches})
+            raise NotFoundError(f"{name!r} is a pod of clusters {', '.join(owners)}; pick one "
+                                "with --cluster", code="AMBIGUOUS_POD", obj=name)
         return matches[0]
 
 
@@ -193,7 +247,7 @@ class _SnatTable:
 class _Walk:
     """One walk's state: observations, the transport node, the sequence number."""
 
-    def __init__(self, ctx: TraceContext, node: str) -> None:
+    def __init__(self, ctx: TraceContext, node: NodeKey) -> None:
         self.ctx = ctx
         self.obs: list[Observation] = []
         self.node = node
@@ -202,17 +256,18 @@ class _Walk:
     def add(self, resource_type: str, **fields: object) -> None:
         self.obs.append(Observation.model_validate(
             {"resource_type": resource_type, "sequence_no": self.seq,
-             "transport_node_name": self.node, **fields}))
+             "transport_node_name": self.node[1], **fields}))
 
-    def tunnel(self, to_node: str) -> None:
-        """A physical hop between transport nodes (Geneve tunnel)."""
+    def tunnel(self, to_node: NodeKey) -> None:
+        """A physical hop between transport nodes (Geneve tunnel); a node's address is
+        looked up within its own cluster."""
         if to_node == self.node:
             return
-        local = self.ctx.node_ips.get(self.node, self.node)
-        remote = self.ctx.node_ips.get(to_node, to_node)
+        local = self.ctx.node_ips.get(self.node, self.node[1])
+        remote = self.ctx.node_ips.get(to_node, to_node[1])
         self.add("TraceflowObservationForwarded", component_type="PHYSICAL",
                  local_ip_address=local, remote_ip_address=remote,
-                 dst_transport_node_name=to_node)
+                 dst_transport_node_name=to_node[1])
         self.node, self.seq = to_node, self.seq + 1
         self.add("TraceflowObservationReceived", component_type="PHYSICAL",
                  local_ip_address=remote, remote_ip_address=local)
@@ -231,28 +286,52 @@ class _Walk:
         return False
 
 
-def balance(w: _Walk, vs: LBVirtualServer, pool: LBPool | None, pkt: PacketSpec,
+def backend_packet(pkt: PacketSpec, member: LBPoolMember) -> PacketSpec:
+    """``pkt`` after the load balancer sent it to ``member``: the member's address, and
+    its port (the Service's target port) in place of the service port."""
+    return pkt.model_copy(update={"dst_ip": member.ip_address,
+                                  "dst_port": int(member.port or pkt.dst_port or 0)})
+
+
+def _chosen_text(choice: PoolChoice) -> str:
+    if choice.rule is None or choice.pool is None:
+        return ""
+    return (f"LB rule {choice.rule} ({choice.rule_name}) selects pool "
+            f"{choice.pool.display_name or choice.pool.id}; ")
+
+
+def balance(w: _Walk, vs: LBVirtualServer, choice: PoolChoice, pkt: PacketSpec,
             backend: int | None, note: str = "") -> PacketSpec | None:
     """Record the load balancer's choice of backend (a hash of the flow, or member number
-    ``backend``) and return the translated packet; None (a recorded drop) without members."""
+    ``backend``) from the pool ``choice`` names, and return the translated packet; None (a
+    recorded drop) when no pool serves the request or the pool has no members."""
+    pool = choice.pool
     members = pool.members if pool is not None else ()
     common = {"component_type": "LOAD_BALANCER", "component_name": vs.display_name or vs.id,
               "component_path": vs.path}
     if not members:
-        w.add(_DROP, reason="LB", message="the service has no ready backend", **common)
+        w.add(_DROP, reason="LB", message=no_backend_reason(choice), **common)
         return None
     key = f"{pkt.src_ip}:{pkt.sport}>{pkt.dst_ip}:{pkt.dst_port}/{pkt.protocol}".encode()
     chosen = members[backend % len(members) if backend is not None
                      else zlib.crc32(key) % len(members)]
     w.add(_FWD, translated_dst_ip=str(chosen.ip_address),
-          message=f"backend {chosen.display_name} port {chosen.port}{note}", **common)
-    return pkt.model_copy(update={"dst_ip": chosen.ip_address,
-                                  "dst_port": int(chosen.port or pkt.dst_port or 0)})
+          message=f"{_chosen_text(choice)}backend {chosen.display_name} port "
+                  f"{chosen.port}{note}", **common)
+    return backend_packet(pkt, chosen)
 
 
-def no_backend_text(vs: LBVirtualServer) -> str:
-    """The summary of a trace dropped at a virtual server without backends."""
-    return f"DROPPED at {vs.display_name or vs.id}: the service has no ready backend"
+def no_backend_reason(choice: PoolChoice) -> str:
+    """Why a virtual server served no backend: no pool for the request, or an empty one."""
+    if choice.pool is None:
+        return choice.why or "no pool serves the request"
+    return f"{_chosen_text(choice)}the service has no ready backend"
+
+
+def no_backend_text(vs: LBVirtualServer, choice: PoolChoice | None = None) -> str:
+    """The summary of a trace dropped at a virtual server without a backend to send to."""
+    why = no_backend_reason(choice) if choice is not None else "the service has no ready backend"
+    return f"DROPPED at {vs.display_name or vs.id}: {why}"
 
 
 def _router(obj: object) -> tuple[str, str]:
@@ -260,18 +339,20 @@ def _router(obj: object) -> tuple[str, str]:
 
 
 def trace(ctx: TraceContext, source: str, packet: PacketSpec, *,
-          bidirectional: bool = False, backend: int | None = None) -> Trace:
+          bidirectional: bool = False, backend: int | None = None,
+          http: HttpRequest | None = None) -> Trace:
     """Walk ``packet`` from the port ``source`` (``NS/POD`` or a port path).
 
     A packet to a virtual server is translated to one pool member, chosen from a hash of
-    the flow (``backend`` forces member number ``backend`` instead).
+    the flow (``backend`` forces member number ``backend`` instead); an L7 virtual server
+    picks the pool by ``http`` first.
 
     Raises:
         NotFoundError: the source names no port (``UNKNOWN_POD``).
         TraceInputError: the packet cannot be sent from there.
     """
     port = ctx.port_by_name(source)
-    result = _walk(ctx, port, packet, backend=backend)
+    result = _walk(ctx, port, packet, backend=backend, http=http)
     if bidirectional and result.disposition is Disposition.DELIVERED:
         delivered = result.observations[-1].segment_port_path
         dst_port = ctx.ports.get(delivered or "")
@@ -288,20 +369,23 @@ def trace(ctx: TraceContext, source: str, packet: PacketSpec, *,
     return result
 
 
-def trace_all_backends(ctx: TraceContext, source: str, packet: PacketSpec) -> list[Trace]:
+def trace_all_backends(ctx: TraceContext, source: str, packet: PacketSpec,
+                       http: HttpRequest | None = None) -> list[Trace]:
     """One trace per pool member when the packet hits a virtual server (as ``ovn-trace``
     forks at a load balancer); a single trace otherwise."""
     port = ctx.port_by_name(source)
     hit = ctx.virtual_server(port.tag("ncp/cluster"), packet.dst_ip, packet.dst_port,
                              packet.protocol)
-    count = len(hit[1].members) if hit is not None and hit[1] is not None else 0
+    pool = ctx.choose(*hit, http).pool if hit is not None else None
+    count = len(pool.members) if pool is not None else 0
     if count <= 1:
-        return [trace(ctx, source, packet)]
-    return [trace(ctx, source, packet, backend=i) for i in range(count)]
+        return [trace(ctx, source, packet, http=http)]
+    return [trace(ctx, source, packet, backend=i, http=http) for i in range(count)]
 
 
 def _walk(ctx: TraceContext, port: SegmentPort, original: PacketSpec, *,
-          stateful: bool = False, backend: int | None = None) -> Trace:
+          stateful: bool = False, backend: int | None = None,
+          http: HttpRequest | None = None) -> Trace:
     w = _Walk(ctx, ctx.node_of(port))
     pkt = original
     proto = PROTOCOL_NUMBERS[pkt.protocol]
@@ -321,9 +405,10 @@ def _walk(ctx: TraceContext, port: SegmentPort, original: PacketSpec, *,
                                                     pkt.dst_port, pkt.protocol)
     if hit is not None:
         vs, pool = hit
-        balanced = balance(w, vs, pool, pkt, backend)
+        choice = ctx.choose(vs, pool, http)
+        balanced = balance(w, vs, choice, pkt, backend)
         if balanced is None:
-            return done(Disposition.DROPPED, no_backend_text(vs))
+            return done(Disposition.DROPPED, no_backend_text(vs, choice))
         pkt = balanced
     src_ep = ctx.dfw.endpoints[ctx.dfw.by_ip[pkt.src_ip]] if pkt.src_ip in ctx.dfw.by_ip \
         else Endpoint(ip=pkt.src_ip)
@@ -387,7 +472,7 @@ def _forward(ctx: TraceContext, w: _Walk, pkt: PacketSpec, src_ep: Endpoint,
             table = ctx.snat.get(path)
             rule = table.lookup(src_ip) if table is not None else None
             if rule is not None or route.kind == "uplink":
-                w.tunnel(EDGE_NODE)
+                w.tunnel(EDGE)
             if rule is not None and rule.translated_network:
                 w.add(_FWD, component_type="NAT", component_sub_type=sub,
                       component_name=gw_id, component_path=path, nat_rule_path=rule.path,

@@ -112,3 +112,123 @@ def test_identical_resync_after_another_cluster_wrote_is_a_no_op(cli: Any) -> No
     assert "already in sync" in res.out
     assert cli.revision() == rev
     assert cli.dump() == before
+
+
+# --- the question commands with two clusters of the same sample (issue 10, defect 4) ---
+
+QUESTIONS = {
+    "traceflow": ["traceflow", "--dst", "payments/api-0", "--dport", "8443"],
+    "explain": ["explain", "--dst", "payments/api-0", "--dport", "8443"],
+    "reach": ["reach", "--dst", "payments/api-0", "--port", "8443"],
+}
+
+
+@pytest.fixture
+def twins(cli: Any) -> Any:
+    """multi-tenant synced twice: ``prod`` (two-tier) and ``stage`` (shared Tier-1), so
+    names repeat and addresses differ (cluster IPs repeat too: they come from each
+    cluster's own service CIDR)."""
+    assert cli.sync(cli.MULTI_TENANT, extra=("--cluster-name", "prod")).code in (0, 1)
+    res = cli.sync(cli.MULTI_TENANT, now=cli.T0 + 1, extra=(
+        "--cluster-name", "stage", "--profile", cli.PROFILES / "shared-t1.json"))
+    assert res.code in (0, 1), res.err
+    return cli
+
+
+def _port(cli: Any, tags: Any, cluster: str, name: str) -> dict[str, Any]:
+    (port,) = [p for p in cli.show("segment-ports", "--cluster", cluster)
+               if p["display_name"] == name]
+    return dict(port)
+
+
+@pytest.mark.parametrize("command", list(QUESTIONS))
+def test_a_pod_name_two_clusters_share_needs_cluster(twins: Any, command: str) -> None:
+    argv = [*QUESTIONS[command], "--src", "shop/frontend-0", "--state", twins.state]
+    res = twins.sdn(*argv)
+    assert res.code == 2
+    assert "AMBIGUOUS_POD" in res.err and "prod, stage" in res.err
+    assert len(res.err.strip().splitlines()) == 1
+    for cluster in ("prod", "stage"):
+        ok = twins.sdn(*argv, "--cluster", cluster)
+        assert ok.code == 0, ok.err
+
+
+@pytest.mark.parametrize("command", list(QUESTIONS))
+def test_an_unknown_cluster_is_refused_with_the_synced_ones(twins: Any, command: str) -> None:
+    res = twins.sdn(*QUESTIONS[command], "--src", "shop/frontend-0", "--cluster", "prd",
+                    "--state", twins.state)
+    assert res.code == 2
+    assert "UNKNOWN_CLUSTER" in res.err and "prd" in res.err and "prod, stage" in res.err
+
+
+@pytest.mark.parametrize("cluster", ["prod", "stage"])
+def test_traceflow_cluster_picks_that_clusters_pods(twins: Any, tags: Any,
+                                                    cluster: str) -> None:
+    src = _port(twins, tags, cluster, "shop/frontend-0")
+    dst = _port(twins, tags, cluster, "payments/api-0")
+    data = twins.sdn("traceflow", "--state", twins.state, "--cluster", cluster, "--src",
+                     "shop/frontend-0", "--dst", "payments/api-0", "--dport", "8443",
+                     "-o", "json").json()
+    assert data["source_id"] == src["path"]
+    assert data["packet"]["ip_header"]["dst_ip"] == dst["address_bindings"][0]["ip_address"]
+    assert data["observations"][-1]["segment_port_path"] == dst["path"]
+
+
+@pytest.mark.parametrize("cluster", ["prod", "stage"])
+def test_a_tunnel_names_the_node_addresses_of_its_own_cluster(twins: Any, tags: Any,
+                                                              cluster: str) -> None:
+    """shop/frontend-0 runs on node-d and payments/api-0 on node-a in both clusters; the
+    tunnel's ends are that cluster's node ports (given as paths and an address, which the
+    old code accepted too)."""
+    src = _port(twins, tags, cluster, "shop/frontend-0")
+    dst = _port(twins, tags, cluster, "payments/api-0")
+    nodes = {tags(p)["ncp/node_name"]: p["address_bindings"][0]["ip_address"]
+             for p in twins.show("segment-ports", "--cluster", cluster)
+             if p["display_name"] == tags(p)["ncp/node_name"]}
+    data = twins.sdn("traceflow", "--state", twins.state, "--src", src["path"], "--dst",
+                     dst["address_bindings"][0]["ip_address"], "--dport", "8443",
+                     "-o", "json").json()
+    hops = [(o["local_ip_address"], o["remote_ip_address"]) for o in data["observations"]
+            if o["resource_type"] == "TraceflowObservationForwarded"]
+    assert hops == [(nodes[tags(src)["ncp/node_name"]], nodes[tags(dst)["ncp/node_name"]])]
+
+
+@pytest.mark.parametrize("cluster", ["prod", "stage"])
+def test_a_cluster_ip_both_clusters_use_goes_to_the_sources_cluster(twins: Any, tags: Any,
+                                                                    cluster: str) -> None:
+    vips = {vs["ip_address"] for vs in twins.show("lb-virtual-servers")
+            if vs["id"].startswith("vs_") and
+            {"scope": "ncp/service", "tag": "api"} in vs["tags"]}
+    assert len(vips) == 1  # the same cluster IP in both clusters
+    data = twins.sdn("traceflow", "--state", twins.state, "--cluster", cluster, "--src",
+                     "shop/frontend-0", "--dst", vips.pop(), "--dport", "8443",
+                     "--all-backends", "-o", "json").json()
+    ends = {b["observations"][-1]["segment_port_path"] for b in data["branches"]}
+    mine = {p["path"] for p in twins.show("segment-ports", "--cluster", cluster)
+            if p["display_name"].startswith("payments/api-")}
+    assert ends == mine and data["disposition"] == "DELIVERED"
+
+
+def test_reach_with_cluster_lists_only_that_clusters_pods(twins: Any) -> None:
+    data = twins.sdn("reach", "--state", twins.state, "--cluster", "stage", "-n", "payments",
+                     "--port", "8443", "-o", "json").json()
+    assert data["results"][0]["pods"] == ["payments/api-0", "payments/api-1", "payments/db-0"]
+
+
+def test_a_pod_reaches_the_other_clusters_loadbalancer_vip(twins: Any) -> None:
+    """A LoadBalancer VIP is advertised to the shared Tier-0, so a prod pod reaches
+    stage's VIP and lands on stage's backends (it used to leave through the uplink)."""
+    (vip,) = {vs["ip_address"] for vs in twins.show("lb-virtual-servers", "--cluster", "stage")
+              if vs["id"].startswith("l4vs_")}
+    data = twins.sdn("traceflow", "--state", twins.state, "--cluster", "prod", "--src",
+                     "shop/cart-0", "--dst", vip, "--dport", "80", "--all-backends",
+                     "-o", "json").json()
+    ends = {b["observations"][-1]["segment_port_path"] for b in data["branches"]}
+    stage = {p["path"] for p in twins.show("segment-ports", "--cluster", "stage")
+             if p["display_name"].startswith("shop/frontend-")}
+    assert data["disposition"] == "DELIVERED" and ends == stage
+
+
+def test_reach_matrix_with_an_unknown_cluster(twins: Any) -> None:
+    res = twins.sdn("reach", "--state", twins.state, "--cluster", "prd")
+    assert res.code == 2 and "UNKNOWN_CLUSTER" in res.err

@@ -83,3 +83,92 @@ def test_all_backends_and_bidirectional(synced: Any) -> None:
     reply = res.json()["reply"]
     assert reply["disposition"] == "DELIVERED"
     assert reply["observations"][-1]["lport_name"] == "shop/frontend-0"
+
+
+# --- output conventions (issue 10, defect 9) ---
+
+def _mixed_state(cli: Any) -> Any:
+    """A service with two backends, one of which a policy isolates: branches disagree."""
+    def pod(name: str, labels: dict[str, str]) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": "app", "labels": labels},
+                "spec": {"containers": [{"name": "c", "image": "nginx",
+                                         "ports": [{"containerPort": 8080}]}]}}
+    docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}},
+            pod("client", {"role": "client"}), pod("api-0", {"app": "api"}),
+            pod("api-1", {"app": "api", "locked": "true"}),
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api",
+                                                                 "namespace": "app"},
+             "spec": {"selector": {"app": "api"}, "ports": [{"port": 80, "targetPort": 8080}]}},
+            {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": "lock", "namespace": "app"},
+             "spec": {"podSelector": {"matchLabels": {"locked": "true"}},
+                      "policyTypes": ["Ingress"]}}]
+    cli.write_yaml("mixed/app.yaml", *docs)
+    assert cli.sync(cli.tmp / "mixed").code == 0
+    return cli
+
+
+def test_all_backends_json_has_a_list_level_disposition(cli: Any) -> None:
+    _mixed_state(cli)
+    data = _tf(cli, "--src", "app/client", "--dst", "svc:app/api", "--all-backends",
+               "-o", "json").json()
+    assert data["disposition"] == "MIXED"
+    assert data["counts"] == {"DELIVERED": 1, "DROPPED": 1}
+    assert sorted(b["disposition"] for b in data["branches"]) == ["DELIVERED", "DROPPED"]
+    exp = cli.sdn("explain", "--state", cli.state, "--src", "app/client", "--dst",
+                  "svc:app/api", "-o", "json").json()
+    assert exp["disposition"] == "MIXED" and exp["allowed"] is False
+    text = _tf(cli, "--src", "app/client", "--dst", "svc:app/api", "--all-backends")
+    assert text.out.strip().splitlines()[-1] == "MIXED: 2 branch(es), 1 DELIVERED, 1 DROPPED"
+
+
+def test_all_backends_json_agreeing_branches(synced: Any) -> None:
+    data = _tf(synced, "--src", "shop/frontend-0", "--dst", "svc:shop/catalog",
+               "--all-backends", "-o", "json").json()
+    assert (data["disposition"], data["counts"]) == ("DELIVERED", {"DELIVERED": 2})
+
+
+def test_all_backends_dot_draws_every_branch(synced: Any) -> None:
+    res = _tf(synced, "--src", "shop/frontend-0", "--dst", "svc:shop/catalog",
+              "--all-backends", "-o", "dot")
+    assert res.code == 0 and res.out.startswith("digraph")
+    assert "shop/catalog-0" in res.out and "shop/catalog-1" in res.out
+    assert "OBSERVATION" not in res.out  # not the text table
+
+
+def test_explain_without_any_rule_prints_a_sentence_not_an_empty_table(cli: Any) -> None:
+    assert cli.sync(cli.GUESTBOOK).code == 0
+    res = cli.sdn("explain", "--state", cli.state, "--src", "default/frontend-0", "--dst",
+                  "default/frontend-1", "--dport", "8080")
+    assert res.code == 0, res.err
+    assert "CATEGORY" not in res.out
+    assert "egress at default/frontend-0: ALLOW by the default rule; no rule of the DFW " \
+           "applies here" in res.out
+
+
+def test_dport_help_says_what_is_used(cli: Any, synced: Any) -> None:
+    for command in ("traceflow", "explain"):
+        with pytest.raises(SystemExit):
+            cli.sdn(command, "--help")
+        out = " ".join(cli.capsys.readouterr().out.split())
+        assert "(default 80)" not in out
+        assert "svc:" in out.split("--dport")[-1].split("--")[0]
+    # ... and the help is true: a svc: target uses its port, an address 80.
+    svc = _tf(synced, "--src", "shop/frontend-0", "--dst", "svc:payments/api", "-o", "json")
+    assert svc.json()["packet"]["transport_header"]["tcp_header"]["dst_port"] == 8443
+    ip = _tf(synced, "--src", "shop/frontend-0", "--dst", "203.0.113.9", "-o", "json")
+    assert ip.json()["packet"]["transport_header"]["tcp_header"]["dst_port"] == 80
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param(["-n", "nosuchns"], id="unknown"),
+    pytest.param(["-n", "shop", "-n", "nosuchns"], id="one-of-two"),
+    pytest.param(["-n", "shop", "--cluster", "k8s-cluster", "-n", "nosuchns"], id="in-cluster"),
+])
+def test_reach_unknown_namespace_is_a_coded_error(synced: Any, argv: list[str]) -> None:
+    res = synced.sdn("reach", "--state", synced.state, *argv)
+    assert res.code == 2
+    assert res.err.strip().splitlines() == [
+        "error: UNKNOWN_NAMESPACE nosuchns: no namespace nosuchns"
+        + (" in cluster k8s-cluster" if "--cluster" in argv else "")]

@@ -1,0 +1,65 @@
+"""What ``explain``, ``traceflow`` and ``reach`` share on the command line: the state they
+load, how ``--src``/``--dst``/``--cluster``/``--http-*`` become a flow, and how a DFW
+decision is written in JSON, so the three name rules the same way."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sdn.policy import Decision
+from sdn.store import Store
+from sdn.traceflow import TraceContext
+from sdn.traceflow.l7 import HttpRequest
+from sdn.traceflow.walk import DEFAULT_RULE_ID, DEFAULT_RULE_PATH
+
+
+def load_context(args: argparse.Namespace) -> TraceContext:
+    """The state's inventory indexed for questions (read-only), ``--cluster`` checked."""
+    with Store.open_readonly(args.state) as store:
+        inv = store.inventory()
+    ctx = TraceContext.build(inv, default_action=args.default_action)
+    ctx.check_cluster(args.cluster)
+    return ctx
+
+
+def http_request(args: argparse.Namespace) -> HttpRequest:
+    """``--http-host`` / ``--http-path`` (defaults: the VIP as Host, ``/``)."""
+    path = args.http_path or "/"
+    return HttpRequest(host=args.http_host, path=path if path.startswith("/") else "/" + path)
+
+
+def rule_of(d: Decision) -> dict[str, Any]:
+    """The rule that decided, named as traceflow names it (NSX's default rule included)."""
+    if d.rule is None:
+        return {"rule_id": DEFAULT_RULE_ID, "path": DEFAULT_RULE_PATH, "security_policy": None,
+                "category": None}
+    return {"rule_id": d.rule.rule_id, "path": d.rule.path,
+            "security_policy": d.rule.policy_path, "category": d.rule.category}
+
+
+def decision_json(d: Decision | None) -> dict[str, Any] | None:
+    """One enforcement point's decision and (with explain) its trail."""
+    if d is None:
+        return None
+    rule = d.rule
+    return {
+        "port_path": d.port_path, "action": d.action,
+        "rule": None if rule is None else {"rule_id": rule.rule_id, "path": rule.path,
+                                            "security_policy": rule.policy_path,
+                                            "category": rule.category},
+        "default_rule": rule is None,
+        "considered": [{"category": c.rule.category, "security_policy": c.rule.policy_path,
+                        "rule": c.rule.path, "rule_id": c.rule.rule_id,
+                        "action": c.rule.action, "matched": c.matched, "reason": c.reason}
+                       for c in d.trail],
+    }
+
+
+def add_flow_options(p: argparse.ArgumentParser) -> None:
+    """``--http-host`` and ``--http-path``: the request an Ingress VIP routes by."""
+    p.add_argument("--http-host", metavar="HOST",
+                   help="Host header of the request to an Ingress VIP (default: the VIP "
+                        "itself, which only host-less Ingress rules match)")
+    p.add_argument("--http-path", metavar="PATH", default="/",
+                   help="request path to an Ingress VIP (default /)")
