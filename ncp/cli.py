@@ -22,7 +22,7 @@ from rich.console import Console
 from ncp.config import NcpConfig, load_config
 from ncp.errors import NcpError
 from ncp.reconcile.sync import Progress, SyncReport, load_profile_file, sync_cluster
-from sdn.cli.entry import Parser, add_version, guarded, state_option
+from sdn.cli.entry import EXIT_USAGE, Parser, add_version, guarded, state_option
 from sdn.errors import SdnError
 from sdn.profiles import NetworkProfile, parse_profile
 from sdn.render.output import print_json, print_table
@@ -241,7 +241,10 @@ def _run_once(runner: Any) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ncp``; returns the exit code (see :mod:`sdn.cli.entry`)."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error (printed already)
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if getattr(args, "state", None) is None:
         args.state = str(default_state_path())
     return guarded("ncp", lambda: _run(args) if args.command == "run" else _sync(args),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from sdn.errors import NotFoundError
+from sdn.cli.filters import check_scope
 from sdn.model import Group, Inventory, SecurityPolicy
 from sdn.policy import compile_dfw
 from sdn.policy.lint import SEVERITIES, WARNING, Finding, lint_dfw, sort_findings
@@ -43,11 +43,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the findings; 1 when any is at least as severe as ``--fail-on``."""
     with Store.open_readonly(args.state) as store:
         inv = store.inventory()
+        check_scope(store, args.cluster)
         clusters = [c.name for c in store.clusters()]
-        if args.cluster is not None and args.cluster not in clusters:
-            raise NotFoundError(f"no cluster {args.cluster!r} in this state (synced: "
-                                f"{', '.join(clusters) or 'none'})", code="UNKNOWN_CLUSTER",
-                                obj=args.cluster)
         chosen = [args.cluster] if args.cluster is not None else clusters
         stored = [(c, p) for name in chosen
                   for c, p in store.problems(name, table="findings")]

@@ -18,7 +18,15 @@ from sdn.cli import (
     topology_cmd,
     traceflow_cmd,
 )
-from sdn.cli.entry import Parser, add_version, guarded, non_negative, state_option
+from sdn.cli.entry import (
+    EXIT_USAGE,
+    Parser,
+    add_version,
+    guarded,
+    non_negative,
+    port_number,
+    state_option,
+)
 from sdn.cli.questions import add_flow_options
 from sdn.model import KINDS
 from sdn.policy.lint import SEVERITIES
@@ -35,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", parents=[common], help="list objects of one kind")
     show.add_argument("kind", choices=list(KINDS))
-    show.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
+    show.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     show.add_argument("--cluster", help="only objects of this cluster (tag ncp/cluster)")
     show.add_argument("--namespace", "-n", help="only objects of this namespace (ncp/project)")
     show.add_argument("--tag", action="append", default=[], metavar="SCOPE=VALUE",
@@ -93,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="pod-to-pod reachability under the distributed firewall")
     reach.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP",
                        type=str.upper)
-    reach.add_argument("--port", type=int, action="append", help="port (repeatable)")
+    reach.add_argument("--port", type=port_number, action="append", help="port (repeatable)")
     reach.add_argument("--namespace", "-n", action="append",
                        help="only these namespaces (unknown: UNKNOWN_NAMESPACE)")
     reach.add_argument("--dst", help="instead of the matrix: who reaches this target (NS/POD, "
@@ -101,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
                                      "and with the deciding rule")
     reach.add_argument("--src", help="with --dst: only this source (NS/POD or an address)")
     add_flow_options(reach)
-    reach.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    reach.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     reach.set_defaults(run=policy_cmd.reach)
 
     expl = sub.add_parser("explain", parents=[common, dfw_opts],
@@ -112,11 +120,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="NS/POD, an IP (a cluster IP or VIP is explained per backend), "
                            "or svc:NS/NAME")
     expl.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP", type=str.upper)
-    expl.add_argument("--dport", type=int,
+    expl.add_argument("--dport", type=port_number,
                       help="destination port (needed for TCP/UDP/SCTP, except for a svc: "
                            "target with one port, whose port is then used)")
     add_flow_options(expl)
-    expl.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    expl.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     expl.set_defaults(run=policy_cmd.explain)
 
     lint = sub.add_parser("lint", parents=[common],
@@ -134,17 +142,19 @@ def _parser() -> argparse.ArgumentParser:
                     help="NS/POD, a segment port path, or an outside client's IPv4 address")
     tf.add_argument("--dst", required=True, help="NS/POD, an IP address, or svc:NS/NAME")
     tf.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP", type=str.upper)
-    tf.add_argument("--dport", type=int,
+    tf.add_argument("--dport", type=port_number,
                     help="destination port (default: a svc: target's port when it has one, "
                          "else 80; none for ICMP)")
-    tf.add_argument("--sport", type=int, help="source port (default: a stable ephemeral one)")
+    tf.add_argument("--sport", type=port_number,
+                    help="source port (default: a stable ephemeral one)")
     tf.add_argument("--ttl", type=int, default=64)
     tf.add_argument("--bidirectional", action="store_true",
                     help="after a delivery, trace the reply too (stateful firewall)")
     tf.add_argument("--all-backends", action="store_true",
                     help="through a service, trace every backend as a branch")
     add_flow_options(tf)
-    tf.add_argument("-o", "--output", choices=["table", "json", "dot", "svg"], default="table")
+    tf.add_argument("-o", "--output", choices=["table", *STRUCTURED, "dot", "svg"],
+                    default="table")
     tf.set_defaults(run=traceflow_cmd.run)
 
     app = sub.add_parser("apply", parents=[common],
@@ -176,7 +186,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sdn``; returns the exit code (see :mod:`sdn.cli.entry`)."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error (printed already)
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if args.state is None:
         args.state = str(default_state_path())
 

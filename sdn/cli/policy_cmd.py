@@ -14,10 +14,10 @@ import argparse
 from typing import Any
 
 from sdn.cli.questions import decision_json, http_request, load_context, rule_of
-from sdn.errors import NotFoundError, SdnError
-from sdn.model import Inventory, Segment, SegmentPort
+from sdn.errors import SdnError
+from sdn.model import Inventory, SegmentPort
 from sdn.policy import FlowVerdict, reach_matrix
-from sdn.render.output import print_json, print_table
+from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.traceflow import TraceContext
 from sdn.traceflow.targets import Source, Target, resolve_source, resolve_target
 from sdn.traceflow.verdicts import Answer, LegVerdict, judge
@@ -46,20 +46,6 @@ def _names(pods: dict[str, tuple[str, str, str]]) -> dict[str, str]:
             for path, (c, ns, pod) in pods.items()}
 
 
-def _check_namespaces(inv: Inventory, cluster: str | None, namespaces: list[str] | None) -> None:
-    """Refuse a ``--namespace`` no cluster (or not ``cluster``) has: a typo would
-    otherwise print an empty matrix and exit 0."""
-    if not namespaces:
-        return
-    known = {o.tag("ncp/project") for o in (*inv.of_type(Segment), *inv.of_type(SegmentPort))
-             if cluster is None or o.tag("ncp/cluster") == cluster}
-    missing = sorted(set(namespaces) - known)
-    if missing:
-        where = f" in cluster {cluster}" if cluster else ""
-        raise NotFoundError(f"no namespace {', '.join(missing)}{where}",
-                            code="UNKNOWN_NAMESPACE", obj=missing[0])
-
-
 def reach(args: argparse.Namespace) -> int:
     """The allowed pod pairs per port; with ``--dst``, who reaches that target."""
     if args.src is not None and args.dst is None:
@@ -67,7 +53,6 @@ def reach(args: argparse.Namespace) -> int:
                        code="BAD_ARGUMENT", obj="--src")
     ctx = load_context(args)
     inv, dfw = ctx.inventory, ctx.dfw
-    _check_namespaces(inv, args.cluster, args.namespace)
     pods = _pods(inv, args.cluster, args.namespace)
     if args.dst is not None:
         return _reach_target(args, ctx, pods)
@@ -82,8 +67,8 @@ def reach(args: argparse.Namespace) -> int:
         allowed = sorted([names[dfw.endpoints[s].path], names[dfw.endpoints[d].path]]
                          for s, d in pairs)
         results.append({"port": port, "pods": label, "allowed": allowed})
-    if args.output == "json":
-        print_json({"protocol": args.protocol, "results": results})
+    if args.output in STRUCTURED:
+        print_data({"protocol": args.protocol, "results": results}, args.output)
         return 0
     for res in results:
         _print_matrix(args.protocol, res)
@@ -159,8 +144,9 @@ def _reach_target(args: argparse.Namespace, ctx: TraceContext,
                          "disposition": ans.disposition, "service": _service_json(ans),
                          "backends": [_leg_json(lv) for lv in ans.legs]})
         results.append({"port": port, "sources": rows})
-    if args.output == "json":
-        print_json({"protocol": args.protocol, "dst": args.dst, "results": results})
+    if args.output in STRUCTURED:
+        print_data({"protocol": args.protocol, "dst": args.dst, "results": results},
+                   args.output)
         return 0
     for res in results:
         table = []
@@ -210,8 +196,8 @@ def explain(args: argparse.Namespace) -> int:
             "service": _service_json(ans),
             "backends": [{**_leg_json(lv), "egress": decision_json(lv.verdict.egress),
                           "ingress": decision_json(lv.verdict.ingress)} for lv in ans.legs]}
-    if args.output == "json":
-        print_json(data)
+    if args.output in STRUCTURED:
+        print_data(data, args.output)
         return 0
     _print_explain(args, ans)
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sdn.cli.filters import check_scope
 from sdn.policy import Decision
 from sdn.store import Store
 from sdn.traceflow import TraceContext
@@ -15,12 +16,12 @@ from sdn.traceflow.walk import DEFAULT_RULE_ID, DEFAULT_RULE_PATH
 
 
 def load_context(args: argparse.Namespace) -> TraceContext:
-    """The state's inventory indexed for questions (read-only), ``--cluster`` checked."""
+    """The state's inventory indexed for questions (read-only), ``--cluster`` and
+    ``--namespace`` checked against the state."""
     with Store.open_readonly(args.state) as store:
+        check_scope(store, args.cluster, getattr(args, "namespace", None) or ())
         inv = store.inventory()
-    ctx = TraceContext.build(inv, default_action=args.default_action)
-    ctx.check_cluster(args.cluster)
-    return ctx
+    return TraceContext.build(inv, default_action=args.default_action)
 
 
 def http_request(args: argparse.Namespace) -> HttpRequest:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sdn.cli.questions import http_request, load_context
 from sdn.errors import SdnError
 from sdn.model import Inventory
-from sdn.render.output import print_json, print_table
+from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.render.pictures import topology_dot
 from sdn.render.traces import path_line, path_objects, trace_rows
 from sdn.traceflow import PacketSpec, Trace, TraceContext, trace
@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.all_backends:
         branches = (_outside_branches(ctx, pkt, http) if port is None
                     else trace_all_backends(ctx, port.path, pkt, http))
-        if args.output == "json":
-            print_json(branches_summary(branches))
+        if args.output in STRUCTURED:
+            print_data(branches_summary(branches), args.output)
             return 0
         if args.output in ("dot", "svg"):
             _picture(inv, branches, args.output)
@@ -113,9 +113,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     result = (trace_from_outside(ctx, pkt, http=http) if port is None
               else trace(ctx, port.path, pkt, bidirectional=args.bidirectional, http=http))
-    if args.output == "json":
+    if args.output in STRUCTURED:
         data: dict[str, Any] = result.to_api()
-        print_json(data)
+        print_data(data, args.output)
         return 0
     if args.output in ("dot", "svg"):
         _picture(inv, [result], args.output)
