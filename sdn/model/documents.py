@@ -21,6 +21,7 @@ from sdn.errors import Problem
 from sdn.model.base import PolicyResource
 from sdn.model.dfw import DOMAIN, group_path, rule_path, security_policy_path
 from sdn.model.inventory import RESOURCE_ADAPTER
+from sdn.model.reporting import validation_problems
 
 #: The kinds an admin may declare, and how their paths are derived.
 ADMIN_KINDS = {"Group": group_path, "SecurityPolicy": security_policy_path}
@@ -55,16 +56,6 @@ def _complete(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _where(loc: Sequence[int | str]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item not in ADMIN_KINDS:  # the discriminator tag pydantic puts in the location
-            parts.append(("." if parts else "") + item)
-    return "".join(parts) or "(object)"
-
-
 def parse_admin_objects(docs: Sequence[Any], *, source: str = "") -> tuple[
         list[PolicyResource], list[Problem]]:
     """Validate admin documents; returns the objects and every problem found."""
@@ -81,7 +72,5 @@ def parse_admin_objects(docs: Sequence[Any], *, source: str = "") -> tuple[
         try:
             objects.append(RESOURCE_ADAPTER.validate_python(_complete(doc)))
         except ValidationError as err:
-            for e in err.errors():
-                code = "UNKNOWN_FIELD" if e["type"] == "extra_forbidden" else "INVALID_VALUE"
-                problems.append(Problem(code, name, f"{_where(e['loc'])}: {e['msg']}"))
+            problems += validation_problems(err, name)
     return objects, problems
