@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from sdn.model.base import MAX_TAG_SCOPE, MAX_TAG_VALUE, NsxModel, OptionalNsxId, PolicyResource
@@ -124,10 +124,11 @@ class NestedExpression(NsxModel):
     resource_type: Literal["NestedExpression"] = "NestedExpression"
     expressions: tuple[Expression, ...]
 
-    @model_validator(mode="after")
-    def _alternates(self) -> NestedExpression:
-        _check_alternation(self.expressions)
-        return self
+    @field_validator("expressions")
+    @classmethod
+    def _alternates(cls, items: tuple[Expression, ...]) -> tuple[Expression, ...]:
+        _check_alternation(items)
+        return items
 
 
 Expression = Annotated[
@@ -153,10 +154,11 @@ class Group(PolicyResource):
     resource_type: Literal["Group"] = "Group"
     expression: tuple[Expression, ...] = ()
 
-    @model_validator(mode="after")
-    def _alternates(self) -> Group:
-        _check_alternation(self.expression)
-        return self
+    @field_validator("expression")
+    @classmethod
+    def _alternates(cls, items: tuple[Expression, ...]) -> tuple[Expression, ...]:
+        _check_alternation(items)
+        return items
 
     def references(self) -> dict[str, str]:
         refs: dict[str, str] = {}
@@ -214,6 +216,13 @@ ServiceEntry = Annotated[
 ]
 
 
+def _check_any_alone(values: tuple[str, ...]) -> tuple[str, ...]:
+    """NSX: ``ANY`` stands alone in a group, service or scope list."""
+    if ANY in values and len(values) > 1:
+        raise PydanticCustomError("invalid_any", "'ANY' cannot be listed with paths")
+    return values
+
+
 class Rule(PolicyResource):
     """A firewall rule of a security policy; ``parent_path`` is the policy's path."""
 
@@ -233,14 +242,8 @@ class Rule(PolicyResource):
     disabled: bool = False
     logged: bool = False
 
-    @model_validator(mode="after")
-    def _any_alone(self) -> Rule:
-        for field in ("source_groups", "destination_groups", "services", "scope"):
-            values = getattr(self, field)
-            if ANY in values and len(values) > 1:
-                raise PydanticCustomError(
-                    "invalid_any", f"{field}: 'ANY' cannot be listed with paths")
-        return self
+    _any_alone = field_validator("source_groups", "destination_groups", "services",
+                                 "scope")(_check_any_alone)
 
 
 class SecurityPolicy(PolicyResource):
@@ -254,15 +257,21 @@ class SecurityPolicy(PolicyResource):
     tcp_strict: bool = False
     rules: tuple[Rule, ...] = ()
 
-    @model_validator(mode="after")
-    def _rules_fit(self) -> SecurityPolicy:
-        if ANY in self.scope and len(self.scope) > 1:
-            raise PydanticCustomError("invalid_any", "scope: 'ANY' cannot be listed with paths")
+    _any_alone = field_validator("scope")(_check_any_alone)
+
+    @field_validator("rules")
+    @classmethod
+    def _distinct_rules(cls, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
         seen: set[str] = set()
-        for rule in self.rules:
+        for rule in rules:
             if rule.id in seen:
                 raise PydanticCustomError("duplicate_rule", f"rule id {rule.id!r} is given twice")
             seen.add(rule.id)
+        return rules
+
+    @model_validator(mode="after")
+    def _rules_under_policy(self) -> SecurityPolicy:
+        for rule in self.rules:
             if rule.parent_path != self.path or rule.path != f"{self.path}/rules/{rule.id}":
                 raise PydanticCustomError(
                     "rule_path", f"rule {rule.id!r}: path {rule.path!r} / parent_path "

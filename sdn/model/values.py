@@ -36,6 +36,8 @@ MAX_PORT = 65535
 
 
 def _address(text: str) -> IPv4Address | IPv6Address | None:
+    if "%" in text:  # an IPv6 zone (fe80::1%eth0) means nothing to a firewall
+        return None
     try:
         return ip_address(text)
     except ValueError:
@@ -43,8 +45,14 @@ def _address(text: str) -> IPv4Address | IPv6Address | None:
 
 
 def address_entry_error(text: str) -> str | None:
-    """Why ``text`` is not an address, CIDR or range NSX takes; None when it is one."""
+    """Why ``text`` is not an address, CIDR or range NSX takes; None when it is one.
+
+    A CIDR's prefix is a length (``/24``), not a netmask (``/255.255.255.0``).
+    """
     if "/" in text:
+        base, _, prefix = text.partition("/")
+        if _address(base) is None or not (prefix.isascii() and prefix.isdigit()):
+            return f"{text!r} is not an IPv4 address, CIDR or range"
         try:
             ip_network(text, strict=False)
         except ValueError:
