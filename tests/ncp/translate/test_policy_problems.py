@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ncp.sources.manifests import K8sObject
+from ncp.translate.adminpolicy import translate_admin_policies
 from ncp.translate.networkpolicy import translate_network_policies
 
 
@@ -68,3 +69,23 @@ def test_every_error_of_a_policy_is_reported(case: str) -> None:
     assert {p.id for p in result.policies} == {"np_k8s_shop_fine_allow",
                                                "np_k8s_shop_fine_isolation"}
     assert all("_bad_" not in g.id for g in result.groups)
+
+
+def test_every_error_of_an_admin_policy_is_reported() -> None:
+    body = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+            "metadata": {"name": "bad"},
+            "spec": {"priority": 5000,
+                     "subject": {"namespaces": {"matchExpressions": [
+                         {"key": "a", "operator": "Is", "values": ["b"]}]}},
+                     "ingress": [{"action": "Maybe", "from": [{"namespaces": {}}],
+                                  "ports": [{"portNumber": {"protocol": "ICMP", "port": 1}},
+                                            {"portRange": {"protocol": "TCP", "start": 9,
+                                                           "end": 2}}]},
+                                 {"action": "Deny", "from": []}]}}
+    bad = K8sObject("AdminNetworkPolicy", body["apiVersion"], "", "bad", body, "anp.yaml")
+    result = translate_admin_policies([bad], cluster="k8s", pods=(), namespaces=())
+    assert sorted(p.code for p in result.problems) == [
+        "INVALID_PEER", "INVALID_PORT_RANGE", "INVALID_PRIORITY", "INVALID_SELECTOR",
+        "UNKNOWN_ACTION", "UNKNOWN_PROTOCOL"]
+    assert {p.obj for p in result.problems} == {"AdminNetworkPolicy/bad"}
+    assert result.groups == () and result.policies == ()
