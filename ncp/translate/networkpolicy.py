@@ -92,6 +92,7 @@ from sdn.model import (
     security_policy_path,
 )
 from sdn.model.dfw import DOMAIN, Category, Expression
+from sdn.model.reporting import field_location
 
 __all__ = [
     "SCOPE_NETWORK_POLICY",
@@ -113,7 +114,7 @@ __all__ = [
     "ip_block_cidrs",
     "lint_limits",
     "make_group",
-    "nsx_error_message",
+    "nsx_error_messages",
     "parse_cidr",
     "parse_np_port",
     "parse_selector",
@@ -865,11 +866,11 @@ class _NetworkPolicyTranslator:
         return lambda: self.view.select(lambda pod: any(s(pod) for s in predicates))
 
 
-def nsx_error_message(err: ValidationError) -> str:
-    """A one-line message for NSX model validation failing on translated input."""
-    first = err.errors()[0]
-    where = ".".join(str(x) for x in first.get("loc", ()))
-    return f"the NSX objects would be invalid: {where}: {first.get('msg', '')}"
+def nsx_error_messages(err: ValidationError) -> list[str]:
+    """One message per field of the NSX objects that validation refused, for translated
+    input (each becomes its own problem)."""
+    return [f"the NSX objects would be invalid: {field_location(e.get('loc', ()))}: "
+            f"{e.get('msg', '')}" for e in err.errors(include_url=False)]
 
 
 def translate_network_policies(
@@ -930,7 +931,7 @@ def translate_each(
             problems += [Problem(e.code, where, e.message) for e in err.errors]
             continue
         except ValidationError as err:
-            problems.append(Problem("INVALID_POLICY", where, nsx_error_message(err)))
+            problems += [Problem("INVALID_POLICY", where, m) for m in nsx_error_messages(err)]
             continue
         groups += got_groups
         out += got_policies

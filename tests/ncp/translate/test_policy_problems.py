@@ -89,3 +89,16 @@ def test_every_error_of_an_admin_policy_is_reported() -> None:
         "UNKNOWN_ACTION", "UNKNOWN_PROTOCOL"]
     assert {p.obj for p in result.problems} == {"AdminNetworkPolicy/bad"}
     assert result.groups == () and result.policies == ()
+
+
+def test_a_selector_nsx_cannot_hold_is_a_problem_naming_the_field() -> None:
+    """A label key longer than NSX's 128-character tag scope cannot be a tag condition."""
+    key = "a" * 60 + "." + "b" * 60 + "/" + "n" * 20  # a valid Kubernetes key, 142 long
+    spec = {"podSelector": {"matchLabels": {key: "v"}}}
+    result = translate_network_policies([np("long", spec)], cluster="k8s", pods=(),
+                                        namespaces=())
+    (problem,) = result.problems
+    assert problem.code == "INVALID_POLICY" and problem.obj == "NetworkPolicy/shop/long"
+    assert problem.message.startswith("the NSX objects would be invalid: ")
+    assert "longer than 128 characters" in problem.message
+    assert result.policies == ()
