@@ -120,8 +120,16 @@ def _check_ip_or_cidr(value: str) -> str:
 _NSX_ID_RE = re.compile(ID_PATTERN)
 
 
-def _check_profile_name(value: str) -> str:
-    """Profile names become NSX ids (tags, object names): NSX's id characters only."""
+#: The validation context key that asks for the rules of a new profile (see
+#: :func:`sdn.profiles.loading.parse_profile`).
+NEW_PROFILE = "new_profile"
+
+
+def _check_profile_name(value: str, info: ValidationInfo) -> str:
+    """The name of a new profile is an NSX id: NSX's id characters only. Checked for new
+    profiles only, so that one stored by an older version still reads."""
+    if not (info.context or {}).get(NEW_PROFILE):
+        return value
     if not _NSX_ID_RE.match(value):
         raise ValueError(f"{value!r} is not a valid profile name: letters, digits, '-', '_' "
                          "and '.' only, starting with a letter or digit, at most 255")

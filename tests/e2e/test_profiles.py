@@ -173,3 +173,24 @@ def test_each_profile_problem_is_printed_once(cli: Any) -> None:
     assert [line.split()[0] for line in lines[1:]] == ["INVALID_VALUE"] * 3
     assert sorted(line.split(": ")[1] for line in lines[1:]) == [
         "name", "parameters.lb_size", "parameters.pod_subnet_prefix"]
+
+
+def test_ncp_sync_refuses_a_new_profile_with_a_bad_name(cli: Any) -> None:
+    res = cli.sync(cli.GUESTBOOK, extra=["--profile", _renamed(cli, "Bad Name!")])
+    assert res.code == 2
+    assert "INVALID_VALUE Bad Name!: name: 'Bad Name!' is not a valid profile name" in res.err
+    assert not cli.state.exists() or cli.sdn("profile", "list", "-o", "json", "--state",
+                                             cli.state).json() == []
+
+
+def test_a_stored_profile_with_an_old_style_name_still_reads(cli: Any) -> None:
+    """Written by a version that did not check names: still usable, still listed."""
+    import sqlite3
+
+    assert cli.sdn("profile", "create", _renamed(cli, "legacy"), "--state", cli.state).code == 0
+    with sqlite3.connect(cli.state) as db:
+        db.execute("UPDATE profiles SET name='Old Name', body=replace(body, '\"legacy\"', "
+                   "'\"Old Name\"')")
+    res = cli.sync(cli.GUESTBOOK, extra=["--profile", "Old Name"])
+    assert res.code == 0, res.err
+    assert cli.sdn("profile", "show", "Old Name", "--state", cli.state).code == 0
