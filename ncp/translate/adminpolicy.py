@@ -256,7 +256,7 @@ class _AdminTranslator:
             for n, item in enumerate(items):
                 at = f"{where}.{key}[{n}]"
                 parse = self._port if key == "ports" else self._protocol
-                spec = found.attempt(lambda item=item, at=at, parse=parse: parse(item, at), None)
+                spec = found.attempt(None, parse, item, at)
                 if spec is not None:
                     specs.append(spec)
         return specs
@@ -344,9 +344,10 @@ class _AdminTranslator:
         one fails, so that all of the policy's errors are reported at once."""
         spec = _mapping(self.obj.body.get("spec"), "INVALID_POLICY", "spec")
         found = ErrorCollector()
-        baseline = found.attempt(lambda: self.tier(spec), "Admin") == "Baseline"
-        priority = found.attempt(lambda: self.priority(spec), 0)
-        subject_sel = found.attempt(lambda: self.subject(spec), _Selection((), lambda p: False))
+        baseline = found.attempt("Admin", self.tier, spec) == "Baseline"
+        priority: int = found.attempt(0, self.priority, spec)
+        subject_sel: _Selection = found.attempt(_Selection((), lambda p: False), self.subject,
+                                                spec)
         subject = make_group(f"{self.prefix}_subject", conjunction(subject_sel.criteria),
                              self.tags)
         scope = (subject.path,)
@@ -363,21 +364,18 @@ class _AdminTranslator:
                 continue
             for i, item in enumerate(rules):
                 where = f"spec.{key}[{i}]"
-                rule = found.attempt(lambda item=item, where=where:
-                                     _mapping(item, "INVALID_POLICY", where), None)
+                rule = found.attempt(None, _mapping, item, "INVALID_POLICY", where)
                 if rule is None:
                     continue
-                action = found.attempt(lambda rule=rule, where=where:
-                                       self.action(rule, baseline, where), "ALLOW")
+                action: str = found.attempt("ALLOW", self.action, rule, baseline, where)
                 items = rule.get(peers_key)
                 if not isinstance(items, list) or not items:
                     found.errors.append(PolicyInputError(
                         "INVALID_PEER", f"{where}.{peers_key} must list at least one peer"))
                     items = []
-                peers = [found.attempt(
-                    lambda p=p, j=j, where=where, pk=peers_key, d=direction:
-                    self.peer(p, d == "OUT", f"{where}.{pk}[{j}]"), None)
-                    for j, p in enumerate(items)]
+                peers = [found.attempt(None, self.peer, p, direction == "OUT",
+                                       f"{where}.{peers_key}[{j}]")
+                         for j, p in enumerate(items)]
                 ports = self.ports(rule, where, found)
                 if found.errors:
                     continue  # a policy with errors yields nothing: only collect them

@@ -173,6 +173,7 @@ class PolicyInputErrors(PolicyInputError):
 
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 
 class ErrorCollector:
@@ -183,10 +184,10 @@ class ErrorCollector:
     def __init__(self) -> None:
         self.errors: list[PolicyInputError] = []
 
-    def attempt(self, parse: Callable[[], T], default: T) -> T:
-        """``parse()``, or ``default`` after recording its error."""
+    def attempt(self, default: D, parse: Callable[..., T], *args: Any) -> T | D:
+        """``parse(*args)``, or ``default`` after recording its error."""
         try:
-            return parse()
+            return parse(*args)
         except PolicyInputError as err:
             self.errors.append(err)
             return default
@@ -779,9 +780,9 @@ class _NetworkPolicyTranslator:
         if not isinstance(spec, Mapping):
             raise PolicyInputError("INVALID_POLICY", "spec is not a mapping")
         found = ErrorCollector()
-        target_selector = found.attempt(
-            lambda: parse_selector(spec.get("podSelector"), "spec.podSelector"), ())
-        types = found.attempt(lambda: _policy_types(spec), ())
+        target_selector: Selector = found.attempt(
+            (), parse_selector, spec.get("podSelector"), "spec.podSelector")
+        types: tuple[str, ...] = found.attempt((), _policy_types, spec)
         target = make_group(
             f"{self.prefix}_target",
             conjunction([cluster_condition(self.cluster), project_condition(self.namespace),
@@ -799,30 +800,21 @@ class _NetworkPolicyTranslator:
         for direction, key, peers_key, short in (("IN", "ingress", "from", "in"),
                                                  ("OUT", "egress", "to", "eg")):
             kept = ("Ingress" if direction == "IN" else "Egress") in types
-            for i, item in enumerate(found.attempt(lambda key=key: _list(spec, key, "spec"),
-                                                   [])):
+            for i, item in enumerate(found.attempt([], _list, spec, key, "spec")):
                 where = f"spec.{key}[{i}]"
                 if not isinstance(item, Mapping):
                     found.errors.append(PolicyInputError("INVALID_POLICY",
                                                          f"{where} is not a mapping"))
                     continue
                 peers: list[_Peer] = []
-                raw_peers = found.attempt(
-                    lambda item=item, where=where, pk=peers_key: _list(item, pk, where), [])
-                for j, p in enumerate(raw_peers):
-                    peer = found.attempt(
-                        lambda p=p, j=j, where=where, pk=peers_key, short=short, i=i:
-                        self.peer(p, f"{self.prefix}_{short}{i}_peer{j}", f"{where}.{pk}[{j}]"),
-                        None)
+                for j, p in enumerate(found.attempt([], _list, item, peers_key, where)):
+                    peer = found.attempt(None, self.peer, p, f"{self.prefix}_{short}{i}_peer{j}",
+                                         f"{where}.{peers_key}[{j}]")
                     if peer is not None:
                         peers.append(peer)
                 ports: list[PortSpec] = []
-                raw_ports = found.attempt(
-                    lambda item=item, where=where: _list(item, "ports", where), [])
-                for k, p in enumerate(raw_ports):
-                    port = found.attempt(
-                        lambda p=p, k=k, where=where: parse_np_port(p, f"{where}.ports[{k}]"),
-                        None)
+                for k, p in enumerate(found.attempt([], _list, item, "ports", where)):
+                    port = found.attempt(None, parse_np_port, p, f"{where}.ports[{k}]")
                     if port is not None:
                         ports.append(port)
                 if not kept or found.errors:
