@@ -23,7 +23,8 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$"
 
 NsxId = Annotated[str, Field(pattern=ID_PATTERN)]
 #: An id that may be left empty (service entries inside a rule).
-OptionalNsxId = Annotated[str, Field(pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9_.\-]{0,254})?$")]
+OPTIONAL_ID_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9_.\-]{0,254})?$"
+OptionalNsxId = Annotated[str, Field(pattern=OPTIONAL_ID_PATTERN)]
 
 #: NSX's limits on names (Policy API schema).
 MAX_DISPLAY_NAME = 255

@@ -59,22 +59,27 @@ class Condition(NsxModel):
 
     @model_validator(mode="after")
     def _has_scope(self) -> Condition:
-        scope, bar, rest = self.value.partition("|")
-        if not bar:
+        value, operator = self.value, self.operator
+        bar = value.find("|")
+        if bar < 0:
             raise PydanticCustomError(
-                "invalid_condition", f"tag condition value {self.value!r} is not 'scope|tag'")
-        if len(scope) > MAX_TAG_SCOPE:
+                "invalid_condition", f"tag condition value {value!r} is not 'scope|tag'")
+        listed = operator == "IN" or operator == "NOTIN"
+        if len(value) <= MAX_TAG_SCOPE and not listed:
+            return self  # the common case: too short to break a limit
+        if bar > MAX_TAG_SCOPE:
             raise PydanticCustomError(
-                "invalid_condition", f"tag condition scope {scope[:40]!r}... is longer than "
+                "invalid_condition", f"tag condition scope {value[:40]!r}... is longer than "
                 f"{MAX_TAG_SCOPE} characters")
-        values = rest.split(",") if self.operator in ("IN", "NOTIN") else [rest]
+        rest = value[bar + 1:]
+        values = rest.split(",") if listed else [rest]
         if any(len(v) > MAX_TAG_VALUE for v in values):
             raise PydanticCustomError(
-                "invalid_condition", f"a tag value of {self.value[:60]!r}... is longer than "
+                "invalid_condition", f"a tag value of {value[:60]!r}... is longer than "
                 f"{MAX_TAG_VALUE} characters")
-        if self.operator in ("IN", "NOTIN") and not any(values):
+        if listed and not any(values):
             raise PydanticCustomError(
-                "invalid_condition", f"{self.operator} condition {self.value!r} lists no values")
+                "invalid_condition", f"{operator} condition {value!r} lists no values")
         return self
 
     @property
@@ -140,6 +145,9 @@ NestedExpression.model_rebuild()
 
 def _check_alternation(items: tuple[Expression, ...]) -> None:
     """NSX's shape of an expression list: criteria separated by conjunction operators."""
+    if len(items) % 2 == 1 and all(type(i) is ConjunctionOperator for i in items[1::2]) \
+            and not any(type(i) is ConjunctionOperator for i in items[0::2]):
+        return  # the common case
     for n, item in enumerate(items):
         operator = isinstance(item, ConjunctionOperator)
         if operator != (n % 2 == 1) or (operator and n == len(items) - 1):

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from sdn.errors import Problem
+from sdn.model.base import ID_PATTERN, OPTIONAL_ID_PATTERN
+from sdn.model.values import PATTERN_MESSAGES
 
 
 def field_location(loc: Sequence[int | str]) -> str:
@@ -42,7 +44,12 @@ _CODES = {"extra_forbidden": "UNKNOWN_FIELD", "missing": "MISSING_FIELD",
           "json_invalid": "MALFORMED_OBJECT", "json_type": "MALFORMED_OBJECT"}
 
 #: Error types whose message quotes the value already (this module's own validators).
-_QUOTING = ("invalid_address", "invalid_port", "invalid_path", "invalid_condition")
+_QUOTING = ("invalid_address", "invalid_port", "invalid_condition")
+
+_ID_RULE = "is not an NSX id (letters, digits, '-', '_' and '.', starting with a letter or " \
+    "digit, at most 255)"
+#: Patterns checked in pydantic-core, and what a value that does not match is not.
+_PATTERN_MESSAGES = {**PATTERN_MESSAGES, ID_PATTERN: _ID_RULE, OPTIONAL_ID_PATTERN: _ID_RULE}
 
 
 def validation_problems(err: ValidationError, name: str) -> list[Problem]:
@@ -51,7 +58,10 @@ def validation_problems(err: ValidationError, name: str) -> list[Problem]:
     for e in err.errors(include_url=False):
         code = _CODES.get(e["type"], "INVALID_VALUE")
         message = e["msg"]
-        if code == "INVALID_VALUE" and e["type"] not in _QUOTING and not isinstance(
+        pattern = (e.get("ctx") or {}).get("pattern")
+        if e["type"] == "string_pattern_mismatch" and pattern in _PATTERN_MESSAGES:
+            message = f"{e.get('input')!r} {_PATTERN_MESSAGES[pattern]}"
+        elif code == "INVALID_VALUE" and e["type"] not in _QUOTING and not isinstance(
                 e.get("input"), (dict, list, tuple)):
             message = f"{e.get('input')!r}: {message}"
         problems.append(Problem(code, name, f"{field_location(e['loc'])}: {message}"))
