@@ -69,8 +69,18 @@ def parse_admin_objects(docs: Sequence[Any], *, source: str = "") -> tuple[
                                     f"{kind!r}: only {', '.join(ADMIN_KINDS)} can be applied"))
             continue
         name = f"{doc['resource_type']}/{doc.get('id', name)}"
+        complete = _complete(doc)
+        derived = {"path": ADMIN_KINDS[str(doc["resource_type"])](str(doc.get("id", ""))),
+                   "parent_path": DOMAIN}
+        misplaced = [Problem("INVALID_VALUE", name, f"{key}: {complete[key]!r} is not "
+                             f"{want!r}: NSX derives it from the id (leave it out)")
+                     for key, want in derived.items() if complete[key] != want]
         try:
-            objects.append(RESOURCE_ADAPTER.validate_python(_complete(doc)))
+            obj = RESOURCE_ADAPTER.validate_python(complete)
         except ValidationError as err:
-            problems += validation_problems(err, name)
+            problems += misplaced + validation_problems(err, name)
+            continue
+        problems += misplaced
+        if not misplaced:
+            objects.append(obj)
     return objects, problems

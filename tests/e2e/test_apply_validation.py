@@ -142,6 +142,11 @@ CASES: dict[str, tuple[list[dict[str, Any]], set[tuple[str, str, str]]]] = {
                                           "member_type": "SegmentPort"}])],
         {("UNKNOWN_FIELD", "Group/g1", "colour"),
          ("MISSING_FIELD", "Group/g1", "expression[0].value")}),
+    "paths-nsx-derives": (
+        [group(path="/infra/elsewhere/g1", parent_path="/infra/elsewhere"),
+         policy({"path": f"{POLICIES}/other/rules/r0"}, ident="p2")],
+        {("INVALID_VALUE", "Group/g1", "path"), ("INVALID_VALUE", "Group/g1", "parent_path"),
+         ("INVALID_VALUE", "SecurityPolicy/p2", "(object)")}),
     "kinds": (
         [{"resource_type": "Segment", "id": "s"}],
         {("UNSUPPORTED_KIND", "/x.yaml#0", "'Segment'")}),
