@@ -64,6 +64,7 @@ from ncp.sources.manifests import K8sObject
 from ncp.translate import naming
 from ncp.translate.networkpolicy import (
     ClusterView,
+    ErrorCollector,
     PodPredicate,
     PolicyInputError,
     PortSpec,
@@ -239,8 +240,9 @@ class _AdminTranslator:
 
     # ----------------------------------------------------------------- ports
 
-    def ports(self, rule: Mapping[str, Any], where: str) -> list[PortSpec]:
-        """The rule's ports (``ports`` and, on ClusterNetworkPolicy, ``protocols``)."""
+    def ports(self, rule: Mapping[str, Any], where: str, found: ErrorCollector) -> list[PortSpec]:
+        """The rule's ports (``ports`` and, on ClusterNetworkPolicy, ``protocols``); the
+        errors of every item go to ``found``."""
         specs: list[PortSpec] = []
         keys = ("ports", "protocols") if self.obj.kind == "ClusterNetworkPolicy" else ("ports",)
         for key in keys:
@@ -248,10 +250,15 @@ class _AdminTranslator:
             if items is None:
                 continue
             if not isinstance(items, list):
-                raise PolicyInputError("INVALID_POLICY", f"{where}.{key} is not a list")
+                found.errors.append(PolicyInputError("INVALID_POLICY",
+                                                     f"{where}.{key} is not a list"))
+                continue
             for n, item in enumerate(items):
                 at = f"{where}.{key}[{n}]"
-                specs.append(self._port(item, at) if key == "ports" else self._protocol(item, at))
+                parse = self._port if key == "ports" else self._protocol
+                spec = found.attempt(None, parse, item, at)
+                if spec is not None:
+                    specs.append(spec)
         return specs
 
     @staticmethod
@@ -333,11 +340,14 @@ class _AdminTranslator:
 
     def translate(self, admin_category: Category,
                   baseline_base: int) -> tuple[list[Group], SecurityPolicy]:
-        """The policy's groups and its security policy."""
+        """The policy's groups and its security policy. Every part is parsed even after
+        one fails, so that all of the policy's errors are reported at once."""
         spec = _mapping(self.obj.body.get("spec"), "INVALID_POLICY", "spec")
-        baseline = self.tier(spec) == "Baseline"
-        priority = self.priority(spec)
-        subject_sel = self.subject(spec)
+        found = ErrorCollector()
+        baseline = found.attempt("Admin", self.tier, spec) == "Baseline"
+        priority: int = found.attempt(0, self.priority, spec)
+        subject_sel: _Selection = found.attempt(_Selection((), lambda p: False), self.subject,
+                                                spec)
         subject = make_group(f"{self.prefix}_subject", conjunction(subject_sel.criteria),
                              self.tags)
         scope = (subject.path,)
@@ -349,21 +359,30 @@ class _AdminTranslator:
             if rules is None:
                 rules = []
             if not isinstance(rules, list):
-                raise PolicyInputError("INVALID_POLICY", f"spec.{key} is not a list")
+                found.errors.append(PolicyInputError("INVALID_POLICY",
+                                                     f"spec.{key} is not a list"))
+                continue
             for i, item in enumerate(rules):
                 where = f"spec.{key}[{i}]"
-                rule = _mapping(item, "INVALID_POLICY", where)
-                action = self.action(rule, baseline, where)
+                rule = found.attempt(None, _mapping, item, "INVALID_POLICY", where)
+                if rule is None:
+                    continue
+                action: str = found.attempt("ALLOW", self.action, rule, baseline, where)
                 items = rule.get(peers_key)
                 if not isinstance(items, list) or not items:
-                    raise PolicyInputError("INVALID_PEER",
-                                           f"{where}.{peers_key} must list at least one peer")
-                peers = [self.peer(p, direction == "OUT", f"{where}.{peers_key}[{j}]")
+                    found.errors.append(PolicyInputError(
+                        "INVALID_PEER", f"{where}.{peers_key} must list at least one peer"))
+                    items = []
+                peers = [found.attempt(None, self.peer, p, direction == "OUT",
+                                       f"{where}.{peers_key}[{j}]")
                          for j, p in enumerate(items)]
-                ports = self.ports(rule, where)
+                ports = self.ports(rule, where, found)
+                if found.errors:
+                    continue  # a policy with errors yields nothing: only collect them
+                chosen = [p for p in peers if p is not None]
                 peer_groups = [make_group(f"{self.prefix}_{short}{i}_peer{j}",
                                           conjunction(p.criteria), self.tags)
-                               for j, p in enumerate(peers)]
+                               for j, p in enumerate(chosen)]
                 paths = tuple(g.path for g in peer_groups)
                 sources: tuple[str, ...]
                 destinations: tuple[str, ...]
@@ -373,7 +392,7 @@ class _AdminTranslator:
                     receivers = self._selected([subject_sel.selects])
                 else:
                     sources, destinations = (ANY,), paths
-                    receivers = self._selected([p.selects for p in peers])
+                    receivers = self._selected([p.selects for p in chosen])
                 name = rule.get("name")
                 label = name if isinstance(name, str) and name else f"{key}-{i}"
                 rule_drafts, port_groups = expand_rule(
@@ -383,6 +402,7 @@ class _AdminTranslator:
                     port_group_prefix=f"{self.prefix}_{short}{i}", tags=self.tags)
                 groups += peer_groups + port_groups
                 drafts += rule_drafts
+        found.check()
         if baseline:
             category: Category = "Application"
             sequence = baseline_base + priority

@@ -87,6 +87,23 @@ def sections(s: ClusterSettings, current: Inventory) -> tuple[Sections, list[Pro
     return Sections(top + 1, top + 2, top + 3, bottom - 1), []
 
 
+def in_known_namespaces(policies: Sequence[K8sObject], namespaces: Mapping[str, object],
+                        ) -> tuple[list[K8sObject], list[Problem]]:
+    """The NetworkPolicies whose namespace is realized, and ``NAMESPACE_NOT_FOUND`` for each
+    of the others: as for a pod there, its namespace does not exist (or was rejected), so
+    the policy is not realized."""
+    kept: list[K8sObject] = []
+    problems: list[Problem] = []
+    for p in policies:
+        if p.namespace in namespaces:
+            kept.append(p)
+        else:
+            problems.append(Problem("NAMESPACE_NOT_FOUND", f"NetworkPolicy/{p.namespace}/{p.name}",
+                                    f"namespace {p.namespace!r} does not exist or was "
+                                    "rejected: the policy is not realized"))
+    return kept, problems
+
+
 def firewall_objects(s: ClusterSettings, current: Inventory, policies: Sequence[K8sObject],
                      namespaces: Mapping[str, Mapping[str, str]],
                      pods: Sequence[PodInfo]) -> FirewallObjects:
@@ -102,7 +119,13 @@ def firewall_objects(s: ClusterSettings, current: Inventory, policies: Sequence[
         return out
     ns_infos = Tracked([NamespaceInfo(name, labels) for name, labels in namespaces.items()])
     tracked = Tracked(pods)
-    nps = [p for p in policies if p.kind == "NetworkPolicy"]
+    nps, homeless = in_known_namespaces([p for p in policies if p.kind == "NetworkPolicy"],
+                                        namespaces)
+    out.problems += homeless
+    if homeless:
+        # A namespace that appears later realizes the waiting policy: the firewall then
+        # depends on the list of namespaces (the incremental reconcile must decline).
+        out.reads_namespaces = True
     admin = [p for p in policies if p.kind != "NetworkPolicy"]
     for translation in (
         translate_network_policies(nps, cluster=s.cluster, pods=tracked, namespaces=ns_infos,

@@ -68,7 +68,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -92,6 +92,7 @@ from sdn.model import (
     security_policy_path,
 )
 from sdn.model.dfw import DOMAIN, Category, Expression
+from sdn.model.reporting import field_location
 
 __all__ = [
     "SCOPE_NETWORK_POLICY",
@@ -113,7 +114,7 @@ __all__ = [
     "ip_block_cidrs",
     "lint_limits",
     "make_group",
-    "nsx_error_message",
+    "nsx_error_messages",
     "parse_cidr",
     "parse_np_port",
     "parse_selector",
@@ -152,6 +153,49 @@ class PolicyInputError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+    @property
+    def errors(self) -> tuple[PolicyInputError, ...]:
+        """Every error this one stands for (itself; see :class:`PolicyInputErrors`)."""
+        return (self,)
+
+
+class PolicyInputErrors(PolicyInputError):
+    """Several things wrong with one policy, each reported as its own problem."""
+
+    def __init__(self, errors: Sequence[PolicyInputError]) -> None:
+        super().__init__(errors[0].code, errors[0].message)
+        self._errors = tuple(e for err in errors for e in err.errors)
+
+    @property
+    def errors(self) -> tuple[PolicyInputError, ...]:
+        return self._errors
+
+
+T = TypeVar("T")
+D = TypeVar("D")
+
+
+class ErrorCollector:
+    """Collects a policy's errors so that one run reports all of them: each part is
+    parsed with :meth:`attempt`, which keeps going after a failure with a stand-in value;
+    :meth:`check` raises them all at the end."""
+
+    def __init__(self) -> None:
+        self.errors: list[PolicyInputError] = []
+
+    def attempt(self, default: D, parse: Callable[..., T], *args: Any) -> T | D:
+        """``parse(*args)``, or ``default`` after recording its error."""
+        try:
+            return parse(*args)
+        except PolicyInputError as err:
+            self.errors.append(err)
+            return default
+
+    def check(self) -> None:
+        """Raise every error collected (one :class:`PolicyInputErrors`), if any."""
+        if self.errors:
+            raise PolicyInputErrors(self.errors)
 
 
 # --------------------------------------------------------------------------- selectors
@@ -725,14 +769,20 @@ class _NetworkPolicyTranslator:
 
     def translate(self, allow_sequence: int,
                   isolation_sequence: int) -> tuple[list[Group], list[SecurityPolicy]]:
-        """The policy's groups and its allow and isolation policies."""
+        """The policy's groups and its allow and isolation policies.
+
+        Every part is parsed even after one fails, so that all of a policy's errors are
+        reported at once (:class:`ErrorCollector`); a policy with any error yields nothing.
+        """
         spec = self.obj.body.get("spec")
         if spec is None:
             spec = {}
         if not isinstance(spec, Mapping):
             raise PolicyInputError("INVALID_POLICY", "spec is not a mapping")
-        target_selector = parse_selector(spec.get("podSelector"), "spec.podSelector")
-        types = _policy_types(spec)
+        found = ErrorCollector()
+        target_selector: Selector = found.attempt(
+            (), parse_selector, spec.get("podSelector"), "spec.podSelector")
+        types: tuple[str, ...] = found.attempt((), _policy_types, spec)
         target = make_group(
             f"{self.prefix}_target",
             conjunction([cluster_condition(self.cluster), project_condition(self.namespace),
@@ -750,16 +800,26 @@ class _NetworkPolicyTranslator:
         for direction, key, peers_key, short in (("IN", "ingress", "from", "in"),
                                                  ("OUT", "egress", "to", "eg")):
             kept = ("Ingress" if direction == "IN" else "Egress") in types
-            for i, item in enumerate(_list(spec, key, "spec")):
+            for i, item in enumerate(found.attempt([], _list, spec, key, "spec")):
                 where = f"spec.{key}[{i}]"
                 if not isinstance(item, Mapping):
-                    raise PolicyInputError("INVALID_POLICY", f"{where} is not a mapping")
-                peers = [self.peer(p, f"{self.prefix}_{short}{i}_peer{j}",
-                                   f"{where}.{peers_key}[{j}]")
-                         for j, p in enumerate(_list(item, peers_key, where))]
-                ports = [parse_np_port(p, f"{where}.ports[{k}]")
-                         for k, p in enumerate(_list(item, "ports", where))]
-                if not kept:  # validated, but Kubernetes ignores rules of an absent type
+                    found.errors.append(PolicyInputError("INVALID_POLICY",
+                                                         f"{where} is not a mapping"))
+                    continue
+                peers: list[_Peer] = []
+                for j, p in enumerate(found.attempt([], _list, item, peers_key, where)):
+                    peer = found.attempt(None, self.peer, p, f"{self.prefix}_{short}{i}_peer{j}",
+                                         f"{where}.{peers_key}[{j}]")
+                    if peer is not None:
+                        peers.append(peer)
+                ports: list[PortSpec] = []
+                for k, p in enumerate(found.attempt([], _list, item, "ports", where)):
+                    port = found.attempt(None, parse_np_port, p, f"{where}.ports[{k}]")
+                    if port is not None:
+                        ports.append(port)
+                if not kept or found.errors:
+                    # validated, but Kubernetes ignores rules of an absent type (and a
+                    # policy with errors yields nothing: only its errors are collected)
                     continue
                 paths = tuple(p.group.path for p in peers) or (ANY,)
                 sources: tuple[str, ...]
@@ -777,6 +837,7 @@ class _NetworkPolicyTranslator:
                     port_group_prefix=f"{self.prefix}_{short}{i}", tags=self.tags)
                 groups += [p.group for p in peers] + port_groups
                 drafts += rule_drafts
+        found.check()
         isolation = [RuleDraft(f"{t.lower()}-isolation", f"{t.lower()}-isolation", (ANY,), (ANY,),
                                (), "DROP", "IN" if t == "Ingress" else "OUT") for t in types]
         policies = [
@@ -797,11 +858,11 @@ class _NetworkPolicyTranslator:
         return lambda: self.view.select(lambda pod: any(s(pod) for s in predicates))
 
 
-def nsx_error_message(err: ValidationError) -> str:
-    """A one-line message for NSX model validation failing on translated input."""
-    first = err.errors()[0]
-    where = ".".join(str(x) for x in first.get("loc", ()))
-    return f"the NSX objects would be invalid: {where}: {first.get('msg', '')}"
+def nsx_error_messages(err: ValidationError) -> list[str]:
+    """One message per field of the NSX objects that validation refused, for translated
+    input (each becomes its own problem)."""
+    return [f"the NSX objects would be invalid: {field_location(e.get('loc', ()))}: "
+            f"{e.get('msg', '')}" for e in err.errors(include_url=False)]
 
 
 def translate_network_policies(
@@ -859,10 +920,10 @@ def translate_each(
         try:
             got_groups, got_policies = translate(obj)
         except PolicyInputError as err:
-            problems.append(Problem(err.code, where, err.message))
+            problems += [Problem(e.code, where, e.message) for e in err.errors]
             continue
         except ValidationError as err:
-            problems.append(Problem("INVALID_POLICY", where, nsx_error_message(err)))
+            problems += [Problem("INVALID_POLICY", where, m) for m in nsx_error_messages(err)]
             continue
         groups += got_groups
         out += got_policies

@@ -5,22 +5,26 @@ any category, kept in the state next to what ``ncp`` creates and evaluated with 
 ``reach``, ``explain`` and ``lint``. NCP's own objects (tagged ``ncp/cluster``) cannot be
 overwritten or deleted here, as NSX protects objects of a principal identity. A file is
 applied whole or not at all: any problem, including a reference to a missing group, and
-nothing is written.
+nothing is written. ``--dry-run`` plans exactly as the real command (same checks, same
+refusals), reads the state read-only and prints what would be created, updated, deleted
+or left unchanged (see :mod:`sdn.cli.apply_plan`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sdn.cli.apply_plan import Plan, plan_apply, plan_delete, plan_json, plan_lines
 from sdn.errors import InvalidModelError, Problem, SdnError
 from sdn.model import Inventory, PolicyResource
-from sdn.model.checks import validate_inventory
 from sdn.model.documents import parse_admin_objects
+from sdn.render.output import print_json
 from sdn.store import ChangeSet, Store
 from sdn.store.sqlite import to_stored
 
@@ -62,54 +66,49 @@ def _load(files: list[str]) -> list[PolicyResource]:
     return objects
 
 
-def _not_ncp(current: Inventory, objects: list[PolicyResource]) -> list[Problem]:
-    return [Problem("OWNED_BY_NCP", o.path, "created by ncp for cluster "
-                    f"{current[o.path].tag('ncp/cluster')}; change the Kubernetes objects "
-                    "instead")
-            for o in objects if o.path in current and current[o.path].tag("ncp/cluster")]
+def _current(args: argparse.Namespace) -> Inventory:
+    """The state's inventory for a dry run, read-only (a missing state is empty: the real
+    command would create it)."""
+    if not Path(args.state).exists():
+        return Inventory()
+    with Store.open_readonly(args.state) as store:
+        return store.inventory()
+
+
+def _report(plan: Plan, args: argparse.Namespace, verb: str) -> None:
+    dry_run = bool(getattr(args, "dry_run", False))
+    if getattr(args, "output", "table") == "json":
+        print_json(plan_json(plan, dry_run=dry_run))
+    else:
+        print("\n".join(plan_lines(plan, dry_run=dry_run, verb=verb)))
+
+
+def _run(args: argparse.Namespace, verb: str,
+         planner: Callable[[Inventory, list[PolicyResource]], Plan]) -> int:
+    """Plan; refuse on any problem; write (unless ``--dry-run``) in one transaction."""
+    objects = _load(args.file)
+    if args.dry_run:
+        plan = planner(_current(args), objects)
+        if plan.problems:
+            raise InvalidModelError(plan.problems)
+    else:
+        with Store.open(args.state) as store:
+            plan = planner(store.inventory(), objects)
+            if plan.problems:
+                raise InvalidModelError(plan.problems)
+            upserts = [to_stored(c.obj) for c in plan.writes if c.action != "delete"]
+            deletes = [c.obj.path for c in plan.writes if c.action == "delete"]
+            if upserts or deletes:
+                store.apply(ChangeSet(upserts=upserts, deletes=deletes))
+    _report(plan, args, verb)
+    return 0
 
 
 def apply(args: argparse.Namespace) -> int:
     """Create or replace the admin's groups and security policies."""
-    objects = _load(args.file)
-    with Store.open(args.state) as store:
-        current = store.inventory()
-        problems = _not_ncp(current, objects)
-        merged = {**dict(current.items()), **{o.path: o for o in objects}}
-        problems += [p for p in validate_inventory(Inventory(merged.values()))
-                     if p.obj in {o.path for o in objects}]
-        if problems:
-            raise InvalidModelError(problems)
-        rows = [to_stored(o) for o in objects]
-        changed = [r for r in rows if r.path not in current
-                   or to_stored(current[r.path]).body != r.body]
-        if changed:
-            store.apply(ChangeSet(upserts=changed))
-    created = sum(1 for r in changed if r.path not in current)
-    print(f"applied {len(objects)} object(s): {created} created, {len(changed) - created} "
-          f"updated, {len(objects) - len(changed)} unchanged")
-    return 0
+    return _run(args, "apply", plan_apply)
 
 
 def delete(args: argparse.Namespace) -> int:
     """Delete the admin objects a file declares (a group still in use is refused)."""
-    objects = _load(args.file)
-    with Store.open(args.state) as store:
-        current = store.inventory()
-        problems = _not_ncp(current, objects)
-        gone = {o.path for o in objects if o.path in current}
-        rest = Inventory(o for p, o in current.items() if p not in gone)
-        problems += [Problem("GROUP_IN_USE", p.message.rsplit(" ", 1)[-1],
-                             f"still used by {p.obj}")
-                     for p in validate_inventory(rest)
-                     if p.code == "DANGLING_REFERENCE" and any(g in p.message for g in gone)]
-        if problems:
-            raise InvalidModelError(problems)
-        if gone:
-            store.apply(ChangeSet(deletes=sorted(gone)))
-    kinds = sorted({type(current[p]).__name__ for p in gone}) if gone else []
-    print(f"deleted {len(gone)} object(s)" + (f" ({', '.join(kinds)})" if kinds else ""))
-    return 0
-
-
-
+    return _run(args, "delete", plan_delete)

@@ -159,12 +159,17 @@ def _parser() -> argparse.ArgumentParser:
 
     app = sub.add_parser("apply", parents=[common],
                          help="create or replace your own groups and security policies")
-    app.add_argument("-f", "--file", action="append", required=True,
-                     help="YAML or JSON file of NSX objects (repeatable)")
-    app.set_defaults(run=apply_cmd.apply)
     dele = sub.add_parser("delete", parents=[common],
                           help="delete groups and security policies a file declares")
-    dele.add_argument("-f", "--file", action="append", required=True)
+    for admin in (app, dele):
+        admin.add_argument("-f", "--file", action="append", required=True,
+                           help="YAML or JSON file of NSX objects (repeatable)")
+        admin.add_argument("--dry-run", action="store_true",
+                           help="check and compute everything, write nothing, print what "
+                                "would change")
+        admin.add_argument("-o", "--output", choices=["table", "json"], default="table",
+                           help="json: {dry_run, counts, changes: [{action, path, ...}]}")
+    app.set_defaults(run=apply_cmd.apply)
     dele.set_defaults(run=apply_cmd.delete)
 
     lbp = sub.add_parser("lb", parents=[common],
@@ -178,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     cl.set_defaults(run=clusters_cmd.run)
 
     val = sub.add_parser("validate", parents=[common],
-                         help="run every cross-object check on the state")
+                         help="check every stored object, then every cross-object relation")
     val.add_argument("-o", "--output", choices=["table", "json"], default="table")
     val.set_defaults(run=show_cmd.validate)
     return p

@@ -23,7 +23,7 @@ def _create(args: argparse.Namespace) -> int:
         text = path.read_text()
     except OSError as err:
         raise ProfileError(str(err), code="PROFILE_NOT_FOUND", obj=str(path)) from err
-    profile = parse_profile(text, source=str(path))
+    profile = parse_profile(text, source=str(path), new=True)
     with Store.open(args.state) as store:
         if profile.name in store.profiles():
             raise ConflictError("a profile with this name exists; profiles are immutable",

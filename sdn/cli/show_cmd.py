@@ -32,9 +32,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def validate(args: argparse.Namespace) -> int:
-    """Run the cross-object checks; exit 1 when any problem is found."""
+    """Every stored object that is invalid on its own (each field problem), then the
+    cross-object checks on the valid rest; exit 1 when any problem is found."""
     with Store.open_readonly(args.state) as store:
-        problems = validate_inventory(store.inventory())
+        inventory, invalid = store.checked_inventory()
+    problems = invalid + validate_inventory(inventory)
     if args.output == "json":
         print_json([{"code": p.code, "object": p.obj, "message": p.message} for p in problems])
     elif problems:

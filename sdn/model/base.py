@@ -22,6 +22,13 @@ MAX_TAG_VALUE = 256
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$"
 
 NsxId = Annotated[str, Field(pattern=ID_PATTERN)]
+#: An id that may be left empty (service entries inside a rule).
+OPTIONAL_ID_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9_.\-]{0,254})?$"
+OptionalNsxId = Annotated[str, Field(pattern=OPTIONAL_ID_PATTERN)]
+
+#: NSX's limits on names (Policy API schema).
+MAX_DISPLAY_NAME = 255
+MAX_DESCRIPTION = 1024
 
 
 class NsxModel(BaseModel):
@@ -42,8 +49,8 @@ class PolicyResource(NsxModel):
 
     resource_type: str
     id: NsxId
-    display_name: str = ""
-    description: str = ""
+    display_name: str = Field(default="", max_length=MAX_DISPLAY_NAME)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
     path: str
     parent_path: str = "/infra"
     tags: tuple[Tag, ...] = Field(default=(), max_length=MAX_TAGS)

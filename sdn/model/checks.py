@@ -43,6 +43,10 @@ _REFERENCE_TYPES: dict[str, tuple[str, ...]] = {
     "application_profile_path": ("LBHttpProfile",),
     "lb_persistence_profile_path": ("LBCookiePersistenceProfile",
                                     "LBSourceIpPersistenceProfile"),
+    # Named services are not modelled: no Service object exists, so every such path
+    # dangles (and a rule is never silently widened to ANY services).
+    "services": ("Service",),
+    ".paths[": ("Segment", "SegmentPort", "Group"),
 }
 
 

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from sdn.model.base import NsxModel, PolicyResource
+from sdn.model.base import MAX_TAG_SCOPE, MAX_TAG_VALUE, NsxModel, OptionalNsxId, PolicyResource
+from sdn.model.values import AddressEntry, IcmpNumber, PathOrAny, PolicyPath, PortEntry
 
 DOMAIN = "/infra/domains/default"
 
@@ -57,8 +59,27 @@ class Condition(NsxModel):
 
     @model_validator(mode="after")
     def _has_scope(self) -> Condition:
-        if "|" not in self.value:
-            raise ValueError(f"tag condition value {self.value!r} is not 'scope|tag'")
+        value, operator = self.value, self.operator
+        bar = value.find("|")
+        if bar < 0:
+            raise PydanticCustomError(
+                "invalid_condition", f"tag condition value {value!r} is not 'scope|tag'")
+        listed = operator == "IN" or operator == "NOTIN"
+        if len(value) <= MAX_TAG_SCOPE and not listed:
+            return self  # the common case: too short to break a limit
+        if bar > MAX_TAG_SCOPE:
+            raise PydanticCustomError(
+                "invalid_condition", f"tag condition scope {value[:40]!r}... is longer than "
+                f"{MAX_TAG_SCOPE} characters")
+        rest = value[bar + 1:]
+        values = rest.split(",") if listed else [rest]
+        if any(len(v) > MAX_TAG_VALUE for v in values):
+            raise PydanticCustomError(
+                "invalid_condition", f"a tag value of {value[:60]!r}... is longer than "
+                f"{MAX_TAG_VALUE} characters")
+        if listed and not any(values):
+            raise PydanticCustomError(
+                "invalid_condition", f"{operator} condition {value!r} lists no values")
         return self
 
     @property
@@ -83,17 +104,23 @@ class ConjunctionOperator(NsxModel):
 
 
 class IPAddressExpression(NsxModel):
-    """Addresses and CIDRs (``ipBlock`` peers)."""
+    """Addresses, CIDRs and ranges (``ipBlock`` peers); see :mod:`sdn.model.values`."""
 
     resource_type: Literal["IPAddressExpression"] = "IPAddressExpression"
-    ip_addresses: tuple[str, ...]
+    ip_addresses: tuple[AddressEntry, ...]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> IPAddressExpression:
+        if not self.ip_addresses:
+            raise PydanticCustomError("invalid_address", "ip_addresses lists no address")
+        return self
 
 
 class PathExpression(NsxModel):
     """Members named by path: segments, ports or other groups."""
 
     resource_type: Literal["PathExpression"] = "PathExpression"
-    paths: tuple[str, ...]
+    paths: tuple[PolicyPath, ...]
 
 
 class NestedExpression(NsxModel):
@@ -101,6 +128,12 @@ class NestedExpression(NsxModel):
 
     resource_type: Literal["NestedExpression"] = "NestedExpression"
     expressions: tuple[Expression, ...]
+
+    @field_validator("expressions")
+    @classmethod
+    def _alternates(cls, items: tuple[Expression, ...]) -> tuple[Expression, ...]:
+        _check_alternation(items)
+        return items
 
 
 Expression = Annotated[
@@ -110,37 +143,78 @@ Expression = Annotated[
 NestedExpression.model_rebuild()
 
 
+def _check_alternation(items: tuple[Expression, ...]) -> None:
+    """NSX's shape of an expression list: criteria separated by conjunction operators."""
+    if len(items) % 2 == 1 and all(type(i) is ConjunctionOperator for i in items[1::2]) \
+            and not any(type(i) is ConjunctionOperator for i in items[0::2]):
+        return  # the common case
+    for n, item in enumerate(items):
+        operator = isinstance(item, ConjunctionOperator)
+        if operator != (n % 2 == 1) or (operator and n == len(items) - 1):
+            raise PydanticCustomError(
+                "invalid_expression", f"item {n} ({item.resource_type}): criteria and "
+                "ConjunctionOperator items must alternate, starting and ending with a criterion")
+
+
 class Group(PolicyResource):
     """A group; its members are computed from ``expression`` against the inventory."""
 
     resource_type: Literal["Group"] = "Group"
     expression: tuple[Expression, ...] = ()
 
+    @field_validator("expression")
+    @classmethod
+    def _alternates(cls, items: tuple[Expression, ...]) -> tuple[Expression, ...]:
+        _check_alternation(items)
+        return items
+
+    def references(self) -> dict[str, str]:
+        refs: dict[str, str] = {}
+        _path_references(self.expression, "expression", refs)
+        return refs
+
+
+def _path_references(items: tuple[Expression, ...], where: str, refs: dict[str, str]) -> None:
+    for n, item in enumerate(items):
+        if isinstance(item, PathExpression):
+            for i, path in enumerate(item.paths):
+                refs[f"{where}[{n}].paths[{i}]"] = path
+        elif isinstance(item, NestedExpression):
+            _path_references(item.expressions, f"{where}[{n}].expressions", refs)
+
 
 class L4PortSetServiceEntry(NsxModel):
     """TCP/UDP/SCTP ports; each port is ``"80"`` or a range ``"8000-8080"``."""
 
     resource_type: Literal["L4PortSetServiceEntry"] = "L4PortSetServiceEntry"
-    id: str = ""
+    id: OptionalNsxId = ""
     l4_protocol: Literal["TCP", "UDP", "SCTP"]
-    destination_ports: tuple[str, ...] = ()
-    source_ports: tuple[str, ...] = ()
+    destination_ports: tuple[PortEntry, ...] = ()
+    source_ports: tuple[PortEntry, ...] = ()
 
 
 class ICMPTypeServiceEntry(NsxModel):
-    """ICMP, optionally one type."""
+    """ICMP, optionally one type (and, with a type, one code). The evaluator matches the
+    protocol only: flows carry no ICMP type."""
 
     resource_type: Literal["ICMPTypeServiceEntry"] = "ICMPTypeServiceEntry"
-    id: str = ""
+    id: OptionalNsxId = ""
     protocol: Literal["ICMPv4", "ICMPv6"] = "ICMPv4"
-    icmp_type: int | None = None
+    icmp_type: IcmpNumber | None = None
+    icmp_code: IcmpNumber | None = None
+
+    @model_validator(mode="after")
+    def _code_needs_type(self) -> ICMPTypeServiceEntry:
+        if self.icmp_code is not None and self.icmp_type is None:
+            raise PydanticCustomError("invalid_icmp", "icmp_code needs an icmp_type")
+        return self
 
 
 class IPProtocolServiceEntry(NsxModel):
     """Any IP protocol by number."""
 
     resource_type: Literal["IPProtocolServiceEntry"] = "IPProtocolServiceEntry"
-    id: str = ""
+    id: OptionalNsxId = ""
     protocol_number: int = Field(ge=0, le=255)
 
 
@@ -150,24 +224,34 @@ ServiceEntry = Annotated[
 ]
 
 
+def _check_any_alone(values: tuple[str, ...]) -> tuple[str, ...]:
+    """NSX: ``ANY`` stands alone in a group, service or scope list."""
+    if ANY in values and len(values) > 1:
+        raise PydanticCustomError("invalid_any", "'ANY' cannot be listed with paths")
+    return values
+
+
 class Rule(PolicyResource):
     """A firewall rule of a security policy; ``parent_path`` is the policy's path."""
 
     resource_type: Literal["Rule"] = "Rule"
     sequence_number: int = Field(default=0, ge=0, le=999_999)
     rule_id: int = Field(default=0, ge=0)
-    source_groups: tuple[str, ...] = (ANY,)
-    destination_groups: tuple[str, ...] = (ANY,)
+    source_groups: tuple[PathOrAny, ...] = (ANY,)
+    destination_groups: tuple[PathOrAny, ...] = (ANY,)
     sources_excluded: bool = False
     destinations_excluded: bool = False
-    services: tuple[str, ...] = (ANY,)
+    services: tuple[PathOrAny, ...] = (ANY,)
     service_entries: tuple[ServiceEntry, ...] = ()
-    scope: tuple[str, ...] = (ANY,)
+    scope: tuple[PathOrAny, ...] = (ANY,)
     action: Action = "ALLOW"
     direction: Direction = "IN_OUT"
     ip_protocol: Literal["IPV4", "IPV6", "IPV4_IPV6"] = "IPV4_IPV6"
     disabled: bool = False
     logged: bool = False
+
+    _any_alone = field_validator("source_groups", "destination_groups", "services",
+                                 "scope")(_check_any_alone)
 
 
 class SecurityPolicy(PolicyResource):
@@ -176,10 +260,31 @@ class SecurityPolicy(PolicyResource):
     resource_type: Literal["SecurityPolicy"] = "SecurityPolicy"
     category: Category = "Application"
     sequence_number: int = Field(default=0, ge=0, le=999_999)
-    scope: tuple[str, ...] = (ANY,)
+    scope: tuple[PathOrAny, ...] = (ANY,)
     stateful: bool = True
     tcp_strict: bool = False
     rules: tuple[Rule, ...] = ()
+
+    _any_alone = field_validator("scope")(_check_any_alone)
+
+    @field_validator("rules")
+    @classmethod
+    def _distinct_rules(cls, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.id in seen:
+                raise PydanticCustomError("duplicate_rule", f"rule id {rule.id!r} is given twice")
+            seen.add(rule.id)
+        return rules
+
+    @model_validator(mode="after")
+    def _rules_under_policy(self) -> SecurityPolicy:
+        for rule in self.rules:
+            if rule.parent_path != self.path or rule.path != f"{self.path}/rules/{rule.id}":
+                raise PydanticCustomError(
+                    "rule_path", f"rule {rule.id!r}: path {rule.path!r} / parent_path "
+                    f"{rule.parent_path!r} are not under the policy's path {self.path!r}")
+        return self
 
     def references(self) -> dict[str, str]:
         refs: dict[str, str] = {}
@@ -187,7 +292,7 @@ class SecurityPolicy(PolicyResource):
             if path != ANY:
                 refs[f"scope[{i}]"] = path
         for rule in self.rules:
-            for field in ("source_groups", "destination_groups", "scope"):
+            for field in ("source_groups", "destination_groups", "scope", "services"):
                 for i, path in enumerate(getattr(rule, field)):
                     if path != ANY:
                         refs[f"rules[{rule.id}].{field}[{i}]"] = path

@@ -21,6 +21,7 @@ from sdn.errors import Problem
 from sdn.model.base import PolicyResource
 from sdn.model.dfw import DOMAIN, group_path, rule_path, security_policy_path
 from sdn.model.inventory import RESOURCE_ADAPTER
+from sdn.model.reporting import validation_problems
 
 #: The kinds an admin may declare, and how their paths are derived.
 ADMIN_KINDS = {"Group": group_path, "SecurityPolicy": security_policy_path}
@@ -55,16 +56,6 @@ def _complete(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _where(loc: Sequence[int | str]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item not in ADMIN_KINDS:  # the discriminator tag pydantic puts in the location
-            parts.append(("." if parts else "") + item)
-    return "".join(parts) or "(object)"
-
-
 def parse_admin_objects(docs: Sequence[Any], *, source: str = "") -> tuple[
         list[PolicyResource], list[Problem]]:
     """Validate admin documents; returns the objects and every problem found."""
@@ -78,10 +69,18 @@ def parse_admin_objects(docs: Sequence[Any], *, source: str = "") -> tuple[
                                     f"{kind!r}: only {', '.join(ADMIN_KINDS)} can be applied"))
             continue
         name = f"{doc['resource_type']}/{doc.get('id', name)}"
+        complete = _complete(doc)
+        derived = {"path": ADMIN_KINDS[str(doc["resource_type"])](str(doc.get("id", ""))),
+                   "parent_path": DOMAIN}
+        misplaced = [Problem("INVALID_VALUE", name, f"{key}: {complete[key]!r} is not "
+                             f"{want!r}: NSX derives it from the id (leave it out)")
+                     for key, want in derived.items() if complete[key] != want]
         try:
-            objects.append(RESOURCE_ADAPTER.validate_python(_complete(doc)))
+            obj = RESOURCE_ADAPTER.validate_python(complete)
         except ValidationError as err:
-            for e in err.errors():
-                code = "UNKNOWN_FIELD" if e["type"] == "extra_forbidden" else "INVALID_VALUE"
-                problems.append(Problem(code, name, f"{_where(e['loc'])}: {e['msg']}"))
+            problems += misplaced + validation_problems(err, name)
+            continue
+        problems += misplaced
+        if not misplaced:
+            objects.append(obj)
     return objects, problems

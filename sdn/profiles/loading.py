@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from sdn.errors import Problem, ProfileError
-from sdn.profiles.model import NetworkProfile
+from sdn.profiles.model import NEW_PROFILE, NetworkProfile
 
 MALFORMED_PROFILE = "MALFORMED_PROFILE"
 UNKNOWN_FIELD = "UNKNOWN_FIELD"
@@ -36,7 +36,8 @@ UNNAMED = "<profile>"
 _VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
-def parse_profile(data: Mapping[str, Any] | str | bytes, *, source: str = "") -> NetworkProfile:
+def parse_profile(data: Mapping[str, Any] | str | bytes, *, source: str = "",
+                  new: bool | None = None) -> NetworkProfile:
     """Validate a network profile given as JSON text or as an already-decoded mapping.
 
     Args:
@@ -44,6 +45,9 @@ def parse_profile(data: Mapping[str, Any] | str | bytes, *, source: str = "") ->
             result of ``json.load`` / ``yaml.safe_load``.
         source: Where the profile came from (a file name), used to name the profile in
             problems when it has no usable ``name``.
+        new: Whether this is a new profile, whose name must then be an NSX id (letters,
+            digits, ``-``, ``_``, ``.``). By default text is new (what users write in
+            files); a mapping is not (profiles read back from the state, built in code).
 
     Returns:
         The validated, frozen profile.
@@ -67,7 +71,8 @@ def parse_profile(data: Mapping[str, Any] | str | bytes, *, source: str = "") ->
     if not isinstance(decoded, Mapping):
         raise _malformed(f"a network profile must be a JSON object, not {_json_type(decoded)}", obj)
     try:
-        return NetworkProfile.model_validate(dict(decoded))
+        fresh = isinstance(data, str | bytes) if new is None else new
+        return NetworkProfile.model_validate(dict(decoded), context={NEW_PROFILE: fresh})
     except ValidationError as exc:
         problems = [problem_from_error(err, obj) for err in exc.errors()]
         raise ProfileError(

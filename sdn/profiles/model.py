@@ -51,7 +51,7 @@ from pydantic import (
     field_validator,
 )
 
-from sdn.model.base import NsxId
+from sdn.model.base import ID_PATTERN, NsxId
 
 #: Range accepted for ``pod_subnet_prefix`` and ``node_subnet_prefix``. The docs give no
 #: bounds; these are the sane ones for an IPv4 block carved per namespace (or per cluster):
@@ -114,6 +114,25 @@ def _check_ip_or_cidr(value: str) -> str:
         ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"{value!r} is not an IP address or CIDR ({exc})") from None
+    return value
+
+
+_NSX_ID_RE = re.compile(ID_PATTERN)
+
+
+#: The validation context key that asks for the rules of a new profile (see
+#: :func:`sdn.profiles.loading.parse_profile`).
+NEW_PROFILE = "new_profile"
+
+
+def _check_profile_name(value: str, info: ValidationInfo) -> str:
+    """The name of a new profile is an NSX id: NSX's id characters only. Checked for new
+    profiles only, so that one stored by an older version still reads."""
+    if not (info.context or {}).get(NEW_PROFILE):
+        return value
+    if not _NSX_ID_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid profile name: letters, digits, '-', '_' "
+                         "and '.' only, starting with a letter or digit, at most 255")
     return value
 
 
@@ -454,7 +473,7 @@ class ProfileParameters(ProfileModel):
 class NetworkProfile(ProfileModel):
     """A PKS/TKGI network profile: a name, a description and its parameters."""
 
-    name: NonEmptyStr
+    name: Annotated[str, Field(strict=True, min_length=1), AfterValidator(_check_profile_name)]
     description: Annotated[str, Field(strict=True)] | None = None
     parameters: ProfileParameters
 

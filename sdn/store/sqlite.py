@@ -44,9 +44,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from sdn.errors import Interrupted, NotFoundError, Problem, StateError
 from sdn.ipam import Hold
 from sdn.model import RESOURCE_ADAPTER, Inventory, IpPool, PolicyResource
+from sdn.model.reporting import validation_problems
 
 SCHEMA_VERSION = "1"
 
@@ -476,17 +479,34 @@ class Store:
                     objs.pop(path, None)
                     reread.discard(path)
                 for row in upserts:
-                    objs[row.path] = RESOURCE_ADAPTER.validate_json(row.body)
+                    objs[row.path] = parse_stored(row)
                     reread.discard(row.path)
                 reread |= pools
             for row in self.rows(paths=reread):
-                objs[row.path] = RESOURCE_ADAPTER.validate_json(row.body)
+                objs[row.path] = parse_stored(row)
             self._inventory = Inventory(objs.values(), revision=revision)
         else:
-            objs_list = [RESOURCE_ADAPTER.validate_json(r.body) for r in self.rows()]
+            try:
+                objs_list = [RESOURCE_ADAPTER.validate_json(r.body) for r in self.rows()]
+            except ValidationError:
+                # Only now look for every bad row: the valid case pays nothing for it.
+                raise invalid_objects_error(
+                    [r.path for r in self.rows() if stored_object_problems(r)]) from None
             self._inventory = Inventory(objs_list, revision=revision)
         self._pending, self._pending_revision = [], None
         return self._inventory
+
+    def checked_inventory(self) -> tuple[Inventory, list[Problem]]:
+        """The valid objects as an :class:`Inventory`, and every problem of the stored rows
+        that do not parse (for ``sdn validate``, which reports them instead of failing)."""
+        objs: list[PolicyResource] = []
+        problems: list[Problem] = []
+        for row in self.rows():
+            try:
+                objs.append(RESOURCE_ADAPTER.validate_json(row.body))
+            except ValidationError as err:
+                problems += validation_problems(err, row.path)
+        return Inventory(objs, revision=self.revision), problems
 
     def holds(self) -> list[Hold]:
         """Every hold, active or not."""
@@ -668,6 +688,35 @@ class Store:
                 db.execute(f"DELETE FROM {table} WHERE cluster=?", (name,))
                 db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?)",
                                [(name, p.code, p.obj, p.message) for p in rows])
+
+
+def stored_object_problems(row: StoredObject) -> list[Problem]:
+    """Every problem of one stored row that does not parse as a valid object (empty when
+    it does). Rows get there when an older version, or a hand with ``sqlite3``, wrote them.
+    """
+    try:
+        RESOURCE_ADAPTER.validate_json(row.body)
+    except ValidationError as err:
+        return validation_problems(err, row.path)
+    return []
+
+
+def invalid_objects_error(paths: Sequence[str]) -> StateError:
+    """The one-line error of a command that cannot work on a state holding invalid objects."""
+    what = "the stored object is invalid" if len(paths) == 1 else \
+        f"{len(paths)} stored objects are invalid ({', '.join(paths[:5])}" \
+        f"{', ...' if len(paths) > 5 else ''})"
+    return StateError(f"{what}; `sdn validate` lists every problem",
+                      code="INVALID_STATE_OBJECT", obj=paths[0])
+
+
+def parse_stored(row: StoredObject) -> PolicyResource:
+    """One stored row as its model; an invalid row is a coded :class:`StateError`."""
+    try:
+        obj: PolicyResource = RESOURCE_ADAPTER.validate_json(row.body)
+    except ValidationError:
+        raise invalid_objects_error([row.path]) from None
+    return obj
 
 
 def rows_by_path(rows: Iterable[StoredObject]) -> dict[str, StoredObject]:

@@ -133,3 +133,64 @@ def test_profile_create_names_the_bad_field(cli: Any) -> None:
     res = cli.sdn("profile", "create", path, "--state", cli.state)
     assert res.code == 2
     assert "parameters.no_such_parameter" in res.err
+
+
+# --- issue 10, defect 8: profile names are NSX ids; each problem printed once ---------
+
+@pytest.mark.parametrize("name", ["Bad Name!", "-leading-dash", "a/b", "ünïcode", "x" * 256],
+                         ids=["space-and-bang", "leading-dash", "slash", "non-ascii", "too-long"])
+def test_profile_name_must_be_an_nsx_id(cli: Any, name: str) -> None:
+    res = cli.sdn("profile", "create", _renamed(cli, name), "--state", cli.state)
+    assert res.code == 2
+    lines = res.err.splitlines()
+    assert lines[0] == f"error: INVALID_PROFILE {name}: 1 problem(s) in network profile"
+    assert lines[1].startswith(f"  INVALID_VALUE {name}: name: {name!r} is not a valid profile "
+                               "name")
+    assert len(lines) == 2
+    assert not cli.state.exists() or cli.sdn("profile", "list", "-o", "json", "--state",
+                                             cli.state).json() == []
+
+
+def _renamed(cli: Any, name: str, **params: Any) -> Any:
+    path = cli.write_profile("placeholder", **params)
+    body = json.loads(path.read_text())
+    body["name"] = name
+    path.write_text(json.dumps(body))
+    return path
+
+
+def test_profile_names_with_every_allowed_character_are_accepted(cli: Any) -> None:
+    res = cli.sdn("profile", "create", _renamed(cli, "Prod_np-2.v1"), "--state", cli.state)
+    assert res.code == 0, res.err
+
+
+def test_each_profile_problem_is_printed_once(cli: Any) -> None:
+    path = _renamed(cli, "Bad Name!", pod_subnet_prefix=99, lb_size="HUGE")
+    res = cli.sdn("profile", "create", path, "--state", cli.state)
+    assert res.code == 2
+    lines = res.err.splitlines()
+    assert len(lines) == 4 and len(set(lines)) == 4
+    assert [line.split()[0] for line in lines[1:]] == ["INVALID_VALUE"] * 3
+    assert sorted(line.split(": ")[1] for line in lines[1:]) == [
+        "name", "parameters.lb_size", "parameters.pod_subnet_prefix"]
+
+
+def test_ncp_sync_refuses_a_new_profile_with_a_bad_name(cli: Any) -> None:
+    res = cli.sync(cli.GUESTBOOK, extra=["--profile", _renamed(cli, "Bad Name!")])
+    assert res.code == 2
+    assert "INVALID_VALUE Bad Name!: name: 'Bad Name!' is not a valid profile name" in res.err
+    assert not cli.state.exists() or cli.sdn("profile", "list", "-o", "json", "--state",
+                                             cli.state).json() == []
+
+
+def test_a_stored_profile_with_an_old_style_name_still_reads(cli: Any) -> None:
+    """Written by a version that did not check names: still usable, still listed."""
+    import sqlite3
+
+    assert cli.sdn("profile", "create", _renamed(cli, "legacy"), "--state", cli.state).code == 0
+    with sqlite3.connect(cli.state) as db:
+        db.execute("UPDATE profiles SET name='Old Name', body=replace(body, '\"legacy\"', "
+                   "'\"Old Name\"')")
+    res = cli.sync(cli.GUESTBOOK, extra=["--profile", "Old Name"])
+    assert res.code == 0, res.err
+    assert cli.sdn("profile", "show", "Old Name", "--state", cli.state).code == 0
