@@ -25,7 +25,7 @@ from ncp.reconcile.sync import Progress, SyncReport, load_profile_file, sync_clu
 from sdn.cli.entry import EXIT_USAGE, Parser, add_version, guarded, state_option
 from sdn.errors import SdnError
 from sdn.profiles import NetworkProfile, parse_profile
-from sdn.render.output import print_json, print_table
+from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.store import Store, default_state_path
 
 
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="the time of the run (epoch seconds), for reproducible runs")
     s.add_argument("--full", action="store_true",
                    help="reconcile in full even when the inputs are unchanged")
-    s.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    s.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     s.add_argument("-q", "--quiet", action="store_true", help="print only problems")
 
     r = sub.add_parser("run", help="keep the state in step with a cluster, continuously",
@@ -154,8 +154,8 @@ def _sync_into(args: argparse.Namespace, *, config: NcpConfig, now: float) -> in
         with _progress(not args.quiet and args.output == "table") as step:
             report = sync_cluster(store, paths=args.cluster, config=config, profile=profile,
                                   now=now, progress=step, full=args.full)
-    if args.output == "json":
-        print_json(report.to_json())
+    if args.output in STRUCTURED:
+        print_data(report.to_json(), args.output)
     else:
         _summary(report, args.quiet)
     return 1 if report.problems else 0

@@ -24,7 +24,7 @@ from sdn.cli.apply_plan import Plan, plan_apply, plan_delete, plan_json, plan_li
 from sdn.errors import InvalidModelError, Problem, SdnError
 from sdn.model import Inventory, PolicyResource
 from sdn.model.documents import parse_admin_objects
-from sdn.render.output import print_json
+from sdn.render.output import STRUCTURED, print_data
 from sdn.store import ChangeSet, Store
 from sdn.store.sqlite import to_stored
 
@@ -77,8 +77,8 @@ def _current(args: argparse.Namespace) -> Inventory:
 
 def _report(plan: Plan, args: argparse.Namespace, verb: str) -> None:
     dry_run = bool(getattr(args, "dry_run", False))
-    if getattr(args, "output", "table") == "json":
-        print_json(plan_json(plan, dry_run=dry_run))
+    if args.output in STRUCTURED:
+        print_data(plan_json(plan, dry_run=dry_run), args.output)
     else:
         print("\n".join(plan_lines(plan, dry_run=dry_run, verb=verb)))
 

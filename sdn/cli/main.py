@@ -73,9 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     c = psub.add_parser("create", parents=[common], help="add a profile from a JSON file")
     c.add_argument("file")
     lst = psub.add_parser("list", parents=[common], help="list profiles and their clusters")
-    lst.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    lst.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     s = psub.add_parser("show", parents=[common], help="print one profile")
     s.add_argument("name")
+    s.add_argument("-o", "--output", choices=list(STRUCTURED), default="json")
     d = psub.add_parser("delete", parents=[common], help="delete an unused profile")
     d.add_argument("name")
     prof.set_defaults(run=profile_cmd.run)
@@ -167,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
         admin.add_argument("--dry-run", action="store_true",
                            help="check and compute everything, write nothing, print what "
                                 "would change")
-        admin.add_argument("-o", "--output", choices=["table", "json"], default="table",
+        admin.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table",
                            help="json: {dry_run, counts, changes: [{action, path, ...}]}")
     app.set_defaults(run=apply_cmd.apply)
     dele.set_defaults(run=apply_cmd.delete)
@@ -184,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", parents=[common],
                          help="check every stored object, then every cross-object relation")
-    val.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    val.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     val.set_defaults(run=show_cmd.validate)
     return p
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sdn.errors import ConflictError, NotFoundError, ProfileError
 from sdn.profiles import parse_profile
-from sdn.render.output import print_json, print_table
+from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.store import ChangeSet, Store
 
 
@@ -46,9 +46,9 @@ def _list(args: argparse.Namespace) -> int:
     with Store.open_readonly(args.state) as store:
         profiles = store.profiles()
         users = _users(store)
-    if args.output == "json":
-        print_json([{"name": n, "description": p.get("description", ""),
-                     "clusters": users.get(n, [])} for n, p in profiles.items()])
+    if args.output in STRUCTURED:
+        print_data([{"name": n, "description": p.get("description", ""),
+                     "clusters": users.get(n, [])} for n, p in profiles.items()], args.output)
     else:
         print_table(["NAME", "DESCRIPTION", "CLUSTERS"], [
             [n, p.get("description", "") or "", ", ".join(users.get(n, [])) or "-"]
@@ -58,7 +58,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     with Store.open_readonly(args.state) as store:
-        print_json(store.profile(args.name))
+        print_data(store.profile(args.name), args.output)
     return 0
 
 

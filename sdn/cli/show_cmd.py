@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from sdn.cli.filters import object_filter
-from sdn.model import KINDS, RESOURCE_ADAPTER
+from sdn.model import KINDS
 from sdn.model.checks import validate_inventory
-from sdn.render.output import print_json, print_table, print_yaml
+from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.render.tables import table_for
 from sdn.store import Store
+from sdn.store.sqlite import parse_stored
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,12 +19,10 @@ def run(args: argparse.Namespace) -> int:
     match = object_filter(args)
     with Store.open_readonly(args.state) as store:
         rows = list(store.rows(resource_type=resource_type))
-        objs = [RESOURCE_ADAPTER.validate_json(r.body) for r in rows]
+        objs = [parse_stored(r) for r in rows]
         objs = [o for o in objs if match is None or match(o)]
-        if args.output == "json":
-            print_json([o.to_api() for o in objs])
-        elif args.output == "yaml":
-            print_yaml([o.to_api() for o in objs])
+        if args.output in STRUCTURED:
+            print_data([o.to_api() for o in objs], args.output)
         else:
             inv = store.inventory()
             header, table = table_for(resource_type, objs, inv)
@@ -37,8 +36,9 @@ def validate(args: argparse.Namespace) -> int:
     with Store.open_readonly(args.state) as store:
         inventory, invalid = store.checked_inventory()
     problems = invalid + validate_inventory(inventory)
-    if args.output == "json":
-        print_json([{"code": p.code, "object": p.obj, "message": p.message} for p in problems])
+    if args.output in STRUCTURED:
+        print_data([{"code": p.code, "object": p.obj, "message": p.message} for p in problems],
+                   args.output)
     elif problems:
         print_table(["CODE", "OBJECT", "PROBLEM"], [[p.code, p.obj, p.message] for p in problems],
                     title=f"{len(problems)} problem(s)")

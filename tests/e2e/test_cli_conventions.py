@@ -8,6 +8,8 @@ commands as subprocesses (``python -m sdn``) on a pipe or a pseudo-terminal.
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import os
 import pty
 import signal
@@ -161,3 +163,33 @@ def test_guarded_ends_every_command_in_one_line(capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1
     assert err[0].startswith(line)
+
+
+def _subcommands(parser: argparse.ArgumentParser, prefix: str) -> Any:
+    """(name, parser) of every (sub)command under ``parser``."""
+    yield prefix, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _subcommands(sub, f"{prefix} {name}")
+
+
+def _every_command() -> list[tuple[str, argparse.ArgumentParser]]:
+    ncp_cli = importlib.import_module("ncp.cli")
+    sdn_main = importlib.import_module("sdn.cli.main")  # sdn.cli.main is also the function
+    return [*_subcommands(sdn_main._parser(), "sdn"), *_subcommands(ncp_cli._parser(), "ncp")]
+
+
+@pytest.mark.parametrize(("name", "parser"), [pytest.param(n, p, id=n)
+                                              for n, p in _every_command()])
+def test_yaml_wherever_json(name: str, parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if "--output" in action.option_strings and action.choices and "json" in action.choices:
+            assert "yaml" in action.choices, name
+
+
+@pytest.mark.parametrize(("name", "parser"), [pytest.param(n, p, id=n)
+                                              for n, p in _every_command()])
+def test_state_is_accepted_by_every_command(name: str, parser: argparse.ArgumentParser) -> None:
+    options = {o for a in parser._actions for o in a.option_strings}
+    assert "--state" in options, name

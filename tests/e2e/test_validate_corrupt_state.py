@@ -129,3 +129,13 @@ def test_one_bad_row_is_named_alone(cli: Any) -> None:
     assert [p["message"] for p in res.json()] == [
         "rules[0].service_entries[0].destination_ports[0]: '91000' is not a port: ports are "
         "1-65535"]
+
+
+@pytest.mark.parametrize("output", ["json", "yaml"])
+def test_show_structured_names_the_bad_row_of_its_kind(corrupted: Any, output: str) -> None:
+    before = corrupted.dump()
+    res = corrupted.sdn("show", "groups", "-o", output, "--state", corrupted.state)
+    assert res.code == 2
+    (line,) = res.err.splitlines()
+    assert line.startswith(f"error: INVALID_STATE_OBJECT {BAD_GROUP}: ")
+    assert corrupted.dump() == before
