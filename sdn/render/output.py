@@ -13,6 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 
+class _PipeConsole(Console):
+    """A console that lets a closed pipe (``... | head -1``) reach the command's exit
+    conventions (:mod:`sdn.cli.entry`: exit 0) instead of rich's own ``SystemExit(1)``."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def console(stream: TextIO | None = None) -> Console:
     """A console on ``stream`` (stdout by default).
 
@@ -22,7 +30,7 @@ def console(stream: TextIO | None = None) -> Console:
     out = stream or sys.stdout
     probe = Console(file=out)
     width = None if probe.is_terminal else 1000
-    return Console(file=out, highlight=False, soft_wrap=False, width=width)
+    return _PipeConsole(file=out, highlight=False, soft_wrap=False, width=width)
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: str = "",
