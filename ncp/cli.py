@@ -282,6 +282,7 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(
         state=Path(args.state), config=config, profile=profile,
         resync_period=args.resync_period, metrics_port=args.metrics_port,
+        allow_empty=args.allow_empty,
         leader_election=not args.no_leader_election and not args.cluster,
         lease=LeaseSettings(namespace=args.lease_namespace, name=f"ncp-{config.cluster}",
                             identity=identity, master_timeout=args.master_timeout,
@@ -326,11 +327,18 @@ def _configure_logging(fmt: str) -> None:
 
 
 def _run_once(runner: Any) -> int:
-    """List (or read) everything, reconcile once, write status back, exit."""
+    """List (or read) everything, reconcile once, write status back, exit. Manifests
+    that are not read in full end it at once, as ``ncp sync`` would (exit 2)."""
+    from ncp.reconcile.completeness import IncompleteInputError
+
     runner.start()
     deadline = time.time() + 120
-    while runner.reconciles == 0 and time.time() < deadline and runner.last_error is None:
+    while runner.reconciles == 0 and time.time() < deadline and runner.last_error is None \
+            and not runner.input_gaps:
         time.sleep(0.1)
+    if runner.reconciles == 0 and runner.input_gaps:
+        runner.stop()
+        raise IncompleteInputError(runner.input_gaps)
     runner.wait_written(max(0.0, deadline - time.time()))
     runner.stop()
     report = runner.last_report
