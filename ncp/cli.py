@@ -195,6 +195,19 @@ def _discard_new_state(path: Path) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
+def _reader_gone() -> None:
+    """stdout's reader went away: send the rest (and the interpreter's final flush) to
+    /dev/null, so that nothing complains about it later."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it)
+        pass
+
+
 def _revision_of(state: Path) -> int | None:
     """The state's revision, None when there is no readable state there."""
     if not state.exists():
@@ -219,12 +232,18 @@ def _sync(args: argparse.Namespace) -> int:
             now = args.now if args.now is not None else time.time()
             report = _sync_report(args, config=config, now=now, watch=watch)
             watch.check()  # an interrupt that something swallowed: stop before printing
-            if args.output == "json":
-                print_json(report.to_json())
-            else:
-                _summary(report, args.quiet)
-            sys.stdout.flush()  # a reader gone away is found here, not at exit
-            return 1 if report.problems else 0
+            code = 1 if report.problems else 0
+            try:
+                if args.output == "json":
+                    print_json(report.to_json())
+                else:
+                    _summary(report, args.quiet)
+                sys.stdout.flush()  # a reader gone away is found here, not at exit
+            except BrokenPipeError:
+                # ``ncp sync | head -1``: not an error, and the sync's own outcome stands
+                # (1 still says some objects were rejected).
+                _reader_gone()
+            return code
         except BaseException as err:
             with watch.quietly():
                 after = _revision_of(state)
@@ -355,8 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "state", None) is None:
         args.state = str(default_state_path())
-    return guarded("ncp", lambda: _run(args) if args.command == "run" else _sync(args),
+    code = guarded("ncp", lambda: _run(args) if args.command == "run" else _sync(args),
                    coded=(NcpError,))
+    if argv is None:
+        # The process's own command is over (its outcome printed, its state closed): a
+        # Ctrl-C while the interpreter tears down changes nothing, so it must not turn
+        # a finished command into a death by SIGINT without a word.
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    return code
 
 
 if __name__ == "__main__":
