@@ -22,10 +22,11 @@ def _stop_while_starting(_signum: int, _frame: object) -> None:
     raise SystemExit(130)
 
 
+_guarding_imports = True
 try:
     _previous_sigint = _signal.signal(_signal.SIGINT, _stop_while_starting)
 except ValueError:  # imported off the main thread: signals are not ours to handle
-    _previous_sigint = None
+    _guarding_imports = False
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -49,8 +50,9 @@ from sdn.profiles import NetworkProfile, parse_profile  # noqa: E402
 from sdn.render.output import print_json, print_table  # noqa: E402
 from sdn.store import Store, default_state_path  # noqa: E402
 
-if _previous_sigint is not None:  # the imports are done: Ctrl-C is main()'s again
-    _signal.signal(_signal.SIGINT, _previous_sigint)
+if _guarding_imports:  # the imports are done: Ctrl-C is main()'s again
+    _signal.signal(_signal.SIGINT, _previous_sigint if _previous_sigint is not None
+                   else _signal.default_int_handler)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -243,3 +243,30 @@ def test_an_interrupt_swallowed_on_the_way_still_stops_the_sync(
     assert res.err.splitlines() == [
         "ncp: INTERRUPTED: stopped before writing anything (the state is as before)"]
     assert _tables(cli.state) == before
+
+
+@pytest.mark.parametrize("output", ["json", "table"])
+def test_ctrl_c_after_the_write_says_the_state_was_written(
+        cli: Any, monkeypatch: pytest.MonkeyPatch, output: str) -> None:
+    """Ctrl-C while the report prints: the sync has landed whole; the line must say so
+    (it said "stopped before writing anything")."""
+    import ncp.cli as command
+
+    assert cli.sync(cli.GUESTBOOK).code == 0
+    folder = cli.copy_sample(cli.GUESTBOOK)
+    (folder / "frontend.yaml").unlink()
+    reference = cli.tmp / "reference" / "state.db"
+    shutil.copytree(cli.state.parent, reference.parent)
+    assert cli.sync(folder, now=cli.T0 + 120, state=reference).code == 0
+
+    def interrupted(*_args: Any, **_kwargs: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(command, "print_json" if output == "json" else "_summary",
+                        interrupted)
+    res = cli.sync(folder, now=cli.T0 + 120, output=output)
+    assert res.code == 130
+    assert res.err.splitlines() == [
+        f"ncp: INTERRUPTED: stopped after the state was written whole ({cli.state})"]
+    assert _tables(cli.state) == _tables(reference)
