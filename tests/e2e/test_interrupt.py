@@ -10,7 +10,8 @@ file byte for byte) or exactly what the same sync writes uninterrupted, with
 
 The points are found, not guessed: the status line ``ncp sync`` shows on a terminal
 (forced with ``FORCE_COLOR``) names the step under way, and the write transaction is
-under way once the state's write-ahead log grows. Only "while importing" is a delay.
+under way once the state's write-ahead log grows, and the imports are under way once
+pydantic's compiled core is mapped into the process.
 """
 
 from __future__ import annotations
@@ -133,8 +134,16 @@ def _wal_grows(state: Path) -> Callable[[], bool]:
 
 
 def _started_importing(child: Child) -> Callable[[], bool]:
-    started = time.monotonic()
-    return lambda: time.monotonic() - started >= 0.15
+    """``ncp.cli`` is importing its dependencies: pydantic's compiled core is mapped (it
+    comes after ``ncp.cli`` began, and long before the imports end)."""
+    maps = Path(f"/proc/{child.proc.pid}/maps")
+
+    def ready() -> bool:
+        try:
+            return "pydantic_core" in maps.read_text()
+        except OSError:
+            return False
+    return ready
 
 
 #: id -> (status line wanted on stderr, fresh state, how to find the point).

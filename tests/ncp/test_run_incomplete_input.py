@@ -54,14 +54,17 @@ class Watchdog:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        try:
+            now = pods(self.state)
+        except Exception:  # the state is not created yet
+            return
+        if self.smallest is None or len(now) < len(self.smallest):
+            self.smallest = now
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                now = pods(self.state)
-            except Exception:  # the state is not created yet
-                now = None
-            if now is not None and (self.smallest is None or len(now) < len(self.smallest)):
-                self.smallest = now
+            self._sample()
             self._stop.wait(0.01)
 
     def __enter__(self) -> Watchdog:
@@ -71,6 +74,7 @@ class Watchdog:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()  # the state as the test leaves it counts too
 
 
 @pytest.fixture
