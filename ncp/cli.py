@@ -173,22 +173,33 @@ def _summary(report: SyncReport, quiet: bool) -> None:
 
 
 def _plan(report: SyncReport) -> None:
-    """A dry run's changes: every NSX object and annotation the sync would change."""
+    """A dry run's changes: every NSX object and annotation the sync would change. Plain
+    aligned columns, not a rich table: a cold dry run lists tens of thousands of rows."""
     plan = report.plan
     assert plan is not None
-    rows = [[verb, kind, path] for verb, items in (("create", plan.created),
-                                                   ("update", plan.updated),
-                                                   ("delete", plan.deleted))
-            for kind, path in items]
+    rows = [("create", kind, path) for kind, path in plan.created]
+    rows += [("update", kind, path) for kind, path in plan.updated]
+    rows += [("delete", kind, path) for kind, path in plan.deleted]
     if rows:
-        print_table(["WOULD", "KIND", "PATH"], rows, title="NSX objects that would change")
+        print("NSX objects that would change")
+        _columns(("WOULD", "KIND", "PATH"), rows)
     if plan.annotations:
-        print_table(["OBJECT", "KEY", "NOW", "WOULD BE"], [
-            [f"{a.kind} {a.namespace + '/' if a.namespace else ''}{a.name}", a.key,
-             "-" if a.old is None else a.old, "-" if a.new is None else a.new]
-            for a in plan.annotations], title="annotations that would change")
+        print("annotations that would change")
+        _columns(("OBJECT", "KEY", "NOW", "WOULD BE"), [
+            (f"{a.kind} {a.namespace + '/' if a.namespace else ''}{a.name}", a.key,
+             "-" if a.old is None else a.old, "-" if a.new is None else a.new)
+            for a in plan.annotations])
     if not rows and not plan.annotations:
         print("nothing would change")
+
+
+def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Rows in columns as wide as their widest cell (the last one unpadded)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
+    out = sys.stdout
+    for row in [header, *rows]:
+        out.write(" ".join(c.ljust(w) for c, w in zip(row, widths, strict=False))
+                  + " " + row[-1] + "\n")
 
 
 def _discard_new_state(path: Path) -> None:
