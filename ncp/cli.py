@@ -1,32 +1,65 @@
 """The ``ncp`` command: ``ncp sync`` reconciles the state with a cluster's manifests.
 
 Exit codes (DESIGN.md): 0 when every object was realized, 1 when some were rejected
-(each named with its code), 2 for unusable arguments (bad config or profile, conflicts
-with the state); in that last case nothing is written.
+(each named with its code), 2 for unusable arguments or input that was not read in full
+(bad config or profile, conflicts with the state, a missing path, a file that does not
+parse, an empty input for a cluster the state holds); in that last case nothing is
+written. Ctrl-C is 130 and leaves the state as before or whole after; a reader that goes
+away (``ncp sync ... | head -1``) is not an error.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
+import signal as _signal
 import sys
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
-from rich.console import Console
 
-from ncp.config import NcpConfig, load_config
-from ncp.errors import NcpError
-from ncp.reconcile.sync import Progress, SyncReport, load_profile_file, sync_cluster
-from sdn.cli.entry import EXIT_USAGE, Parser, add_version, guarded, state_option
-from sdn.errors import SdnError
-from sdn.profiles import NetworkProfile, parse_profile
-from sdn.render.output import STRUCTURED, print_data, print_table
-from sdn.store import Store, default_state_path
+def _stop_while_starting(_signum: int, _frame: object) -> None:
+    """Ctrl-C while the imports below run (they take a good part of a second), before
+    :func:`main` and its exit conventions are in place: one line, exit 130, no
+    traceback. Nothing can have been written yet."""
+    print("ncp: INTERRUPTED: stopped before writing anything", file=sys.stderr)
+    raise SystemExit(130)
+
+
+_guarding_imports = True
+try:
+    _previous_sigint = _signal.signal(_signal.SIGINT, _stop_while_starting)
+except ValueError:  # imported off the main thread: signals are not ours to handle
+    _guarding_imports = False
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator, Sequence  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from rich.console import Console  # noqa: E402
+
+from ncp.config import NcpConfig, load_config  # noqa: E402
+from ncp.errors import NcpError  # noqa: E402
+from ncp.interrupts import InterruptWatch  # noqa: E402
+from ncp.reconcile.sync import Progress, SyncReport, load_profile_file, sync_cluster  # noqa: E402
+from sdn.cli.entry import (  # noqa: E402
+    EXIT_USAGE,
+    Parser,
+    add_version,
+    guarded,
+    quiet_stdout,
+    state_option,
+)
+from sdn.errors import Interrupted, SdnError  # noqa: E402
+from sdn.profiles import NetworkProfile, parse_profile  # noqa: E402
+from sdn.render.output import STRUCTURED, print_data, print_table  # noqa: E402
+from sdn.store import Store, default_state_path  # noqa: E402
+
+if _guarding_imports:  # the imports are done: Ctrl-C is main()'s again
+    _signal.signal(_signal.SIGINT, _previous_sigint if _previous_sigint is not None
+                   else _signal.default_int_handler)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="the time of the run (epoch seconds), for reproducible runs")
     s.add_argument("--full", action="store_true",
                    help="reconcile in full even when the inputs are unchanged")
+    s.add_argument("--allow-empty", action="store_true",
+                   help="let an input without objects empty a cluster the state holds")
+    s.add_argument("--dry-run", action="store_true",
+                   help="compute everything, write nothing, and list what would change")
     s.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     s.add_argument("-q", "--quiet", action="store_true", help="print only problems")
 
@@ -60,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", metavar="FILE|NAME")
     r.add_argument("--config", metavar="FILE")
     r.add_argument("--cluster-name", metavar="NAME")
+    r.add_argument("--allow-empty", action="store_true",
+                   help="with --cluster: let folders without objects empty the cluster")
     r.add_argument("--metrics-port", type=int, default=None,
                    help="serve /metrics and /healthz on 127.0.0.1:PORT")
     r.add_argument("--no-leader-election", action="store_true",
@@ -87,22 +126,31 @@ def _profile(arg: str | None, store: Store) -> NetworkProfile | None:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Progress]:
-    """A status line on stderr while a long sync runs (only on a terminal)."""
+def _progress(enabled: bool, watch: InterruptWatch) -> Iterator[Progress]:
+    """The sync's step callback: a status line on stderr while a long sync runs (only on
+    a terminal), and at every step a check that no Ctrl-C was swallowed on the way."""
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
-        yield lambda _msg: None
+        yield lambda _msg: watch.check()
         return
     with console.status("syncing") as status:
-        yield lambda msg: status.update(msg)
+        def step(msg: str) -> None:
+            watch.check()
+            status.update(msg)
+        yield step
 
 
 def _summary(report: SyncReport, quiet: bool) -> None:
     if not quiet:
-        verb = "synced" if report.written else "already in sync"
-        print(f"cluster {report.cluster} {verb} (state revision {report.revision}): "
-              f"{report.namespaces} namespaces, {report.pods} pods, {report.nodes} nodes "
-              "realized")
+        if report.plan is not None:
+            print(f"cluster {report.cluster}: dry run, nothing written (state revision "
+                  f"{report.revision}): {report.namespaces} namespaces, {report.pods} pods, "
+                  f"{report.nodes} nodes would be realized")
+        else:
+            verb = "synced" if report.written else "already in sync"
+            print(f"cluster {report.cluster} {verb} (state revision {report.revision}): "
+                  f"{report.namespaces} namespaces, {report.pods} pods, {report.nodes} "
+                  "nodes realized")
         kinds = sorted(set(report.created) | set(report.updated) | set(report.deleted))
         if kinds:
             print_table(["KIND", "CREATED", "UPDATED", "DELETED"], [
@@ -121,6 +169,8 @@ def _summary(report: SyncReport, quiet: bool) -> None:
             print(f"note: {note}")
         if len(report.notes) > 20:
             print(f"note: ... and {len(report.notes) - 20} more notes")
+    if report.plan is not None:
+        _plan(report)
     for f in report.findings:
         print(f"warning: {f}")
     if report.problems:
@@ -129,36 +179,115 @@ def _summary(report: SyncReport, quiet: bool) -> None:
                     title=f"{len(report.problems)} object(s) not realized", stream=sys.stdout)
 
 
+def _plan(report: SyncReport) -> None:
+    """A dry run's changes: every NSX object and annotation the sync would change. Plain
+    aligned columns, not a rich table: a cold dry run lists tens of thousands of rows."""
+    plan = report.plan
+    assert plan is not None
+    rows = [("create", kind, path) for kind, path in plan.created]
+    rows += [("update", kind, path) for kind, path in plan.updated]
+    rows += [("delete", kind, path) for kind, path in plan.deleted]
+    if rows:
+        print("NSX objects that would change")
+        _columns(("WOULD", "KIND", "PATH"), rows)
+    if plan.annotations:
+        print("annotations that would change")
+        _columns(("OBJECT", "KEY", "NOW", "WOULD BE"), [
+            (f"{a.kind} {a.namespace + '/' if a.namespace else ''}{a.name}", a.key,
+             "-" if a.old is None else a.old, "-" if a.new is None else a.new)
+            for a in plan.annotations])
+    if not rows and not plan.annotations:
+        print("nothing would change")
+
+
+def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Rows in columns as wide as their widest cell (the last one unpadded)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
+    out = sys.stdout
+    for row in [header, *rows]:
+        out.write(" ".join(c.ljust(w) for c, w in zip(row, widths, strict=False))
+                  + " " + row[-1] + "\n")
+
+
 def _discard_new_state(path: Path) -> None:
     """Remove a state file this run created but never wrote (unusable input)."""
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
+def _revision_of(state: Path) -> int | None:
+    """The state's revision, None when there is no readable state there."""
+    if not state.exists():
+        return None
+    try:
+        with Store.open_readonly(state) as store:
+            return store.revision
+    except SdnError:
+        return None
+
+
 def _sync(args: argparse.Namespace) -> int:
-    config = load_config(args.config, cluster=args.cluster_name)
-    now = args.now if args.now is not None else time.time()
+    """``ncp sync``: one sync, then its report. Whatever stops it (bad input, Ctrl-C, a
+    bug) leaves no state file behind that it created without writing, and an interrupt
+    is reported as one, with what it left (see :mod:`ncp.interrupts`)."""
     state = Path(args.state)
     existed = state.exists()
-    try:
-        return _sync_into(args, config=config, now=now)
-    except (NcpError, SdnError, KeyboardInterrupt):
-        if not existed:
-            _discard_new_state(state)
-        raise
+    before = _revision_of(state) if existed else None
+    with InterruptWatch() as watch:
+        try:
+            config = load_config(args.config, cluster=args.cluster_name)
+            now = args.now if args.now is not None else time.time()
+            report = _sync_report(args, config=config, now=now, watch=watch)
+            watch.check()  # an interrupt that something swallowed: stop before printing
+            code = 1 if report.problems else 0
+            try:
+                if args.output in STRUCTURED:
+                    print_data(report.to_json(), args.output)
+                else:
+                    _summary(report, args.quiet)
+                sys.stdout.flush()  # a reader gone away is found here, not at exit
+            except BrokenPipeError:
+                # ``ncp sync | head -1``: not an error, and the sync's own outcome stands
+                # (1 still says some objects were rejected).
+                quiet_stdout()
+            return code
+        except BaseException as err:
+            with watch.quietly():
+                after = _revision_of(state)
+                written = after is not None and after != (before or 0)
+                if not existed and not written:
+                    _discard_new_state(state)
+                if isinstance(err, Interrupted):
+                    raise
+                if isinstance(err, KeyboardInterrupt) or (
+                        watch.count and not isinstance(err, BrokenPipeError)):
+                    raise Interrupted(
+                        f"stopped after the state was written whole ({state})" if written
+                        else "stopped before writing anything (the state is as before)",
+                    ) from err
+                raise
 
 
-def _sync_into(args: argparse.Namespace, *, config: NcpConfig, now: float) -> int:
-    with Store.open(args.state) as store:
+def _sync_report(args: argparse.Namespace, *, config: NcpConfig, now: float,
+                 watch: InterruptWatch) -> SyncReport:
+    """Run the sync (a dry run reads the state and writes nothing, not even a new one)."""
+    state = Path(args.state)
+    if args.dry_run and not state.exists():
+        with tempfile.TemporaryDirectory(prefix="ncp-dry-run-") as scratch:
+            return _sync_into(args, Path(scratch) / "state.db", config=config, now=now,
+                              watch=watch)
+    return _sync_into(args, state, config=config, now=now, watch=watch)
+
+
+def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now: float,
+               watch: InterruptWatch) -> SyncReport:
+    opener = Store.open_readonly if args.dry_run and state == Path(args.state) else Store.open
+    with opener(state) as store:
         profile = _profile(args.profile, store)
-        with _progress(not args.quiet and args.output == "table") as step:
-            report = sync_cluster(store, paths=args.cluster, config=config, profile=profile,
-                                  now=now, progress=step, full=args.full)
-    if args.output in STRUCTURED:
-        print_data(report.to_json(), args.output)
-    else:
-        _summary(report, args.quiet)
-    return 1 if report.problems else 0
+        with _progress(not args.quiet and args.output == "table", watch) as step:
+            return sync_cluster(store, paths=args.cluster, config=config, profile=profile,
+                                now=now, progress=step, full=args.full,
+                                allow_empty=args.allow_empty, dry_run=args.dry_run)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -179,6 +308,7 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(
         state=Path(args.state), config=config, profile=profile,
         resync_period=args.resync_period, metrics_port=args.metrics_port,
+        allow_empty=args.allow_empty,
         leader_election=not args.no_leader_election and not args.cluster,
         lease=LeaseSettings(namespace=args.lease_namespace, name=f"ncp-{config.cluster}",
                             identity=identity, master_timeout=args.master_timeout,
@@ -223,11 +353,18 @@ def _configure_logging(fmt: str) -> None:
 
 
 def _run_once(runner: Any) -> int:
-    """List (or read) everything, reconcile once, write status back, exit."""
+    """List (or read) everything, reconcile once, write status back, exit. Manifests
+    that are not read in full end it at once, as ``ncp sync`` would (exit 2)."""
+    from ncp.reconcile.completeness import IncompleteInputError
+
     runner.start()
     deadline = time.time() + 120
-    while runner.reconciles == 0 and time.time() < deadline and runner.last_error is None:
+    while runner.reconciles == 0 and time.time() < deadline and runner.last_error is None \
+            and not runner.input_gaps:
         time.sleep(0.1)
+    if runner.reconciles == 0 and runner.input_gaps:
+        runner.stop()
+        raise IncompleteInputError(runner.input_gaps)
     runner.wait_written(max(0.0, deadline - time.time()))
     runner.stop()
     report = runner.last_report
@@ -247,8 +384,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if getattr(args, "state", None) is None:
         args.state = str(default_state_path())
-    return guarded("ncp", lambda: _run(args) if args.command == "run" else _sync(args),
+    code = guarded("ncp", lambda: _run(args) if args.command == "run" else _sync(args),
                    coded=(NcpError,))
+    if argv is None:
+        # The process's own command is over (its outcome printed, its state closed): a
+        # Ctrl-C while the interpreter tears down changes nothing, so it must not turn
+        # a finished command into a death by SIGINT without a word.
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    return code
 
 
 if __name__ == "__main__":

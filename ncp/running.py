@@ -25,6 +25,14 @@ The shape (kopf's and the client's informer pattern, level-triggered):
   keep their caches warm and take over within the lease timeout.
 * **Stop**: ``stop()`` (SIGTERM in the CLI) ends the watchers, lets a running reconcile
   finish (its transaction lands whole), releases the Lease.
+* **Never reconcile against what was not read** (issue 10): a full reconcile deletes
+  whatever its input lacks, so the input must be whole. Manifests read while a file is
+  half-written (or a folder momentarily empty) are judged by the same
+  :func:`~ncp.reconcile.completeness.input_gaps` as ``ncp sync``'s; such a read is
+  skipped with a warning naming the code, the last good one stays in the cache, and the
+  next change of the files is read again. Nothing is reconciled before a first whole
+  read. With a live API a kind counts only once listed (a failed list is retried, never
+  taken as "no objects"), and a kind whose discovery fails is waited for, not dropped.
 """
 
 from __future__ import annotations
@@ -44,12 +52,13 @@ from ncp.config import NcpConfig
 from ncp.errors import NcpError
 from ncp.leader import LeaderElector, LeaseSettings
 from ncp.metrics import FAST_BUCKETS, Metrics, serve
+from ncp.reconcile.completeness import input_gaps
 from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler
 from ncp.reconcile.sync import TIME_DEPENDENT, SyncReport, sync_cluster
-from ncp.sources.kube import WATCHED, Kind, KubeClient
+from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
 from ncp.sources.manifests import ManifestSet, read_manifests
 from ncp.statuswriter import StatusWriter
-from ncp.watching import WatchStats, watch_kind
+from ncp.watching import WatchStats, backoff, watch_kind
 from sdn.errors import Problem, SdnError
 from sdn.ipam import block_usage, pool_usage
 from sdn.profiles import NetworkProfile
@@ -88,6 +97,8 @@ class RunOptions:
     metrics_port: int | None = None
     poll_interval: float = 1.0
     clock: Callable[[], float] = time.time
+    #: With manifests: an input without objects may empty the cluster (``--allow-empty``).
+    allow_empty: bool = False
 
 
 #: A batch of more changes than this goes to the full reconcile when the incremental one
@@ -121,6 +132,10 @@ class Runner:
         self.stats: dict[str, WatchStats] = {}
         self.kinds: list[Kind] = []
         self.manifest_problems: list[Problem] = []
+        #: Whether a whole read of the manifests has reached the cache (manifests only).
+        self.manifests_loaded = False
+        #: The reasons the latest read of the manifests was skipped (empty: it was not).
+        self.input_gaps: list[Problem] = []
         self.elector = (LeaderElector(client, options.lease, clock=options.clock)
                         if client is not None and options.leader_election else None)
         self.writer = StatusWriter(client, options.config.cluster, self.metrics) \
@@ -207,8 +222,11 @@ class Runner:
             self.metrics_server = serve(self.metrics, self.healthy, self.o.metrics_port)
         client = self.client
         if client is not None:
-            self.kinds = [k for k in WATCHED if client.served(k)]
-            for kind in self.kinds:
+            # Every kind counts until discovery says the cluster does not serve it (each
+            # watcher asks first): a kind dropped on a failed discovery would never be
+            # listed, and its objects would be reconciled away.
+            self.kinds = list(WATCHED)
+            for kind in WATCHED:
                 self._spawn(f"watch-{kind.plural}", self._watcher(client, kind))
         elif self.paths:
             self._spawn("manifests", self._poll_manifests)
@@ -222,9 +240,34 @@ class Runner:
         stats = self.stats.setdefault(kind.kind, WatchStats())
 
         def run() -> None:
+            if not self._served(client, kind, stats):
+                return
             watch_kind(client, kind, self.cache, self.stop_event, stats=stats,
                        timeout_seconds=self.o.watch_timeout, on_event=self._on_event)
         return run
+
+    def _served(self, client: KubeClient, kind: Kind, stats: WatchStats) -> bool:
+        """Ask discovery whether ``kind`` is served, until it answers (or stop); a kind
+        it does not serve leaves :attr:`kinds`, so nothing waits for it to be listed."""
+        failures = 0
+        while not self.stop_event.is_set():
+            try:
+                served = client.served(kind)
+            except KubeError as err:
+                stats.errors += 1
+                self.metrics.inc("ncp_errors_total", code="DISCOVERY_FAILED")
+                delay = backoff(failures)
+                failures += 1
+                log.warning("%s: discovery failed (%s); not reconciling until it answers, "
+                            "retrying in %.2fs", kind.plural, err, delay)
+                self.stop_event.wait(delay)
+                continue
+            if not served:
+                log.info("%s: not served by this cluster; not watched", kind.plural)
+                self.kinds = [k for k in self.kinds if k is not kind]
+                self.cache.wake()
+            return served
+        return False
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=f"ncp-{name}", daemon=True)
@@ -263,14 +306,46 @@ class Runner:
         self.metrics.inc("ncp_events_total", kind=kind, type=etype)
 
     def _poll_manifests(self) -> None:
-        """Re-read the manifests whenever a file under the paths changes."""
+        """Re-read the manifests whenever a file under the paths changes; a read that is
+        not whole is skipped (module docstring)."""
         seen: tuple[tuple[str, float], ...] | None = None
+        settling: tuple[tuple[str, float], ...] | None = None
         while not self.stop_event.is_set():
             stamp = _stamp(self.paths)
-            if stamp != seen:
+            if stamp != seen and (stamp == settling or seen is None):
+                # Read once the files stood still for a poll (the first time at once):
+                # a file being copied in is more often read whole that way.
                 seen = stamp
-                self._load_manifests(read_manifests(self.paths))
+                self._take_manifests(read_manifests(self.paths))
+            settling = stamp
             self.stop_event.wait(self.o.poll_interval)
+
+    def _take_manifests(self, mset: ManifestSet) -> None:
+        """Load a read of the manifests into the cache if it is whole; else keep the last
+        good one and say why."""
+        known = bool(mset.objects) or self._cluster_known()
+        gaps = input_gaps(mset, cluster=self.o.config.cluster, cluster_known=known,
+                          allow_empty=self.o.allow_empty)
+        self.input_gaps = gaps
+        if gaps:
+            for p in gaps:
+                self.metrics.inc("ncp_errors_total", code=p.code)
+                log.warning("input not read in full, keeping the last whole read: %s", p)
+            return
+        self._load_manifests(mset)
+
+    def _cluster_known(self) -> bool:
+        """Whether the cluster has objects to lose: a whole read had some, or the state
+        holds the cluster from an earlier run (read only when a read comes back empty)."""
+        if any(self.cache.count(kind) for kind in self.cache.kinds()):
+            return True
+        if not self.o.state.exists():
+            return False
+        try:
+            with Store.open_readonly(self.o.state) as store:
+                return store.cluster(self.o.config.cluster) is not None
+        except SdnError:
+            return True  # cannot tell: the safe answer is "there is something to lose"
 
     def _load_manifests(self, mset: ManifestSet) -> None:
         by_kind: dict[str, list[dict[str, Any]]] = {}
@@ -279,6 +354,7 @@ class Runner:
         for kind in sorted(set(by_kind) | self.cache.listed):
             self.cache.replace(kind, by_kind.get(kind, []))
         self.manifest_problems = list(mset.problems)
+        self.manifests_loaded = True
 
     # --- leader election ---------------------------------------------------------------
     def _elect(self) -> None:
@@ -336,7 +412,11 @@ class Runner:
                 self._store = None
 
     def _ready(self) -> bool:
+        """Leader, and the input is whole: every watched kind listed (live API), or a
+        whole read of the manifests taken."""
         if not self.is_leader:
+            return False
+        if self.paths and not self.manifests_loaded:
             return False
         return all(k.kind in self.cache.listed for k in self.kinds)
 
@@ -523,8 +603,11 @@ class Runner:
         assert self._pods is not None
         self._pods.primed = False
         self._basis = None
+        # allow_empty: the sources have judged the input already (a live list is the
+        # truth; manifests went through input_gaps before reaching the cache).
         report = sync_cluster(store, manifests=mset, config=self.o.config,
-                              profile=self.o.profile, now=self.o.clock(), full=full)
+                              profile=self.o.profile, now=self.o.clock(), full=full,
+                              allow_empty=True)
         elapsed = time.perf_counter() - t0
         self._basis = objects
         self.full_due_at = _retry_time(store, report.problems, self.o.clock())

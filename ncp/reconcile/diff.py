@@ -24,6 +24,10 @@ class ObjectDiff:
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
+    #: ``(resource_type, path)`` behind each count (what ``ncp sync --dry-run`` lists).
+    created_objects: list[tuple[str, str]] = field(default_factory=list)
+    updated_objects: list[tuple[str, str]] = field(default_factory=list)
+    deleted_objects: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -51,12 +55,15 @@ def diff_objects(
         if old is None:
             out.upserts.append(row)
             out.created[obj.resource_type] += 1
+            out.created_objects.append((obj.resource_type, obj.path))
         elif old.body != row.body or old.cluster != row.cluster:
             out.upserts.append(row)
             out.updated[obj.resource_type] += 1
+            out.updated_objects.append((obj.resource_type, obj.path))
     for path in sorted(set(deletable) - wanted):
         row_now = current.get(path)
         if row_now is not None:
             out.deletes.append(path)
             out.deleted[row_now.resource_type] += 1
+            out.deleted_objects.append((row_now.resource_type, path))
     return out

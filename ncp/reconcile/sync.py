@@ -5,8 +5,10 @@ controllers into pods, bind the network profile (checking the update rules), pro
 the topology against the current state (``ncp.translate.cluster``, pure), diff the
 result against what is stored, and write the difference, the holds, the namespace
 annotations and the problems in one transaction. A run whose inputs are unusable
-(config, profile, shared-object conflicts) raises before anything is written; a run with
-bad *objects* writes everything else and reports them.
+(input not read in full, see :mod:`ncp.reconcile.completeness`; config, profile,
+shared-object conflicts) raises before anything is written; a run with bad *objects*
+writes everything else and reports them. A dry run does all of it but the write, and
+says what the write would have changed (:mod:`ncp.reconcile.plan`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import Any
 
 from ncp.config import NcpConfig
 from ncp.errors import InconsistentResultError, UnusableInputError
+from ncp.reconcile.completeness import IncompleteInputError, input_gaps
 from ncp.reconcile.diff import diff_objects
+from ncp.reconcile.plan import Plan, plan_of
 from ncp.sources.manifests import K8sObject, ManifestSet, read_manifests
 from ncp.translate import naming
 from ncp.translate.cluster import ClusterObjects, provision
@@ -81,6 +85,8 @@ class SyncReport:
     ingress_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     ingress_vips: dict[str, str] = field(default_factory=dict)
     written: bool = False
+    #: Set by a dry run: what the write would have changed (nothing was written).
+    plan: Plan | None = None
 
     @property
     def changed(self) -> bool:
@@ -88,8 +94,8 @@ class SyncReport:
         return bool(self.created or self.updated or self.deleted)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready summary."""
-        return {
+        """A JSON-ready summary (a dry run adds ``dry_run`` and ``changes``)."""
+        out: dict[str, Any] = {
             "cluster": self.cluster, "revision": self.revision,
             "realized": {"namespaces": self.namespaces, "pods": self.pods, "nodes": self.nodes},
             "created": dict(sorted(self.created.items())),
@@ -105,6 +111,12 @@ class SyncReport:
             "load_balancers": self.lb_vips,
             "ingresses": self.ingress_vips,
         }
+        if self.plan is not None:
+            out["dry_run"] = True
+            out["changes"] = self.plan.to_json()
+            if self.plan.reachability is not None:
+                out["reachability"] = self.plan.reachability
+        return out
 
 
 def resolve_profile(store: Store, config: NcpConfig, profile: NetworkProfile | None,
@@ -273,19 +285,31 @@ def sync_cluster(
     now: float,
     progress: Progress | None = None,
     full: bool = False,
+    allow_empty: bool = False,
+    dry_run: bool = False,
 ) -> SyncReport:
     """Reconcile one cluster's state with its manifests; see the module docstring.
 
     Either ``paths`` (read here) or an already read ``manifests`` set is given. When the
     inputs' fingerprint matches the last sync and nothing else wrote the state since,
     the run stops early (a no-op); ``full`` reconciles in full regardless.
+    ``allow_empty``: an input without objects may empty a cluster the state holds.
+    ``dry_run``: write nothing (``store`` may be read-only); the report's ``plan`` says
+    what would have changed.
 
     Raises:
+        IncompleteInputError: the input was not read in full (or is empty for a known
+            cluster); nothing written.
         UnusableInputError: config, profile or shared objects conflict; nothing written.
     """
     step = progress or (lambda _msg: None)
     step("reading manifests")
     mset = manifests if manifests is not None else read_manifests(paths)
+    gaps = input_gaps(mset, cluster=config.cluster,
+                      cluster_known=store.cluster(config.cluster) is not None,
+                      allow_empty=allow_empty)
+    if gaps:
+        raise IncompleteInputError(gaps)
     report = SyncReport(cluster=config.cluster, problems=list(mset.problems),
                         notes=list(mset.notes))
     bound, profiles_added = resolve_profile(store, config, profile)
@@ -300,6 +324,8 @@ def sync_cluster(
     if not full and not profiles_added:
         done = _up_to_date(store, config, bound, fingerprint)
         if done is not None:
+            if dry_run:
+                done.plan = Plan()
             return done
     step("loading state")
     current = store.inventory()
@@ -365,6 +391,11 @@ def sync_cluster(
         and _same_kept(store, config.cluster, mset.objects)
     )
     report.problems.sort()
+    if dry_run:
+        stored = {(k, ns, n): a for _c, k, ns, n, a in store.status(config.cluster)}
+        report.plan = plan_of(diff, stored, _status(report))
+        report.revision = store.revision
+        return report
     if unchanged:
         report.revision = store.revision
         return report

@@ -146,14 +146,24 @@ class KubeClient:
         return listers[kind.kind]
 
     def served(self, kind: Kind) -> bool:
-        """Whether the cluster serves this kind (admin-policy CRDs may be absent)."""
+        """Whether the cluster serves this kind (admin-policy CRDs may be absent).
+
+        Only a definite answer counts: the group or version is not found (404), or its
+        resources do not list the kind. Any other failure raises
+        :class:`KubeUnavailableError`: a kind taken for "not served" is never listed,
+        and its objects would be reconciled away.
+        """
         if not kind.custom:
             return True
         group, version = kind.api_version.split("/")
         try:
             found = self.custom.get_api_resources(group, version)
-        except (ApiException, urllib3.exceptions.HTTPError, ValueError):
-            return False
+        except ApiException as err:
+            if err.status == 404:
+                return False
+            raise _translate(err) from err
+        except (urllib3.exceptions.HTTPError, ValueError) as err:
+            raise KubeUnavailableError(f"discovery of {kind.api_version} failed: {err}") from err
         return any(r.name == kind.plural for r in (found.resources or []))
 
     def list(self, kind: Kind) -> tuple[list[dict[str, Any]], str]:

@@ -68,7 +68,7 @@ def _one_line(text: str) -> str:
     return text.partition("\n")[0].strip()
 
 
-def _quiet_stdout() -> None:
+def quiet_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -100,7 +100,7 @@ def guarded(prog: str, body: Callable[[], int], *,
         print(f"{prog}: INTERRUPTED: stopped before writing anything", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        _quiet_stdout()
+        quiet_stdout()
         return EXIT_OK
     except Exception as err:  # a bug, not bad input: say so in one line
         if os.environ.get("SDN_DEBUG"):

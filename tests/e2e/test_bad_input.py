@@ -1,6 +1,10 @@
 """Bad input through ``ncp sync``: exit codes per DESIGN.md, the state never half-written.
 
 * Bad *objects* (exit 1): each is named with its code; everything else is realized.
+* Input not read in full (exit 2): a missing path, a file that does not parse or cannot
+  be read, a document that cannot be identified, an empty input for a cluster the state
+  holds; every problem is printed and nothing is written (a sync never deletes what it
+  merely failed to read).
 * Unusable *arguments* (exit 2): a config or profile that cannot be used; nothing is
   written.
 """
@@ -8,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +31,6 @@ def _bad_objects(k8s: Any) -> dict[str, Any]:
     """Case id -> (files to add: name -> docs or raw text, code, object, unrealized pod)."""
     many = {f"label-{i:02d}": "x" for i in range(30)}
     return {
-        "malformed-yaml": (
-            {"broken.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: x\n  namespace: d\n"},
-            "MALFORMED_MANIFEST", "broken.yaml", None),
         "namespace-not-found": (
             {"orphan.yaml": [k8s.pod("orphan", "nope")]},
             "NAMESPACE_NOT_FOUND", "Pod/nope/orphan", ("nope", "orphan")),
@@ -54,7 +56,7 @@ def _bad_objects(k8s: Any) -> dict[str, Any]:
     }
 
 
-BAD_OBJECT_CASES = ["malformed-yaml", "namespace-not-found", "30-labels", "label-key-too-long",
+BAD_OBJECT_CASES = ["namespace-not-found", "30-labels", "label-key-too-long",
                     "duplicate-pod", "duplicate-deployment", "unknown-node",
                     "static-snat-ip-outside-pool"]
 
@@ -138,6 +140,131 @@ def test_unknown_kind_is_a_note(cli: Any) -> None:
     table = cli.sync(folder, output="table", state=cli.tmp / "other.db")
     assert table.code == 0
     assert "note:" in table.out and "ConfigMap" in table.out
+
+
+# --- input not read in full: exit 2, every problem printed, nothing written -------------
+
+
+def _all_tables(state: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the state (so "unchanged" means unchanged)."""
+    with sqlite3.connect(state) as db:
+        tables = [r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
+                for t in tables}
+
+
+BROKEN_YAML = "apiVersion: v1\nkind: Pod\nmetadata: {name: x\n  namespace: d\n"
+
+
+def _incomplete(cli: Any, k8s: Any, folder: Path) -> dict[str, tuple[list[Path], list[str]]]:
+    """Case id -> (``--cluster`` paths, [(code, text naming the object), ...] expected).
+
+    ``folder`` is a private copy of the guestbook (the cluster the state holds)."""
+    def add(name: str, text: str | bytes) -> Path:
+        path = folder / name
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        return path
+
+    empty = cli.tmp / "empty"
+    cases: dict[str, Any] = {
+        "misspelt-path": lambda: ([cli.tmp / "misspelt"], [("PATH_NOT_FOUND", "misspelt")]),
+        "second-path-missing": lambda: ([folder, cli.tmp / "gone.yaml"],
+                                        [("PATH_NOT_FOUND", "gone.yaml")]),
+        "malformed-yaml": lambda: (add("broken.yaml", BROKEN_YAML) and [folder],
+                                   [("MALFORMED_MANIFEST", "broken.yaml")]),
+        "malformed-json": lambda: (add("broken.json", '{"kind": "Pod", ') and [folder],
+                                   [("MALFORMED_MANIFEST", "broken.json")]),
+        "not-utf8": lambda: (add("latin1.yaml", b"kind: Pod\nname: caf\xe9\n") and [folder],
+                             [("MALFORMED_MANIFEST", "latin1.yaml")]),
+        "dangling-symlink": lambda: (
+            (folder / "link.yaml").symlink_to(cli.tmp / "nowhere.yaml") or [folder],
+            [("UNREADABLE_FILE", "link.yaml")]),
+        "document-without-kind": lambda: (
+            add("nokind.yaml", "apiVersion: v1\nmetadata: {name: web}\n") and [folder],
+            [("INVALID_OBJECT", "nokind.yaml")]),
+        "document-without-name": lambda: (
+            add("noname.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {}\n") and [folder],
+            [("INVALID_OBJECT", "noname.yaml")]),
+        "two-broken-files": lambda: (
+            add("a-broken.yaml", BROKEN_YAML) and add("b-broken.json", "[") and [folder],
+            [("MALFORMED_MANIFEST", "a-broken.yaml"), ("MALFORMED_MANIFEST", "b-broken.json")]),
+        "empty-folder": lambda: (empty.mkdir() or [empty], [("EMPTY_INPUT", "k8s-cluster")]),
+        "empty-file": lambda: ([add("../empty.yaml", "")], [("EMPTY_INPUT", "k8s-cluster")]),
+        "only-unused-kinds": lambda: (
+            [cli.write_yaml("cm/cm.yaml", {"apiVersion": "v1", "kind": "ConfigMap",
+                                           "metadata": {"name": "settings"}})],
+            [("EMPTY_INPUT", "k8s-cluster")]),
+    }
+    return cases  # built lazily: each case makes only its own files
+
+
+INCOMPLETE = ["misspelt-path", "second-path-missing", "malformed-yaml", "malformed-json",
+              "not-utf8", "dangling-symlink", "document-without-kind",
+              "document-without-name", "two-broken-files", "empty-folder", "empty-file",
+              "only-unused-kinds"]
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c) for c in INCOMPLETE])
+def test_input_not_read_in_full_writes_nothing(cli: Any, k8s: Any, case: str,
+                                               output: str) -> None:
+    folder = cli.copy_sample(cli.GUESTBOOK)
+    assert cli.sync(folder).code == 0
+    before = _all_tables(cli.state)
+    paths, expected = _incomplete(cli, k8s, folder)[case]()
+    res = cli.sync(*paths, now=cli.T0 + 120, output=output)
+    assert res.code == 2, (res.out, res.err)
+    assert res.out == ""
+    lines = res.err.splitlines()
+    assert len(lines) == len(expected), lines  # every problem, each once
+    for (code, name), line in zip(sorted(expected), sorted(lines), strict=True):
+        assert line.startswith(f"error: {code} ") and name in line, line
+    assert _all_tables(cli.state) == before
+    # The guestbook is whole: nothing was deleted for having been unread.
+    ports = {p["id"] for p in cli.show("segment-ports", "--namespace", "default")}
+    assert ports >= GUESTBOOK_PODS
+
+
+@pytest.mark.parametrize("case", ["misspelt-path", "malformed-yaml", "dangling-symlink"])
+def test_input_not_read_in_full_on_a_fresh_state_leaves_no_state(cli: Any, k8s: Any,
+                                                                 case: str) -> None:
+    folder = cli.copy_sample(cli.GUESTBOOK)
+    paths, _expected = _incomplete(cli, k8s, folder)[case]()
+    res = cli.sync(*paths)
+    assert res.code == 2
+    assert not cli.state.exists()
+    assert not cli.state.parent.exists() or not any(cli.state.parent.iterdir())
+
+
+def test_empty_input_on_a_fresh_state_is_a_first_sync(cli: Any) -> None:
+    (cli.tmp / "empty").mkdir()
+    res = cli.sync(cli.tmp / "empty")
+    assert res.code == 0, res.err
+    assert res.json()["realized"]["pods"] == 0
+
+
+def test_allow_empty_empties_the_cluster(cli: Any) -> None:
+    assert cli.sync(cli.GUESTBOOK).code == 0
+    (cli.tmp / "empty").mkdir()
+    res = cli.sync(cli.tmp / "empty", now=cli.T0 + 120, extra=("--allow-empty",))
+    assert res.code == 0, res.err
+    report = res.json()
+    assert report["realized"]["pods"] == 0
+    assert report["deleted"]["SegmentPort"] >= len(GUESTBOOK_PODS)
+    assert not cli.show("segment-ports", "--tag", "ncp/pod=frontend-0")
+    assert cli.sdn("validate", "--state", cli.state).code == 0
+    assert cli.sdn("ipam", "check", "--state", cli.state).code == 0
+
+
+def test_duplicate_object_is_not_incomplete_input(cli: Any, k8s: Any) -> None:
+    """Both copies were read, so nothing is lost: a per-object problem, exit 1."""
+    folder = cli.copy_sample(cli.GUESTBOOK)
+    cli.write_yaml(folder / "dup-a.yaml", k8s.pod("twin"))
+    cli.write_yaml(folder / "dup-b.yaml", k8s.pod("twin"))
+    res = cli.sync(folder)
+    assert res.code == 1
+    assert [p["code"] for p in res.json()["problems"]] == ["DUPLICATE_OBJECT"]
 
 
 # --- pod block exhaustion ------------------------------------------------------------------

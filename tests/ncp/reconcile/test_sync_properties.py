@@ -70,7 +70,9 @@ def test_any_sequence_ends_like_a_fresh_sync(tmp_path_factory: Any, steps: list[
     store = fresh_store(tmp, "seq")
     now = 1000.0
     for docs in steps:
-        report = sync_cluster(store, manifests=manifests(*build(docs)), config=cfg, now=now)
+        # allow_empty: a step may empty the cluster on purpose.
+        report = sync_cluster(store, manifests=manifests(*build(docs)), config=cfg, now=now,
+                              allow_empty=True)
         assert report.problems == []
         check_invariants(store.inventory())
         now += 7.0  # less than the reuse delay: held addresses must be respected
@@ -78,7 +80,7 @@ def test_any_sequence_ends_like_a_fresh_sync(tmp_path_factory: Any, steps: list[
     sync_cluster(fresh, manifests=manifests(*build(steps[-1])), config=cfg, now=now)
     assert projection(store.inventory()) == projection(fresh.inventory())
     again = sync_cluster(store, manifests=manifests(*build(steps[-1])), config=cfg,
-                         now=now + 1, full=True)
+                         now=now + 1, full=True, allow_empty=True)
     assert not again.changed and not again.written
 
 
@@ -158,7 +160,8 @@ def test_clusters_share_blocks_and_pools_without_collisions(
     sync_cluster(store, manifests=manifests(*build(second)), config=cfg_b, now=20)
     check_invariants(store.inventory())
     beta_before = {r.path: r.body for r in store.rows() if r.cluster == "beta"}
-    report = sync_cluster(store, manifests=manifests(*build(change)), config=cfg_a, now=30)
+    report = sync_cluster(store, manifests=manifests(*build(change)), config=cfg_a, now=30,
+                          allow_empty=True)  # ``change`` may empty alpha on purpose
     assert report.problems == []
     check_invariants(store.inventory())
     beta_after = {r.path: r.body for r in store.rows() if r.cluster == "beta"}
