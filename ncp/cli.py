@@ -13,20 +13,9 @@ from __future__ import annotations
 import signal as _signal
 import sys
 
+from sdn.startup import guard_imports
 
-def _stop_while_starting(_signum: int, _frame: object) -> None:
-    """Ctrl-C while the imports below run (they take a good part of a second), before
-    :func:`main` and its exit conventions are in place: one line, exit 130, no
-    traceback. Nothing can have been written yet."""
-    print("ncp: INTERRUPTED: stopped before writing anything", file=sys.stderr)
-    raise SystemExit(130)
-
-
-_guarding_imports = True
-try:
-    _previous_sigint = _signal.signal(_signal.SIGINT, _stop_while_starting)
-except ValueError:  # imported off the main thread: signals are not ours to handle
-    _guarding_imports = False
+_imports_done = guard_imports("ncp")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -49,6 +38,7 @@ from sdn.cli.entry import (  # noqa: E402
     Parser,
     add_version,
     guarded,
+    port_number,
     quiet_stdout,
     state_option,
 )
@@ -57,14 +47,12 @@ from sdn.profiles import NetworkProfile, parse_profile  # noqa: E402
 from sdn.render.output import STRUCTURED, print_data, print_table  # noqa: E402
 from sdn.store import Store, default_state_path  # noqa: E402
 
-if _guarding_imports:  # the imports are done: Ctrl-C is main()'s again
-    _signal.signal(_signal.SIGINT, _previous_sigint if _previous_sigint is not None
-                   else _signal.default_int_handler)
+_imports_done()  # Ctrl-C is main()'s again
 
 
 def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="ncp", description="NSX container plugin emulator.",
-                                parents=[state_option(top=True)])
+               parents=[state_option(top=True)])
     add_version(p, "ncp")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("sync", help="make the state match a cluster's manifests",
@@ -99,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--cluster-name", metavar="NAME")
     r.add_argument("--allow-empty", action="store_true",
                    help="with --cluster: let folders without objects empty the cluster")
-    r.add_argument("--metrics-port", type=int, default=None,
+    r.add_argument("--metrics-port", type=port_number, default=None,
                    help="serve /metrics and /healthz on 127.0.0.1:PORT")
     r.add_argument("--no-leader-election", action="store_true",
                    help="write without holding the Lease (a single replica)")
@@ -120,8 +108,8 @@ def _parser() -> argparse.ArgumentParser:
 def _profile(arg: str | None, store: Store) -> NetworkProfile | None:
     if arg is None:
         return None
-    if Path(arg).exists():
-        return load_profile_file(arg)
+    if Path(arg).exists() or "/" in arg or arg.endswith((".json", ".yaml", ".yml")):
+        return load_profile_file(arg)  # a file name (PROFILE_NOT_FOUND when missing)
     return parse_profile(store.profile(arg), source=arg)
 
 

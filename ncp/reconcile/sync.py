@@ -32,7 +32,7 @@ from ncp.translate.cluster import ClusterObjects, provision
 from ncp.translate.infra import shared_objects
 from ncp.translate.settings import cluster_settings
 from ncp.translate.workloads import expand_workloads, node_names
-from sdn.errors import Problem, ProfileError
+from sdn.errors import Problem, ProfileError, yaml_error_text
 from sdn.ipam import Hold
 from sdn.model import Inventory, PolicyResource
 from sdn.model.checks import validate_inventory
@@ -174,9 +174,10 @@ def load_profile_file(path: str | Path) -> NetworkProfile:
         import yaml
 
         try:
-            return parse_profile(yaml.safe_load(text) or {}, source=str(p))
+            return parse_profile(yaml.safe_load(text) or {}, source=str(p), new=True)
         except yaml.YAMLError as err:
-            raise ProfileError(str(err), code="MALFORMED_PROFILE", obj=str(p)) from err
+            raise ProfileError(yaml_error_text("", err), code="MALFORMED_PROFILE",
+                               obj=str(p)) from err
     return parse_profile(text, source=str(p))
 
 

@@ -24,7 +24,11 @@ from typing import Any
 
 import kubernetes
 import urllib3
+import yaml
 from kubernetes.client.rest import ApiException
+
+from ncp.errors import ConfigError
+from sdn.errors import Problem
 
 
 class KubeError(Exception):
@@ -97,12 +101,18 @@ def load_configuration(kubeconfig: str | None = None,
     config = kubernetes.client.Configuration()
     path = kubeconfig or os.environ.get("KUBECONFIG")
     default = os.path.expanduser("~/.kube/config")
-    if path is None and not os.path.exists(default) and os.environ.get(
-            "KUBERNETES_SERVICE_HOST"):
-        kubernetes.config.load_incluster_config(client_configuration=config)
-        return config
-    kubernetes.config.load_kube_config(config_file=path or default, context=context,
-                                       client_configuration=config)
+    try:
+        if path is None and not os.path.exists(default) and os.environ.get(
+                "KUBERNETES_SERVICE_HOST"):
+            kubernetes.config.load_incluster_config(client_configuration=config)
+            return config
+        kubernetes.config.load_kube_config(config_file=path or default, context=context,
+                                           client_configuration=config)
+    except (kubernetes.config.ConfigException, yaml.YAMLError, OSError, ValueError) as err:
+        # a missing or broken kubeconfig, an unknown context: the client's own words,
+        # on one line, with the file they are about
+        message = " ".join(str(err).split()) or type(err).__name__
+        raise ConfigError([Problem("KUBECONFIG_INVALID", path or default, message)]) from err
     return config
 
 

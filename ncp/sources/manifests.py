@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from sdn.errors import Problem
+from sdn.errors import Problem, yaml_error_text
 
 # libyaml's loader is about ten times faster; PyYAML built without libyaml lacks it.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -263,7 +263,7 @@ class _Reader:
             else:
                 documents = list(yaml.load_all(text, Loader=_Loader))
         except yaml.YAMLError as exc:
-            self.problems.append(Problem("MALFORMED_MANIFEST", name, _yaml_message(name, exc)))
+            self.problems.append(Problem("MALFORMED_MANIFEST", name, yaml_error_text(name, exc)))
             return
         except json.JSONDecodeError as exc:
             self.problems.append(
@@ -376,24 +376,6 @@ def _load_json(text: str) -> list[Any]:
             return documents
         value, position = decoder.raw_decode(text, position)
         documents.append(value)
-
-
-def _yaml_message(name: str, exc: yaml.YAMLError) -> str:
-    """``"file line L column C: problem (context at line K)"`` from a PyYAML error."""
-    mark = getattr(exc, "problem_mark", None)
-    context_mark = getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    context = getattr(exc, "context", None)
-    detail = str(problem)
-    if context:
-        started = ""
-        if context_mark is not None and (mark is None or context_mark.line != mark.line):
-            started = f" started at line {context_mark.line + 1}"
-        detail += f" ({context}{started})"
-    mark = mark or context_mark
-    if mark is not None:
-        return f"{name} line {mark.line + 1} column {mark.column + 1}: {detail}"
-    return f"{name}: {detail}"
 
 
 def _type_name(value: object) -> str:

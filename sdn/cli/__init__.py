@@ -8,6 +8,12 @@ problem was found" (``ipam check``, ``validate``), 2 unusable arguments or state
 
 from __future__ import annotations
 
-from sdn.cli.main import main
+from sdn.startup import guard_imports
+
+_imports_done = guard_imports("sdn")
+
+from sdn.cli.main import main  # noqa: E402
+
+_imports_done()  # Ctrl-C is main()'s again
 
 __all__ = ["main"]

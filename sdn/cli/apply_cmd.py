@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from sdn.cli.apply_plan import Plan, plan_apply, plan_delete, plan_json, plan_lines
-from sdn.errors import InvalidModelError, Problem, SdnError
+from sdn.errors import InvalidModelError, Problem, SdnError, yaml_error_text
 from sdn.model import Inventory, PolicyResource
 from sdn.model.documents import parse_admin_objects
 from sdn.render.output import STRUCTURED, print_data
@@ -41,8 +41,11 @@ def _documents(path: str) -> list[Any]:
             docs = data if isinstance(data, list) else [data]
         else:
             docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise SdnError(str(err), code="MALFORMED_FILE", obj=path) from err
+    except json.JSONDecodeError as err:
+        raise SdnError(f"line {err.lineno} column {err.colno}: {err.msg}",
+                       code="MALFORMED_FILE", obj=path) from err
+    except yaml.YAMLError as err:
+        raise SdnError(yaml_error_text("", err), code="MALFORMED_FILE", obj=path) from err
     out: list[Any] = []
     for d in docs:
         if isinstance(d, dict) and isinstance(d.get("items"), list) and "resource_type" not in d:

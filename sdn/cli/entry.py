@@ -105,7 +105,8 @@ def guarded(prog: str, body: Callable[[], int], *,
     except Exception as err:  # a bug, not bad input: say so in one line
         if os.environ.get("SDN_DEBUG"):
             traceback.print_exc()
-        print(f"error: INTERNAL_ERROR: {type(err).__name__}: {err} (a bug in {prog}; "
+        text = " ".join(str(err).split())
+        print(f"error: INTERNAL_ERROR: {type(err).__name__}: {text} (a bug in {prog}; "
               "SDN_DEBUG=1 shows the traceback)", file=sys.stderr)
         return EXIT_BUG
 

@@ -37,7 +37,7 @@ from sdn.store import default_state_path
 def _parser() -> argparse.ArgumentParser:
     common = state_option()
     p = Parser(prog="sdn", description="Question an NSX-T style network state.",
-                                parents=[state_option(top=True)])
+               parents=[state_option(top=True)])
     add_version(p, "sdn")
     sub = p.add_subparsers(dest="command", required=True)
 

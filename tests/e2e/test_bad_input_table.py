@@ -179,7 +179,17 @@ ARGUMENT_CASES: dict[str, tuple[list[object], str]] = {
                               "BAD_ARGUMENT"),
     "sync-unknown-output": (["ncp", "sync", "--cluster", GUESTBOOK, "-o", "xml"],
                             "BAD_ARGUMENT"),
+    "sync-missing-profile-file": (["ncp", "sync", "--cluster", GUESTBOOK, "--profile",
+                                   "{tmp}/none.json"], "PROFILE_NOT_FOUND"),
+    "sync-misspelt-path": (["ncp", "sync", "--cluster", "{tmp}/misspelt"], "PATH_NOT_FOUND"),
     "run-unknown-option": (["ncp", "run", "--no-such-option"], "BAD_ARGUMENT"),
+    "run-missing-kubeconfig": (["ncp", "run", "--once", "--kubeconfig", "{tmp}/none"],
+                               "KUBECONFIG_INVALID"),
+    "run-malformed-kubeconfig": (["ncp", "run", "--once", "--kubeconfig", _broken_yaml],
+                                 "KUBECONFIG_INVALID"),
+    "run-metrics-port-out-of-range": (["ncp", "run", "--once", "--metrics-port", "99999",
+                                       "--cluster", GUESTBOOK], "BAD_ARGUMENT"),
+    "apply-malformed-json": (["sdn", "apply", "-f", _broken_json], "MALFORMED_FILE"),
 }
 
 

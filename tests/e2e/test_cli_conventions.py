@@ -193,3 +193,23 @@ def test_yaml_wherever_json(name: str, parser: argparse.ArgumentParser) -> None:
 def test_state_is_accepted_by_every_command(name: str, parser: argparse.ArgumentParser) -> None:
     options = {o for a in parser._actions for o in a.option_strings}
     assert "--state" in options, name
+
+
+def test_ctrl_c_while_sdn_starts_is_one_line(state: Path) -> None:
+    """SIGINT while ``sdn`` still imports (pydantic's compiled core is mapped, long before
+    the imports end): one line and 130, not Python's traceback."""
+    proc = subprocess.Popen([*SDN, "topology", "--state", str(state)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if "pydantic_core" in maps.read_text():
+                break
+        except OSError:
+            pass
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert err.splitlines() == ["sdn: INTERRUPTED: stopped before writing anything"]
