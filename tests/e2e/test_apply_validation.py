@@ -10,11 +10,11 @@ later died with a traceback.
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.statefiles import every_table
 
 ROOT = Path(__file__).resolve().parents[2]
 GUARDRAILS = ROOT / "topologies" / "admin" / "guardrails.yaml"
@@ -158,14 +158,6 @@ CASES: dict[str, tuple[list[dict[str, Any]], set[tuple[str, str, str]]]] = {
 _LINE = re.compile(r"^error: (\S+) (.+?): (\S+?):? ")
 
 
-def dump_every_table(state: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of the state (nothing skipped)."""
-    with sqlite3.connect(state) as db:
-        tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                for t in tables}
-
-
 def reported(err: str, file: Path) -> list[tuple[str, str, str]]:
     """(code, object, field) of each ``error:`` line (every line must be one)."""
     out = []
@@ -180,14 +172,14 @@ def reported(err: str, file: Path) -> list[tuple[str, str, str]]:
 def test_bad_documents_are_refused_whole(cli: Any, case: str) -> None:
     docs, expected = CASES[case]
     assert cli.sdn("apply", "-f", GUARDRAILS, "--state", cli.state).code == 0
-    before = dump_every_table(cli.state)
+    before = every_table(cli.state)
     bad = cli.write_yaml("x.yaml", *docs)
     res = cli.sdn("apply", "-f", bad, "--state", cli.state)
     assert res.code == 2, res.out
     lines = reported(res.err, bad)
     assert len(lines) == len(set(lines)), "a problem was printed twice"
     assert set(lines) == expected
-    assert dump_every_table(cli.state) == before
+    assert every_table(cli.state) == before
 
 
 def test_the_issue_example_is_refused_and_tools_keep_working(cli: Any) -> None:

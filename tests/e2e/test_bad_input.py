@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.statefiles import every_table
 
 GUESTBOOK_PODS = {"frontend-0", "frontend-1", "frontend-2", "redis-master-0",
                   "redis-slave-0", "redis-slave-1"}
@@ -145,15 +145,6 @@ def test_unknown_kind_is_a_note(cli: Any) -> None:
 # --- input not read in full: exit 2, every problem printed, nothing written -------------
 
 
-def _all_tables(state: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of the state (so "unchanged" means unchanged)."""
-    with sqlite3.connect(state) as db:
-        tables = [r[0] for r in db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                for t in tables}
-
-
 BROKEN_YAML = "apiVersion: v1\nkind: Pod\nmetadata: {name: x\n  namespace: d\n"
 
 
@@ -211,7 +202,7 @@ def test_input_not_read_in_full_writes_nothing(cli: Any, k8s: Any, case: str,
                                                output: str) -> None:
     folder = cli.copy_sample(cli.GUESTBOOK)
     assert cli.sync(folder).code == 0
-    before = _all_tables(cli.state)
+    before = every_table(cli.state)
     paths, expected = _incomplete(cli, k8s, folder)[case]()
     res = cli.sync(*paths, now=cli.T0 + 120, output=output)
     assert res.code == 2, (res.out, res.err)
@@ -220,7 +211,7 @@ def test_input_not_read_in_full_writes_nothing(cli: Any, k8s: Any, case: str,
     assert len(lines) == len(expected), lines  # every problem, each once
     for (code, name), line in zip(sorted(expected), sorted(lines), strict=True):
         assert line.startswith(f"error: {code} ") and name in line, line
-    assert _all_tables(cli.state) == before
+    assert every_table(cli.state) == before
     # The guestbook is whole: nothing was deleted for having been unread.
     ports = {p["id"] for p in cli.show("segment-ports", "--namespace", "default")}
     assert ports >= GUESTBOOK_PODS

@@ -23,12 +23,13 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import Callable, Sequence
-from contextlib import closing, redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.statefiles import snapshot
 
 import ncp.cli
 import sdn.cli
@@ -57,24 +58,6 @@ def invoke(argv: Sequence[object]) -> Outcome:
         except SystemExit as stop:  # argparse's own exits (--help, usage errors)
             code = int(stop.code or 0)
     return Outcome(code, out.getvalue(), err.getvalue())
-
-
-def snapshot(path: Path) -> Any:
-    """What "unchanged" means for ``path``: every row of every table of a state, the
-    bytes of any other file, the listing of a folder, or None when nothing is there."""
-    if path.is_dir():
-        return sorted(p.name for p in path.iterdir())
-    if not path.exists():
-        return None
-    data = path.read_bytes()
-    if not data.startswith(b"SQLite format 3\x00"):
-        return data
-    # immutable: also readable on a read-only mount, and certain never to write
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)) as db:
-        tables = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' "
-                                           "ORDER BY name")]
-        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                for t in tables}
 
 
 def assert_refused(res: Outcome, code: str, *, lines: int = 1) -> None:

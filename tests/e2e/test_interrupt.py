@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.statefiles import every_table
 
 import sdn.cli
 from topologies.generate import generate_cluster, write_cluster
@@ -38,14 +38,6 @@ from topologies.generate import generate_cluster, write_cluster
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "bench" / "large-cluster.yaml"
 NOW = "1700000000"
-
-
-def _tables(state: Path) -> dict[str, list[tuple[Any, ...]]]:
-    with sqlite3.connect(f"{state.resolve().as_uri()}?mode=ro", uri=True) as db:
-        names = [r[0] for r in db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                for t in names}
 
 
 def _argv(cluster: Path, state: Path, output: str) -> list[str]:
@@ -86,7 +78,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         done = subprocess.run(_argv(cluster, state, "json"), env=_env(False),
                               capture_output=True, check=False)
         assert done.returncode == 0, done.stderr
-    return World(cluster, before, _tables(before), _tables(after), _tables(fresh))
+    return World(cluster, before, every_table(before), every_table(after), every_table(fresh))
 
 
 class Child:
@@ -189,7 +181,7 @@ def test_ctrl_c_leaves_the_state_before_or_after(world: World, tmp_path: Path,
     if fresh and not state.exists():
         assert "before writing anything" in lines[0]
         return  # fully before: no state, and none left behind
-    tables = _tables(state)
+    tables = every_table(state)
     if "written whole" in lines[0]:
         assert tables == (world.fresh_tables if fresh else world.after_tables)
     else:
@@ -242,7 +234,7 @@ def test_an_interrupt_swallowed_on_the_way_still_stops_the_sync(
     import ncp.reconcile.sync as sync
 
     assert cli.sync(cli.GUESTBOOK).code == 0
-    before = _tables(cli.state)
+    before = every_table(cli.state)
     folder = cli.copy_sample(cli.GUESTBOOK)
     (folder / "frontend.yaml").unlink()  # a sync that would delete, if it went on
     monkeypatch.setattr(sync, "expand_workloads", fault(sync.expand_workloads))
@@ -251,7 +243,7 @@ def test_an_interrupt_swallowed_on_the_way_still_stops_the_sync(
     assert res.out == ""
     assert res.err.splitlines() == [
         "ncp: INTERRUPTED: stopped before writing anything (the state is as before)"]
-    assert _tables(cli.state) == before
+    assert every_table(cli.state) == before
 
 
 @pytest.mark.parametrize("output", ["json", "table"])
@@ -278,4 +270,4 @@ def test_ctrl_c_after_the_write_says_the_state_was_written(
     assert res.code == 130
     assert res.err.splitlines() == [
         f"ncp: INTERRUPTED: stopped after the state was written whole ({cli.state})"]
-    assert _tables(cli.state) == _tables(reference)
+    assert every_table(cli.state) == every_table(reference)

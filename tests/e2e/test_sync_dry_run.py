@@ -12,14 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-def _tables(state: Path) -> dict[str, list[tuple[Any, ...]]]:
-    with sqlite3.connect(state) as db:
-        names = [r[0] for r in db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                for t in names}
+from support.statefiles import every_table
 
 
 def _objects(state: Path | None) -> dict[str, str]:
@@ -87,14 +80,14 @@ def test_dry_run_writes_nothing_and_says_what_the_sync_then_does(cli: Any, k8s: 
     if edit is not None:
         assert cli.sync(folder).code == 0
         edit(folder)
-    before_tables = _tables(cli.state) if cli.state.exists() else None
+    before_tables = every_table(cli.state) if cli.state.exists() else None
     dry = cli.sync(folder, now=cli.T0 + 120, extra=("--dry-run",))
     assert dry.code in (0, 1), dry.err
     # Nothing written: no state where there was none, every table as it was.
     if before_tables is None:
         assert not cli.state.exists() and not cli.state.parent.exists()
     else:
-        assert _tables(cli.state) == before_tables
+        assert every_table(cli.state) == before_tables
     plan = dry.json()
     assert plan["dry_run"] is True
     objects_before, status_before = _objects(cli.state), _status(cli.state)
@@ -129,8 +122,8 @@ def test_dry_run_table_lists_each_change(cli: Any) -> None:
 
 def test_dry_run_refuses_input_not_read_in_full_as_a_sync_does(cli: Any) -> None:
     assert cli.sync(cli.GUESTBOOK).code == 0
-    before = _tables(cli.state)
+    before = every_table(cli.state)
     res = cli.sync(cli.tmp / "misspelt", now=cli.T0 + 120, extra=("--dry-run",))
     assert res.code == 2
     assert res.err.startswith("error: PATH_NOT_FOUND ")
-    assert _tables(cli.state) == before
+    assert every_table(cli.state) == before

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import sqlite3
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from support.statefiles import every_table
 
 import ncp.cli
 import sdn.cli
@@ -48,14 +48,6 @@ def _sync(folder: Path, state: Path, now: float) -> tuple[int, str]:
     code, _out, err = _run(ncp.cli.main, ["sync", "--cluster", str(folder), "--state",
                                           str(state), "--now", repr(now), "-o", "json"])
     return code, err
-
-
-def _tables(state: Path) -> dict[str, list[tuple[Any, ...]]]:
-    with sqlite3.connect(state) as db:
-        names = [r[0] for r in db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                for t in names}
 
 
 def _shown(state: Path) -> dict[str, Any]:
@@ -126,7 +118,7 @@ def test_a_corrupted_folder_costs_nothing_it_did_not_corrupt(
     before = tmp / "before.db"
     code, err = _sync(folder, before, T0)
     assert code in (0, 1), err
-    before_tables = _tables(before)
+    before_tables = every_table(before)
     _corrupt(folder, how, pick, where)
     state = tmp / "state.db"
     shutil.copyfile(before, state)
@@ -135,7 +127,7 @@ def test_a_corrupted_folder_costs_nothing_it_did_not_corrupt(
     event(f"{how}: {'refused' if read is None else 'reconciled'}")
     if read is None:
         assert code == 2, err
-        assert _tables(state) == before_tables
+        assert every_table(state) == before_tables
         return
     assert code in (0, 1), err
     oracle_folder = tmp / "oracle"
