@@ -10,10 +10,9 @@ away (``ncp sync ... | head -1``) is not an error.
 
 from __future__ import annotations
 
-import signal as _signal
 import sys
 
-from sdn.startup import guard_imports
+from sdn.commandline import guard_imports
 
 _imports_done = guard_imports("ncp")
 
@@ -33,19 +32,17 @@ from ncp.config import NcpConfig, load_config  # noqa: E402
 from ncp.errors import NcpError  # noqa: E402
 from ncp.interrupts import InterruptWatch  # noqa: E402
 from ncp.reconcile.sync import Progress, SyncReport, load_profile_file, sync_cluster  # noqa: E402
-from sdn.cli.entry import (  # noqa: E402
-    EXIT_USAGE,
+from sdn.commandline import (  # noqa: E402
     Parser,
     add_version,
-    guarded,
     port_number,
-    quiet_stdout,
+    run_command,
     state_option,
+    wrote,
 )
-from sdn.errors import Interrupted, SdnError  # noqa: E402
 from sdn.profiles import NetworkProfile, parse_profile  # noqa: E402
 from sdn.render.output import STRUCTURED, print_data, print_table  # noqa: E402
-from sdn.store import Store, default_state_path  # noqa: E402
+from sdn.store import Store  # noqa: E402
 
 _imports_done()  # Ctrl-C is main()'s again
 
@@ -203,56 +200,30 @@ def _discard_new_state(path: Path) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def _revision_of(state: Path) -> int | None:
-    """The state's revision, None when there is no readable state there."""
-    if not state.exists():
-        return None
-    try:
-        with Store.open_readonly(state) as store:
-            return store.revision
-    except SdnError:
-        return None
-
-
 def _sync(args: argparse.Namespace) -> int:
     """``ncp sync``: one sync, then its report. Whatever stops it (bad input, Ctrl-C, a
     bug) leaves no state file behind that it created without writing, and an interrupt
     is reported as one, with what it left (see :mod:`ncp.interrupts`)."""
     state = Path(args.state)
     existed = state.exists()
-    before = _revision_of(state) if existed else None
     with InterruptWatch() as watch:
         try:
             config = load_config(args.config, cluster=args.cluster_name)
             now = args.now if args.now is not None else time.time()
             report = _sync_report(args, config=config, now=now, watch=watch)
             watch.check()  # an interrupt that something swallowed: stop before printing
-            code = 1 if report.problems else 0
-            try:
-                if args.output in STRUCTURED:
-                    print_data(report.to_json(), args.output)
-                else:
-                    _summary(report, args.quiet)
-                sys.stdout.flush()  # a reader gone away is found here, not at exit
-            except BrokenPipeError:
-                # ``ncp sync | head -1``: not an error, and the sync's own outcome stands
-                # (1 still says some objects were rejected).
-                quiet_stdout()
-            return code
+            if args.output in STRUCTURED:
+                print_data(report.to_json(), args.output)
+            else:
+                _summary(report, args.quiet)
+            return 1 if report.problems else 0
         except BaseException as err:
             with watch.quietly():
-                after = _revision_of(state)
-                written = after is not None and after != (before or 0)
-                if not existed and not written:
+                if not existed and not wrote():
                     _discard_new_state(state)
-                if isinstance(err, Interrupted):
-                    raise
-                if isinstance(err, KeyboardInterrupt) or (
-                        watch.count and not isinstance(err, BrokenPipeError)):
-                    raise Interrupted(
-                        f"stopped after the state was written whole ({state})" if written
-                        else "stopped before writing anything (the state is as before)",
-                    ) from err
+                if watch.count and not isinstance(err, KeyboardInterrupt | BrokenPipeError):
+                    # an interrupt that a library swallowed or disguised is the interrupt
+                    raise KeyboardInterrupt from err
                 raise
 
 
@@ -365,21 +336,10 @@ def _run_once(runner: Any) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``ncp``; returns the exit code (see :mod:`sdn.cli.entry`)."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as stop:  # --help, --version, or a usage error (printed already)
-        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    if getattr(args, "state", None) is None:
-        args.state = str(default_state_path())
-    code = guarded("ncp", lambda: _run(args) if args.command == "run" else _sync(args),
-                   coded=(NcpError,))
-    if argv is None:
-        # The process's own command is over (its outcome printed, its state closed): a
-        # Ctrl-C while the interpreter tears down changes nothing, so it must not turn
-        # a finished command into a death by SIGINT without a word.
-        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
-    return code
+    """Run ``ncp``; returns the exit code (see :mod:`sdn.commandline`)."""
+    return run_command("ncp", _parser(), argv,
+                       lambda args: _run(args) if args.command == "run" else _sync(args),
+                       coded=(NcpError,))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from ncp.sources.shapes import shape_problem
 from sdn.errors import Problem, yaml_error_text
 
 # libyaml's loader is about ten times faster; PyYAML built without libyaml lacks it.
@@ -320,6 +321,10 @@ class _Reader:
         namespace = metadata.get("namespace")
         if namespace is not None and not isinstance(namespace, str):
             self._invalid(source, f"{kind} {name}: metadata.namespace is not a string")
+            return
+        mistyped = shape_problem(kind, document)
+        if mistyped is not None:  # the API server would have refused it (ncp.sources.shapes)
+            self._invalid(source, f"{kind} {name}: {mistyped}")
             return
         if kind in CLUSTER_SCOPED_KINDS or kind in _OTHER_CLUSTER_SCOPED:
             namespace = ""

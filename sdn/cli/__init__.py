@@ -8,7 +8,7 @@ problem was found" (``ipam check``, ``validate``), 2 unusable arguments or state
 
 from __future__ import annotations
 
-from sdn.startup import guard_imports
+from sdn.commandline import guard_imports
 
 _imports_done = guard_imports("sdn")
 

@@ -18,20 +18,18 @@ from sdn.cli import (
     topology_cmd,
     traceflow_cmd,
 )
-from sdn.cli.entry import (
-    EXIT_USAGE,
+from sdn.cli.questions import add_flow_options
+from sdn.commandline import (
     Parser,
     add_version,
-    guarded,
     non_negative,
     port_number,
+    run_command,
     state_option,
 )
-from sdn.cli.questions import add_flow_options
 from sdn.model import KINDS
 from sdn.policy.lint import SEVERITIES
 from sdn.render.output import STRUCTURED
-from sdn.store import default_state_path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -191,19 +189,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sdn``; returns the exit code (see :mod:`sdn.cli.entry`)."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as stop:  # --help, --version, or a usage error (printed already)
-        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    if args.state is None:
-        args.state = str(default_state_path())
-
-    def body() -> int:
-        code: int = args.run(args)
-        return code
-
-    return guarded("sdn", body)
+    """Run ``sdn``; returns the exit code (see :mod:`sdn.commandline`)."""
+    return run_command("sdn", _parser(), argv, lambda args: int(args.run(args)))
 
 
 if __name__ == "__main__":

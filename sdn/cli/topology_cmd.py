@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from sdn.cli.filters import check_scope, object_filter
 from sdn.errors import SdnError
-from sdn.render.output import write_output
+from sdn.render.output import print_text, write_output
 from sdn.render.pictures import topology_dot, topology_tree
 from sdn.store import Store
 
@@ -35,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         write_output(Path(args.out), text)
     else:
-        sys.stdout.write(text)
+        print_text(text)
     return 0

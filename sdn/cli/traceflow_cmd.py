@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -14,7 +13,7 @@ from pydantic import ValidationError
 from sdn.cli.questions import http_request, load_context
 from sdn.errors import SdnError
 from sdn.model import Inventory
-from sdn.render.output import STRUCTURED, print_data, print_table
+from sdn.render.output import STRUCTURED, print_data, print_table, print_text
 from sdn.render.pictures import topology_dot
 from sdn.render.traces import path_line, path_objects, trace_rows
 from sdn.traceflow import PacketSpec, Trace, TraceContext, trace
@@ -77,7 +76,7 @@ def _picture(inv: Inventory, traces: list[Trace], output: str) -> None:
             raise SdnError("-o svg needs Graphviz's `dot`", code="GRAPHVIZ_MISSING")
         text = subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True,
                               check=True).stdout
-    sys.stdout.write(text)
+    print_text(text)
 
 
 def run(args: argparse.Namespace) -> int:

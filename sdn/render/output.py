@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -14,6 +15,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from sdn.commandline import quiet_stdout
 from sdn.errors import SdnError
 
 
@@ -32,12 +34,26 @@ def console(stream: TextIO | None = None) -> Console:
 
 
 class _Console(Console):
-    """rich's console, but a reader that went away (``| head``) is left to the command's
-    exit conventions (:mod:`sdn.cli.entry`: exit 0) instead of rich's own exit 1."""
+    """rich's console, but a reader that went away (``| head``) is not rich's exit 1: the
+    rest of the output goes nowhere and the command's own exit code stands
+    (:func:`_reader_may_go`)."""
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
         raise BrokenPipeError("the reader of stdout went away")
+
+
+@contextmanager
+def _reader_may_go(stream: TextIO | None) -> Iterator[None]:
+    """Write, and if the reader of stdout went away (``sdn show ... | head -1``), send the
+    rest of the output to /dev/null: the command goes on to its own exit code. (Any other
+    stream's broken pipe is its owner's business, and raised.)"""
+    try:
+        yield
+    except BrokenPipeError:
+        if stream is not None and stream is not sys.stdout:
+            raise
+        quiet_stdout()
 
 
 def plain() -> bool:
@@ -56,9 +72,10 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: 
     for row in rows:
         table.add_row(*row)
     out = console(stream)
-    if title:
-        out.print(title, style="bold", overflow="fold")
-    out.print(table)
+    with _reader_may_go(stream):
+        if title:
+            out.print(title, style="bold", overflow="fold")
+        out.print(table)
 
 
 #: Structured output formats every command that has ``-o json`` offers.
@@ -72,14 +89,24 @@ def print_data(data: Any, output: str, *, stream: TextIO | None = None) -> None:
 
 def print_json(data: Any, *, stream: TextIO | None = None) -> None:
     """Pretty JSON with a trailing newline."""
-    out = stream or sys.stdout
-    out.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    _write(json.dumps(data, indent=2, sort_keys=False) + "\n", stream)
 
 
 def print_yaml(data: Any, *, stream: TextIO | None = None) -> None:
     """YAML in block style, keys in their given order."""
+    _write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), stream)
+
+
+def print_text(text: str, *, stream: TextIO | None = None) -> None:
+    """Text as it is (a picture, a document)."""
+    _write(text, stream)
+
+
+def _write(text: str, stream: TextIO | None) -> None:
     out = stream or sys.stdout
-    out.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    with _reader_may_go(stream):
+        out.write(text)
+        out.flush()  # a reader gone away is found here, not at the interpreter's exit
 
 
 def write_output(path: Path, text: str) -> None:

@@ -46,6 +46,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sdn.commandline import note_write
 from sdn.errors import Interrupted, NotFoundError, Problem, StateError
 from sdn.ipam import Hold
 from sdn.model import RESOURCE_ADAPTER, Inventory, IpPool, PolicyResource
@@ -180,11 +181,6 @@ def _sigint_held() -> Iterator[list[int]]:
         yield pending
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def default_state_path() -> Path:
-    """``$SDN_STATE``, else ``.sdn/state.db`` in the working directory."""
-    return Path(os.environ.get("SDN_STATE") or Path(".sdn") / "state.db")
 
 
 #: What a split pool's ``objects`` row holds in place of its allocations.
@@ -596,14 +592,14 @@ class Store:
             try:
                 yield self._conn
                 if pending:
-                    raise Interrupted("stopped before writing anything (the write was "
-                                      "rolled back; the state is as before)")
+                    raise Interrupted("the write was rolled back; the state is as before")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            note_write(str(self.path))
         if pending:
-            raise Interrupted(f"stopped after the state was written whole ({self.path})")
+            raise Interrupted("the write landed whole before the interrupt was taken")
 
     def apply(self, changes: ChangeSet) -> int:
         """Write ``changes`` in one transaction; returns the new revision."""

@@ -1,4 +1,4 @@
-"""The conventions every command keeps (``sdn.cli.entry``): ``--version``, ``--state`` on
+"""The conventions every command keeps (``sdn.commandline``): ``--version``, ``--state`` on
 either side of the subcommand, a closed pipe, ``NO_COLOR``, Ctrl-C during a write, and a
 bug reported in one line.
 
@@ -9,6 +9,7 @@ commands as subprocesses (``python -m sdn``) on a pipe or a pseudo-terminal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pty
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from sdn.cli.entry import guarded
+from sdn.commandline import guarded, note_write
 from sdn.errors import Interrupted
 from sdn.store import ChangeSet, Store
 from sdn.store.sqlite import StoredObject
@@ -144,19 +145,28 @@ def test_ctrl_c_during_a_write_rolls_it_back(state: Path, tmp_path: Path) -> Non
         time.sleep(5)  # the handler raises before this ends
 
 
-@pytest.mark.parametrize(("raised", "code", "line"), [
-    pytest.param(KeyboardInterrupt(), 130, "prog: INTERRUPTED: stopped before writing anything",
-                 id="ctrl-c"),
-    pytest.param(Interrupted("stopped after the state was written whole (s.db)"), 130,
+BEFORE = "prog: INTERRUPTED: stopped before writing anything (the state is as before)"
+
+
+@pytest.mark.parametrize(("wrote", "raised", "code", "line"), [
+    pytest.param(False, KeyboardInterrupt(), 130, BEFORE, id="ctrl-c"),
+    pytest.param(False, Interrupted("the write was rolled back"), 130, BEFORE,
+                 id="ctrl-c-during-a-write"),
+    pytest.param(True, Interrupted("the write landed whole"), 130,
                  "prog: INTERRUPTED: stopped after the state was written whole (s.db)",
-                 id="ctrl-c-during-commit"),
-    pytest.param(RuntimeError("boom"), 70, "error: INTERNAL_ERROR: RuntimeError: boom",
-                 id="bug"),
+                 id="ctrl-c-during-the-commit"),
+    pytest.param(True, KeyboardInterrupt(), 130,
+                 "prog: INTERRUPTED: stopped after the state was written whole (s.db)",
+                 id="ctrl-c-after-the-commit"),
+    pytest.param(False, RuntimeError("boom\non two lines"), 70,
+                 "error: INTERNAL_ERROR: RuntimeError: boom on two lines", id="bug"),
 ])
 def test_guarded_ends_every_command_in_one_line(capsys: pytest.CaptureFixture[str],
-                                                raised: BaseException, code: int,
+                                                wrote: bool, raised: BaseException, code: int,
                                                 line: str) -> None:
     def body() -> int:
+        if wrote:
+            note_write("s.db")
         raise raised
 
     assert guarded("prog", body) == code
@@ -202,14 +212,14 @@ def test_ctrl_c_while_sdn_starts_is_one_line(state: Path) -> None:
                             stderr=subprocess.PIPE, text=True)
     maps = Path(f"/proc/{proc.pid}/maps")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if "pydantic_core" in maps.read_text():
-                break
-        except OSError:
-            pass
+    found = False
+    while not found and time.monotonic() < deadline:
+        with contextlib.suppress(OSError):  # the process may not be there yet
+            found = "pydantic_core" in maps.read_text()
         time.sleep(0.001)
+    assert found, "never saw the imports under way"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
-    assert err.splitlines() == ["sdn: INTERRUPTED: stopped before writing anything"]
+    assert err.splitlines() == [
+        "sdn: INTERRUPTED: stopped before writing anything (the state is as before)"]
