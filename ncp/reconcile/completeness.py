@@ -20,8 +20,6 @@ sync of a cluster leaves objects: its gateways, segments, node ports), is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ncp.errors import NcpError
 from ncp.sources.manifests import ManifestSet
 from sdn.errors import Problem
@@ -56,7 +54,3 @@ def input_gaps(mset: ManifestSet, *, cluster: str, cluster_known: bool,
             "that is what you want"))
     return gaps
 
-
-def readable_problems(problems: Sequence[Problem]) -> list[Problem]:
-    """The problems that do not stop a reconcile (per-object ones, such as duplicates)."""
-    return [p for p in problems if p.code not in UNREADABLE]

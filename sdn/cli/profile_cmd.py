@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from sdn.errors import ConflictError, NotFoundError, ProfileError
+from sdn.errors import ConflictError, ProfileError
 from sdn.profiles import parse_profile
 from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.store import ChangeSet, Store
@@ -64,8 +64,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _delete(args: argparse.Namespace) -> int:
     with Store.open(args.state) as store:
-        if args.name not in store.profiles():
-            raise NotFoundError(f"no network profile named {args.name!r}", obj=args.name)
+        store.profile(args.name)  # PROFILE_NOT_FOUND when there is none
         users = _users(store).get(args.name)
         if users:
             raise ConflictError(f"in use by cluster(s) {', '.join(users)}",

@@ -43,13 +43,10 @@ def decision_json(d: Decision | None) -> dict[str, Any] | None:
     """One enforcement point's decision and (with explain) its trail."""
     if d is None:
         return None
-    rule = d.rule
     return {
         "port_path": d.port_path, "action": d.action,
-        "rule": None if rule is None else {"rule_id": rule.rule_id, "path": rule.path,
-                                            "security_policy": rule.policy_path,
-                                            "category": rule.category},
-        "default_rule": rule is None,
+        "rule": rule_of(d),
+        "default_rule": d.rule is None,
         "considered": [{"category": c.rule.category, "security_policy": c.rule.policy_path,
                         "rule": c.rule.path, "rule_id": c.rule.rule_id,
                         "action": c.rule.action, "matched": c.matched, "reason": c.reason}

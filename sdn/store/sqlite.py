@@ -529,7 +529,8 @@ class Store:
         """One profile's JSON document."""
         row = self._query("SELECT body FROM profiles WHERE name=?", (name,)).fetchone()
         if row is None:
-            raise NotFoundError(f"no network profile named {name!r}", obj=name)
+            raise NotFoundError(f"no network profile named {name!r}", code="PROFILE_NOT_FOUND",
+                                obj=name)
         return dict(json.loads(row[0]))
 
     def status(self, cluster: str | None = None) -> list[tuple[str, str, str, str, dict[str, str]]]:
