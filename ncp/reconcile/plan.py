@@ -3,7 +3,7 @@ update and delete, and the annotations (NCP's status on Kubernetes objects) it w
 change. A careful operator reads this before letting a sync write.
 
 Reachability gained and lost (DESIGN.md "What-if and history") is the next question a
-dry run answers; :attr:`Plan.reachability` is where it goes (left ``None`` here).
+dry run answers; it joins the report beside ``changes`` (not built yet).
 """
 
 from __future__ import annotations
@@ -41,19 +41,14 @@ class Plan:
     updated: list[tuple[str, str]] = field(default_factory=list)
     deleted: list[tuple[str, str]] = field(default_factory=list)
     annotations: list[AnnotationChange] = field(default_factory=list)
-    #: Seam for the what-if reachability of a later issue: ``{"gained": [...],
-    #: "lost": [...]}`` once computed; None means "not computed", never "no change".
-    reachability: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The ``changes`` member of ``ncp sync --dry-run -o json``."""
-        out: dict[str, Any] = {
-            "created": [p for _k, p in self.created],
-            "updated": [p for _k, p in self.updated],
-            "deleted": [p for _k, p in self.deleted],
-            "annotations": [a.to_json() for a in self.annotations],
-        }
-        return out
+    def changes_json(self) -> list[dict[str, str]]:
+        """Each NSX object change as ``sdn apply --dry-run`` lists its own:
+        ``{"action": "create"|"update"|"delete", "path", "resource_type"}``."""
+        return [{"action": action, "path": path, "resource_type": kind}
+                for action, items in (("create", self.created), ("update", self.updated),
+                                      ("delete", self.deleted))
+                for kind, path in items]
 
 
 def plan_of(diff: ObjectDiff, stored_status: Mapping[StatusKey, Mapping[str, str]],

@@ -94,7 +94,8 @@ class SyncReport:
         return bool(self.created or self.updated or self.deleted)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready summary (a dry run adds ``dry_run`` and ``changes``)."""
+        """A JSON-ready summary (a dry run adds ``dry_run``, ``changes`` and
+        ``annotation_changes``)."""
         out: dict[str, Any] = {
             "cluster": self.cluster, "revision": self.revision,
             "realized": {"namespaces": self.namespaces, "pods": self.pods, "nodes": self.nodes},
@@ -113,9 +114,8 @@ class SyncReport:
         }
         if self.plan is not None:
             out["dry_run"] = True
-            out["changes"] = self.plan.to_json()
-            if self.plan.reachability is not None:
-                out["reachability"] = self.plan.reachability
+            out["changes"] = self.plan.changes_json()
+            out["annotation_changes"] = [a.to_json() for a in self.plan.annotations]
         return out
 
 

@@ -95,15 +95,18 @@ def test_dry_run_writes_nothing_and_says_what_the_sync_then_does(cli: Any, k8s: 
     assert real.code == dry.code
     report = real.json()
     # Computed exactly as the real sync: the same report, but for the revision.
-    same = {k: v for k, v in plan.items() if k not in ("dry_run", "changes", "revision")}
+    same = {k: v for k, v in plan.items()
+            if k not in ("dry_run", "changes", "annotation_changes", "revision")}
     assert same == {k: v for k, v in report.items() if k != "revision"}
     expected = _real_changes(objects_before, _objects(cli.state))
-    assert {k: sorted(plan["changes"][k]) for k in expected} == expected
-    assert plan["changes"]["annotations"] == _real_annotations(status_before,
-                                                               _status(cli.state))
+    listed = {action: sorted(c["path"] for c in plan["changes"] if c["action"] == action)
+              for action in ("create", "update", "delete")}
+    assert listed == {"create": expected["created"], "update": expected["updated"],
+                      "delete": expected["deleted"]}
+    assert all(c["resource_type"] for c in plan["changes"])
+    assert plan["annotation_changes"] == _real_annotations(status_before, _status(cli.state))
     if case == "nothing-changed":
-        assert plan["changes"] == {"created": [], "updated": [], "deleted": [],
-                                   "annotations": []}
+        assert plan["changes"] == [] and plan["annotation_changes"] == []
 
 
 def test_dry_run_table_lists_each_change(cli: Any) -> None:
