@@ -174,9 +174,6 @@ def _dport_check(args: argparse.Namespace) -> None:
         raise SdnError("--dport is needed for TCP, UDP and SCTP (a svc: target may leave it "
                        "out when the service has one port)", code="BAD_ARGUMENT",
                        obj="--dport")
-    if args.dport is not None and not 1 <= args.dport <= 65535:
-        raise SdnError(f"--dport {args.dport} is outside 1-65535", code="BAD_ARGUMENT",
-                       obj="--dport")
 
 
 def explain(args: argparse.Namespace) -> int:

@@ -103,6 +103,13 @@ def port_entry_error(text: str) -> str | None:
     return None
 
 
+def port_bounds(text: str) -> tuple[int, int]:
+    """``(lo, hi)`` of a valid port entry (``"80"`` is ``(80, 80)``, ``"8000-8080"`` its
+    ends): the one reading of the entries the models hold (see :func:`port_entry_error`)."""
+    lo, _, hi = text.partition("-")
+    return int(lo), int(hi or lo)
+
+
 def _check_port_entry(text: str) -> str:
     error = port_entry_error(text)
     if error is not None:

@@ -53,6 +53,7 @@ from sdn.model import (
     Segment,
     SegmentPort,
 )
+from sdn.model.values import port_bounds
 
 #: The id of NSX's default layer-3 policy; evaluated after every other policy.
 DEFAULT_SECTION_ID = "default-layer3-section"
@@ -355,11 +356,7 @@ class _Resolver:
 
 
 def _ranges(ports: Sequence[str]) -> tuple[tuple[int, int], ...]:
-    out = []
-    for p in ports:
-        lo, _, hi = p.partition("-")
-        out.append((int(lo), int(hi or lo)))
-    return tuple(out)
+    return tuple(port_bounds(p) for p in ports)
 
 
 def _services(rule: Rule) -> tuple[Service, ...] | None:

@@ -23,6 +23,7 @@ from ipaddress import AddressValueError, IPv4Address
 
 from sdn.errors import SdnError
 from sdn.model import LBPool, LBPoolMember, LBService, LBVirtualServer, SegmentPort
+from sdn.model.values import port_bounds
 from sdn.traceflow.l7 import HttpRequest, PoolChoice
 from sdn.traceflow.walk import TraceContext
 
@@ -164,8 +165,8 @@ def _service(ctx: TraceContext, text: str, source: Source, cluster: str | None,
 
 
 def _numbers(port: str) -> range:
-    lo, _, hi = port.partition("-")
-    return range(int(lo), int(hi or lo) + 1)
+    lo, hi = port_bounds(port)
+    return range(lo, hi + 1)
 
 
 def virtual_server_hit(ctx: TraceContext, source: Source, ip: IPv4Address, port: int | None,

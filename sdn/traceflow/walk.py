@@ -57,6 +57,7 @@ from sdn.model import (
     Tier0,
     Tier1,
 )
+from sdn.model.values import port_bounds
 from sdn.policy import CompiledDfw, Decision, Endpoint, compile_dfw
 from sdn.policy.evaluator import candidates, decide
 from sdn.traceflow.l7 import HttpRequest, PoolChoice, choose_pool, is_l7
@@ -141,8 +142,8 @@ class TraceContext:
             lbs = inv.get(vs.lb_service_path)
             outside = isinstance(lbs, LBService) and lbs.size != "DLB"
             for port in vs.ports:
-                lo, _, hi = port.partition("-")
-                for number in range(int(lo), int(hi or lo) + 1):
+                lo, hi = port_bounds(port)
+                for number in range(lo, hi + 1):
                     ctx.vips[(vs.tag("ncp/cluster"), vs.ip_address, number, vs.protocol)] = (
                         vs, pool)
                     if outside:
