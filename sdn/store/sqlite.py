@@ -498,10 +498,10 @@ class Store:
         objs: list[PolicyResource] = []
         problems: list[Problem] = []
         for row in self.rows():
-            try:
-                objs.append(RESOURCE_ADAPTER.validate_json(row.body))
-            except ValidationError as err:
-                problems += validation_problems(err, row.path)
+            obj, bad = _parsed(row)
+            if obj is not None:
+                objs.append(obj)
+            problems += bad
         return Inventory(objs, revision=self.revision), problems
 
     def holds(self) -> list[Hold]:
@@ -687,15 +687,18 @@ class Store:
                                [(name, p.code, p.obj, p.message) for p in rows])
 
 
-def stored_object_problems(row: StoredObject) -> list[Problem]:
-    """Every problem of one stored row that does not parse as a valid object (empty when
-    it does). Rows get there when an older version, or a hand with ``sqlite3``, wrote them.
-    """
+def _parsed(row: StoredObject) -> tuple[PolicyResource | None, list[Problem]]:
+    """One stored row as its model, or None with every problem of a row that does not
+    parse as a valid object (an older version, or a hand with ``sqlite3``, wrote it)."""
     try:
-        RESOURCE_ADAPTER.validate_json(row.body)
+        return RESOURCE_ADAPTER.validate_json(row.body), []
     except ValidationError as err:
-        return validation_problems(err, row.path)
-    return []
+        return None, validation_problems(err, row.path)
+
+
+def stored_object_problems(row: StoredObject) -> list[Problem]:
+    """Every problem of one stored row (empty when it parses as a valid object)."""
+    return _parsed(row)[1]
 
 
 def invalid_objects_error(paths: Sequence[str]) -> StateError:
