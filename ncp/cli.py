@@ -301,8 +301,22 @@ class _JsonFormatter(logging.Formatter):
                            "logger": record.name, "message": record.getMessage()})
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines to whatever ``sys.stderr`` is when they are written, not to the stream
+    it was when logging was set up: a replica's threads may log after the caller swapped
+    stderr (a test capturing it, a host redirecting it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _configure_logging(fmt: str) -> None:
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
