@@ -82,7 +82,9 @@ class StateError(SdnError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C, with what it left behind: ``outcome`` says whether the state was written.
+    """Ctrl-C taken by a write transaction, with what became of the write (``outcome``:
+    rolled back, or landed whole). The line a command prints comes from
+    :func:`sdn.commandline.interrupted_line`, which knows every write of the command.
 
     A :class:`KeyboardInterrupt` still (so code that lets Ctrl-C pass lets this pass too).
     """
