@@ -36,7 +36,8 @@ from sdn.errors import SdnError
 #: Exit codes shared by both commands (1, "problems found", is each command's own).
 EXIT_OK, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 2, 70, 130
 
-#: Writes this command committed (:func:`note_write`); read by :func:`interrupted_line`.
+#: The state this command last committed a write to (:func:`note_write`), if any: at most
+#: one item, so that a long ``ncp run`` keeps no history.
 _writes: list[str] = []
 
 
@@ -47,7 +48,7 @@ def default_state_path() -> Path:
 
 def note_write(state: str) -> None:
     """The store committed a write to ``state`` for this command."""
-    _writes.append(state)
+    _writes[:] = [state]
 
 
 def wrote() -> bool:
@@ -58,7 +59,7 @@ def wrote() -> bool:
 def interrupted_line(prog: str) -> str:
     """What an interrupted command says: whether it wrote the state (whole) or nothing."""
     if _writes:
-        return f"{prog}: INTERRUPTED: stopped after the state was written whole ({_writes[-1]})"
+        return f"{prog}: INTERRUPTED: stopped after the state was written whole ({_writes[0]})"
     return f"{prog}: INTERRUPTED: stopped before writing anything (the state is as before)"
 
 
