@@ -178,7 +178,7 @@ def load_profile_file(path: str | Path) -> NetworkProfile:
         except yaml.YAMLError as err:
             raise ProfileError(yaml_error_text("", err), code="MALFORMED_PROFILE",
                                obj=str(p)) from err
-    return parse_profile(text, source=str(p))
+    return parse_profile(text, source=str(p), new=True)
 
 
 #: Kinds whose ``status`` NCP never reads (it writes that of Services and Ingresses).

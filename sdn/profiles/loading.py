@@ -37,7 +37,7 @@ _VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
 def parse_profile(data: Mapping[str, Any] | str | bytes, *, source: str = "",
-                  new: bool | None = None) -> NetworkProfile:
+                  new: bool = False) -> NetworkProfile:
     """Validate a network profile given as JSON text or as an already-decoded mapping.
 
     Args:
@@ -45,9 +45,10 @@ def parse_profile(data: Mapping[str, Any] | str | bytes, *, source: str = "",
             result of ``json.load`` / ``yaml.safe_load``.
         source: Where the profile came from (a file name), used to name the profile in
             problems when it has no usable ``name``.
-        new: Whether this is a new profile, whose name must then be an NSX id (letters,
-            digits, ``-``, ``_``, ``.``). By default text is new (what users write in
-            files); a mapping is not (profiles read back from the state, built in code).
+        new: Whether this is a new profile (one a user gives: ``sdn profile create``, a
+            file to ``ncp sync --profile``), whose name must then be an NSX id (letters,
+            digits, ``-``, ``_``, ``.``). Profiles read back from the state or built in
+            code are not new: names stored by older versions still read.
 
     Returns:
         The validated, frozen profile.
@@ -71,8 +72,7 @@ def parse_profile(data: Mapping[str, Any] | str | bytes, *, source: str = "",
     if not isinstance(decoded, Mapping):
         raise _malformed(f"a network profile must be a JSON object, not {_json_type(decoded)}", obj)
     try:
-        fresh = isinstance(data, str | bytes) if new is None else new
-        return NetworkProfile.model_validate(dict(decoded), context={NEW_PROFILE: fresh})
+        return NetworkProfile.model_validate(dict(decoded), context={NEW_PROFILE: new})
     except ValidationError as exc:
         problems = [problem_from_error(err, obj) for err in exc.errors()]
         raise ProfileError(
