@@ -345,7 +345,7 @@ class Store:
         store = cls(conn, p, readonly=False)
         try:
             store._check_schema()
-        except StateError:
+        except BaseException:  # a refused schema, or Ctrl-C: leave no connection open
             store.close()
             raise
         return store
@@ -375,7 +375,7 @@ class Store:
         store = cls(conn, p, readonly=True)
         try:
             store._check_schema()
-        except StateError:
+        except BaseException:  # a refused schema, or Ctrl-C: leave no connection open
             store.close()
             raise
         return store

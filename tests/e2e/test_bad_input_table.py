@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 from collections.abc import Callable, Sequence
@@ -286,3 +287,26 @@ def test_read_only_state_answers_reads_and_refuses_writes(read_only_state: Path,
         assert res.err == "", res.err
         assert res.out
     assert snapshot(read_only_state) == before
+
+
+@pytest.mark.parametrize("command", [pytest.param(c, id=c) for c in COMMANDS])
+def test_ctrl_c_mid_command_is_one_line_and_writes_nothing(
+        state: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """A real SIGINT as the command opens the state (every command does, writers before
+    they write): exit 130, one line, the state as before."""
+    from sdn.store.sqlite import Store
+
+    opening = Store._check_schema
+
+    def interrupted(self: Store) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        opening(self)
+
+    monkeypatch.setattr(Store, "_check_schema", interrupted)
+    before = snapshot(state)
+    res = invoke([*COMMANDS[command].argv, "--state", state])
+    assert res.code == 130, (res.out, res.err)
+    prog = str(COMMANDS[command].argv[0])
+    assert res.err.splitlines() == [
+        f"{prog}: INTERRUPTED: stopped before writing anything (the state is as before)"]
+    assert snapshot(state) == before
