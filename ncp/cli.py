@@ -169,9 +169,7 @@ def _plan(report: SyncReport) -> None:
     aligned columns, not a rich table: a cold dry run lists tens of thousands of rows."""
     plan = report.plan
     assert plan is not None
-    rows = [("create", kind, path) for kind, path in plan.created]
-    rows += [("update", kind, path) for kind, path in plan.updated]
-    rows += [("delete", kind, path) for kind, path in plan.deleted]
+    rows = [(c["action"], c["resource_type"], c["path"]) for c in plan.changes_json()]
     if rows:
         print("NSX objects that would change")
         _columns(("WOULD", "KIND", "PATH"), rows)
