@@ -64,8 +64,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from ncp.config import parse_config
+    from ncp.objects import K8sObject
     from ncp.reconcile.sync import sync_cluster
-    from ncp.sources.manifests import K8sObject, ManifestSet
+    from ncp.sources.manifests import ManifestSet
     from sdn.model import LBService, LBVirtualServer
     from sdn.profiles import parse_profile
     from sdn.store import Store

@@ -20,10 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ncp.sources.manifests import CLUSTER_SCOPED_KINDS, K8sObject
-
-Key = tuple[str, str]  # (namespace, name)
-ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
+from ncp.objects import K8sObject, Key, ObjectKey, as_k8s_object, metadata_of, resource_version
 
 
 @dataclass
@@ -39,7 +36,7 @@ class Changes:
 
 
 def _key(obj: dict[str, Any]) -> Key:
-    meta = obj.get("metadata") or {}
+    meta = metadata_of(obj)
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
@@ -166,17 +163,10 @@ class ClusterCache:
             return len(self._objects.get(kind, {}))
 
 
-def as_k8s_object(kind: str, key: Key, body: dict[str, Any]) -> K8sObject:
-    """A cached object as the manifest reader would give it."""
-    return K8sObject(kind=kind, api_version=str(body.get("apiVersion") or ""),
-                     namespace="" if kind in CLUSTER_SCOPED_KINDS else (key[0] or "default"),
-                     name=key[1], body=body, source=f"api:{kind}")
-
-
 def _version(obj: dict[str, Any]) -> int | None:
     """The object's resourceVersion as an int, None when absent or opaque."""
     try:
-        return int((obj.get("metadata") or {}).get("resourceVersion") or "")
+        return int(resource_version(obj))
     except ValueError:
         return None
 
@@ -185,8 +175,8 @@ def _newer_or_same(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether ``old`` already is ``new`` or newer (so a duplicated or reordered event
     cannot roll an object back)."""
     try:
-        a = int((old.get("metadata") or {}).get("resourceVersion") or 0)
-        b = int((new.get("metadata") or {}).get("resourceVersion") or 0)
+        a = int(resource_version(old) or 0)
+        b = int(resource_version(new) or 0)
     except ValueError:
         return False  # opaque versions: trust the order of events
     return a >= b

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ncp.cache import ObjectKey
 from ncp.metrics import Metrics
+from ncp.objects import ObjectKey, annotations_of
 from ncp.reconcile.incremental import Applied, normal_key
 from ncp.reconcile.sync import SyncReport, is_nsx_ingress
 from ncp.sources.kube import KubeClient, KubeError
@@ -46,7 +46,7 @@ def _diff(kind: str, ns: str, name: str, body: dict[str, Any], wanted: dict[str,
           owned: Callable[[str], bool]) -> list[tuple[str, str, str, dict[str, str | None]]]:
     """The merge patch that makes ``body``'s annotations what NCP wants (none if equal):
     changed keys set, NCP's keys it no longer wants removed, everyone else's untouched."""
-    have = (body.get("metadata") or {}).get("annotations") or {}
+    have = annotations_of(body)
     diff: dict[str, str | None] = {k: v for k, v in wanted.items() if have.get(k) != v}
     diff.update({k: None for k in have if owned(k) and k not in wanted})
     return [(kind, ns, name, diff)] if diff else []
@@ -86,7 +86,7 @@ class StatusWriter:
                 wanted = report.service_annotations.get((o.namespace, o.name), {})
                 todo += _diff("Service", o.namespace, o.name, o.body, wanted,
                               lambda k: k == LB_ERROR_ANNOTATION)
-                if (o.body.get("spec") or {}).get("type") == "LoadBalancer":
+                if o.spec.get("type") == "LoadBalancer":
                     self._ingress(o, report.lb_vips.get(f"{o.namespace}/{o.name}"))
             elif o.kind == "Ingress" and is_nsx_ingress(o):  # others belong to another controller
                 wanted = report.ingress_annotations.get((o.namespace, o.name), {})
@@ -135,7 +135,7 @@ class StatusWriter:
     def _ingress(self, obj: Any, vip: str | None) -> None:
         """Make a LoadBalancer Service's or an Ingress's ``status.loadBalancer.ingress``
         show its VIP."""
-        status = obj.body.get("status") or {}
+        status = obj.status
         have = [i.get("ip") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
         want = [vip] if vip else []
         if have == want:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ncp.cache import ClusterCache
+from ncp.objects import resource_version
 from ncp.sources.kube import Kind, KubeClient, KubeError, KubeGoneError
 
 log = logging.getLogger("ncp.watching")
@@ -69,7 +70,7 @@ def watch_kind(client: KubeClient, kind: Kind, cache: ClusterCache, stop: thread
             else:
                 stats.resumes += 1
             for etype, obj in client.watch(kind, version, timeout_seconds=timeout_seconds):
-                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                rv = resource_version(obj)
                 if rv:
                     version = str(rv)
                 stats.events[etype] = stats.events.get(etype, 0) + 1

@@ -55,11 +55,19 @@ from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from ncp.cache import ObjectKey, as_k8s_object
 from ncp.config import NcpConfig
+from ncp.objects import (
+    CLUSTER_SCOPED_KINDS,
+    K8sObject,
+    ObjectKey,
+    annotations_of,
+    as_k8s_object,
+    labels_of,
+    mapping_at,
+    metadata_of,
+)
 from ncp.reconcile.pooltext import PoolText
 from ncp.reconcile.sync import meaningful, resolve_profile
-from ncp.sources.manifests import CLUSTER_SCOPED_KINDS, K8sObject
 from ncp.translate import naming
 from ncp.translate.cluster import (
     VLAN_IDS,
@@ -146,7 +154,7 @@ class _Network:
 
 
 def _labels(body: Mapping[str, Any] | None) -> dict[str, str]:
-    meta = (body or {}).get("metadata") or {}
+    meta = metadata_of(body)
     return {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
 
 
@@ -172,7 +180,7 @@ def _digest(body: Mapping[str, Any]) -> str:
 
 def _slice_service(body: Mapping[str, Any] | None) -> str | None:
     """The Service an EndpointSlice belongs to."""
-    labels = ((body or {}).get("metadata") or {}).get("labels") or {}
+    labels = labels_of(body)
     name = labels.get("kubernetes.io/service-name")
     return str(name) if name else None
 
@@ -262,7 +270,7 @@ class IncrementalReconciler:
             elif o.kind == "Pod":
                 self.labels[(o.namespace, o.name)] = _labels(o.body)
                 self.ports_of[(o.namespace, o.name)] = container_ports(
-                    o.body.get("spec") or {})
+                    o.spec)
         # What a later event must differ in to matter (NCP's own write-back does not).
         self.digests = {_key_of(o): _digest(o.body) for o in objs if o.kind != "Pod"}
         self.busy = {o.namespace for o in objs if o.kind in _NAMESPACED_INPUTS}
@@ -379,8 +387,8 @@ class IncrementalReconciler:
         old, new = self.labels.get((ns, name), {}), _labels(body)
         selecting: set[str | None] = {
             svc.name for svc in self.services.get(ns, ())
-            if _selects((svc.body.get("spec") or {}).get("selector") or {}, old)
-            or _selects((svc.body.get("spec") or {}).get("selector") or {}, new)}
+            if _selects(svc.spec.get("selector") or {}, old)
+            or _selects(svc.spec.get("selector") or {}, new)}
         selecting |= {_slice_service(sl.body) for sl in self.slices.get(ns, {}).values()
                       if name in _slice_pods(sl.body)}
         return self._take_along(ns, selecting, f"pod {ns}/{name}")
@@ -411,8 +419,8 @@ class IncrementalReconciler:
         """Whether a service's objects can be recomputed alone when its members change:
         a plain cluster IP it has already (no load balancer VIP, no SNAT IP of its own,
         no Ingress in its namespace, no problem)."""
-        spec = svc.body.get("spec") or {}
-        annotations = (svc.body.get("metadata") or {}).get("annotations") or {}
+        spec = svc.spec
+        annotations = svc.annotations
         return (spec.get("type") in (None, "ClusterIP", "NodePort")
                 and SERVICE_SNAT_ANNOTATION not in annotations
                 and svc.namespace not in self.with_ingress
@@ -424,7 +432,7 @@ class IncrementalReconciler:
             return Declined("NAMESPACE_LIST", "the firewall depends on the namespaces")
         if name in self.busy:
             return Declined("NAMESPACE_INPUTS", f"namespace {name} has objects already")
-        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        annotations = annotations_of(body)
         if annotations.get("ncp/static_snat_ip"):
             return Declined("STATIC_SNAT", f"namespace {name} asks for a static SNAT IP")
         return None
@@ -458,7 +466,7 @@ class _Batch:
             admitted, problems, _note = admit_pod(obj, settings=r.settings, declared=r.declared,
                                                   realized=r.accepted, nodes=r.nodes)
         r.labels[(ns, name)] = _labels(body)
-        r.ports_of[(ns, name)] = container_ports((body or {}).get("spec") or {})
+        r.ports_of[(ns, name)] = container_ports(mapping_at(body, "spec"))
         r.busy.add(ns)
         if admitted is not None and net is None:
             return Declined("NO_NETWORK", f"namespace {ns} has no network")
@@ -488,7 +496,7 @@ class _Batch:
         if problems:
             self.new_problems[f"Namespace/{name}"] = list(problems)
             return None
-        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        annotations = annotations_of(body)
         nat = s.enable_snat and not s.pod_routable and \
             str(annotations.get("ncp/no_snat", "")).lower() != "true"
         carved = r.carver(self.now).allocate(routed_blocks(s, not nat), s.pod_subnet_prefix)
@@ -589,7 +597,7 @@ class _Batch:
         r, s = self.r, self.r.settings
         body = r.ns_bodies.get(ns)
         obj = as_k8s_object("Namespace", ("", ns), body) if body is not None else None
-        annotations = ((body or {}).get("metadata") or {}).get("annotations") or {}
+        annotations = annotations_of(body)
         nat = s.enable_snat and not s.pod_routable and \
             str(annotations.get("ncp/no_snat", "")).lower() != "true"
         snat = None

@@ -23,10 +23,11 @@ from typing import Any
 
 from ncp.config import NcpConfig
 from ncp.errors import InconsistentResultError, UnusableInputError
+from ncp.objects import K8sObject, metadata_of
 from ncp.reconcile.completeness import IncompleteInputError, input_gaps
 from ncp.reconcile.diff import diff_objects
 from ncp.reconcile.plan import Plan, plan_of
-from ncp.sources.manifests import K8sObject, ManifestSet, read_manifests
+from ncp.sources.manifests import ManifestSet, read_manifests
 from ncp.translate import naming
 from ncp.translate.cluster import ClusterObjects, provision
 from ncp.translate.infra import shared_objects
@@ -195,7 +196,7 @@ def meaningful(body: Mapping[str, Any]) -> dict[str, Any]:
     like a change of its inputs (it would trigger a reconcile that finds nothing to do)."""
     out = {k: v for k, v in body.items()
            if not (k == "status" and body.get("kind") in STATUS_IGNORED)}
-    meta = dict(body.get("metadata") or {})
+    meta = dict(metadata_of(body))
     for key in _NOISE:
         meta.pop(key, None)
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
@@ -229,9 +230,9 @@ def input_fingerprint(config: NcpConfig, profile: NetworkProfile | None,
         if o.kind in ("Namespace", "Node") or o.kind in KEPT_KINDS:
             feed([o.kind, o.namespace, o.name, meaningful(o.body)])
     for pod in pods:
-        meta, spec = pod.body.get("metadata") or {}, pod.body.get("spec") or {}
+        meta, spec = pod.metadata, pod.spec
         feed([pod.namespace, pod.name, meta.get("labels"), spec.get("nodeName"),
-              spec.get("hostNetwork"), (pod.body.get("status") or {}).get("phase"),
+              spec.get("hostNetwork"), pod.status.get("phase"),
               [c.get("ports") for c in spec.get("containers") or []]])
     feed([[p.code, p.obj, p.message] for p in problems])
     return h.hexdigest()
@@ -432,9 +433,9 @@ def _check_result(current: Inventory, owned: Mapping[str, PolicyResource],
 def is_nsx_ingress(ing: K8sObject) -> bool:
     """Ingresses NCP serves: class ``nsx`` (annotation or ``ingressClassName``), or no
     class at all (NCP's ``default_ingress_class_nsx``)."""
-    meta = ing.body.get("metadata") or {}
+    meta = ing.metadata
     cls = (meta.get("annotations") or {}).get("kubernetes.io/ingress.class") or \
-        (ing.body.get("spec") or {}).get("ingressClassName")
+        ing.spec.get("ingressClassName")
     return cls in (None, "", "nsx")
 
 

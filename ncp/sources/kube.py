@@ -28,6 +28,7 @@ import yaml
 from kubernetes.client.rest import ApiException
 
 from ncp.errors import ConfigError
+from ncp.objects import resource_version
 from sdn.errors import Problem
 
 
@@ -188,7 +189,7 @@ class KubeClient:
         for item in items:
             item.setdefault("kind", kind.kind)
             item.setdefault("apiVersion", kind.api_version)
-        return items, str((data.get("metadata") or {}).get("resourceVersion") or "")
+        return items, resource_version(data)
 
     def watch(self, kind: Kind, resource_version: str, *,
               timeout_seconds: int = 300) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ncp.objects import CLUSTER_SCOPED_KINDS, KNOWN_KINDS, K8sObject
 from ncp.sources.shapes import shape_problem
 from sdn.errors import Problem, yaml_error_text
 
@@ -48,49 +49,9 @@ from sdn.errors import Problem, yaml_error_text
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 __all__ = [
-    "CLUSTER_SCOPED_KINDS",
-    "KNOWN_KINDS",
-    "K8sObject",
     "ManifestSet",
     "read_manifests",
 ]
-
-#: Kinds that ncp or a later stage reads; anything else is skipped with a note.
-KNOWN_KINDS: frozenset[str] = frozenset(
-    {
-        "Namespace",
-        "Pod",
-        "Node",
-        "Service",
-        "EndpointSlice",
-        "Endpoints",
-        "NetworkPolicy",
-        "Deployment",
-        "ReplicaSet",
-        "StatefulSet",
-        "DaemonSet",
-        "Job",
-        "CronJob",
-        "Ingress",
-        "IngressClass",
-        "ClusterNetworkPolicy",
-        "AdminNetworkPolicy",
-        "BaselineAdminNetworkPolicy",
-    }
-)
-
-#: Known kinds without a namespace (their ``namespace`` is ``""``). IngressClass is
-#: cluster-scoped in Kubernetes too, so it is here as well.
-CLUSTER_SCOPED_KINDS: frozenset[str] = frozenset(
-    {
-        "Namespace",
-        "Node",
-        "IngressClass",
-        "ClusterNetworkPolicy",
-        "AdminNetworkPolicy",
-        "BaselineAdminNetworkPolicy",
-    }
-)
 
 # Common cluster-scoped kinds ncp does not use; only so that skip notes do not show them
 # in a made-up "default" namespace.
@@ -117,55 +78,6 @@ _OTHER_CLUSTER_SCOPED: frozenset[str] = frozenset(
 )
 
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-@dataclass(frozen=True)
-class K8sObject:
-    """One Kubernetes object as read from a manifest.
-
-    Attributes:
-        kind: The object's ``kind``, e.g. ``"Deployment"``.
-        api_version: Its ``apiVersion`` (``""`` when the manifest omits it).
-        namespace: Its namespace; ``""`` for cluster-scoped kinds, ``"default"`` when a
-            namespaced object omits it.
-        name: ``metadata.name``.
-        body: The whole object as parsed. Treat it as read-only: it is shared, not copied.
-        source: Where it came from, ``"file.yaml#3"`` (file and 0-based document index).
-    """
-
-    kind: str
-    api_version: str
-    namespace: str
-    name: str
-    body: dict[str, Any] = field(hash=False, repr=False)
-    source: str
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        """``(kind, namespace, name)``: the identity used to detect duplicates."""
-        return (self.kind, self.namespace, self.name)
-
-    @property
-    def ref(self) -> str:
-        """``"namespace/name"``, or just ``"name"`` for a cluster-scoped object."""
-        return f"{self.namespace}/{self.name}" if self.namespace else self.name
-
-    @property
-    def ident(self) -> str:
-        """``"Kind namespace/name"``: how problems and notes name the object."""
-        return f"{self.kind} {self.ref}"
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        """``metadata`` of the body (an empty mapping if absent)."""
-        meta = self.body.get("metadata")
-        return meta if isinstance(meta, Mapping) else {}
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        """``metadata.labels`` (an empty mapping if absent)."""
-        labels = self.metadata.get("labels")
-        return labels if isinstance(labels, Mapping) else {}
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate import naming
 from ncp.translate.firewall import firewall_objects
 from ncp.translate.ingress import ingresses
@@ -149,8 +149,8 @@ def admit_pod(pod: K8sObject, *, settings: ClusterSettings, declared: Container[
     the cluster's node names. Shared by the full provisioning and the incremental one.
     """
     c = settings.cluster
-    spec = pod.body.get("spec") or {}
-    phase = (pod.body.get("status") or {}).get("phase")
+    spec = pod.spec
+    phase = pod.status.get("phase")
     where = f"Pod/{pod.namespace}/{pod.name}"
     if spec.get("hostNetwork"):
         return None, [], f"Pod {pod.namespace}/{pod.name} uses the host network: no port"
@@ -168,7 +168,7 @@ def admit_pod(pod: K8sObject, *, settings: ClusterSettings, declared: Container[
                               f"node {node!r} is not a node of the cluster")], None
     reserved = [*naming.base_tags(c, pod.namespace), naming.tag(naming.SCOPE_POD, pod.name),
                 naming.tag(naming.SCOPE_NODE, str(node))]
-    meta = pod.body.get("metadata") or {}
+    meta = pod.metadata
     tags, problems = label_tags(meta.get("labels"), reserved=reserved,
                                 filters=settings.label_filters, obj=where)
     if problems:
@@ -569,7 +569,7 @@ def provision(
             run.problem("NODE_SUBNETS_EXHAUSTED", f"Node/{name}", "no address left for the node")
         for name, ip in sorted(node_plan.addresses.items()):
             node_obj = nodes[name]
-            node_labels = (node_obj.body.get("metadata") or {}).get("labels") if node_obj else None
+            node_labels = node_obj.labels if node_obj else None
             reserved = [*naming.base_tags(c), Tag(scope=naming.SCOPE_NODE, tag=name)]
             tags, problems = label_tags(node_labels, reserved=reserved, filters=s.label_filters,
                                         obj=f"Node/{name}")
@@ -592,7 +592,7 @@ def provision(
     # SNAT requests: static ones are served before dynamic ones (see module docstring).
     nat_namespaces = []
     for name, (ns_obj, _tags) in namespaces.items():
-        annotations = (ns_obj.body.get("metadata") or {}).get("annotations") or {} if ns_obj else {}
+        annotations = ns_obj.annotations if ns_obj else {}
         no_snat = str(annotations.get("ncp/no_snat", "")).lower() == "true"
         if s.enable_snat and not s.pod_routable and not no_snat:
             nat_namespaces.append(name)
@@ -679,7 +679,7 @@ def provision(
 def namespace_labels(ns_obj: K8sObject | None, name: str) -> dict[str, str]:
     """The namespace's labels, with ``kubernetes.io/metadata.name`` that Kubernetes sets
     on every namespace (policies commonly select namespaces by it)."""
-    declared = ((ns_obj.body.get("metadata") or {}).get("labels") or {}) if ns_obj else {}
+    declared = ns_obj.labels if ns_obj else {}
     return {**{str(k): str(v) for k, v in declared.items()},
             "kubernetes.io/metadata.name": name}
 
@@ -700,7 +700,7 @@ def _services(run: _Run, objects: ClusterObjects) -> None:
 def _load_balancers(run: _Run, objects: ClusterObjects) -> None:
     """LoadBalancer services on the cluster's LB service (ncp.translate.loadbalancers)."""
     services = [s for s in objects.services if s.namespace in run.out.annotations
-                and (s.body.get("spec") or {}).get("type") == "LoadBalancer"]
+                and s.spec.get("type") == "LoadBalancer"]
     if services and not run.s.nsx_lb:
         run.out.notes.append("nsx_lb is off: LoadBalancer services get no NSX virtual server")
         services = []

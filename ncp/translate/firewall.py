@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate.adminpolicy import translate_admin_policies
 from ncp.translate.baseline import baseline_policies
 from ncp.translate.networkpolicy import lint_limits, translate_network_policies

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate import naming
 from ncp.translate.policyinputs import PodInfo
 from ncp.translate.services import backend_members
@@ -61,7 +61,7 @@ class IngressObjects:
 
 
 def _order(ing: K8sObject) -> tuple[str, str, str]:
-    stamp = str((ing.body.get("metadata") or {}).get("creationTimestamp") or "")
+    stamp = str(ing.metadata.get("creationTimestamp") or "")
     return stamp, ing.namespace, ing.name
 
 
@@ -88,8 +88,8 @@ def ingresses(objects: Sequence[K8sObject], services: Sequence[K8sObject],
     seen: dict[tuple[bool, str, str], str] = {}
     pools: dict[str, LBPool] = {}
     for ing in sorted(objects, key=_order):
-        spec = ing.body.get("spec") or {}
-        annotations = (ing.body.get("metadata") or {}).get("annotations") or {}
+        spec = ing.spec
+        annotations = ing.annotations
         tls = bool(spec.get("tls"))
         regex = str(annotations.get("ncp/use-regex", "")).lower() == "true"
         where = f"Ingress/{ing.namespace}/{ing.name}"
@@ -184,7 +184,7 @@ def _profiles(cluster: str, l7: L7Settings, out: IngressObjects) -> tuple[str, s
 
 def _service_port(svc: K8sObject, ref: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The service port an Ingress backend names (by number or name)."""
-    for p in (svc.body.get("spec") or {}).get("ports") or []:
+    for p in svc.spec.get("ports") or []:
         if ("number" in ref and p.get("port") == ref["number"]) or (
                 "name" in ref and p.get("name") == ref["name"]):
             return dict(p)

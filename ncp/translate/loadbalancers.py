@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from ipaddress import AddressValueError, IPv4Address, IPv4Network
 from typing import Any
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate import naming
 from ncp.translate.policyinputs import PodInfo
 from ncp.translate.services import backend_members
@@ -163,7 +163,7 @@ def load_balancers(services: Sequence[K8sObject], slices: Sequence[K8sObject], *
     """The cluster's LoadBalancer services as NSX L4 load balancing (module docstring)."""
     out = LoadBalancing()
     wanted = sorted((s for s in services
-                     if (s.body.get("spec") or {}).get("type") == "LoadBalancer"),
+                     if s.spec.get("type") == "LoadBalancer"),
                     key=lambda s: (s.namespace, s.name))
     vips = StickyAddresses(cluster, external_pools, holds, now, delay)
     size = size.upper()
@@ -178,7 +178,7 @@ def load_balancers(services: Sequence[K8sObject], slices: Sequence[K8sObject], *
     order = [*lb_pool_ids, *[p for p in fip_pool_ids if p not in lb_pool_ids]]
     total_vs = 0
     for svc in wanted:
-        spec = svc.body.get("spec") or {}
+        spec = svc.spec
         key = f"lbvip_{cluster}_{svc.namespace}_{svc.name}"
         name = f"Service/{svc.namespace}/{svc.name}"
         ports = [p for p in spec.get("ports") or []

@@ -72,7 +72,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate import naming
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo, PolicyTranslation
 from sdn.errors import Problem

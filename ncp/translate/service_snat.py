@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate import naming
 from ncp.translate.loadbalancers import StickyAddresses
 from ncp.translate.policyinputs import PodInfo
@@ -59,7 +59,7 @@ def service_snat(services: Sequence[K8sObject], slices: Sequence[K8sObject], *, 
     sticky = StickyAddresses(cluster, external_pools, holds, now, delay, prefix="svcsnat_")
     claimed: dict[str, str] = {}  # pod IP -> the service whose rule has it
     for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
-        annotations = (svc.body.get("metadata") or {}).get("annotations") or {}
+        annotations = svc.annotations
         wanted = annotations.get(ANNOTATION)
         if not wanted:
             continue

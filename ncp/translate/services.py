@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from ipaddress import AddressValueError, IPv4Address, IPv4Network
 from typing import Any
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate import naming
 from ncp.translate.policyinputs import PodInfo
 from sdn.errors import Problem
@@ -61,7 +61,7 @@ def _matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
 def _ready_pods(slices: Sequence[K8sObject], service: str) -> set[str] | None:
     """Pod names the service's EndpointSlices list as ready; None without slices."""
     mine = [s for s in slices
-            if ((s.body.get("metadata") or {}).get("labels") or {}).get(
+            if s.labels.get(
                 "kubernetes.io/service-name") == service]
     if not mine:
         return None
@@ -112,7 +112,7 @@ def translate_services(services: Sequence[K8sObject], slices: Sequence[K8sObject
     explicit: dict[str, IPv4Address] = {}
     wanted: list[K8sObject] = []
     for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
-        spec = svc.body.get("spec") or {}
+        spec = svc.spec
         key = f"{svc.namespace}/{svc.name}"
         if spec.get("type") == "ExternalName":
             continue
@@ -155,7 +155,7 @@ def backend_pods(svc: K8sObject, slices: Sequence[K8sObject],
                  pods: Sequence[PodInfo]) -> list[PodInfo]:
     """The service's ready endpoints: the pods its EndpointSlices name as ready, or,
     without slices, the pods its selector matches (those with a port)."""
-    selector = (svc.body.get("spec") or {}).get("selector") or {}
+    selector = svc.spec.get("selector") or {}
     ready = _ready_pods([s for s in slices if s.namespace == svc.namespace], svc.name)
     return sorted((p for p in pods if p.namespace == svc.namespace and p.ip and (
         (ready is not None and p.name in ready)
@@ -183,7 +183,7 @@ def backend_members(svc: K8sObject, slices: Sequence[K8sObject], pods: Sequence[
 def _virtual_servers(out: ServiceTranslation, svc: K8sObject, vip: IPv4Address,
                      slices: Sequence[K8sObject], pods: Sequence[PodInfo], cluster: str,
                      dlb: str) -> None:
-    spec = svc.body.get("spec") or {}
+    spec = svc.spec
     members_of = backend_members(svc, slices, pods)
     tags = (*naming.base_tags(cluster, svc.namespace), naming.tag("ncp/service", svc.name))
     for port in spec.get("ports") or []:

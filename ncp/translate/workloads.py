@@ -30,7 +30,7 @@ Rules:
 * **Generated pods** carry ``metadata.name``, ``metadata.namespace`` (the controller's),
   ``metadata.labels`` and ``metadata.annotations`` from ``spec.template.metadata``,
   ``metadata.ownerReferences`` naming the controller, and ``spec`` = the template's spec with
-  ``nodeName`` set. Their :attr:`~ncp.sources.manifests.K8sObject.source` is the controller's.
+  ``nodeName`` set. Their :attr:`~ncp.objects.K8sObject.source` is the controller's.
 * **Node placement**: a pod's own ``spec.nodeName`` (or the template's) wins. Otherwise the
   nodes are sorted by name and replica ``i`` goes to node
   ``(crc32("<namespace>/<controller-or-pod-name>") + i) % len(nodes)``. That spreads replicas
@@ -56,7 +56,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from sdn.errors import Problem
 
 __all__ = [

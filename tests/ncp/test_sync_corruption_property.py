@@ -32,7 +32,7 @@ from support.statefiles import every_table
 
 import ncp.cli
 import sdn.cli
-from ncp.sources.manifests import KNOWN_KINDS
+from ncp.objects import KNOWN_KINDS
 from topologies.generate import generate_cluster, write_cluster
 
 T0 = 1_700_000_000.0

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ncp.config import NcpConfig, parse_config
-from ncp.sources.manifests import CLUSTER_SCOPED_KINDS, K8sObject, ManifestSet
+from ncp.objects import CLUSTER_SCOPED_KINDS, K8sObject
+from ncp.sources.manifests import ManifestSet
 
 BIG_BLOCKS: dict[str, Any] = {
     "container_ip_blocks": [{"id": "ip-block-pods", "cidr": "10.0.0.0/16"}],

@@ -11,8 +11,9 @@ from typing import Any
 import yaml
 
 from ncp.config import load_config
+from ncp.objects import K8sObject
 from ncp.reconcile.sync import sync_cluster
-from ncp.sources.manifests import K8sObject, ManifestSet
+from ncp.sources.manifests import ManifestSet
 from sdn.model import SegmentPort
 from sdn.store import Store
 from support.apiserver import ApiServer

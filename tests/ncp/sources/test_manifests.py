@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ncp.sources import K8sObject, ManifestSet, read_manifests
+from ncp.objects import K8sObject
+from ncp.sources import ManifestSet, read_manifests
 
 
 def write(root: Path, files: dict[str, str]) -> None:

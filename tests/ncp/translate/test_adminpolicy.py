@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate import naming
 from ncp.translate.adminpolicy import translate_admin_policies
 from ncp.translate.networkpolicy import translate_network_policies

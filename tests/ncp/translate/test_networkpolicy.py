@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate import naming
 from ncp.translate.networkpolicy import lint_limits, translate_network_policies
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo, PolicyTranslation

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate.adminpolicy import translate_admin_policies
 from ncp.translate.networkpolicy import translate_network_policies
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ncp.sources.manifests import K8sObject
+from ncp.objects import K8sObject
 from ncp.translate.workloads import expand_workloads, node_names, place
 
 NODES = ("node-a", "node-b", "node-c")
