@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from support.apiserver import client_configuration, running_apiserver
-from support.live import ns, pod
-
 from ncp.sources.kube import KubeClient
+from tests.support.apiserver import client_configuration, running_apiserver
+from tests.support.live import ns, pod
 
 
 def test_parallel_patches_through_one_client_all_land() -> None:

@@ -10,7 +10,6 @@ from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
-from support.builders import T0, port, segment
 
 from sdn.model import (
     Group,
@@ -29,6 +28,7 @@ from sdn.policy import CompiledRule, Endpoint, compile_dfw, evaluate_flow
 from sdn.policy.compiler import PROTOCOL_NUMBERS
 from sdn.policy.evaluator import candidates, decide
 from sdn.policy.lint import Finding, finding_key, lint_dfw
+from tests.support.builders import T0, port, segment
 
 Paths = str | tuple[str, ...]
 
