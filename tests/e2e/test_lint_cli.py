@@ -99,6 +99,7 @@ def test_shadowed_duplicate_and_limits_are_warnings(cli: Any) -> None:
     assert [f["object"] for f in limits] == ["NetworkPolicy/shop/many-labels"]
     assert limits[0]["severity"] == "warning"
     assert limits[0]["related"] == []
+    assert {tuple(f) for f in findings} == {("code", "severity", "object", "message", "related")}
     assert {"EMPTY_GROUP", "RULE_MATCHES_NOTHING"} <= codes(findings, "warning")
     severities = [f["severity"] for f in findings]
     assert severities == sorted(severities, key=["error", "warning", "info"].index)
