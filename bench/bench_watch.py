@@ -378,8 +378,8 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
     from support.apiserver import client_configuration, running_apiserver
 
     from ncp.config import load_config
-    from ncp.leader import LeaseSettings
-    from ncp.running import Runner, RunOptions
+    from ncp.live.leader import LeaseSettings
+    from ncp.live.runner import Runner, RunOptions
     from ncp.sources.kube import KubeClient
 
     case = args.child

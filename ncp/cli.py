@@ -253,8 +253,8 @@ def _run(args: argparse.Namespace) -> int:
     import signal
     import socket
 
-    from ncp.leader import LeaseSettings
-    from ncp.running import Runner, RunOptions
+    from ncp.live.leader import LeaseSettings
+    from ncp.live.runner import Runner, RunOptions
     from ncp.sources.kube import KubeClient, load_configuration
 
     _configure_logging(args.log_format)

@@ -9,7 +9,7 @@ from typing import Any
 from support.clusters import config, namespace, pod
 from support.live import wait
 
-from ncp.running import Runner, RunOptions
+from ncp.live.runner import Runner, RunOptions
 from sdn.errors import StateError
 from sdn.model import SegmentPort
 from sdn.store import Store

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from ncp.cache import ClusterCache
+from ncp.live.cache import ClusterCache
 from ncp.sources.kube import WATCHED, KubeGoneError, KubeUnavailableError
-from ncp.watching import WatchStats, backoff, watch_kind
+from ncp.sources.watch import WatchStats, backoff, watch_kind
 
 PODS = next(k for k in WATCHED if k.kind == "Pod")
 

@@ -20,8 +20,8 @@ from support.apiserver import POLICY_GROUP, ApiServer, client_configuration, run
 from support.live import converged, ns, pod, wait
 
 from ncp.config import load_config
-from ncp.leader import LeaseSettings
-from ncp.running import Runner, RunOptions
+from ncp.live.leader import LeaseSettings
+from ncp.live.runner import Runner, RunOptions
 from ncp.sources.kube import KubeClient
 from sdn.model import SecurityPolicy, SegmentPort
 from sdn.store import Store

@@ -2,8 +2,8 @@
 
 The shape (kopf's and the client's informer pattern, level-triggered):
 
-* **Sources** feed one :class:`~ncp.cache.ClusterCache`: watcher threads per kind for a
-  live API (:mod:`ncp.watching`), or a poller re-reading manifests whose files changed.
+* **Sources** feed one :class:`~ncp.live.cache.ClusterCache`: watcher threads per kind for a
+  live API (:mod:`ncp.sources.watch`), or a poller re-reading manifests whose files changed.
   They never reconcile; they only update the cache, which bumps its version.
 * **One worker** (the only writer) waits for the version to move and takes the keys that
   changed. Pod changes that touch nothing but the pods go through the incremental
@@ -20,7 +20,7 @@ The shape (kopf's and the client's informer pattern, level-triggered):
   (keys of other writers are never touched; a key NCP no longer wants is removed), and
   new problems become Warning Events on their objects. Passes hand it their results in
   order; a full pass's result supersedes everything queued before it
-  (:mod:`ncp.statuswriter`).
+  (:mod:`ncp.live.statuswriter`).
 * **HA**: with leader election on, only the Lease holder reconciles and writes; standbys
   keep their caches warm and take over within the lease timeout.
 * **Stop**: ``stop()`` (SIGTERM in the CLI) ends the watchers, lets a running reconcile
@@ -47,18 +47,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ncp.cache import Changes, ClusterCache
 from ncp.config import NcpConfig
 from ncp.errors import NcpError
-from ncp.leader import LeaderElector, LeaseSettings
-from ncp.metrics import FAST_BUCKETS, Metrics, serve
+from ncp.live.cache import Changes, ClusterCache
+from ncp.live.leader import LeaderElector, LeaseSettings
+from ncp.live.metrics import FAST_BUCKETS, Metrics, serve
+from ncp.live.statuswriter import StatusWriter
 from ncp.reconcile.completeness import input_gaps
 from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler
 from ncp.reconcile.sync import TIME_DEPENDENT, SyncReport, sync_cluster
 from ncp.sources.kube import WATCHED, Kind, KubeClient, KubeError
 from ncp.sources.manifests import ManifestSet, read_manifests
-from ncp.statuswriter import StatusWriter
-from ncp.watching import WatchStats, backoff, watch_kind
+from ncp.sources.watch import WatchStats, backoff, watch_kind
 from sdn.errors import Problem, SdnError
 from sdn.ipam import block_usage, pool_usage
 from sdn.profiles import NetworkProfile

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ncp.metrics import Metrics
+from ncp.live.metrics import Metrics
 from ncp.objects import ObjectKey, annotations_of
 from ncp.reconcile.incremental import Applied, normal_key
 from ncp.reconcile.sync import SyncReport, is_nsx_ingress

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ncp.cache import ClusterCache
+from ncp.live.cache import ClusterCache
 from ncp.objects import resource_version
 from ncp.sources.kube import Kind, KubeClient, KubeError, KubeGoneError
 

@@ -25,8 +25,8 @@ from support.live import (
 )
 
 from ncp.config import load_config
-from ncp.leader import LeaseSettings
-from ncp.running import Runner, RunOptions
+from ncp.live.leader import LeaseSettings
+from ncp.live.runner import Runner, RunOptions
 from ncp.sources.kube import KubeClient
 
 

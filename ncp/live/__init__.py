@@ -1,0 +1,1 @@
+"""The live runtime of ``ncp run`` (see :mod:`ncp.live.runner`)."""
