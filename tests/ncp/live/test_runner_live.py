@@ -122,7 +122,7 @@ def test_410_relist_drops_objects_deleted_while_away(tmp_path: Path) -> None:
         runner.start()
         try:
             wait(lambda: converged(server, tmp_path / "s.db"))
-            relists = sum(s.relists_after_410 for s in runner.stats.values())
+            relists = sum(s.relists_after_410 for s in runner.feed.stats.values())
             server.history_size = 1
             server.reorder_next_events(4)  # held back: the watches never see them
             for i in range(3):
@@ -130,8 +130,8 @@ def test_410_relist_drops_objects_deleted_while_away(tmp_path: Path) -> None:
             server.apply(pod("a", "late"))
             server.compact()
             server.drop_watches()
-            wait(lambda: runner.stats["Pod"].relists_after_410 > 0, what="the pods relisted")
-            assert sum(s.relists_after_410 for s in runner.stats.values()) > relists
+            wait(lambda: runner.feed.stats["Pod"].relists_after_410 > 0, what="the pods relisted")
+            assert sum(s.relists_after_410 for s in runner.feed.stats.values()) > relists
             wait(lambda: converged(server, tmp_path / "s.db"), what="converged after relist")
             assert_equals_fresh_sync(server, tmp_path / "s.db", tmp_path)
         finally:

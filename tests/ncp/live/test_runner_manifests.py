@@ -56,4 +56,4 @@ def test_run_follows_manifest_changes(tmp_path: Path) -> None:
         assert health.status == 200
     finally:
         runner.stop()
-    assert not runner.worker_alive
+    assert not runner.worker.alive
