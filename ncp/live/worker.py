@@ -146,7 +146,9 @@ class Worker:
         except (NcpError, SdnError) as err:
             loop.failures += 1
             self._failed(err)
-            self.stop.wait(min(30.0, 0.5 * 2 ** loop.failures))
+            # 0.5 s doubling, at most 30 s (from the 6th failure on; the exponent stops
+            # there too, as 2**1024 failures in a row would not fit a float)
+            self.stop.wait(min(30.0, 0.5 * 2 ** min(loop.failures, 6)))
 
     def _pass(self, loop: _Loop, *, full: bool) -> None:
         """The incremental pass when it takes the changes, else the full one."""

@@ -54,9 +54,11 @@ class WatchStats:
 
 def backoff(attempt: int, *, base: float = 0.2, cap: float = 30.0,
             rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: a random delay up to ``base * 2**attempt``."""
+    """Exponential backoff with full jitter: a random delay up to ``base * 2**attempt``,
+    at most ``cap``. The exponent is bounded because the attempts are not: ``2**1024``
+    does not fit a float, and a watch failing for hours would die of an OverflowError."""
     r = rng or random
-    return float(r.uniform(0, min(cap, base * (2 ** attempt))))
+    return float(r.uniform(0, min(cap, base * 2.0 ** min(attempt, 1000))))
 
 
 def watch_kind(client: KubeClient, kind: Kind, cache: Sink, stop: threading.Event, *,
