@@ -168,11 +168,11 @@ class ManifestFeed(Feed):
                 # Read once the files stood still for a poll (the first time at once):
                 # a file being copied in is more often read whole that way.
                 seen = stamp
-                self.take(read_manifests(self.paths))
+                self._take(read_manifests(self.paths))
             settling = stamp
             self.stop.wait(self.o.poll_interval)
 
-    def take(self, mset: ManifestSet) -> None:
+    def _take(self, mset: ManifestSet) -> None:
         """Load a read of the manifests into the cache if it is whole; else keep the last
         good one and say why."""
         known = bool(mset.objects) or self._cluster_known()
