@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from support.clusters import config, namespace, pod
 from support.state_checks import check_invariants, projection
 
-from ncp.cache import ClusterCache
 from ncp.config import NcpConfig
+from ncp.live.cache import ClusterCache
 from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler
 from ncp.reconcile.sync import sync_cluster
 from ncp.sources.manifests import ManifestSet
