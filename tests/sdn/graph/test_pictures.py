@@ -4,8 +4,9 @@
 the graph shapes (a Tier-1 without a Tier-0, a Tier-1 naming a missing Tier-0, a segment
 without a gateway, a segment on the Tier-0 itself, a segment naming a missing gateway, a
 port whose segment is missing, more ports than ``max_ports``), as the pictures were
-before they were read from the graph; the samples' pictures through ``sdn topology`` are
-in ``tests/e2e/test_topology_golden.py``. Regenerate after an intended change with
+before they were read from the graph (the samples' pictures are not pinned here: they
+change with what ``ncp`` translates, which is not this module's business; the e2e tests
+check their content). Regenerate after an intended change with
 ``UPDATE_GOLDEN=1 python -m pytest tests/sdn/graph/test_pictures.py`` and review the diff.
 """
 
