@@ -1,47 +1,52 @@
 """Paths through the topology graph: the segments and gateways a packet to an address
 crosses, in the order it crosses them (what ``sdn path`` answers).
 
-The topology graph (:mod:`sdn.graph.build`) is a forest: every port hangs off one segment,
-every segment off at most one gateway, every Tier-1 off at most one Tier-0. So between two
-of its nodes there is at most one path, and :func:`networkx.shortest_path` finds it. The
-graph says where the wires go; whether a packet takes them is a routing question, and the
-answers here follow the routing model of :class:`~sdn.graph.queries.TopologyIndex` (the one
-traceflow walks), hop by hop:
+The path is a walk along the graph's links (:mod:`sdn.graph.build`), each step decided by
+what the link carries:
 
-* The destination is the port bound to the address when that port is on the segment whose
-  subnet holds it (the source's own segment first, else the longest prefix of every
-  segment subnet: :meth:`~sdn.graph.queries.TopologyIndex.segment_for_ip`); a segment's
-  gateway address ends at the gateway, after the segment (``GATEWAY_INTERFACE``); an
-  address of a segment no port has ends at that segment (``ARP_FAIL``, as traceflow says).
-* A Tier-0 hands a packet down to a Tier-1 only for a prefix the Tier-1 advertises (the
-  ``advertised`` attribute of the link); an address no segment holds, or one the Tier-0
-  has no route down to, climbs to the Tier-0 and leaves through its uplink
-  (``EXITS_NETWORK``). A segment without a gateway or a Tier-1 without a Tier-0 ends the
-  climb there (``NO_ROUTE``).
-* From outside (:func:`path_from_outside`) a packet is received on the uplink of the
-  Tier-0 that routes the address inside; a LoadBalancer VIP is handed to the Tier-1 that
-  hosts the load balancer (``via_tier1``), which then routes to the backend.
+* a port hands the packet to its segment (``segment`` link);
+* a segment whose subnet holds the address switches it there: to the port bound to it
+  (``port`` link; ``SEGMENT_PORT``), else to the gateway whose interface it is
+  (``GATEWAY_INTERFACE``), else nowhere (``ARP_FAIL``); any other address goes to the
+  segment's gateway (``gateway`` link);
+* a gateway follows the link with the longest prefix holding the address: a connected
+  segment's subnets (``segment`` links, whose ``subnets`` the edge carries), then the
+  prefixes a Tier-1 advertises to its Tier-0 (``downlink`` links, ``advertised``); else
+  its default: a Tier-1's ``uplink`` to its Tier-0, a Tier-0's uplink out of NSX
+  (``EXITS_NETWORK``). A segment without a gateway, or a Tier-1 without a Tier-0 and no
+  connected subnet for the address, ends the walk (``NO_ROUTE``).
 
-Each :class:`Hop` says how the packet goes on to the next one: the next hop's
-:class:`~sdn.graph.build.Relation` to this one, read as the graph's edges read ("the next
-hop is this hop's uplink"), and the prefix that carries it (the segment subnet it is
-switched on, the connected or advertised prefix a gateway routes by, ``0.0.0.0/0`` for a
-default route or the uplink). Route prefixes and hops are the ones traceflow reports for
-the same packet; ``tests/sdn/graph/test_paths_match_traceflow.py`` holds them to that.
+Ties go to a connected segment before a Tier-1's prefix, then to the first link in path
+order: the rules of :class:`~sdn.graph.queries.TopologyIndex`'s routing tables, which
+traceflow walks. The two are separate implementations of one routing model (links and
+their prefixes here, one longest-prefix table per gateway there), and
+``tests/sdn/graph/test_paths*.py`` hold them to the same hops and route prefixes. The graph
+is a forest (every port hangs off one segment, every segment off at most one gateway,
+every Tier-1 off at most one Tier-0), so between two ports the walk, where routing lets it
+through, is the one path the wires allow (:meth:`TopologyIndex.port_path_between`).
+
+From outside (:func:`path_from_outside`) the packet is received on the uplink of the
+Tier-0 that routes the address inside (not by its uplink); a LoadBalancer VIP goes to the
+Tier-1 that hosts the load balancer (``via_tier1``), which routes on to the backend.
+
+Each :class:`Hop` says how the packet goes on: the next hop's :class:`Relation` to this
+one, read as the graph's edges read ("the next hop is this hop's uplink"), and the prefix
+that carries it (the subnet it is switched on, the connected or advertised prefix a
+gateway routes by, ``0.0.0.0/0`` for a default route or the uplink).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
-from itertools import pairwise
 
 import networkx as nx
 
-from sdn.graph.build import Relation
+from sdn.graph.build import Relation, nodes_of
 from sdn.graph.queries import TopologyIndex
+from sdn.model.routing import Tier0
 from sdn.model.segments import Segment
 
 _DEFAULT = IPv4Network("0.0.0.0/0")
@@ -82,12 +87,14 @@ class Hop:
         relation: What the next hop is to this one (``uplink`` after the last hop: out
             through the Tier-0's uplink); None on a last hop that goes nowhere.
         prefix: The prefix that carries the packet to the next hop, when one does.
+        next: The next hop's path (None after the last hop).
     """
 
     path: str
     kind: str
     relation: Relation | None = None
     prefix: IPv4Network | None = None
+    next: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,125 +112,103 @@ class TopologyPath:
 
 
 def _narrowest(prefixes: Iterable[IPv4Network], ip: IPv4Address) -> IPv4Network | None:
-    """The longest of ``prefixes`` that holds ``ip``."""
-    hits = [p for p in prefixes if ip in p]
-    return max(hits, key=lambda p: p.prefixlen) if hits else None
+    """The longest of ``prefixes`` that holds ``ip`` (the first of equals)."""
+    best: IPv4Network | None = None
+    for p in prefixes:
+        if ip in p and (best is None or p.prefixlen > best.prefixlen):
+            best = p
+    return best
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
-    node: str  # the graph node the path runs to
-    end: PathEnd
-    segment: str | None = None  # GATEWAY_INTERFACE: the segment the interface is on
-
-
-def _target(index: TopologyIndex, dst: IPv4Address, own_segment: str | None) -> _Target | None:
-    """Where an address is in the topology (None: nowhere, it is outside)."""
-    graph = index.graph
-    seg: Segment | None = None
-    if own_segment is not None:
-        own = graph.nodes[own_segment]["obj"]
-        if isinstance(own, Segment) and any(dst in s.network for s in own.subnets):
-            seg = own
-    if seg is None:
-        seg = index.segment_for_ip(dst)
-    if seg is None or seg.path not in graph:
-        return None
-    port = index.port_for_ip(dst)
-    if port is not None and port.parent_path == seg.path and port.path in graph:
-        return _Target(port.path, PathEnd.SEGMENT_PORT)
-    gateway = seg.connectivity_path
-    if (any(s.gateway_address.ip == dst for s in seg.subnets) and gateway is not None
-            and graph.has_edge(seg.path, gateway)):
-        return _Target(gateway, PathEnd.GATEWAY_INTERFACE, seg.path)
-    return _Target(seg.path, PathEnd.ARP_FAIL)
-
-
-def _link(graph: nx.DiGraph, u: str, v: str, dst: IPv4Address) -> Hop | None:
-    """``u`` as a hop toward ``v``; None when ``u`` does not route ``dst`` that way (a
-    Tier-0 going down to a Tier-1 that does not advertise it)."""
-    edge = graph.edges[u, v]
-    relation: Relation = edge["relation"]
-    kind: str = graph.nodes[u]["kind"]
-    prefix: IPv4Network | None = None
-    if relation is Relation.DOWNLINK:
-        prefix = _narrowest(edge["advertised"], dst)
-        if prefix is None:
-            return None
-    elif relation is Relation.UPLINK:
-        prefix = _DEFAULT
-    elif relation is Relation.SEGMENT and kind != "SegmentPort":
-        prefix = _narrowest(edge["subnets"], dst)  # the gateway's connected route
-    elif relation is Relation.PORT:  # switched on the segment's subnet
-        prefix = _narrowest((s.network for s in graph.nodes[u]["obj"].subnets), dst)
-    return Hop(u, kind, relation, prefix)
-
-
-def _down(graph: nx.DiGraph, start: str, target: _Target,
-          dst: IPv4Address) -> tuple[list[Hop], str] | None:
-    """The hops from ``start`` to the target along the graph, all but the last; and the
-    last node. None when the graph has no path or a Tier-0 on it has no route down."""
-    goal = target.segment or target.node
-    try:
-        nodes: list[str] = nx.shortest_path(graph, start, goal)
-    except nx.NetworkXNoPath:
-        return None
-    if target.segment is not None:
-        nodes.append(target.node)  # the gateway's interface on that segment
-    hops: list[Hop] = []
-    for u, v in pairwise(nodes):
-        hop = _link(graph, u, v, dst)
-        if hop is None:
-            return None
-        hops.append(hop)
-    return hops, nodes[-1]
-
-
-#: The relation a node's default way out has: a port's segment, a segment's gateway, a
-#: Tier-1's Tier-0 (a Tier-0's is its uplink, outside the graph).
+#: The relation of a node's way up: a port's segment, a segment's gateway, a Tier-1's
+#: Tier-0 (a Tier-0's way up is its uplink, outside the graph).
 _UP = {"SegmentPort": Relation.SEGMENT, "Segment": Relation.GATEWAY, "Tier1": Relation.UPLINK}
 
 
 def _up(graph: nx.DiGraph, node: str) -> str | None:
-    """Where a packet that matches nothing closer goes from ``node`` (None: nowhere in the
-    graph; for a Tier-0 that is its uplink)."""
+    """The node above ``node`` (None: nothing in the graph; for a Tier-0, its uplink)."""
     want = _UP.get(graph.nodes[node]["kind"])
     return next((str(n) for n, e in graph.adj[node].items() if e["relation"] is want), None)
 
 
-def _climb(graph: nx.DiGraph, start: str, dst: IPv4Address,
-           start_kind: PathStart) -> TopologyPath:
-    """Up from ``start`` by default routes until a Tier-0 sends it out of its uplink, or
-    nothing is above (``NO_ROUTE``)."""
-    hops: list[Hop] = []
-    node: str | None = start
-    while node is not None:
-        kind = graph.nodes[node]["kind"]
-        if kind == "Tier0":
-            hops.append(Hop(node, kind, Relation.UPLINK, _DEFAULT))
-            return TopologyPath(dst, start_kind, PathEnd.EXITS_NETWORK, tuple(hops))
-        above = _up(graph, node)
-        if above is None:
-            hops.append(Hop(node, kind))
-            break
-        link = _link(graph, node, above, dst)
-        assert link is not None  # only downlinks can refuse
-        hops.append(link)
-        node = above
-    return TopologyPath(dst, start_kind, PathEnd.NO_ROUTE, tuple(hops))
+def _route(graph: nx.DiGraph, gateway: str, dst: IPv4Address) -> Hop | None:
+    """How ``gateway`` routes ``dst``: the longest prefix among its links (a connected
+    segment's subnets before a Tier-1's advertised prefixes, each in path order), else its
+    default (a Tier-1's uplink to its Tier-0, a Tier-0's own uplink). None: no route."""
+    kind: str = graph.nodes[gateway]["kind"]
+    best: Hop | None = None
+    for rel, attr in ((Relation.SEGMENT, "subnets"), (Relation.DOWNLINK, "advertised")):
+        for nxt, edge in graph.adj[gateway].items():
+            if edge["relation"] is not rel:
+                continue
+            prefix = _narrowest(edge[attr], dst)
+            if prefix is not None and (best is None or best.prefix is None
+                                       or prefix.prefixlen > best.prefix.prefixlen):
+                best = Hop(gateway, kind, rel, prefix, str(nxt))
+    if best is not None:
+        return best
+    if kind == "Tier0":
+        return Hop(gateway, kind, Relation.UPLINK, _DEFAULT)
+    up = _up(graph, gateway)
+    return Hop(gateway, kind, Relation.UPLINK, _DEFAULT, up) if up is not None else None
 
 
-def _route(index: TopologyIndex, start: str, dst: IPv4Address, start_kind: PathStart,
-           own_segment: str | None) -> TopologyPath:
+def _on_segment(index: TopologyIndex, segment: Segment, dst: IPv4Address,
+                hops: list[Hop]) -> PathEnd:
+    """Switch on the segment that holds ``dst``: to the port bound to it, else to the
+    gateway whose interface it is, else nowhere (ARP fails)."""
     graph = index.graph
-    target = _target(index, dst, own_segment)
-    if target is not None:
-        found = _down(graph, start, target, dst)
-        if found is not None:
-            hops, last = found
-            hops.append(Hop(last, graph.nodes[last]["kind"]))
-            return TopologyPath(dst, start_kind, target.end, tuple(hops))
-    return _climb(graph, start, dst, start_kind)
+    prefix = _narrowest((s.network for s in segment.subnets), dst)
+    port = index.port_for_ip(dst)
+    if port is not None and port.parent_path == segment.path and port.path in graph:
+        hops += [Hop(segment.path, "Segment", Relation.PORT, prefix, port.path),
+                 Hop(port.path, "SegmentPort")]
+        return PathEnd.SEGMENT_PORT
+    gateway = _up(graph, segment.path)
+    if gateway is not None and any(s.gateway_address.ip == dst for s in segment.subnets):
+        hops += [Hop(segment.path, "Segment", Relation.GATEWAY, None, gateway),
+                 Hop(gateway, graph.nodes[gateway]["kind"])]
+        return PathEnd.GATEWAY_INTERFACE
+    hops.append(Hop(segment.path, "Segment"))
+    return PathEnd.ARP_FAIL
+
+
+def _walk(index: TopologyIndex, start: str, dst: IPv4Address, start_kind: PathStart,
+          first: tuple[Hop, ...] = ()) -> TopologyPath:
+    """Follow the graph's links from ``start`` (a port, a segment or a gateway) the way
+    the packet to ``dst`` goes, until it reaches it, leaves, or has nowhere to go."""
+    graph = index.graph
+    hops = list(first)
+    node: str | None = start
+    for _ in range(len(graph) + 1):  # a forest: no node twice; a bound all the same
+        if node is None:
+            break
+        kind = graph.nodes[node]["kind"]
+        obj = graph.nodes[node]["obj"]
+        if kind == "SegmentPort":
+            if (segment := _up(graph, node)) is None:
+                break
+            hops.append(Hop(node, kind, Relation.SEGMENT, None, segment))
+            node = segment
+        elif isinstance(obj, Segment):
+            if any(dst in s.network for s in obj.subnets):
+                end = _on_segment(index, obj, dst, hops)
+                return TopologyPath(dst, start_kind, end, tuple(hops))
+            if (gateway := _up(graph, node)) is None:
+                break
+            hops.append(Hop(node, kind, Relation.GATEWAY, None, gateway))
+            node = gateway
+        else:
+            route = _route(graph, node, dst)
+            if route is None:
+                break
+            hops.append(route)
+            if route.next is None:  # a Tier-0's uplink
+                return TopologyPath(dst, start_kind, PathEnd.EXITS_NETWORK, tuple(hops))
+            node = route.next
+    if node is not None:
+        hops.append(Hop(node, graph.nodes[node]["kind"]))
+    return TopologyPath(dst, start_kind, PathEnd.NO_ROUTE, tuple(hops))
 
 
 def path_from_port(index: TopologyIndex, port_path: str, dst: IPv4Address) -> TopologyPath:
@@ -256,12 +241,10 @@ def path_from_port(index: TopologyIndex, port_path: str, dst: IPv4Address) -> To
         >>> path_from_port(index, a.path, IPv4Address("8.8.8.8")).end.value  # no Tier-0
         'NO_ROUTE'
     """
-    graph = index.graph
-    if port_path not in graph:
+    if port_path not in index.graph:
         return TopologyPath(dst, PathStart.SEGMENT_PORT, PathEnd.NO_ROUTE,
                             (Hop(port_path, "SegmentPort"),))
-    own = _up(graph, port_path)
-    return _route(index, port_path, dst, PathStart.SEGMENT_PORT, own)
+    return _walk(index, port_path, dst, PathStart.SEGMENT_PORT)
 
 
 def path_from_outside(index: TopologyIndex, dst: IPv4Address, *,
@@ -288,17 +271,13 @@ def path_from_outside(index: TopologyIndex, dst: IPv4Address, *,
         if up is None:
             return TopologyPath(dst, PathStart.UPLINK, PathEnd.NO_ROUTE,
                                 (Hop(via_tier1, "Tier1"),))
-        first = Hop(up, "Tier0", Relation.DOWNLINK, IPv4Network(vip or dst))
-        rest = _route(index, via_tier1, dst, PathStart.UPLINK, None)
-        return TopologyPath(dst, PathStart.UPLINK, rest.end, (first, *rest.hops))
-    found = []
-    for t0 in sorted(n for n, kind in graph.nodes(data="kind") if kind == "Tier0"):
-        path = _route(index, t0, dst, PathStart.UPLINK, None)
-        if path.end is not PathEnd.EXITS_NETWORK:
-            found.append(path)
-    if len(found) != 1:
+        vip_route = Hop(up, "Tier0", Relation.DOWNLINK, IPv4Network(vip or dst), via_tier1)
+        return _walk(index, via_tier1, dst, PathStart.UPLINK, (vip_route,))
+    entries = [t0 for t0 in nodes_of(graph, Tier0)
+               if (route := _route(graph, t0.path, dst)) is not None and route.next is not None]
+    if len(entries) != 1:
         return TopologyPath(dst, PathStart.UPLINK, PathEnd.NO_ROUTE, ())
-    return found[0]
+    return _walk(index, entries[0].path, dst, PathStart.UPLINK)
 
 
 __all__ = ["Hop", "PathEnd", "PathStart", "TopologyPath", "path_from_outside",
