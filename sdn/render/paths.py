@@ -1,8 +1,10 @@
 """``sdn path`` for the terminal: a table of hops, the path on one line, how it ends.
 
 The table has one row per port, segment and gateway, in NSX's words, and says how the
-packet goes on from each (the prefix it is switched or routed by); it is five narrow
-columns, so it fits a terminal, and long names fold.
+packet goes on from each: the link it takes and the prefix that sends it there (a
+``connected`` segment subnet, a prefix a Tier-1 ``advertised`` to the Tier-0, a
+``default`` route, the ``uplink``). Five short columns, so it fits a terminal; on a narrow
+one long names fold.
 """
 
 from __future__ import annotations
@@ -36,24 +38,25 @@ def _address(inv: Inventory, path: str) -> str:
 
 
 def _onward(hop: Hop, last: bool) -> str:
+    """How the packet leaves a hop: the link it takes and the prefix that sends it."""
     prefix = str(hop.prefix) if hop.prefix is not None else ""
     match hop.relation:
         case None:
             return ""
         case Relation.SEGMENT if hop.kind == "SegmentPort":
-            return "attached to its segment"
+            return "to its segment"
         case Relation.SEGMENT:
-            return f"connected route {prefix}"
+            return f"connected {prefix}"
         case Relation.GATEWAY:
             return "to its gateway"
         case Relation.PORT:
             return f"switched on {prefix}"
         case Relation.DOWNLINK:
-            return f"route {prefix} advertised by the Tier-1"
+            return f"advertised {prefix}"
         case Relation.UPLINK if last:
-            return f"route {prefix} out of the uplink"
+            return f"uplink {prefix}, out of NSX"
         case Relation.UPLINK:
-            return f"default route {prefix} to the Tier-0"
+            return f"default {prefix}"
     return hop.relation.value
 
 

@@ -224,7 +224,7 @@ class TraceContext:
         if cluster is not None:
             matches = [p for p in matches if p.tag("ncp/cluster") == cluster]
         if not matches:
-            if "/" in name:
+            if name.count("/") == 1:  # NS/POD (a CLUSTER/ prefix not taken stays a name)
                 self._check_namespace(name.partition("/")[0], cluster)
             where = f" in cluster {cluster}" if cluster is not None else ""
             raise NotFoundError(f"no pod {name!r}{where}", code="UNKNOWN_POD", obj=name)
