@@ -179,35 +179,25 @@ def _walk(index: TopologyIndex, start: str, dst: IPv4Address, start_kind: PathSt
     the packet to ``dst`` goes, until it reaches it, leaves, or has nowhere to go."""
     graph = index.graph
     hops = list(first)
-    node: str | None = start
-    for _ in range(len(graph) + 1):  # a forest: no node twice; a bound all the same
-        if node is None:
-            break
+    node = start
+    for _ in range(len(graph)):  # a forest: no node twice, so this bound is never reached
         kind = graph.nodes[node]["kind"]
         obj = graph.nodes[node]["obj"]
-        if kind == "SegmentPort":
-            if (segment := _up(graph, node)) is None:
-                break
-            hops.append(Hop(node, kind, Relation.SEGMENT, None, segment))
-            node = segment
-        elif isinstance(obj, Segment):
-            if any(dst in s.network for s in obj.subnets):
-                end = _on_segment(index, obj, dst, hops)
-                return TopologyPath(dst, start_kind, end, tuple(hops))
-            if (gateway := _up(graph, node)) is None:
-                break
-            hops.append(Hop(node, kind, Relation.GATEWAY, None, gateway))
-            node = gateway
+        if isinstance(obj, Segment) and any(dst in s.network for s in obj.subnets):
+            end = _on_segment(index, obj, dst, hops)
+            return TopologyPath(dst, start_kind, end, tuple(hops))
+        if kind in ("SegmentPort", "Segment"):
+            above = _up(graph, node)
+            hop = Hop(node, kind, _UP[kind], None, above) if above is not None else None
         else:
-            route = _route(graph, node, dst)
-            if route is None:
-                break
-            hops.append(route)
-            if route.next is None:  # a Tier-0's uplink
-                return TopologyPath(dst, start_kind, PathEnd.EXITS_NETWORK, tuple(hops))
-            node = route.next
-    if node is not None:
-        hops.append(Hop(node, graph.nodes[node]["kind"]))
+            hop = _route(graph, node, dst)
+        if hop is None:
+            break
+        hops.append(hop)
+        if hop.next is None:  # a Tier-0's uplink
+            return TopologyPath(dst, start_kind, PathEnd.EXITS_NETWORK, tuple(hops))
+        node = hop.next
+    hops.append(Hop(node, graph.nodes[node]["kind"]))
     return TopologyPath(dst, start_kind, PathEnd.NO_ROUTE, tuple(hops))
 
 
