@@ -187,12 +187,29 @@ class TraceContext:
                                 f"{', '.join(known) or 'none'})", code="UNKNOWN_CLUSTER",
                                 obj=cluster)
 
+    def namespaces(self, cluster: str | None = None) -> list[str]:
+        """The namespaces (of ``cluster``) that have a segment, sorted."""
+        return sorted({ns for s in self.segments.values() if (ns := s.tag("ncp/project"))
+                       and (cluster is None or s.tag("ncp/cluster") == cluster)})
+
+    def _check_namespace(self, namespace: str, cluster: str | None) -> None:
+        """Refuse the namespace of an ``NS/POD`` the state does not hold
+        (``UNKNOWN_NAMESPACE``, as ``--namespace`` is refused)."""
+        known = self.namespaces(cluster)
+        if not namespace or namespace.startswith("/") or namespace in known or not known:
+            return
+        where = f"cluster {cluster!r}" if cluster is not None else "any synced cluster"
+        shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+        raise NotFoundError(f"no namespace {namespace!r} in {where} (namespaces: {shown})",
+                            code="UNKNOWN_NAMESPACE", obj=namespace)
+
     def port_by_name(self, name: str, cluster: str | None = None) -> SegmentPort:
         """A pod's port by ``NS/POD`` (within ``cluster`` when given), ``CLUSTER/NS/POD``,
         or a port path.
 
         Raises:
-            NotFoundError: ``UNKNOWN_CLUSTER``, ``UNKNOWN_POD``, or ``AMBIGUOUS_POD`` when
+            NotFoundError: ``UNKNOWN_CLUSTER``, ``UNKNOWN_NAMESPACE`` (no segment of the
+                state is the namespace's), ``UNKNOWN_POD``, or ``AMBIGUOUS_POD`` when
                 ``NS/POD`` names pods of several clusters and no cluster was given.
         """
         if name in self.ports:
@@ -207,6 +224,8 @@ class TraceContext:
         if cluster is not None:
             matches = [p for p in matches if p.tag("ncp/cluster") == cluster]
         if not matches:
+            if name.count("/") == 1:  # NS/POD (a CLUSTER/ prefix not taken stays a name)
+                self._check_namespace(name.partition("/")[0], cluster)
             where = f" in cluster {cluster}" if cluster is not None else ""
             raise NotFoundError(f"no pod {name!r}{where}", code="UNKNOWN_POD", obj=name)
         if len(matches) > 1:
