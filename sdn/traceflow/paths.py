@@ -95,8 +95,8 @@ def path_answer(ctx: TraceContext, src: str, dst: str, *, cluster: str | None = 
     """The paths from ``src`` to ``dst`` (module docstring).
 
     Raises:
-        SdnError: the resolver's codes (``UNKNOWN_CLUSTER``, ``UNKNOWN_NAMESPACE``,
-            ``UNKNOWN_POD``, ``AMBIGUOUS_POD``, ``UNKNOWN_SERVICE``,
+        SdnError: the resolver's codes (``UNKNOWN_CLUSTER``, ``UNKNOWN_POD``,
+            ``AMBIGUOUS_POD``, ``UNKNOWN_SERVICE``,
             ``UNKNOWN_SERVICE_PORT``, ``BAD_ARGUMENT``, ...).
     """
     source = resolve_source(ctx, src, cluster)

@@ -95,7 +95,7 @@ def resolve_source(ctx: TraceContext, text: str, cluster: str | None) -> Source:
     client's address.
 
     Raises:
-        NotFoundError: ``UNKNOWN_POD``, ``UNKNOWN_NAMESPACE``, ``AMBIGUOUS_POD``,
+        NotFoundError: ``UNKNOWN_POD``, ``AMBIGUOUS_POD``,
             ``UNKNOWN_CLUSTER``.
     """
     ctx.check_cluster(cluster)

@@ -148,7 +148,7 @@ ARGUMENT_CASES: dict[str, tuple[list[object], str]] = {
                               "default/redis-master-0", "--cluster", "nope"],
                              "UNKNOWN_CLUSTER"),
     "path-unknown-namespace": (["sdn", "path", "--src", "nosuchns/frontend-0", "--dst",
-                                "default/redis-master-0"], "UNKNOWN_NAMESPACE"),
+                                "default/redis-master-0"], "UNKNOWN_POD"),
     "path-unknown-src-pod": (["sdn", "path", "--src", "default/nope", "--dst",
                               "default/frontend-0"], "UNKNOWN_POD"),
     "path-unknown-dst-pod": (["sdn", "path", "--src", "default/frontend-0", "--dst",

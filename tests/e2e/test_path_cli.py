@@ -354,7 +354,7 @@ BAD: dict[str, tuple[str, list[object], str]] = {
                                          "--cluster", "dev"], "UNKNOWN_CLUSTER"),
     "unknown-namespace-in-cluster": ("two-clusters", ["--src", "shop/frontend-0", "--dst",
                                                       "nosuchns/api-0", "--cluster", "prod"],
-                                     "UNKNOWN_NAMESPACE"),
+                                     "UNKNOWN_POD"),
     "vip-with-two-ports-needs-dport": ("lb-heavy", ["--src", CLIENT, "--dst", "@ingress"],
                                        "UNKNOWN_SERVICE_PORT"),
     "service-port-it-does-not-serve": ("multi-tenant", ["--src", "shop/frontend-0", "--dst",
