@@ -147,7 +147,7 @@ def state_counts(state: Path, cluster: str) -> tuple[int, int, int]:
 
 def run_case(args: argparse.Namespace) -> dict[str, Any]:
     from ncp.config import load_config
-    from ncp.running import Runner, RunOptions
+    from ncp.live.runner import Runner, RunOptions
     from ncp.translate.settings import cluster_settings
 
     case = args.child

@@ -47,7 +47,7 @@ Cases, each in a fresh process:
   without timing one). Then one pod's labels are changed 50 times (``--changes``), one at a
   time (read the pod, change ``tier``, ``server.apply``, like ``kubectl label``), each
   after ncp is idle. ``median_s``/``p95_s``/``max_s``: from the change until the writer
-  had handled the pass's result (``runner.written`` has moved);
+  had handled the pass's result (``runner.writeback.written`` has moved);
   ``watch_median_s``: until the watch had put it in the cache; ``state_median_s``: until
   the state held it (``runner.applied``); ``ncp_apply_*_ms``: ncp's own measure, from
   the change's arrival in the cache to the state transaction (``Runner.history``);
@@ -83,7 +83,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ROOT / "tests"
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "large-cluster.yaml"
 CASES = ("burst", "steady_change")
 TIERS = ("frontend", "backend", "data", "batch")
@@ -102,9 +101,9 @@ def log(msg: str) -> None:
 
 
 def _paths() -> None:
-    for p in (str(TESTS), str(ROOT)):
-        if p not in sys.path:
-            sys.path.insert(0, p)
+    """The repository on ``sys.path`` (the test API server is ``tests.support.apiserver``)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -201,8 +200,9 @@ class Probe:
             import cProfile
 
             self.prof = cProfile.Profile()
-        reconcile, write = runner.reconcile, runner.writer.write
-        changes, write_changes = runner.reconcile_changes, runner.writer.write_changes
+        worker, writer = runner.worker, runner.writeback.writer
+        reconcile, write = worker.reconcile, writer.write
+        changes, write_changes = worker.reconcile_changes, writer.write_changes
 
         def timed(mode: str, call: Callable[[], int | None]) -> int | None:
             p = Pass(started=time.perf_counter(), mode=mode)
@@ -257,10 +257,10 @@ class Probe:
         def timed_write_changes(*args: Any) -> int:
             return timed_write("changes", lambda: write_changes(*args))
 
-        runner.reconcile_changes = timed_changes
-        runner.writer.write_changes = timed_write_changes
-        runner.reconcile = timed_reconcile
-        runner.writer.write = timed_full_write
+        worker.reconcile_changes = timed_changes
+        writer.write_changes = timed_write_changes
+        worker.reconcile = timed_reconcile
+        writer.write = timed_full_write
 
     def since(self, index: int) -> list[Pass]:
         with self.lock:
@@ -277,7 +277,7 @@ class Probe:
             last = self.passes[-1] if self.passes else None
             running = self.current is not None
         return (self.runner.idle.is_set() and not running and last is not None
-                and last.ended is not None and not self.runner.writes_pending
+                and last.ended is not None and not self.runner.writeback.pending
                 and self.runner.applied == self.runner.cache.version)
 
     def print_profile(self, case: str) -> None:
@@ -375,12 +375,11 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, case: str, what
 def run_case(args: argparse.Namespace) -> dict[str, Any]:
     """Set up server and runner in this fresh process, run ``args.child``, return results."""
     _paths()
-    from support.apiserver import client_configuration, running_apiserver
-
     from ncp.config import load_config
-    from ncp.leader import LeaseSettings
-    from ncp.running import Runner, RunOptions
+    from ncp.live.leader import LeaseSettings
+    from ncp.live.runner import Runner, RunOptions
     from ncp.sources.kube import KubeClient
+    from tests.support.apiserver import client_configuration, running_apiserver
 
     case = args.child
     start = time.perf_counter()
@@ -443,7 +442,7 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
             "prepare_s": round(prepare_s, 2),
             "watch": {k: {"lists": s.lists, "resumes": s.resumes,
                           "relists_after_410": s.relists_after_410, "errors": s.errors}
-                      for k, s in sorted(runner.stats.items())
+                      for k, s in sorted(runner.feed.stats.items())
                       if s.lists != 1 or s.resumes or s.relists_after_410 or s.errors},
             "peak_rss_mib": peak_rss_mib(),
             "nodes": len(nodes),
@@ -466,7 +465,7 @@ def _progress(runner: Any, probe: Probe) -> str:
     with probe.lock:
         writes = list(probe.writes)
     text += f"; {len(writes)} write-back(s), {sum(w.patches for w in writes)} patches"
-    if runner.writes_pending:
+    if runner.writeback.pending:
         text += ", one pending"
     return text
 
@@ -478,9 +477,8 @@ def _pod_patches(runner: Any) -> int:
 
 def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], state: Path,
           args: argparse.Namespace) -> dict[str, Any]:
-    from support.live import pods_in_state, server_pods
-
     from ncp.translate.cluster import POD_ANNOTATION
+    from tests.support.live import pods_in_state, server_pods
 
     first = probe.count()
     with probe.lock:
@@ -577,7 +575,7 @@ def steady_change(server: Any, runner: Any, probe: Probe, pods: list[dict[str, A
     for i in range(args.changes):
         wait_until(probe.settled, timeout=args.timeout, case="steady_change",
                    what="the runner to settle", progress=lambda: _progress(runner, probe))
-        written = runner.written
+        written = runner.writeback.written
         history = len(runner.history)
         obj = server.get("Pod", ns, name)
         labels = obj["metadata"]["labels"]
@@ -596,7 +594,7 @@ def steady_change(server: Any, runner: Any, probe: Probe, pods: list[dict[str, A
         version = runner.cache.version
         t_state = _wait_fast(lambda v=version: runner.applied >= v, args.timeout,
                              f"change {i + 1} in the state")
-        t_end = _wait_fast(lambda w=written: runner.written > w, args.timeout,
+        t_end = _wait_fast(lambda w=written: runner.writeback.written > w, args.timeout,
                            f"change {i + 1}'s write-back")
         mine = [h for h in list(runner.history)[history:] if h.version >= version]
         if not mine:
@@ -648,7 +646,7 @@ def spawn(args: argparse.Namespace, case: str) -> dict[str, Any] | None:
            "--timeout", str(args.timeout)]
     cmd += ["--profile"] if args.profile else []
     cmd += ["--verbose"] if args.verbose else []
-    return run_child(__file__, case, cmd, log=log, paths=[TESTS])
+    return run_child(__file__, case, cmd, log=log)
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

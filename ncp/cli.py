@@ -24,7 +24,7 @@ import time  # noqa: E402
 from collections.abc import Iterator, Sequence  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from rich.console import Console  # noqa: E402
 
@@ -45,6 +45,9 @@ from sdn.render.output import STRUCTURED, print_data, print_table  # noqa: E402
 from sdn.store import Store  # noqa: E402
 
 _imports_done()  # Ctrl-C is main()'s again
+
+if TYPE_CHECKING:  # the runtime is imported by ``ncp run`` alone, when it starts
+    from ncp.live.runner import Runner
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -253,8 +256,8 @@ def _run(args: argparse.Namespace) -> int:
     import signal
     import socket
 
-    from ncp.leader import LeaseSettings
-    from ncp.running import Runner, RunOptions
+    from ncp.live.leader import LeaseSettings
+    from ncp.live.runner import Runner, RunOptions
     from ncp.sources.kube import KubeClient, load_configuration
 
     _configure_logging(args.log_format)
@@ -323,7 +326,7 @@ def _configure_logging(fmt: str) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
-def _run_once(runner: Any) -> int:
+def _run_once(runner: Runner) -> int:
     """List (or read) everything, reconcile once, write status back, exit. Manifests
     that are not read in full end it at once, as ``ncp sync`` would (exit 2)."""
     from ncp.reconcile.completeness import IncompleteInputError
@@ -349,6 +352,9 @@ def _run_once(runner: Any) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ncp``; returns the exit code (see :mod:`sdn.commandline`)."""
+    # Input errors (NcpError) are exit 2; the rest of ncp's error tree is not input's
+    # fault (a KubeError is retried by ``ncp run``'s loops), so one that got here would be
+    # a bug, as any other exception: exit 70 (see ncp.errors).
     return run_command("ncp", _parser(), argv,
                        lambda args: _run(args) if args.command == "run" else _sync(args),
                        coded=(NcpError,))

@@ -1,8 +1,21 @@
 """Errors of the container plugin, each with a stable ``code``.
 
 Bad *objects* are not exceptions: they become :class:`~sdn.errors.Problem` values and the
-rest of the cluster is still realized. Exceptions are for input that makes the whole run
-unusable (a config or profile that cannot be read or breaks the update rules).
+rest of the cluster is still realized. Exceptions are for what stops a whole run or a
+whole request, in two branches, because their callers answer them differently::
+
+    PluginError                   every error ncp raises; ``code`` is stable
+    |-- NcpError                  input that makes the run unusable (a config or profile
+    |   |                         that cannot be read or breaks the update rules, input
+    |   |                         not read in full); ``problems`` lists every reason.
+    |   |                         ``ncp`` prints them and exits 2, nothing written
+    |   |-- ConfigError, InconsistentResultError, UnusableInputError
+    |   `-- IncompleteInputError          (ncp.reconcile.completeness)
+    `-- KubeError                 a Kubernetes API request failed (ncp.sources.kube):
+        |                         not the input's fault; ``ncp run``'s loops retry it, so
+        |                         none reaches the command line (one that did would be a
+        |                         bug there: exit 70, not an input error's 2)
+        `-- KubeGoneError, KubeConflictError, KubeNotFoundError, KubeUnavailableError
 """
 
 from __future__ import annotations
@@ -10,8 +23,14 @@ from __future__ import annotations
 from sdn.errors import Problem
 
 
-class NcpError(Exception):
-    """Base of the plugin's errors."""
+class PluginError(Exception):
+    """The root of ncp's errors: whatever ncp raises on purpose has a stable ``code``."""
+
+    code = "NCP_ERROR"
+
+
+class NcpError(PluginError):
+    """Input that makes the whole run unusable; ``problems`` holds every reason."""
 
     code = "NCP_ERROR"
 

@@ -27,13 +27,19 @@ import urllib3
 import yaml
 from kubernetes.client.rest import ApiException
 
-from ncp.errors import ConfigError
+from ncp.errors import ConfigError, PluginError
 from ncp.objects import resource_version
 from sdn.errors import Problem
 
 
-class KubeError(Exception):
-    """Base of the adapter's errors; ``status`` is the HTTP status when there was one."""
+class KubeError(PluginError):
+    """Base of the adapter's errors; ``status`` is the HTTP status when there was one.
+
+    A :class:`~ncp.errors.PluginError` but not an :class:`~ncp.errors.NcpError`: a failed
+    request says nothing about the input, and the runtime retries it (see
+    :mod:`ncp.errors`)."""
+
+    code = "KUBE_API_ERROR"
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -43,17 +49,25 @@ class KubeError(Exception):
 class KubeGoneError(KubeError):
     """410: the resourceVersion is too old; relist."""
 
+    code = "KUBE_GONE"
+
 
 class KubeConflictError(KubeError):
     """409: a concurrent write won, or the object already exists."""
+
+    code = "KUBE_CONFLICT"
 
 
 class KubeNotFoundError(KubeError):
     """404."""
 
+    code = "KUBE_NOT_FOUND"
+
 
 class KubeUnavailableError(KubeError):
     """The API did not answer usefully (5xx, 429, connection); try again later."""
+
+    code = "KUBE_UNAVAILABLE"
 
 
 def _translate(err: Exception) -> KubeError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from sdn.cli import (
     apply_cmd,
@@ -12,6 +13,7 @@ from sdn.cli import (
     ipam_cmd,
     lb_cmd,
     lint_cmd,
+    path_cmd,
     policy_cmd,
     profile_cmd,
     show_cmd,
@@ -31,47 +33,60 @@ from sdn.model import KINDS
 from sdn.policy.lint import SEVERITIES
 from sdn.render.output import STRUCTURED
 
+#: The ``add_subparsers`` action commands are added to.
+Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
 
-def _parser() -> argparse.ArgumentParser:
-    common = state_option()
-    p = Parser(prog="sdn", description="Question an NSX-T style network state.",
-               parents=[state_option(top=True)])
-    add_version(p, "sdn")
-    sub = p.add_subparsers(dest="command", required=True)
+OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
 
+
+def _output(p: argparse.ArgumentParser, *extra: str, help: str | None = None) -> None:
+    """``-o/--output``: a table (the default) or a structured format, then ``extra``."""
+    p.add_argument("-o", "--output", choices=["table", *STRUCTURED, *extra], default="table",
+                   help=help)
+
+
+def _add_show(sub: Commands, common: Parser) -> None:
     show = sub.add_parser("show", parents=[common], help="list objects of one kind")
     show.add_argument("kind", choices=list(KINDS))
-    show.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
+    _output(show)
     show.add_argument("--cluster", help="only objects of this cluster (tag ncp/cluster)")
     show.add_argument("--namespace", "-n", help="only objects of this namespace (ncp/project)")
     show.add_argument("--tag", action="append", default=[], metavar="SCOPE=VALUE",
                       help="only objects with this tag (repeatable, all must match)")
     show.set_defaults(run=show_cmd.run)
 
+
+def _ipam_options(p: argparse.ArgumentParser, *, blocks: bool, now_first: bool) -> None:
+    """``-o``, ``--now`` and (``blocks``) ``--show-blocks``, in the order help shows them."""
+    now_help = "judge holds at this time (epoch seconds) instead of now"
+    _output(p)
+    if now_first:
+        p.add_argument("--now", type=float, default=None, metavar="SECONDS", help=now_help)
+    if blocks:
+        p.add_argument("--show-blocks", action="store_true",
+                       help="list every carved subnet with its owner")
+    if not now_first:
+        p.add_argument("--now", type=float, default=None, metavar="SECONDS", help=now_help)
+
+
+def _add_ipam(sub: Commands, common: Parser) -> None:
     ipam = sub.add_parser("ipam", parents=[common], help="IP block and pool usage")
     ipam_sub = ipam.add_subparsers(dest="ipam_command")
     for name, helptext in (("show", "usage per block and pool"),
                            ("check", "find allocations nothing owns, and the reverse")):
         sp = ipam_sub.add_parser(name, parents=[common], help=helptext)
-        sp.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
-        sp.add_argument("--now", type=float, default=None, metavar="SECONDS",
-                        help="judge holds at this time (epoch seconds) instead of now")
-        if name == "show":
-            sp.add_argument("--show-blocks", action="store_true",
-                            help="list every carved subnet with its owner")
-    ipam.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
-    ipam.add_argument("--show-blocks", action="store_true",
-                      help="list every carved subnet with its owner")
-    ipam.add_argument("--now", type=float, default=None, metavar="SECONDS",
-                      help="judge holds at this time (epoch seconds) instead of now")
+        _ipam_options(sp, blocks=name == "show", now_first=True)
+    _ipam_options(ipam, blocks=True, now_first=False)
     ipam.set_defaults(run=ipam_cmd.run)
 
+
+def _add_profile(sub: Commands, common: Parser) -> None:
     prof = sub.add_parser("profile", parents=[common], help="network profiles")
     psub = prof.add_subparsers(dest="profile_command", required=True)
     c = psub.add_parser("create", parents=[common], help="add a profile from a JSON file")
     c.add_argument("file")
     lst = psub.add_parser("list", parents=[common], help="list profiles and their clusters")
-    lst.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
+    _output(lst)
     s = psub.add_parser("show", parents=[common], help="print one profile")
     s.add_argument("name")
     s.add_argument("-o", "--output", choices=list(STRUCTURED), default="json")
@@ -79,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("name")
     prof.set_defaults(run=profile_cmd.run)
 
+
+def _add_topology(sub: Commands, common: Parser) -> None:
     topo = sub.add_parser("topology", parents=[common], help="draw the topology")
     topo.add_argument("-o", "--output", choices=["text", "dot", "svg"], default="text")
     topo.add_argument("--cluster", help="only this cluster")
@@ -88,15 +105,26 @@ def _parser() -> argparse.ArgumentParser:
     topo.add_argument("--out", help="write the picture to this file instead of stdout")
     topo.set_defaults(run=topology_cmd.run)
 
+
+def _cluster_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster",
+                   help="only pods of this cluster; NS/POD is looked up in it (needed "
+                        "when several clusters have the name; CLUSTER/NS/POD also "
+                        "works); unknown: UNKNOWN_CLUSTER")
+
+
+def _dfw_options() -> Parser:
+    """``--cluster`` and ``--default-action``, shared by the DFW questions."""
     dfw_opts = Parser(add_help=False)
-    dfw_opts.add_argument("--cluster",
-                          help="only pods of this cluster; NS/POD is looked up in it (needed "
-                               "when several clusters have the name; CLUSTER/NS/POD also "
-                               "works); unknown: UNKNOWN_CLUSTER")
+    _cluster_option(dfw_opts)
     dfw_opts.add_argument("--default-action", choices=["ALLOW", "DROP"], default="ALLOW",
                           help="the DFW's default rule when the state defines none "
                                "(NSX ships ALLOW)")
-    reach = sub.add_parser("reach", parents=[common, dfw_opts],
+    return dfw_opts
+
+
+def _add_reach(sub: Commands, common: Parser) -> None:
+    reach = sub.add_parser("reach", parents=[common, _dfw_options()],
                            help="pod-to-pod reachability under the distributed firewall")
     reach.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP",
                        type=str.upper)
@@ -108,10 +136,12 @@ def _parser() -> argparse.ArgumentParser:
                                      "and with the deciding rule")
     reach.add_argument("--src", help="with --dst: only this source (NS/POD or an address)")
     add_flow_options(reach)
-    reach.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
+    _output(reach)
     reach.set_defaults(run=policy_cmd.reach)
 
-    expl = sub.add_parser("explain", parents=[common, dfw_opts],
+
+def _add_explain(sub: Commands, common: Parser) -> None:
+    expl = sub.add_parser("explain", parents=[common, _dfw_options()],
                           help="why a flow is allowed or dropped, rule by rule")
     expl.add_argument("--src", required=True,
                       help="NS/POD, a pod's address, or an outside client's address")
@@ -123,19 +153,23 @@ def _parser() -> argparse.ArgumentParser:
                       help="destination port (needed for TCP/UDP/SCTP, except for a svc: "
                            "target with one port, whose port is then used)")
     add_flow_options(expl)
-    expl.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
+    _output(expl)
     expl.set_defaults(run=policy_cmd.explain)
 
+
+def _add_lint(sub: Commands, common: Parser) -> None:
     lint = sub.add_parser("lint", parents=[common],
                           help="review the distributed firewall: shadowed rules, conflicts, "
                                "empty groups, NCP limits")
     lint.add_argument("--cluster", help="only findings on this cluster's objects")
-    lint.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
+    _output(lint)
     lint.add_argument("--fail-on", choices=[*SEVERITIES, "never"], default="error",
                       help="exit 1 when a finding is at least this severe (default error)")
     lint.set_defaults(run=lint_cmd.run)
 
-    tf = sub.add_parser("traceflow", parents=[common, dfw_opts],
+
+def _add_traceflow(sub: Commands, common: Parser) -> None:
+    tf = sub.add_parser("traceflow", parents=[common, _dfw_options()],
                         help="walk a packet through the topology, hop by hop")
     tf.add_argument("--src", required=True,
                     help="NS/POD, a segment port path, or an outside client's IPv4 address")
@@ -152,10 +186,31 @@ def _parser() -> argparse.ArgumentParser:
     tf.add_argument("--all-backends", action="store_true",
                     help="through a service, trace every backend as a branch")
     add_flow_options(tf)
-    tf.add_argument("-o", "--output", choices=["table", *STRUCTURED, "dot", "svg"],
-                    default="table")
+    _output(tf, "dot", "svg")
     tf.set_defaults(run=traceflow_cmd.run)
 
+
+def _add_path(sub: Commands, common: Parser) -> None:
+    path = sub.add_parser("path", parents=[common],
+                          help="the segments and gateways between two endpoints")
+    path.add_argument("--src", required=True,
+                      help="NS/POD, a segment port path, a pod's address, or an outside "
+                           "client's IPv4 address")
+    path.add_argument("--dst", required=True,
+                      help="NS/POD, an IP address (outside NSX: out through the Tier-0 "
+                           "uplink), or svc:NS/NAME (one path per backend)")
+    _cluster_option(path)
+    path.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP",
+                      type=str.upper, help="picks the virtual server of a service "
+                                           "destination (default TCP)")
+    path.add_argument("--dport", type=port_number,
+                      help="picks the virtual server's port (default: its only one)")
+    add_flow_options(path)
+    _output(path)
+    path.set_defaults(run=path_cmd.run)
+
+
+def _add_admin(sub: Commands, common: Parser) -> None:
     app = sub.add_parser("apply", parents=[common],
                          help="create or replace your own groups and security policies")
     dele = sub.add_parser("delete", parents=[common],
@@ -166,25 +221,42 @@ def _parser() -> argparse.ArgumentParser:
         admin.add_argument("--dry-run", action="store_true",
                            help="check and compute everything, write nothing, print what "
                                 "would change")
-        admin.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table",
-                           help="json: {dry_run, counts, changes: [{action, path, ...}]}")
+        _output(admin, help=OUTPUT_HELP_JSON)
     app.set_defaults(run=apply_cmd.apply)
     dele.set_defaults(run=apply_cmd.delete)
 
+
+def _add_inventory(sub: Commands, common: Parser) -> None:
+    """``lb``, ``clusters`` and ``validate``: what the state holds."""
     lbp = sub.add_parser("lb", parents=[common],
                          help="load balancer capacity: virtual servers, pools, members")
     lbp.add_argument("--cluster", help="only this cluster's LB services")
-    lbp.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
+    _output(lbp)
     lbp.set_defaults(run=lb_cmd.run)
 
     cl = sub.add_parser("clusters", parents=[common], help="clusters synced into this state")
-    cl.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
+    _output(cl)
     cl.set_defaults(run=clusters_cmd.run)
 
     val = sub.add_parser("validate", parents=[common],
                          help="check every stored object, then every cross-object relation")
-    val.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
+    _output(val)
     val.set_defaults(run=show_cmd.validate)
+
+
+#: Every command's parser, in the order ``sdn --help`` lists them.
+COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_explain,
+            _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = Parser(prog="sdn", description="Question an NSX-T style network state.",
+               parents=[state_option(top=True)])
+    add_version(p, "sdn")
+    sub = p.add_subparsers(dest="command", required=True)
+    common = state_option()
+    for add in COMMANDS:
+        add(sub, common)
     return p
 
 

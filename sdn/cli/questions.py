@@ -1,6 +1,6 @@
-"""What ``explain``, ``traceflow`` and ``reach`` share on the command line: the state they
-load, how ``--src``/``--dst``/``--cluster``/``--http-*`` become a flow, and how a DFW
-decision is written in JSON, so the three name rules the same way."""
+"""What ``explain``, ``traceflow``, ``reach`` and ``path`` share on the command line: the
+state they load, how ``--src``/``--dst``/``--cluster``/``--http-*`` become a flow, and how
+a DFW decision is written in JSON, so the first three name rules the same way."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def load_context(args: argparse.Namespace) -> TraceContext:
     with Store.open_readonly(args.state) as store:
         check_scope(store, args.cluster, getattr(args, "namespace", None) or ())
         inv = store.inventory()
-    return TraceContext.build(inv, default_action=args.default_action)
+    return TraceContext.build(inv, default_action=getattr(args, "default_action", "ALLOW"))
 
 
 def http_request(args: argparse.Namespace) -> HttpRequest:

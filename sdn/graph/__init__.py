@@ -5,8 +5,12 @@ Entry points:
 * :func:`graph_for`: the cached, frozen networkx view of an inventory (:func:`build_graph`
   builds an uncached, mutable one). Nodes are Policy paths; edges say how gateways,
   segments and ports are linked (:class:`Relation`).
+  :func:`linked` and :func:`nodes_of` read it in path order (the topology picture is drawn
+  from them).
 * :class:`TopologyIndex`: which segment or port owns an address, each gateway's routing
   table (:class:`Route`), and the objects between two ports.
+* :mod:`sdn.graph.paths`: the hops from a port (or a Tier-0's uplink) to an address, as
+  ``sdn path`` shows them.
 """
 
 from sdn.graph.build import (
@@ -16,6 +20,8 @@ from sdn.graph.build import (
     build_graph,
     clear_graph_cache,
     graph_for,
+    linked,
+    nodes_of,
 )
 from sdn.graph.queries import UPLINK, Route, RouteKind, TopologyIndex
 
@@ -30,4 +36,6 @@ __all__ = [
     "build_graph",
     "clear_graph_cache",
     "graph_for",
+    "linked",
+    "nodes_of",
 ]

@@ -50,12 +50,16 @@ import threading
 from collections import OrderedDict
 from enum import StrEnum
 from ipaddress import IPv4Network
+from typing import TypeVar
 
 import networkx as nx
 
+from sdn.model.base import PolicyResource
 from sdn.model.inventory import Inventory
 from sdn.model.routing import Tier0, Tier1
 from sdn.model.segments import Segment, SegmentPort
+
+R = TypeVar("R", bound=PolicyResource)
 
 #: How many graphs :func:`graph_for` keeps.
 GRAPH_CACHE_SIZE = 4
@@ -211,6 +215,32 @@ def graph_for(inv: Inventory) -> nx.DiGraph:
     return graph
 
 
+def linked(graph: nx.DiGraph, path: str, relation: Relation, cls: type[R]) -> list[R]:
+    """The ``cls`` objects ``path`` links to by ``relation``, in path order (the order the
+    edges were added in): a Tier-0's ``downlink`` Tier-1s, a gateway's ``segment``
+    segments, a segment's ``port`` ports, ... A path not in the graph links to nothing.
+
+    Examples:
+        >>> from sdn.model import Segment, Tier1
+        >>> t1 = Tier1(id="t1", path="/infra/tier-1s/t1")
+        >>> segs = [Segment(id=n, path=f"/infra/segments/{n}", connectivity_path=t1.path)
+        ...         for n in ("b", "a")]
+        >>> g = build_graph(Inventory([t1, *segs]))
+        >>> [s.id for s in linked(g, t1.path, Relation.SEGMENT, Segment)]
+        ['a', 'b']
+    """
+    if path not in graph:
+        return []
+    nodes = graph.nodes
+    return [obj for n, edge in graph.adj[path].items()
+            if edge["relation"] is relation and isinstance(obj := nodes[n]["obj"], cls)]
+
+
+def nodes_of(graph: nx.DiGraph, cls: type[R]) -> list[R]:
+    """The ``cls`` objects of the graph, in path order."""
+    return [obj for _, obj in graph.nodes(data="obj") if isinstance(obj, cls)]
+
+
 def clear_graph_cache() -> None:
     """Forget every cached graph (and release the inventories they hold)."""
     with _cache_lock:
@@ -224,4 +254,6 @@ __all__ = [
     "build_graph",
     "clear_graph_cache",
     "graph_for",
+    "linked",
+    "nodes_of",
 ]

@@ -95,7 +95,8 @@ def resolve_source(ctx: TraceContext, text: str, cluster: str | None) -> Source:
     client's address.
 
     Raises:
-        NotFoundError: ``UNKNOWN_POD``, ``AMBIGUOUS_POD``, ``UNKNOWN_CLUSTER``.
+        NotFoundError: ``UNKNOWN_POD``, ``AMBIGUOUS_POD``,
+            ``UNKNOWN_CLUSTER``.
     """
     ctx.check_cluster(cluster)
     ip = _address(text)

@@ -181,12 +181,29 @@ class TraceContext:
                                 f"{', '.join(known) or 'none'})", code="UNKNOWN_CLUSTER",
                                 obj=cluster)
 
+    def namespaces(self, cluster: str | None = None) -> list[str]:
+        """The namespaces (of ``cluster``) that have a segment, sorted."""
+        return sorted({ns for s in self.segments.values() if (ns := s.tag("ncp/project"))
+                       and (cluster is None or s.tag("ncp/cluster") == cluster)})
+
+    def _namespace_hint(self, namespace: str, cluster: str | None) -> str:
+        """`` (no namespace ...; namespaces: ...)`` when the state holds no namespace of that
+        name, so that a misspelt namespace is told apart from a misspelt pod; the code stays
+        ``UNKNOWN_POD`` (scripts match on it)."""
+        known = self.namespaces(cluster)
+        if not namespace or namespace.startswith("/") or namespace in known or not known:
+            return ""
+        where = f"cluster {cluster!r}" if cluster is not None else "any synced cluster"
+        shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+        return f" (no namespace {namespace!r} in {where}; namespaces: {shown})"
+
     def port_by_name(self, name: str, cluster: str | None = None) -> SegmentPort:
         """A pod's port by ``NS/POD`` (within ``cluster`` when given), ``CLUSTER/NS/POD``,
         or a port path.
 
         Raises:
-            NotFoundError: ``UNKNOWN_CLUSTER``, ``UNKNOWN_POD``, or ``AMBIGUOUS_POD`` when
+            NotFoundError: ``UNKNOWN_CLUSTER``, ``UNKNOWN_POD`` (naming the namespaces when
+                the pod's is not one of them), or ``AMBIGUOUS_POD`` when
                 ``NS/POD`` names pods of several clusters and no cluster was given.
         """
         if name in self.ports:
@@ -201,8 +218,11 @@ class TraceContext:
         if cluster is not None:
             matches = [p for p in matches if p.tag("ncp/cluster") == cluster]
         if not matches:
+            # NS/POD (a CLUSTER/ prefix not taken stays a name)
+            hint = self._namespace_hint(name.partition("/")[0], cluster) \
+                if name.count("/") == 1 else ""
             where = f" in cluster {cluster}" if cluster is not None else ""
-            raise NotFoundError(f"no pod {name!r}{where}", code="UNKNOWN_POD", obj=name)
+            raise NotFoundError(f"no pod {name!r}{where}{hint}", code="UNKNOWN_POD", obj=name)
         if len(matches) > 1:
             owners = sorted({p.tag("ncp/cluster") or "?" for p in matches})
             raise NotFoundError(f"{name!r} is a pod of clusters {', '.join(owners)}; pick one "

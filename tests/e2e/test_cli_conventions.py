@@ -67,6 +67,7 @@ def test_state_before_or_after_the_subcommand(cli: Any, state: Path, where: str)
     pytest.param(["show", "segment-ports", "-o", "json"], id="show-json"),
     pytest.param(["topology"], id="topology"),
     pytest.param(["reach", "--port", "6379"], id="reach"),
+    pytest.param(["path", "--src", "default/frontend-0", "--dst", "8.8.8.8"], id="path"),
 ])
 def test_a_closed_pipe_is_not_an_error(state: Path, argv: list[str]) -> None:
     """``sdn ... | head -0``: the reader is gone before the first write."""

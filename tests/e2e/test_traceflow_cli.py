@@ -173,3 +173,18 @@ def test_reach_unknown_namespace_is_a_coded_error(synced: Any, argv: list[str]) 
     [line] = res.err.strip().splitlines()
     assert line.startswith(f"error: UNKNOWN_NAMESPACE nosuchns: no namespace 'nosuchns' in "
                            f"{where} (namespaces: analytics, default, ")
+
+
+@pytest.mark.parametrize("command", ["traceflow", "explain", "path"])
+def test_a_pod_in_an_unknown_namespace_names_the_namespaces(synced: Any, command: str) -> None:
+    """A misspelt namespace is told apart from a misspelt pod in the message; the code stays
+    UNKNOWN_POD, the code of any pod the state does not hold."""
+    args = ["--src", "nosuchns/frontend-0", "--dst", "default/redis-master-0"]
+    if command == "explain":
+        args += ["--dport", "80"]
+    res = synced.sdn(command, "--state", synced.state, *args)
+    assert res.code == 2
+    [line] = res.err.strip().splitlines()
+    assert line.startswith(
+        "error: UNKNOWN_POD nosuchns/frontend-0: no pod 'nosuchns/frontend-0' "
+        "(no namespace 'nosuchns' in any synced cluster; namespaces: analytics, ")

@@ -82,6 +82,7 @@ _READERS = {
     "explain": ["explain", "--src", "default/frontend-0", "--dst", "default/redis-master-0",
                 "--protocol", "TCP", "--dport", "6379"],
     "traceflow": ["traceflow", "--src", "default/frontend-0", "--dst", "default/redis-master-0"],
+    "path": ["path", "--src", "default/frontend-0", "--dst", "default/redis-master-0"],
     "ipam": ["ipam"],
     "ipam-check": ["ipam", "check"],
     "topology": ["topology"],

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ncp.cache import ClusterCache
 from ncp.config import NcpConfig
+from ncp.live.cache import ClusterCache
 from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler
 from ncp.reconcile.sync import sync_cluster
 from ncp.sources.manifests import ManifestSet

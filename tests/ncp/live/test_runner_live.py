@@ -8,7 +8,8 @@ cross-object checks pass.
 
 from __future__ import annotations
 
-import time
+import datetime
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ from typing import Any
 import pytest
 
 from ncp.config import load_config
-from ncp.leader import LeaseSettings
-from ncp.running import Runner, RunOptions
+from ncp.live.leader import LeaseSettings
+from ncp.live.runner import Runner, RunOptions
 from ncp.sources.kube import KubeClient
 from tests.support.apiserver import ApiServer, client_configuration, running_apiserver
 from tests.support.live import (
@@ -122,7 +123,7 @@ def test_410_relist_drops_objects_deleted_while_away(tmp_path: Path) -> None:
         runner.start()
         try:
             wait(lambda: converged(server, tmp_path / "s.db"))
-            relists = sum(s.relists_after_410 for s in runner.stats.values())
+            relists = sum(s.relists_after_410 for s in runner.feed.stats.values())
             server.history_size = 1
             server.reorder_next_events(4)  # held back: the watches never see them
             for i in range(3):
@@ -130,8 +131,8 @@ def test_410_relist_drops_objects_deleted_while_away(tmp_path: Path) -> None:
             server.apply(pod("a", "late"))
             server.compact()
             server.drop_watches()
-            wait(lambda: runner.stats["Pod"].relists_after_410 > 0, what="the pods relisted")
-            assert sum(s.relists_after_410 for s in runner.stats.values()) > relists
+            wait(lambda: runner.feed.stats["Pod"].relists_after_410 > 0, what="the pods relisted")
+            assert sum(s.relists_after_410 for s in runner.feed.stats.values()) > relists
             wait(lambda: converged(server, tmp_path / "s.db"), what="converged after relist")
             assert_equals_fresh_sync(server, tmp_path / "s.db", tmp_path)
         finally:
@@ -178,6 +179,8 @@ def test_api_server_restart_and_dropped_connections(server: ApiServer, tmp_path:
 
 
 def test_standby_takes_over_when_the_leader_dies(server: ApiServer, tmp_path: Path) -> None:
+    """A second replica stays a warm standby while the leader renews, and takes the Lease
+    over once the dead leader's lease has expired, not before; then it reconciles."""
     server.apply(ns("a"))
     state = tmp_path / "s.db"
     a, b = runner_for(server, state, "ncp-a"), runner_for(server, state, "ncp-b")
@@ -185,21 +188,49 @@ def test_standby_takes_over_when_the_leader_dies(server: ApiServer, tmp_path: Pa
     wait(lambda: a.is_leader and converged(server, state), what="a leads")
     b.start()
     try:
-        time.sleep(1.0)
-        assert not b.is_leader and b.reconciles == 0
+        # A warm standby: b has listed every kind, has asked for the Lease and found it
+        # held, and its worker, with that whole input, has looked and stood down.
+        wait(lambda: b.feed.listed()
+             and b.metrics.values.get("ncp_is_leader", {}).get(()) == 0.0,
+             what="b, listed and standby")
+        looked(b)
+        assert not b.is_leader and b.reconciles == 0 and not b.history
+        assert _lease(server)["holderIdentity"] == "ncp-a"
         assert a.elector is not None
         a.elector.release = lambda: None  # type: ignore[method-assign]  # a crash: no release
         a.stop()
+        last_renewal = a.elector.last_renew  # a renews no more
         server.apply(pod("a", "while-a-is-dead"))
         wait(lambda: b.is_leader, timeout=10, what="takeover within the lease timeout")
+        lease = _lease(server)
+        assert lease["holderIdentity"] == "ncp-b" and lease["leaseTransitions"] == 1
+        # not while a's lease was valid: renewTime + leaseDurationSeconds had passed
+        assert _seconds(lease["acquireTime"]) >= last_renewal + 2.0 - 1e-3
         wait(lambda: converged(server, state), what="b reconciles")
-        lease = server.get("Lease", "nsx-system", "ncp-k8s-cluster")
-        assert lease is not None and lease["spec"]["holderIdentity"] == "ncp-b"
+        assert b.reconciles >= 1
         assert_equals_fresh_sync(server, state, tmp_path)
     finally:
         b.stop()
+    assert _lease(server)["holderIdentity"] == ""  # released on stop
+
+
+def looked(runner: Runner) -> None:
+    """Wait until the runner's worker has looked at the cache twice more: the second look
+    began after this call, so it saw what the cache holds now."""
+    for _ in range(2):
+        runner.idle.clear()
+        wait(runner.idle.is_set, what="the worker looking")
+
+
+def _lease(server: ApiServer) -> dict[str, Any]:
     lease = server.get("Lease", "nsx-system", "ncp-k8s-cluster")
-    assert lease is not None and lease["spec"]["holderIdentity"] == ""  # released on stop
+    assert lease is not None
+    return dict(lease["spec"])
+
+
+def _seconds(text: str) -> float:
+    """A Kubernetes MicroTime in seconds since the epoch."""
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def test_a_burst_of_pods(server: ApiServer, tmp_path: Path) -> None:
@@ -286,8 +317,10 @@ def test_pod_changes_take_the_incremental_path_and_are_written_back(
     assert_equals_fresh_sync(server, state, tmp_path)
 
 
-def test_a_failed_status_write_is_retried(server: ApiServer, tmp_path: Path) -> None:
-    """A pod annotation whose patch the API refused is written again in a quiet time."""
+def test_a_failed_status_write_is_retried(server: ApiServer, tmp_path: Path,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A pod annotation whose patch the API refused is written again in a quiet time: one
+    refused patch, then the retry, and the annotation that lands is what the state wants."""
     state = tmp_path / "s.db"
     server.apply(ns("shop"))
     runner = runner_for(server, state)
@@ -296,11 +329,24 @@ def test_a_failed_status_write_is_retried(server: ApiServer, tmp_path: Path) -> 
         wait(lambda: converged(server, state), what="first sync")
         wait(lambda: runner.idle.is_set(), what="idle")
         server.fail_next(1, 500, method="PATCH", path_contains="/pods/web-0")
-        server.apply(pod("shop", "web-0", app="web"))
-        wait(lambda: runner.metrics.values.get("ncp_errors_total", {}).get(
-            (("code", "STATUS_WRITE_FAILED"),), 0) >= 1, what="the failed patch")
-        wait(lambda: "ncp/network_config" in (server.get("Pod", "shop", "web-0")["metadata"]
-                                             .get("annotations") or {}),
-             what="the annotation, written again")
+        with caplog.at_level(logging.INFO, logger="ncp.running"):
+            server.apply(pod("shop", "web-0", app="web"))
+            wait(lambda: "ncp/network_config" in _annotations(server, "web-0"),
+                 what="the annotation, written again")
+        patches = [r.status for r in server.requests
+                   if r.method == "PATCH" and r.path.endswith("/pods/web-0")]
+        assert patches[0] == 500 and patches.count(500) == 1 and patches[-1] == 200
+        assert runner.metrics.values["ncp_errors_total"][(("code", "STATUS_WRITE_FAILED"),)] == 1
+        assert any(r.getMessage() == "retrying the status writes that failed"
+                   for r in caplog.records if r.name == "ncp.running")
+        report = runner.last_report
+        assert report is not None
+        assert _annotations(server, "web-0")["ncp/network_config"] == \
+            report.pod_annotations[("shop", "web-0")]["ncp/network_config"]
     finally:
         runner.stop()
+
+
+def _annotations(server: ApiServer, pod_name: str) -> dict[str, str]:
+    obj = server.get("Pod", "shop", pod_name) or {"metadata": {}}
+    return dict(obj["metadata"].get("annotations") or {})

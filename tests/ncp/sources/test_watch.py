@@ -1,19 +1,21 @@
-"""The list-then-watch loop and the cache, against a scripted client: resume from the
-latest version, bookmarks, 410 relist dropping objects deleted while away, backoff on
-errors, duplicates and reordering that cannot roll objects back."""
+"""The list-then-watch loop (:mod:`ncp.sources.watch`), against a scripted client: resume
+from the latest version, bookmarks, 410 relist dropping objects deleted while away, backoff
+on errors (bounded, growing, capped, jittered). The cache's own rules are in
+``tests/ncp/live/test_cache.py``."""
 
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ncp.cache import ClusterCache
+from ncp.live.cache import ClusterCache
 from ncp.sources.kube import WATCHED, KubeGoneError, KubeUnavailableError
-from ncp.watching import WatchStats, backoff, watch_kind
+from ncp.sources.watch import WatchStats, backoff, watch_kind
 
 PODS = next(k for k in WATCHED if k.kind == "Pod")
 
@@ -105,34 +107,52 @@ def test_connection_errors_back_off_and_resume() -> None:
     assert set(names(cache)) == {"p1", "p2", "p3"}
 
 
-@pytest.mark.parametrize("events", [
-    pytest.param([("MODIFIED", pod("p1", 7)), ("MODIFIED", pod("p1", 7))], id="duplicated"),
-    pytest.param([("MODIFIED", pod("p1", 7)), ("MODIFIED", pod("p1", 6))], id="reordered"),
-])
-def test_duplicates_and_reordering_cannot_roll_back(events: list[Any]) -> None:
-    cache = ClusterCache()
-    cache.replace("Pod", [pod("p1", 5)])
-    version = cache.version
-    for etype, obj in events:
-        cache.apply("Pod", etype, obj)
-    assert names(cache) == {"p1": "7"}
-    assert cache.version == version + 1  # one real change
+class Ends(random.Random):
+    """A random source that answers the low or the high end of every range asked for,
+    and records the ranges."""
+
+    def __init__(self, high: bool) -> None:
+        super().__init__(0)
+        self.high = high
+        self.ranges: list[tuple[float, float]] = []
+
+    def uniform(self, a: float, b: float) -> float:
+        self.ranges.append((a, b))
+        return b if self.high else a
 
 
-def test_backoff_is_bounded_and_jittered() -> None:
-    import random
+#: What each attempt's delay may reach with the defaults (0.2 s doubling, capped at 30 s).
+CEILINGS = [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0, 30.0, 30.0, 30.0]
 
+
+def test_backoff_draws_each_delay_from_zero_to_a_doubling_capped_ceiling() -> None:
+    """Full jitter: attempt n waits a uniform draw from [0, min(cap, base * 2**n)]."""
+    high, low = Ends(high=True), Ends(high=False)
+    longest = [backoff(n, rng=high) for n in range(len(CEILINGS))]
+    assert longest == pytest.approx(CEILINGS)  # doubles from 0.2 s, then stays at 30 s
+    assert high.ranges == pytest.approx([(0.0, c) for c in CEILINGS])
+    assert [backoff(n, rng=low) for n in range(len(CEILINGS))] == [0.0] * len(CEILINGS)
+    assert [backoff(n, base=1.0, cap=5.0, rng=high) for n in range(5)] == [1, 2, 4, 5, 5]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_backoff_stays_within_each_attempts_bounds(seed: int) -> None:
+    """Every delay is within its attempt's bounds, however long the failures last (a
+    watch may fail for hours: the ceiling never overflows)."""
+    rng = random.Random(seed)
+    for n in [*range(40), 1023, 1024, 5000]:
+        ceiling = min(30.0, 0.2 * 2.0 ** min(n, 1000))
+        assert 0.0 <= backoff(n, rng=rng) <= ceiling, n
+    assert 0.0 <= backoff(3) <= 1.6  # the module's own random source too
+
+
+def test_backoff_is_jittered_across_the_whole_range_and_seeded() -> None:
+    """Replicas that fail together do not retry together: the draws at the cap spread
+    over the whole range; and a seeded random source gives the same delays again."""
     rng = random.Random(1)
-    delays = [backoff(n, rng=rng) for n in range(20)]
-    assert all(0 <= d <= 30 for d in delays)
-    assert len(set(delays)) == len(delays)
-
-
-def test_a_reordered_add_cannot_resurrect_a_deleted_object() -> None:
-    cache = ClusterCache()
-    cache.replace("Pod", [])
-    cache.apply("Pod", "DELETED", pod("p1", 9))  # the delete overtook the add
-    assert not cache.apply("Pod", "ADDED", pod("p1", 7))
-    assert names(cache) == {}
-    assert cache.apply("Pod", "ADDED", pod("p1", 12))  # a new incarnation is welcome
-    assert names(cache) == {"p1": "12"}
+    capped = [backoff(10, rng=rng) for _ in range(1000)]
+    assert min(capped) < 3.0 and max(capped) > 27.0
+    assert 13.5 < sum(capped) / len(capped) < 16.5  # centred on half the cap
+    again = [backoff(n, rng=random.Random(7)) for n in range(20)]
+    assert again == [backoff(n, rng=random.Random(7)) for n in range(20)]
+    assert again != [backoff(n, rng=random.Random(8)) for n in range(20)]

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from ncp.config import load_config
-from ncp.leader import LeaseSettings
-from ncp.running import Runner, RunOptions
+from ncp.live.leader import LeaseSettings
+from ncp.live.runner import Runner, RunOptions
 from ncp.sources.kube import KubeClient
 from sdn.model import SecurityPolicy, SegmentPort
 from sdn.store import Store
@@ -124,7 +124,7 @@ def test_a_failing_request_never_reads_as_no_objects(server: ApiServer, tmp_path
         try:
             wait(lambda: runner.reconciles >= 1 and not runner.cache.version - runner.applied,
                  what="a reconcile after the faults")
-            errors = sum(s.errors for s in runner.stats.values())
+            errors = sum(s.errors for s in runner.feed.stats.values())
         finally:
             runner.stop()
     assert sampler.samples > 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ncp.leader import LeaderElector, LeaseSettings
+from ncp.live.leader import LeaderElector, LeaseSettings
 from ncp.sources.kube import KubeConflictError
 
 

@@ -4,7 +4,8 @@ What NCP owns on each object it writes (the namespace annotations ``ncp/...``, t
 ``ncp/network_config``, ``ncp/error.loadbalancer`` on Services and Ingresses, and
 ``status.loadBalancer.ingress``) is merge-patched where it differs from what the object
 shows; keys of other writers are never touched and a key NCP no longer wants is removed.
-New problems become Warning Events on their objects. Used by ``ncp run``'s writer thread.
+New problems become Warning Events on their objects. Used by ``ncp run``'s writer thread
+(:mod:`ncp.live.writeback`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ncp.metrics import Metrics
+from ncp.live.metrics import Metrics
 from ncp.objects import ObjectKey, annotations_of
 from ncp.reconcile.incremental import Applied, normal_key
 from ncp.reconcile.sync import SyncReport, is_nsx_ingress
@@ -37,7 +38,7 @@ def _owned(key: str) -> bool:
 
 
 #: Status patches in flight at once, and how many go out between two looks at whether
-#: the worker has fallen behind (``Runner._let_the_state_lead``).
+#: the worker has fallen behind (:meth:`ncp.live.writeback.WriteBack.let_the_state_lead`).
 PATCH_THREADS = 8
 PATCH_CHUNK = 200
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ncp.running import Runner, RunOptions
+from ncp.live.runner import Runner, RunOptions
 from sdn.errors import StateError
 from sdn.model import SegmentPort
 from sdn.store import Store
@@ -50,7 +50,7 @@ def test_a_pod_waiting_for_a_held_address_gets_it_when_the_hold_ends(tmp_path: P
         wait(lambda: runner.last_report is not None and any(
             p.obj == "Pod/shop/late" for p in runner.last_report.problems),
             what="the late pod waiting for an address")
-        assert runner.full_due_at is not None
+        assert runner.worker.full_due_at is not None
         wait(lambda: "shop/late" in ports(state), what="the late pod realized")
     finally:
         runner.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 
 from ncp.sources.kube import KubeClient, KubeConflictError, KubeError, KubeNotFoundError
 
+# The name this module's log lines have always carried (log lines are an outside contract).
 log = logging.getLogger("ncp.leader")
 
 
@@ -134,3 +136,12 @@ class LeaderElector:
         except KubeError as err:
             log.warning("could not release the lease: %s", err)
         self.is_leader = False
+
+
+def keep_electing(elector: LeaderElector, stop: threading.Event, period: float,
+                  on_tick: Callable[[bool], None]) -> None:
+    """The election thread: a :meth:`~LeaderElector.tick` every ``period`` seconds until
+    ``stop``, each outcome handed to ``on_tick`` (the runner's ``ncp_is_leader`` gauge)."""
+    while not stop.is_set():
+        on_tick(elector.tick())
+        stop.wait(period)

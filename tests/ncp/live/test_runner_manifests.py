@@ -9,11 +9,11 @@ import urllib.request
 from pathlib import Path
 
 from ncp.config import load_config
-from ncp.running import Runner, RunOptions
+from ncp.live.runner import Runner, RunOptions
 from sdn.model import SegmentPort
 from sdn.store import Store
 
-SAMPLE = Path(__file__).resolve().parents[2] / "topologies" / "guestbook"
+SAMPLE = Path(__file__).resolve().parents[3] / "topologies" / "guestbook"
 
 
 def wait(predicate: object, timeout: float = 20.0) -> None:
@@ -56,4 +56,4 @@ def test_run_follows_manifest_changes(tmp_path: Path) -> None:
         assert health.status == 200
     finally:
         runner.stop()
-    assert not runner.worker_alive
+    assert not runner.worker.alive

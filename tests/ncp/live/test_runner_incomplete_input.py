@@ -18,11 +18,11 @@ import pytest
 
 import ncp.cli
 from ncp.config import load_config
-from ncp.running import Runner, RunOptions
+from ncp.live.runner import Runner, RunOptions
 from sdn.model import SegmentPort
 from sdn.store import Store
 
-SAMPLE = Path(__file__).resolve().parents[2] / "topologies" / "guestbook"
+SAMPLE = Path(__file__).resolve().parents[3] / "topologies" / "guestbook"
 GUESTBOOK = {"default/frontend-0", "default/frontend-1", "default/frontend-2",
              "default/redis-master-0", "default/redis-slave-0", "default/redis-slave-1"}
 

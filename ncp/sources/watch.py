@@ -11,7 +11,9 @@ informer are the models):
 5. errors back off exponentially with jitter (capped), never busy-looping;
 6. the loop stops when ``stop`` is set, checking it between events and while waiting.
 
-Callbacks only touch the cache; reconciling is someone else's job.
+Callbacks only touch the cache; reconciling is someone else's job. The cache is whatever
+has a :class:`Sink`'s two methods (``ncp run`` passes its :class:`~ncp.live.cache.ClusterCache`):
+the sources sit below the runtime and never import it.
 """
 
 from __future__ import annotations
@@ -19,14 +21,24 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from ncp.cache import ClusterCache
 from ncp.objects import resource_version
 from ncp.sources.kube import Kind, KubeClient, KubeError, KubeGoneError
 
+# The name this loop's log lines have always carried (log lines are an outside contract).
 log = logging.getLogger("ncp.watching")
+
+
+class Sink(Protocol):
+    """Where a watch puts what it sees: a kind's full set after a (re)list, and each event
+    (returning whether it changed anything, so that duplicates are not reported)."""
+
+    def replace(self, kind: str, items: Iterable[dict[str, Any]]) -> None: ...
+
+    def apply(self, kind: str, event: str, obj: dict[str, Any]) -> bool: ...
 
 
 @dataclass
@@ -42,12 +54,14 @@ class WatchStats:
 
 def backoff(attempt: int, *, base: float = 0.2, cap: float = 30.0,
             rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: a random delay up to ``base * 2**attempt``."""
+    """Exponential backoff with full jitter: a random delay up to ``base * 2**attempt``,
+    at most ``cap``. The exponent is bounded because the attempts are not: ``2**1024``
+    does not fit a float, and a watch failing for hours would die of an OverflowError."""
     r = rng or random
-    return float(r.uniform(0, min(cap, base * (2 ** attempt))))
+    return float(r.uniform(0, min(cap, base * 2.0 ** min(attempt, 1000))))
 
 
-def watch_kind(client: KubeClient, kind: Kind, cache: ClusterCache, stop: threading.Event, *,
+def watch_kind(client: KubeClient, kind: Kind, cache: Sink, stop: threading.Event, *,
                stats: WatchStats | None = None, timeout_seconds: int = 300,
                on_event: Callable[[str, str], None] | None = None,
                max_iterations: int | None = None) -> None:
