@@ -28,14 +28,14 @@ policy the first matching rule wins, as the API specifies. Ingress rules are dir
 with the peers as sources, egress rules direction OUT with the peers as destinations; every
 rule applies to the subject group.
 
-Selectors map to tag conditions as in :mod:`ncp.translate.networkpolicy`, with one addition:
-groups that select pods through namespaces also require the ``ncp/project`` tag, because the
-cluster's node ports carry ``ncp/cluster`` too and the API says nodes (host-network pods) are
-never subjects or pod peers. The egress ``nodes`` peer selects exactly those node ports:
-``ncp/node_name`` present and ``ncp/project`` absent, plus the node label conditions;
-``networks`` is an address expression. ``domainNames`` has no NSX group form and is rejected
-(``UNSUPPORTED_PEER``), as the API's "fail closed" asks of an implementation that cannot
-honour a peer.
+Selectors map to tag conditions as in :mod:`ncp.translate.networkpolicy` (both build with
+:mod:`ncp.translate.dfwkit`), with one addition: groups that select pods through namespaces
+also require the ``ncp/project`` tag, because the cluster's node ports carry ``ncp/cluster``
+too and the API says nodes (host-network pods) are never subjects or pod peers. The egress
+``nodes`` peer selects exactly those node ports: ``ncp/node_name`` present and
+``ncp/project`` absent, plus the node label conditions; ``networks`` is an address
+expression. ``domainNames`` has no NSX group form and is rejected (``UNSUPPORTED_PEER``), as
+the API's "fail closed" asks of an implementation that cannot honour a peer.
 
 Ports: v1alpha1 ``ports[]`` items ``portNumber {protocol, port}``, ``portRange {protocol,
 start, end}`` and ``namedPort``; v1alpha2 ``protocols[]`` items ``tcp|udp|sctp:
@@ -62,27 +62,18 @@ from typing import Any
 
 from ncp.objects import K8sObject
 from ncp.translate import naming
-from ncp.translate.networkpolicy import (
+from ncp.translate.dfwkit.addresses import in_networks, parse_cidr
+from ncp.translate.dfwkit.errors import ErrorCollector, PolicyInputError, translate_each
+from ncp.translate.dfwkit.ports import PortSpec, check_port_name, check_port_number, check_protocol
+from ncp.translate.dfwkit.rules import RuleDraft, build_policy, expand_rule, make_group
+from ncp.translate.dfwkit.selectors import (
     ClusterView,
-    ErrorCollector,
     PodPredicate,
-    PolicyInputError,
-    PortSpec,
-    RuleDraft,
-    build_policy,
-    check_port_name,
-    check_port_number,
-    check_protocol,
     cluster_condition,
     conjunction,
-    expand_rule,
-    in_networks,
-    make_group,
-    parse_cidr,
     parse_selector,
     selector_conditions,
     selector_matches,
-    translate_each,
 )
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo, PolicyTranslation
 from sdn.model import (
