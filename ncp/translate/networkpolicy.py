@@ -72,7 +72,14 @@ from ncp.translate import naming
 from ncp.translate.dfwkit.addresses import in_networks, ip_block_cidrs
 from ncp.translate.dfwkit.errors import ErrorCollector, PolicyInputError, translate_each
 from ncp.translate.dfwkit.ports import PortSpec, check_port_name, check_port_number, check_protocol
-from ncp.translate.dfwkit.rules import RuleDraft, build_policy, expand_rule, make_group
+from ncp.translate.dfwkit.rules import (
+    SIDES,
+    RuleDraft,
+    Side,
+    build_policy,
+    expand_rule,
+    make_group,
+)
 from ncp.translate.dfwkit.selectors import (
     ClusterView,
     PodPredicate,
@@ -156,28 +163,6 @@ class _Peer:
     selects: PodPredicate
 
 
-@dataclass(frozen=True)
-class _Side:
-    """One direction of a NetworkPolicy, with the names it goes by.
-
-    Attributes:
-        policy_type: ``Ingress`` or ``Egress`` (``spec.policyTypes``).
-        direction: The NSX rule direction, ``IN`` or ``OUT``.
-        key: The spec's list of rules (``ingress``, ``egress``) and the rule ids' stem.
-        peers_key: A rule's list of peers (``from``, ``to``).
-        short: The infix of the rule's group ids (``in``, ``eg``).
-    """
-
-    policy_type: str
-    direction: str
-    key: str
-    peers_key: str
-    short: str
-
-
-_SIDES = (_Side("Ingress", "IN", "ingress", "from", "in"),
-          _Side("Egress", "OUT", "egress", "to", "eg"))
-
 _Receivers = Callable[[], Sequence[PodInfo]]
 
 
@@ -253,7 +238,7 @@ class _NetworkPolicyTranslator:
         target_pods = self._target_pods(target_selector)
         groups: list[Group] = [target]
         drafts: list[RuleDraft] = []
-        for side in _SIDES:
+        for side in SIDES:
             for i, item in enumerate(found.attempt([], _list, spec, side.key, "spec")):
                 rule_groups, rule_drafts = self._rule(side, i, item, found, target_pods,
                                                       kept=side.policy_type in types)
@@ -279,7 +264,7 @@ class _NetworkPolicyTranslator:
         return lambda: self.view.select(lambda p: p.namespace == namespace
                                         and selector_matches(selector, p.labels))
 
-    def _rule(self, side: _Side, i: int, item: object, found: ErrorCollector,
+    def _rule(self, side: Side, i: int, item: object, found: ErrorCollector,
               target_pods: _Receivers, *, kept: bool) -> tuple[list[Group], list[RuleDraft]]:
         """One ``ingress`` or ``egress`` item: its peer and port groups and its rule drafts.
 
@@ -311,7 +296,7 @@ class _NetworkPolicyTranslator:
             ports=ports, destination_pods=receivers, port_group_prefix=prefix, tags=self.tags)
         return [*(p.group for p in peers), *port_groups], rule_drafts
 
-    def _peers(self, item: Mapping[str, Any], side: _Side, where: str, prefix: str,
+    def _peers(self, item: Mapping[str, Any], side: Side, where: str, prefix: str,
                found: ErrorCollector) -> list[_Peer]:
         """The rule's ``from`` / ``to`` peers that parse (the errors of the others go to
         ``found``)."""

@@ -42,7 +42,9 @@ from sdn.model.dfw import DOMAIN, Category, Expression
 
 __all__ = [
     "MAX_ID",
+    "SIDES",
     "RuleDraft",
+    "Side",
     "build_policy",
     "content_rule_id",
     "expand_rule",
@@ -51,6 +53,32 @@ __all__ = [
 
 #: The longest NSX id; a longer one is ``NAME_TOO_LONG``.
 MAX_ID = 255
+
+
+@dataclass(frozen=True)
+class Side:
+    """One direction of a Kubernetes policy's rules, by the names every policy kind uses.
+
+    Attributes:
+        key: The spec's list of rules (``ingress``, ``egress``), and the stem of rule ids.
+        peers_key: A rule's list of peers (``from``, ``to``).
+        short: The infix of the ids of a rule's groups (``in``, ``eg``).
+        direction: The NSX rule direction (``IN``, ``OUT``).
+    """
+
+    key: str
+    peers_key: str
+    short: str
+    direction: str
+
+    @property
+    def policy_type(self) -> str:
+        """NetworkPolicy's name for the direction in ``spec.policyTypes``."""
+        return self.key.capitalize()
+
+
+#: Ingress, then egress: the order rules are drafted in.
+SIDES = (Side("ingress", "from", "in", "IN"), Side("egress", "to", "eg", "OUT"))
 
 
 def content_rule_id(path: str) -> int:
