@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from ncp.errors import NcpError
+from ncp.errors import PluginError
 from ncp.objects import K8sObject
 from ncp.translate.policyinputs import PolicyTranslation
 from sdn.errors import Problem
@@ -37,24 +37,22 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
-class PolicyInputError(NcpError):
+class PolicyInputError(PluginError):
     """One thing wrong with one policy, with its stable ``code`` and ``message``.
 
-    Part of ncp's error tree (an :class:`~ncp.errors.NcpError`), but never the end of a
-    run: the translators catch it and :func:`translate_each` reports it as a problem named
-    after the policy (:meth:`problems_for`). ``problems`` is empty because where the error is
-    found the policy's name is not known.
+    A branch of ncp's error tree of its own (see :mod:`ncp.errors`), not an
+    :class:`~ncp.errors.NcpError`: it never stops a run. The translators catch it and
+    :func:`translate_each` reports it as a problem named after the policy
+    (:meth:`problems_for`), so none reaches the command line (one that did would be a bug
+    there, exit 70, as for any uncaught exception).
     """
 
     code = "INVALID_POLICY"
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__([])
+        super().__init__(message)
         self.code = code
         self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
     @property
     def errors(self) -> tuple[PolicyInputError, ...]:

@@ -6,9 +6,13 @@ the kit through whole policies; these pin the parts whose contract is the kit's 
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import pytest
 
-from ncp.errors import NcpError
+import ncp.cli
+from ncp.errors import NcpError, PluginError
 from ncp.objects import K8sObject
 from ncp.translate.dfwkit.errors import (
     ErrorCollector,
@@ -22,12 +26,27 @@ from sdn.model import Group, SecurityPolicy
 
 
 def test_policy_input_error_is_in_ncp_error_tree() -> None:
+    """A branch of its own: not an NcpError (the input errors that stop a run, exit 2),
+    since the translators report it as a problem and go on."""
     err = PolicyInputError("INVALID_SELECTOR", "spec.podSelector is not a label selector")
-    assert isinstance(err, NcpError)
+    assert isinstance(err, PluginError)
+    assert not isinstance(err, NcpError)
     assert (err.code, err.message) == ("INVALID_SELECTOR",
                                        "spec.podSelector is not a label selector")
-    assert str(err) == "INVALID_SELECTOR: spec.podSelector is not a label selector"
-    assert err.problems == []  # the policy's name is not known where it is raised
+    assert str(err) == "spec.podSelector is not a label selector"
+
+
+def test_an_escaped_policy_input_error_is_a_bug_at_the_command_line(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """As before it joined the tree: none should get that far, and one that did is exit 70."""
+    def run(_args: argparse.Namespace) -> int:
+        raise PolicyInputError("INVALID_PEER", "spec.ingress[0].from[0] is not a mapping")
+    monkeypatch.setattr(ncp.cli, "_run", run)
+    code = ncp.cli.main(["run", "--cluster", str(tmp_path), "--state", str(tmp_path / "s.db")])
+    assert code == 70
+    assert capsys.readouterr().err.startswith(
+        "error: INTERNAL_ERROR: PolicyInputError: spec.ingress[0].from[0] is not a mapping")
 
 
 def test_every_error_of_a_policy_is_its_own_problem() -> None:
