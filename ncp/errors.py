@@ -1,8 +1,9 @@
 """Errors of the container plugin, each with a stable ``code``.
 
 Bad *objects* are not exceptions: they become :class:`~sdn.errors.Problem` values and the
-rest of the cluster is still realized. Exceptions are for what stops a whole run or a
-whole request, in two branches, because their callers answer them differently::
+rest of the cluster is still realized (inside the policy translators a ``PolicyInputError``
+carries one until the policy's name is added). Exceptions are for what stops a whole run or
+a whole request, in two branches, because their callers answer them differently::
 
     PluginError                   every error ncp raises; ``code`` is stable
     |-- NcpError                  input that makes the run unusable (a config or profile
@@ -11,6 +12,11 @@ whole request, in two branches, because their callers answer them differently::
     |   |                         ``ncp`` prints them and exits 2, nothing written
     |   |-- ConfigError, InconsistentResultError, UnusableInputError
     |   `-- IncompleteInputError          (ncp.reconcile.completeness)
+    |-- PolicyInputError          one thing wrong with one policy (ncp.translate.dfwkit.errors):
+    |   |                         the policy translators report it as a Problem named after
+    |   |                         the policy and go on, so none reaches the command line
+    |   |                         (one that did would be a bug there: exit 70)
+    |   `-- PolicyInputErrors     several things wrong with one policy, each its own Problem
     `-- KubeError                 a Kubernetes API request failed (ncp.sources.kube):
         |                         not the input's fault; ``ncp run``'s loops retry it, so
         |                         none reaches the command line (one that did would be a

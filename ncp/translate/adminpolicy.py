@@ -28,14 +28,14 @@ policy the first matching rule wins, as the API specifies. Ingress rules are dir
 with the peers as sources, egress rules direction OUT with the peers as destinations; every
 rule applies to the subject group.
 
-Selectors map to tag conditions as in :mod:`ncp.translate.networkpolicy`, with one addition:
-groups that select pods through namespaces also require the ``ncp/project`` tag, because the
-cluster's node ports carry ``ncp/cluster`` too and the API says nodes (host-network pods) are
-never subjects or pod peers. The egress ``nodes`` peer selects exactly those node ports:
-``ncp/node_name`` present and ``ncp/project`` absent, plus the node label conditions;
-``networks`` is an address expression. ``domainNames`` has no NSX group form and is rejected
-(``UNSUPPORTED_PEER``), as the API's "fail closed" asks of an implementation that cannot
-honour a peer.
+Selectors map to tag conditions as in :mod:`ncp.translate.networkpolicy` (both build with
+:mod:`ncp.translate.dfwkit`), with one addition: groups that select pods through namespaces
+also require the ``ncp/project`` tag, because the cluster's node ports carry ``ncp/cluster``
+too and the API says nodes (host-network pods) are never subjects or pod peers. The egress
+``nodes`` peer selects exactly those node ports: ``ncp/node_name`` present and
+``ncp/project`` absent, plus the node label conditions; ``networks`` is an address
+expression. ``domainNames`` has no NSX group form and is rejected (``UNSUPPORTED_PEER``), as
+the API's "fail closed" asks of an implementation that cannot honour a peer.
 
 Ports: v1alpha1 ``ports[]`` items ``portNumber {protocol, port}``, ``portRange {protocol,
 start, end}`` and ``namedPort``; v1alpha2 ``protocols[]`` items ``tcp|udp|sctp:
@@ -62,27 +62,25 @@ from typing import Any
 
 from ncp.objects import K8sObject
 from ncp.translate import naming
-from ncp.translate.networkpolicy import (
-    ClusterView,
-    ErrorCollector,
-    PodPredicate,
-    PolicyInputError,
-    PortSpec,
+from ncp.translate.dfwkit.addresses import in_networks, parse_cidr
+from ncp.translate.dfwkit.errors import ErrorCollector, PolicyInputError, translate_each
+from ncp.translate.dfwkit.ports import PortSpec, check_port_name, check_port_number, check_protocol
+from ncp.translate.dfwkit.rules import (
+    SIDES,
     RuleDraft,
+    Side,
     build_policy,
-    check_port_name,
-    check_port_number,
-    check_protocol,
+    expand_rule,
+    make_group,
+)
+from ncp.translate.dfwkit.selectors import (
+    ClusterView,
+    PodPredicate,
     cluster_condition,
     conjunction,
-    expand_rule,
-    in_networks,
-    make_group,
-    parse_cidr,
     parse_selector,
     selector_conditions,
     selector_matches,
-    translate_each,
 )
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo, PolicyTranslation
 from sdn.model import (
@@ -350,57 +348,13 @@ class _AdminTranslator:
                                                 spec)
         subject = make_group(f"{self.prefix}_subject", conjunction(subject_sel.criteria),
                              self.tags)
-        scope = (subject.path,)
         groups: list[Group] = [subject]
         drafts: list[RuleDraft] = []
-        for key, peers_key, short, direction in (("ingress", "from", "in", "IN"),
-                                                 ("egress", "to", "eg", "OUT")):
-            rules = spec.get(key)
-            if rules is None:
-                rules = []
-            if not isinstance(rules, list):
-                found.errors.append(PolicyInputError("INVALID_POLICY",
-                                                     f"spec.{key} is not a list"))
-                continue
-            for i, item in enumerate(rules):
-                where = f"spec.{key}[{i}]"
-                rule = found.attempt(None, _mapping, item, "INVALID_POLICY", where)
-                if rule is None:
-                    continue
-                action: str = found.attempt("ALLOW", self.action, rule, baseline, where)
-                items = rule.get(peers_key)
-                if not isinstance(items, list) or not items:
-                    found.errors.append(PolicyInputError(
-                        "INVALID_PEER", f"{where}.{peers_key} must list at least one peer"))
-                    items = []
-                peers = [found.attempt(None, self.peer, p, direction == "OUT",
-                                       f"{where}.{peers_key}[{j}]")
-                         for j, p in enumerate(items)]
-                ports = self.ports(rule, where, found)
-                if found.errors:
-                    continue  # a policy with errors yields nothing: only collect them
-                chosen = [p for p in peers if p is not None]
-                peer_groups = [make_group(f"{self.prefix}_{short}{i}_peer{j}",
-                                          conjunction(p.criteria), self.tags)
-                               for j, p in enumerate(chosen)]
-                paths = tuple(g.path for g in peer_groups)
-                sources: tuple[str, ...]
-                destinations: tuple[str, ...]
-                receivers: Callable[[], Sequence[PodInfo]]
-                if direction == "IN":
-                    sources, destinations = paths, (ANY,)
-                    receivers = self._selected([subject_sel.selects])
-                else:
-                    sources, destinations = (ANY,), paths
-                    receivers = self._selected([p.selects for p in chosen])
-                name = rule.get("name")
-                label = name if isinstance(name, str) and name else f"{key}-{i}"
-                rule_drafts, port_groups = expand_rule(
-                    rule_id=f"{key}-{i}", display_name=label, action=action,
-                    direction=direction, sources=sources, destinations=destinations,
-                    ports=ports, destination_pods=receivers,
-                    port_group_prefix=f"{self.prefix}_{short}{i}", tags=self.tags)
-                groups += peer_groups + port_groups
+        for side in SIDES:
+            for i, item in enumerate(self._rules(spec, side, found)):
+                rule_groups, rule_drafts = self._rule(side, i, item, found, baseline,
+                                                      subject_sel)
+                groups += rule_groups
                 drafts += rule_drafts
         found.check()
         if baseline:
@@ -409,9 +363,68 @@ class _AdminTranslator:
         else:
             category, sequence = admin_category, priority
         policy = build_policy(policy_id=self.prefix, category=category,
-                              sequence_number=sequence, scope=scope, drafts=drafts,
+                              sequence_number=sequence, scope=(subject.path,), drafts=drafts,
                               tags=self.tags)
         return groups, policy
+
+    @staticmethod
+    def _rules(spec: Mapping[str, Any], side: Side, found: ErrorCollector) -> list[Any]:
+        """``spec.ingress`` or ``spec.egress`` (none when absent or not a list: the error
+        goes to ``found``)."""
+        rules = spec.get(side.key)
+        if rules is None:
+            return []
+        if not isinstance(rules, list):
+            found.errors.append(PolicyInputError("INVALID_POLICY",
+                                                 f"spec.{side.key} is not a list"))
+            return []
+        return rules
+
+    def _rule(self, side: Side, i: int, item: object, found: ErrorCollector, baseline: bool,
+              subject: _Selection) -> tuple[list[Group], list[RuleDraft]]:
+        """One ingress or egress rule: its peer and port groups and its rule drafts.
+
+        Its action, peers and ports are all parsed (their errors go to ``found``); a policy
+        with errors yields nothing, so then only its errors count.
+        """
+        where = f"spec.{side.key}[{i}]"
+        rule = found.attempt(None, _mapping, item, "INVALID_POLICY", where)
+        if rule is None:
+            return [], []
+        action: str = found.attempt("ALLOW", self.action, rule, baseline, where)
+        items = rule.get(side.peers_key)
+        if not isinstance(items, list) or not items:
+            found.errors.append(PolicyInputError(
+                "INVALID_PEER", f"{where}.{side.peers_key} must list at least one peer"))
+            items = []
+        peers = [found.attempt(None, self.peer, p, side.direction == "OUT",
+                               f"{where}.{side.peers_key}[{j}]")
+                 for j, p in enumerate(items)]
+        ports = self.ports(rule, where, found)
+        if found.errors:
+            return [], []
+        chosen = [p for p in peers if p is not None]
+        peer_groups = [make_group(f"{self.prefix}_{side.short}{i}_peer{j}",
+                                  conjunction(p.criteria), self.tags)
+                       for j, p in enumerate(chosen)]
+        paths = tuple(g.path for g in peer_groups)
+        sources: tuple[str, ...]
+        destinations: tuple[str, ...]
+        receivers: Callable[[], Sequence[PodInfo]]
+        if side.direction == "IN":
+            sources, destinations = paths, (ANY,)
+            receivers = self._selected([subject.selects])
+        else:
+            sources, destinations = (ANY,), paths
+            receivers = self._selected([p.selects for p in chosen])
+        name = rule.get("name")
+        label = name if isinstance(name, str) and name else f"{side.key}-{i}"
+        rule_drafts, port_groups = expand_rule(
+            rule_id=f"{side.key}-{i}", display_name=label, action=action,
+            direction=side.direction, sources=sources, destinations=destinations,
+            ports=ports, destination_pods=receivers,
+            port_group_prefix=f"{self.prefix}_{side.short}{i}", tags=self.tags)
+        return peer_groups + port_groups, rule_drafts
 
     def _selected(self, predicates: Sequence[PodPredicate]) -> Callable[[], Sequence[PodInfo]]:
         return lambda: self.view.select(lambda pod: any(s(pod) for s in predicates))

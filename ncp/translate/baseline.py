@@ -21,14 +21,8 @@ from collections.abc import Sequence
 from typing import Literal
 
 from ncp.translate import naming
-from ncp.translate.networkpolicy import (
-    RuleDraft,
-    build_policy,
-    cluster_condition,
-    conjunction,
-    make_group,
-    project_condition,
-)
+from ncp.translate.dfwkit.rules import RuleDraft, build_policy, make_group
+from ncp.translate.dfwkit.selectors import cluster_condition, conjunction, project_condition
 from sdn.model import ANY, Group, SecurityPolicy, group_path
 
 BaselineType = Literal["none", "allow_cluster", "allow_namespace", "allow_namespace_strict"]

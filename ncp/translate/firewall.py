@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from ncp.objects import K8sObject
 from ncp.translate.adminpolicy import translate_admin_policies
 from ncp.translate.baseline import baseline_policies
-from ncp.translate.networkpolicy import lint_limits, translate_network_policies
+from ncp.translate.networkpolicy import translate_network_policies
+from ncp.translate.networkpolicy_limits import lint_limits
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo, Tracked
 from ncp.translate.settings import ClusterSettings
 from sdn.errors import Problem

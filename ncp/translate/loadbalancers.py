@@ -27,7 +27,7 @@ the LB service it is on while it fits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import AddressValueError, IPv4Address, IPv4Network
 from typing import Any
@@ -43,6 +43,7 @@ from sdn.model import (
     IpAllocation,
     IpPool,
     LBPool,
+    LBPoolMember,
     LBService,
     LBVirtualServer,
     PolicyResource,
@@ -72,6 +73,12 @@ class LoadBalancing:
     problems: list[Problem] = field(default_factory=list)
     vips: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+
+    def refuse(self, svc: K8sObject, code: str, message: str) -> None:
+        """A service that gets no load balancing: a problem on it, and the code for its
+        ``ncp/error.loadbalancer`` annotation."""
+        self.problems.append(Problem(code, f"Service/{svc.namespace}/{svc.name}", message))
+        self.errors[f"{svc.namespace}/{svc.name}"] = code
 
 
 class StickyAddresses:
@@ -160,101 +167,187 @@ def load_balancers(services: Sequence[K8sObject], slices: Sequence[K8sObject], *
                    delay: float, algorithm: str = "ROUND_ROBIN",
                    source_ip_persistence: bool = False,
                    reserved_virtual_servers: int = 0) -> LoadBalancing:
-    """The cluster's LoadBalancer services as NSX L4 load balancing (module docstring)."""
+    """The cluster's LoadBalancer services as NSX L4 load balancing (module docstring).
+
+    Each service in turn gets its VIP, then room for its virtual servers on an LB service;
+    one that gets neither is reported and gives its VIP back, and the next one is tried.
+    """
     out = LoadBalancing()
     wanted = sorted((s for s in services
                      if s.spec.get("type") == "LoadBalancer"),
                     key=lambda s: (s.namespace, s.name))
     vips = StickyAddresses(cluster, external_pools, holds, now, delay)
-    size = size.upper()
-    vs_cap, pool_cap, member_cap = CAPACITY.get(size, CAPACITY["SMALL"])
-    placed: dict[str, str] = {}  # vs id -> lb service id it is on now
-    for vs in current.of_type(LBVirtualServer):
-        if vs.tag(naming.SCOPE_CLUSTER) == cluster and vs.id.startswith("l4vs_"):
-            placed[vs.id] = vs.lb_service_path.rsplit("/", 1)[-1]
-    load: dict[str, list[int]] = {}  # lb id -> [virtual servers, pools, members]
-    if reserved_virtual_servers:  # the Ingress's HTTP/HTTPS virtual servers go first
-        load[_lb_id(cluster, 0)] = [reserved_virtual_servers, 0, 0]
+    lbs = _Placement.of_cluster(cluster, size, current, max_virtual_servers,
+                                reserved_virtual_servers)
     order = [*lb_pool_ids, *[p for p in fip_pool_ids if p not in lb_pool_ids]]
-    total_vs = 0
     for svc in wanted:
-        spec = svc.spec
-        key = f"lbvip_{cluster}_{svc.namespace}_{svc.name}"
-        name = f"Service/{svc.namespace}/{svc.name}"
-        ports = [p for p in spec.get("ports") or []
-                 if str(p.get("protocol") or "TCP").upper() in ("TCP", "UDP")
-                 and isinstance(p.get("port"), int)]
+        ports = _l4_ports(svc)
         if not ports:
             continue
-        want = str(spec.get("loadBalancerIP") or "") or None
-        named = external_pools.get(want) if want else None
-        if named is not None and named.tag("ncp/owner") != f"cluster:{cluster}":
-            vip, code = None, "IP_POOL_NOT_FOUND"  # NCP only uses pools tagged for it
-        else:
-            vip, code = vips.get(key, want, order, svc.namespace, svc.name)
+        key = f"lbvip_{cluster}_{svc.namespace}_{svc.name}"
+        vip, code = _service_vip(svc, key, vips, external_pools, order, cluster)
         if vip is None:
-            out.problems.append(Problem(code, name, f"no VIP: {code} "
-                                        f"(loadBalancerIP {spec.get('loadBalancerIP')!r})"))
-            out.errors[f"{svc.namespace}/{svc.name}"] = code
+            out.refuse(svc, code, f"no VIP: {code} "
+                       f"(loadBalancerIP {svc.spec.get('loadBalancerIP')!r})")
             continue
         members = backend_members(svc, slices, pods)
-        drafts = []
-        for port in ports:
-            protocol = str(port.get("protocol") or "TCP").upper()
-            ident = f"{cluster}_{svc.namespace}_{svc.name}_{port['port']}_{protocol}"
-            drafts.append((ident, port, protocol, members(port, protocol)))
-        need_members = sum(len(m) for *_rest, m in drafts)
-        if max_virtual_servers is not None and total_vs + len(drafts) > max_virtual_servers:
-            lb_id = None
-        else:
-            lb_id = _place(drafts, placed, load, cluster, vs_cap, pool_cap, member_cap,
-                           need_members)
+        servers = [_PortServer.of(svc, port, cluster, members) for port in ports]
+        lb_id = lbs.place(servers)
         if lb_id is None:
-            code = "SERVICE_LOADBALANCER_UNREALIZED"
-            out.problems.append(Problem(code, name, "no LB service has room for its "
-                                        f"{len(drafts)} virtual server(s) ({size} holds "
-                                        f"{vs_cap}; max_l4_lb_service {max_virtual_servers})"))
-            out.errors[f"{svc.namespace}/{svc.name}"] = code
+            out.refuse(svc, "SERVICE_LOADBALANCER_UNREALIZED", lbs.no_room(len(servers)))
             vips.kept.pop(key, None)
             continue
-        total_vs += len(drafts)
         out.vips[f"{svc.namespace}/{svc.name}"] = str(vip)
-        tags = (*naming.base_tags(cluster, svc.namespace), naming.tag("ncp/service", svc.name))
-        for ident, port, protocol, pool_members in drafts:
-            pool = LBPool(id=f"l4pool_{ident}", display_name=f"{svc.namespace}/{svc.name}:"
-                          f"{port['port']}", path=lb_pool_path(f"l4pool_{ident}"),
-                          members=tuple(pool_members), tags=tags,
-                          algorithm=algorithm,
-                          snat_translation=LBSnatTranslation(type="LBSnatAutoMap"))
-            out.objects += [pool, LBVirtualServer(
-                id=f"l4vs_{ident}", display_name=pool.display_name,
-                path=lb_virtual_server_path(f"l4vs_{ident}"), ip_address=vip,
-                ports=(str(port["port"]),), lb_service_path=lb_service_path(lb_id),
-                pool_path=pool.path, tags=(*tags, naming.tag("ncp/service_port",
-                                                             f"{port['port']}/{protocol}")),
-                lb_persistence_profile_path=SOURCE_IP_PERSISTENCE if source_ip_persistence
-                else None,
-                application_profile_path=UDP_PROFILE if protocol == "UDP" else TCP_PROFILE)]
-    for lb_id in sorted(load):
+        out.objects += _l4_objects(svc, vip, lb_id, servers, cluster, algorithm,
+                                   source_ip_persistence)
+    for lb_id in sorted(lbs.load):
         out.objects.append(LBService(id=lb_id, display_name=f"{cluster} load balancer",
                                      path=lb_service_path(lb_id), connectivity_path=gateway,
-                                     size=size, tags=tuple(naming.base_tags(cluster))))
+                                     size=lbs.size, tags=tuple(naming.base_tags(cluster))))
     out.pools, out.holds = vips.finish()
     return out
 
 
-def _place(drafts: Sequence[tuple[str, Any, str, list[Any]]], placed: Mapping[str, str],
+def _l4_ports(svc: K8sObject) -> list[Any]:
+    """The service ports an L4 virtual server can serve: TCP or UDP, with a number."""
+    return [p for p in svc.spec.get("ports") or []
+            if str(p.get("protocol") or "TCP").upper() in ("TCP", "UDP")
+            and isinstance(p.get("port"), int)]
+
+
+def _service_vip(svc: K8sObject, key: str, vips: StickyAddresses,
+                 external_pools: Mapping[str, IpPool], order: Sequence[str],
+                 cluster: str) -> tuple[IPv4Address | None, str]:
+    """The service's VIP (``spec.loadBalancerIP``: an address or a pool id; else from the
+    pools in ``order``), or an error code. A pool the service names must be tagged for
+    this cluster: NCP only allocates from pools tagged for it."""
+    want = str(svc.spec.get("loadBalancerIP") or "") or None
+    named = external_pools.get(want) if want else None
+    if named is not None and named.tag("ncp/owner") != f"cluster:{cluster}":
+        return None, "IP_POOL_NOT_FOUND"
+    return vips.get(key, want, order, svc.namespace, svc.name)
+
+
+@dataclass(frozen=True)
+class _PortServer:
+    """The virtual server and pool one service port needs, before they are placed.
+
+    Attributes:
+        ident: The id stem of the pool and the virtual server
+            (``<cluster>_<namespace>_<name>_<port>_<protocol>``).
+        port: The service port.
+        protocol: ``TCP`` or ``UDP``.
+        members: The pool's members (the ready endpoints).
+    """
+
+    ident: str
+    port: Mapping[str, Any]
+    protocol: str
+    members: list[LBPoolMember]
+
+    @classmethod
+    def of(cls, svc: K8sObject, port: Mapping[str, Any], cluster: str,
+           members: Callable[[Mapping[str, Any], str], list[LBPoolMember]]) -> _PortServer:
+        """The service port's server, with the members ``members`` gives for it."""
+        protocol = str(port.get("protocol") or "TCP").upper()
+        ident = f"{cluster}_{svc.namespace}_{svc.name}_{port['port']}_{protocol}"
+        return cls(ident, port, protocol, members(port, protocol))
+
+
+@dataclass
+class _Placement:
+    """Which LB service each virtual server goes on, and how full each one is.
+
+    Attributes:
+        cluster: The cluster (LB service ids are derived from it).
+        size: The LB services' size (``SMALL``, ``MEDIUM``, ``LARGE``).
+        capacity: Virtual servers, pools and members an LB service of that size holds.
+        max_virtual_servers: ``max_l4_lb_service``: the cap on virtual servers (None: none).
+        placed: Virtual server id -> the LB service it is on now (from the state).
+        load: LB service id -> [virtual servers, pools, members] placed on it in this run.
+        total: Virtual servers placed in this run.
+    """
+
+    cluster: str
+    size: str
+    capacity: tuple[int, int, int]
+    max_virtual_servers: int | None
+    placed: dict[str, str]
+    load: dict[str, list[int]] = field(default_factory=dict)
+    total: int = 0
+
+    @classmethod
+    def of_cluster(cls, cluster: str, size: str, current: Inventory,
+                   max_virtual_servers: int | None, reserved: int) -> _Placement:
+        """The placement at the start of a run: the cluster's virtual servers where the
+        state has them, and ``reserved`` virtual servers (the Ingress's HTTP and HTTPS
+        ones) first on the first LB service."""
+        size = size.upper()
+        placed = {vs.id: vs.lb_service_path.rsplit("/", 1)[-1]
+                  for vs in current.of_type(LBVirtualServer)
+                  if vs.tag(naming.SCOPE_CLUSTER) == cluster and vs.id.startswith("l4vs_")}
+        out = cls(cluster, size, CAPACITY.get(size, CAPACITY["SMALL"]), max_virtual_servers,
+                  placed)
+        if reserved:
+            out.load[_lb_id(cluster, 0)] = [reserved, 0, 0]
+        return out
+
+    def place(self, servers: Sequence[_PortServer]) -> str | None:
+        """The LB service one service's virtual servers go on, or None when
+        ``max_l4_lb_service`` or every LB service's capacity leaves no room."""
+        if (self.max_virtual_servers is not None
+                and self.total + len(servers) > self.max_virtual_servers):
+            return None
+        vs_cap, pool_cap, member_cap = self.capacity
+        lb_id = _place(servers, self.placed, self.load, self.cluster, vs_cap, pool_cap,
+                       member_cap, sum(len(s.members) for s in servers))
+        if lb_id is not None:
+            self.total += len(servers)
+        return lb_id
+
+    def no_room(self, count: int) -> str:
+        """Why ``count`` virtual servers found no LB service."""
+        return (f"no LB service has room for its {count} virtual server(s) ({self.size} "
+                f"holds {self.capacity[0]}; max_l4_lb_service {self.max_virtual_servers})")
+
+
+def _l4_objects(svc: K8sObject, vip: IPv4Address, lb_id: str, servers: Sequence[_PortServer],
+                cluster: str, algorithm: str,
+                source_ip_persistence: bool) -> list[PolicyResource]:
+    """The pool and the virtual server of every port of a placed service."""
+    tags = (*naming.base_tags(cluster, svc.namespace), naming.tag("ncp/service", svc.name))
+    objects: list[PolicyResource] = []
+    for server in servers:
+        ident, port, protocol = server.ident, server.port, server.protocol
+        pool = LBPool(id=f"l4pool_{ident}", display_name=f"{svc.namespace}/{svc.name}:"
+                      f"{port['port']}", path=lb_pool_path(f"l4pool_{ident}"),
+                      members=tuple(server.members), tags=tags,
+                      algorithm=algorithm,
+                      snat_translation=LBSnatTranslation(type="LBSnatAutoMap"))
+        objects += [pool, LBVirtualServer(
+            id=f"l4vs_{ident}", display_name=pool.display_name,
+            path=lb_virtual_server_path(f"l4vs_{ident}"), ip_address=vip,
+            ports=(str(port["port"]),), lb_service_path=lb_service_path(lb_id),
+            pool_path=pool.path, tags=(*tags, naming.tag("ncp/service_port",
+                                                         f"{port['port']}/{protocol}")),
+            lb_persistence_profile_path=SOURCE_IP_PERSISTENCE if source_ip_persistence
+            else None,
+            application_profile_path=UDP_PROFILE if protocol == "UDP" else TCP_PROFILE)]
+    return objects
+
+
+def _place(servers: Sequence[_PortServer], placed: Mapping[str, str],
            load: dict[str, list[int]], cluster: str, vs_cap: int, pool_cap: int,
            member_cap: int, members: int) -> str | None:
     """The LB service a service's virtual servers go on: where they are if they still
     fit, else the first with room, else a new one (auto-scaling)."""
-    n = len(drafts)
+    n = len(servers)
 
     def fits(lb: str) -> bool:
         v, p, m = load.get(lb, [0, 0, 0])
         return v + n <= vs_cap and p + n <= pool_cap and m + members <= member_cap
 
-    current = {placed[f"l4vs_{ident}"] for ident, *_ in drafts if f"l4vs_{ident}" in placed}
+    current = {placed[f"l4vs_{s.ident}"] for s in servers if f"l4vs_{s.ident}" in placed}
     choices = sorted(current) if len(current) == 1 else []
     choices += [*sorted(load), _lb_id(cluster, len(load))]
     for lb in choices:

@@ -18,7 +18,7 @@ import yaml
 
 from ncp.objects import K8sObject
 from ncp.translate import naming
-from ncp.translate.networkpolicy import lint_limits, translate_network_policies
+from ncp.translate.networkpolicy import translate_network_policies
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo, PolicyTranslation
 from sdn.model import (
     AddressBinding,
@@ -583,57 +583,6 @@ def test_same_output_for_shuffled_input(seed: int) -> None:
                                    namespaces=spaces)
     assert dump(t) == expected
     assert [p.id for p in t.policies][:2] == ["np_k8s_ops_b_allow", "np_k8s_ops_b_isolation"]
-
-
-# --------------------------------------------------------------------------- limits
-
-
-def np_text(spec: str) -> str:
-    return f"metadata: {{name: p}}\nspec: {spec}\n"
-
-
-FIVE = "{a: '1', b: '2', c: '3', d: '4', e: '5'}"
-
-
-@pytest.mark.parametrize(
-    ("spec", "codes"),
-    [
-        pytest.param("{podSelector: {matchLabels: {a: '1', b: '2', c: '3', d: '4'}}}", [],
-                     id="four-match-labels-ok"),
-        pytest.param(f"{{podSelector: {{matchLabels: {FIVE}}}}}", ["TOO_MANY_MATCH_LABELS"],
-                     id="five-match-labels"),
-        pytest.param(f"{{ingress: [{{from: [{{namespaceSelector: {{matchLabels: {FIVE}}}}}]}}]}}",
-                     ["TOO_MANY_MATCH_LABELS"], id="five-match-labels-in-peer"),
-        pytest.param("{ingress: [{from: [{podSelector: {}, namespaceSelector: {}}, "
-                     "{podSelector: {}, namespaceSelector: {}}, {podSelector: {}}]}]}",
-                     ["TOO_MANY_NAMESPACES", "TOO_MANY_NAMESPACES"],
-                     id="five-selectors-ok-too-many-namespaces"),
-        pytest.param("{ingress: [{from: [{podSelector: {}}, {podSelector: {}}, "
-                     "{podSelector: {}}, {podSelector: {}}, {podSelector: {}}, "
-                     "{podSelector: {}}]}]}", ["TOO_MANY_SELECTORS"], id="six-selectors"),
-        pytest.param("{ingress: [{from: [{podSelector: {}, namespaceSelector: "
-                     "{matchLabels: {env: prod}}}]}]}", [], id="few-namespaces"),
-        pytest.param("{ingress: [{ports: [" + ", ".join(f"{{port: {n}}}" for n in range(1, 8))
-                     + "]}], egress: [{ports: [" + ", ".join(f"{{port: {n}}}"
-                                                             for n in range(8, 14)) + "]}]}",
-                     ["TOO_MANY_PORTS"], id="thirteen-ports"),
-        pytest.param("{ingress: [{ports: [{protocol: SCTP, port: 9}]}]}",
-                     ["SCTP_UNSUPPORTED_BY_NCP"], id="sctp"),
-        pytest.param("{egress: [{ports: [{port: http}]}]}", ["NAMED_PORT_EGRESS_TO_ALL"],
-                     id="named-port-allow-all-egress"),
-        pytest.param("{ingress: 7, egress: [{to: 3}]}", [], id="malformed-skipped"),
-    ],
-)
-def test_lint_limits(spec: str, codes: list[str]) -> None:
-    spaces = [NamespaceInfo(f"ns{n}", {"env": "prod" if n < 3 else "dev"}) for n in range(6)]
-    problems = lint_limits([obj(np_text(spec))], namespaces=spaces)
-    assert [p.code for p in problems] == codes
-    assert all(p.obj == "NetworkPolicy/shop/p" for p in problems)
-
-
-def test_lint_without_namespaces_skips_namespace_count() -> None:
-    text = np_text("{ingress: [{from: [{podSelector: {}, namespaceSelector: {}}]}]}")
-    assert lint_limits([obj(text)]) == []
 
 
 # --------------------------------------------------------------------------- semantics
