@@ -67,8 +67,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import shutil
 import statistics
@@ -80,7 +78,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "large-cluster.yaml"
 CASES = ("compile", "reach", "explain", "label_change")
 #: The name ``label_change`` is reported under while it is measured as a full recompile.
 LABEL_CHANGE_CASE = "label_change_full_recompile"
@@ -104,7 +101,14 @@ T0 = 1_700_000_000.0
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import peak_rss_mib, percentile, run_child, source_revision  # noqa: E402
+from benchlib import (  # noqa: E402
+    BenchParser,
+    emit,
+    peak_rss_mib,
+    percentile,
+    run_child,
+    run_info,
+)
 
 
 def log(msg: str) -> None:
@@ -521,63 +525,48 @@ def result_line(case: str, cluster: dict[str, Any], result: dict[str, Any], seed
     return line
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Time the distributed firewall (compile, reach, explain, a label "
-                    "change) on generated clusters; one JSON line per case.")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=None,
-                        help="timed runs per case (3; 1 with --scale large)")
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma-separated subset of {','.join(CASES)}")
-    parser.add_argument("--scale", choices=["default", "large"], default="default",
-                        help="large: 25000 namespaces / 100000 pods / 75000 policies, repeat 1")
-    parser.add_argument("--namespaces", type=int, default=None,
-                        help="override the compile cluster's namespaces (2500)")
-    parser.add_argument("--pods", type=int, default=None,
-                        help="override the compile cluster's pods (10000)")
-    parser.add_argument("--policies", type=int, default=None,
-                        help="override the compile cluster's NetworkPolicies (7500)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="cluster settings (default bench/large-cluster.yaml)")
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line; on the parent side with the values :meth:`BenchParser.resolve`
+    settles (cases as a list, sizes and repeats from ``--scale``)."""
+    parser = BenchParser(
+        "Time the distributed firewall (compile, reach, explain, a label change) on "
+        "generated clusters; one JSON line per case.",
+        cases=CASES, more_cases=(LABEL_CHANGE_CASE,), child=True)
+    parser.add_repeat(3, large=1)
+    parser.add_sizes(DEFAULT_SIZE, large=LARGE_SIZE, at_least=(1, 2, 0),
+                     what="the compile cluster's")
+    parser.add_config()
     parser.add_argument("--label-method", choices=["auto", "incremental", "full"],
                         default="auto",
                         help="label_change: MembershipUpdater.relabel when sdn.policy has it "
                              "(auto), always it, or a full compile_dfw")
-    parser.add_argument("--profile", action="store_true",
-                        help="print a cProfile of each case's timed calls on stderr")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_profile("print a cProfile of each case's timed calls on stderr")
+    parser.add_keep()
     # Hidden: the per-case process.
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--state", help=argparse.SUPPRESS)
     parser.add_argument("--cluster-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        return args
+    parser.resolve(args)
+    if LABEL_CHANGE_CASE in args.cases:  # the full-recompile measurement, asked for by name
+        args.label_method = "full"
+        args.cases = ["label_change" if c == LABEL_CHANGE_CASE else c for c in args.cases]
+    return args
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     if args.child:
         return child(args)
 
-    large = args.scale == "large"
-    base = LARGE_SIZE if large else DEFAULT_SIZE
-    size = (args.namespaces if args.namespaces is not None else base[0],
-            args.pods if args.pods is not None else base[1],
-            args.policies if args.policies is not None else base[2])
-    repeat = args.repeat if args.repeat is not None else (1 if large else 3)
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    if LABEL_CHANGE_CASE in cases:  # the full-recompile measurement, asked for by name
-        args.label_method = "full"
-        cases = ["label_change" if c == LABEL_CHANGE_CASE else c for c in cases]
-    unknown = sorted(set(cases) - set(CASES))
-    if unknown:
-        parser.error(f"unknown case(s): {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    if repeat < 1 or size[0] < 1 or size[1] < 2 or size[2] < 0:
-        parser.error("--repeat and --namespaces must be >= 1, --pods >= 2, --policies >= 0")
-    args.config = args.config.resolve()
+    size = (args.namespaces, args.pods, args.policies)
+    repeat, cases = args.repeat, args.cases
 
     work = Path(tempfile.mkdtemp(prefix="bench-dfw-"))
-    common = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-              "revision": source_revision()}
+    common = run_info()
     clusters: dict[str, dict[str, Any] | None] = {}
     failed = False
     try:
@@ -596,8 +585,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if result is None:
                 failed = True
                 continue
-            print(json.dumps(result_line(case, cluster, result, args.seed, repeat, common)),
-                  flush=True)
+            emit(result_line(case, cluster, result, args.seed, repeat, common))
     finally:
         if args.keep:
             log(f"kept {work}")

@@ -15,19 +15,17 @@ one must be delivered to a member of its service's pool, else the case fails).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import random
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import ROOT, peak_rss_mib, percentile, source_revision
+from benchlib import ROOT, BenchParser, emit, peak_rss_mib, percentile, run_info
 
 sys.path.insert(0, str(ROOT))
 
@@ -53,15 +51,21 @@ def cluster(namespaces: int, services: int) -> list[dict[str, Any]]:
     return docs
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, bounds checked."""
+    parser = BenchParser(__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=2000)
-    parser.add_argument("--namespaces", type=int, default=200)
+    parser.add_sizes((200,))
     parser.add_argument("--lb-size", choices=["small", "medium", "large"], default="large")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_repeat(3)
     parser.add_argument("--traces", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    parser.resolve(args)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
 
     from ncp.config import parse_config
     from ncp.objects import K8sObject
@@ -84,7 +88,7 @@ def main() -> int:
         "service_cidr": "10.96.0.0/16",  # room for 2,000 cluster IPs as well
     })
     profile = parse_profile({"name": "bench", "parameters": {"lb_size": args.lb_size}})
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    where = run_info()
     for case in ("cold", "noop_full"):
         times: list[float] = []
         info: dict[str, Any] = {}
@@ -106,16 +110,14 @@ def main() -> int:
                                             if s.size != "DLB"]),
                         "members": 10, "changed": report.changed}
                 store.close()
-        print(json.dumps({"bench": "lb", "case": case, "services": args.services,
-                          "namespaces": args.namespaces, "lb_size": args.lb_size,
-                          "repeat": args.repeat, "median_s": round(statistics.median(times), 4),
-                          "p95_s": round(percentile(times, 95), 4),
-                          "peak_rss_mib": peak_rss_mib(), **info, "machine": machine,
-                          "revision": source_revision()}), flush=True)
-    print(json.dumps({"bench": "lb", "case": "trace_outside", "services": args.services,
-                      "namespaces": args.namespaces, "lb_size": args.lb_size,
-                      **trace_outside(mset, config, profile, args), "machine": machine,
-                      "revision": source_revision()}), flush=True)
+        emit({"bench": "lb", "case": case, "services": args.services,
+              "namespaces": args.namespaces, "lb_size": args.lb_size, "repeat": args.repeat,
+              "median_s": round(statistics.median(times), 4),
+              "p95_s": round(percentile(times, 95), 4), "peak_rss_mib": peak_rss_mib(),
+              **info, **where})
+    emit({"bench": "lb", "case": "trace_outside", "services": args.services,
+          "namespaces": args.namespaces, "lb_size": args.lb_size,
+          **trace_outside(mset, config, profile, args), **where})
     return 0
 
 

@@ -53,8 +53,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import random
 import statistics
 import sys
@@ -66,12 +64,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "large-cluster.yaml"
 CASES = ("stream", "steady", "steady_namespace")
 TIERS = ("frontend", "backend", "data", "batch")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import peak_rss_mib, percentile, run_child, source_revision  # noqa: E402
+from benchlib import (  # noqa: E402
+    BenchParser,
+    emit,
+    peak_rss_mib,
+    percentile,
+    run_child,
+    run_info,
+)
 
 
 def log(msg: str) -> None:
@@ -269,43 +273,38 @@ def spawn(args: argparse.Namespace, case: str) -> dict[str, Any] | None:
     return run_child(__file__, case, cmd, log=log)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Time `ncp run` replaying a recorded watch stream; one JSON line per case.")
-    parser.add_argument("--namespaces", type=int, default=2500)
-    parser.add_argument("--pods", type=int, default=10000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma-separated subset of {','.join(CASES)}")
-    parser.add_argument("--debounce", type=float, default=0.3,
-                        help="seconds a full pass lets a burst settle (RunOptions default 0.3)")
-    parser.add_argument("--changes", type=int, default=1000,
-                        help="pod events timed by steady (1000)")
-    parser.add_argument("--ns-changes", type=int, default=10,
-                        help="namespace events timed by steady_namespace (10)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="cluster settings (default bench/large-cluster.yaml)")
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line; on the parent side with the values :meth:`BenchParser.resolve`
+    settles (cases as a list, bounds checked)."""
+    parser = BenchParser(
+        "Time `ncp run` replaying a recorded watch stream; one JSON line per case.",
+        cases=CASES, child=True)
+    parser.add_sizes((2500, 10000), at_least=(1, 1))
+    parser.add_bounded("--debounce", 0, type=float, default=0.3,
+                       help="seconds a full pass lets a burst settle (RunOptions default 0.3)")
+    parser.add_bounded("--changes", 1, type=int, default=1000,
+                       help="pod events timed by steady (1000)")
+    parser.add_bounded("--ns-changes", 1, type=int, default=10,
+                       help="namespace events timed by steady_namespace (10)")
+    parser.add_config()
     parser.add_argument("--record", type=Path, help="where to keep the recorded stream")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds any one wait may take before the case fails (600)")
-    parser.add_argument("--verbose", action="store_true", help="ncp's INFO logs on stderr")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_timeout(600.0)
+    parser.add_verbose()
     args = parser.parse_args(argv)
+    if not args.child:
+        parser.resolve(args)
+    return args
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
     if args.child:
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
         print(json.dumps(run_case(args)), flush=True)
         return 0
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = sorted(set(cases) - set(CASES))
-    if unknown:
-        parser.error(f"unknown case(s): {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    if min(args.namespaces, args.pods, args.changes, args.ns_changes) < 1 or args.debounce < 0:
-        parser.error("counts must be >= 1, --debounce >= 0")
-    args.config = args.config.resolve()
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
-    revision = source_revision()
+    cases = args.cases
+    where = run_info()
     failed = False
     for case in cases:
         log(f"case {case}: {args.namespaces} namespaces / {args.pods} pods, seed {args.seed}")
@@ -315,11 +314,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             failed = True
             continue
         log(f"case {case} done in {time.perf_counter() - start:.0f} s")
-        print(json.dumps({
+        emit({
             "bench": "ncp_replay", "case": case, "namespaces": args.namespaces,
             "pods": args.pods, "nodes": result.pop("nodes"), "seed": args.seed,
-            "debounce": args.debounce, **result, "machine": machine, "revision": revision,
-        }), flush=True)
+            "debounce": args.debounce, **result, **where,
+        })
     return 1 if failed else 0
 
 

@@ -51,8 +51,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import resource
 import shutil
@@ -66,7 +64,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "large-cluster.yaml"
 CASES = ("cold", "noop", "noop_full", "churn")
 #: Epoch seconds of the preparing (cold) sync; re-syncs run ``RESYNC_AFTER`` later.
 T0 = 1_700_000_000.0
@@ -78,7 +75,14 @@ CHURN_APP = "canary"
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import p95, peak_rss_mib, run_child, source_revision  # noqa: E402
+from benchlib import (  # noqa: E402
+    BenchParser,
+    emit,
+    p95,
+    peak_rss_mib,
+    run_child,
+    run_info,
+)
 
 
 def log(msg: str) -> None:
@@ -287,45 +291,35 @@ def spawn(args: argparse.Namespace, case: str, dirs: dict[str, Path],
     return run_child(__file__, case, cmd, log=log)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Time `ncp sync` on a generated cluster; one JSON line per case.")
-    parser.add_argument("--namespaces", type=int, default=None, help="default 2500")
-    parser.add_argument("--pods", type=int, default=None, help="default 10000")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=None, help="timed runs per case (3)")
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma-separated subset of {','.join(CASES)}")
-    parser.add_argument("--scale", choices=["default", "large"], default="default",
-                        help="large: 25000 namespaces / 100000 pods, repeat 1")
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line; on the parent side with the values :meth:`BenchParser.resolve`
+    settles (cases as a list, sizes and repeats from ``--scale``)."""
+    parser = BenchParser("Time `ncp sync` on a generated cluster; one JSON line per case.",
+                         cases=CASES, child=True)
+    parser.add_sizes((2500, 10000), large=(25000, 100000), at_least=(1, 0))
+    parser.add_repeat(3, large=1)
     parser.add_argument("--via-cli", action="store_true",
                         help="time the `ncp sync` command in a subprocess instead of the API")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="cluster settings (default bench/large-cluster.yaml)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_config()
+    parser.add_keep()
     # Hidden: the per-case process.
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--cluster-dir", help=argparse.SUPPRESS)
     parser.add_argument("--churn-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if not args.child:
+        parser.resolve(args)
+    return args
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
     if args.child:
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         return child(args)
 
-    large = args.scale == "large"
-    namespaces = args.namespaces if args.namespaces is not None else (25000 if large else 2500)
-    pods = args.pods if args.pods is not None else (100000 if large else 10000)
-    repeat = args.repeat if args.repeat is not None else (1 if large else 3)
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = sorted(set(cases) - set(CASES))
-    if unknown:
-        parser.error(f"unknown case(s): {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    if repeat < 1 or namespaces < 1 or pods < 0:
-        parser.error("--repeat and --namespaces must be >= 1, --pods >= 0")
-    args.config = args.config.resolve()
+    namespaces, pods, repeat, cases = args.namespaces, args.pods, args.repeat, args.cases
     nodes = max(3, pods // 100)
 
     if str(ROOT) not in sys.path:
@@ -359,8 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"prepared in {prep['times'][0]:.1f} s: {prep['objects_written']} objects, "
                 f"{prep['problems']} problem(s) {prep['problem_codes']}")
 
-        machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
-        revision = source_revision()
+        where = run_info()
         for case in cases:
             log(f"case {case}: {repeat} timed run(s) in a fresh process")
             result = spawn(args, case, dirs, repeat)
@@ -375,14 +368,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "p95_s": round(p95(times), 4), "min_s": round(min(times), 4),
                 "peak_rss_mib": result["peak_rss_mib"],
                 "objects_written": result["objects_written"],
-                "machine": machine, "revision": revision,
+                **where,
                 "mode": "cli" if args.via_cli else "api",
                 "state_revision": result["state_revision"],
                 "problems": result["problems"], "written": result["written"],
             }
             if case == "churn":
                 line["churn"] = churn_info
-            print(json.dumps(line), flush=True)
+            emit(line)
     finally:
         if args.keep:
             log(f"kept {work}")

@@ -63,8 +63,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import random
 import shutil
 import sys
@@ -81,15 +79,13 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 from bench_dfw import (  # noqa: E402  (bench/ is no package: found through sys.path)
-    DEFAULT_CONFIG,
     ROOT,
     Profiler,
     load,
     peak_rss_mib,
     prepare,
-    source_revision,
 )
-from benchlib import run_child  # noqa: E402
+from benchlib import BenchParser, emit, run_child, run_info  # noqa: E402
 
 CASES = ("pod_to_pod", "same_namespace", "to_outside", "bidirectional")
 #: (namespaces, pods, policies)
@@ -404,55 +400,40 @@ def build_cluster(args: argparse.Namespace, size: tuple[int, int, int],
             "nodes": nodes, **prep}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Time Traceflow (pod to pod, within namespaces, to outside addresses, "
-                    "bidirectional) on a generated cluster; one JSON line per case.")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="passes over each case's traces (1: the samples are already "
-                             "many traces)")
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma-separated subset of {','.join(CASES)}")
-    parser.add_argument("--scale", choices=["default", "large"], default="default",
-                        help="large: 25000 namespaces / 100000 pods / 75000 policies")
-    parser.add_argument("--namespaces", type=int, default=None,
-                        help="override the cluster's namespaces (2500)")
-    parser.add_argument("--pods", type=int, default=None,
-                        help="override the cluster's pods (10000)")
-    parser.add_argument("--policies", type=int, default=None,
-                        help="override the cluster's NetworkPolicies (7500)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="cluster settings (default bench/large-cluster.yaml)")
-    parser.add_argument("--profile", action="store_true",
-                        help="print a cProfile of each case's timed calls on stderr")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line; on the parent side with the values :meth:`BenchParser.resolve`
+    settles (cases as a list, sizes from ``--scale``)."""
+    parser = BenchParser(
+        "Time Traceflow (pod to pod, within namespaces, to outside addresses, "
+        "bidirectional) on a generated cluster; one JSON line per case.",
+        cases=CASES, child=True)
+    parser.add_repeat(1, help="passes over each case's traces (the samples are already "
+                              "many traces)")
+    parser.add_sizes(DEFAULT_SIZE, large=LARGE_SIZE, at_least=(1, 2, 0))
+    parser.add_config()
+    parser.add_profile("print a cProfile of each case's timed calls on stderr")
+    parser.add_keep()
     # Hidden: the per-case process.
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--state", help=argparse.SUPPRESS)
     parser.add_argument("--cluster-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if not args.child:
+        parser.resolve(args)
+    return args
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     if args.child:
         return child(args)
 
-    base = LARGE_SIZE if args.scale == "large" else DEFAULT_SIZE
-    size = (args.namespaces if args.namespaces is not None else base[0],
-            args.pods if args.pods is not None else base[1],
-            args.policies if args.policies is not None else base[2])
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = sorted(set(cases) - set(CASES))
-    if unknown:
-        parser.error(f"unknown case(s): {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    if args.repeat < 1 or size[0] < 1 or size[1] < 2 or size[2] < 0:
-        parser.error("--repeat and --namespaces must be >= 1, --pods >= 2, --policies >= 0")
-    args.config = args.config.resolve()
+    size = (args.namespaces, args.pods, args.policies)
+    cases = args.cases
 
     work = Path(tempfile.mkdtemp(prefix="bench-traceflow-"))
-    common = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-              "revision": source_revision()}
+    common = run_info()
     failed = False
     try:
         log(f"working in {work}")
@@ -473,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             line.update(result)
             line.update({"sync_s": cluster["sync_s"], "sync_problems": cluster["problems"]})
             line.update(common)
-            print(json.dumps(line), flush=True)
+            emit(line)
     finally:
         if args.keep:
             log(f"kept {work}")

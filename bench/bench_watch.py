@@ -83,7 +83,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ROOT / "tests"
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "large-cluster.yaml"
 CASES = ("burst", "steady_change")
 TIERS = ("frontend", "backend", "data", "batch")
@@ -102,9 +101,9 @@ def log(msg: str) -> None:
 
 
 def _paths() -> None:
-    for p in (str(TESTS), str(ROOT)):
-        if p not in sys.path:
-            sys.path.insert(0, p)
+    """The repository on ``sys.path`` (the test API server is ``tests.support.apiserver``)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -376,12 +375,11 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, case: str, what
 def run_case(args: argparse.Namespace) -> dict[str, Any]:
     """Set up server and runner in this fresh process, run ``args.child``, return results."""
     _paths()
-    from support.apiserver import client_configuration, running_apiserver
-
     from ncp.config import load_config
     from ncp.live.leader import LeaseSettings
     from ncp.live.runner import Runner, RunOptions
     from ncp.sources.kube import KubeClient
+    from tests.support.apiserver import client_configuration, running_apiserver
 
     case = args.child
     start = time.perf_counter()
@@ -479,9 +477,8 @@ def _pod_patches(runner: Any) -> int:
 
 def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], state: Path,
           args: argparse.Namespace) -> dict[str, Any]:
-    from support.live import pods_in_state, server_pods
-
     from ncp.translate.cluster import POD_ANNOTATION
+    from tests.support.live import pods_in_state, server_pods
 
     first = probe.count()
     with probe.lock:
@@ -649,43 +646,38 @@ def spawn(args: argparse.Namespace, case: str) -> dict[str, Any] | None:
            "--timeout", str(args.timeout)]
     cmd += ["--profile"] if args.profile else []
     cmd += ["--verbose"] if args.verbose else []
-    return run_child(__file__, case, cmd, log=log, paths=[TESTS])
+    return run_child(__file__, case, cmd, log=log)
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line; on the parent side with the values :meth:`BenchParser.resolve`
+    settles (cases as a list, bounds checked)."""
+    from benchlib import BenchParser
+
+    parser = BenchParser(
+        "Time `ncp run` against the in-process test API server; one JSON line per case.",
+        cases=CASES, child=True)
+    parser.add_sizes((100, 10000), at_least=(1, 1))
+    parser.add_bounded("--debounce", 0, type=float, default=0.3,
+                       help="seconds the worker lets a burst settle (RunOptions default 0.3)")
+    parser.add_bounded("--changes", 1, type=int, default=50,
+                       help="label changes timed by steady_change (50)")
+    parser.add_config()
+    parser.add_timeout(1800.0)
+    parser.add_profile("cProfile the reconcile worker; printed on stderr")
+    parser.add_verbose()
+    args = parser.parse_args(argv)
+    if not args.child:
+        parser.resolve(args)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Time `ncp run` against the in-process test API server; one JSON line "
-                    "per case.")
-    parser.add_argument("--namespaces", type=int, default=100)
-    parser.add_argument("--pods", type=int, default=10000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma-separated subset of {','.join(CASES)}")
-    parser.add_argument("--debounce", type=float, default=0.3,
-                        help="seconds the worker lets a burst settle (RunOptions default 0.3)")
-    parser.add_argument("--changes", type=int, default=50,
-                        help="label changes timed by steady_change (50)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="cluster settings (default bench/large-cluster.yaml)")
-    parser.add_argument("--timeout", type=float, default=1800.0,
-                        help="seconds any one wait may take before the case fails (1800)")
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile the reconcile worker; printed on stderr")
-    parser.add_argument("--verbose", action="store_true", help="ncp's INFO logs on stderr")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-
+    args = parse(argv)
     if args.child:
         _paths()
         return child(args)
-
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = sorted(set(cases) - set(CASES))
-    if unknown:
-        parser.error(f"unknown case(s): {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    if args.namespaces < 1 or args.pods < 1 or args.changes < 1 or args.debounce < 0:
-        parser.error("--namespaces, --pods and --changes must be >= 1, --debounce >= 0")
-    args.config = args.config.resolve()
+    cases = args.cases
 
     machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
     revision = source_revision()

@@ -1,12 +1,16 @@
-"""What every benchmark script shares: the source revision a figure belongs to, peak
-memory, nearest-rank percentiles, running a case in a fresh interpreter. (``bench/`` is
-no package; scripts import this module through their own folder on ``sys.path``.)"""
+"""What every benchmark script shares: the command line (:class:`BenchParser`), the
+fields every JSON line ends with (:func:`run_info`, :func:`emit`), the source revision a
+figure belongs to, peak memory, nearest-rank percentiles, running a case in a fresh
+interpreter. (``bench/`` is no package; scripts import this module through their own
+folder on ``sys.path``.)"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -15,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The cluster settings of the generated clusters (blocks and pools for 25,000 namespaces).
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "large-cluster.yaml"
+#: The size options, in the order :meth:`BenchParser.add_sizes` takes their defaults.
+SIZES = ("namespaces", "pods", "policies")
 
 
 def source_revision(root: Path = ROOT) -> str:
@@ -80,3 +88,123 @@ def run_child(script: str | Path, case: str, args: Sequence[str], *,
         return None
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+def run_info() -> dict[str, Any]:
+    """The fields that say where a figure was measured: ``machine`` and ``revision``."""
+    return {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "revision": source_revision()}
+
+
+def emit(line: dict[str, Any]) -> None:
+    """Print one result line (JSON) on stdout, at once."""
+    print(json.dumps(line), flush=True)
+
+
+class BenchParser(argparse.ArgumentParser):
+    """The command line the benchmark scripts share; each adds its own options with
+    ``add_argument`` as usual.
+
+    Every script has ``--seed`` (1), and ``--cases`` (a comma list of ``cases``, all by
+    default) when it has cases. The ``add_*`` methods add the options several scripts
+    have, and :meth:`resolve` (on the parent side) turns them into values: the list of
+    cases, sizes and repeats that ``--scale`` left open, the lower bounds checked, the
+    config path made absolute. ``child`` adds the hidden ``--child CASE`` of a script
+    that runs each case in a fresh interpreter (:func:`run_child`).
+    """
+
+    def __init__(self, description: str, *, cases: Sequence[str] = (),
+                 more_cases: Sequence[str] = (), child: bool = False) -> None:
+        super().__init__(description=description)
+        self._cases = (*cases, *more_cases)
+        self._bounds: dict[str, tuple[str, float]] = {}
+        self._scales: dict[str, dict[str, int]] = {}
+        self.add_argument("--seed", type=int, default=1, help="the generator's seed (1)")
+        if cases:
+            self.add_argument("--cases", default=",".join(cases),
+                              help=f"comma-separated subset of {','.join(cases)}")
+        if child:
+            self.add_argument("--child", help=argparse.SUPPRESS)
+
+    def add_bounded(self, flag: str, at_least: float, **kwargs: Any) -> None:
+        """An option whose value :meth:`resolve` checks is at least ``at_least``."""
+        action = self.add_argument(flag, **kwargs)
+        self._bounds[action.dest] = (flag, at_least)
+
+    def add_sizes(self, default: Sequence[int], *, large: Sequence[int] | None = None,
+                  at_least: Sequence[int] = (1, 1, 0), what: str = "the cluster's") -> None:
+        """``--namespaces``, ``--pods`` and ``--policies`` (as many as ``default`` has).
+
+        With ``large`` the options default to ``--scale`` (``default`` or ``large``): an
+        option left out takes the chosen scale's value.
+        """
+        names = SIZES[:len(default)]
+        for name, value, low in zip(names, default, at_least, strict=False):
+            if large is None:
+                self.add_bounded(f"--{name}", low, type=int, default=value,
+                                 help=f"{what} {name} ({value})")
+            else:
+                self.add_bounded(f"--{name}", low, type=int, default=None,
+                                 help=f"{what} {name} ({value}; --scale large: "
+                                      f"{large[SIZES.index(name)]})")
+        if large is not None:
+            self._scales.setdefault("default", {}).update(zip(names, default, strict=True))
+            self._scales.setdefault("large", {}).update(zip(names, large, strict=True))
+            shown = " / ".join(f"{large[SIZES.index(n)]} {n}" for n in names)
+            self.add_argument("--scale", choices=["default", "large"], default="default",
+                              help=f"large: {shown}")
+
+    def add_repeat(self, default: int, *, large: int | None = None,
+                   help: str = "timed runs per case") -> None:
+        """``--repeat`` (at least 1); with ``large``, ``--scale large`` changes the default."""
+        if large is None:
+            self.add_bounded("--repeat", 1, type=int, default=default,
+                             help=f"{help} ({default})")
+            return
+        self.add_bounded("--repeat", 1, type=int, default=None,
+                         help=f"{help} ({default}; {large} with --scale large)")
+        self._scales.setdefault("default", {})["repeat"] = default
+        self._scales.setdefault("large", {})["repeat"] = large
+
+    def add_config(self) -> None:
+        """``--config``: the cluster settings (``bench/large-cluster.yaml``)."""
+        self.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                          help="cluster settings (default bench/large-cluster.yaml)")
+
+    def add_keep(self) -> None:
+        """``--keep``: keep the temporary folder."""
+        self.add_argument("--keep", action="store_true", help="keep the temporary folder")
+
+    def add_profile(self, help: str) -> None:
+        """``--profile``: a cProfile on stderr (of what, ``help`` says)."""
+        self.add_argument("--profile", action="store_true", help=help)
+
+    def add_verbose(self) -> None:
+        """``--verbose``: ncp's INFO logs on stderr."""
+        self.add_argument("--verbose", action="store_true", help="ncp's INFO logs on stderr")
+
+    def add_timeout(self, default: float) -> None:
+        """``--timeout``: how long any one wait may take before the case fails."""
+        self.add_argument("--timeout", type=float, default=default,
+                          help=f"seconds any one wait may take before the case fails "
+                               f"({default:g})")
+
+    def resolve(self, args: argparse.Namespace) -> None:
+        """The parent side's values, in place: ``cases`` a list (unknown names are an
+        error), sizes and ``repeat`` left open taken from ``--scale``, every lower bound
+        checked (one error naming each option out of bounds), ``config`` absolute."""
+        if self._cases:
+            args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+            unknown = sorted(set(args.cases) - set(self._cases))
+            if unknown:
+                self.error(f"unknown case(s): {', '.join(unknown)}; choose from "
+                           f"{', '.join(self._cases)}")
+        for dest, value in self._scales.get(getattr(args, "scale", ""), {}).items():
+            if getattr(args, dest) is None:
+                setattr(args, dest, value)
+        low = [f"{flag} must be >= {bound:g}" for dest, (flag, bound) in self._bounds.items()
+               if getattr(args, dest) < bound]
+        if low:
+            self.error(", ".join(low))
+        if isinstance(getattr(args, "config", None), Path):
+            args.config = args.config.resolve()

@@ -7,6 +7,11 @@ Entry points:
 * :mod:`sdn.graph`: a networkx view of an inventory and the lookups later stages need.
 * :mod:`sdn.ipam`: subnet carving and address allocation, pure and deterministic.
 * :mod:`sdn.profiles`: PKS/TKGI network profiles and their update rules.
+* :mod:`sdn.policy`: the distributed firewall: compile an inventory's groups and security
+  policies, evaluate flows (``reach``, ``explain``) and lint the rules.
+* :mod:`sdn.traceflow`: walk one packet through the topology, observations in NSX's
+  Traceflow shape; resolve ``--src``/``--dst`` for ``traceflow``, ``explain`` and ``reach``.
 * :mod:`sdn.store`: the SQLite state (the only database I/O in ``sdn``).
+* :mod:`sdn.render`: tables, traces and pictures for people (strings, no I/O).
 * :mod:`sdn.cli`: the ``sdn`` command.
 """

@@ -81,6 +81,12 @@ class StateError(SdnError):
     code = "STATE_ERROR"
 
 
+class TraceInputError(SdnError):
+    """The trace cannot be placed in the topology (unknown source, bad packet)."""
+
+    code = "TRACE_INPUT"
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C taken by a write transaction, with what became of the write (``outcome``:
     rolled back, or landed whole). The line a command prints comes from

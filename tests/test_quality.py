@@ -1,5 +1,5 @@
-"""The house rules as tests: ruff, mypy (strict on sdn, ncp.live and ncp.sources) and the
-import-linter contracts.
+"""The house rules as tests: ruff (complexity included), mypy (strict on sdn, topologies,
+ncp.live and ncp.sources) and the import-linter contracts.
 
 They run as part of the one test command so that CI and a developer see the same thing.
 """

@@ -10,7 +10,8 @@ rule); ``--cluster`` then keeps the findings on that cluster's objects (tag
 ``ncp/cluster``) and that cluster's sync warnings. Findings have a severity (``error``,
 ``warning``, ``info``); exit 1 when one is at least as severe as ``--fail-on`` (default
 ``error``: the firewall's answer is an accident; ``--fail-on warning`` for a CI gate that
-also stops lost intent; ``never`` only reports).
+also stops lost intent; ``never`` only reports). ``-o json`` gives each finding's
+``related`` paths (the shadowing rule, the conflicting rule, ...) as a list.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     failed = fails(findings, args.fail_on)
     if args.output in STRUCTURED:
         print_data([{"code": f.code, "severity": f.severity, "object": f.path,
-                     "message": f.message} for f in findings], args.output)
+                     "message": f.message, "related": list(f.related)} for f in findings],
+                   args.output)
         return 1 if failed else 0
     if not findings:
         print("no findings")

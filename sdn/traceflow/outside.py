@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 
+from sdn.errors import TraceInputError
 from sdn.model import LBPool, LBService, LBVirtualServer, Tier0, Tier1
 from sdn.policy import Endpoint
 from sdn.traceflow.l7 import HttpRequest
@@ -36,7 +37,6 @@ from sdn.traceflow.walk import (
     _RCV,
     EDGE,
     TraceContext,
-    TraceInputError,
     _forward,
     _Walk,
     balance,

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
-from sdn.errors import NotFoundError, SdnError
+from sdn.errors import NotFoundError, TraceInputError
 from sdn.graph import TopologyIndex
 from sdn.model import (
     Inventory,
@@ -80,12 +80,6 @@ EDGE: NodeKey = (None, EDGE_NODE)
 
 _FWD, _RCV = "TraceflowObservationForwardedLogical", "TraceflowObservationReceivedLogical"
 _DROP, _DELIVERED = "TraceflowObservationDroppedLogical", "TraceflowObservationDelivered"
-
-
-class TraceInputError(SdnError):
-    """The trace cannot be placed in the topology (unknown source, bad packet)."""
-
-    code = "TRACE_INPUT"
 
 
 def vni_of(segment_path: str) -> int:

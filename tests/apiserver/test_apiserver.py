@@ -19,7 +19,8 @@ import pytest
 import urllib3
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
-from support.apiserver import (
+
+from tests.support.apiserver import (
     POLICY_GROUP,
     ApiError,
     ApiServer,

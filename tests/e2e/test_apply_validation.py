@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.statefiles import every_table
+
+from tests.support.statefiles import every_table
 
 ROOT = Path(__file__).resolve().parents[2]
 GUARDRAILS = ROOT / "topologies" / "admin" / "guardrails.yaml"

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.statefiles import every_table
+
+from tests.support.statefiles import every_table
 
 GUESTBOOK_PODS = {"frontend-0", "frontend-1", "frontend-2", "redis-master-0",
                   "redis-slave-0", "redis-slave-1"}

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.statefiles import snapshot
 
 import ncp.cli
 import sdn.cli
+from tests.support.statefiles import snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 GUESTBOOK = REPO / "topologies" / "guestbook"

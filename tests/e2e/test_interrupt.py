@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.statefiles import every_table
 
 import sdn.cli
+from tests.support.statefiles import every_table
 from topologies.generate import generate_cluster, write_cluster
 
 REPO = Path(__file__).resolve().parents[2]

@@ -90,13 +90,16 @@ def test_shadowed_duplicate_and_limits_are_warnings(cli: Any) -> None:
     # allow-all's ALLOW (2010) takes all ingress of shop: every isolation DROP (2090) is dead
     dead = by[("SHADOWED_RULE", "np_k8s-cluster_shop_web-only_isolation")]
     assert dead["severity"] == "warning"
-    assert "np_k8s-cluster_shop_allow-all_allow/rules/ingress-0" in dead["message"]
+    assert [r.rsplit("/", 3)[-3:] for r in dead["related"]] == [
+        ["np_k8s-cluster_shop_allow-all_allow", "rules", "ingress-0"]]
     # the copy's ALLOW repeats an earlier ALLOW: redundant, an info
     assert by[("SHADOWED_RULE", "np_k8s-cluster_shop_web-only-copy_allow")]["severity"] == "info"
     # five matchLabels: NCP's limit, from the sync's findings; and the selector matches no pod
     limits = [f for f in findings if f["code"] == "TOO_MANY_MATCH_LABELS"]
     assert [f["object"] for f in limits] == ["NetworkPolicy/shop/many-labels"]
     assert limits[0]["severity"] == "warning"
+    assert limits[0]["related"] == []
+    assert {tuple(f) for f in findings} == {("code", "severity", "object", "message", "related")}
     assert {"EMPTY_GROUP", "RULE_MATCHES_NOTHING"} <= codes(findings, "warning")
     severities = [f["severity"] for f in findings]
     assert severities == sorted(severities, key=["error", "warning", "info"].index)
@@ -126,7 +129,7 @@ def test_equal_admin_priorities_with_different_actions_conflict(cli: Any) -> Non
     assert conflicts[0]["severity"] == "error"
     assert lint(cli, "--fail-on", "never")[0] == 0
     assert "anp_k8s-cluster_allow-team/rules" in conflicts[0]["object"]
-    assert "anp_k8s-cluster_deny-all" in conflicts[0]["message"]
+    assert [r.rsplit("/", 3)[-3] for r in conflicts[0]["related"]] == ["anp_k8s-cluster_deny-all"]
 
 
 def test_cluster_filter(cli: Any) -> None:

@@ -174,7 +174,7 @@ def _options(flow: Flow) -> list[object]:
 
 
 def traceflow_hops(branch: dict[str, Any]) -> list[str]:
-    """The components a traced packet crosses (as ``support.trace_hops`` reads them)."""
+    """The components a traced packet crosses (as ``tests.support.trace_hops`` reads them)."""
     hops = [] if branch["source_id"].startswith("outside:") else [branch["source_id"]]
     for o in branch["observations"]:
         if o.get("component_type") not in ("LS", "LR", "NAT") and \

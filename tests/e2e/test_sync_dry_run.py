@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.statefiles import every_table
+
+from tests.support.statefiles import every_table
 
 
 def _objects(state: Path | None) -> dict[str, str]:

@@ -28,11 +28,11 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from support.statefiles import every_table
 
 import ncp.cli
 import sdn.cli
 from ncp.objects import KNOWN_KINDS
+from tests.support.statefiles import every_table
 from topologies.generate import generate_cluster, write_cluster
 
 T0 = 1_700_000_000.0

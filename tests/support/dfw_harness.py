@@ -1,5 +1,5 @@
 """Run the real pipeline (``ncp sync`` -> NSX DFW objects -> compiled DFW -> reach) on an
-oracle :class:`~support.k8s_oracle.Cluster`, for the truth tables and property tests.
+oracle :class:`~tests.support.k8s_oracle.Cluster`, for the truth tables and property tests.
 
 The oracle's pods carry fixed addresses; NCP allocates its own. The harness syncs the
 namespaces and pods first, then rewrites every address in the policies from the oracle's
@@ -19,8 +19,8 @@ from ncp.reconcile.sync import sync_cluster
 from sdn.model import SegmentPort
 from sdn.policy import compile_dfw, reach_matrix
 from sdn.store import Store
-from support.clusters import config, manifests
-from support.k8s_oracle import Cluster, Pod
+from tests.support.clusters import config, manifests
+from tests.support.k8s_oracle import Cluster, Pod
 
 CONFIG = config(implicit_namespaces=[], subnet_prefix=24,
                 container_ip_blocks=[{"id": "ip-block-pods", "cidr": "10.0.0.0/16"}])

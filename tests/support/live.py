@@ -16,8 +16,8 @@ from ncp.reconcile.sync import sync_cluster
 from ncp.sources.manifests import ManifestSet
 from sdn.model import SegmentPort
 from sdn.store import Store
-from support.apiserver import ApiServer
-from support.state_checks import check_invariants, projection
+from tests.support.apiserver import ApiServer
+from tests.support.state_checks import check_invariants, projection
 
 KINDS = ("Namespace", "Node", "Pod", "Service", "EndpointSlice", "NetworkPolicy")
 

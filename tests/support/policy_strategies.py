@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from support.k8s_oracle import Cluster, ContainerPort, Namespace, Pod
+from tests.support.k8s_oracle import Cluster, ContainerPort, Namespace, Pod
 
 NS = ["x", "y", "z"]
 KEYS = ["app", "tier"]

@@ -2,7 +2,7 @@
 
 Why this exists
 ===============
-The oracle in :mod:`support.k8s_oracle` and the project's NSX distributed-firewall
+The oracle in :mod:`tests.support.k8s_oracle` and the project's NSX distributed-firewall
 translation are both *programs*; either can be wrong. These tables are the third, human
 opinion: every expected matrix below was derived by hand from the specifications (see the
 rule numbers N*/A*/B*/C*/X* in the oracle's docstring) and is written as "everything,
@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from support.k8s_oracle import Cluster, ContainerPort, Namespace, Pod
+from tests.support.k8s_oracle import Cluster, ContainerPort, Namespace, Pod
 
 NAMESPACES = ("x", "y", "z")
 POD_NAMES = ("a", "b", "c")

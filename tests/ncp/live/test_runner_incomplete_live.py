@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.apiserver import POLICY_GROUP, ApiServer, client_configuration, running_apiserver
-from support.live import converged, ns, pod, wait
 
 from ncp.config import load_config
 from ncp.live.leader import LeaseSettings
@@ -25,6 +23,8 @@ from ncp.live.runner import Runner, RunOptions
 from ncp.sources.kube import KubeClient
 from sdn.model import SecurityPolicy, SegmentPort
 from sdn.store import Store
+from tests.support.apiserver import POLICY_GROUP, ApiServer, client_configuration, running_apiserver
+from tests.support.live import converged, ns, pod, wait
 
 ANP = {"apiVersion": f"{POLICY_GROUP}/v1alpha1", "kind": "AdminNetworkPolicy",
        "metadata": {"name": "deny-shop"},

@@ -15,8 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.apiserver import ApiServer, client_configuration, running_apiserver
-from support.live import (
+
+from ncp.config import load_config
+from ncp.live.leader import LeaseSettings
+from ncp.live.runner import Runner, RunOptions
+from ncp.sources.kube import KubeClient
+from tests.support.apiserver import ApiServer, client_configuration, running_apiserver
+from tests.support.live import (
     assert_equals_fresh_sync,
     converged,
     ns,
@@ -24,11 +29,6 @@ from support.live import (
     realized_pods,
     wait,
 )
-
-from ncp.config import load_config
-from ncp.live.leader import LeaseSettings
-from ncp.live.runner import Runner, RunOptions
-from ncp.sources.kube import KubeClient
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from support.clusters import config, namespace, pod
-from support.live import wait
-
 from ncp.live.runner import Runner, RunOptions
 from sdn.errors import StateError
 from sdn.model import SegmentPort
 from sdn.store import Store
+from tests.support.clusters import config, namespace, pod
+from tests.support.live import wait
 
 
 def ports(state: Path) -> set[str]:

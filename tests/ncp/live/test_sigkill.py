@@ -11,12 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-from support.apiserver import running_apiserver
-from support.live import assert_equals_fresh_sync, converged, kubeconfig, ns, pod
-from support.state_checks import check_invariants
-
 from ncp.config import load_config
 from sdn.store import Store
+from tests.support.apiserver import running_apiserver
+from tests.support.live import assert_equals_fresh_sync, converged, kubeconfig, ns, pod
+from tests.support.state_checks import check_invariants
 
 
 def ncp(*argv: str) -> subprocess.Popen[bytes]:

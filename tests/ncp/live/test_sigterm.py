@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.apiserver import running_apiserver
-from support.live import converged, kubeconfig, ns, pod, realized_pods, wait
+from tests.support.apiserver import running_apiserver
+from tests.support.live import converged, kubeconfig, ns, pod, realized_pods, wait
 
 
 def test_sigterm_releases_the_lease_and_events_report_problems(tmp_path: Path) -> None:

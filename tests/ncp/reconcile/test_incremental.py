@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.clusters import config, namespace, pod
-from support.state_checks import check_invariants, projection
 
 from ncp.config import NcpConfig
 from ncp.live.cache import ClusterCache
@@ -29,6 +27,8 @@ from ncp.sources.manifests import ManifestSet
 from sdn.ipam import Hold
 from sdn.model import IpPool, LBPool, NatRule, SegmentPort
 from sdn.store import ChangeSet, Store
+from tests.support.clusters import config, namespace, pod
+from tests.support.state_checks import check_invariants, projection
 
 NODES = ("node-1", "node-2", "node-3")
 NAMESPACES = ("ns-a", "ns-b", "ns-c")

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.clusters import config, manifests, namespace, pod
-from support.state_checks import check_invariants
 
 from ncp.reconcile.sync import sync_cluster
 from sdn.model import (
@@ -20,6 +18,8 @@ from sdn.model import (
 )
 from sdn.profiles import parse_profile
 from sdn.store import Store
+from tests.support.clusters import config, manifests, namespace, pod
+from tests.support.state_checks import check_invariants
 
 LB_POOL = {"id": "ip-pool-lb", "cidr": "198.51.100.0/24", "ranges": ["198.51.100.10-198.51.100.20"]}
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.clusters import config, manifests, namespace, pod
-from support.state_checks import check_invariants
 
 from ncp.reconcile.sync import sync_cluster
 from sdn.model import Inventory, IpPool, LBPool, LBService, LBVirtualServer, SegmentPort
 from sdn.profiles import parse_profile
 from sdn.store import Store
+from tests.support.clusters import config, manifests, namespace, pod
+from tests.support.state_checks import check_invariants
 
 LB_POOL = {"id": "ip-pool-lb", "cidr": "198.51.100.0/24",
            "ranges": ["198.51.100.10-198.51.100.20"]}

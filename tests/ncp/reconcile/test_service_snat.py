@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.clusters import config, manifests, namespace, pod
-from support.state_checks import check_invariants
 
 from ncp.reconcile.sync import sync_cluster
 from sdn.model import NatRule
 from sdn.store import Store
 from sdn.traceflow import PacketSpec, TraceContext, trace
+from tests.support.clusters import config, manifests, namespace, pod
+from tests.support.state_checks import check_invariants
 
 OWNED = {"id": "egress-pool", "cidr": "203.0.113.0/29", "owner": "cluster:k8s-cluster"}
 FOREIGN = {"id": "foreign-pool", "cidr": "203.0.113.64/29", "owner": "cluster:other"}

@@ -20,8 +20,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.clusters import config, deployment, manifests, namespace
-from support.state_checks import check_invariants, projection
 
 from ncp.reconcile.sync import sync_cluster
 from sdn.model import (
@@ -30,6 +28,8 @@ from sdn.model import (
     SegmentPort,
 )
 from sdn.store import Store
+from tests.support.clusters import config, deployment, manifests, namespace
+from tests.support.state_checks import check_invariants, projection
 
 NAMES = ["alpha", "beta", "gamma", "delta"]
 

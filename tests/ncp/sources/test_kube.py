@@ -9,8 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import urllib3
 from kubernetes.client.rest import ApiException
-from support.apiserver import client_configuration, running_apiserver
-from support.live import ns, pod
 
 from ncp.errors import PluginError
 from ncp.sources.kube import (
@@ -22,6 +20,8 @@ from ncp.sources.kube import (
     KubeUnavailableError,
     _translate,
 )
+from tests.support.apiserver import client_configuration, running_apiserver
+from tests.support.live import ns, pod
 
 
 @pytest.mark.parametrize(("status", "cls", "code"), [

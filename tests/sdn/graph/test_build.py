@@ -9,7 +9,6 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import networkx as nx
 import pytest
-from support.builders import T0, port, segment, tier1
 
 from sdn.graph import GRAPH_CACHE_SIZE, Relation, build_graph, clear_graph_cache, graph_for
 from sdn.model import (
@@ -22,6 +21,7 @@ from sdn.model import (
     tier0_path,
     tier1_path,
 )
+from tests.support.builders import T0, port, segment, tier1
 
 T1A, T1B, T1SHARED = tier1_path("ns-a"), tier1_path("ns-b"), tier1_path("cluster")
 SEG_A, SEG_B, NODES, ISO = (segment_path(s) for s in ("seg-a", "seg-b", "nodes", "iso"))

@@ -7,13 +7,13 @@ from ipaddress import IPv4Address, IPv4Network
 from itertools import pairwise
 
 import pytest
-from support.builders import T0, port, segment, tier1
-from support.trace_hops import assert_trace_follows_path
 
 from sdn.graph import Relation, TopologyIndex
 from sdn.graph.paths import Hop, PathEnd, PathStart, path_from_outside, path_from_port
 from sdn.model import Inventory, PolicyResource, Tier0, port_path, segment_path, tier1_path
 from sdn.traceflow import PacketSpec, TraceContext, trace
+from tests.support.builders import T0, port, segment, tier1
+from tests.support.trace_hops import assert_trace_follows_path
 
 T1A, T1B, LONE = tier1_path("ns-a"), tier1_path("ns-b"), tier1_path("lone")
 SEG_A, SEG_B, NODES, WIDE, ISO, LONE_SEG = (

@@ -11,7 +11,7 @@ question is answered twice from the same resolved endpoints
 the graph's links (:mod:`sdn.graph.paths`), once by traceflow's walk over its per-gateway
 longest-prefix tables. Delivered, forwarded-out (``EXITS_NETWORK``), ``ARP_FAIL`` and
 ``NO_ROUTE`` traces cross exactly the path's hops, route by the same prefixes and end the
-same way (:func:`support.trace_hops.assert_trace_follows_path`); a trace the firewall drops
+same way (:func:`tests.support.trace_hops.assert_trace_follows_path`); a trace the firewall drops
 crosses the first hops of the path.
 
 ``hypothesis.event`` counts what kind of paths each example checked; run with
@@ -25,8 +25,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from support.clusters import config, manifests
-from support.trace_hops import assert_trace_follows_path, dropped_by_firewall
 
 from ncp.reconcile.sync import sync_cluster
 from sdn.graph.paths import PathEnd, PathStart
@@ -36,6 +34,8 @@ from sdn.traceflow import PacketSpec, Trace, TraceContext, trace
 from sdn.traceflow.outside import trace_from_outside
 from sdn.traceflow.paths import path_answer
 from sdn.traceflow.walk import TraceInputError
+from tests.support.clusters import config, manifests
+from tests.support.trace_hops import assert_trace_follows_path, dropped_by_firewall
 from topologies.generate import generate_cluster
 
 OUTSIDE_CLIENT = "203.0.113.50"

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.builders import T0, port, segment, tier1
 
 from sdn.graph import clear_graph_cache, graph_for
 from sdn.model import Inventory, PolicyResource, Tier0, Tier1, port_path, segment_path, tier1_path
 from sdn.render.pictures import topology_dot, topology_tree
+from tests.support.builders import T0, port, segment, tier1
 
 GOLDEN = Path(__file__).parent / "golden" / "pictures"
 

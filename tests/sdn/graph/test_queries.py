@@ -8,7 +8,6 @@ from itertools import pairwise
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.builders import T0, port, segment, tier1
 
 from sdn.errors import NotFoundError, SdnError
 from sdn.graph import UPLINK, Route, RouteKind, TopologyIndex
@@ -21,6 +20,7 @@ from sdn.model import (
     segment_path,
     tier1_path,
 )
+from tests.support.builders import T0, port, segment, tier1
 
 T1A, T1B, LONE = tier1_path("ns-a"), tier1_path("ns-b"), tier1_path("lone")
 SEG_A, SEG_B, NODES, WIDE, ISO, LONE_SEG = (

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from support.builders import T0, port, segment
 
 from sdn.model import (
     IpAllocation,
@@ -21,6 +20,7 @@ from sdn.model import (
 )
 from sdn.model.checks import validate_inventory
 from sdn.model.inventory import Inventory
+from tests.support.builders import T0, port, segment
 
 BLOCK = IpBlock(id="b", path="/infra/ip-blocks/b", cidr="10.0.0.0/16")
 

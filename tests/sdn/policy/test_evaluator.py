@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.builders import T0, port, segment
 
 from sdn.model import (
     Group,
@@ -22,6 +21,7 @@ from sdn.model import (
     security_policy_path,
 )
 from sdn.policy import compile_dfw, evaluate_flow, reach_matrix
+from tests.support.builders import T0, port, segment
 
 
 def tagged(seg: str, name: str, ip: str, **labels: str) -> Any:

@@ -5,12 +5,12 @@ sources, jumps, disabled rules, the default section)."""
 from __future__ import annotations
 
 import random
-from dataclasses import FrozenInstanceError
+from collections import Counter
+from dataclasses import FrozenInstanceError, dataclass
 from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
-from support.builders import T0, port, segment
 
 from sdn.model import (
     Group,
@@ -25,10 +25,11 @@ from sdn.model import (
     rule_path,
     security_policy_path,
 )
-from sdn.policy import CompiledRule, Endpoint, compile_dfw, evaluate_flow
+from sdn.policy import CompiledDfw, CompiledRule, Endpoint, compile_dfw, evaluate_flow
 from sdn.policy.compiler import PROTOCOL_NUMBERS
 from sdn.policy.evaluator import candidates, decide
 from sdn.policy.lint import Finding, finding_key, lint_dfw
+from tests.support.builders import T0, port, segment
 
 Paths = str | tuple[str, ...]
 
@@ -209,11 +210,12 @@ def test_shadowed_rules(objs: list[PolicyResource], expected: set[tuple[str, str
     assert found(objs, SHADOW) == expected
 
 
-def test_shadow_message_names_the_earliest_shadowing_rule() -> None:
+def test_shadowed_rule_is_related_to_the_earliest_shadowing_rule() -> None:
     objs: list[PolicyResource] = [app(rule("p", "d1", 1, "DROP"), rule("p", "d2", 2, "DROP"),
                                       rule("p", "allow", 3, "ALLOW", src=WEB))]
     shadowed = {short(f.path): f for f in lint(objs) if f.code == "SHADOWED_RULE"}
-    assert rule_path("p", "d1") in shadowed["p/allow"].message
+    assert shadowed["p/allow"].related == (rule_path("p", "d1"),)
+    assert shadowed["p/d2"].related == (rule_path("p", "d1"),)
     assert shadowed["p/d2"].severity == "info"
 
 
@@ -328,10 +330,41 @@ def test_groups(objs: list[PolicyResource], group: str,
     assert {f for f in found(objs, GROUP_CODES) if f[2] == group} == expected
 
 
-def test_empty_group_message_names_its_users() -> None:
-    objs: list[PolicyResource] = [app(rule("p", "r", 1, "DROP", src=(NOBODY, WEB)))]
+def test_empty_group_is_related_to_every_user() -> None:
+    users = [rule("p", f"r{i}", i, "DROP", src=(NOBODY, WEB)) for i in range(5)]
+    objs: list[PolicyResource] = [app(*users)]
     empty = next(f for f in lint(objs) if f.code == "EMPTY_GROUP")
-    assert rule_path("p", "r") in empty.message
+    assert empty.related == tuple(sorted(rule_path("p", f"r{i}") for i in range(5)))
+    assert "and 2 more" in empty.message  # the message shows three
+
+
+RELATED_CASES = [
+    pytest.param([app(rule("a", "allow", 1, "ALLOW", src=WEB, scope=DB), pid="a"),
+                  app(rule("b", "deny", 1, "DROP", scope=DB), pid="b")],
+                 "CONFLICTING_SAME_PRIORITY", "a/allow", (rule_path("b", "deny"),),
+                 id="conflict-the-other-rule"),
+    pytest.param([app(rule("p", "r", 1, "DROP", scope=NOBODY))],
+                 "RULE_MATCHES_NOTHING", "p/r", (NOBODY,), id="nothing-empty-applied-to"),
+    pytest.param([app(rule("p", "r", 1, "DROP", src=NOBODY))],
+                 "RULE_MATCHES_NOTHING", "p/r", (NOBODY,), id="nothing-empty-sources"),
+    pytest.param([app(rule("p", "r", 1, "DROP", dst=(NOBODY, group_path("missing"))))],
+                 "RULE_MATCHES_NOTHING", "p/r", (NOBODY, group_path("missing")),
+                 id="nothing-empty-destinations"),
+    pytest.param([app(rule("p", "r", 1, "DROP", direction="IN", dst=DB, scope=WEB))],
+                 "RULE_MATCHES_NOTHING", "p/r", (WEB, DB), id="nothing-applied-off-destination"),
+    pytest.param([app(rule("p", "r", 1, "DROP", direction="IN_OUT", src=NET_WIDE,
+                           dst=NET_NARROW, scope=WEB))],
+                 "RULE_MATCHES_NOTHING", "p/r", (WEB, NET_NARROW, NET_WIDE),
+                 id="nothing-in-out-both-sides"),
+    pytest.param([], "UNUSED_GROUP", "web", (), id="unused-group-none"),
+]
+
+
+@pytest.mark.parametrize(("objs", "code", "where", "related"), RELATED_CASES)
+def test_related(objs: list[PolicyResource], code: str, where: str,
+                 related: tuple[str, ...]) -> None:
+    assert [f.related for f in lint(objs) if f.code == code and short(f.path) == where] \
+        == [related]
 
 
 def test_findings_are_sorted_frozen_and_warnings_first() -> None:
@@ -358,76 +391,185 @@ FLOW_PORTS = ((None, "ICMP"), *((p, proto) for proto in ("TCP", "UDP")
                                  for p in (None, 53, 80, 81, 85, 443)))
 
 
-def random_policies(rnd: random.Random) -> list[PolicyResource]:
-    """A few policies of random rules over the BASE pods and GROUPS."""
-    peers: list[Paths] = ["ANY", "ANY", "ANY", "ANY", WEB, DB, (WEB, DB), NET_WIDE,
-                          NET_NARROW, NOBODY, (CACHE, NET_NARROW)]
-    scopes: list[Paths] = ["ANY", "ANY", "ANY", WEB, DB, (WEB, DB), CACHE]
-    ports: list[tuple[str, ...]] = [(), (), ("80",), ("80-90",), ("85",), ("443",), ("53",),
-                                    ("80", "81")]
-    out: list[PolicyResource] = []
-    for pi in range(rnd.randint(1, 3)):
-        pid = f"p{pi}"
-        rules = [rule(pid, f"r{ri}", ri, rnd.choice(["ALLOW", "ALLOW", "DROP", "REJECT",
-                                                     "JUMP_TO_APPLICATION"]),
-                      direction=rnd.choice(["IN", "OUT", "IN_OUT"]), src=rnd.choice(peers),
-                      dst=rnd.choice(peers), scope=rnd.choice(scopes),
-                      ports=rnd.choice(ports), proto=rnd.choice(["TCP", "TCP", "UDP"]),
-                      excluded=rnd.random() < 0.1, disabled=rnd.random() < 0.05)
-                 for ri in range(rnd.randint(1, 6))]
-        out.append(policy(pid, rnd.choice(["Environment", "Application", "Application"]),
-                          rnd.choice([1, 1, 2]), *rules))
+PEERS: list[Paths] = ["ANY", "ANY", "ANY", "ANY", WEB, DB, (WEB, DB), NET_WIDE, NET_NARROW,
+                      NOBODY, (CACHE, NET_NARROW)]
+SCOPES: list[Paths] = ["ANY", "ANY", "ANY", WEB, DB, (WEB, DB), CACHE]
+PORTS: list[tuple[str, ...]] = [(), (), ("80",), ("80-90",), ("85",), ("443",), ("53",),
+                                ("80", "81")]
+ACTIONS = ["ALLOW", "ALLOW", "DROP", "REJECT", "JUMP_TO_APPLICATION"]
+#: What each value may be narrowed to (a value not listed stays as it is).
+NARROWER: dict[Any, list[Any]] = {
+    "ANY": [WEB, DB, (WEB, DB), NET_WIDE, NET_NARROW, (CACHE, NET_NARROW)],
+    (WEB, DB): [WEB, DB], NET_WIDE: [NET_NARROW], (CACHE, NET_NARROW): [CACHE, NET_NARROW],
+    (): [("80",), ("80-90",), ("443",), ("53",)], ("80-90",): [("85",), ("80",)],
+    ("80", "81"): [("80",)], "IN_OUT": ["IN", "OUT"],
+}
+
+
+def random_rule(rnd: random.Random) -> dict[str, Any]:
+    """The arguments of :func:`rule` for a rule drawn at random (no ids)."""
+    return {"action": rnd.choice(ACTIONS), "direction": rnd.choice(["IN", "OUT", "IN_OUT"]),
+            "src": rnd.choice(PEERS), "dst": rnd.choice(PEERS), "scope": rnd.choice(SCOPES),
+            "ports": rnd.choice(PORTS), "proto": rnd.choice(["TCP", "TCP", "UDP"]),
+            "excluded": rnd.random() < 0.1, "disabled": rnd.random() < 0.05}
+
+
+def derived_rule(rnd: random.Random, earlier: dict[str, Any]) -> dict[str, Any]:
+    """A rule ``earlier`` covers (each dimension kept or narrowed), with a random action:
+    the raw material of shadowing and, across policies, of conflicts."""
+    out = dict(earlier, action=rnd.choice(ACTIONS), excluded=False,
+               disabled=rnd.random() < 0.05)
+    for key in ("direction", "src", "dst", "scope", "ports"):
+        if rnd.random() < 0.3 and out[key] in NARROWER:
+            out[key] = rnd.choice(NARROWER[out[key]])
     return out
 
 
-@pytest.mark.parametrize("seed", range(300))
-def test_reported_rules_never_match_any_flow(seed: int) -> None:
-    """Every SHADOWED_RULE and RULE_MATCHES_NOTHING is confirmed by evaluating every flow."""
-    objs = random_policies(random.Random(seed))
+def random_policies(rnd: random.Random, *, shared: float = 0.7) -> list[PolicyResource]:
+    """A few policies of rules over the BASE pods and GROUPS: half drawn at random, half
+    derived from an earlier rule (of any policy); a later policy shares the category and
+    sequence number of the one before it with probability ``shared`` (1: every policy has
+    the same priority, and there are at least two)."""
+    out: list[PolicyResource] = []
+    specs: list[dict[str, Any]] = []
+    category, sequence = "Application", 1
+    for pi in range(rnd.choice([2, 3] if shared == 1 else [1, 2, 3, 3])):
+        pid = f"p{pi}"
+        if pi == 0 or rnd.random() >= shared:
+            category = rnd.choice(["Environment", "Application", "Application"])
+            sequence = rnd.choice([1, 1, 2])
+        rules = []
+        for ri in range(rnd.randint(1, 6)):
+            spec = derived_rule(rnd, rnd.choice(specs)) if specs and rnd.random() < 0.5 \
+                else random_rule(rnd)
+            specs.append(spec)
+            rules.append(rule(pid, f"r{ri}", ri, **spec))
+        out.append(policy(pid, category, sequence, *rules))
+    return out
+
+
+SEEDS = range(300)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One flow the soundness tests try, at one of its enforcement points."""
+
+    src: Endpoint
+    dst: Endpoint
+    port: int | None
+    protocol: str
+    at: Endpoint  # the source's port (OUT) or the destination's (IN)
+    direction: str
+
+
+def soundness_case(seed: int, shared: float = 0.7) -> tuple[CompiledDfw, list[Finding]]:
+    objs = random_policies(random.Random(seed), shared=shared)
     inv = Inventory([*BASE, *GROUPS, *objs])
     dfw = compile_dfw(inv)
-    dead = {f.path for f in lint_dfw(dfw, inv)
-            if f.code in ("SHADOWED_RULE", "RULE_MATCHES_NOTHING")}
+    return dfw, lint_dfw(dfw, inv)
+
+
+def flows(dfw: CompiledDfw) -> list[Flow]:
+    """Every flow between two ends (the pods and OUTSIDE), at each end that is a port."""
+    ends = [*dfw.endpoints, *(Endpoint(ip=IPv4Address(ip)) for ip in OUTSIDE)]
+    return [Flow(src, dst, port_no, proto, at, direction)
+            for src in ends for dst in ends if src != dst
+            for port_no, proto in FLOW_PORTS
+            for at, direction in ((src, "OUT"), (dst, "IN")) if at.index is not None]
+
+
+def enforced(dfw: CompiledDfw, r: CompiledRule, f: Flow) -> bool:
+    assert f.at.index is not None
+    return any(c.order == r.order for c in candidates(dfw, f.at.index, f.direction))
+
+
+def matches_alone(dfw: CompiledDfw, r: CompiledRule, f: Flow) -> bool:
+    """Whether ``r`` on its own matches the flow where it is checked (False: not there)."""
+    if not enforced(dfw, r, f):
+        return False
+    trail = decide(dfw, [r], point="p", at=f.at, src=f.src, dst=f.dst,
+                   proto=PROTOCOL_NUMBERS[f.protocol], dport=f.port, sport=None,
+                   explain=True).trail
+    return any(c.matched for c in trail)
+
+
+def dead_rules(dfw: CompiledDfw, findings: list[Finding]
+               ) -> list[tuple[Finding, CompiledRule, CompiledRule | None]]:
+    """Each SHADOWED_RULE or RULE_MATCHES_NOTHING: the finding, its rule, the shadower."""
+    by_path = {r.path: r for r in dfw.rules}
+    return [(f, by_path[f.path], by_path[f.related[0]] if f.code == "SHADOWED_RULE" else None)
+            for f in findings if f.code in ("SHADOWED_RULE", "RULE_MATCHES_NOTHING")]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_reported_rules_never_match_any_flow(seed: int) -> None:
+    """Every SHADOWED_RULE and RULE_MATCHES_NOTHING is confirmed by evaluating every flow:
+    the rule never matches in the DFW's own evaluation; on its own, a rule that matches
+    nothing matches no flow, and a shadowed one matches only flows its shadower (the
+    finding's ``related`` rule, earlier) matches too, at the same port."""
+    dfw, findings = soundness_case(seed)
+    dead = dead_rules(dfw, findings)
     if not dead:
         return
-    ends = [*dfw.endpoints, *(Endpoint(ip=IPv4Address(ip)) for ip in OUTSIDE)]
-    for src in ends:
-        for dst in ends:
-            if src == dst:
-                continue
-            for port_no, proto in FLOW_PORTS:
-                v = evaluate_flow(dfw, src, dst, protocol=proto, port=port_no, explain=True)
-                for d in (v.egress, v.ingress):
-                    for c in d.trail if d is not None else ():
-                        assert not (c.matched and c.rule.path in dead), (c.rule.path, src, dst)
+    every = flows(dfw)
+    for f in every:
+        if f.direction == "OUT":  # evaluate_flow decides both points of the flow at once
+            v = evaluate_flow(dfw, f.src, f.dst, protocol=f.protocol, port=f.port,
+                              explain=True)
+            for d in (v.egress, v.ingress):
+                for c in d.trail if d is not None else ():
+                    assert not (c.matched and c.rule.path in {r.path for _, r, _ in dead}), \
+                        (c.rule.path, f)
+    for finding, r, shadower in dead:
+        if shadower is None:
+            assert not any(matches_alone(dfw, r, f) for f in every), finding
+        else:
+            assert shadower.order < r.order, finding
+            for f in every:
+                assert not matches_alone(dfw, r, f) or matches_alone(dfw, shadower, f), \
+                    (finding, f)
 
 
-@pytest.mark.parametrize("seed", range(300))
-def test_reported_conflicts_share_a_flow(seed: int) -> None:
-    """Every CONFLICTING_SAME_PRIORITY pair has a flow both rules match at one port."""
-    objs = random_policies(random.Random(seed))
-    inv = Inventory([*BASE, *GROUPS, *objs])
-    dfw = compile_dfw(inv)
+def conflict_pairs(dfw: CompiledDfw, findings: list[Finding]
+                   ) -> list[tuple[CompiledRule, CompiledRule]]:
     by_path = {r.path: r for r in dfw.rules}
-    pairs = [(by_path[f.path], by_path[f.message.split()[2]]) for f in lint_dfw(dfw, inv)
-             if f.code == "CONFLICTING_SAME_PRIORITY"]
-    ends = [*dfw.endpoints, *(Endpoint(ip=IPv4Address(ip)) for ip in OUTSIDE)]
+    return [(by_path[f.path], by_path[f.related[0]]) for f in findings
+            if f.code == "CONFLICTING_SAME_PRIORITY"]
 
-    def both_match(a: CompiledRule, b: CompiledRule) -> bool:
-        for src in ends:
-            for dst in ends:
-                for port_no, proto in FLOW_PORTS:
-                    for at, direction in ((src, "OUT"), (dst, "IN")):
-                        if at.index is None or src == dst:
-                            continue
-                        hits = [any(c.matched for c in decide(
-                            dfw, [r], point="p", at=at, src=src, dst=dst,
-                            proto=PROTOCOL_NUMBERS[proto], dport=port_no, sport=None,
-                            explain=True).trail)
-                                for r in (a, b) if r in candidates(dfw, at.index, direction)]
-                        if hits == [True, True]:
-                            return True
-        return False
 
-    for a, b in pairs:
-        assert both_match(a, b), (a.path, b.path)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_reported_conflicts_share_a_flow(seed: int) -> None:
+    """Every CONFLICTING_SAME_PRIORITY pair (the finding's rule and its ``related`` one)
+    is two rules of different actions in two policies of one category and sequence
+    number, and some flow matches both at one port. All policies of a case share one
+    priority here (the only place conflicts can be)."""
+    dfw, findings = soundness_case(seed, shared=1)
+    every = flows(dfw)
+    for a, b in conflict_pairs(dfw, findings):
+        assert (a.category, a.policy_sequence) == (b.category, b.policy_sequence), a.path
+        assert a.policy_path != b.policy_path and a.action != b.action, a.path
+        assert any(matches_alone(dfw, a, f) and matches_alone(dfw, b, f) for f in every), \
+            (a.path, b.path)
+
+
+def test_the_soundness_properties_are_exercised() -> None:
+    """Not vacuous: the seeds above report what the properties check, and often. Counted
+    per seed: a SHADOWED_RULE whose rule matches some flow on its own (so the shadower
+    is checked against real traffic), a RULE_MATCHES_NOTHING whose rule is enforced at
+    some port (so it was evaluated, not skipped), a CONFLICTING_SAME_PRIORITY pair."""
+    seen: Counter[str] = Counter()
+    for seed in SEEDS:
+        dfw, findings = soundness_case(seed)
+        every = flows(dfw)
+        dead = dead_rules(dfw, findings)
+        if any(s is not None and any(matches_alone(dfw, r, f) for f in every)
+               for _, r, s in dead):
+            seen["shadowed"] += 1
+        if any(s is None and any(enforced(dfw, r, f) for f in every) for _, r, s in dead):
+            seen["nothing"] += 1
+        dfw, findings = soundness_case(seed, shared=1)
+        seen["conflicts"] += bool(conflict_pairs(dfw, findings))
+    assert seen["shadowed"] >= 120, seen
+    assert seen["nothing"] >= 200, seen
+    assert seen["conflicts"] >= 120, seen

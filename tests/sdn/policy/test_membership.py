@@ -7,12 +7,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.dfw_harness import Realized
-from support.truth_tables import CASES, fixture
 
 from sdn.model import SegmentPort, Tag
 from sdn.policy import compile_dfw, reach_matrix
 from sdn.policy.membership import MembershipUpdater
+from tests.support.dfw_harness import Realized
+from tests.support.truth_tables import CASES, fixture
 
 KEYS = ["pod", "role", "app"]
 VALUES = ["a", "b", "c", "db", "web"]

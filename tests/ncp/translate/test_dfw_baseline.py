@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.dfw_harness import CONFIG, Realized
-from support.truth_tables import ALL, fixture, netpol, only
 
 from sdn.policy import Endpoint, evaluate_flow
+from tests.support.dfw_harness import CONFIG, Realized
+from tests.support.truth_tables import ALL, fixture, netpol, only
 
 SAME_NAMESPACE = frozenset(p for p in ALL if p[0].split("/")[0] == p[1].split("/")[0])
 OUTSIDE = Endpoint(ip=IPv4Address("192.0.2.9"))

@@ -1,7 +1,7 @@
 """Golden traces on the multi-tenant sample: every kind of path, as sorted, pretty JSON.
 
 Regenerate after an intended change with ``UPDATE_GOLDEN=1 python -m pytest
-tests/traceflow/test_golden.py`` and review the diff like code.
+tests/sdn/traceflow/test_golden.py`` and review the diff like code.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sdn.model import Inventory, LBPool, LBVirtualServer, Tier1
 from sdn.store import Store
 from sdn.traceflow import PacketSpec, TraceContext, trace
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = Path(__file__).parent / "golden"
 SAMPLE = ROOT / "topologies" / "multi-tenant"
 SHARED = ROOT / "topologies" / "profiles" / "shared-t1.json"

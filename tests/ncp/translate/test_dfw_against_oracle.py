@@ -8,9 +8,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.dfw_harness import Realized
-from support.k8s_oracle import matrix
-from support.policy_strategies import (
+
+from tests.support.dfw_harness import Realized
+from tests.support.k8s_oracle import matrix
+from tests.support.policy_strategies import (
     PROBES,
     anp_st,
     pod_labels_st,

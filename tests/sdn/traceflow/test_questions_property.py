@@ -16,9 +16,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.clusters import manifests
-from support.dfw_harness import CONFIG
-from support.policy_strategies import NS, PORTS, pod_labels_st, policy_st
 
 from ncp.reconcile.sync import sync_cluster
 from sdn.model import LBVirtualServer
@@ -27,6 +24,9 @@ from sdn.traceflow import Disposition, PacketSpec, TraceContext
 from sdn.traceflow.targets import resolve_source, resolve_target
 from sdn.traceflow.verdicts import judge
 from sdn.traceflow.walk import trace_all_backends
+from tests.support.clusters import manifests
+from tests.support.dfw_harness import CONFIG
+from tests.support.policy_strategies import NS, PORTS, pod_labels_st, policy_st
 
 PODS = [f"{ns}/{p}" for ns in NS for p in "abc"]
 

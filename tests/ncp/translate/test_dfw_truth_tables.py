@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.dfw_harness import Realized
-from support.truth_tables import CASES, TruthCase
+
+from tests.support.dfw_harness import Realized
+from tests.support.truth_tables import CASES, TruthCase
 
 
 def _diff(got: set[tuple[str, str]], want: frozenset[tuple[str, str]]) -> str:

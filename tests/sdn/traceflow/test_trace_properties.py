@@ -12,12 +12,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.dfw_harness import Realized
-from support.policy_strategies import PROBES, anp_st, pod_labels_st, policy_st, random_cluster
 
 from sdn.policy import evaluate_flow
 from sdn.traceflow import Disposition, PacketSpec, TraceContext, trace
 from sdn.traceflow.walk import DEFAULT_RULE_PATH, HOP_BUDGET
+from tests.support.dfw_harness import Realized
+from tests.support.policy_strategies import PROBES, anp_st, pod_labels_st, policy_st, random_cluster
 
 
 def check_well_formed(t: Any) -> None:
@@ -52,7 +52,7 @@ def test_trace_agrees_with_reach_and_explain(tmp_path_factory: Any, labels: dict
         p["metadata"]["name"] = f"np{i}"
     for i, p in enumerate(anps):
         p["metadata"]["name"] = f"anp{i}"
-    from support.dfw_harness import CONFIG
+    from tests.support.dfw_harness import CONFIG
     cfg = CONFIG.model_copy(update={"single_tier_topology": single_tier})
     realized = Realized(tmp_path_factory.mktemp("tf"), random_cluster(labels), nps + anps, cfg)
     assert realized.problems == []

@@ -1,6 +1,6 @@
 """The oracle against the hand-written truth tables, plus table-driven edge cases.
 
-Why: the oracle (``support.k8s_oracle``) will be the answer key for the NSX firewall
+Why: the oracle (``tests.support.k8s_oracle``) will be the answer key for the NSX firewall
 translation, so it must first agree with what a human derived from the specs. A failure
 here means either the oracle or a truth table is wrong; the diff lists every missing and
 extra pair with the oracle's reasoning so the two can be compared by reading.
@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.k8s_oracle import (
+
+from tests.support.k8s_oracle import (
     Cluster,
     Namespace,
     Pod,
@@ -23,7 +24,7 @@ from support.k8s_oracle import (
     matrix,
     select_pods,
 )
-from support.truth_tables import (
+from tests.support.truth_tables import (
     ALL,
     CASES,
     PODS,
@@ -765,7 +766,7 @@ def test_evaluate_explains_the_tiers() -> None:
 
 def test_oracle_does_not_import_the_implementation() -> None:
     """Independence is the point: no import of sdn or ncp, directly or via support."""
-    support = Path(__file__).resolve().parent.parent / "support"
+    support = Path(__file__).resolve().parent
     for name in ("k8s_oracle.py", "truth_tables.py"):
         tree = ast.parse((support / name).read_text())
         for node in ast.walk(tree):
@@ -783,5 +784,5 @@ def test_oracle_does_not_import_the_implementation() -> None:
                     "collections.abc",
                     "dataclasses",
                     "typing",
-                    "support.k8s_oracle",
+                    "tests.support.k8s_oracle",
                 }, (name, module)

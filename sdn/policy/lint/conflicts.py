@@ -1,0 +1,124 @@
+"""``CONFLICTING_SAME_PRIORITY``: overlapping rules of equal-priority policies."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+
+from sdn.policy.lint.findings import CONFLICTING_SAME_PRIORITY, ERROR, Finding
+from sdn.policy.lint.values import (
+    SMALL_RANGE,
+    Peers,
+    Services,
+    meet,
+    services_surely_overlap,
+)
+from sdn.policy.lint.views import View, short
+
+
+def surely_overlap(a: View, b: View) -> bool:
+    """Whether some flow surely matches both rules at one enforcement point."""
+    dirs = a.dirs & b.dirs
+    if not dirs or not services_surely_overlap(a.rule.services, b.rule.services):
+        return False
+    points = a.at if a.at is b.at else a.at & b.at
+    if not points:
+        return False
+    for d in dirs:
+        # IN: the point is the destination; OUT: the point is the source.
+        here_a, here_b = (a.dst, b.dst) if d == "IN" else (a.src, b.src)
+        there_a, there_b = (a.src, b.src) if d == "IN" else (a.dst, b.dst)
+        at = points
+        for side in (here_a, here_b):
+            if side is not None:
+                at = at & side.endpoints
+        if at and other_end_overlaps(there_a, there_b, at):
+            return True
+    return False
+
+
+def other_end_overlaps(a: Peers | None, b: Peers | None, at: frozenset[int]) -> bool:
+    """Whether both rules surely match one other end of a flow checked at a port of ``at``.
+
+    The other end is an outside address, or an endpoint that is not the port itself (a
+    port's traffic to itself never reaches the DFW).
+    """
+    if a is None and b is None:
+        return True  # ANY includes every outside address
+    if a is None or b is None:
+        other = b if a is None else a
+        assert other is not None
+        shared, outside = other.endpoints, bool(other.flat)
+    else:
+        shared, outside = a.endpoints & b.endpoints, meet(a.flat, b.flat)
+    return outside or (bool(shared) and not (len(shared) == 1 and shared == at))
+
+
+def service_keys(services: Services | None) -> tuple[list[Hashable], list[Hashable]]:
+    """Index keys of a rule's services, and the keys its overlapping partners sit under.
+
+    A partner overlaps only if it shares a protocol and a port: ANY services sit under
+    ``any``; every service also sits under its protocol; small port ranges under each
+    port, wide ones under ``range``, all ports under ``all``.
+    """
+    if services is None:
+        return ["any"], ["every"]
+    keys: list[Hashable] = []
+    probes: list[Hashable] = ["any"]
+    for sv in services:
+        proto = sv.protocol
+        keys.append(("proto", proto))
+        if not sv.ports:
+            keys.append(("all", proto))
+            probes.append(("proto", proto))
+            continue
+        for lo, hi in sv.ports:
+            if hi - lo < SMALL_RANGE:
+                ports = [("port", proto, p) for p in range(lo, hi + 1)]
+                keys += ports
+                probes += [*ports, ("all", proto), ("range", proto)]
+            else:
+                keys.append(("range", proto))
+                probes.append(("proto", proto))
+    return keys, probes
+
+
+def conflicts(views: Sequence[View]) -> list[Finding]:
+    """``CONFLICTING_SAME_PRIORITY``: see :mod:`sdn.policy.lint`."""
+    buckets: dict[tuple[str, int], list[View]] = defaultdict(list)
+    for v in views:
+        if v.plain and not v.rule.is_default and v.nothing is None:
+            buckets[(v.rule.category, v.rule.policy_sequence)].append(v)
+    findings = []
+    for (category, sequence), members in sorted(buckets.items()):
+        if len({v.rule.policy_path for v in members}) < 2 \
+                or len({v.rule.action for v in members}) < 2:
+            continue
+        index: dict[Hashable, list[int]] = defaultdict(list)
+        probes = []
+        for i, v in enumerate(members):
+            keys, probe = service_keys(v.rule.services)
+            for key in set(keys):
+                index[key].append(i)
+            probes.append(probe)
+        for i, a in enumerate(members):
+            ra = a.rule
+            if probes[i] == ["every"]:
+                partners: Iterable[int] = range(i + 1, len(members))
+            else:
+                partners = sorted({j for key in probes[i] for j in index.get(key, ()) if j > i})
+            for j in partners:
+                b = members[j]
+                rb = b.rule
+                if ra.policy_path == rb.policy_path or ra.action == rb.action:
+                    continue
+                if not surely_overlap(a, b):
+                    continue
+                findings.append(Finding(
+                    CONFLICTING_SAME_PRIORITY, ERROR, ra.path,
+                    f"overlaps rule {rb.path} ({rb.action}) with a different action "
+                    f"({ra.action}): security policies {short(ra.policy_path)} and "
+                    f"{short(rb.policy_path)} are both {category} sequence_number "
+                    f"{sequence}, and NSX leaves their order undefined (here "
+                    f"{short(ra.policy_path)} is evaluated first)", related=(rb.path,)))
+    return findings

@@ -1,0 +1,77 @@
+"""``SHADOWED_RULE``: a rule one earlier rule takes all the traffic of."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+
+from sdn.policy.compiler import CompiledDfw
+from sdn.policy.lint.findings import INFO, SHADOWED_RULE, WARNING, Finding
+from sdn.policy.lint.index import Dim
+from sdn.policy.lint.values import (
+    Peers,
+    Services,
+    peers_cover,
+    peers_register,
+    peers_witnesses,
+    services_cover,
+    services_register,
+    services_witnesses,
+)
+from sdn.policy.lint.views import View
+
+JUMP = "JUMP_TO_APPLICATION"
+
+
+def shadowed(dfw: CompiledDfw, views: Sequence[View]) -> list[Finding]:
+    """``SHADOWED_RULE``: see :mod:`sdn.policy.lint`."""
+    at_cache: dict[frozenset[int], Peers] = {}
+    at_dim: Dim[Peers] = Dim((at_cache.setdefault(v.at, Peers(v.at, ())) for v in views),
+                             register=peers_register, witnesses=peers_witnesses,
+                             covers=peers_cover)
+    src_dim: Dim[Peers] = Dim((v.src for v in views), register=peers_register,
+                              witnesses=peers_witnesses, covers=peers_cover)
+    dst_dim: Dim[Peers] = Dim((v.dst for v in views), register=peers_register,
+                              witnesses=peers_witnesses, covers=peers_cover)
+    svc_dim: Dim[Services] = Dim((v.rule.services for v in views),
+                                 register=services_register,
+                                 witnesses=services_witnesses, covers=services_cover)
+    dims: tuple[Dim[Peers] | Dim[Services], ...] = (at_dim, src_dim, dst_dim, svc_dim)
+    shadower = [v.plain and v.rule.action != JUMP and v.nothing is None for v in views]
+    jumps = [v.rule.order for v in views if v.rule.action == JUMP and not v.rule.disabled]
+    first_jump = min(jumps) if jumps else len(views)
+    app = dfw.application_start
+
+    findings = []
+    for b in views:
+        rb = b.rule
+        if not b.plain or rb.is_default or b.nothing is not None or rb.order == 0:
+            continue
+        ids = [d.ids[rb.order] for d in dims]
+        sups = [d.supersets(i) for d, i in zip(dims, ids, strict=True)]
+        k = min(range(len(dims)), key=lambda j: dims[j].count(ids[j]))
+        others = [j for j in range(len(dims)) if j != k]
+        walk = heapq.merge(*(dims[k].rules_of[vid] for vid in sups[k]))
+        for order in walk:
+            if order >= rb.order:
+                break
+            if not shadower[order]:
+                continue
+            a = views[order]
+            ra = a.rule
+            if not a.dirs >= b.dirs:
+                continue
+            if first_jump < ra.order < app <= rb.order:
+                continue  # a jump above may skip the earlier rule but not this one
+            if any(dims[j].ids[order] not in sups[j] for j in others):
+                continue
+            if ra.action == rb.action:
+                msg = (f"redundant: the earlier rule {ra.path} ({ra.action}) already matches "
+                       "all of its traffic at the same ports with the same action")
+            else:
+                msg = (f"never matches: the earlier rule {ra.path} ({ra.action}) matches all "
+                       f"of its traffic at the same ports, so its {rb.action} never applies")
+            findings.append(Finding(SHADOWED_RULE, WARNING if ra.action != rb.action else INFO,
+                                    rb.path, msg, related=(ra.path,)))
+            break
+    return findings
