@@ -136,7 +136,7 @@ class ManifestFeed(Feed):
                  metrics: Metrics, stop: threading.Event) -> None:
         super().__init__()
         self.paths = list(paths)
-        self.o = options
+        self.options = options
         self.cache = cache
         self.metrics = metrics
         self.stop = stop
@@ -170,14 +170,14 @@ class ManifestFeed(Feed):
                 seen = stamp
                 self._take(read_manifests(self.paths))
             settling = stamp
-            self.stop.wait(self.o.poll_interval)
+            self.stop.wait(self.options.poll_interval)
 
     def _take(self, mset: ManifestSet) -> None:
         """Load a read of the manifests into the cache if it is whole; else keep the last
         good one and say why."""
         known = bool(mset.objects) or self._cluster_known()
-        gaps = input_gaps(mset, cluster=self.o.config.cluster, cluster_known=known,
-                          allow_empty=self.o.allow_empty)
+        gaps = input_gaps(mset, cluster=self.options.config.cluster, cluster_known=known,
+                          allow_empty=self.options.allow_empty)
         self.input_gaps = gaps
         if gaps:
             for p in gaps:
@@ -191,11 +191,11 @@ class ManifestFeed(Feed):
         holds the cluster from an earlier run (read only when a read comes back empty)."""
         if any(self.cache.count(kind) for kind in self.cache.kinds()):
             return True
-        if not self.o.state.exists():
+        if not self.options.state.exists():
             return False
         try:
-            with Store.open_readonly(self.o.state) as store:
-                return store.cluster(self.o.config.cluster) is not None
+            with Store.open_readonly(self.options.state) as store:
+                return store.cluster(self.options.config.cluster) is not None
         except SdnError:
             return True  # cannot tell: the safe answer is "there is something to lose"
 

@@ -69,7 +69,7 @@ class Runner:
         a recorded watch stream that way; an embedding could too)."""
         if sum((client is not None, bool(manifests), push)) != 1:
             raise ValueError("give one source: a live client, manifest paths, or push")
-        self.o = options
+        self.options = options
         self.cache = ClusterCache()
         self.stop_event = threading.Event()
         self.metrics = Metrics()
@@ -92,21 +92,21 @@ class Runner:
     def _feed(self, client: KubeClient | None, manifests: Sequence[str | Path]) -> Feed:
         if client is not None:
             return WatchFeed(client, self.cache, self.metrics, self.stop_event,
-                             watch_timeout=self.o.watch_timeout)
+                             watch_timeout=self.options.watch_timeout)
         if manifests:
-            return ManifestFeed(manifests, self.o, self.cache, self.metrics, self.stop_event)
+            return ManifestFeed(manifests, self.options, self.cache, self.metrics, self.stop_event)
         return Feed()
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """Start the metrics endpoint, the feed, the elector, the worker and the writer."""
-        if self.o.metrics_port is not None:
-            self.metrics_server = serve(self.metrics, self.healthy, self.o.metrics_port)
+        if self.options.metrics_port is not None:
+            self.metrics_server = serve(self.metrics, self.healthy, self.options.metrics_port)
         for name, job in self.feed.jobs():
             self._spawn(name, job)
         if self.elector is not None:
             self._spawn("leader", functools.partial(
-                keep_electing, self.elector, self.stop_event, self.o.lease.heartbeat_period,
+                keep_electing, self.elector, self.stop_event, self.options.lease.heartbeat_period,
                 self._leading))
         self._spawn("worker", self.worker.run)
         if self.writeback is not None:

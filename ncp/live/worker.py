@@ -81,7 +81,7 @@ class Worker:
         """``ready``: whether a pass may run now; ``problems``: the input's own problems,
         for the full reconcile to report; ``writeback``: where results go (None: nowhere,
         no live API)."""
-        self.o = options
+        self.options = options
         self.cache = cache
         self.metrics = metrics
         self.applied = applied
@@ -114,11 +114,11 @@ class Worker:
     def run(self) -> None:
         """The worker thread, until stop; the pass under way finishes first."""
         self.alive = True
-        loop = _Loop(last_full=self.o.clock())
+        loop = _Loop(last_full=self.options.clock())
         try:
             while not self.stop.is_set():
                 version = self.cache.wait_for_change(loop.seen, timeout=min(
-                    1.0, self.o.resync_period))
+                    1.0, self.options.resync_period))
                 if self.stop.is_set():
                     break
                 self._turn(loop, version)
@@ -131,8 +131,8 @@ class Worker:
     def _turn(self, loop: _Loop, version: int) -> None:
         """One look at the cache: a pass when there is work and the worker may do it,
         else the quiet chores (when there is no work)."""
-        now = self.o.clock()
-        full = now - loop.last_full >= self.o.resync_period or (
+        now = self.options.clock()
+        full = now - loop.last_full >= self.options.resync_period or (
             self.full_due_at is not None and now >= self.full_due_at)
         if (version == loop.seen and not full) or not self.ready():
             if version == loop.seen and self.ready():
@@ -157,11 +157,11 @@ class Worker:
             if done is not None:
                 loop.seen = done
                 return
-        self.stop.wait(self.o.debounce)  # let a burst settle
+        self.stop.wait(self.options.debounce)  # let a burst settle
         loop.seen = self.reconcile(full=full)
         loop.failures = 0
         if full:
-            loop.last_full = self.o.clock()
+            loop.last_full = self.options.clock()
 
     def _failed(self, err: NcpError | SdnError) -> None:
         self.last_error = str(err)
@@ -211,7 +211,7 @@ class Worker:
             # middle of a burst, a full pass of the batch is the better bet.
             return Declined("LARGE_BATCH", f"{len(changes.objects)} changes, not primed")
         self.prime()
-        return pods.apply(changes.objects, now=self.o.clock())
+        return pods.apply(changes.objects, now=self.options.clock())
 
     def reconcile(self, *, full: bool = False) -> int:
         """One level-triggered pass over the whole cluster; returns the cache version."""
@@ -227,12 +227,12 @@ class Worker:
         self._basis = None
         # allow_empty: the sources have judged the input already (a live list is the
         # truth; manifests went through input_gaps before reaching the cache).
-        report = sync_cluster(store, manifests=mset, config=self.o.config,
-                              profile=self.o.profile, now=self.o.clock(), full=full,
+        report = sync_cluster(store, manifests=mset, config=self.options.config,
+                              profile=self.options.profile, now=self.options.clock(), full=full,
                               allow_empty=True)
         elapsed = time.perf_counter() - t0
         self._basis = objects
-        self.full_due_at = _retry_time(store, report.problems, self.o.clock())
+        self.full_due_at = _retry_time(store, report.problems, self.options.clock())
         self._finish_pass("full", started, elapsed, changes)
         self._count(report)
         if self.writeback is not None:
@@ -275,8 +275,8 @@ class Worker:
 
     def _open_store(self) -> Store:
         if self._store is None:  # opened by the worker thread, which alone uses it
-            self._store = Store.open(self.o.state, auto_checkpoint=False)
-            self._pods = IncrementalReconciler(self._store, self.o.config)
+            self._store = Store.open(self.options.state, auto_checkpoint=False)
+            self._pods = IncrementalReconciler(self._store, self.options.config)
         return self._store
 
 
