@@ -109,8 +109,8 @@ from sdn.model import (
     ip_pool_path,
     segment_path,
 )
-from sdn.store import ChangeSet, ClusterRecord, Store
-from sdn.store.sqlite import pool_parts, to_stored
+from sdn.store import Store
+from sdn.store.codec import ChangeSet, ClusterRecord, pool_parts, to_stored
 
 StatusKey = tuple[str, str]  # (namespace, pod)
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sdn.model import IpAllocation, IpPool, IpPoolBlockSubnet, Tag
 from sdn.store import ChangeSet, Store
-from sdn.store.sqlite import ALLOCATIONS_MARK, pool_parts, to_stored
+from sdn.store.codec import ALLOCATIONS_MARK, pool_parts, to_stored
 
 _text = st.text(alphabet=string.ascii_letters + string.digits + '"\\/:{}[],é ', max_size=12)
 _tag = st.builds(Tag, scope=_text, tag=_text)
