@@ -69,16 +69,14 @@ from ncp.objects import (
 from ncp.reconcile.pooltext import PoolText
 from ncp.reconcile.sync import meaningful, resolve_profile
 from ncp.translate import naming
-from ncp.translate.cluster import (
-    VLAN_IDS,
-    AdmittedPod,
-    admit_pod,
-    container_ports,
-    namespace_labels,
-    namespace_network,
-    pod_port,
-    routed_blocks,
-)
+from ncp.translate.namespaces import namespace_labels, namespace_network
+from ncp.translate.namespaces import subnet_blocks as _subnet_blocks
+from ncp.translate.pods import AdmittedPod, admit_pod, container_ports, pod_port
+from ncp.translate.vlans import VLAN_IDS
+
+
+def routed_blocks(s, routed):  # type: ignore[no-untyped-def]
+    return _subnet_blocks(s, nat=not routed)
 from ncp.translate.networks import CarvedSubnet, NetworkPlan
 from ncp.translate.policyinputs import PodInfo
 from ncp.translate.service_snat import ANNOTATION as SERVICE_SNAT_ANNOTATION
