@@ -32,6 +32,11 @@ SCOPE_NODE = "ncp/node_name"
 SCOPE_SNAT_IP = "ncp/snat_ip"
 SCOPE_EXTPOOL = "ncp/extpoolid"
 SCOPE_EXTERNAL = "ncp/external"
+#: A load balancing or SNAT object's Service, and a virtual server's ``port/protocol``.
+SCOPE_SERVICE = "ncp/service"
+SCOPE_SERVICE_PORT = "ncp/service_port"
+#: On an external pool: who may take per-service SNAT IPs from it (``cluster:<name>``).
+SCOPE_OWNER = "ncp/owner"
 
 #: The suffix of the cluster's node network's ids (``seg_<cluster>-nodes``, ...) and the
 #: key of the node network's SNAT request.

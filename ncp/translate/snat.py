@@ -16,8 +16,9 @@ pools and each sync touches only its own allocations.
 
 :class:`SnatPlanner` serves a full reconcile's requests; the incremental reconcile gives a
 new namespace its IP alone. Both decide through the same functions: which allocation is a
-namespace's (:func:`snat_allocation_id`, :func:`snat_allocation`), whether it keeps the one
-it has (:func:`keeps_snat`), and which IP a dynamic request gets (:func:`dynamic_snat`).
+namespace's (:func:`namespace_snat_allocation_id`, :func:`snat_allocation`), whether it
+keeps the one it has (:func:`keeps_snat`), and which IP a dynamic request gets
+(:func:`dynamic_snat`).
 """
 
 from __future__ import annotations
@@ -62,17 +63,20 @@ class SnatResult:
     message: str = ""
 
 
-def snat_allocation_id(cluster: str, key: str) -> str:
-    """The id of the SNAT allocation of a namespace (or, for ``nodes``, the node network)."""
-    if key == naming.NODES:
-        return naming.cluster_id("snat", cluster, naming.NODES)
-    return naming.ns_id("snat", cluster, key)
+def namespace_snat_allocation_id(cluster: str, namespace: str) -> str:
+    """The id of a namespace's SNAT allocation in its floating pool."""
+    return naming.ns_id("snat", cluster, namespace)
 
 
-def snat_allocation(cluster: str, key: str, project: str | None,
+def node_snat_allocation_id(cluster: str) -> str:
+    """The id of the node network's SNAT allocation in its floating pool."""
+    return naming.cluster_id("snat", cluster, naming.NODES)
+
+
+def snat_allocation(allocation_id: str, cluster: str, project: str | None,
                     address: IPv4Address) -> IpAllocation:
     """The floating pool's allocation of a SNAT IP, owned by the cluster (and project)."""
-    return IpAllocation(id=snat_allocation_id(cluster, key), allocation_ip=address,
+    return IpAllocation(id=allocation_id, allocation_ip=address,
                         tags=tuple(naming.base_tags(cluster, project)))
 
 
@@ -127,7 +131,9 @@ class SnatPlanner:
             "snat_")
 
     def _alloc_id(self, key: str) -> str:
-        return snat_allocation_id(self.settings.cluster, key)
+        if key == naming.NODES:
+            return node_snat_allocation_id(self.settings.cluster)
+        return namespace_snat_allocation_id(self.settings.cluster, key)
 
     def request(self, req: SnatRequest) -> None:
         """Ask for a SNAT IP; answered by :meth:`allocate`."""
@@ -162,7 +168,7 @@ class SnatPlanner:
             result = self._static(req, allocators) if req.static else self._dynamic(allocators)
             if result.address is not None and result.pool_id is not None:
                 self.new[alloc_id] = (result.pool_id, snat_allocation(
-                    self.settings.cluster, req.key, req.project, result.address))
+                    alloc_id, self.settings.cluster, req.project, result.address))
             results[req.key] = result
         return results
 

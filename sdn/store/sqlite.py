@@ -4,8 +4,8 @@ Why SQLite: it is transactional, embedded and readable with any SQL tool, and a
 reader (``sdn show``) never blocks the writer in WAL mode. Every object is stored as its
 canonical JSON (``model_dump_json``): the same object always gives the same text, so a
 sync compares text to decide what changed and a no-op run writes nothing. How objects
-become rows and text is :mod:`sdn.store.codec` (pure); this module moves those rows in
-and out of the database.
+become rows and text is :mod:`sdn.store.codec` (pure), what may be opened as a state
+:mod:`sdn.store.opening`; this module moves the rows in and out of the database.
 
 Tables:
 
@@ -65,6 +65,13 @@ from sdn.store.codec import (
     stored_object_problems,
     to_stored,
 )
+from sdn.store.opening import (
+    check_state_file,
+    connect_readonly,
+    foreign_database,
+    open_error,
+    wal_pending,
+)
 
 # With the store, the codec's names this module was the home of (sdn.cli imports them).
 __all__ = ["ChangeSet", "ClusterRecord", "Store", "StoredObject", "check_state_file",
@@ -101,88 +108,6 @@ CREATE TABLE IF NOT EXISTS allocations (
 CREATE TABLE IF NOT EXISTS findings (
     cluster TEXT NOT NULL, code TEXT NOT NULL, obj TEXT NOT NULL, message TEXT NOT NULL);
 """
-
-
-#: The first bytes of every SQLite database file.
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def check_state_file(path: Path, *, must_exist: bool) -> None:
-    """Refuse, with a code of its own, a ``--state`` that cannot be a state: a folder
-    (``STATE_IS_DIRECTORY``), a missing file where one must exist (``STATE_NOT_FOUND``),
-    an empty file where one must exist (``STATE_EMPTY``: a writer takes an empty file
-    as a new state, as SQLite does), or a file that is not a SQLite database
-    (``STATE_NOT_A_DATABASE``: it is never overwritten).
-    """
-    if path.is_dir():
-        raise StateError(f"{path} is a folder; --state takes the state file's path "
-                         f"(e.g. {path / 'state.db'})", code="STATE_IS_DIRECTORY", obj=str(path))
-    if not path.exists():
-        if must_exist:
-            raise StateError(f"no state at {path}: run `ncp sync` first, or pass --state",
-                             code="STATE_NOT_FOUND", obj=str(path))
-        return
-    try:
-        with path.open("rb") as f:
-            head = f.read(len(_SQLITE_HEADER))
-    except OSError as err:
-        raise StateError(f"cannot read state {path}: {err.strerror}",
-                         code="STATE_UNREADABLE", obj=str(path)) from err
-    if not head:
-        if must_exist:
-            raise StateError(f"{path} is an empty file, not a state yet: run `ncp sync` "
-                             "first", code="STATE_EMPTY", obj=str(path))
-        return
-    if head != _SQLITE_HEADER:
-        raise StateError(f"{path} is not a state (not a SQLite database); it is left as "
-                         "it is", code="STATE_NOT_A_DATABASE", obj=str(path))
-
-
-def _connect_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
-    flag = "immutable=1" if immutable else "mode=ro"
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flag}", uri=True,
-                           isolation_level=None, timeout=30)
-    try:
-        if _foreign_database(conn):
-            raise StateError(f"{path} is a SQLite database of something else (it has no "
-                             "state tables)", code="STATE_NOT_A_STATE", obj=str(path))
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _foreign_database(conn: sqlite3.Connection) -> bool:
-    """Whether the database has tables but no ``meta`` table (not a state, not empty)."""
-    names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    return bool(names) and "meta" not in names
-
-
-def _wal_pending(path: Path) -> bool:
-    """Whether a write-ahead log with content lies beside the database."""
-    wal = Path(str(path) + "-wal")
-    return wal.exists() and wal.stat().st_size > 0
-
-
-def _open_error(path: Path, err: BaseException, *, writing: bool) -> StateError:
-    """The coded error for a state SQLite (or the OS) would not open."""
-    text = str(err)
-    folder = path.parent if path.parent.exists() else Path(".")
-    read_only = not os.access(folder, os.W_OK) or (path.exists()
-                                                    and not os.access(path, os.W_OK))
-    if writing and read_only:
-        return StateError(f"cannot write state {path}: it or its folder is read-only "
-                          "(commands that only read still work)",
-                          code="STATE_READ_ONLY", obj=str(path))
-    if "locked" in text or "busy" in text:
-        return StateError(f"state {path} is locked by another writer: {text}",
-                          code="STATE_LOCKED", obj=str(path))
-    if "not a database" in text or "malformed" in text:
-        return StateError(f"{path} is damaged or not a state: {text}",
-                          code="STATE_CORRUPT", obj=str(path))
-    verb = "open" if writing else "read"
-    return StateError(f"cannot {verb} state {path}: {text}", code="STATE_UNREADABLE",
-                      obj=str(path))
 
 
 @contextmanager
@@ -234,7 +159,7 @@ class Store:
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(p, isolation_level=None, timeout=30)
-            if _foreign_database(conn):
+            if foreign_database(conn):
                 raise StateError(f"{p} is a SQLite database of something else (it has no "
                                  "state tables); pass the state's own path",
                                  code="STATE_NOT_A_STATE", obj=str(p))
@@ -251,7 +176,7 @@ class Store:
                 conn.close()
             if isinstance(err, StateError):
                 raise
-            raise _open_error(p, err, writing=True) from err
+            raise open_error(p, err, writing=True) from err
         store = cls(conn, p, readonly=False)
         try:
             store._check_schema()
@@ -274,14 +199,14 @@ class Store:
         check_state_file(p, must_exist=True)
         try:
             try:
-                conn = _connect_readonly(p, immutable=False)
+                conn = connect_readonly(p, immutable=False)
             except sqlite3.OperationalError:
-                if not _wal_pending(p) and not os.access(p.parent, os.W_OK):
-                    conn = _connect_readonly(p, immutable=True)
+                if not wal_pending(p) and not os.access(p.parent, os.W_OK):
+                    conn = connect_readonly(p, immutable=True)
                 else:
                     raise
         except sqlite3.Error as err:
-            raise _open_error(p, err, writing=False) from err
+            raise open_error(p, err, writing=False) from err
         store = cls(conn, p, readonly=True)
         try:
             store._check_schema()
