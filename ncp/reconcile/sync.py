@@ -29,11 +29,11 @@ from ncp.reconcile.diff import ObjectDiff, diff_objects
 from ncp.reconcile.plan import Plan, plan_of
 from ncp.reconcile.state import State
 from ncp.sources.manifests import ManifestSet, read_manifests
-from ncp.sources.profiles import load_profile_file
+from ncp.sources.profiles import load_profile_file as load_profile_file
 from ncp.translate import naming
 from ncp.translate.cluster import provision
 from ncp.translate.infra import shared_objects
-from ncp.translate.ingress import is_nsx_ingress
+from ncp.translate.ingress import is_nsx_ingress as is_nsx_ingress
 from ncp.translate.provisioning import ClusterObjects, Provisioned
 from ncp.translate.settings import ClusterSettings, cluster_settings
 from ncp.translate.workloads import expand_workloads, node_names
@@ -44,10 +44,9 @@ from sdn.model.checks import validate_inventory
 from sdn.profiles import NetworkProfile, check_update, parse_profile
 from sdn.store.codec import ChangeSet, ClusterRecord, k8s_object_row, profile_row
 
-# is_nsx_ingress (now ncp.translate.ingress) and load_profile_file (now
-# ncp.sources.profiles) lived here: ncp.statuswriter and tests/traceflow import them so.
-__all__ = ["SyncReport", "is_nsx_ingress", "load_profile_file", "meaningful", "resolve_profile",
-           "sync_cluster"]
+# Re-exported (``X as X``) from where they lived before: load_profile_file (now in
+# ncp.sources.profiles) for tests/traceflow, is_nsx_ingress (ncp.translate.ingress) for
+# ncp.statuswriter.
 
 #: Kinds kept in the state for later stages (they are read now, acted on later).
 KEPT_KINDS = ("Service", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress",
@@ -63,6 +62,15 @@ POLICY_KINDS = ("NetworkPolicy", "ClusterNetworkPolicy", "AdminNetworkPolicy",
 #: Bump when provisioning changes, so that states written by an older version are
 #: reconciled in full again rather than taken as up to date.
 FINGERPRINT_VERSION = "4"
+
+#: Keys of a cluster record's summary: what the sync realized, and what the incremental
+#: reconcile reads back (``sdn clusters`` reads ``shared_tier1``).
+SUMMARY_NAMESPACES = "namespaces"
+SUMMARY_PODS = "pods"
+SUMMARY_NODES = "nodes"
+SUMMARY_SHARED_TIER1 = "shared_tier1"
+SUMMARY_FIREWALL_READS_PODS = "firewall_reads_pods"
+SUMMARY_FIREWALL_READS_NAMESPACES = "firewall_reads_namespaces"
 
 #: The status rows of a LoadBalancer Service's and an Ingress's VIP (kept beside their
 #: annotations, by kind), and the key holding the VIP.
@@ -211,24 +219,24 @@ def input_fingerprint(config: NcpConfig, profile: NetworkProfile | None,
     inputs are unchanged and nobody wrote the state since this cluster's last sync, the
     result is unchanged too (bar expiring holds, see :data:`TIME_DEPENDENT`).
     """
-    h = hashlib.sha256(FINGERPRINT_VERSION.encode())
+    digest = hashlib.sha256(FINGERPRINT_VERSION.encode())
 
     def feed(value: object) -> None:
-        h.update(json.dumps(value, sort_keys=True, default=str).encode())
-        h.update(b"\0")
+        digest.update(json.dumps(value, sort_keys=True, default=str).encode())
+        digest.update(b"\0")
 
     feed(config.model_dump(mode="json"))
     feed(profile.to_json() if profile is not None else None)
-    for o in objects:
-        if o.kind in ("Namespace", "Node") or o.kind in KEPT_KINDS:
-            feed([o.kind, o.namespace, o.name, meaningful(o.body)])
+    for obj in objects:
+        if obj.kind in ("Namespace", "Node") or obj.kind in KEPT_KINDS:
+            feed([obj.kind, obj.namespace, obj.name, meaningful(obj.body)])
     for pod in pods:
         meta, spec = pod.metadata, pod.spec
         feed([pod.namespace, pod.name, meta.get("labels"), spec.get("nodeName"),
               spec.get("hostNetwork"), pod.status.get("phase"),
-              [c.get("ports") for c in spec.get("containers") or []]])
-    feed([[p.code, p.obj, p.message] for p in problems])
-    return h.hexdigest()
+              [container.get("ports") for container in spec.get("containers") or []]])
+    feed([[problem.code, problem.obj, problem.message] for problem in problems])
+    return digest.hexdigest()
 
 
 def _up_to_date(store: State, config: NcpConfig, bound: NetworkProfile | None,
@@ -244,23 +252,23 @@ def _up_to_date(store: State, config: NcpConfig, bound: NetworkProfile | None,
         return None
     report = SyncReport(cluster=config.cluster, revision=store.revision, problems=problems)
     report.findings = [p for _c, p in store.problems(config.cluster, table="findings")]
-    report.namespaces = record.summary.get("namespaces", 0)
-    report.pods = record.summary.get("pods", 0)
-    report.nodes = record.summary.get("nodes", 0)
+    report.namespaces = record.summary.get(SUMMARY_NAMESPACES, 0)
+    report.pods = record.summary.get(SUMMARY_PODS, 0)
+    report.nodes = record.summary.get(SUMMARY_NODES, 0)
     report.notes = [f"inputs unchanged since revision {record.revision}: nothing to do"]
-    for _c, k, ns, n, a in store.status(config.cluster):
-        if k == "Namespace":
-            report.annotations[n] = a
-        elif k == "Pod":
-            report.pod_annotations[(ns, n)] = a
-        elif k == "Service":
-            report.service_annotations[(ns, n)] = a
-        elif k == "Ingress":
-            report.ingress_annotations[(ns, n)] = a
-        elif k == SERVICE_VIP_STATUS:
-            report.lb_vips[f"{ns}/{n}"] = a[VIP_KEY]
-        elif k == INGRESS_VIP_STATUS:
-            report.ingress_vips[f"{ns}/{n}"] = a[VIP_KEY]
+    for _cluster, kind, ns, name, values in store.status(config.cluster):
+        if kind == "Namespace":
+            report.annotations[name] = values
+        elif kind == "Pod":
+            report.pod_annotations[(ns, name)] = values
+        elif kind == "Service":
+            report.service_annotations[(ns, name)] = values
+        elif kind == "Ingress":
+            report.ingress_annotations[(ns, name)] = values
+        elif kind == SERVICE_VIP_STATUS:
+            report.lb_vips[f"{ns}/{name}"] = values[VIP_KEY]
+        elif kind == INGRESS_VIP_STATUS:
+            report.ingress_vips[f"{ns}/{name}"] = values[VIP_KEY]
     return report
 
 
@@ -466,11 +474,11 @@ def _cluster_record(config: NcpConfig, inputs: _Inputs, report: SyncReport,
     (what ``ncp run``'s incremental reconcile reads back)."""
     return ClusterRecord(config.cluster, inputs.bound.name if inputs.bound else None,
                          config.model_dump(mode="json"), now, inputs.fingerprint,
-                         summary={"namespaces": report.namespaces, "pods": report.pods,
-                                  "nodes": report.nodes,
-                                  "shared_tier1": int(inputs.settings.single_tier),
-                                  "firewall_reads_pods": int(result.firewall_reads_pods),
-                                  "firewall_reads_namespaces":
+                         summary={SUMMARY_NAMESPACES: report.namespaces,
+                                  SUMMARY_PODS: report.pods, SUMMARY_NODES: report.nodes,
+                                  SUMMARY_SHARED_TIER1: int(inputs.settings.single_tier),
+                                  SUMMARY_FIREWALL_READS_PODS: int(result.firewall_reads_pods),
+                                  SUMMARY_FIREWALL_READS_NAMESPACES:
                                       int(result.firewall_reads_namespaces)})
 
 
@@ -513,12 +521,12 @@ def _check_result(current: Inventory, owned: Mapping[str, PolicyResource],
 def _merge_holds(old: Sequence[Hold], new: Sequence[Hold], now: float) -> list[Hold]:
     """Active old holds plus the new ones; the later ``until`` wins for the same space."""
     merged: dict[tuple[str, str], Hold] = {}
-    for h in [*old, *new]:
-        if not h.active(now) and h not in new:
+    for hold in [*old, *new]:
+        if not hold.active(now) and hold not in new:
             continue
-        key = (h.scope, str(h.cidr))
-        if key not in merged or merged[key].until < h.until:
-            merged[key] = h
+        key = (hold.scope, str(hold.cidr))
+        if key not in merged or merged[key].until < hold.until:
+            merged[key] = hold
     return sorted(merged.values())
 
 

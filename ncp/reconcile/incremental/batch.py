@@ -25,6 +25,7 @@ from ncp.reconcile.incremental.pooltext import PoolText
 from ncp.reconcile.incremental.prechecks import ServiceKey
 from ncp.reconcile.incremental.state_index import NamespaceNetwork, StateIndex
 from ncp.reconcile.state import State
+from ncp.reconcile.sync import SUMMARY_NAMESPACES, SUMMARY_PODS
 from ncp.translate import naming
 from ncp.translate.namespaces import (
     namespace_network,
@@ -304,8 +305,8 @@ class Batch:
                        for name, ann in self.out.namespace_annotations.items()})
         if not (self.upserts or self.deletes or self.pools or status or changed_problems):
             return self.out
-        summary = {**state.record.summary, "pods": self.out.pods,
-                   "namespaces": self.out.namespaces}
+        summary = {**state.record.summary, SUMMARY_PODS: self.out.pods,
+                   SUMMARY_NAMESPACES: self.out.namespaces}
         record = replace(state.record, synced_at=self.now, fingerprint="", summary=summary)
         changes = ChangeSet(
             upserts=[to_stored(obj) for obj in self.upserts.values()],

@@ -14,6 +14,12 @@ from ipaddress import IPv4Address, IPv4Network
 
 from ncp.reconcile.incremental.pooltext import PoolText
 from ncp.reconcile.state import State
+from ncp.reconcile.sync import (
+    SUMMARY_FIREWALL_READS_NAMESPACES,
+    SUMMARY_FIREWALL_READS_PODS,
+    SUMMARY_NAMESPACES,
+    SUMMARY_PODS,
+)
 from ncp.translate import naming
 from ncp.translate.namespaces import SUBNETS_EXHAUSTED
 from ncp.translate.networks import subnet_carver
@@ -85,10 +91,10 @@ class StateIndex:
         self.vlans_short = any(p.code == VLANS_EXHAUSTED
                                for found in self.problems.values() for p in found)
         summary = record.summary
-        self.reads_pods = bool(summary.get("firewall_reads_pods", 1))
-        self.reads_namespaces = bool(summary.get("firewall_reads_namespaces", 1))
-        self.realized_pods = summary.get("pods", 0)
-        self.realized_namespaces = summary.get("namespaces", 0)
+        self.reads_pods = bool(summary.get(SUMMARY_FIREWALL_READS_PODS, 1))
+        self.reads_namespaces = bool(summary.get(SUMMARY_FIREWALL_READS_NAMESPACES, 1))
+        self.realized_pods = summary.get(SUMMARY_PODS, 0)
+        self.realized_namespaces = summary.get(SUMMARY_NAMESPACES, 0)
         self.cluster_ips: dict[str, IPv4Address] = existing_cluster_ips(inventory, self.cluster)
         self._inventory = inventory  # for the carver, built at the first new namespace
         self._carver: SubnetAllocator | None = None
