@@ -349,8 +349,7 @@ def sync_cluster(
                            now=now)
     report.problems.sort()
     if dry_run:
-        stored = {(k, ns, n): a for _c, k, ns, n, a in store.status(config.cluster)}
-        report.plan = plan_of(diff, stored, _status(report))
+        report.plan = plan_of(diff, _stored_status(store, config.cluster), _status(report))
         report.revision = store.revision
         return report
     if unchanged:
@@ -541,8 +540,10 @@ def _status(report: SyncReport) -> dict[tuple[str, str, str], dict[str, str]]:
     VIP of a LoadBalancer Service or an Ingress."""
     out = {("Namespace", "", ns): ann for ns, ann in report.annotations.items()}
     out.update({("Pod", ns, pod): ann for (ns, pod), ann in report.pod_annotations.items()})
-    out.update({("Service", ns, n): ann for (ns, n), ann in report.service_annotations.items()})
-    out.update({("Ingress", ns, n): ann for (ns, n), ann in report.ingress_annotations.items()})
+    out.update({("Service", ns, name): ann
+                for (ns, name), ann in report.service_annotations.items()})
+    out.update({("Ingress", ns, name): ann
+                for (ns, name), ann in report.ingress_annotations.items()})
     for kind, vips in ((SERVICE_VIP_STATUS, report.lb_vips),
                        (INGRESS_VIP_STATUS, report.ingress_vips)):
         for key, vip in vips.items():
@@ -554,6 +555,11 @@ def _status(report: SyncReport) -> dict[tuple[str, str, str], dict[str, str]]:
 def _same_status(store: State, cluster: str,
                  wanted: Mapping[tuple[str, str, str], dict[str, str]],
                  problems: list[Problem]) -> bool:
-    stored = {(k, ns, n): a for _c, k, ns, n, a in store.status(cluster)}
-    stored_problems = sorted(p for _c, p in store.problems(cluster))
-    return stored == dict(wanted) and stored_problems == sorted(problems)
+    stored_problems = sorted(p for _cluster, p in store.problems(cluster))
+    return _stored_status(store, cluster) == dict(wanted) and stored_problems == sorted(problems)
+
+
+def _stored_status(store: State, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]:
+    """The status the state holds for the cluster, keyed as :func:`_status` keys it."""
+    return {(kind, ns, name): values
+            for _cluster, kind, ns, name, values in store.status(cluster)}
