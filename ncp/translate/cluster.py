@@ -146,8 +146,7 @@ def provision(
                            node_attachments=node_network.attachments, vlans=vlans)
     provision_firewall(run, objects.policies, {n: ns.labels for n, ns in namespaces.items()})
     provision_cluster_ips(run, objects)
-    run.out.shared.update(snat.updated_pools())
-    run.out.holds += snat.released_holds()
+    _record_snat_allocations(run, snat)
     provision_load_balancers(run, objects)
     provision_service_snat(run, objects)
     run.release_removed()
@@ -304,6 +303,14 @@ def _node_snat_rules(run: ProvisioningRun, node_network: NodeNetwork,
                            display=f"{cluster}-{naming.NODES}", plan=node_network.plan,
                            address=result.address, tags=naming.base_tags(cluster)):
         run.add(rule)
+
+
+def _record_snat_allocations(run: ProvisioningRun, snat: SnatPlanner) -> None:
+    """The floating pools with the cluster's SNAT allocations (and the released ones held
+    back), into the run's shared objects: the load balancers and per-service SNAT that
+    follow take their IPs from the same pools, so they must see these as taken."""
+    run.out.shared.update(snat.updated_pools())
+    run.out.holds += snat.released_holds()
 
 
 def _kept_vlans(run: ProvisioningRun, pods: Mapping[str, Sequence[AdmittedPod]]) -> NodeVlans:

@@ -24,6 +24,9 @@ from sdn.model import Tag
 #: The NCP release whose behaviour this plugin emulates, written as tag ``ncp/version``.
 NCP_VERSION = "4.2.0"
 
+#: Every scope of NCP's own tags starts so.
+NCP_SCOPE_PREFIX = "ncp/"
+
 SCOPE_VERSION = "ncp/version"
 SCOPE_CLUSTER = "ncp/cluster"
 SCOPE_PROJECT = "ncp/project"

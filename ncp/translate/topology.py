@@ -81,7 +81,7 @@ def network_objects(settings: ClusterSettings, *, pool_id: str, segment_id: str,
                     display: str) -> tuple[IpPool, Segment]:
     """A pool-backed network's IP pool (no allocations yet) and segment."""
     pool = ip_pool_path(pool_id)
-    ownership = tuple(t for t in tags if t.scope.startswith("ncp/"))
+    ownership = tuple(t for t in tags if t.scope.startswith(naming.NCP_SCOPE_PREFIX))
     return (IpPool(id=pool_id, display_name=display, path=pool, tags=ownership,
                    subnets=_pool_subnets(plan, pool_id)),
             Segment(id=segment_id, display_name=display, path=segment_path(segment_id),
