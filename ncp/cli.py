@@ -31,7 +31,9 @@ from rich.console import Console  # noqa: E402
 from ncp.config import NcpConfig, load_config  # noqa: E402
 from ncp.errors import NcpError  # noqa: E402
 from ncp.interrupts import InterruptWatch  # noqa: E402
-from ncp.reconcile.sync import Progress, SyncReport, load_profile_file, sync_cluster  # noqa: E402
+from ncp.reconcile.sync import Progress, SyncReport, sync_cluster  # noqa: E402
+from ncp.sources.profiles import load_profile_file  # noqa: E402
+from ncp.translate import naming  # noqa: E402
 from sdn.commandline import (  # noqa: E402
     Parser,
     add_version,
@@ -147,9 +149,12 @@ def _summary(report: SyncReport, quiet: bool) -> None:
         shown = list(report.annotations.items())
         if shown and len(shown) <= 50:
             print_table(["NAMESPACE", "SUBNETS", "SNAT IP", "STATUS"], [
-                [ns, " ".join(v for k, v in sorted(a.items()) if k.startswith("ncp/subnet-")),
-                 a.get("ncp/snat_ip", "routed" if "ncp/error" not in a else "-"),
-                 a.get("ncp/error") or a.get("ncp/snat_ip_status") or "ok"]
+                [ns, " ".join(v for k, v in sorted(a.items())
+                              if k.startswith(naming.SUBNET_ANNOTATION_PREFIX)),
+                 a.get(naming.SNAT_IP_ANNOTATION,
+                       "routed" if naming.ERROR_ANNOTATION not in a else "-"),
+                 a.get(naming.ERROR_ANNOTATION) or a.get(naming.SNAT_IP_STATUS_ANNOTATION)
+                 or "ok"]
                 for ns, a in shown])
         elif shown:
             print(f"{len(shown)} namespaces (see `sdn show segments` and `sdn ipam`)")

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sdn.model import PolicyResource
-from sdn.store import StoredObject
-from sdn.store.sqlite import to_stored
+from sdn.store.codec import StoredObject, to_stored
 
 
 @dataclass

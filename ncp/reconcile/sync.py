@@ -25,20 +25,28 @@ from ncp.config import NcpConfig
 from ncp.errors import InconsistentResultError, UnusableInputError
 from ncp.objects import K8sObject, metadata_of
 from ncp.reconcile.completeness import IncompleteInputError, input_gaps
-from ncp.reconcile.diff import diff_objects
+from ncp.reconcile.diff import ObjectDiff, diff_objects
 from ncp.reconcile.plan import Plan, plan_of
+from ncp.reconcile.state import State
 from ncp.sources.manifests import ManifestSet, read_manifests
+from ncp.sources.profiles import load_profile_file as load_profile_file
 from ncp.translate import naming
-from ncp.translate.cluster import ClusterObjects, provision
+from ncp.translate.cluster import provision
 from ncp.translate.infra import shared_objects
-from ncp.translate.settings import cluster_settings
+from ncp.translate.ingress import is_nsx_ingress as is_nsx_ingress
+from ncp.translate.provisioning import ClusterObjects, Provisioned
+from ncp.translate.settings import ClusterSettings, cluster_settings
 from ncp.translate.workloads import expand_workloads, node_names
-from sdn.errors import Problem, ProfileError, yaml_error_text
+from sdn.errors import Problem
 from sdn.ipam import Hold
 from sdn.model import Inventory, PolicyResource
 from sdn.model.checks import validate_inventory
 from sdn.profiles import NetworkProfile, check_update, parse_profile
-from sdn.store import ChangeSet, ClusterRecord, Store
+from sdn.store.codec import ChangeSet, ClusterRecord, k8s_object_row, profile_row
+
+# Re-exported (``X as X``) from where they lived before: load_profile_file (now in
+# ncp.sources.profiles) for tests/traceflow, is_nsx_ingress (ncp.translate.ingress) for
+# ncp.statuswriter.
 
 #: Kinds kept in the state for later stages (they are read now, acted on later).
 KEPT_KINDS = ("Service", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress",
@@ -54,6 +62,21 @@ POLICY_KINDS = ("NetworkPolicy", "ClusterNetworkPolicy", "AdminNetworkPolicy",
 #: Bump when provisioning changes, so that states written by an older version are
 #: reconciled in full again rather than taken as up to date.
 FINGERPRINT_VERSION = "4"
+
+#: Keys of a cluster record's summary: what the sync realized, and what the incremental
+#: reconcile reads back (``sdn clusters`` reads ``shared_tier1``).
+SUMMARY_NAMESPACES = "namespaces"
+SUMMARY_PODS = "pods"
+SUMMARY_NODES = "nodes"
+SUMMARY_SHARED_TIER1 = "shared_tier1"
+SUMMARY_FIREWALL_READS_PODS = "firewall_reads_pods"
+SUMMARY_FIREWALL_READS_NAMESPACES = "firewall_reads_namespaces"
+
+#: The status rows of a LoadBalancer Service's and an Ingress's VIP (kept beside their
+#: annotations, by kind), and the key holding the VIP.
+SERVICE_VIP_STATUS = "ServiceStatus"
+INGRESS_VIP_STATUS = "IngressStatus"
+VIP_KEY = "ingress_ip"
 
 #: Problems whose outcome can change with time alone (held addresses expire): a cluster
 #: that has any is always reconciled in full.
@@ -120,7 +143,7 @@ class SyncReport:
         return out
 
 
-def resolve_profile(store: Store, config: NcpConfig, profile: NetworkProfile | None,
+def resolve_profile(store: State, config: NcpConfig, profile: NetworkProfile | None,
                     ) -> tuple[NetworkProfile | None, list[tuple[str, str]]]:
     """The profile for this run and the profiles to add to the state.
 
@@ -148,7 +171,7 @@ def resolve_profile(store: Store, config: NcpConfig, profile: NetworkProfile | N
                 "a different profile has this name; profiles are immutable, so create the "
                 "new one under a new name")])
     else:
-        added.append((profile.name, json.dumps(body, sort_keys=True)))
+        added.append(profile_row(profile.name, body))
     if record is not None and (old is None or old.name != profile.name):
         baseline = old or parse_profile({"name": "(cluster defaults)", "parameters": {
             "pod_ip_block_ids": [b.id for b in config.container_ip_blocks],
@@ -158,28 +181,6 @@ def resolve_profile(store: Store, config: NcpConfig, profile: NetworkProfile | N
         if problems:
             raise UnusableInputError(problems)
     return profile, added
-
-
-def load_profile_file(path: str | Path) -> NetworkProfile:
-    """Read a profile from a JSON (or YAML) file.
-
-    Raises:
-        ProfileError: unreadable or invalid.
-    """
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as err:
-        raise ProfileError(str(err), code="PROFILE_NOT_FOUND", obj=str(p)) from err
-    if p.suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            return parse_profile(yaml.safe_load(text) or {}, source=str(p), new=True)
-        except yaml.YAMLError as err:
-            raise ProfileError(yaml_error_text("", err), code="MALFORMED_PROFILE",
-                               obj=str(p)) from err
-    return parse_profile(text, source=str(p), new=True)
 
 
 #: Kinds whose ``status`` NCP never reads (it writes that of Services and Ingresses).
@@ -218,27 +219,27 @@ def input_fingerprint(config: NcpConfig, profile: NetworkProfile | None,
     inputs are unchanged and nobody wrote the state since this cluster's last sync, the
     result is unchanged too (bar expiring holds, see :data:`TIME_DEPENDENT`).
     """
-    h = hashlib.sha256(FINGERPRINT_VERSION.encode())
+    digest = hashlib.sha256(FINGERPRINT_VERSION.encode())
 
     def feed(value: object) -> None:
-        h.update(json.dumps(value, sort_keys=True, default=str).encode())
-        h.update(b"\0")
+        digest.update(json.dumps(value, sort_keys=True, default=str).encode())
+        digest.update(b"\0")
 
     feed(config.model_dump(mode="json"))
     feed(profile.to_json() if profile is not None else None)
-    for o in objects:
-        if o.kind in ("Namespace", "Node") or o.kind in KEPT_KINDS:
-            feed([o.kind, o.namespace, o.name, meaningful(o.body)])
+    for obj in objects:
+        if obj.kind in ("Namespace", "Node") or obj.kind in KEPT_KINDS:
+            feed([obj.kind, obj.namespace, obj.name, meaningful(obj.body)])
     for pod in pods:
         meta, spec = pod.metadata, pod.spec
         feed([pod.namespace, pod.name, meta.get("labels"), spec.get("nodeName"),
               spec.get("hostNetwork"), pod.status.get("phase"),
-              [c.get("ports") for c in spec.get("containers") or []]])
-    feed([[p.code, p.obj, p.message] for p in problems])
-    return h.hexdigest()
+              [container.get("ports") for container in spec.get("containers") or []]])
+    feed([[problem.code, problem.obj, problem.message] for problem in problems])
+    return digest.hexdigest()
 
 
-def _up_to_date(store: Store, config: NcpConfig, bound: NetworkProfile | None,
+def _up_to_date(store: State, config: NcpConfig, bound: NetworkProfile | None,
                 fingerprint: str) -> SyncReport | None:
     """The last sync's report when nothing can have changed since; else None."""
     record = store.cluster(config.cluster)
@@ -251,34 +252,49 @@ def _up_to_date(store: Store, config: NcpConfig, bound: NetworkProfile | None,
         return None
     report = SyncReport(cluster=config.cluster, revision=store.revision, problems=problems)
     report.findings = [p for _c, p in store.problems(config.cluster, table="findings")]
-    report.namespaces = record.summary.get("namespaces", 0)
-    report.pods = record.summary.get("pods", 0)
-    report.nodes = record.summary.get("nodes", 0)
+    report.namespaces = record.summary.get(SUMMARY_NAMESPACES, 0)
+    report.pods = record.summary.get(SUMMARY_PODS, 0)
+    report.nodes = record.summary.get(SUMMARY_NODES, 0)
     report.notes = [f"inputs unchanged since revision {record.revision}: nothing to do"]
-    for _c, k, ns, n, a in store.status(config.cluster):
-        if k == "Namespace":
-            report.annotations[n] = a
-        elif k == "Pod":
-            report.pod_annotations[(ns, n)] = a
-        elif k == "Service":
-            report.service_annotations[(ns, n)] = a
-        elif k == "Ingress":
-            report.ingress_annotations[(ns, n)] = a
-        elif k == "ServiceStatus":
-            report.lb_vips[f"{ns}/{n}"] = a["ingress_ip"]
-        elif k == "IngressStatus":
-            report.ingress_vips[f"{ns}/{n}"] = a["ingress_ip"]
+    for _cluster, kind, ns, name, values in store.status(config.cluster):
+        if kind == "Namespace":
+            report.annotations[name] = values
+        elif kind == "Pod":
+            report.pod_annotations[(ns, name)] = values
+        elif kind == "Service":
+            report.service_annotations[(ns, name)] = values
+        elif kind == "Ingress":
+            report.ingress_annotations[(ns, name)] = values
+        elif kind == SERVICE_VIP_STATUS:
+            report.lb_vips[f"{ns}/{name}"] = values[VIP_KEY]
+        elif kind == INGRESS_VIP_STATUS:
+            report.ingress_vips[f"{ns}/{name}"] = values[VIP_KEY]
     return report
 
 
 def _kept_objects(objects: Sequence[K8sObject]) -> list[tuple[str, str, str, str]]:
-    return [(o.kind, o.namespace, o.name,
-             json.dumps(meaningful(o.body), sort_keys=True, default=str))
+    """The rows of the Kubernetes objects kept in the state (without NCP's write-back)."""
+    return [k8s_object_row(o.kind, o.namespace, o.name, meaningful(o.body))
             for o in objects if o.kind in KEPT_KINDS]
 
 
+@dataclass
+class _Inputs:
+    """What a sync reads, checked and bound: the manifests (read in full), the profile
+    (bound, with the profiles to add to the state), the settings, the node names, the pods
+    (controllers expanded) and the fingerprint of it all."""
+
+    manifests: ManifestSet
+    bound: NetworkProfile | None
+    profiles_added: list[tuple[str, str]]
+    settings: ClusterSettings
+    nodes: tuple[str, ...]
+    pods: Sequence[K8sObject]
+    fingerprint: str
+
+
 def sync_cluster(
-    store: Store,
+    store: State,
     *,
     paths: Sequence[str | Path] = (),
     manifests: ManifestSet | None = None,
@@ -304,16 +320,84 @@ def sync_cluster(
             cluster); nothing written.
         UnusableInputError: config, profile or shared objects conflict; nothing written.
     """
-    step = progress or (lambda _msg: None)
+    step = progress or _quietly
     step("reading manifests")
+    mset = _complete_manifests(store, config, paths, manifests, allow_empty=allow_empty)
+    report = SyncReport(cluster=config.cluster, problems=list(mset.problems),
+                        notes=list(mset.notes))
+    inputs = _bind_inputs(store, config, profile, mset, report, step)
+    if not full and not inputs.profiles_added:
+        done = _up_to_date(store, config, inputs.bound, inputs.fingerprint)
+        if done is not None:
+            if dry_run:
+                done.plan = Plan()
+            return done
+    step("loading state")
+    current = store.inventory()
+    holds = store.holds()
+    shared = shared_objects(config, inputs.settings, current)
+    step("provisioning")
+    result = _provision(inputs, current, shared, holds, now)
+    _report_provisioned(report, result, inputs)
+    step("comparing with the state")
+    diff = _compare_with_state(store, config.cluster, current, result)
+    report.created, report.updated, report.deleted = diff.created, diff.updated, diff.deleted
+    new_holds = _merge_holds(holds, result.holds, now)
+    record = _cluster_record(config, inputs, report, result, now)
+    unchanged = _unchanged(store, record, diff=diff, inputs=inputs, holds=holds,
+                           new_holds=new_holds, report=report, findings=result.findings,
+                           now=now)
+    report.problems.sort()
+    if dry_run:
+        report.plan = plan_of(diff, _stored_status(store, config.cluster), _status(report))
+        report.revision = store.revision
+        return report
+    if unchanged:
+        report.revision = store.revision
+        return report
+    step("writing")
+    report.revision = store.apply(ChangeSet(
+        upserts=diff.upserts, deletes=diff.deletes, holds=new_holds, cluster=record,
+        status=_status(report), k8s_objects=_kept_objects(mset.objects),
+        problems=report.problems, findings=result.findings,
+        profiles_added=inputs.profiles_added,
+    ))
+    report.written = True
+    return report
+
+
+def _quietly(_message: str) -> None:
+    """No progress shown."""
+
+
+def _complete_manifests(store: State, config: NcpConfig, paths: Sequence[str | Path],
+                        manifests: ManifestSet | None, *, allow_empty: bool) -> ManifestSet:
+    """The manifests (read here from ``paths`` unless given), refused when they were not
+    read in full: a sync never deletes what it merely failed to read
+    (:mod:`ncp.reconcile.completeness`).
+
+    Raises:
+        IncompleteInputError: the input was not read in full, or is empty for a cluster
+            the state holds.
+    """
     mset = manifests if manifests is not None else read_manifests(paths)
     gaps = input_gaps(mset, cluster=config.cluster,
                       cluster_known=store.cluster(config.cluster) is not None,
                       allow_empty=allow_empty)
     if gaps:
         raise IncompleteInputError(gaps)
-    report = SyncReport(cluster=config.cluster, problems=list(mset.problems),
-                        notes=list(mset.notes))
+    return mset
+
+
+def _bind_inputs(store: State, config: NcpConfig, profile: NetworkProfile | None,
+                 mset: ManifestSet, report: SyncReport, step: Progress) -> _Inputs:
+    """Bind the profile (checking its update rules), lay it over the config, expand the
+    workload controllers into pods (their problems and notes go to ``report``), and take
+    the fingerprint of what provisioning will read.
+
+    Raises:
+        UnusableInputError: the profile clashes or breaks the update rules.
+    """
     bound, profiles_added = resolve_profile(store, config, profile)
     settings = cluster_settings(config, bound)
     nodes = node_names(mset.objects, settings.default_nodes)
@@ -323,36 +407,37 @@ def sync_cluster(
     report.notes += expansion.notes
     fingerprint = input_fingerprint(config, bound, mset.objects, expansion.pods,
                                     report.problems)
-    if not full and not profiles_added:
-        done = _up_to_date(store, config, bound, fingerprint)
-        if done is not None:
-            if dry_run:
-                done.plan = Plan()
-            return done
-    step("loading state")
-    current = store.inventory()
-    holds = store.holds()
-    shared = shared_objects(config, settings, current)
-    step("provisioning")
-    node_objs = {o.name: o for o in mset.objects if o.kind == "Node"}
-    result = provision(
-        settings=settings,
+    return _Inputs(mset, bound, profiles_added, settings, nodes, expansion.pods, fingerprint)
+
+
+def _provision(inputs: _Inputs, current: Inventory, shared: Mapping[str, PolicyResource],
+               holds: Sequence[Hold], now: float) -> Provisioned:
+    """The cluster's desired topology (:func:`~ncp.translate.cluster.provision`) from the
+    kinds it reads; Ingresses of another class are left to their controller."""
+    objects = inputs.manifests.objects
+    node_objs = {o.name: o for o in objects if o.kind == "Node"}
+    return provision(
+        settings=inputs.settings,
         objects=ClusterObjects(
-            namespaces=[o for o in mset.objects if o.kind == "Namespace"],
-            pods=expansion.pods,
-            nodes=[node_objs.get(n, n) for n in nodes],
-            policies=[o for o in mset.objects if o.kind in POLICY_KINDS],
-            services=[o for o in mset.objects if o.kind == "Service"],
-            endpoint_slices=[o for o in mset.objects if o.kind == "EndpointSlice"],
-            ingresses=[o for o in mset.objects if o.kind == "Ingress" and is_nsx_ingress(o)],
+            namespaces=[o for o in objects if o.kind == "Namespace"],
+            pods=inputs.pods,
+            nodes=[node_objs.get(n, n) for n in inputs.nodes],
+            policies=[o for o in objects if o.kind in POLICY_KINDS],
+            services=[o for o in objects if o.kind == "Service"],
+            endpoint_slices=[o for o in objects if o.kind == "EndpointSlice"],
+            ingresses=[o for o in objects if o.kind == "Ingress" and is_nsx_ingress(o)],
         ),
         current=current, shared=shared, holds=holds, now=now,
     )
+
+
+def _report_provisioned(report: SyncReport, result: Provisioned, inputs: _Inputs) -> None:
+    """What provisioning decided, into the report (and so into the status NCP writes)."""
     report.problems += result.problems
     report.findings = result.findings
     report.notes += result.notes
     report.namespaces, report.pods = result.realized_namespaces, result.realized_pods
-    report.nodes = len(nodes)
+    report.nodes = len(inputs.nodes)
     report.annotations = result.annotations
     report.cluster_ips = result.cluster_ips
     report.pod_annotations = result.pod_annotations
@@ -362,55 +447,57 @@ def sync_cluster(
     if result.ingress_vip is not None:
         report.ingress_vips = {f"{ns}/{n}": result.ingress_vip
                                for ns, n in result.ingresses_served}
-    step("comparing with the state")
+
+
+def _compare_with_state(store: State, cluster: str, current: Inventory,
+                        result: Provisioned) -> ObjectDiff:
+    """The difference between what the cluster should own (and the shared objects it
+    changes) and the stored rows; a result that would fail the cross-object checks is
+    refused here, before anything is written.
+
+    Raises:
+        InconsistentResultError: the result fails the cross-object checks (a bug).
+    """
     rows = {r.path: r for r in store.rows()}
-    owned_now = [p for p, r in rows.items() if r.cluster == config.cluster]
+    owned_now = [p for p, r in rows.items() if r.cluster == cluster]
     diff = diff_objects([*result.owned.values(), *result.shared.values()], rows,
                         deletable=owned_now)
-    report.created, report.updated, report.deleted = diff.created, diff.updated, diff.deleted
     if not diff.empty:
         _check_result(current, result.owned, result.shared, diff.deletes)
-    new_holds = _merge_holds(holds, result.holds, now)
-    record = ClusterRecord(config.cluster, bound.name if bound else None,
-                           config.model_dump(mode="json"), now, fingerprint,
-                           summary={"namespaces": report.namespaces, "pods": report.pods,
-                                    "nodes": report.nodes,
-                                    "shared_tier1": int(settings.single_tier),
-                                    "firewall_reads_pods": int(result.firewall_reads_pods),
-                                    "firewall_reads_namespaces":
-                                        int(result.firewall_reads_namespaces)})
-    old_record = store.cluster(config.cluster)
-    # Unchanged when nothing this cluster owns or records would differ. Another cluster's
-    # write in between, or holds that merely expired, are no reason to write.
-    unchanged = (
-        diff.empty and not profiles_added
+    return diff
+
+
+def _cluster_record(config: NcpConfig, inputs: _Inputs, report: SyncReport,
+                    result: Provisioned, now: float) -> ClusterRecord:
+    """The cluster's row after this sync: its profile, config, fingerprint and summary
+    (what ``ncp run``'s incremental reconcile reads back)."""
+    return ClusterRecord(config.cluster, inputs.bound.name if inputs.bound else None,
+                         config.model_dump(mode="json"), now, inputs.fingerprint,
+                         summary={SUMMARY_NAMESPACES: report.namespaces,
+                                  SUMMARY_PODS: report.pods, SUMMARY_NODES: report.nodes,
+                                  SUMMARY_SHARED_TIER1: int(inputs.settings.single_tier),
+                                  SUMMARY_FIREWALL_READS_PODS: int(result.firewall_reads_pods),
+                                  SUMMARY_FIREWALL_READS_NAMESPACES:
+                                      int(result.firewall_reads_namespaces)})
+
+
+def _unchanged(store: State, record: ClusterRecord, *, diff: ObjectDiff, inputs: _Inputs,
+               holds: Sequence[Hold], new_holds: Sequence[Hold], report: SyncReport,
+               findings: list[Problem], now: float) -> bool:
+    """Whether nothing this cluster owns or records would differ after the write.
+    Another cluster's write in between, or holds that merely expired, are no reason to
+    write."""
+    cluster = record.name
+    old = store.cluster(cluster)
+    return (
+        diff.empty and not inputs.profiles_added
         and sorted(new_holds) == sorted(h for h in holds if h.active(now))
-        and old_record is not None and old_record.profile == record.profile
-        and old_record.config == record.config and old_record.fingerprint == fingerprint
-        and _same_status(store, config.cluster, _status(report), report.problems)
-        and sorted(p for _c, p in store.problems(config.cluster, table="findings"))
-        == result.findings
-        and _same_kept(store, config.cluster, mset.objects)
+        and old is not None and old.profile == record.profile
+        and old.config == record.config and old.fingerprint == record.fingerprint
+        and _same_status(store, cluster, _status(report), report.problems)
+        and sorted(p for _c, p in store.problems(cluster, table="findings")) == findings
+        and _same_kept(store, cluster, inputs.manifests.objects)
     )
-    report.problems.sort()
-    if dry_run:
-        stored = {(k, ns, n): a for _c, k, ns, n, a in store.status(config.cluster)}
-        report.plan = plan_of(diff, stored, _status(report))
-        report.revision = store.revision
-        return report
-    if unchanged:
-        report.revision = store.revision
-        return report
-    step("writing")
-    report.revision = store.apply(ChangeSet(
-        upserts=diff.upserts, deletes=diff.deletes, holds=new_holds, cluster=record,
-        status=_status(report),
-        k8s_objects=_kept_objects(mset.objects), problems=report.problems,
-        findings=result.findings,
-        profiles_added=profiles_added,
-    ))
-    report.written = True
-    return report
 
 
 def _check_result(current: Inventory, owned: Mapping[str, PolicyResource],
@@ -430,28 +517,19 @@ def _check_result(current: Inventory, owned: Mapping[str, PolicyResource],
         raise InconsistentResultError(problems)
 
 
-def is_nsx_ingress(ing: K8sObject) -> bool:
-    """Ingresses NCP serves: class ``nsx`` (annotation or ``ingressClassName``), or no
-    class at all (NCP's ``default_ingress_class_nsx``)."""
-    meta = ing.metadata
-    cls = (meta.get("annotations") or {}).get("kubernetes.io/ingress.class") or \
-        ing.spec.get("ingressClassName")
-    return cls in (None, "", "nsx")
-
-
 def _merge_holds(old: Sequence[Hold], new: Sequence[Hold], now: float) -> list[Hold]:
     """Active old holds plus the new ones; the later ``until`` wins for the same space."""
     merged: dict[tuple[str, str], Hold] = {}
-    for h in [*old, *new]:
-        if not h.active(now) and h not in new:
+    for hold in [*old, *new]:
+        if not hold.active(now) and hold not in new:
             continue
-        key = (h.scope, str(h.cidr))
-        if key not in merged or merged[key].until < h.until:
-            merged[key] = h
+        key = (hold.scope, str(hold.cidr))
+        if key not in merged or merged[key].until < hold.until:
+            merged[key] = hold
     return sorted(merged.values())
 
 
-def _same_kept(store: Store, cluster: str, objects: Sequence[K8sObject]) -> bool:
+def _same_kept(store: State, cluster: str, objects: Sequence[K8sObject]) -> bool:
     """Whether the kept Kubernetes objects (services, policies, ...) are as stored."""
     return store.k8s_object_rows(cluster) == sorted(_kept_objects(objects))
 
@@ -462,18 +540,26 @@ def _status(report: SyncReport) -> dict[tuple[str, str, str], dict[str, str]]:
     VIP of a LoadBalancer Service or an Ingress."""
     out = {("Namespace", "", ns): ann for ns, ann in report.annotations.items()}
     out.update({("Pod", ns, pod): ann for (ns, pod), ann in report.pod_annotations.items()})
-    out.update({("Service", ns, n): ann for (ns, n), ann in report.service_annotations.items()})
-    out.update({("Ingress", ns, n): ann for (ns, n), ann in report.ingress_annotations.items()})
-    for kind, vips in (("ServiceStatus", report.lb_vips), ("IngressStatus", report.ingress_vips)):
+    out.update({("Service", ns, name): ann
+                for (ns, name), ann in report.service_annotations.items()})
+    out.update({("Ingress", ns, name): ann
+                for (ns, name), ann in report.ingress_annotations.items()})
+    for kind, vips in ((SERVICE_VIP_STATUS, report.lb_vips),
+                       (INGRESS_VIP_STATUS, report.ingress_vips)):
         for key, vip in vips.items():
             ns, name = key.split("/", 1)
-            out[(kind, ns, name)] = {"ingress_ip": vip}
+            out[(kind, ns, name)] = {VIP_KEY: vip}
     return out
 
 
-def _same_status(store: Store, cluster: str,
+def _same_status(store: State, cluster: str,
                  wanted: Mapping[tuple[str, str, str], dict[str, str]],
                  problems: list[Problem]) -> bool:
-    stored = {(k, ns, n): a for _c, k, ns, n, a in store.status(cluster)}
-    stored_problems = sorted(p for _c, p in store.problems(cluster))
-    return stored == dict(wanted) and stored_problems == sorted(problems)
+    stored_problems = sorted(p for _cluster, p in store.problems(cluster))
+    return _stored_status(store, cluster) == dict(wanted) and stored_problems == sorted(problems)
+
+
+def _stored_status(store: State, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]:
+    """The status the state holds for the cluster, keyed as :func:`_status` keys it."""
+    return {(kind, ns, name): values
+            for _cluster, kind, ns, name, values in store.status(cluster)}

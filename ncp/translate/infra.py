@@ -12,7 +12,7 @@ from ipaddress import IPv4Network
 
 from ncp.config import NcpConfig
 from ncp.errors import UnusableInputError
-from ncp.translate.naming import SCOPE_EXTERNAL
+from ncp.translate.naming import SCOPE_EXTERNAL, SCOPE_OWNER
 from ncp.translate.settings import ClusterSettings
 from sdn.errors import Problem
 from sdn.model import (
@@ -55,7 +55,7 @@ def _pool(current: Inventory, pool_id: str, cidr: IPv4Network,
         return existing
     tags: tuple[Tag, ...] = (Tag(scope=SCOPE_EXTERNAL, tag="true"),)
     if owner:
-        tags += (Tag(scope="ncp/owner", tag=owner),)
+        tags += (Tag(scope=SCOPE_OWNER, tag=owner),)
     return IpPool(
         id=pool_id, display_name=pool_id, path=path, tags=tags,
         subnets=(IpPoolStaticSubnet(id=f"{pool_id}-subnet", cidr=cidr,

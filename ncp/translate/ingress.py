@@ -60,6 +60,15 @@ class IngressObjects:
     served: list[tuple[str, str]] = field(default_factory=list)
 
 
+def is_nsx_ingress(ing: K8sObject) -> bool:
+    """Ingresses NCP serves: class ``nsx`` (annotation or ``ingressClassName``), or no
+    class at all (NCP's ``default_ingress_class_nsx``). Others belong to another
+    controller and are never touched."""
+    cls = ing.annotations.get(naming.INGRESS_CLASS_ANNOTATION) or \
+        ing.spec.get("ingressClassName")
+    return cls in (None, "", "nsx")
+
+
 def _order(ing: K8sObject) -> tuple[str, str, str]:
     stamp = str(ing.metadata.get("creationTimestamp") or "")
     return stamp, ing.namespace, ing.name
@@ -91,7 +100,7 @@ def ingresses(objects: Sequence[K8sObject], services: Sequence[K8sObject],
         spec = ing.spec
         annotations = ing.annotations
         tls = bool(spec.get("tls"))
-        regex = str(annotations.get("ncp/use-regex", "")).lower() == "true"
+        regex = naming.annotation_flag(annotations, naming.USE_REGEX_ANNOTATION)
         where = f"Ingress/{ing.namespace}/{ing.name}"
         entries: list[tuple[str | None, str, str, Mapping[str, Any]]] = []
         for rule in spec.get("rules") or []:
@@ -129,7 +138,7 @@ def ingresses(objects: Sequence[K8sObject], services: Sequence[K8sObject],
                               display_name=f"{ing.namespace}/{svc.name}:{svc_port['port']}",
                               members=tuple(members), tags=(
                                   *naming.base_tags(cluster, ing.namespace),
-                                  naming.tag("ncp/service", svc.name)))
+                                  naming.tag(naming.SCOPE_SERVICE, svc.name)))
                 pools[ident] = pool
             rules[tls].append(LBRule(
                 display_name=f"{ing.namespace}/{ing.name} {host or '*'}{path}",

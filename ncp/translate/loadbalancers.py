@@ -60,7 +60,7 @@ from sdn.model.lb import (
     LBSnatTranslation,
 )
 
-ERROR_ANNOTATION = "ncp/error.loadbalancer"
+ERROR_ANNOTATION = naming.LB_ERROR_ANNOTATION
 
 
 @dataclass

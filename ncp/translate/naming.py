@@ -1,4 +1,5 @@
-"""Deterministic ids, display names and ownership tags for what NCP creates.
+"""Deterministic ids, display names and ownership tags for what NCP creates, and the names
+of the annotations and labels NCP reads and writes.
 
 NCP's real identity for its objects is the tag set (``ncp/cluster``, ``ncp/project``,
 ``ncp/pod``, ``ncp/node_name``); ids only have to be unique and stable. The scheme:
@@ -15,12 +16,16 @@ namespaces cannot collide (``t1_a-b_c`` is cluster ``a-b``, namespace ``c``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from functools import lru_cache
 
 from sdn.model import Tag
 
 #: The NCP release whose behaviour this plugin emulates, written as tag ``ncp/version``.
 NCP_VERSION = "4.2.0"
+
+#: Every scope of NCP's own tags starts so.
+NCP_SCOPE_PREFIX = "ncp/"
 
 SCOPE_VERSION = "ncp/version"
 SCOPE_CLUSTER = "ncp/cluster"
@@ -30,12 +35,74 @@ SCOPE_NODE = "ncp/node_name"
 SCOPE_SNAT_IP = "ncp/snat_ip"
 SCOPE_EXTPOOL = "ncp/extpoolid"
 SCOPE_EXTERNAL = "ncp/external"
+#: A load balancing or SNAT object's Service, and a virtual server's ``port/protocol``.
+SCOPE_SERVICE = "ncp/service"
+SCOPE_SERVICE_PORT = "ncp/service_port"
+#: On an external pool: who may take per-service SNAT IPs from it (``cluster:<name>``).
+SCOPE_OWNER = "ncp/owner"
 
-#: Annotation keys NCP writes (and so may remove): its status, not its input.
-WRITTEN_ANNOTATION_PREFIXES = ("ncp/subnet-", "ncp/snat_ip", "ncp/router_id", "ncp/error",
-                               "ncp/network_config")
+#: The suffix of the cluster's node network's ids (``seg_<cluster>-nodes``, ...) and the
+#: key of the node network's SNAT request.
+NODES = "nodes"
+
+# --- annotations NCP reads (the user's input; reference nsx-ncp.md 1.3) -------------------
+
+#: Namespace: ``"true"`` makes the namespace routed (no SNAT; subnets from the no-SNAT blocks).
+NO_SNAT_ANNOTATION = "ncp/no_snat"
+#: Namespace: the SNAT IP it asks for (answered in :data:`SNAT_IP_STATUS_ANNOTATION`).
+STATIC_SNAT_IP_ANNOTATION = "ncp/static_snat_ip"
+#: Service: the external IP pool (id or display name) its pods egress through.
+SNAT_POOL_ANNOTATION = "ncp/snat_pool"
+#: Ingress: ``"true"`` makes its paths regular expressions.
+USE_REGEX_ANNOTATION = "ncp/use-regex"
+#: Ingress: its class (the older form of ``spec.ingressClassName``); NCP serves ``nsx``.
+INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+
+# --- annotations NCP writes (its status) -------------------------------------------------
+
+#: Namespace: ``ncp/subnet-0``, ``ncp/subnet-1``, ...: its subnets (see :func:`subnet_annotation`).
+SUBNET_ANNOTATION_PREFIX = "ncp/subnet-"
+#: Namespace: its SNAT IP.
+SNAT_IP_ANNOTATION = "ncp/snat_ip"
+#: Namespace: the answer to :data:`STATIC_SNAT_IP_ANNOTATION`.
+SNAT_IP_STATUS_ANNOTATION = "ncp/snat_ip_status"
+#: Namespace: its Tier-1's id (two-tier topology).
+ROUTER_ID_ANNOTATION = "ncp/router_id"
+#: Namespace: the error code that keeps it from being realized in full.
+ERROR_ANNOTATION = "ncp/error"
+#: Pod: its network configuration as JSON. NCP's own pod annotations are not documented
+#: publicly (reference 1.3); this one carries what the node agent would plumb: address
+#: with prefix, MAC, gateway, VLAN and the port's path.
+NETWORK_CONFIG_ANNOTATION = "ncp/network_config"
+#: Service and Ingress: why its load balancer could not be made.
+LB_ERROR_ANNOTATION = "ncp/error.loadbalancer"
+#: Service: why its own SNAT IP (:data:`SNAT_POOL_ANNOTATION`) could not be given.
+SNAT_ERROR_ANNOTATION = "ncp/error.snat"
+
+#: Annotation keys NCP writes (and so may remove): its status, not its input. A prefix
+#: covers the keys that start with it (``ncp/snat_ip_status``, ``ncp/error.snat``, ...).
+WRITTEN_ANNOTATION_PREFIXES = (SUBNET_ANNOTATION_PREFIX, SNAT_IP_ANNOTATION,
+                               ROUTER_ID_ANNOTATION, ERROR_ANNOTATION,
+                               NETWORK_CONFIG_ANNOTATION)
+
+# --- labels Kubernetes sets, which NCP reads -----------------------------------------------
+
+#: Every namespace's own name (policies commonly select namespaces by it).
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+#: An EndpointSlice's Service.
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 _UUID_ROOT = uuid.uuid5(uuid.NAMESPACE_URL, "ncp.emulator/attachments")
+
+
+def subnet_annotation(index: int) -> str:
+    """The namespace annotation of its ``index``-th subnet, e.g. ``ncp/subnet-0``."""
+    return f"{SUBNET_ANNOTATION_PREFIX}{index}"
+
+
+def annotation_flag(annotations: Mapping[str, object], key: str) -> bool:
+    """Whether a yes/no annotation says yes: ``"true"`` in any case (absent: no)."""
+    return str(annotations.get(key, "")).lower() == "true"
 
 
 def ns_id(kind: str, cluster: str, namespace: str) -> str:

@@ -13,15 +13,24 @@ node). The plan follows NCP:
 
 Subnets are never given back while the network exists (NCP does not shrink a namespace);
 they return to the block, held back likewise, when the network is deleted.
+
+What a new subnet may not take (:func:`subnet_carver`) and how long a released address or
+subnet waits (:func:`held_back`) are decided here for both reconciles, the full one and
+``ncp run``'s incremental one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
+from ncp.translate.settings import ClusterSettings
 from sdn.ipam import AddressAllocator, Hold, SubnetAllocator, subnet_host_range
+from sdn.model import IpBlock, IpPool, IpPoolBlockSubnet, ip_block_path
+
+#: The scope of every hold on a block's subnet starts so.
+_BLOCK_SCOPE = ip_block_path("")
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,24 @@ class NetworkPlan:
     def realized(self) -> bool:
         """A network without any subnet cannot exist (no segment can be made for it)."""
         return bool(self.subnets)
+
+
+def held_back(scope: str, released: IPv4Address | IPv4Network, *, now: float,
+              settings: ClusterSettings) -> Hold:
+    """The hold on a released address or subnet: nobody gets it for
+    ``ip_reallocation_time`` (``scope`` is its pool's or block's path)."""
+    return Hold(scope, IPv4Network(released), now + settings.ip_reallocation_time)
+
+
+def subnet_carver(blocks: Iterable[IpBlock], pools: Iterable[IpPool], holds: Iterable[Hold],
+                  now: float) -> SubnetAllocator:
+    """The carver of a run's new subnets: from ``blocks``, never a subnet of ``pools`` (the
+    ones that stay) nor one a block's hold covers."""
+    taken = [sub.cidr for pool in pools for sub in pool.subnets
+             if isinstance(sub, IpPoolBlockSubnet)]
+    block_holds = [h for h in holds if h.scope.startswith(_BLOCK_SCOPE)]
+    return SubnetAllocator([(b.id, b.cidr) for b in blocks], taken=taken, holds=block_holds,
+                           now=now)
 
 
 def _host_range(cidr: IPv4Network) -> tuple[int, int]:

@@ -26,8 +26,8 @@ from sdn.ipam import Hold
 from sdn.model import IpPool, NatRule, nat_rule_path
 from sdn.model.nat import SERVICE_SNAT_PRIORITY
 
-ANNOTATION = "ncp/snat_pool"
-ERROR_ANNOTATION = "ncp/error.snat"
+ANNOTATION = naming.SNAT_POOL_ANNOTATION
+ERROR_ANNOTATION = naming.SNAT_ERROR_ANNOTATION
 
 
 @dataclass
@@ -71,12 +71,12 @@ def service_snat(services: Sequence[K8sObject], slices: Sequence[K8sObject], *, 
 
         pool_id, code = _find_pool(str(wanted), external_pools)
         if pool_id is None:
-            fail(code, f"ncp/snat_pool {wanted!r}: {code}")
+            fail(code, f"{ANNOTATION} {wanted!r}: {code}")
             continue
-        owner = external_pools[pool_id].tag("ncp/owner")
+        owner = external_pools[pool_id].tag(naming.SCOPE_OWNER)
         if owner != f"cluster:{cluster}":
             fail("POOL_ACCESS_DENIED", f"pool {pool_id} is not tagged "
-                                       f"ncp/owner=cluster:{cluster}")
+                                       f"{naming.SCOPE_OWNER}=cluster:{cluster}")
             continue
         backends = sorted({str(p.ip) for p in backend_pods(svc, slices, pods)})
         mine = [ip for ip in backends if ip not in claimed]
@@ -97,7 +97,8 @@ def service_snat(services: Sequence[K8sObject], slices: Sequence[K8sObject], *, 
         out.rules.append(NatRule(
             id=rid, display_name=f"{name} egress", path=nat_rule_path(gateway, rid),
             parent_path=f"{gateway}/nat/USER",
-            tags=(*naming.base_tags(cluster, svc.namespace), naming.tag("ncp/service", svc.name)),
+            tags=(*naming.base_tags(cluster, svc.namespace),
+                  naming.tag(naming.SCOPE_SERVICE, svc.name)),
             action="SNAT", source_network=",".join(mine), translated_network=str(ip),
             sequence_number=SERVICE_SNAT_PRIORITY))
     out.pools, out.holds = sticky.finish()

@@ -54,15 +54,21 @@ class ServiceTranslation:
     cluster_ips: dict[str, str] = field(default_factory=dict)
 
 
-def _matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    return all(labels.get(str(k)) == str(v) for k, v in selector.items())
+def selector_selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """Whether a Service's ``spec.selector`` selects a pod with ``labels`` (an empty
+    selector selects nothing: such a service's endpoints are managed by hand)."""
+    return bool(selector) and all(labels.get(str(k)) == str(v) for k, v in selector.items())
+
+
+def slice_service(labels: Mapping[str, object]) -> str | None:
+    """The Service an EndpointSlice belongs to (its ``kubernetes.io/service-name``)."""
+    name = labels.get(naming.SERVICE_NAME_LABEL)
+    return str(name) if name else None
 
 
 def _ready_pods(slices: Sequence[K8sObject], service: str) -> set[str] | None:
     """Pod names the service's EndpointSlices list as ready; None without slices."""
-    mine = [s for s in slices
-            if s.labels.get(
-                "kubernetes.io/service-name") == service]
+    mine = [s for s in slices if slice_service(s.labels) == service]
     if not mine:
         return None
     ready: set[str] = set()
@@ -92,7 +98,7 @@ def existing_cluster_ips(current: Inventory, cluster: str) -> dict[str, IPv4Addr
     out = {}
     for vs in current.of_type(LBVirtualServer):
         if vs.tag(naming.SCOPE_CLUSTER) == cluster:
-            ns, svc = vs.tag(naming.SCOPE_PROJECT), vs.tag("ncp/service")
+            ns, svc = vs.tag(naming.SCOPE_PROJECT), vs.tag(naming.SCOPE_SERVICE)
             if ns and svc:
                 out[f"{ns}/{svc}"] = vs.ip_address
     return out
@@ -159,7 +165,7 @@ def backend_pods(svc: K8sObject, slices: Sequence[K8sObject],
     ready = _ready_pods([s for s in slices if s.namespace == svc.namespace], svc.name)
     return sorted((p for p in pods if p.namespace == svc.namespace and p.ip and (
         (ready is not None and p.name in ready)
-        or (ready is None and selector and _matches(selector, p.labels)))),
+        or (ready is None and selector_selects(selector, p.labels)))),
         key=lambda p: (p.ip, p.name))
 
 
@@ -185,7 +191,7 @@ def _virtual_servers(out: ServiceTranslation, svc: K8sObject, vip: IPv4Address,
                      dlb: str) -> None:
     spec = svc.spec
     members_of = backend_members(svc, slices, pods)
-    tags = (*naming.base_tags(cluster, svc.namespace), naming.tag("ncp/service", svc.name))
+    tags = (*naming.base_tags(cluster, svc.namespace), naming.tag(naming.SCOPE_SERVICE, svc.name))
     for port in spec.get("ports") or []:
         protocol = str(port.get("protocol") or "TCP").upper()
         number = port.get("port")
@@ -197,7 +203,7 @@ def _virtual_servers(out: ServiceTranslation, svc: K8sObject, vip: IPv4Address,
         members = members_of(port, protocol)
         pool = LBPool(id=f"pool_{ident}", display_name=f"{svc.namespace}/{svc.name}:{number}",
                       path=lb_pool_path(f"pool_{ident}"), members=tuple(members), tags=tags)
-        vs_tags = (*tags, naming.tag("ncp/service_port", f"{number}/{protocol}"))
+        vs_tags = (*tags, naming.tag(naming.SCOPE_SERVICE_PORT, f"{number}/{protocol}"))
         out.objects += [pool, LBVirtualServer(
             id=f"vs_{ident}", display_name=f"{svc.namespace}/{svc.name}:{number}",
             path=lb_virtual_server_path(f"vs_{ident}"), ip_address=vip, ports=(str(number),),

@@ -13,15 +13,22 @@ A failed request gets no SNAT IP and no SNAT rule; there is no silent fallback t
 dynamic IP, since egress firewalls outside are usually opened for the pinned one.
 Allocations carry ``ncp/cluster`` and ``ncp/project``, so several clusters share the
 pools and each sync touches only its own allocations.
+
+:class:`SnatPlanner` serves a full reconcile's requests; the incremental reconcile gives a
+new namespace its IP alone. Both decide through the same functions: which allocation is a
+namespace's (:func:`namespace_snat_allocation_id`, :func:`snat_allocation`), whether it
+keeps the one it has (:func:`keeps_snat`), and which IP a dynamic request gets
+(:func:`dynamic_snat`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from ipaddress import AddressValueError, IPv4Address, IPv4Network
+from ipaddress import AddressValueError, IPv4Address
 
 from ncp.translate import naming
+from ncp.translate.networks import held_back
 from ncp.translate.settings import ClusterSettings
 from sdn.ipam import AddressAllocator, Hold, pool_address_ranges
 from sdn.model import (
@@ -33,6 +40,7 @@ from sdn.model import (
 )
 
 OK = "IP_ALLOCATED_SUCCESSFULLY"
+POOL_EXHAUSTED = "IP_POOL_EXHAUSTED"
 
 
 @dataclass(frozen=True)
@@ -55,12 +63,52 @@ class SnatResult:
     message: str = ""
 
 
+def namespace_snat_allocation_id(cluster: str, namespace: str) -> str:
+    """The id of a namespace's SNAT allocation in its floating pool."""
+    return naming.ns_id("snat", cluster, namespace)
+
+
+def node_snat_allocation_id(cluster: str) -> str:
+    """The id of the node network's SNAT allocation in its floating pool."""
+    return naming.cluster_id("snat", cluster, naming.NODES)
+
+
+def snat_allocation(allocation_id: str, cluster: str, project: str | None,
+                    address: IPv4Address) -> IpAllocation:
+    """The floating pool's allocation of a SNAT IP, owned by the cluster (and project)."""
+    return IpAllocation(id=allocation_id, allocation_ip=address,
+                        tags=tuple(naming.base_tags(cluster, project)))
+
+
+def keeps_snat(static: str | None, allocation: IpAllocation) -> bool:
+    """Whether a namespace keeps the SNAT IP it holds: always, unless it now asks for
+    another one (``ncp/static_snat_ip``)."""
+    return static is None or static == str(allocation.allocation_ip)
+
+
+def kept_snat(pool_id: str, allocation: IpAllocation, static: str | None) -> SnatResult:
+    """The answer for a namespace that keeps its SNAT IP."""
+    return SnatResult(allocation.allocation_ip, pool_id, OK, static is not None)
+
+
+def dynamic_snat(pool_ids: Sequence[str],
+                 lowest_free: Callable[[str], IPv4Address | None]) -> SnatResult:
+    """A dynamic SNAT IP: the lowest free IP (``lowest_free(pool_id)``, which takes it) of
+    the first floating pool with room, in ``fip_pool_ids`` order."""
+    for pool_id in pool_ids:
+        ip = lowest_free(pool_id)
+        if ip is not None:
+            return SnatResult(ip, pool_id, OK, False)
+    return SnatResult(None, None, POOL_EXHAUSTED, False,
+                      "no SNAT IP left in " + ", ".join(pool_ids))
+
+
 class SnatPlanner:
     """Collects requests, then serves static ones before dynamic ones."""
 
     def __init__(self, *, settings: ClusterSettings, current: Inventory,
                  shared: Mapping[str, PolicyResource], holds: Sequence[Hold], now: float):
-        self.s = settings
+        self.settings = settings
         self.now = now
         self.holds = [h for h in holds if h.active(now)]
         self.requests: dict[str, SnatRequest] = {}
@@ -79,13 +127,13 @@ class SnatPlanner:
 
     def _is_ours(self, alloc: IpAllocation) -> bool:
         """A SNAT allocation of this cluster (its LB VIPs share the pools)."""
-        return alloc.tag(naming.SCOPE_CLUSTER) == self.s.cluster and alloc.id.startswith(
+        return alloc.tag(naming.SCOPE_CLUSTER) == self.settings.cluster and alloc.id.startswith(
             "snat_")
 
     def _alloc_id(self, key: str) -> str:
-        if key == "nodes":
-            return naming.cluster_id("snat", self.s.cluster, "nodes")
-        return naming.ns_id("snat", self.s.cluster, key)
+        if key == naming.NODES:
+            return node_snat_allocation_id(self.settings.cluster)
+        return namespace_snat_allocation_id(self.settings.cluster, key)
 
     def request(self, req: SnatRequest) -> None:
         """Ask for a SNAT IP; answered by :meth:`allocate`."""
@@ -97,8 +145,8 @@ class SnatPlanner:
         wanted: dict[str, SnatRequest] = {self._alloc_id(k): r for k, r in self.requests.items()}
         for alloc_id, (pool_id, alloc) in self.ours.items():
             req = wanted.get(alloc_id)
-            keep = req is not None and pool_id in self.s.fip_pool_ids and (
-                req.static is None or req.static == str(alloc.allocation_ip))
+            keep = req is not None and pool_id in self.settings.fip_pool_ids and \
+                keeps_snat(req.static, alloc)
             if keep:
                 self.kept[alloc_id] = (pool_id, alloc)
             else:
@@ -115,14 +163,12 @@ class SnatPlanner:
             alloc_id = self._alloc_id(req.key)
             if alloc_id in self.kept:
                 pool_id, alloc = self.kept[alloc_id]
-                results[req.key] = SnatResult(alloc.allocation_ip, pool_id, OK,
-                                              req.static is not None)
+                results[req.key] = kept_snat(pool_id, alloc, req.static)
                 continue
             result = self._static(req, allocators) if req.static else self._dynamic(allocators)
             if result.address is not None and result.pool_id is not None:
-                tags = tuple(naming.base_tags(self.s.cluster, req.project))
-                self.new[alloc_id] = (result.pool_id, IpAllocation(
-                    id=alloc_id, allocation_ip=result.address, tags=tags))
+                self.new[alloc_id] = (result.pool_id, snat_allocation(
+                    alloc_id, self.settings.cluster, req.project, result.address))
             results[req.key] = result
         return results
 
@@ -132,8 +178,9 @@ class SnatPlanner:
             ip = IPv4Address(req.static)
         except AddressValueError:
             return SnatResult(None, None, "IP_NOT_IN_POOL", True,
-                              f"ncp/static_snat_ip {req.static!r} is not an IPv4 address")
-        for pool_id in self.s.fip_pool_ids:
+                              f"{naming.STATIC_SNAT_IP_ANNOTATION} {req.static!r} is not an "
+                              "IPv4 address")
+        for pool_id in self.settings.fip_pool_ids:
             allocator = allocators.get(pool_id)
             if allocator is None or not allocator.contains(ip):
                 continue
@@ -142,16 +189,13 @@ class SnatPlanner:
             return SnatResult(None, None, "IP_ALREADY_ALLOCATED", True,
                               f"{ip} is already allocated (or held after a release)")
         return SnatResult(None, None, "IP_NOT_IN_POOL", True,
-                          f"{ip} is in none of the pools {', '.join(self.s.fip_pool_ids)}")
+                          f"{ip} is in none of the pools {', '.join(self.settings.fip_pool_ids)}")
 
     def _dynamic(self, allocators: Mapping[str, AddressAllocator]) -> SnatResult:
-        for pool_id in self.s.fip_pool_ids:
+        def lowest_free(pool_id: str) -> IPv4Address | None:
             allocator = allocators.get(pool_id)
-            ip = allocator.allocate() if allocator is not None else None
-            if ip is not None:
-                return SnatResult(ip, pool_id, OK, False)
-        return SnatResult(None, None, "IP_POOL_EXHAUSTED", False,
-                          "no SNAT IP left in " + ", ".join(self.s.fip_pool_ids))
+            return allocator.allocate() if allocator is not None else None
+        return dynamic_snat(self.settings.fip_pool_ids, lowest_free)
 
     def updated_pools(self) -> dict[str, IpPool]:
         """External pools with this cluster's allocations replaced; others untouched."""
@@ -169,5 +213,5 @@ class SnatPlanner:
 
     def released_holds(self) -> list[Hold]:
         """Released SNAT IPs, held back for the reallocation time."""
-        until = self.now + self.s.ip_reallocation_time
-        return [Hold(ip_pool_path(pid), IPv4Network(ip), until) for pid, ip in self.released]
+        return [held_back(ip_pool_path(pid), ip, now=self.now, settings=self.settings)
+                for pid, ip in self.released]

@@ -3,17 +3,20 @@
 Why SQLite: it is transactional, embedded and readable with any SQL tool, and a
 reader (``sdn show``) never blocks the writer in WAL mode. Every object is stored as its
 canonical JSON (``model_dump_json``): the same object always gives the same text, so a
-sync compares text to decide what changed and a no-op run writes nothing.
+sync compares text to decide what changed and a no-op run writes nothing. How objects
+become rows and text is :mod:`sdn.store.codec` (pure), what may be opened as a state
+:mod:`sdn.store.opening`; this module moves the rows in and out of the database.
 
 Tables:
 
 * ``objects``: every NSX object by Policy path, with its ``resource_type`` and owning
   cluster (the ``ncp/cluster`` tag, NULL for the admin's shared objects).
-* ``allocations``: the allocations of IP pools stored split (see :class:`PoolParts`): the
-  pool's ``objects`` row then holds its text with an empty ``"allocations":[]``, and
-  each allocation is a row of its own, as NSX keeps them (child objects
-  ``.../ip-allocations/<id>``), so one pod coming or going writes one small row instead
-  of a pool of thousands. :meth:`Store.rows` gives every pool whole again.
+* ``allocations``: the allocations of IP pools stored split (see
+  :class:`~sdn.store.codec.PoolParts`): the pool's ``objects`` row then holds its text
+  with an empty ``"allocations":[]``, and each allocation is a row of its own, as NSX
+  keeps them (child objects ``.../ip-allocations/<id>``), so one pod coming or going
+  writes one small row instead of a pool of thousands. :meth:`Store.rows` gives every
+  pool whole again.
 * ``holds``: released addresses and subnets not reusable before a time.
 * ``profiles``: network profiles by name; ``clusters``: each synced cluster, its config,
   the profile bound to it, and when it was last synced.
@@ -38,9 +41,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from ipaddress import IPv4Network
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,32 @@ from pydantic import ValidationError
 from sdn.commandline import note_write
 from sdn.errors import Interrupted, NotFoundError, Problem, StateError
 from sdn.ipam import Hold
-from sdn.model import RESOURCE_ADAPTER, Inventory, IpPool, PolicyResource
-from sdn.model.reporting import validation_problems
+from sdn.model import Inventory, PolicyResource
+from sdn.store.codec import (
+    ALLOCATIONS_MARK,
+    POOL_TYPE,
+    ChangeSet,
+    ClusterRecord,
+    StoredObject,
+    decode,
+    invalid_objects_error,
+    parse_stored,
+    parsed_row,
+    splice,
+    stored_object_problems,
+    to_stored,
+)
+from sdn.store.opening import (
+    check_state_file,
+    connect_readonly,
+    foreign_database,
+    open_error,
+    wal_pending,
+)
+
+# With the store, the codec's names this module was the home of (sdn.cli imports them).
+__all__ = ["ChangeSet", "ClusterRecord", "Store", "StoredObject", "check_state_file",
+           "parse_stored", "to_stored"]
 
 SCHEMA_VERSION = "1"
 
@@ -85,88 +110,6 @@ CREATE TABLE IF NOT EXISTS findings (
 """
 
 
-#: The first bytes of every SQLite database file.
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def check_state_file(path: Path, *, must_exist: bool) -> None:
-    """Refuse, with a code of its own, a ``--state`` that cannot be a state: a folder
-    (``STATE_IS_DIRECTORY``), a missing file where one must exist (``STATE_NOT_FOUND``),
-    an empty file where one must exist (``STATE_EMPTY``: a writer takes an empty file
-    as a new state, as SQLite does), or a file that is not a SQLite database
-    (``STATE_NOT_A_DATABASE``: it is never overwritten).
-    """
-    if path.is_dir():
-        raise StateError(f"{path} is a folder; --state takes the state file's path "
-                         f"(e.g. {path / 'state.db'})", code="STATE_IS_DIRECTORY", obj=str(path))
-    if not path.exists():
-        if must_exist:
-            raise StateError(f"no state at {path}: run `ncp sync` first, or pass --state",
-                             code="STATE_NOT_FOUND", obj=str(path))
-        return
-    try:
-        with path.open("rb") as f:
-            head = f.read(len(_SQLITE_HEADER))
-    except OSError as err:
-        raise StateError(f"cannot read state {path}: {err.strerror}",
-                         code="STATE_UNREADABLE", obj=str(path)) from err
-    if not head:
-        if must_exist:
-            raise StateError(f"{path} is an empty file, not a state yet: run `ncp sync` "
-                             "first", code="STATE_EMPTY", obj=str(path))
-        return
-    if head != _SQLITE_HEADER:
-        raise StateError(f"{path} is not a state (not a SQLite database); it is left as "
-                         "it is", code="STATE_NOT_A_DATABASE", obj=str(path))
-
-
-def _connect_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
-    flag = "immutable=1" if immutable else "mode=ro"
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flag}", uri=True,
-                           isolation_level=None, timeout=30)
-    try:
-        if _foreign_database(conn):
-            raise StateError(f"{path} is a SQLite database of something else (it has no "
-                             "state tables)", code="STATE_NOT_A_STATE", obj=str(path))
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _foreign_database(conn: sqlite3.Connection) -> bool:
-    """Whether the database has tables but no ``meta`` table (not a state, not empty)."""
-    names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    return bool(names) and "meta" not in names
-
-
-def _wal_pending(path: Path) -> bool:
-    """Whether a write-ahead log with content lies beside the database."""
-    wal = Path(str(path) + "-wal")
-    return wal.exists() and wal.stat().st_size > 0
-
-
-def _open_error(path: Path, err: BaseException, *, writing: bool) -> StateError:
-    """The coded error for a state SQLite (or the OS) would not open."""
-    text = str(err)
-    folder = path.parent if path.parent.exists() else Path(".")
-    read_only = not os.access(folder, os.W_OK) or (path.exists()
-                                                    and not os.access(path, os.W_OK))
-    if writing and read_only:
-        return StateError(f"cannot write state {path}: it or its folder is read-only "
-                          "(commands that only read still work)",
-                          code="STATE_READ_ONLY", obj=str(path))
-    if "locked" in text or "busy" in text:
-        return StateError(f"state {path} is locked by another writer: {text}",
-                          code="STATE_LOCKED", obj=str(path))
-    if "not a database" in text or "malformed" in text:
-        return StateError(f"{path} is damaged or not a state: {text}",
-                          code="STATE_CORRUPT", obj=str(path))
-    verb = "open" if writing else "read"
-    return StateError(f"cannot {verb} state {path}: {text}", code="STATE_UNREADABLE",
-                      obj=str(path))
-
-
 @contextmanager
 def _sigint_held() -> Iterator[list[int]]:
     """Hold SIGINT (on the main thread): the yielded list gets an item per interrupt that
@@ -181,114 +124,6 @@ def _sigint_held() -> Iterator[list[int]]:
         yield pending
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-#: What a split pool's ``objects`` row holds in place of its allocations.
-ALLOCATIONS_MARK = '"allocations":[]'
-
-
-@dataclass(frozen=True)
-class PoolParts:
-    """An IP pool's text in parts: the pool without allocations (holding
-    :data:`ALLOCATIONS_MARK` once) and each allocation's text by id, in id order.
-
-    The whole text is the allocations' texts spliced into the mark's brackets, which is
-    exactly the pool's canonical JSON (compact JSON nests a model's text unchanged;
-    ``tests/sdn/store`` checks it on random pools). Pools whose allocations are not in id
-    order are stored whole instead.
-    """
-
-    base: str
-    allocations: tuple[tuple[str, str], ...]
-
-    def text(self) -> str:
-        """The pool's whole canonical JSON."""
-        return splice(self.base, (t for _id, t in self.allocations))
-
-
-def splice(base: str, allocation_texts: Iterable[str]) -> str:
-    """A split pool's whole text: ``allocation_texts`` put into its empty allocations."""
-    cut = base.index(ALLOCATIONS_MARK) + len(ALLOCATIONS_MARK) - 1
-    return base[:cut] + ",".join(allocation_texts) + base[cut:]
-
-
-def pool_parts(pool: IpPool) -> PoolParts | None:
-    """The parts of a pool's text, or None when it is stored whole (allocations not in
-    strictly increasing id order, or a text where the mark is not unique)."""
-    ids = [a.id for a in pool.allocations]
-    if any(a >= b for a, b in pairwise(ids)):
-        return None
-    base = pool.model_copy(update={"allocations": ()}).model_dump_json(exclude_none=True)
-    if base.count(ALLOCATIONS_MARK) != 1:  # string values escape quotes: cannot happen
-        return None
-    return PoolParts(base, tuple((a.id, a.model_dump_json(exclude_none=True))
-                                 for a in pool.allocations))
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """One row of ``objects``: the canonical JSON and its owner (with, for a pool to be
-    stored split, its parts; ``body`` is always the whole text)."""
-
-    path: str
-    resource_type: str
-    cluster: str | None
-    body: str
-    parts: PoolParts | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ClusterRecord:
-    """One synced cluster."""
-
-    name: str
-    profile: str | None
-    config: dict[str, Any]
-    synced_at: float
-    #: A digest of the inputs of the last sync that wrote, and the revision it wrote.
-    fingerprint: str = ""
-    revision: int = 0
-    summary: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class ChangeSet:
-    """Everything one write changes; applied in one transaction by :meth:`Store.apply`."""
-
-    upserts: list[StoredObject] = field(default_factory=list)
-    deletes: list[str] = field(default_factory=list)
-    holds: list[Hold] | None = None  # None: leave holds as they are
-    cluster: ClusterRecord | None = None
-    status: dict[tuple[str, str, str], dict[str, str]] | None = None
-    k8s_objects: list[tuple[str, str, str, str]] | None = None  # kind, namespace, name, body
-    problems: list[Problem] | None = None
-    findings: list[Problem] | None = None
-    profiles_added: list[tuple[str, str]] = field(default_factory=list)
-    profiles_deleted: list[str] = field(default_factory=list)
-    #: Allocations of split pools set (text) or removed (None): (pool path, id, text).
-    #: The pools must be stored split already (:meth:`Store.split_pools`).
-    allocation_updates: list[tuple[str, str, str | None]] = field(default_factory=list)
-    #: Partial updates of the cluster's rows (with ``cluster`` set), for an incremental
-    #: write: status by object (None removes the row), and the problems of the objects
-    #: named in ``problems_of`` replaced by ``problem_updates``. ``status`` and
-    #: ``problems`` (whole replacements) win when both are given.
-    status_updates: dict[tuple[str, str, str], dict[str, str] | None] = field(
-        default_factory=dict)
-    problems_of: set[str] = field(default_factory=set)
-    problem_updates: list[Problem] = field(default_factory=list)
-    new_holds: list[Hold] = field(default_factory=list)  # added; ``holds`` replaces all
-
-    @property
-    def touches_objects(self) -> bool:
-        """Whether any NSX object changes."""
-        return bool(self.upserts or self.deletes)
-
-
-def to_stored(obj: PolicyResource) -> StoredObject:
-    """The row for one object; its owner is its ``ncp/cluster`` tag."""
-    parts = pool_parts(obj) if isinstance(obj, IpPool) else None
-    body = parts.text() if parts is not None else obj.model_dump_json(exclude_none=True)
-    return StoredObject(obj.path, obj.resource_type, obj.tag("ncp/cluster"), body, parts)
 
 
 class Store:
@@ -324,7 +159,7 @@ class Store:
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(p, isolation_level=None, timeout=30)
-            if _foreign_database(conn):
+            if foreign_database(conn):
                 raise StateError(f"{p} is a SQLite database of something else (it has no "
                                  "state tables); pass the state's own path",
                                  code="STATE_NOT_A_STATE", obj=str(p))
@@ -341,7 +176,7 @@ class Store:
                 conn.close()
             if isinstance(err, StateError):
                 raise
-            raise _open_error(p, err, writing=True) from err
+            raise open_error(p, err, writing=True) from err
         store = cls(conn, p, readonly=False)
         try:
             store._check_schema()
@@ -364,14 +199,14 @@ class Store:
         check_state_file(p, must_exist=True)
         try:
             try:
-                conn = _connect_readonly(p, immutable=False)
+                conn = connect_readonly(p, immutable=False)
             except sqlite3.OperationalError:
-                if not _wal_pending(p) and not os.access(p.parent, os.W_OK):
-                    conn = _connect_readonly(p, immutable=True)
+                if not wal_pending(p) and not os.access(p.parent, os.W_OK):
+                    conn = connect_readonly(p, immutable=True)
                 else:
                     raise
         except sqlite3.Error as err:
-            raise _open_error(p, err, writing=False) from err
+            raise open_error(p, err, writing=False) from err
         store = cls(conn, p, readonly=True)
         try:
             store._check_schema()
@@ -433,7 +268,7 @@ class Store:
                 f" path IN ({','.join('?' * len(wanted))})"
             args += wanted
         rows = self._query(sql + " ORDER BY path", args).fetchall()
-        split = [r[0] for r in rows if r[1] == "IpAddressPool" and ALLOCATIONS_MARK in r[3]]
+        split = [r[0] for r in rows if r[1] == POOL_TYPE and ALLOCATIONS_MARK in r[3]]
         texts: dict[str, list[str]] = {}
         # A state written before pools were split, opened read-only, has no allocations
         # table (its empty pools have the mark all the same).
@@ -446,15 +281,15 @@ class Store:
             for pool, body in cur:
                 texts.setdefault(pool, []).append(body)
         for path, rtype, cluster, body in rows:
-            if path in texts or (rtype == "IpAddressPool" and ALLOCATIONS_MARK in body):
+            if path in texts or (rtype == POOL_TYPE and ALLOCATIONS_MARK in body):
                 body = splice(body, texts.get(path, ()))
             yield StoredObject(path, rtype, cluster, body)
 
     def split_pools(self) -> set[str]:
         """Paths of the pools stored split (their allocations in ``allocations``)."""
         return {p for (p,) in self._query(
-            "SELECT path FROM objects WHERE resource_type='IpAddressPool' AND "
-            "instr(body, ?) > 0", (ALLOCATIONS_MARK,))}
+            "SELECT path FROM objects WHERE resource_type=? AND instr(body, ?) > 0",
+            (POOL_TYPE, ALLOCATIONS_MARK))}
 
     def inventory(self) -> Inventory:
         """Every object, parsed and validated, as an :class:`Inventory`.
@@ -483,7 +318,7 @@ class Store:
             self._inventory = Inventory(objs.values(), revision=revision)
         else:
             try:
-                objs_list = [RESOURCE_ADAPTER.validate_json(r.body) for r in self.rows()]
+                objs_list = [decode(r) for r in self.rows()]
             except ValidationError:
                 # Only now look for every bad row: the valid case pays nothing for it.
                 raise invalid_objects_error(
@@ -498,7 +333,7 @@ class Store:
         objs: list[PolicyResource] = []
         problems: list[Problem] = []
         for row in self.rows():
-            obj, bad = _parsed(row)
+            obj, bad = parsed_row(row)
             if obj is not None:
                 objs.append(obj)
             problems += bad
@@ -612,7 +447,7 @@ class Store:
                 [(o.path, o.resource_type, o.cluster, o.parts.base if o.parts else o.body)
                  for o in changes.upserts])
             db.executemany("DELETE FROM objects WHERE path=?", [(p,) for p in changes.deletes])
-            pools = [o for o in changes.upserts if o.resource_type == "IpAddressPool"]
+            pools = [o for o in changes.upserts if o.resource_type == POOL_TYPE]
             db.executemany("DELETE FROM allocations WHERE pool=?",
                            [(p,) for p in [*(o.path for o in pools), *changes.deletes]])
             db.executemany("INSERT INTO allocations VALUES (?,?,?)",
@@ -685,40 +520,3 @@ class Store:
                 db.execute(f"DELETE FROM {table} WHERE cluster=?", (name,))
                 db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?)",
                                [(name, p.code, p.obj, p.message) for p in rows])
-
-
-def _parsed(row: StoredObject) -> tuple[PolicyResource | None, list[Problem]]:
-    """One stored row as its model, or None with every problem of a row that does not
-    parse as a valid object (an older version, or a hand with ``sqlite3``, wrote it)."""
-    try:
-        return RESOURCE_ADAPTER.validate_json(row.body), []
-    except ValidationError as err:
-        return None, validation_problems(err, row.path)
-
-
-def stored_object_problems(row: StoredObject) -> list[Problem]:
-    """Every problem of one stored row (empty when it parses as a valid object)."""
-    return _parsed(row)[1]
-
-
-def invalid_objects_error(paths: Sequence[str]) -> StateError:
-    """The one-line error of a command that cannot work on a state holding invalid objects."""
-    what = "the stored object is invalid" if len(paths) == 1 else \
-        f"{len(paths)} stored objects are invalid ({', '.join(paths[:5])}" \
-        f"{', ...' if len(paths) > 5 else ''})"
-    return StateError(f"{what}; `sdn validate` lists every problem",
-                      code="INVALID_STATE_OBJECT", obj=paths[0])
-
-
-def parse_stored(row: StoredObject) -> PolicyResource:
-    """One stored row as its model; an invalid row is a coded :class:`StateError`."""
-    try:
-        obj: PolicyResource = RESOURCE_ADAPTER.validate_json(row.body)
-    except ValidationError:
-        raise invalid_objects_error([row.path]) from None
-    return obj
-
-
-def rows_by_path(rows: Iterable[StoredObject]) -> dict[str, StoredObject]:
-    """Index rows by path."""
-    return {r.path: r for r in rows}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sdn.model import IpAllocation, IpPool, IpPoolBlockSubnet, Tag
 from sdn.store import ChangeSet, Store
-from sdn.store.sqlite import ALLOCATIONS_MARK, pool_parts, to_stored
+from sdn.store.codec import ALLOCATIONS_MARK, pool_parts, split_pool_row, to_stored
 
 _text = st.text(alphabet=string.ascii_letters + string.digits + '"\\/:{}[],é ', max_size=12)
 _tag = st.builds(Tag, scope=_text, tag=_text)
@@ -44,6 +44,8 @@ def test_the_spliced_text_is_the_canonical_json(pool: IpPool) -> None:
     assert (parts is not None) == ordered
     if parts is not None:
         assert parts.base.count(ALLOCATIONS_MARK) == 1
+        # A writer that keeps a pool in parts (ncp's incremental reconcile) makes its row.
+        assert split_pool_row(pool.path, row.cluster, parts) == row
 
 
 def _pool(*ids: str) -> IpPool:

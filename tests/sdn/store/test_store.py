@@ -10,7 +10,7 @@ import pytest
 from sdn.errors import StateError
 from sdn.model import IpBlock, Tier0
 from sdn.store import ChangeSet, Store
-from sdn.store.sqlite import to_stored
+from sdn.store.codec import to_stored
 
 
 def _objects() -> list[IpBlock | Tier0]:

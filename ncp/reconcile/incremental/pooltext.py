@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from ncp.translate import naming
 from sdn.model import IpAllocation, IpPool
-from sdn.store import ChangeSet, StoredObject
-from sdn.store.sqlite import PoolParts, pool_parts
+from sdn.store.codec import (
+    ChangeSet,
+    PoolParts,
+    allocation_text,
+    owner_of,
+    pool_parts,
+    split_pool_row,
+)
 
 
 class PoolText:
@@ -13,7 +18,7 @@ class PoolText:
 
     Why: serializing a pool of 1,000 allocations takes about 7 ms, and rewriting its row
     about as long, more than a whole change may. The state stores pools split
-    (:class:`~sdn.store.sqlite.PoolParts`): a change writes only the allocations it
+    (:class:`~sdn.store.codec.PoolParts`): a change writes only the allocations it
     touched, each serialized once. A pool still stored whole is written split the first
     time it changes.
     """
@@ -22,7 +27,7 @@ class PoolText:
         parts = pool_parts(pool)
         if parts is None:
             raise ValueError(f"{pool.path}: allocations not in id order")
-        self.path, self.cluster, self.base = pool.path, pool.tag(naming.SCOPE_CLUSTER), parts.base
+        self.path, self.cluster, self.base = pool.path, owner_of(pool), parts.base
         self.split = split
         self.items = {a.id: a for a in pool.allocations}
         #: The allocated addresses, as integers (kept with ``items``).
@@ -47,8 +52,7 @@ class PoolText:
             self.addresses.discard(int(old.allocation_ip))
         self.addresses.add(int(allocation.allocation_ip))
         self.items[allocation.id] = allocation
-        self._texts[allocation.id] = self._dirty[allocation.id] = \
-            allocation.model_dump_json(exclude_none=True)
+        self._texts[allocation.id] = self._dirty[allocation.id] = allocation_text(allocation)
         return True
 
     def remove(self, allocation_id: str) -> bool:
@@ -65,9 +69,7 @@ class PoolText:
         if self.split:
             changes.allocation_updates += [(self.path, i, t) for i, t in self._dirty.items()]
         else:
-            texts = tuple(sorted(self._texts.items()))
-            parts = PoolParts(self.base, texts)
-            changes.upserts.append(StoredObject(self.path, "IpAddressPool", self.cluster,
-                                                parts.text(), parts))
+            parts = PoolParts(self.base, tuple(sorted(self._texts.items())))
+            changes.upserts.append(split_pool_row(self.path, self.cluster, parts))
             self.split = True
         self._dirty = {}

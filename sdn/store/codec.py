@@ -1,0 +1,222 @@
+"""The state's storage format as values: how objects become stored rows and text, and back.
+
+Why a module of its own: writers outside the store build rows themselves. A sync decides
+what changed by comparing an object's row text with the stored one (a no-op sync then
+writes nothing), and ``ncp run``'s incremental reconcile writes a pool's allocations one
+by one as :class:`PoolParts`. They must know the format, but not the database: this module
+is pure (no ``sqlite3``, no I/O), so that they can import it without the store
+(an import-linter contract keeps ``ncp``'s reconcile and translator to it), and
+:mod:`sdn.store.sqlite` only moves these values in and out of its tables.
+
+The format:
+
+* every NSX object is its canonical JSON (``model_dump_json(exclude_none=True)``): the same
+  object always gives the same text; a row's owner is the object's ``ncp/cluster`` tag;
+* an IP pool whose allocations are in strictly increasing id order is stored *split*: its
+  row holds the pool with an empty :data:`ALLOCATIONS_MARK`, and each allocation's text is
+  a row of its own (:class:`PoolParts`); splicing them back gives exactly the canonical
+  JSON of the whole pool;
+* a kept Kubernetes object is its body as JSON with sorted keys, a network profile its
+  JSON document with sorted keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from pydantic import ValidationError
+
+from sdn.errors import Problem, StateError
+from sdn.ipam import Hold
+from sdn.model import RESOURCE_ADAPTER, IpAllocation, IpPool, PolicyResource
+from sdn.model.reporting import validation_problems
+
+#: What a split pool's ``objects`` row holds in place of its allocations.
+ALLOCATIONS_MARK = '"allocations":[]'
+
+#: The tag whose value owns a row (the cluster that wrote it; none: the admin's).
+OWNER_SCOPE = "ncp/cluster"
+
+#: The ``resource_type`` of IP pools (the rows that may be stored split).
+POOL_TYPE = "IpAddressPool"
+
+
+def owner_of(obj: PolicyResource | IpPool) -> str | None:
+    """The cluster that owns an object's row (its ``ncp/cluster`` tag), or None."""
+    return obj.tag(OWNER_SCOPE)
+
+
+def allocation_text(allocation: IpAllocation) -> str:
+    """One allocation's stored text (its canonical JSON)."""
+    return allocation.model_dump_json(exclude_none=True)
+
+
+@dataclass(frozen=True)
+class PoolParts:
+    """An IP pool's text in parts: the pool without allocations (holding
+    :data:`ALLOCATIONS_MARK` once) and each allocation's text by id, in id order.
+
+    The whole text is the allocations' texts spliced into the mark's brackets, which is
+    exactly the pool's canonical JSON (compact JSON nests a model's text unchanged;
+    ``tests/sdn/store`` checks it on random pools). Pools whose allocations are not in id
+    order are stored whole instead.
+    """
+
+    base: str
+    allocations: tuple[tuple[str, str], ...]
+
+    def text(self) -> str:
+        """The pool's whole canonical JSON."""
+        return splice(self.base, (t for _id, t in self.allocations))
+
+
+def splice(base: str, allocation_texts: Iterable[str]) -> str:
+    """A split pool's whole text: ``allocation_texts`` put into its empty allocations."""
+    cut = base.index(ALLOCATIONS_MARK) + len(ALLOCATIONS_MARK) - 1
+    return base[:cut] + ",".join(allocation_texts) + base[cut:]
+
+
+def pool_parts(pool: IpPool) -> PoolParts | None:
+    """The parts of a pool's text, or None when it is stored whole (allocations not in
+    strictly increasing id order, or a text where the mark is not unique)."""
+    ids = [a.id for a in pool.allocations]
+    if any(a >= b for a, b in pairwise(ids)):
+        return None
+    base = pool.model_copy(update={"allocations": ()}).model_dump_json(exclude_none=True)
+    if base.count(ALLOCATIONS_MARK) != 1:  # string values escape quotes: cannot happen
+        return None
+    return PoolParts(base, tuple((a.id, allocation_text(a)) for a in pool.allocations))
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One row of ``objects``: the canonical JSON and its owner (with, for a pool to be
+    stored split, its parts; ``body`` is always the whole text)."""
+
+    path: str
+    resource_type: str
+    cluster: str | None
+    body: str
+    parts: PoolParts | None = field(default=None, compare=False, repr=False)
+
+
+def to_stored(obj: PolicyResource) -> StoredObject:
+    """The row for one object; its owner is its ``ncp/cluster`` tag."""
+    parts = pool_parts(obj) if isinstance(obj, IpPool) else None
+    body = parts.text() if parts is not None else obj.model_dump_json(exclude_none=True)
+    return StoredObject(obj.path, obj.resource_type, owner_of(obj), body, parts)
+
+
+def split_pool_row(path: str, cluster: str | None, parts: PoolParts) -> StoredObject:
+    """The row of a pool given in parts (written split)."""
+    return StoredObject(path, POOL_TYPE, cluster, parts.text(), parts)
+
+
+def k8s_object_row(kind: str, namespace: str, name: str,
+                   body: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """A kept Kubernetes object's row: (kind, namespace, name, body as sorted JSON; values
+    JSON has no type for are written as their text)."""
+    return kind, namespace, name, json.dumps(body, sort_keys=True, default=str)
+
+
+def profile_row(name: str, document: Mapping[str, Any]) -> tuple[str, str]:
+    """A network profile's row: (name, its JSON document with sorted keys)."""
+    return name, json.dumps(document, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """One synced cluster."""
+
+    name: str
+    profile: str | None
+    config: dict[str, Any]
+    synced_at: float
+    #: A digest of the inputs of the last sync that wrote, and the revision it wrote.
+    fingerprint: str = ""
+    revision: int = 0
+    summary: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ChangeSet:
+    """Everything one write changes; applied in one transaction by
+    :meth:`sdn.store.Store.apply`."""
+
+    upserts: list[StoredObject] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    holds: list[Hold] | None = None  # None: leave holds as they are
+    cluster: ClusterRecord | None = None
+    status: dict[tuple[str, str, str], dict[str, str]] | None = None
+    k8s_objects: list[tuple[str, str, str, str]] | None = None  # kind, namespace, name, body
+    problems: list[Problem] | None = None
+    findings: list[Problem] | None = None
+    profiles_added: list[tuple[str, str]] = field(default_factory=list)
+    profiles_deleted: list[str] = field(default_factory=list)
+    #: Allocations of split pools set (text) or removed (None): (pool path, id, text).
+    #: The pools must be stored split already (:meth:`sdn.store.Store.split_pools`).
+    allocation_updates: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: Partial updates of the cluster's rows (with ``cluster`` set), for an incremental
+    #: write: status by object (None removes the row), and the problems of the objects
+    #: named in ``problems_of`` replaced by ``problem_updates``. ``status`` and
+    #: ``problems`` (whole replacements) win when both are given.
+    status_updates: dict[tuple[str, str, str], dict[str, str] | None] = field(
+        default_factory=dict)
+    problems_of: set[str] = field(default_factory=set)
+    problem_updates: list[Problem] = field(default_factory=list)
+    new_holds: list[Hold] = field(default_factory=list)  # added; ``holds`` replaces all
+
+    @property
+    def touches_objects(self) -> bool:
+        """Whether any NSX object changes."""
+        return bool(self.upserts or self.deletes)
+
+
+def decode(row: StoredObject) -> PolicyResource:
+    """One stored row as its model.
+
+    Raises:
+        pydantic.ValidationError: the row is not a valid object.
+    """
+    obj: PolicyResource = RESOURCE_ADAPTER.validate_json(row.body)
+    return obj
+
+
+def parsed_row(row: StoredObject) -> tuple[PolicyResource | None, list[Problem]]:
+    """One stored row as its model, or None with every problem of a row that does not
+    parse as a valid object (an older version, or a hand with ``sqlite3``, wrote it)."""
+    try:
+        return decode(row), []
+    except ValidationError as err:
+        return None, validation_problems(err, row.path)
+
+
+def stored_object_problems(row: StoredObject) -> list[Problem]:
+    """Every problem of one stored row (empty when it parses as a valid object)."""
+    return parsed_row(row)[1]
+
+
+def invalid_objects_error(paths: Sequence[str]) -> StateError:
+    """The one-line error of a command that cannot work on a state holding invalid objects."""
+    what = "the stored object is invalid" if len(paths) == 1 else \
+        f"{len(paths)} stored objects are invalid ({', '.join(paths[:5])}" \
+        f"{', ...' if len(paths) > 5 else ''})"
+    return StateError(f"{what}; `sdn validate` lists every problem",
+                      code="INVALID_STATE_OBJECT", obj=paths[0])
+
+
+def parse_stored(row: StoredObject) -> PolicyResource:
+    """One stored row as its model; an invalid row is a coded :class:`StateError`."""
+    try:
+        return decode(row)
+    except ValidationError:
+        raise invalid_objects_error([row.path]) from None
+
+
+def rows_by_path(rows: Iterable[StoredObject]) -> dict[str, StoredObject]:
+    """Index rows by path."""
+    return {r.path: r for r in rows}
