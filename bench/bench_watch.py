@@ -477,7 +477,7 @@ def _pod_patches(runner: Any) -> int:
 
 def burst(server: Any, runner: Any, probe: Probe, pods: list[dict[str, Any]], state: Path,
           args: argparse.Namespace) -> dict[str, Any]:
-    from ncp.translate.cluster import POD_ANNOTATION
+    from ncp.translate.naming import NETWORK_CONFIG_ANNOTATION as POD_ANNOTATION
     from tests.support.live import pods_in_state, server_pods
 
     first = probe.count()

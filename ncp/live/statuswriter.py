@@ -19,18 +19,17 @@ from typing import Any
 from ncp.live.metrics import Metrics
 from ncp.objects import ObjectKey, annotations_of
 from ncp.reconcile.incremental import Applied, normal_key
-from ncp.reconcile.sync import SyncReport, is_nsx_ingress
+from ncp.reconcile.sync import SyncReport
 from ncp.sources.kube import KubeClient, KubeError
 from ncp.translate import naming
-from ncp.translate.cluster import POD_ANNOTATION
-from ncp.translate.loadbalancers import ERROR_ANNOTATION as LB_ERROR_ANNOTATION
+from ncp.translate.ingress import is_nsx_ingress
 from sdn.errors import Problem
 
 log = logging.getLogger("ncp.status")
 
 #: Namespace annotation keys NCP owns (the ones it may also remove).
 OWNED_PREFIXES = tuple(p for p in naming.WRITTEN_ANNOTATION_PREFIXES
-                       if p != POD_ANNOTATION)
+                       if p != naming.NETWORK_CONFIG_ANNOTATION)
 
 
 def _owned(key: str) -> bool:
@@ -81,18 +80,19 @@ class StatusWriter:
         for (ns, pod), wanted in report.pod_annotations.items():
             obj = current.get(("Pod", ns, pod))
             if obj is not None:
-                todo += _diff("Pod", ns, pod, obj.body, wanted, lambda k: k == POD_ANNOTATION)
+                todo += _diff("Pod", ns, pod, obj.body, wanted,
+                              lambda k: k == naming.NETWORK_CONFIG_ANNOTATION)
         for o in snapshot:
             if o.kind == "Service":
                 wanted = report.service_annotations.get((o.namespace, o.name), {})
                 todo += _diff("Service", o.namespace, o.name, o.body, wanted,
-                              lambda k: k == LB_ERROR_ANNOTATION)
+                              lambda k: k == naming.LB_ERROR_ANNOTATION)
                 if o.spec.get("type") == "LoadBalancer":
                     self._ingress(o, report.lb_vips.get(f"{o.namespace}/{o.name}"))
             elif o.kind == "Ingress" and is_nsx_ingress(o):  # others belong to another controller
                 wanted = report.ingress_annotations.get((o.namespace, o.name), {})
                 todo += _diff("Ingress", o.namespace, o.name, o.body, wanted,
-                              lambda k: k == LB_ERROR_ANNOTATION)
+                              lambda k: k == naming.LB_ERROR_ANNOTATION)
                 self._ingress(o, report.ingress_vips.get(f"{o.namespace}/{o.name}"))
         patches = self._patch_all(todo)
         self._events(report.problems)
@@ -112,7 +112,7 @@ class StatusWriter:
             body = bodies.get(("Pod", ns, name))
             if body is not None:
                 todo += _diff("Pod", ns, name, body, dict(pod_ann or {}),
-                              lambda k: k == POD_ANNOTATION)
+                              lambda k: k == naming.NETWORK_CONFIG_ANNOTATION)
         patches = self._patch_all(todo)
         kept = {p for p in self.reported if p[1] not in applied.covered}
         self._events(applied.problems, keep=kept)

@@ -29,11 +29,10 @@ from ncp.reconcile.diff import ObjectDiff, diff_objects
 from ncp.reconcile.plan import Plan, plan_of
 from ncp.reconcile.state import State
 from ncp.sources.manifests import ManifestSet, read_manifests
-from ncp.sources.profiles import load_profile_file as load_profile_file
 from ncp.translate import naming
 from ncp.translate.cluster import provision
 from ncp.translate.infra import shared_objects
-from ncp.translate.ingress import is_nsx_ingress as is_nsx_ingress
+from ncp.translate.ingress import is_nsx_ingress
 from ncp.translate.provisioning import ClusterObjects, Provisioned
 from ncp.translate.settings import ClusterSettings, cluster_settings
 from ncp.translate.workloads import expand_workloads, node_names
@@ -43,10 +42,6 @@ from sdn.model import Inventory, PolicyResource
 from sdn.model.checks import validate_inventory
 from sdn.profiles import NetworkProfile, check_update, parse_profile
 from sdn.store.codec import ChangeSet, ClusterRecord, k8s_object_row, profile_row
-
-# Re-exported (``X as X``) from where they lived before: load_profile_file (now in
-# ncp.sources.profiles) for tests/traceflow, is_nsx_ingress (ncp.translate.ingress) for
-# ncp.statuswriter.
 
 #: Kinds kept in the state for later stages (they are read now, acted on later).
 KEPT_KINDS = ("Service", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress",

@@ -33,7 +33,7 @@ def baseline_policies(baseline: BaselineType, *, cluster: str, namespaces: Seque
     """The baseline's groups and its one security policy (nothing for ``none``)."""
     if baseline == "none":
         return [], []
-    tags = [*naming.base_tags(cluster), naming.tag("ncp/baseline", baseline)]
+    tags = [*naming.base_tags(cluster), naming.tag(naming.SCOPE_BASELINE, baseline)]
     pods_id = f"baseline_{cluster}_pods"
     groups = [make_group(pods_id, conjunction([cluster_condition(cluster)]), tags)]
     pods = group_path(pods_id)

@@ -45,7 +45,7 @@ from ncp.translate.namespaces import (
     wants_snat,
 )
 from ncp.translate.networks import NetworkPlan, plan_network
-from ncp.translate.pods import POD_ANNOTATION, AdmittedPod, admit_pod, pod_port
+from ncp.translate.pods import AdmittedPod, admit_pod, pod_port
 from ncp.translate.provisioning import (
     ClusterObjects,
     Provisioned,
@@ -78,7 +78,7 @@ from sdn.model import (
     tier1_path,
 )
 
-__all__ = ["POD_ANNOTATION", "ClusterObjects", "Provisioned", "provision"]
+__all__ = ["ClusterObjects", "Provisioned", "provision"]
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,6 @@ from sdn.model.lb import (
     LBSnatTranslation,
 )
 
-ERROR_ANNOTATION = naming.LB_ERROR_ANNOTATION
-
 
 @dataclass
 class LoadBalancing:
@@ -139,7 +137,7 @@ class StickyAddresses:
 
     def _record(self, key: str, pid: str, ip: IPv4Address, project: str,
                 service: str) -> IPv4Address:
-        tags = (*naming.base_tags(self.cluster, project), naming.tag("ncp/service", service))
+        tags = (*naming.base_tags(self.cluster, project), naming.tag(naming.SCOPE_SERVICE, service))
         self.kept[key] = (pid, IpAllocation(id=key, allocation_ip=ip, tags=tags))
         return ip
 
@@ -223,7 +221,7 @@ def _service_vip(svc: K8sObject, key: str, vips: StickyAddresses,
     this cluster: NCP only allocates from pools tagged for it."""
     want = str(svc.spec.get("loadBalancerIP") or "") or None
     named = external_pools.get(want) if want else None
-    if named is not None and named.tag("ncp/owner") != f"cluster:{cluster}":
+    if named is not None and named.tag(naming.SCOPE_OWNER) != f"cluster:{cluster}":
         return None, "IP_POOL_NOT_FOUND"
     return vips.get(key, want, order, svc.namespace, svc.name)
 
@@ -315,7 +313,7 @@ def _l4_objects(svc: K8sObject, vip: IPv4Address, lb_id: str, servers: Sequence[
                 cluster: str, algorithm: str,
                 source_ip_persistence: bool) -> list[PolicyResource]:
     """The pool and the virtual server of every port of a placed service."""
-    tags = (*naming.base_tags(cluster, svc.namespace), naming.tag("ncp/service", svc.name))
+    tags = (*naming.base_tags(cluster, svc.namespace), naming.tag(naming.SCOPE_SERVICE, svc.name))
     objects: list[PolicyResource] = []
     for server in servers:
         ident, port, protocol = server.ident, server.port, server.protocol
@@ -328,7 +326,7 @@ def _l4_objects(svc: K8sObject, vip: IPv4Address, lb_id: str, servers: Sequence[
             id=f"l4vs_{ident}", display_name=pool.display_name,
             path=lb_virtual_server_path(f"l4vs_{ident}"), ip_address=vip,
             ports=(str(port["port"]),), lb_service_path=lb_service_path(lb_id),
-            pool_path=pool.path, tags=(*tags, naming.tag("ncp/service_port",
+            pool_path=pool.path, tags=(*tags, naming.tag(naming.SCOPE_SERVICE_PORT,
                                                          f"{port['port']}/{protocol}")),
             lb_persistence_profile_path=SOURCE_IP_PERSISTENCE if source_ip_persistence
             else None,

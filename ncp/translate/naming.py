@@ -40,6 +40,8 @@ SCOPE_SERVICE = "ncp/service"
 SCOPE_SERVICE_PORT = "ncp/service_port"
 #: On an external pool: who may take per-service SNAT IPs from it (``cluster:<name>``).
 SCOPE_OWNER = "ncp/owner"
+#: On the cluster's baseline policy: which baseline it is (``allow_cluster``, ...).
+SCOPE_BASELINE = "ncp/baseline"
 
 #: The suffix of the cluster's node network's ids (``seg_<cluster>-nodes``, ...) and the
 #: key of the node network's SNAT request.

@@ -32,9 +32,6 @@ from sdn.model import (
     segment_path,
 )
 
-#: The pod annotation with the pod's network configuration (the name it had here first).
-POD_ANNOTATION = naming.NETWORK_CONFIG_ANNOTATION
-
 
 def string_labels(labels: Mapping[str, object] | None) -> dict[str, str]:
     """Labels as text (what the port's tags and the services' selectors see)."""

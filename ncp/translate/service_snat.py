@@ -26,9 +26,6 @@ from sdn.ipam import Hold
 from sdn.model import IpPool, NatRule, nat_rule_path
 from sdn.model.nat import SERVICE_SNAT_PRIORITY
 
-ANNOTATION = naming.SNAT_POOL_ANNOTATION
-ERROR_ANNOTATION = naming.SNAT_ERROR_ANNOTATION
-
 
 @dataclass
 class ServiceSnat:
@@ -60,7 +57,7 @@ def service_snat(services: Sequence[K8sObject], slices: Sequence[K8sObject], *, 
     claimed: dict[str, str] = {}  # pod IP -> the service whose rule has it
     for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
         annotations = svc.annotations
-        wanted = annotations.get(ANNOTATION)
+        wanted = annotations.get(naming.SNAT_POOL_ANNOTATION)
         if not wanted:
             continue
         name = f"{svc.namespace}/{svc.name}"
@@ -71,7 +68,7 @@ def service_snat(services: Sequence[K8sObject], slices: Sequence[K8sObject], *, 
 
         pool_id, code = _find_pool(str(wanted), external_pools)
         if pool_id is None:
-            fail(code, f"{ANNOTATION} {wanted!r}: {code}")
+            fail(code, f"{naming.SNAT_POOL_ANNOTATION} {wanted!r}: {code}")
             continue
         owner = external_pools[pool_id].tag(naming.SCOPE_OWNER)
         if owner != f"cluster:{cluster}":

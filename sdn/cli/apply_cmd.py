@@ -26,7 +26,7 @@ from sdn.model import Inventory, PolicyResource
 from sdn.model.documents import parse_admin_objects
 from sdn.render.output import STRUCTURED, print_data
 from sdn.store import ChangeSet, Store
-from sdn.store.sqlite import to_stored
+from sdn.store.codec import to_stored
 
 
 def _documents(path: str) -> list[Any]:

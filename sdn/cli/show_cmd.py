@@ -10,7 +10,7 @@ from sdn.model.checks import validate_inventory
 from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.render.tables import table_for
 from sdn.store import Store
-from sdn.store.sqlite import parse_stored
+from sdn.store.codec import parse_stored
 
 
 def run(args: argparse.Namespace) -> int:

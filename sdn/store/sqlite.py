@@ -63,7 +63,6 @@ from sdn.store.codec import (
     parsed_row,
     splice,
     stored_object_problems,
-    to_stored,
 )
 from sdn.store.opening import (
     check_state_file,
@@ -73,9 +72,7 @@ from sdn.store.opening import (
     wal_pending,
 )
 
-# With the store, the codec's names this module was the home of (sdn.cli imports them).
-__all__ = ["ChangeSet", "ClusterRecord", "Store", "StoredObject", "check_state_file",
-           "parse_stored", "to_stored"]
+__all__ = ["Store"]
 
 SCHEMA_VERSION = "1"
 

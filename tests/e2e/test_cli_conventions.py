@@ -25,7 +25,7 @@ import pytest
 from sdn.commandline import guarded, note_write
 from sdn.errors import Interrupted
 from sdn.store import ChangeSet, Store
-from sdn.store.sqlite import StoredObject
+from sdn.store.codec import StoredObject
 
 REPO = Path(__file__).resolve().parents[2]
 GUESTBOOK = REPO / "topologies" / "guestbook"

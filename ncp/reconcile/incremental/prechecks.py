@@ -20,8 +20,8 @@ from ncp.reconcile.incremental.object_index import (
 )
 from ncp.reconcile.incremental.outcome import Declined
 from ncp.reconcile.incremental.state_index import StateIndex
+from ncp.translate import naming
 from ncp.translate.namespaces import static_snat_ip
-from ncp.translate.service_snat import ANNOTATION as SERVICE_SNAT_ANNOTATION
 from ncp.translate.services import selector_selects, slice_service
 
 #: A Service by (namespace, name).
@@ -95,7 +95,7 @@ class Prechecks:
         a plain cluster IP it has already (no load balancer VIP, no SNAT IP of its own,
         no Ingress in its namespace, no problem)."""
         return (svc.spec.get("type") in (None, "ClusterIP", "NodePort")
-                and SERVICE_SNAT_ANNOTATION not in svc.annotations
+                and naming.SNAT_POOL_ANNOTATION not in svc.annotations
                 and svc.namespace not in self.objects.with_ingress
                 and f"{svc.namespace}/{svc.name}" in self.state.cluster_ips
                 and not self.state.problems.get(f"Service/{svc.namespace}/{svc.name}"))

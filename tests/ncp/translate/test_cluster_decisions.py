@@ -8,7 +8,6 @@ from dataclasses import replace
 from ipaddress import IPv4Address
 
 import pytest
-from support.clusters import config
 
 from ncp.translate import naming
 from ncp.translate.namespaces import static_snat_ip, subnet_blocks, wants_snat
@@ -16,6 +15,7 @@ from ncp.translate.settings import cluster_settings
 from ncp.translate.snat import OK, POOL_EXHAUSTED, dynamic_snat, keeps_snat
 from ncp.translate.vlans import VLAN_IDS, NodeVlans, kept_vlan, pod_vlan
 from sdn.model import IpAllocation, PortAttachment, SegmentPort
+from tests.support.clusters import config
 
 SETTINGS = cluster_settings(config(), None)
 

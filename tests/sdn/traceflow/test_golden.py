@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from ncp.config import load_config
-from ncp.reconcile.sync import load_profile_file, sync_cluster
+from ncp.reconcile.sync import sync_cluster
+from ncp.sources.profiles import load_profile_file
 from sdn.model import Inventory, LBPool, LBVirtualServer, Tier1
 from sdn.store import Store
 from sdn.traceflow import PacketSpec, TraceContext, trace
