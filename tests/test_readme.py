@@ -8,6 +8,7 @@ import pkgutil
 import re
 from pathlib import Path
 
+import ncp
 import sdn
 from sdn.model import KINDS
 
@@ -33,3 +34,10 @@ def test_layout_names_every_sdn_subpackage() -> None:
 
 def test_sdn_docstring_names_every_subpackage() -> None:
     assert [p for p in SUBPACKAGES if f":mod:`sdn.{p}`" not in (sdn.__doc__ or "")] == []
+
+
+def test_layout_names_every_ncp_subpackage() -> None:
+    ncp_part = section("Layout").split("`ncp/`", 1)[1].split("`topologies/`", 1)[0]
+    names = sorted(m.name for m in pkgutil.iter_modules(ncp.__path__)
+                   if m.ispkg or m.name in ("objects", "cli"))
+    assert [p for p in names if f"`{p}`" not in ncp_part] == []
