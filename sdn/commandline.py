@@ -22,11 +22,13 @@ it first, before the imports that take a good part of a second.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -35,6 +37,10 @@ from sdn.errors import SdnError
 
 #: Exit codes shared by both commands (1, "problems found", is each command's own).
 EXIT_OK, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 2, 70, 130
+
+#: The structured ``-o`` formats every command with ``-o json`` offers (here, where both
+#: commands' parsers can have them without importing the printers behind them).
+STRUCTURED = ("json", "yaml")
 
 #: The state this command last committed a write to (:func:`note_write`), if any: at most
 #: one item, so that a long ``ncp run`` keeps no history.
@@ -233,3 +239,29 @@ def run_command(prog: str, parser: argparse.ArgumentParser, argv: Sequence[str] 
     if argv is None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
+
+
+@contextmanager
+def importing(prog: str) -> Iterator[None]:
+    """Guard the imports made in this block as a command's first imports are guarded
+    (:func:`guard_imports`): the commands import the modules a subcommand needs only when
+    it runs, so that parsing the command line (``--help``, a usage error) loads none of
+    them, and Ctrl-C during those imports is still one line and exit 130."""
+    restore = guard_imports(prog)
+    try:
+        yield
+    finally:
+        restore()
+
+
+def lazy_command(prog: str, module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    """A command's run function, ``module.function``, imported (under :func:`importing`)
+    only when the command runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        with importing(prog):
+            target = getattr(importlib.import_module(module), function)
+        return int(target(args))
+
+    run.__qualname__ = run.__name__ = f"{module}.{function}"
+    return run

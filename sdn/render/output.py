@@ -15,8 +15,11 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from sdn.commandline import quiet_stdout
+from sdn.commandline import STRUCTURED, quiet_stdout
 from sdn.errors import SdnError
+
+__all__ = ["STRUCTURED", "console", "plain", "print_data", "print_json", "print_table",
+           "print_text", "print_yaml", "write_output"]
 
 
 def console(stream: TextIO | None = None) -> Console:
@@ -76,10 +79,6 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: 
         if title:
             out.print(title, style="bold", overflow="fold")
         out.print(table)
-
-
-#: Structured output formats every command that has ``-o json`` offers.
-STRUCTURED = ("json", "yaml")
 
 
 def print_data(data: Any, output: str, *, stream: TextIO | None = None) -> None:
