@@ -233,7 +233,7 @@ def _sync(args: argparse.Namespace) -> int:
     """``ncp sync``: one sync, then its report. Whatever stops it (bad input, Ctrl-C, a
     bug) leaves no state file behind that it created without writing, and an interrupt
     is reported as one, with what it left (see :mod:`ncp.interrupts`)."""
-    with importing("ncp"):
+    with importing():
         from ncp.config import load_config
         from ncp.interrupts import InterruptWatch
         from ncp.reconcile.sync import sync_cluster  # noqa: F401  (loaded for _sync_into)
@@ -292,7 +292,7 @@ def _run(args: argparse.Namespace) -> int:
     import signal
     import socket
 
-    with importing("ncp"):
+    with importing():
         from ncp.config import load_config
         from ncp.live.leader import LeaseSettings
         from ncp.live.runner import Runner, RunOptions

@@ -28,7 +28,7 @@ def _run(module: str, function: str) -> Callable[[argparse.Namespace], int]:
     """``sdn.cli.MODULE.FUNCTION``, imported when its command runs: each command module
     pulls in what its command needs (pydantic, networkx, rich, yaml), and ``--help`` or
     another command needs none of it."""
-    return lazy_command("sdn", f"sdn.cli.{module}", function)
+    return lazy_command(f"sdn.cli.{module}", function)
 
 
 def _output(p: argparse.ArgumentParser, *extra: str, help: str | None = None) -> None:

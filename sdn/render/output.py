@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -93,6 +92,8 @@ def print_json(data: Any, *, stream: TextIO | None = None) -> None:
 
 def print_yaml(data: Any, *, stream: TextIO | None = None) -> None:
     """YAML in block style, keys in their given order."""
+    import yaml  # only here: most output is a table or JSON
+
     _write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), stream)
 
 
