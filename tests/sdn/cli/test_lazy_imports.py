@@ -111,7 +111,7 @@ def test_the_parsers_choices_are_their_modules_own() -> None:
     from sdn.policy.lint import SEVERITIES
     from sdn.render.output import STRUCTURED
 
-    assert options.KIND_NAMES == tuple(KINDS)
+    assert tuple(KINDS) == options.KIND_NAMES
     assert options.SEVERITIES == SEVERITIES
     assert options.PROTOCOLS == policy_cmd.PROTOCOLS
     assert options.STRUCTURED == STRUCTURED
@@ -121,10 +121,9 @@ def test_ctrl_c_during_a_commands_imports_is_taken_after_them() -> None:
     """The interrupt is held while the block imports and raised once it is done."""
     finished = False
     before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
-        with importing():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # the handler runs here: it must not raise
-            finished = True
+    with pytest.raises(KeyboardInterrupt), importing():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs here: it must not raise
+        finished = True
     assert finished
     assert signal.getsignal(signal.SIGINT) is before
