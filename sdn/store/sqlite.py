@@ -294,11 +294,14 @@ class Store:
         """
         where, args = ["resource_type=?"], [resource_type]
         for scope, tag in tags:
-            if _plain(tag):  # a cheap scan for the value's text before SQLite parses JSON
-                where.append("instr(body, ?) > 0")
-                args.append(f'"{tag}"')
-            where.append(f"CASE WHEN json_valid(body) THEN {_HAS_TAG} ELSE 1 END")
-            args += [scope, tag]
+            tagged = f"CASE WHEN json_valid(body) THEN {_HAS_TAG} ELSE 1 END"
+            if _plain(tag):  # a cheap scan for the value's text before SQLite reads JSON
+                where.append(f"CASE WHEN instr(body, ?) > 0 THEN {tagged} "
+                             "ELSE NOT json_valid(body) END")
+                args += [f'"{tag}"', scope, tag]
+            else:
+                where.append(tagged)
+                args += [scope, tag]
         yield from self._select(where, args)
 
     def rows_referring(self, resource_type: str, field: str,
