@@ -14,8 +14,8 @@ Targets (issue 12): ``sdn --help`` and ``ncp --help`` at most 150 ms; ``sdn show
 NS`` and ``sdn show KIND --tag`` at 2,500 namespaces / 10,000 pods / 7,500 policies at
 most 300 ms (p95).
 
-Cases (each a whole command in a fresh interpreter, ``python -m sdn ...`` or ``python -m
-ncp ...``, timed from the start of the process to its exit; output to ``/dev/null``):
+Cases (each a whole command in a fresh interpreter, run as ``python -m sdn ...`` or
+``python -m ncp ...`` runs it, timed from the start of the process to its exit):
 
 * ``sdn_help``, ``ncp_help``: ``sdn --help``, ``ncp --help``;
 * ``traceflow_help``, ``show_help``: ``sdn traceflow --help``, ``sdn show --help``;
@@ -31,9 +31,10 @@ generated with ``generate_cluster(namespaces=N, pods=P, policies=K, nodes=max(3,
 bench/large-cluster.yaml`` into a temporary folder (not timed). Every case runs
 ``--repeat`` times (the show cases ``--show-repeat`` times) for this tree and, with
 ``--before PATH``, for the tree at PATH as well, alternately, so that both see the same
-machine; each command's tree is first on its ``PYTHONPATH``. Each run's peak memory is its
-own (``wait4``). Before timing, each command runs once untimed (the file cache warm) and its
-output is compared between the trees: a difference fails the case.
+machine; each command's tree is first on its ``PYTHONPATH``. Each run's peak memory is
+its own (``VmHWM``, read by the command's interpreter as it ends: Linux). Before timing,
+each command runs once untimed (the file cache warm) and its output is compared between
+the trees: a difference fails the case.
 
 Each line: ``{"bench": "startup", "case", "argv", "repeat", "after": {"median_s", "p95_s",
 "min_s", "peak_rss_mib", "exit"}, "before": {...} or null, "speedup": before median /
@@ -86,19 +87,36 @@ def argv_of(case: str, state: Path | None, picks: dict[str, str]) -> list[str]:
     return ["sdn", "show", "groups", "--tag", f"ncp/project={picks['most_groups']}", *tail]
 
 
+#: Runs ``python -m MODULE ARGS`` (as runpy does for ``-m``) and, whatever way it ends,
+#: writes its peak resident memory (``VmHWM``, kB) to the descriptor ``$BENCH_HWM_FD``.
+#: Measured from inside: a child's ``ru_maxrss`` starts from its parent's size when it is
+#: spawned, which would hide a small command's own figure.
+_LAUNCH = """
+import os, runpy, sys
+module, sys.argv = sys.argv[1], sys.argv[1:]
+try:
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+finally:
+    with open("/proc/self/status") as status:
+        hwm = next((ln.split()[1] for ln in status if ln.startswith("VmHWM")), "0")
+    os.write(int(os.environ["BENCH_HWM_FD"]), hwm.encode())
+"""
+
+
 def run_once(argv: Sequence[str], tree: Path) -> tuple[float, float, int, bytes]:
-    """One command in a fresh interpreter: (seconds, peak RSS MiB, exit code, stdout)."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    """One command in a fresh interpreter: (seconds, peak RSS MiB, exit code, output)."""
+    read, write = os.pipe()
+    env = {**os.environ, "PYTHONPATH": str(tree), "BENCH_HWM_FD": str(write)}
     env.pop("NO_COLOR", None)
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", argv[0], *argv[1:]], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tree)
-    out = proc.stdout.read() if proc.stdout else b""
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    done = subprocess.run([sys.executable, "-c", _LAUNCH, *argv], env=env, cwd=tree,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          pass_fds=(write,), check=False)
     elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    kib = usage.ru_maxrss / 1024 if sys.platform == "darwin" else usage.ru_maxrss
-    return elapsed, round(kib / 1024, 1), proc.returncode, out
+    os.close(write)
+    with os.fdopen(read, "rb") as hwm:
+        kib = int(hwm.read() or b"0")
+    return elapsed, round(kib / 1024, 1), done.returncode, done.stdout
 
 
 def summary(times: list[float], rss: list[float], code: int) -> dict[str, Any]:
