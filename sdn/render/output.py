@@ -1,21 +1,26 @@
 """Printing helpers shared by the ``sdn`` and ``ncp`` commands: tables that fit the
-terminal (rich), JSON and YAML."""
+terminal (rich), JSON and YAML.
+
+rich and yaml are imported by the helpers that use them: a command that prints JSON
+loads neither (rich alone takes tens of milliseconds to import).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sdn.commandline import STRUCTURED, quiet_stdout
 from sdn.errors import SdnError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["STRUCTURED", "console", "plain", "print_data", "print_json", "print_table",
            "print_text", "print_yaml", "write_output"]
@@ -28,21 +33,29 @@ def console(stream: TextIO | None = None) -> Console:
     so ``grep`` and ``awk`` see whole rows. Styling (bold headers) only on a terminal,
     and never under ``NO_COLOR``.
     """
+    from rich.console import Console
+
     out = stream or sys.stdout
     probe = Console(file=out)
     width = None if probe.is_terminal else 1000
-    return _Console(file=out, highlight=False, soft_wrap=False, width=width,
-                    color_system=None if plain() else "auto")
+    return _console_class()(file=out, highlight=False, soft_wrap=False, width=width,
+                            color_system=None if plain() else "auto")
 
 
-class _Console(Console):
+@functools.cache
+def _console_class() -> type[Console]:
     """rich's console, but a reader that went away (``| head``) is not rich's exit 1: the
     rest of the output goes nowhere and the command's own exit code stands
-    (:func:`_reader_may_go`)."""
+    (:func:`_reader_may_go`). Made when the first table is printed (rich is imported
+    then)."""
+    from rich.console import Console
 
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError("the reader of stdout went away")
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError("the reader of stdout went away")
+
+    return _Console
 
 
 @contextmanager
@@ -67,6 +80,8 @@ def plain() -> bool:
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: str = "",
                 stream: TextIO | None = None) -> None:
     """A compact table; long cells fold instead of widening the table past the screen."""
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False,
                   collapse_padding=True)
     for name in header:

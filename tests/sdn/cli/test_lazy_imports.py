@@ -127,3 +127,24 @@ def test_ctrl_c_during_a_commands_imports_is_taken_after_them() -> None:
         finished = True
     assert finished
     assert signal.getsignal(signal.SIGINT) is before
+
+
+@pytest.mark.parametrize("output", ["json", "table"])
+def test_show_loads_no_graph_library_and_json_no_table_library(tmp_path: Path,
+                                                               output: str) -> None:
+    """``sdn show`` needs the models and the store, not networkx (nor kubernetes); as JSON
+    it needs neither rich nor yaml."""
+    from sdn.store import Store
+
+    state = tmp_path / "state.db"
+    Store.open(state).close()
+    code = _PROBE.format(package="sdn", forbidden=FORBIDDEN,
+                         argv=["show", "segments", "-o", output, "--state", str(state)])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    exit_code, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert exit_code == 0, done.stderr
+    heavy = {m.split(".")[0] for m in loaded}
+    assert not heavy & {"networkx", "kubernetes"}, loaded
+    if output == "json":
+        assert not heavy & {"rich", "yaml"}, loaded
