@@ -18,13 +18,13 @@ they always were.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sdn.graph import Relation, graph_for, linked, nodes_of
 from sdn.model import Inventory, PolicyResource, Segment, SegmentPort, Tier0, Tier1
-
 
 #: Collapse the Tier-1s of a picture that would draw more segments than this (``sdn
 #: topology --collapse auto``).
@@ -169,6 +169,11 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _lines(*lines: str) -> str:
+    """A quoted DOT label of ``lines``, joined by DOT's ``\\n`` (one line of DOT per node)."""
+    return '"' + "\\n".join(_q(line)[1:-1] for line in lines) + '"'
+
+
 _DOT_HEAD = ["digraph topology {", "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];',
              '  edge [arrowhead=none, color="#555555"];']
 
@@ -187,7 +192,7 @@ def _grid(nodes: list[str]) -> list[str]:
     out = [f"    {{ rank=same; {' -> '.join(map(_q, row))} [style=invis]; }}"
            for row in rows if len(row) > 1]
     out += [f"    {_q(upper[0])} -> {_q(lower[0])} [style=invis];"
-            for upper, lower in zip(rows, rows[1:], strict=False)]
+            for upper, lower in itertools.pairwise(rows)]
     return out
 
 
@@ -202,10 +207,10 @@ def _collapsed_dot(view: _View, match: Callable[[PolicyResource], bool] | None,
         body: list[str] = []
         for t1 in view.drawn_tier1s(t0.path, match):
             snat = t1.tag("ncp/snat_ip")
-            label = (f"Tier-1 {t1.id}" + (f"\nSNAT {snat}" if snat else "")
-                     + f"\n{view.summary(t1.path, match).text()}")
+            label = _lines(f"Tier-1 {t1.id}", *([f"SNAT {snat}"] if snat else []),
+                           view.summary(t1.path, match).text())
             body.append(f"    {_q(t1.path)} [shape=box, style=\"rounded,filled\", "
-                        f"fillcolor=\"#bbf7d0\", label={_q(label)}];")
+                        f"fillcolor=\"#bbf7d0\", label={label}];")
             nodes.append(t1.path)
         tier1s += len(nodes)
         on_t0 = view.summary(t0.path, match)
@@ -213,7 +218,7 @@ def _collapsed_dot(view: _View, match: Callable[[PolicyResource], bool] | None,
             node = t0.path + "/segments"
             body.append(f"    {_q(node)} [shape=box, style=\"rounded,filled\", "
                         f"fillcolor=\"#dbeafe\", "
-                        f"label={_q('segments on the Tier-0' + chr(10) + on_t0.text())}];")
+                        f"label={_lines('segments on the Tier-0', on_t0.text())}];")
             nodes.append(node)
         if not nodes:
             continue
