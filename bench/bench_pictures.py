@@ -104,13 +104,45 @@ def picture_facts(fmt: str, path: Path) -> dict[str, Any]:
     facts: dict[str, Any] = {"bytes": len(text.encode()), "lines": text.count("\n"),
                              "collapsed": re.search(r"tier(-|&#45;)1s collapsed", text) is not None}
     if fmt == "dot":
-        facts["nodes"] = len(re.findall(r"^\s+\"[^\"]+\" \[", text, flags=re.M))
+        facts["picture_nodes"] = len(re.findall(r"^\s+\"[^\"]+\" \[", text, flags=re.M))
     if fmt == "svg":
         size = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', text)
         if size:
             facts["width_pt"], facts["height_pt"] = float(size[1]), float(size[2])
-        facts["nodes"] = text.count('class="node"')
+        facts["picture_nodes"] = text.count('class="node"')
     return facts
+
+
+def breakdown(state: Path) -> dict[str, dict[str, float]]:
+    """Where this tree's time goes, in this process (imports excluded): the state's load,
+    the graph, each picture, Graphviz's layout of the DOT. Per format, seconds."""
+    import shutil
+
+    from sdn.graph import graph_for
+    from sdn.render.pictures import topology_dot, topology_tree
+    from sdn.store import Store
+
+    start = time.perf_counter()
+    with Store.open_readonly(state) as store:
+        inv = store.inventory()
+    load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    graph_for(inv)
+    graph_s = time.perf_counter() - start
+    start = time.perf_counter()
+    topology_tree(inv)
+    text_s = time.perf_counter() - start
+    start = time.perf_counter()
+    dot = topology_dot(inv)
+    dot_s = time.perf_counter() - start
+    start = time.perf_counter()
+    if shutil.which("dot"):
+        subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=True)
+    layout_s = time.perf_counter() - start
+    base = {"load_s": round(load_s, 3), "graph_s": round(graph_s, 3)}
+    return {"text": {**base, "draw_s": round(text_s, 3)},
+            "dot": {**base, "draw_s": round(dot_s, 3)},
+            "svg": {**base, "draw_s": round(dot_s, 3), "graphviz_s": round(layout_s, 3)}}
 
 
 def line(tree: str, case: str, args: argparse.Namespace, prep: dict[str, Any],
@@ -143,6 +175,10 @@ def bench_case(args: argparse.Namespace, case: str, prep: dict[str, Any], work: 
             rss[name] = max(rss[name], run[1])
     for name, tree in trees.items():
         facts = {"peak_rss_mib": rss[name], **picture_facts(case, work / f"{name}.{case}")}
+        if name == "after" and args.collapse == "default":
+            if "breakdown" not in prep:
+                prep["breakdown"] = breakdown(prep["state"])
+            facts["in_process"] = prep["breakdown"][case]
         emit(line(name, case, args, prep, times[name], facts, source_revision(tree)))
     return True
 
