@@ -158,9 +158,10 @@ def commands(args: argparse.Namespace, prep: dict[str, Any], venv: Path,
     return {
         "sdn": ([sys.executable, "-m", "sdn", "reach", "--protocol", "TCP", *ports, "-o",
                  "json", "--state", str(prep["state"])], work / "sdn.json"),
-        "nca": ([nca, "--connectivity", str(prep["cluster"]), "-o", "txt_no_fw_rules",
-                 "--output_endpoints", "pods", "-f", str(work / "nca.txt")], work / "nca.log"),
-        "nca_map": ([nca, "--connectivity", str(prep["cluster"]), "-f",
+        "nca": ([nca, "--connectivity", "-r", str(prep["cluster"]), "-o", "txt_no_fw_rules",
+                 "--output_endpoints", "pods", "--return_0", "-f", str(work / "nca.txt")],
+                work / "nca.log"),
+        "nca_map": ([nca, "--connectivity", "-r", str(prep["cluster"]), "--return_0", "-f",
                      str(work / "nca-map.txt")], work / "nca-map.log"),
     }
 
@@ -213,6 +214,10 @@ def peer_answer(path: Path, pods: Sequence[str], ports: Sequence[int]) -> dict[i
         if m and not re.match(r"^\d+\.", m[1]) and not re.match(r"^\d+\.", m[2]):
             rep[(m[1], m[2])] = peer_ports(m[3], ports)
     workload = {p: p.rsplit("-", 1)[0] for p in pods}
+    split = representatives_disagree(rep, set(workload.values()))
+    if split:
+        raise SystemExit(f"FAILED: the peer's representatives of one Deployment disagree "
+                         f"({split} pairs), so a Deployment cannot stand for its pods")
     out: dict[int, set[Pair]] = {port: set() for port in ports}
     for a in pods:
         for b in pods:
@@ -223,6 +228,21 @@ def peer_answer(path: Path, pods: Sequence[str], ports: Sequence[int]) -> dict[i
             for port in rep.get(key, ()):
                 out[port].add((a, b))
     return out
+
+
+def representatives_disagree(rep: dict[Pair, set[int]], workloads: set[str]) -> int:
+    """Pairs of Deployments whose representative pods (``-1``, and ``-2`` when the peer
+    made one: not for a single replica) got different answers from the peer (0 expected:
+    they are alike to every policy). A pair the peer does not print is denied."""
+    seen = {name for pair in rep for name in pair}
+    reps = {w: [f"{w}-1", *([f"{w}-2"] if f"{w}-2" in seen else [])] for w in workloads}
+    bad = 0
+    for a in workloads:
+        for b in workloads:
+            if a != b:
+                answers = {frozenset(rep.get((x, y), ())) for x in reps[a] for y in reps[b]}
+                bad += len(answers) > 1
+    return bad
 
 
 def compare(sdn: dict[int, set[Pair]], peer: dict[int, set[Pair]]) -> int:
@@ -300,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     peer = peer_answer(work / "nca.txt", pods, args.ports)
     mismatches = compare(sdn, peer)
     answers = {"pods_compared": len(pods), "answers_identical": mismatches == 0,
-               "mismatches": mismatches,
+               "mismatches": mismatches, "representatives_checked": True,
                "pairs_allowed": {str(p): len(sdn[p]) for p in args.ports}}
     emit(result(args, prep, version, runs, answers))
     if args.keep:
