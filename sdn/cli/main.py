@@ -94,6 +94,10 @@ def _add_topology(sub: Commands, common: Parser) -> None:
     topo.add_argument("--namespace", "-n", help="only this namespace")
     topo.add_argument("--max-ports", type=non_negative, default=8,
                       help="ports drawn per segment before summarising (default 8)")
+    topo.add_argument("--collapse", choices=["auto", "all", "none"], default="auto",
+                      help="draw each Tier-1 as one node with counts (segments, ports, "
+                           "subnets): auto when the picture holds more than 50 segments "
+                           "(default), all, or none; -n NS is always expanded")
     topo.add_argument("--out", help="write the picture to this file instead of stdout")
     topo.set_defaults(run=_run("topology_cmd", "run"))
 
