@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationInfo,
+    model_validator,
+)
 
 #: NSX limits on tags (reference: NCP limits page, section 5 of nsx-ncp.md).
 MAX_TAGS = 30
@@ -38,10 +45,38 @@ class NsxModel(BaseModel):
 
 
 class Tag(NsxModel):
-    """An NSX tag. NCP's ownership identity is a set of these (``ncp/cluster`` ...)."""
+    """An NSX tag. NCP's ownership identity is a set of these (``ncp/cluster`` ...).
+
+    Tags read from JSON (every stored object, on load) are shared instances: most objects
+    carry the same few (cluster, version, project), and a large state holds millions of
+    them. A tag is frozen, so one instance per distinct ``{scope, tag}`` as given serves
+    every object (the table is emptied when it reaches ``_SHARED_TAGS_LIMIT`` entries).
+    """
 
     scope: str = Field(default="", max_length=MAX_TAG_SCOPE)
     tag: str = Field(default="", max_length=MAX_TAG_VALUE)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _shared(cls, data: Any, handler: ModelWrapValidatorHandler[Tag],
+                info: ValidationInfo) -> Tag:
+        if info.mode != "json" or type(data) is not dict or len(data) > 2:
+            return handler(data)
+        scope, value = data.get("scope"), data.get("tag")
+        if not isinstance(scope, str | None) or not isinstance(value, str | None):
+            return handler(data)
+        key = (scope, value, len(data))
+        found = _SHARED_TAGS.get(key)
+        if found is None:
+            found = handler(data)
+            if len(_SHARED_TAGS) >= _SHARED_TAGS_LIMIT:
+                _SHARED_TAGS.clear()
+            _SHARED_TAGS[key] = found
+        return found
+
+
+_SHARED_TAGS: dict[tuple[Any, Any, int], Tag] = {}
+_SHARED_TAGS_LIMIT = 1_000_000
 
 
 class PolicyResource(NsxModel):
