@@ -29,7 +29,6 @@ _MERGE = "tag:yaml.org,2002:merge"
 _SCALARS = frozenset({
     "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
     "tag:yaml.org,2002:float", "tag:yaml.org,2002:binary", "tag:yaml.org,2002:timestamp",
-    "tag:yaml.org,2002:value",
 })
 
 
@@ -85,9 +84,10 @@ class _Builder:
         if key in self.busy:
             raise _Fallback  # a recursive structure
         if type(node) is ScalarNode:
-            if tag not in _SCALARS:
+            construct = self.loader.yaml_constructors.get(tag)
+            if tag not in _SCALARS or construct is None:
                 raise _Fallback
-            value = self.loader.yaml_constructors[tag](self.loader, node)
+            value = construct(self.loader, node)
         elif type(node) is MappingNode and tag == _MAP:
             self.busy.add(key)
             value = self._mapping(node)

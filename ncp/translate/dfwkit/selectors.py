@@ -349,6 +349,21 @@ class ClusterView:
         return frozenset(names[i] for i in self.namespace_positions(selector))
 
     @cached_property
+    def _labels_index(self) -> tuple[list[str], _LabelIndex]:
+        """The index of :meth:`namespace_labels` (each name once, as that method reads)."""
+        return list(self._ns_labels), _LabelIndex(self._ns_labels.values())
+
+    def _spaces(self, selector: Selector) -> set[str]:
+        """The namespaces whose pods a namespace selector admits, as
+        :meth:`namespace_labels` reads them: a namespace the view does not know has no
+        labels, so a selector that matches no labels admits its pods too."""
+        names, index = self._labels_index
+        spaces = {names[i] for i in index.select(selector)}
+        if selector_matches(selector, {}):
+            spaces |= {p.namespace for p in self.pods if p.namespace not in self._ns_labels}
+        return spaces
+
+    @cached_property
     def _namespaces_memo(self) -> dict[Selector, frozenset[int]]:
         return {}
 
@@ -365,8 +380,7 @@ class ClusterView:
             if q.spaces is None:
                 spaces: Iterable[str] = (q.namespace,) if q.namespace is not None else ()
             else:
-                names = self._namespace_index[0]
-                spaces = {names[i] for i in self.namespace_positions(q.spaces)}
+                spaces = self._spaces(q.spaces)
             scope: set[int] = set()
             for ns in spaces:
                 scope |= by_namespace.get(ns, frozenset())
