@@ -262,11 +262,14 @@ class _LabelIndex:
         self.all = frozenset(range(count))
 
     def requirement(self, r: Requirement) -> frozenset[int] | set[int]:
-        """The positions satisfying one requirement (as :meth:`Requirement.matches`)."""
+        """The positions satisfying one requirement (as :meth:`Requirement.matches`); an
+        index entry itself when one answers it (never to be changed by the caller)."""
         if r.operator == "Exists":
             return self.by_key.get(r.key, set())
         if r.operator == "DoesNotExist":
             return self.all - self.by_key.get(r.key, set())
+        if len(r.values) == 1 and r.operator != "NotIn":
+            return self.by_value.get((r.key, r.values[0]), set())
         hit: set[int] = set()
         for v in r.values:
             hit |= self.by_value.get((r.key, v), set())
