@@ -37,29 +37,7 @@ class _Fallback(Exception):
 
 
 class FastLoader(_Base):  # type: ignore[misc]
-    """``CSafeLoader`` (``SafeLoader`` without libyaml) with a fast ``construct_document``,
-    and the implicit tag of each distinct plain scalar resolved once per loader."""
-
-    def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
-        self._resolved: dict[tuple[Any, str, tuple[bool, bool]], str] = {}
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if self.yaml_path_resolvers or not isinstance(value, str):
-            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
-        key = (kind, value, tuple(implicit))
-        tag = self._resolved.get(key)
-        if tag is None:
-            tag = self._resolved[key] = super().resolve(kind, value, implicit)
-        return tag
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        if self.yaml_path_resolvers:
-            super().descend_resolver(current_node, current_index)
-
-    def ascend_resolver(self) -> None:
-        if self.yaml_path_resolvers:
-            super().ascend_resolver()
+    """``CSafeLoader`` (``SafeLoader`` without libyaml) with a fast ``construct_document``."""
 
     def construct_document(self, node: Node) -> Any:
         try:

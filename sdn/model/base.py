@@ -44,39 +44,50 @@ class NsxModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Tag(NsxModel):
-    """An NSX tag. NCP's ownership identity is a set of these (``ncp/cluster`` ...).
+class SharedLeaf(NsxModel):
+    """A small model of string fields (and lists of strings) that, read from JSON, is a
+    shared instance.
 
-    Tags read from JSON (every stored object, on load) are shared instances: most objects
-    carry the same few (cluster, version, project), and a large state holds millions of
-    them. A tag is frozen, so one instance per distinct ``{scope, tag}`` as given serves
-    every object (the table is emptied when it reaches ``_SHARED_TAGS_LIMIT`` entries).
+    Every stored object is validated on load, and a large state holds millions of the
+    same few leaves (the cluster's and the version's tags, a namespace's tag condition,
+    ``AND``). They are frozen, so one instance per distinct JSON mapping (same fields, same
+    order) serves every object; the table is emptied when it reaches
+    ``_SHARED_LIMIT`` entries. Built in Python (``Tag(...)``), a leaf is its own instance.
     """
-
-    scope: str = Field(default="", max_length=MAX_TAG_SCOPE)
-    tag: str = Field(default="", max_length=MAX_TAG_VALUE)
 
     @model_validator(mode="wrap")
     @classmethod
-    def _shared(cls, data: Any, handler: ModelWrapValidatorHandler[Tag],
-                info: ValidationInfo) -> Tag:
-        if info.mode != "json" or type(data) is not dict or len(data) > 2:
+    def _shared(cls, data: Any, handler: ModelWrapValidatorHandler[SharedLeaf],
+                info: ValidationInfo) -> SharedLeaf:
+        if info.mode != "json" or type(data) is not dict:
             return handler(data)
-        scope, value = data.get("scope"), data.get("tag")
-        if not isinstance(scope, str | None) or not isinstance(value, str | None):
-            return handler(data)
-        key = (scope, value, len(data))
-        found = _SHARED_TAGS.get(key)
+        items: list[tuple[str, object]] = []
+        for name, v in data.items():
+            if type(v) is list and all(type(x) is str for x in v):
+                items.append((name, (list, *v)))  # apart from a string field's key
+            elif type(v) is str:
+                items.append((name, v))
+            else:
+                return handler(data)
+        key = (cls, tuple(items))
+        found = _SHARED.get(key)
         if found is None:
             found = handler(data)
-            if len(_SHARED_TAGS) >= _SHARED_TAGS_LIMIT:
-                _SHARED_TAGS.clear()
-            _SHARED_TAGS[key] = found
+            if len(_SHARED) >= _SHARED_LIMIT:
+                _SHARED.clear()
+            _SHARED[key] = found
         return found
 
 
-_SHARED_TAGS: dict[tuple[Any, Any, int], Tag] = {}
-_SHARED_TAGS_LIMIT = 1_000_000
+_SHARED: dict[tuple[type, tuple[tuple[str, object], ...]], SharedLeaf] = {}
+_SHARED_LIMIT = 1_000_000
+
+
+class Tag(SharedLeaf):
+    """An NSX tag. NCP's ownership identity is a set of these (``ncp/cluster`` ...)."""
+
+    scope: str = Field(default="", max_length=MAX_TAG_SCOPE)
+    tag: str = Field(default="", max_length=MAX_TAG_VALUE)
 
 
 class PolicyResource(NsxModel):
