@@ -80,3 +80,36 @@ def test_a_same_namespace_query_reads_no_namespaces() -> None:
     assert query.matches(view.pods[0], view.namespace_labels)
     assert [p.name for p in view.select_any([query])] == ["p"]
     assert not namespaces.read
+
+
+def _collapsed(block: str, holes: list[str]) -> tuple[object, ...]:
+    """The ipaddress module's answer: exclude each hole, collapse."""
+    import ipaddress
+
+    parts = [ipaddress.IPv4Network(block)]
+    for hole in map(ipaddress.IPv4Network, holes):
+        kept = []
+        for part in parts:
+            if part.subnet_of(hole):
+                continue
+            kept.extend(part.address_exclude(hole) if hole.subnet_of(part) else [part])
+        parts = kept
+    return tuple(sorted(ipaddress.collapse_addresses(parts)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.integers(8, 28), data=st.data())
+def test_ip_block_difference_equals_exclude_and_collapse(prefix: int, data: st.DataObject) -> None:
+    import ipaddress
+
+    from ncp.translate.dfwkit.addresses import ip_block_cidrs
+
+    block = ipaddress.IPv4Network((0x0A000000 + (data.draw(st.integers(0, 3)) << (32 - prefix)),
+                                   prefix))
+    holes = []
+    for _ in range(data.draw(st.integers(0, 4))):
+        p = data.draw(st.integers(prefix + 1, 32))
+        offset = data.draw(st.integers(0, (1 << (p - prefix)) - 1))
+        holes.append(str(ipaddress.IPv4Network(
+            (int(block.network_address) + (offset << (32 - p)), p))))
+    assert ip_block_cidrs(str(block), holes, "x") == _collapsed(str(block), holes)
