@@ -6,9 +6,7 @@ How to run (from the repository root, after ``pip install -e .``)::
     python bench/bench_dfw.py                    # 2,500 ns / 10,000 pods / 7,500 policies
     python bench/bench_dfw.py --repeat 1         # one timed run per case (~2.5 min, 2 cores)
     python bench/bench_dfw.py --scale large      # 25,000 / 100,000 / 75,000, repeat 1
-    python bench/bench_dfw.py --scale full --cases compile   # the same, realistic shapes
-    python bench/bench_dfw.py --shapes realistic --cases compile  # those shapes at 1/10
-    python bench/bench_dfw.py --cases compile,reach --repeat 5
+    python bench/bench_dfw.py --cases compile,reach --repeat 5   # --scale full: see README
     python bench/bench_dfw.py --namespaces 250 --pods 1000 --policies 750 --profile
 
 Targets (from the issue; speed is measured here, not asserted in unit tests):
@@ -85,9 +83,7 @@ CASES = ("compile", "reach", "explain", "label_change")
 LABEL_CHANGE_CASE = "label_change_full_recompile"
 #: (namespaces, pods, policies) of the compile, explain and label_change cluster.
 DEFAULT_SIZE = (2500, 10000, 7500)
-LARGE_SIZE = (25000, 100000, 75000)
-#: ``--scale full``: the large size with realistic policy shapes (``topologies.shapes``).
-FULL_SIZE = LARGE_SIZE
+LARGE_SIZE = FULL_SIZE = (25000, 100000, 75000)  # full: with realistic policy shapes
 #: (namespaces, pods, policies) of the reach cluster, at every scale.
 REACH_SIZE = (100, 1000, 500)
 REACH_PROTOCOL, REACH_PORT = "TCP", 80
@@ -120,12 +116,6 @@ def log(msg: str) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-
-
-
-
 
 
 class Profiler:
