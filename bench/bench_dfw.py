@@ -219,7 +219,7 @@ def case_compile(inv: Any, counts: dict[str, Any], args: argparse.Namespace,
                          f"{counts['rules']} in the inventory")
     return {"times": times, "endpoints": len(dfw.endpoints),
             "compiled_groups": len(dfw.groups),
-            "signature_classes": len(set(dfw.signatures))}
+            "signature_classes": len(set(dfw.classes))}
 
 
 def case_reach(inv: Any, counts: dict[str, Any], args: argparse.Namespace,
@@ -244,7 +244,7 @@ def case_reach(inv: Any, counts: dict[str, Any], args: argparse.Namespace,
     n = len(among)
     return {"times": times, "protocol": REACH_PROTOCOL, "port": REACH_PORT, "among": n,
             "pairs_allowed": len(pairs), "pairs_total": n * (n - 1),
-            "signature_classes": len({dfw.signatures[i] for i in among}),
+            "signature_classes": len({dfw.classes[i] for i in among}),
             "compile_s": round(compile_s, 3)}
 
 

@@ -160,6 +160,7 @@ class CompiledDfw:
     #: Orders of the rules applied everywhere (applied-to ANY).
     rules_everywhere: list[int] = field(default_factory=list)
     _candidates: dict[tuple[int, str], list[CompiledRule]] = field(default_factory=dict)
+    _classes: list[frozenset[int]] | None = None
 
     @property
     def signatures(self) -> list[frozenset[str]]:
@@ -174,6 +175,31 @@ class CompiledDfw:
                     member_of[i].add(members.path)
             self._signatures = [frozenset(s) for s in member_of]
         return self._signatures
+
+    @property
+    def classes(self) -> list[frozenset[int]]:
+        """Per endpoint, the distinct member sets it belongs to, by number: the same
+        partition of the endpoints as :attr:`signatures` (groups with one expression
+        share one member set, and an endpoint is in every group of a set it is in), but
+        each set counted once instead of every group naming it. With 75,000 policies
+        whose peers select half the cluster, thousands of groups share each wide set,
+        and :attr:`signatures` would hold every endpoint times every one of them."""
+        if self._classes is None:
+            member_of: list[list[int]] = [[] for _ in self.endpoints]
+            numbers: dict[int, int] = {}
+            for members in self.groups.values():
+                key = id(members.endpoints)
+                if key in numbers:
+                    continue
+                numbers[key] = number = len(numbers)
+                for i in members.endpoints:
+                    member_of[i].append(number)
+            self._classes = [frozenset(m) for m in member_of]
+        return self._classes
+
+    def forget_classes(self) -> None:
+        """Drop :attr:`classes` after member sets changed (recomputed when next asked)."""
+        self._classes = None
 
     def candidates(self, index: int, direction: str) -> list[CompiledRule]:
         """The rules enforced at one endpoint in one direction, in evaluation order.
