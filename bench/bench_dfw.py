@@ -6,7 +6,7 @@ How to run (from the repository root, after ``pip install -e .``)::
     python bench/bench_dfw.py                    # 2,500 ns / 10,000 pods / 7,500 policies
     python bench/bench_dfw.py --repeat 1         # one timed run per case (~2.5 min, 2 cores)
     python bench/bench_dfw.py --scale large      # 25,000 / 100,000 / 75,000, repeat 1
-    python bench/bench_dfw.py --cases compile,reach --repeat 5
+    python bench/bench_dfw.py --cases compile,reach --repeat 5   # --scale full: see README
     python bench/bench_dfw.py --namespaces 250 --pods 1000 --policies 750 --profile
 
 Targets (from the issue; speed is measured here, not asserted in unit tests):
@@ -83,7 +83,7 @@ CASES = ("compile", "reach", "explain", "label_change")
 LABEL_CHANGE_CASE = "label_change_full_recompile"
 #: (namespaces, pods, policies) of the compile, explain and label_change cluster.
 DEFAULT_SIZE = (2500, 10000, 7500)
-LARGE_SIZE = (25000, 100000, 75000)
+LARGE_SIZE = FULL_SIZE = (25000, 100000, 75000)  # full: with realistic policy shapes
 #: (namespaces, pods, policies) of the reach cluster, at every scale.
 REACH_SIZE = (100, 1000, 500)
 REACH_PROTOCOL, REACH_PORT = "TCP", 80
@@ -116,12 +116,6 @@ def log(msg: str) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-
-
-
-
 
 
 class Profiler:
@@ -225,7 +219,7 @@ def case_compile(inv: Any, counts: dict[str, Any], args: argparse.Namespace,
                          f"{counts['rules']} in the inventory")
     return {"times": times, "endpoints": len(dfw.endpoints),
             "compiled_groups": len(dfw.groups),
-            "signature_classes": len(set(dfw.signatures))}
+            "signature_classes": len(set(dfw.classes))}
 
 
 def case_reach(inv: Any, counts: dict[str, Any], args: argparse.Namespace,
@@ -250,7 +244,7 @@ def case_reach(inv: Any, counts: dict[str, Any], args: argparse.Namespace,
     n = len(among)
     return {"times": times, "protocol": REACH_PROTOCOL, "port": REACH_PORT, "among": n,
             "pairs_allowed": len(pairs), "pairs_total": n * (n - 1),
-            "signature_classes": len({dfw.signatures[i] for i in among}),
+            "signature_classes": len({dfw.classes[i] for i in among}),
             "compile_s": round(compile_s, 3)}
 
 
@@ -478,11 +472,12 @@ def build_cluster(args: argparse.Namespace, name: str, size: tuple[int, int, int
 
     namespaces, pods, policies = size
     nodes = max(3, pods // 100)
+    shapes = args.shapes if name != "reach" else "simple"
     log(f"cluster {name}: generating {namespaces} namespaces / {pods} pods / {policies} "
-        f"policies / {nodes} nodes, seed {args.seed}")
+        f"policies ({shapes}) / {nodes} nodes, seed {args.seed}")
     start = time.perf_counter()
     objects = generate_cluster(namespaces=namespaces, pods=pods, policies=policies,
-                               nodes=nodes, seed=args.seed)
+                               nodes=nodes, seed=args.seed, shapes=shapes)
     write_cluster(objects, work / name)
     del objects
     log(f"cluster {name}: generated and written in {time.perf_counter() - start:.1f} s "
@@ -494,7 +489,7 @@ def build_cluster(args: argparse.Namespace, name: str, size: tuple[int, int, int
     log(f"cluster {name}: synced in {prep['sync_s']:.1f} s, {prep['problems']} problem(s) "
         f"{prep['problem_codes']}")
     return {"state": state, "namespaces": namespaces, "pods": pods, "policies": policies,
-            "nodes": nodes, **prep}
+            "nodes": nodes, "shapes": shapes, **prep}
 
 
 def result_line(case: str, cluster: dict[str, Any], result: dict[str, Any], seed: int,
@@ -502,7 +497,8 @@ def result_line(case: str, cluster: dict[str, Any], result: dict[str, Any], seed
     line: dict[str, Any] = {
         "bench": "dfw", "case": case,
         "namespaces": cluster["namespaces"], "pods": cluster["pods"],
-        "policies": cluster["policies"], "nodes": cluster["nodes"], "seed": seed,
+        "policies": cluster["policies"], "shapes": cluster["shapes"],
+        "nodes": cluster["nodes"], "seed": seed,
         "repeat": repeat,
     }
     if case == "label_change" and result["method"] == "full_recompile":
@@ -533,8 +529,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "generated clusters; one JSON line per case.",
         cases=CASES, more_cases=(LABEL_CHANGE_CASE,), child=True)
     parser.add_repeat(3, large=1)
-    parser.add_sizes(DEFAULT_SIZE, large=LARGE_SIZE, at_least=(1, 2, 0),
+    parser.add_sizes(DEFAULT_SIZE, large=LARGE_SIZE, full=FULL_SIZE, at_least=(1, 2, 0),
                      what="the compile cluster's")
+    parser.add_shapes()
     parser.add_config()
     parser.add_argument("--label-method", choices=["auto", "incremental", "full"],
                         default="auto",

@@ -4,6 +4,8 @@ How to run (from the repository root, after ``pip install -e .``)::
 
     python bench/bench_sync.py                   # 2,500 namespaces / 10,000 pods, 3 repeats
     python bench/bench_sync.py --scale large     # 25,000 namespaces / 100,000 pods, 1 repeat
+    python bench/bench_sync.py --scale full --cases cold   # 25,000 / 100,000 / 75,000 policies
+    python bench/bench_sync.py --policies 7500 --shapes realistic   # full's shapes at 1/10
     python bench/bench_sync.py --namespaces 200 --pods 800 --repeat 2 --cases cold,noop
     python bench/bench_sync.py --via-cli         # time the real `ncp sync` command instead
 
@@ -12,7 +14,9 @@ Targets (DESIGN.md: speed is measured here, not asserted in unit tests):
 * cold sync of 2,500 namespaces / 10,000 pods: under 10 s, under 1 GiB peak memory, on a
   2-core machine;
 * no-op re-sync of the same cluster: under 2 s;
-* 25,000 namespaces / 100,000 pods (``--scale large``): cold sync under 2 minutes (a goal).
+* 25,000 namespaces / 100,000 pods (``--scale large``): cold sync under 2 minutes (a goal);
+* 25,000 namespaces / 100,000 pods / 75,000 NetworkPolicies of realistic shapes (``--scale
+  full``, Antrea's controller benchmark): cold sync under 60 s.
 
 Cases:
 
@@ -26,16 +30,17 @@ Cases:
   with a seeded RNG at ``seed + CHURN_SEED_OFFSET``), ``now`` advanced by 120 s. Every
   repeat starts from a fresh copy of the prepared state.
 
-Method: the cluster is generated once per run with ``generate_cluster(namespaces=N,
-pods=P, seed=S, nodes=max(3, P // 100))`` and written as YAML into a temporary folder
-(untimed). Each case runs in a fresh interpreter (this script with the hidden ``--child``
-option), so its peak memory (``ru_maxrss``) is its own. A timed run is what ``ncp sync
---cluster DIR --config bench/large-cluster.yaml`` does minus interpreter start-up, imports
-and printing: load the config, open the state, ``sync_cluster`` (which reads the YAML from
-disk), close. The state that ``noop``, ``noop_full`` and ``churn`` start from is prepared
-once by a cold sync in a separate process (untimed) and copied. With ``--via-cli`` each
-timed run is a ``ncp sync ... -o json`` subprocess instead (start-up, imports and JSON
-output included) and the peak memory is that of those subprocesses.
+Method: the cluster is generated once per run with ``generate_cluster(namespaces=N, pods=P,
+seed=S, nodes=max(3, P // 100), policies=K, shapes=SHAPES)`` (``K`` 0 and shapes ``simple``
+unless ``--policies`` / ``--shapes`` or ``--scale full`` say otherwise) and written as YAML
+into a temporary folder (untimed). Each case runs in a fresh interpreter (this script with
+the hidden ``--child`` option), so its peak memory (``ru_maxrss``) is its own. A timed run
+is what ``ncp sync --cluster DIR --config bench/large-cluster.yaml`` does minus interpreter
+start-up, imports and printing: load the config, open the state, ``sync_cluster`` (which
+reads the YAML from disk), close. The state that ``noop``, ``noop_full`` and ``churn`` start
+from is prepared once by a cold sync in a separate process (untimed) and copied. With
+``--via-cli`` each timed run is a ``ncp sync ... -o json`` subprocess instead (start-up,
+imports and JSON output included) and the peak memory is that of those subprocesses.
 
 Each line: ``{"bench": "ncp_sync", "case", "namespaces", "pods", "nodes", "seed", "repeat",
 "median_s", "p95_s", "min_s", "peak_rss_mib", "objects_written", "machine": {"cpus",
@@ -65,6 +70,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ("cold", "noop", "noop_full", "churn")
+#: (namespaces, pods, policies) of ``--scale full``: Antrea's controller benchmark, with
+#: realistic policy shapes (``topologies.shapes``).
+FULL_SIZE = (25000, 100000, 75000)
 #: Epoch seconds of the preparing (cold) sync; re-syncs run ``RESYNC_AFTER`` later.
 T0 = 1_700_000_000.0
 RESYNC_AFTER = 120.0
@@ -296,7 +304,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     settles (cases as a list, sizes and repeats from ``--scale``)."""
     parser = BenchParser("Time `ncp sync` on a generated cluster; one JSON line per case.",
                          cases=CASES, child=True)
-    parser.add_sizes((2500, 10000), large=(25000, 100000), at_least=(1, 0))
+    parser.add_sizes((2500, 10000), large=(25000, 100000), full=FULL_SIZE, at_least=(1, 0))
+    parser.add_shapes()
     parser.add_repeat(3, large=1)
     parser.add_argument("--via-cli", action="store_true",
                         help="time the `ncp sync` command in a subprocess instead of the API")
@@ -320,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return child(args)
 
     namespaces, pods, repeat, cases = args.namespaces, args.pods, args.repeat, args.cases
+    policies, shapes = args.policies, args.shapes
     nodes = max(3, pods // 100)
 
     if str(ROOT) not in sys.path:
@@ -330,11 +340,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     dirs = {"work": work, "base": work / "cluster", "churn": work / "cluster-churn"}
     failed = False
     try:
-        log(f"generating {namespaces} namespaces / {pods} pods / {nodes} nodes, "
-            f"seed {args.seed}, in {work}")
+        log(f"generating {namespaces} namespaces / {pods} pods / {policies} policies "
+            f"({shapes}) / {nodes} nodes, seed {args.seed}, in {work}")
         start = time.perf_counter()
         objects = generate_cluster(namespaces=namespaces, pods=pods, seed=args.seed,
-                                   nodes=nodes)
+                                   nodes=nodes, policies=policies, shapes=shapes)
         write_cluster(objects, dirs["base"])
         churn_info: dict[str, int] = {}
         if "churn" in cases:
@@ -363,7 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             times = result["times"]
             line: dict[str, Any] = {
                 "bench": "ncp_sync", "case": case, "namespaces": namespaces, "pods": pods,
-                "nodes": nodes, "seed": args.seed, "repeat": repeat,
+                "policies": policies, "shapes": shapes, "nodes": nodes, "seed": args.seed,
+                "repeat": repeat,
                 "median_s": round(statistics.median(times), 4),
                 "p95_s": round(p95(times), 4), "min_s": round(min(times), 4),
                 "peak_rss_mib": result["peak_rss_mib"],

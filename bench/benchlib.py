@@ -132,13 +132,17 @@ class BenchParser(argparse.ArgumentParser):
         self._bounds[action.dest] = (flag, at_least)
 
     def add_sizes(self, default: Sequence[int], *, large: Sequence[int] | None = None,
-                  at_least: Sequence[int] = (1, 1, 0), what: str = "the cluster's") -> None:
+                  full: Sequence[int] | None = None, at_least: Sequence[int] = (1, 1, 0),
+                  what: str = "the cluster's") -> None:
         """``--namespaces``, ``--pods`` and ``--policies`` (as many as ``default`` has).
 
-        With ``large`` the options default to ``--scale`` (``default`` or ``large``): an
-        option left out takes the chosen scale's value.
+        With ``large`` the options default to ``--scale`` (``default``, ``large`` and, when
+        ``full`` is given, ``full``): an option left out takes the chosen scale's value.
+        ``full`` may have more sizes than ``default`` (a policy count for a script whose
+        default cluster has none).
         """
         names = SIZES[:len(default)]
+        extra = SIZES[len(default):len(full)] if full is not None else ()
         for name, value, low in zip(names, default, at_least, strict=False):
             if large is None:
                 self.add_bounded(f"--{name}", low, type=int, default=value,
@@ -147,24 +151,49 @@ class BenchParser(argparse.ArgumentParser):
                 self.add_bounded(f"--{name}", low, type=int, default=None,
                                  help=f"{what} {name} ({value}; --scale large: "
                                       f"{large[SIZES.index(name)]})")
+        for name in extra:
+            self.add_bounded(f"--{name}", 0, type=int, default=None,
+                             help=f"{what} {name} (0; --scale full: "
+                                  f"{full[SIZES.index(name)] if full else 0})")
         if large is not None:
             self._scales.setdefault("default", {}).update(zip(names, default, strict=True))
             self._scales.setdefault("large", {}).update(zip(names, large, strict=True))
+            for scale in ("default", "large"):
+                self._scales[scale].update(dict.fromkeys(extra, 0))
             shown = " / ".join(f"{large[SIZES.index(n)]} {n}" for n in names)
-            self.add_argument("--scale", choices=["default", "large"], default="default",
+            choices = ["default", "large"]
+            if full is not None:
+                self._scales.setdefault("full", {}).update(
+                    zip((*names, *extra), full, strict=True))
+                choices.append("full")
+                shown += "; full: " + " / ".join(
+                    f"{v} {n}" for n, v in zip((*names, *extra), full, strict=True))
+            self.add_argument("--scale", choices=choices, default="default",
                               help=f"large: {shown}")
+
+    def add_shapes(self) -> None:
+        """``--shapes simple|realistic``: the generator's policy shapes
+        (:mod:`topologies.shapes`); ``realistic`` by default at ``--scale full``, else
+        ``simple``."""
+        self.add_argument("--shapes", choices=["simple", "realistic"], default=None,
+                          help="the generated policies' shapes (simple; realistic with "
+                               "--scale full)")
+        for scale in self._scales:
+            self._scales[scale]["shapes"] = "realistic" if scale == "full" else "simple"
 
     def add_repeat(self, default: int, *, large: int | None = None,
                    help: str = "timed runs per case") -> None:
-        """``--repeat`` (at least 1); with ``large``, ``--scale large`` changes the default."""
+        """``--repeat`` (at least 1); with ``large``, ``--scale large`` (and ``full``)
+        changes the default."""
         if large is None:
             self.add_bounded("--repeat", 1, type=int, default=default,
                              help=f"{help} ({default})")
             return
         self.add_bounded("--repeat", 1, type=int, default=None,
-                         help=f"{help} ({default}; {large} with --scale large)")
+                         help=f"{help} ({default}; {large} with --scale large or full)")
         self._scales.setdefault("default", {})["repeat"] = default
         self._scales.setdefault("large", {})["repeat"] = large
+        self._scales.setdefault("full", {})["repeat"] = large
 
     def add_config(self) -> None:
         """``--config``: the cluster settings (``bench/large-cluster.yaml``)."""
@@ -200,10 +229,10 @@ class BenchParser(argparse.ArgumentParser):
                 self.error(f"unknown case(s): {', '.join(unknown)}; choose from "
                            f"{', '.join(self._cases)}")
         for dest, value in self._scales.get(getattr(args, "scale", ""), {}).items():
-            if getattr(args, dest) is None:
+            if getattr(args, dest, 0) is None:
                 setattr(args, dest, value)
         low = [f"{flag} must be >= {bound:g}" for dest, (flag, bound) in self._bounds.items()
-               if getattr(args, dest) < bound]
+               if (getattr(args, dest) or 0) < bound]
         if low:
             self.error(", ".join(low))
         if isinstance(getattr(args, "config", None), Path):

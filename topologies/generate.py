@@ -27,6 +27,12 @@ Shape of a generated cluster, in output order:
   when pods allow, about one namespace in 400 holds 300 or more (past the 254 usable
   addresses of a /24); none holds more than :data:`MAX_PODS_PER_NAMESPACE`.
 * NetworkPolicies spread over the populated namespaces, each selecting one app.
+
+``shapes="realistic"`` (what the benchmarks' ``full`` scale uses) changes three things, as
+:mod:`topologies.shapes` describes: namespaces belong to teams of about 500 and half are
+``env: prod``; containers name their ports (``http``, ``metrics``, ...); and policies have
+peers selecting half the cluster or one team's namespaces, and named ports. The default,
+``shapes="simple"``, gives the same objects as before that option existed.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ from typing import Any
 
 import yaml
 
+from topologies import shapes as _shapes
+
 try:
     from yaml import CSafeDumper as _Dumper
 except ImportError:  # PyYAML built without libyaml: same output, slower
@@ -50,6 +58,7 @@ except ImportError:  # PyYAML built without libyaml: same output, slower
 
 __all__ = [
     "MAX_PODS_PER_NAMESPACE",
+    "SHAPES",
     "GeneratorError",
     "generate_cluster",
     "main",
@@ -66,6 +75,8 @@ ENVS = ("dev", "staging", "prod")
 TIERS = ("frontend", "backend", "data", "batch")
 VERSIONS = ("v1", "v2", "v3")
 POLICY_PORTS = (80, 443, 5432, 8080)
+#: The policy shapes :func:`generate_cluster` can make (see :mod:`topologies.shapes`).
+SHAPES = ("simple", "realistic")
 #: (app, tier, container port) of the workloads a namespace draws its Deployments from.
 APPS = (
     ("web", "frontend", 80),
@@ -193,8 +204,8 @@ def _split(rng: random.Random, total: int, parts: int) -> list[int]:
 # --------------------------------------------------------------------------- objects
 
 
-def _namespace(name: str, team: str, env: str, no_snat: bool) -> Obj:
-    metadata: Obj = {"name": name, "labels": {"team": team, "env": env}}
+def _namespace(name: str, labels: dict[str, str], no_snat: bool) -> Obj:
+    metadata: Obj = {"name": name, "labels": labels}
     if no_snat:
         metadata["annotations"] = {"ncp/no_snat": "true"}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
@@ -223,7 +234,7 @@ def _node(name: str, index: int) -> Obj:
 
 
 def _deployment(namespace: str, app: str, tier: str, port: int, version: str,
-                replicas: int) -> Obj:
+                replicas: int, *, named_ports: bool = False) -> Obj:
     # Fresh dicts everywhere: a dict shared between two places would be written as a
     # YAML anchor and alias.
     return {
@@ -240,7 +251,9 @@ def _deployment(namespace: str, app: str, tier: str, port: int, version: str,
                         {
                             "name": app,
                             "image": f"example/{app}:{version}",
-                            "ports": [{"containerPort": port, "protocol": "TCP"}],
+                            "ports": (_shapes.container_ports(app, port, version)
+                                      if named_ports
+                                      else [{"containerPort": port, "protocol": "TCP"}]),
                         }
                     ]
                 },
@@ -305,13 +318,14 @@ def generate_cluster(
     policies: int = 0,
     nodes: int = 0,
     no_snat_fraction: float = 0.1,
+    shapes: str = "simple",
 ) -> list[Obj]:
     """Kubernetes objects of a synthetic cluster, as plain dicts; same arguments, same list.
 
     ``pods`` is the exact total of Deployment replicas. Raises :class:`GeneratorError`
     when no cluster fits the arguments (negative counts, pods without namespaces, more
     than :data:`MAX_PODS_PER_NAMESPACE` pods per namespace on average, a fraction
-    outside 0..1).
+    outside 0..1, ``shapes`` neither ``simple`` nor ``realistic``).
 
     >>> objs = generate_cluster(namespaces=3, pods=10, seed=1)
     >>> [o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"]
@@ -330,6 +344,8 @@ def generate_cluster(
             f"{pods} pods do not fit in {namespaces} namespaces of at most "
             f"{MAX_PODS_PER_NAMESPACE} pods"
         )
+    if shapes not in SHAPES:
+        raise GeneratorError(f"shapes must be one of {', '.join(SHAPES)}, got {shapes!r}")
     if policies and not namespaces:
         raise GeneratorError("policies need at least one namespace")
 
@@ -338,8 +354,11 @@ def generate_cluster(
     names = [f"ns-{i:0{width}d}" for i in range(1, namespaces + 1)]
     routed = set(rng.sample(range(namespaces), round(namespaces * no_snat_fraction)))
 
+    realistic = shapes == "realistic"
+    teams = _shapes.team_count(namespaces)
     objects: list[Obj] = [
-        _namespace(name, TEAMS[_below(rng, len(TEAMS))], ENVS[_below(rng, len(ENVS))],
+        _namespace(name, _shapes.namespace_labels(rng, i, teams) if realistic else
+                   {"team": TEAMS[_below(rng, len(TEAMS))], "env": ENVS[_below(rng, len(ENVS))]},
                    i in routed)
         for i, name in enumerate(names)
     ]
@@ -355,7 +374,8 @@ def generate_cluster(
         apps = [APPS[i] for i in _distinct(rng, len(APPS), n_apps)]
         for (app, tier, port), replicas in zip(apps, _split(rng, count, n_apps), strict=True):
             version = VERSIONS[_below(rng, len(VERSIONS))]
-            objects.append(_deployment(name, app, tier, port, version, replicas))
+            objects.append(_deployment(name, app, tier, port, version, replicas,
+                                       named_ports=realistic))
         apps_by_namespace.append((name, [app for app, _, _ in apps]))
 
     # Policies go where the pods are; with no pods at all they select apps nobody runs.
@@ -364,7 +384,9 @@ def generate_cluster(
     for k in range(1, policies + 1):
         namespace, apps_here = targets[_below(rng, len(targets))]
         app = apps_here[_below(rng, len(apps_here))]
-        objects.append(_policy(rng, f"np-{k:0{policy_width}d}", namespace, app))
+        policy_name = f"np-{k:0{policy_width}d}"
+        objects.append(_shapes.realistic_policy(rng, policy_name, namespace, app, teams)
+                       if realistic else _policy(rng, policy_name, namespace, app))
     return objects
 
 
@@ -431,6 +453,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--policies", type=int, default=0)
     parser.add_argument("--nodes", type=int, default=0)
     parser.add_argument("--no-snat-fraction", type=float, default=0.1)
+    parser.add_argument("--shapes", choices=SHAPES, default="simple",
+                        help="policy shapes (realistic: see topologies.shapes)")
     parser.add_argument("--per-file", type=int, default=500, help="objects per YAML file")
     parser.add_argument("--out", type=Path, help="folder to write; stdout when omitted")
     args = parser.parse_args(argv)
@@ -442,6 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             policies=args.policies,
             nodes=args.nodes,
             no_snat_fraction=args.no_snat_fraction,
+            shapes=args.shapes,
         )
         if args.out is None:
             return _dump_to_stdout(objects)

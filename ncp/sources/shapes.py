@@ -81,6 +81,9 @@ def shape_problem(kind: str, body: Mapping[str, Any]) -> str | None:
 
 
 def _check(value: object, schema: Schema, where: str) -> str | None:
+    """The first field of ``value`` whose type ``schema`` refuses (``where`` names
+    ``value``). The common case, a field of the right plain type, is decided before any
+    name is built: names are only needed for the one field that is wrong."""
     if value is None:
         return None
     if schema is STRINGS:
@@ -90,15 +93,20 @@ def _check(value: object, schema: Schema, where: str) -> str | None:
     if isinstance(schema, list):
         if not isinstance(value, list):
             return f"{where}: not a list"
+        item_schema = schema[0]
         for i, item in enumerate(value):
-            if (found := _check(item, schema[0], f"{where}[{i}]")) is not None:
+            if not _plain_ok(item, item_schema) and (
+                    found := _check(item, item_schema, f"{where}[{i}]")) is not None:
                 return found
         return None
     if isinstance(schema, dict):
         if not isinstance(value, Mapping):
             return f"{where or '(object)'}: not a mapping"
         for name, sub in schema.items():
-            found = _check(value.get(name), sub, f"{where}.{name}" if where else name)
+            field = value.get(name)
+            if _plain_ok(field, sub):
+                continue
+            found = _check(field, sub, f"{where}.{name}" if where else name)
             if found is not None:
                 return found
         return None
@@ -106,6 +114,12 @@ def _check(value: object, schema: Schema, where: str) -> str | None:
     if isinstance(value, schema) and not (schema is int and isinstance(value, bool)):
         return None
     return f"{where}: not {_NAMES[schema]}"
+
+
+def _plain_ok(value: object, schema: Schema) -> bool:
+    """Whether ``value`` is certainly fine for ``schema`` without a closer look: absent, or
+    a string where a string is wanted (most fields)."""
+    return value is None or (schema is str and type(value) is str)
 
 
 _NAMES = {str: "a string", int: "a whole number", bool: "true or false"}

@@ -83,13 +83,13 @@ from ncp.translate.dfwkit.rules import (
 from ncp.translate.dfwkit.selectors import (
     ClusterView,
     PodPredicate,
+    PodQuery,
     Selector,
     cluster_condition,
     conjunction,
     parse_selector,
     project_condition,
     selector_conditions,
-    selector_matches,
 )
 from ncp.translate.policyinputs import NamespaceInfo, PodInfo, PolicyTranslation
 from sdn.model import ANY, Group, IPAddressExpression, SecurityPolicy
@@ -161,6 +161,9 @@ def _policy_types(spec: Mapping[str, Any]) -> tuple[str, ...]:
 class _Peer:
     group: Group
     selects: PodPredicate
+    #: The same selection as a query the view answers through its indexes (None for an
+    #: ipBlock, which only ``selects`` tells).
+    query: PodQuery | None = None
 
 
 _Receivers = Callable[[], Sequence[PodInfo]]
@@ -200,23 +203,18 @@ class _NetworkPolicyTranslator:
         pods = parse_selector(pod_sel, f"{where}.podSelector")
         criteria: list[Expression] = [cluster_condition(self.cluster)]
         if ns_sel is None:
-            namespace = self.namespace
-            criteria.append(project_condition(namespace))
-            criteria += selector_conditions(pods, "SegmentPort")
-
-            def selects(pod: PodInfo) -> bool:
-                return pod.namespace == namespace and selector_matches(pods, pod.labels)
+            query = PodQuery(pods, namespace=self.namespace)
+            criteria.append(project_condition(self.namespace))
         else:
-            spaces = parse_selector(ns_sel, f"{where}.namespaceSelector")
-            criteria += selector_conditions(spaces, "Segment")
-            criteria += selector_conditions(pods, "SegmentPort")
-            labels_of = self.view.namespace_labels
+            query = PodQuery(pods, spaces=parse_selector(ns_sel, f"{where}.namespaceSelector"))
+            criteria += selector_conditions(query.spaces or (), "Segment")
+        criteria += selector_conditions(pods, "SegmentPort")
+        labels_of = self.view.namespace_labels
 
-            def selects(pod: PodInfo) -> bool:
-                return (selector_matches(spaces, labels_of(pod.namespace))
-                        and selector_matches(pods, pod.labels))
+        def selects(pod: PodInfo) -> bool:
+            return query.matches(pod, labels_of)
 
-        return _Peer(make_group(group_id, conjunction(criteria), self.tags), selects)
+        return _Peer(make_group(group_id, conjunction(criteria), self.tags), selects, query)
 
     def translate(self, allow_sequence: int,
                   isolation_sequence: int) -> tuple[list[Group], list[SecurityPolicy]]:
@@ -260,9 +258,8 @@ class _NetworkPolicyTranslator:
     def _target_pods(self, selector: Selector) -> _Receivers:
         """The pods the policy applies to, which receive its ingress (read lazily: only a
         named port needs them)."""
-        namespace = self.namespace
-        return lambda: self.view.select(lambda p: p.namespace == namespace
-                                        and selector_matches(selector, p.labels))
+        query = PodQuery(selector, namespace=self.namespace)
+        return lambda: self.view.select_any([query])
 
     def _rule(self, side: Side, i: int, item: object, found: ErrorCollector,
               target_pods: _Receivers, *, kept: bool) -> tuple[list[Group], list[RuleDraft]]:
@@ -320,10 +317,11 @@ class _NetworkPolicyTranslator:
 
     def _peer_pods(self, peers: Sequence[_Peer]) -> _Receivers:
         """The pods an egress rule can reach: those its peers select, or all for none."""
-        predicates = [p.selects for p in peers]
-        if not predicates:
+        if not peers:
             return lambda: self.view.pods
-        return lambda: self.view.select(lambda pod: any(s(pod) for s in predicates))
+        queries = [p.query for p in peers if p.query is not None]
+        predicates = [p.selects for p in peers if p.query is None]
+        return lambda: self.view.select_any(queries, predicates)
 
     def _policies(self, types: Sequence[str], drafts: Sequence[RuleDraft], scope: tuple[str, ...],
                   allow_sequence: int, isolation_sequence: int) -> list[SecurityPolicy]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ncp.objects import K8sObject
 from ncp.translate.dfwkit.errors import PolicyInputError
-from ncp.translate.dfwkit.selectors import ClusterView, parse_selector, selector_matches
+from ncp.translate.dfwkit.selectors import ClusterView, parse_selector
 from ncp.translate.policyinputs import NamespaceInfo
 from sdn.errors import Problem
 
@@ -144,7 +144,7 @@ class _PolicyLimits:
             spaces = parse_selector(selector, at)
         except PolicyInputError:
             return
-        count = sum(selector_matches(spaces, n.labels) for n in self.view.namespaces)
+        count = len(self.view.namespace_positions(spaces))
         if count > LIMIT_NAMESPACES_PER_PEER:
             self.warn("TOO_MANY_NAMESPACES",
                       f"{at}.namespaceSelector matches {count} namespaces; with a "

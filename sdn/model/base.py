@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationInfo,
+    model_validator,
+)
 
 #: NSX limits on tags (reference: NCP limits page, section 5 of nsx-ncp.md).
 MAX_TAGS = 30
@@ -37,7 +44,46 @@ class NsxModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Tag(NsxModel):
+class SharedLeaf(NsxModel):
+    """A small model of string fields (and lists of strings) that, read from JSON, is a
+    shared instance.
+
+    Every stored object is validated on load, and a large state holds millions of the
+    same few leaves (the cluster's and the version's tags, a namespace's tag condition,
+    ``AND``). They are frozen, so one instance per distinct JSON mapping (same fields, same
+    order) serves every object; the table is emptied when it reaches
+    ``_SHARED_LIMIT`` entries. Built in Python (``Tag(...)``), a leaf is its own instance.
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _shared(cls, data: Any, handler: ModelWrapValidatorHandler[SharedLeaf],
+                info: ValidationInfo) -> SharedLeaf:
+        if info.mode != "json" or type(data) is not dict:
+            return handler(data)
+        items: list[tuple[str, object]] = []
+        for name, v in data.items():
+            if type(v) is list and all(type(x) is str for x in v):
+                items.append((name, (list, *v)))  # apart from a string field's key
+            elif type(v) is str:
+                items.append((name, v))
+            else:
+                return handler(data)
+        key = (cls, tuple(items))
+        found = _SHARED.get(key)
+        if found is None:
+            found = handler(data)
+            if len(_SHARED) >= _SHARED_LIMIT:
+                _SHARED.clear()
+            _SHARED[key] = found
+        return found
+
+
+_SHARED: dict[tuple[type, tuple[tuple[str, object], ...]], SharedLeaf] = {}
+_SHARED_LIMIT = 1_000_000
+
+
+class Tag(SharedLeaf):
     """An NSX tag. NCP's ownership identity is a set of these (``ncp/cluster`` ...)."""
 
     scope: str = Field(default="", max_length=MAX_TAG_SCOPE)

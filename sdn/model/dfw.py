@@ -31,7 +31,14 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from sdn.model.base import MAX_TAG_SCOPE, MAX_TAG_VALUE, NsxModel, OptionalNsxId, PolicyResource
+from sdn.model.base import (
+    MAX_TAG_SCOPE,
+    MAX_TAG_VALUE,
+    NsxModel,
+    OptionalNsxId,
+    PolicyResource,
+    SharedLeaf,
+)
 from sdn.model.values import AddressEntry, IcmpNumber, PathOrAny, PolicyPath, PortEntry
 
 DOMAIN = "/infra/domains/default"
@@ -47,7 +54,7 @@ Direction = Literal["IN", "OUT", "IN_OUT"]
 ANY = "ANY"
 
 
-class Condition(NsxModel):
+class Condition(SharedLeaf):
     """A tag criterion on one member type."""
 
     resource_type: Literal["Condition"] = "Condition"
@@ -96,7 +103,7 @@ class Condition(NsxModel):
         return (rest,)
 
 
-class ConjunctionOperator(NsxModel):
+class ConjunctionOperator(SharedLeaf):
     """Joins the criteria around it."""
 
     resource_type: Literal["ConjunctionOperator"] = "ConjunctionOperator"
@@ -183,7 +190,7 @@ def _path_references(items: tuple[Expression, ...], where: str, refs: dict[str, 
             _path_references(item.expressions, f"{where}[{n}].expressions", refs)
 
 
-class L4PortSetServiceEntry(NsxModel):
+class L4PortSetServiceEntry(SharedLeaf):
     """TCP/UDP/SCTP ports; each port is ``"80"`` or a range ``"8000-8080"``."""
 
     resource_type: Literal["L4PortSetServiceEntry"] = "L4PortSetServiceEntry"

@@ -28,12 +28,13 @@ ships it).
 from __future__ import annotations
 
 import bisect
+import gc
 import heapq
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
+from typing import TypeVar
 
 from sdn.model import (
     ANY,
@@ -70,6 +71,8 @@ class Endpoint:
     path: str = ""
     name: str = ""
 
+
+_K = TypeVar("_K")
 
 #: An AND of address criteria, each an OR of networks.
 _Term = tuple[tuple[IPv4Network, ...], ...]
@@ -157,6 +160,7 @@ class CompiledDfw:
     #: Orders of the rules applied everywhere (applied-to ANY).
     rules_everywhere: list[int] = field(default_factory=list)
     _candidates: dict[tuple[int, str], list[CompiledRule]] = field(default_factory=dict)
+    _classes: list[frozenset[int]] | None = None
 
     @property
     def signatures(self) -> list[frozenset[str]]:
@@ -171,6 +175,31 @@ class CompiledDfw:
                     member_of[i].add(members.path)
             self._signatures = [frozenset(s) for s in member_of]
         return self._signatures
+
+    @property
+    def classes(self) -> list[frozenset[int]]:
+        """Per endpoint, the distinct member sets it belongs to, by number: the same
+        partition of the endpoints as :attr:`signatures` (groups with one expression
+        share one member set, and an endpoint is in every group of a set it is in), but
+        each set counted once instead of every group naming it. With 75,000 policies
+        whose peers select half the cluster, thousands of groups share each wide set,
+        and :attr:`signatures` would hold every endpoint times every one of them."""
+        if self._classes is None:
+            member_of: list[list[int]] = [[] for _ in self.endpoints]
+            numbers: dict[int, int] = {}
+            for members in self.groups.values():
+                key = id(members.endpoints)
+                if key in numbers:
+                    continue
+                numbers[key] = number = len(numbers)
+                for i in members.endpoints:
+                    member_of[i].append(number)
+            self._classes = [frozenset(m) for m in member_of]
+        return self._classes
+
+    def forget_classes(self) -> None:
+        """Drop :attr:`classes` after member sets changed (recomputed when next asked)."""
+        self._classes = None
 
     def candidates(self, index: int, direction: str) -> list[CompiledRule]:
         """The rules enforced at one endpoint in one direction, in evaluation order.
@@ -199,52 +228,80 @@ class CompiledDfw:
 
 
 class _Index:
-    """Inverted indexes from tags to endpoints (ports and their segments' tags)."""
+    """Inverted indexes from tags to endpoints (ports and their segments' tags).
+
+    Each index entry is a ``frozenset`` built once, and each distinct criterion is answered
+    once (:meth:`condition`, :meth:`addresses` remember their answers): tens of thousands of
+    groups repeat the same few criteria (the cluster's tag, a namespace's), and copying a
+    cluster-wide set for each of them made compiling a large inventory quadratic.
+    """
 
     def __init__(self, inv: Inventory, ports: Sequence[SegmentPort]) -> None:
         self.all = frozenset(range(len(ports)))
-        self.port_tag: dict[tuple[str, str], set[int]] = defaultdict(set)
-        self.port_scope: dict[str, set[int]] = defaultdict(set)
-        self.seg_tag: dict[tuple[str, str], set[int]] = defaultdict(set)
-        self.seg_scope: dict[str, set[int]] = defaultdict(set)
-        self.by_path: dict[str, set[int]] = defaultdict(set)
+        port_tag: dict[tuple[str, str], set[int]] = defaultdict(set)
+        port_scope: dict[str, set[int]] = defaultdict(set)
+        seg_tag: dict[tuple[str, str], set[int]] = defaultdict(set)
+        seg_scope: dict[str, set[int]] = defaultdict(set)
+        by_path: dict[str, set[int]] = defaultdict(set)
         self.ips: list[int] = []
         self._sorted: list[tuple[int, int]] | None = None
         self._sorted_ips: list[int] = []
+        segments: dict[str, Segment | None] = {}
         for i, port in enumerate(ports):
             for t in port.tags:
-                self.port_tag[(t.scope, t.tag)].add(i)
-                self.port_scope[t.scope].add(i)
-            seg = inv.get(port.parent_path)
-            if isinstance(seg, Segment):
+                port_tag[(t.scope, t.tag)].add(i)
+                port_scope[t.scope].add(i)
+            seg_path = port.parent_path
+            if seg_path not in segments:
+                found = inv.get(seg_path)
+                segments[seg_path] = found if isinstance(found, Segment) else None
+            seg = segments[seg_path]
+            if seg is not None:
                 for t in seg.tags:
-                    self.seg_tag[(t.scope, t.tag)].add(i)
-                    self.seg_scope[t.scope].add(i)
-            self.by_path[port.path].add(i)
-            self.by_path[port.parent_path].add(i)
+                    seg_tag[(t.scope, t.tag)].add(i)
+                    seg_scope[t.scope].add(i)
+            by_path[port.path].add(i)
+            by_path[seg_path].add(i)
             self.ips.append(int(port.address_bindings[0].ip_address))
+        self.port_tag = _frozen(port_tag)
+        self.port_scope = _frozen(port_scope)
+        self.seg_tag = _frozen(seg_tag)
+        self.seg_scope = _frozen(seg_scope)
+        self.by_path = _frozen(by_path)
+        self._conditions: dict[tuple[str, str, str, str], frozenset[int]] = {}
+        self._addresses: dict[tuple[IPv4Network, ...], frozenset[int]] = {}
 
     def condition(self, cond: Condition) -> frozenset[int]:
+        key = (cond.member_type, cond.scope_operator, cond.operator, cond.value)
+        found = self._conditions.get(key)
+        if found is None:
+            found = self._conditions[key] = self._condition(cond)
+        return found
+
+    def _condition(self, cond: Condition) -> frozenset[int]:
         tag_idx, scope_idx = ((self.port_tag, self.port_scope) if cond.member_type == "SegmentPort"
                               else (self.seg_tag, self.seg_scope))
         scope = cond.scope
         if cond.scope_operator == "NOTEQUALS":
-            return self.all - scope_idx.get(scope, set())
+            return self.all - scope_idx.get(scope, _NONE)
         values = cond.tag_values
         if cond.operator == "EQUALS":
             if values == ("",):
-                return frozenset(scope_idx.get(scope, set()))
-            return frozenset(tag_idx.get((scope, values[0]), set()))
+                return scope_idx.get(scope, _NONE)
+            return tag_idx.get((scope, values[0]), _NONE)
         if cond.operator == "NOTEQUALS":
-            return self.all - tag_idx.get((scope, values[0]), set())
+            return self.all - tag_idx.get((scope, values[0]), _NONE)
         hit: set[int] = set()
         for v in values:
-            hit |= tag_idx.get((scope, v), set())
+            hit |= tag_idx.get((scope, v), _NONE)
         return frozenset(hit) if cond.operator == "IN" else self.all - hit
 
-    def addresses(self, nets: Sequence[IPv4Network]) -> frozenset[int]:
+    def addresses(self, nets: tuple[IPv4Network, ...]) -> frozenset[int]:
         """Endpoints whose address lies in any of ``nets``: a binary search per network
         over the sorted addresses (a scan per ipBlock group made compiling quadratic)."""
+        found = self._addresses.get(nets)
+        if found is not None:
+            return found
         if self._sorted is None:
             self._sorted = sorted((ip, i) for i, ip in enumerate(self.ips))
             self._sorted_ips = [ip for ip, _ in self._sorted]
@@ -253,7 +310,15 @@ class _Index:
             lo = bisect.bisect_left(self._sorted_ips, int(n.network_address))
             hi = bisect.bisect_right(self._sorted_ips, int(n.broadcast_address))
             hit.update(i for _, i in self._sorted[lo:hi])
-        return frozenset(hit)
+        found = self._addresses[nets] = frozenset(hit)
+        return found
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+def _frozen(index: dict[_K, set[int]]) -> dict[_K, frozenset[int]]:
+    return {key: frozenset(members) for key, members in index.items()}
 
 
 def expression_terms(items: Sequence[object]) -> list[list[object]]:
@@ -296,9 +361,10 @@ class _Resolver:
     def __init__(self, inv: Inventory, index: _Index) -> None:
         self.inv = inv
         self.index = index
-        self.by_text: dict[str, tuple[set[int], tuple[_Term, ...]]] = {}
+        self.by_text: dict[tuple[object, ...], tuple[set[int], tuple[_Term, ...]]] = {}
         self.by_path: dict[str, GroupMembers] = {}
         self.resolving: set[str] = set()
+        self.nets: dict[tuple[object, ...], tuple[IPv4Network, ...]] = {}
 
     def group(self, path: str) -> GroupMembers:
         found = self.by_path.get(path)
@@ -309,7 +375,8 @@ class _Resolver:
             members = GroupMembers(path, set())  # missing or cyclic: no members
         else:
             self.resolving.add(path)
-            key = json.dumps([e.model_dump(mode="json") for e in obj.expression], sort_keys=True)
+            # Equal expressions (frozen models compare and hash by value) share one set.
+            key = tuple(obj.expression)
             if key not in self.by_text:
                 found_set, found_outside = self.expression(obj.expression)
                 self.by_text[key] = (set(found_set), found_outside)
@@ -337,7 +404,9 @@ class _Resolver:
         if isinstance(crit, Condition):
             return self.index.condition(crit), None
         if isinstance(crit, IPAddressExpression):
-            nets = _networks(crit.ip_addresses)
+            nets = self.nets.get(crit.ip_addresses)
+            if nets is None:
+                nets = self.nets[crit.ip_addresses] = _networks(crit.ip_addresses)
             return self.index.addresses(nets), nets
         if isinstance(crit, PathExpression):
             hit: set[int] = set()
@@ -380,7 +449,22 @@ def _policy_key(p: SecurityPolicy) -> tuple[int, int, int, str]:
 
 
 def compile_dfw(inv: Inventory, *, default_action: str = "ALLOW") -> CompiledDfw:
-    """Compile the inventory's groups and security policies (see the module docstring)."""
+    """Compile the inventory's groups and security policies (see the module docstring).
+
+    The cyclic garbage collector is paused meanwhile: compiling allocates millions of
+    small objects and makes no cycles, and with a large inventory loaded each full
+    collection walks all of it again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile(inv, default_action)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile(inv: Inventory, default_action: str) -> CompiledDfw:
     ports = [p for p in inv.of_type(SegmentPort) if p.address_bindings]
     index = _Index(inv, ports)
     resolver = _Resolver(inv, index)

@@ -238,4 +238,5 @@ class MembershipUpdater:
                 else:
                     signature.discard(path)
             self.dfw.signatures[index] = frozenset(signature)
+            self.dfw.forget_classes()
         return changed

@@ -1,7 +1,8 @@
 """Who can reach whom: the allowed pairs of pods for a protocol and port.
 
 Naively this is pods x pods evaluations. Two pods whose signatures (the sets of groups
-they belong to) are equal are indistinguishable to every rule (as source, destination
+they belong to; :attr:`~sdn.policy.compiler.CompiledDfw.classes` gives the same partition
+compactly) are equal are indistinguishable to every rule (as source, destination
 and enforcement point), so the matrix is computed per pair of signature classes and then
 expanded; the rules enforced at a class are filtered once per direction. Each pair still
 goes through :func:`~sdn.policy.evaluator.decide`, the same function ``explain`` uses.
@@ -21,9 +22,9 @@ def reach_matrix(dfw: CompiledDfw, *, protocol: str, port: int | None,
     """Allowed directed pairs of distinct endpoints (indexes) among ``among`` (all)."""
     proto = PROTOCOL_NUMBERS[protocol.upper()]
     chosen = list(range(len(dfw.endpoints))) if among is None else list(among)
-    classes: dict[frozenset[str], list[int]] = defaultdict(list)
+    classes: dict[frozenset[int], list[int]] = defaultdict(list)
     for i in chosen:
-        classes[dfw.signatures[i]].append(i)
+        classes[dfw.classes[i]].append(i)
     reps = {sig: members[0] for sig, members in classes.items()}
     out_rules = {sig: candidates(dfw, rep, "OUT") for sig, rep in reps.items()}
     in_rules = {sig: candidates(dfw, rep, "IN") for sig, rep in reps.items()}

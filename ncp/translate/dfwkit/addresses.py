@@ -61,6 +61,10 @@ def ip_block_cidrs(cidr: object, excepts: object, where: str) -> tuple[Network, 
             raise PolicyInputError("EXCEPT_OUTSIDE_CIDR",
                                    f"{where}.except[{n}]: {hole} is not inside {block}")
         holes.append(hole)
+    if isinstance(block, ipaddress.IPv4Network):
+        return tuple(ipaddress.IPv4Network(part) for part in _v4_difference(
+            (int(block.network_address), block.prefixlen),
+            [(int(h.network_address), h.prefixlen) for h in holes]))
     parts: list[Network] = [block]
     for hole in holes:
         kept: list[Network] = []
@@ -73,6 +77,25 @@ def ip_block_cidrs(cidr: object, excepts: object, where: str) -> tuple[Network, 
                 kept.append(part)
         parts = kept
     return tuple(sorted(ipaddress.collapse_addresses(parts)))  # type: ignore[type-var]
+
+
+def _v4_difference(block: tuple[int, int],
+                   holes: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``block`` minus ``holes`` (``(address, prefix)`` pairs, each hole inside the block)
+    as the largest aligned blocks, in address order: a block that meets no hole is kept
+    whole, one inside a hole is dropped, any other is split in halves. The largest
+    aligned blocks of a set are its one fewest-CIDRs cover, so this is what excluding
+    each hole and collapsing gives, without building the networks in between."""
+    base, prefix = block
+    last = base + (1 << (32 - prefix)) - 1
+    meeting = [(a, p) for a, p in holes if a <= last and a + (1 << (32 - p)) - 1 >= base]
+    if not meeting:
+        return [block]
+    if any(p <= prefix for _, p in meeting):  # a hole covers the whole block
+        return []
+    half = 1 << (31 - prefix)
+    return (_v4_difference((base, prefix + 1), meeting)
+            + _v4_difference((base + half, prefix + 1), meeting))
 
 
 def in_networks(networks: Sequence[Network]) -> PodPredicate:

@@ -15,7 +15,8 @@ value"), so it is rejected with ``UNSUPPORTED_SELECTOR`` rather than silently wi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -29,6 +30,7 @@ from sdn.model.dfw import Expression
 __all__ = [
     "ClusterView",
     "PodPredicate",
+    "PodQuery",
     "Requirement",
     "Selector",
     "cluster_condition",
@@ -224,11 +226,74 @@ def conjunction(criteria: Sequence[Expression]) -> tuple[Expression, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class PodQuery:
+    """A selection of pods by selectors: ``pods`` in one ``namespace``, or in the
+    namespaces ``spaces`` matches (exactly one of the two is set). Hashable, so that
+    :class:`ClusterView` answers each distinct query once."""
+
+    pods: Selector
+    namespace: str | None = None
+    spaces: Selector | None = None
+
+    def matches(self, pod: PodInfo, labels_of: Callable[[str], Mapping[str, str]]) -> bool:
+        """The straightforward reading (what :meth:`ClusterView.query` must equal);
+        ``labels_of`` gives a namespace's labels (read only with ``spaces``)."""
+        if self.spaces is None:
+            in_scope = pod.namespace == self.namespace
+        else:
+            in_scope = selector_matches(self.spaces, labels_of(pod.namespace))
+        return in_scope and selector_matches(self.pods, pod.labels)
+
+
+class _LabelIndex:
+    """Which items (by position) carry each label and each label key; answers a selector
+    with set operations instead of testing every item."""
+
+    def __init__(self, labels: Iterable[Mapping[str, str]]) -> None:
+        self.by_value: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self.by_key: dict[str, set[int]] = defaultdict(set)
+        count = 0
+        for i, item in enumerate(labels):
+            count += 1
+            for key, value in item.items():
+                self.by_value[(key, _text(value))].add(i)
+                self.by_key[key].add(i)
+        self.all = frozenset(range(count))
+
+    def requirement(self, r: Requirement) -> frozenset[int] | set[int]:
+        """The positions satisfying one requirement (as :meth:`Requirement.matches`); an
+        index entry itself when one answers it (never to be changed by the caller)."""
+        if r.operator == "Exists":
+            return self.by_key.get(r.key, set())
+        if r.operator == "DoesNotExist":
+            return self.all - self.by_key.get(r.key, set())
+        if len(r.values) == 1 and r.operator != "NotIn":
+            return self.by_value.get((r.key, r.values[0]), set())
+        hit: set[int] = set()
+        for v in r.values:
+            hit |= self.by_value.get((r.key, v), set())
+        return self.all - hit if r.operator == "NotIn" else hit
+
+    def select(self, selector: Selector, within: frozenset[int] | None = None) -> frozenset[int]:
+        """The positions satisfying every requirement (all of ``within`` for none)."""
+        out = self.all if within is None else within
+        for r in sorted(selector, key=lambda r: r.operator in ("NotIn", "DoesNotExist")):
+            out = out & self.requirement(r)
+            if not out:
+                break
+        return frozenset(out)
+
+
 class ClusterView:
     """The cluster's pods and namespace labels, for selections made in Python.
 
     Only pods with a segment port take part (a pod without one is in no group). Pods are
     kept in (namespace, name) order so that everything derived from them is deterministic.
+    Selections by selector (:meth:`query`, :meth:`matching_namespaces`) go through label
+    indexes built on first use and are remembered per distinct selector: many policies
+    select the same pods, and testing every pod against every peer made translating a
+    large cluster quadratic.
     """
 
     def __init__(self, pods: Sequence[PodInfo], namespaces: Sequence[NamespaceInfo]) -> None:
@@ -259,3 +324,81 @@ class ClusterView:
     def select(self, predicate: PodPredicate) -> list[PodInfo]:
         """The pods satisfying the predicate, in (namespace, name) order."""
         return [p for p in self.pods if predicate(p)]
+
+    @cached_property
+    def _namespace_index(self) -> tuple[list[str], _LabelIndex]:
+        names = [n.name for n in self.namespaces]
+        return names, _LabelIndex(n.labels for n in self.namespaces)
+
+    @cached_property
+    def _pod_index(self) -> tuple[_LabelIndex, dict[str, frozenset[int]]]:
+        by_namespace: dict[str, set[int]] = defaultdict(set)
+        for i, p in enumerate(self.pods):
+            by_namespace[p.namespace].add(i)
+        return (_LabelIndex(p.labels for p in self.pods),
+                {ns: frozenset(found) for ns, found in by_namespace.items()})
+
+    def namespace_positions(self, selector: Selector) -> frozenset[int]:
+        """Positions in :attr:`namespaces` of those whose labels the selector matches."""
+        found = self._namespaces_memo.get(selector)
+        if found is None:
+            found = self._namespace_index[1].select(selector)
+            self._namespaces_memo[selector] = found
+        return found
+
+    def matching_namespaces(self, selector: Selector) -> frozenset[str]:
+        """The names of the namespaces whose labels the selector matches."""
+        names = self._namespace_index[0]
+        return frozenset(names[i] for i in self.namespace_positions(selector))
+
+    @cached_property
+    def _labels_index(self) -> tuple[list[str], _LabelIndex]:
+        """The index of :meth:`namespace_labels` (each name once, as that method reads)."""
+        return list(self._ns_labels), _LabelIndex(self._ns_labels.values())
+
+    def _spaces(self, selector: Selector) -> set[str]:
+        """The namespaces whose pods a namespace selector admits, as
+        :meth:`namespace_labels` reads them: a namespace the view does not know has no
+        labels, so a selector that matches no labels admits its pods too."""
+        names, index = self._labels_index
+        spaces = {names[i] for i in index.select(selector)}
+        if selector_matches(selector, {}):
+            spaces |= {p.namespace for p in self.pods if p.namespace not in self._ns_labels}
+        return spaces
+
+    @cached_property
+    def _namespaces_memo(self) -> dict[Selector, frozenset[int]]:
+        return {}
+
+    @cached_property
+    def _query_memo(self) -> dict[PodQuery, frozenset[int]]:
+        return {}
+
+    def query(self, q: PodQuery) -> frozenset[int]:
+        """Positions in :attr:`pods` of the pods the query selects (as
+        :meth:`PodQuery.matches` says, computed through the indexes)."""
+        found = self._query_memo.get(q)
+        if found is None:
+            index, by_namespace = self._pod_index
+            if q.spaces is None:
+                spaces: Iterable[str] = (q.namespace,) if q.namespace is not None else ()
+            else:
+                spaces = self._spaces(q.spaces)
+            scope: set[int] = set()
+            for ns in spaces:
+                scope |= by_namespace.get(ns, frozenset())
+            found = index.select(q.pods, frozenset(scope))
+            self._query_memo[q] = found
+        return found
+
+    def select_any(self, queries: Sequence[PodQuery],
+                   predicates: Sequence[PodPredicate] = ()) -> list[PodInfo]:
+        """The pods any query or predicate selects, in (namespace, name) order."""
+        hit: set[int] = set()
+        for q in queries:
+            hit |= self.query(q)
+        pods = self.pods
+        if predicates:
+            hit.update(i for i, p in enumerate(pods)
+                       if i not in hit and any(s(p) for s in predicates))
+        return [pods[i] for i in sorted(hit)]
