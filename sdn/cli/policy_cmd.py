@@ -13,7 +13,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sdn.cli.questions import decision_json, http_request, load_context, rule_of
+from sdn.cli.questions import (
+    answers,
+    decision_json,
+    http_request,
+    load_context,
+    rule_of,
+)
 from sdn.errors import SdnError
 from sdn.model import Inventory, SegmentPort
 from sdn.policy import FlowVerdict, reach_matrix
@@ -46,6 +52,7 @@ def _names(pods: dict[str, tuple[str, str, str]]) -> dict[str, str]:
             for path, (c, ns, pod) in pods.items()}
 
 
+@answers
 def reach(args: argparse.Namespace) -> int:
     """The allowed pod pairs per port; with ``--dst``, who reaches that target."""
     if args.src is not None and args.dst is None:
@@ -176,6 +183,7 @@ def _dport_check(args: argparse.Namespace) -> None:
                        obj="--dport")
 
 
+@answers
 def explain(args: argparse.Namespace) -> int:
     """The decision chain of one flow at the source's egress and the destination's
     ingress; through a virtual server, for each backend (as ``traceflow --all-backends``)."""
