@@ -10,7 +10,10 @@ load only the parts their question needs:
   the kinds and objects they touch (:class:`~sdn.query.lazy.LazyInventory`) and still
   refuse nothing a full parse would have refused;
 * ``dfw-ALLOW`` / ``dfw-DROP``: the compiled firewall
-  (:class:`~sdn.policy.compiler.CompiledDfw`) for each default action.
+  (:class:`~sdn.policy.compiler.CompiledDfw`) for each default action;
+* ``lookups``: ports by name and address, segments by subnet, every gateway's routing
+  table, node addresses (:class:`~sdn.traceflow.lookups.Lookups`): with them a traceflow
+  parses the few ports, segments and gateways it meets, not 10,000 ports.
 
 Keying and invalidation: a part is used only when its header carries this state's
 identity and revision and the stamps of the database and its write-ahead log taken before
@@ -27,6 +30,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from types import TracebackType
 
+from sdn.graph.queries import Route, RoutingTables, _PrefixTable
 from sdn.model import Inventory
 from sdn.policy import compile_dfw
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
@@ -35,10 +39,14 @@ from sdn.query.lazy import LazyInventory
 from sdn.query.sidecar import Key
 from sdn.store import Store
 from sdn.traceflow import TraceContext
+from sdn.traceflow.lookups import Lookups
 
 #: What a ``dfw-*`` part may hold: the compiled firewall's own classes and addresses.
 _DFW_CLASSES = sidecar.allowed_names(CompiledDfw, CompiledRule, Endpoint, GroupMembers,
                                      Service, IPv4Address, IPv4Network)
+#: What the ``lookups`` part may hold: names, addresses and routing tables.
+_LOOKUP_CLASSES = sidecar.allowed_names(Lookups, RoutingTables, Route, _PrefixTable,
+                                        IPv4Address, IPv4Network)
 #: The ``valid`` part holds ``True`` (no class at all).
 _NO_CLASSES: frozenset[tuple[str, str]] = frozenset()
 
@@ -97,9 +105,9 @@ class QueryIndex:
             self.hits.append(part)
         return value
 
-    def _save(self, part: str, value: object) -> None:
+    def _save(self, part: str, value: object, allowed: frozenset[tuple[str, str]]) -> None:
         self.built.append(part)
-        sidecar.write(self.folder, part, self.key, value)
+        sidecar.write(self.folder, part, self.key, value, allowed)
 
     def inventory(self) -> Inventory:
         """The state's objects: lazily parsed when this revision is known to be valid,
@@ -110,7 +118,7 @@ class QueryIndex:
                 self._inventory = LazyInventory(self.store, self.key.revision)
             else:
                 self._inventory = self.store.inventory()
-                self._save("valid", True)
+                self._save("valid", True, _NO_CLASSES)
         return self._inventory
 
     def dfw(self, default_action: str = "ALLOW") -> CompiledDfw:
@@ -125,12 +133,19 @@ class QueryIndex:
             found = loaded
         else:
             found = compile_dfw(self.inventory(), default_action=default_action)
-            self._save(part, found)
+            self._save(part, found, _DFW_CLASSES)
         self._dfw[default_action] = found
         return found
 
     def trace_context(self, default_action: str = "ALLOW") -> TraceContext:
         """What ``traceflow``, ``explain``, ``reach`` and ``path`` read, built on this
-        revision's inventory and compiled firewall."""
+        revision's inventory, compiled firewall and lookups (names, addresses, routes):
+        with all three from the index, a walk parses only the objects it meets."""
         dfw = self.dfw(default_action)
-        return TraceContext.build(self.inventory(), dfw=dfw, default_action=default_action)
+        inv = self.inventory()
+        loaded = self._load("lookups", _LOOKUP_CLASSES)
+        lookups = loaded if isinstance(loaded, Lookups) else None
+        ctx = TraceContext.build(inv, dfw=dfw, default_action=default_action, lookups=lookups)
+        if lookups is None:
+            self._save("lookups", ctx.lookups, _LOOKUP_CLASSES)
+        return ctx

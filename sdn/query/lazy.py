@@ -44,8 +44,16 @@ class LazyInventory(Inventory):
     def __init__(self, store: Store, revision: int) -> None:
         super().__init__((), revision=revision)
         self._store = store
-        self._types: dict[str, str] = dict(store.catalog())
+        self._catalog: dict[str, str] | None = None
         self._parsed_kinds: set[str] = set()
+
+    @property
+    def _types(self) -> dict[str, str]:
+        """Every path and its type, read the first time the whole list is needed (a
+        lookup by path does not need it)."""
+        if self._catalog is None:
+            self._catalog = dict(self._store.catalog())
+        return self._catalog
 
     def _parse_kind(self, resource_type: str) -> None:
         if resource_type in self._parsed_kinds:
@@ -59,6 +67,11 @@ class LazyInventory(Inventory):
         for rt in sorted(set(self._types.values()) - self._parsed_kinds):
             self._parse_kind(rt)
 
+    def _parse_one(self, path: str) -> PolicyResource | None:
+        for row in self._store.rows(paths=[path]):
+            self._objects[row.path] = self._decode(row)
+        return self._objects.get(path)
+
     @staticmethod
     def _decode(row: StoredObject) -> PolicyResource:
         try:
@@ -68,15 +81,15 @@ class LazyInventory(Inventory):
 
     def __getitem__(self, path: str) -> PolicyResource:
         found = self._objects.get(path)
-        if found is not None:
-            return found
-        if path not in self._types:
+        if found is None and (self._catalog is None or path in self._catalog):
+            found = self._parse_one(path)
+        if found is None:
             raise KeyError(path)
-        for row in self._store.rows(paths=[path]):
-            self._objects[row.path] = self._decode(row)
-        return self._objects[path]
+        return found
 
     def __contains__(self, path: object) -> bool:
+        if self._catalog is None and isinstance(path, str):
+            return path in self._objects or self._parse_one(path) is not None
         return path in self._types
 
     def __iter__(self) -> Iterator[str]:

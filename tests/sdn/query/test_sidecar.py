@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ def _rewrite_header(path: Path, **changes: object) -> None:
 
 def _forge(path: Path, payload: bytes) -> None:
     """A file with a perfectly valid header for ``payload`` (checksum included)."""
-    head = {"magic": sidecar.MAGIC, "version": sidecar.VERSION, "part": "p",
+    head = {"magic": sidecar.MAGIC, "version": sidecar.VERSION,
+            "shape": sidecar._shape(ALLOWED), "part": "p",
             "key": KEY.as_json(), "length": len(payload),
             "sha256": hashlib.sha256(payload).hexdigest()}
     path.write_bytes(json.dumps(head, sort_keys=True).encode() + b"\n" + payload)
@@ -58,6 +60,7 @@ CORRUPTIONS: dict[str, Callable[[Path], None]] = {
     "no-newline-in-header": lambda p: p.write_bytes(b"{" * 5000),
     "other-magic": lambda p: _rewrite_header(p, magic="something-else"),
     "other-version": lambda p: _rewrite_header(p, version=sidecar.VERSION + 1),
+    "other-class-shape": lambda p: _rewrite_header(p, shape="0" * 16),
     "other-part": lambda p: _rewrite_header(p, part="dfw-DROP"),
     "other-state": lambda p: _rewrite_header(p, key={**KEY.as_json(), "state_id": "b" * 32}),
     "older-revision": lambda p: _rewrite_header(p, key={**KEY.as_json(), "revision": 6}),
@@ -76,7 +79,7 @@ CORRUPTIONS: dict[str, Callable[[Path], None]] = {
 
 
 def test_a_written_part_reads_back(tmp_path: Path) -> None:
-    assert sidecar.write(tmp_path, "p", KEY, VALUE)
+    assert sidecar.write(tmp_path, "p", KEY, VALUE, ALLOWED)
     assert sidecar.read(tmp_path, "p", KEY, ALLOWED) == VALUE
 
 
@@ -84,31 +87,46 @@ def test_a_written_part_reads_back(tmp_path: Path) -> None:
                                     for name, f in CORRUPTIONS.items()])
 def test_a_damaged_or_foreign_part_is_never_trusted(tmp_path: Path,
                                                     damage: Callable[[Path], None]) -> None:
-    assert sidecar.write(tmp_path, "p", KEY, VALUE)
+    assert sidecar.write(tmp_path, "p", KEY, VALUE, ALLOWED)
     damage(tmp_path / "p")
     assert sidecar.read(tmp_path, "p", KEY, ALLOWED) is None
     # ... and the caller's rebuild replaces it.
-    assert sidecar.write(tmp_path, "p", KEY, VALUE)
+    assert sidecar.write(tmp_path, "p", KEY, VALUE, ALLOWED)
     assert sidecar.read(tmp_path, "p", KEY, ALLOWED) == VALUE
 
 
 def test_a_class_the_part_does_not_declare_is_refused(tmp_path: Path) -> None:
-    assert sidecar.write(tmp_path, "p", KEY, VALUE)
+    assert sidecar.write(tmp_path, "p", KEY, VALUE, frozenset())
     assert sidecar.read(tmp_path, "p", KEY, frozenset()) is None
+
+
+def test_networks_read_back_equal(tmp_path: Path) -> None:
+    """Networks are stored as numbers, not text (:func:`sidecar._network`); every prefix
+    length comes back equal, hashing equal, with the same hosts."""
+    nets = [IPv4Network("0.0.0.0/0"), IPv4Network("10.0.0.0/8"), IPv4Network("10.1.2.0/24"),
+            IPv4Network("10.1.2.4/30"), IPv4Network("1.2.3.4/31"), IPv4Network("1.2.3.4/32")]
+    allowed = sidecar.allowed_names(IPv4Network, IPv4Address)
+    assert sidecar.write(tmp_path, "p", KEY, nets, allowed)
+    back = sidecar.read(tmp_path, "p", KEY, allowed)
+    assert back == nets and [hash(n) for n in back] == [hash(n) for n in nets]
+    assert [str(n) for n in back] == [str(n) for n in nets]
+    assert [list(n.hosts()) for n in back[3:]] == [list(n.hosts()) for n in nets[3:]]
+    assert IPv4Address("10.1.2.9") in back[2] and back[2].broadcast_address == \
+        IPv4Address("10.1.2.255")
 
 
 def test_an_unwritable_location_saves_nothing_and_raises_nothing(tmp_path: Path) -> None:
     blocker = tmp_path / "state.db.idx"
     blocker.write_text("a file where the index folder would be")
-    assert sidecar.write(blocker, "p", KEY, VALUE) is False
+    assert sidecar.write(blocker, "p", KEY, VALUE, ALLOWED) is False
     assert sidecar.read(blocker, "p", KEY, ALLOWED) is None
 
 
 def test_a_part_is_replaced_whole(tmp_path: Path) -> None:
     """No temporary files are left, and a second write replaces the first."""
     other = Key(KEY.state_id, 8, KEY.database, KEY.wal)
-    sidecar.write(tmp_path, "p", KEY, VALUE)
-    sidecar.write(tmp_path, "p", other, [1])
+    sidecar.write(tmp_path, "p", KEY, VALUE, ALLOWED)
+    sidecar.write(tmp_path, "p", other, [1], ALLOWED)
     assert sorted(os.listdir(tmp_path)) == ["p"]
     assert sidecar.read(tmp_path, "p", KEY, ALLOWED) is None
     assert sidecar.read(tmp_path, "p", other, ALLOWED) == [1]
