@@ -114,8 +114,10 @@ def timed(tree: Path, state: Path, argv: list[str]) -> tuple[float, float, int, 
     the SHA-256 of its stdout."""
     env = {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1"}
     start = time.perf_counter()
+    # cwd: ``python -m`` puts the working folder first on sys.path, ahead of PYTHONPATH,
+    # so running from a source tree would import that tree whatever PYTHONPATH says.
     proc = subprocess.Popen([sys.executable, "-m", "sdn", "--state", str(state), *argv],
-                            stdout=subprocess.PIPE, env=env)
+                            stdout=subprocess.PIPE, env=env, cwd=state.parent)
     assert proc.stdout is not None
     out = proc.stdout.read()
     _pid, status, usage = os.wait4(proc.pid, 0)

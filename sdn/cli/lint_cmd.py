@@ -22,7 +22,7 @@ from collections import Counter
 from sdn.cli.filters import check_scope
 from sdn.cli.questions import answers, open_index
 from sdn.model import Group, Inventory, SecurityPolicy
-from sdn.policy.lint import SEVERITIES, WARNING, Finding, lint_dfw, sort_findings
+from sdn.policy.lint import SEVERITIES, WARNING, Finding, sort_findings
 from sdn.render.output import STRUCTURED, print_data, print_table
 
 
@@ -50,8 +50,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = [args.cluster] if args.cluster is not None else clusters
     stored = [(c, p) for name in chosen
               for c, p in store.problems(name, table="findings")]
-    dfw = index.dfw()
-    findings = lint_dfw(dfw, inv)
+    findings = index.lint_findings()
     if args.cluster is not None:
         owners = _owners(inv)
         findings = [f for f in findings if owners.get(f.path) == args.cluster]

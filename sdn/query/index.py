@@ -13,7 +13,8 @@ load only the parts their question needs:
   (:class:`~sdn.policy.compiler.CompiledDfw`) for each default action;
 * ``lookups``: ports by name and address, segments by subnet, every gateway's routing
   table, node addresses (:class:`~sdn.traceflow.lookups.Lookups`): with them a traceflow
-  parses the few ports, segments and gateways it meets, not 10,000 ports.
+  parses the few ports, segments and gateways it meets, not 10,000 ports;
+* ``lint``: ``sdn lint``'s findings on the firewall (it reads every group and rule).
 
 Keying and invalidation: a part is used only when its header carries this state's
 identity and revision and the stamps of the database and its write-ahead log taken before
@@ -34,6 +35,7 @@ from sdn.graph.queries import Route, RoutingTables, _PrefixTable
 from sdn.model import Inventory
 from sdn.policy import compile_dfw
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
+from sdn.policy.lint import Finding, lint_dfw
 from sdn.query import sidecar
 from sdn.query.lazy import LazyInventory
 from sdn.query.sidecar import Key
@@ -47,6 +49,8 @@ _DFW_CLASSES = sidecar.allowed_names(CompiledDfw, CompiledRule, Endpoint, GroupM
 #: What the ``lookups`` part may hold: names, addresses and routing tables.
 _LOOKUP_CLASSES = sidecar.allowed_names(Lookups, RoutingTables, Route, _PrefixTable,
                                         IPv4Address, IPv4Network)
+#: What the ``lint`` part may hold: a list of findings.
+_LINT_CLASSES = sidecar.allowed_names(Finding)
 #: The ``valid`` part holds ``True`` (no class at all).
 _NO_CLASSES: frozenset[tuple[str, str]] = frozenset()
 
@@ -136,6 +140,17 @@ class QueryIndex:
             self._save(part, found, _DFW_CLASSES)
         self._dfw[default_action] = found
         return found
+
+    def lint_findings(self) -> list[Finding]:
+        """``sdn lint``'s findings on the firewall of this revision (before any
+        ``--cluster`` filter and the sync's stored warnings): linting reads every group
+        and rule, so it is kept rather than redone."""
+        loaded = self._load("lint", _LINT_CLASSES)
+        if isinstance(loaded, list) and all(isinstance(f, Finding) for f in loaded):
+            return loaded
+        findings = lint_dfw(self.dfw(), self.inventory())
+        self._save("lint", findings, _LINT_CLASSES)
+        return findings
 
     def trace_context(self, default_action: str = "ALLOW") -> TraceContext:
         """What ``traceflow``, ``explain``, ``reach`` and ``path`` read, built on this

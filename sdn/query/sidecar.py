@@ -30,6 +30,7 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -117,8 +118,9 @@ def _shape(allowed: frozenset[tuple[str, str]]) -> str:
     described = []
     for module, name in sorted(allowed):
         cls = getattr(sys.modules.get(module), name, None)
-        fields = getattr(cls, "__dataclass_fields__", None) or getattr(cls, "__slots__", ())
-        described.append(f"{module}.{name}({','.join(sorted(fields))})")
+        fields: Iterable[object] = getattr(cls, "__dataclass_fields__", None) \
+            or getattr(cls, "__slots__", None) or ()
+        described.append(f"{module}.{name}({','.join(sorted(str(f) for f in fields))})")
     return hashlib.sha256(";".join(described).encode()).hexdigest()[:16]
 
 

@@ -43,6 +43,8 @@ class Lookups:
     routing: RoutingTables
     #: The enabled SNAT rules of each gateway, by path.
     snat_rules: dict[str, tuple[str, ...]]
+    #: Every pod's port with an address: (path, cluster, namespace, pod), in path order.
+    pods: tuple[tuple[str, str, str, str], ...]
 
     @classmethod
     def of(cls, inv: Inventory, index: TopologyIndex) -> Lookups:
@@ -71,6 +73,9 @@ class Lookups:
                                  if (ns := s.tag("ncp/project"))),
             routing=index.tables,
             snat_rules={gw: tuple(paths) for gw, paths in snat.items()},
+            pods=tuple((p.path, c, ns, pod) for p in ports
+                       if (pod := p.tag("ncp/pod")) and (ns := p.tag("ncp/project"))
+                       and (c := p.tag("ncp/cluster")) and p.address_bindings),
         )
 
 

@@ -86,7 +86,7 @@ def _synced(cli: Any, *extra: Path) -> Path:
 def test_the_first_question_builds_the_index_and_later_ones_read_it(cli: Any) -> None:
     state = _synced(cli)
     scratch = _from_scratch(cli, state)
-    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "lookups", "valid"]
+    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "lint", "lookups", "valid"]
     assert _ask(cli, state) == scratch
     with QueryIndex.open(state) as index:
         assert isinstance(index.inventory(), LazyInventory)
