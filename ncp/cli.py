@@ -26,30 +26,31 @@ from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
-from rich.console import Console  # noqa: E402
-
-from ncp.config import NcpConfig, load_config  # noqa: E402
 from ncp.errors import NcpError  # noqa: E402
-from ncp.interrupts import InterruptWatch  # noqa: E402
-from ncp.reconcile.sync import Progress, SyncReport, sync_cluster  # noqa: E402
-from ncp.sources.profiles import load_profile_file  # noqa: E402
-from ncp.translate import naming  # noqa: E402
 from sdn.commandline import (  # noqa: E402
+    STRUCTURED,
     Parser,
     add_version,
+    importing,
     port_number,
     run_command,
     state_option,
     wrote,
 )
-from sdn.profiles import NetworkProfile, parse_profile  # noqa: E402
-from sdn.render.output import STRUCTURED, print_data, print_table  # noqa: E402
-from sdn.store import Store  # noqa: E402
 
 _imports_done()  # Ctrl-C is main()'s again
 
-if TYPE_CHECKING:  # the runtime is imported by ``ncp run`` alone, when it starts
+# What a sync or a run needs (pydantic, rich, yaml, the reconcile, the kubernetes client)
+# is imported when that command starts (:func:`_sync`, :func:`_run`), under
+# :func:`~sdn.commandline.importing`: ``ncp --help`` and a misused command line load none
+# of it, and Ctrl-C while it loads is still one line and exit 130.
+if TYPE_CHECKING:
+    from ncp.config import NcpConfig
+    from ncp.interrupts import InterruptWatch
     from ncp.live.runner import Runner
+    from ncp.reconcile.sync import Progress, SyncReport
+    from sdn.profiles import NetworkProfile
+    from sdn.store import Store
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,7 +108,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def print_data(data: Any, output: str) -> None:
+    """:func:`sdn.render.output.print_data` (imported when a report is printed)."""
+    from sdn.render.output import print_data as emit
+
+    emit(data, output)
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: str = "",
+                stream: Any = None) -> None:
+    """:func:`sdn.render.output.print_table` (imported when a report is printed)."""
+    from sdn.render.output import print_table as emit
+
+    emit(header, rows, title=title, stream=stream)
+
+
 def _profile(arg: str | None, store: Store) -> NetworkProfile | None:
+    from ncp.sources.profiles import load_profile_file
+    from sdn.profiles import parse_profile
+
     if arg is None:
         return None
     if Path(arg).exists() or "/" in arg or arg.endswith((".json", ".yaml", ".yml")):
@@ -119,6 +138,8 @@ def _profile(arg: str | None, store: Store) -> NetworkProfile | None:
 def _progress(enabled: bool, watch: InterruptWatch) -> Iterator[Progress]:
     """The sync's step callback: a status line on stderr while a long sync runs (only on
     a terminal), and at every step a check that no Ctrl-C was swallowed on the way."""
+    from rich.console import Console
+
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
         yield lambda _msg: watch.check()
@@ -131,6 +152,8 @@ def _progress(enabled: bool, watch: InterruptWatch) -> Iterator[Progress]:
 
 
 def _summary(report: SyncReport, quiet: bool) -> None:
+    from ncp.translate import naming
+
     if not quiet:
         if report.plan is not None:
             print(f"cluster {report.cluster}: dry run, nothing written (state revision "
@@ -210,6 +233,11 @@ def _sync(args: argparse.Namespace) -> int:
     """``ncp sync``: one sync, then its report. Whatever stops it (bad input, Ctrl-C, a
     bug) leaves no state file behind that it created without writing, and an interrupt
     is reported as one, with what it left (see :mod:`ncp.interrupts`)."""
+    with importing():
+        from ncp.config import load_config
+        from ncp.interrupts import InterruptWatch
+        from ncp.reconcile.sync import sync_cluster  # noqa: F401  (loaded for _sync_into)
+        from sdn.store import Store  # noqa: F401  (loaded for _sync_into)
     state = Path(args.state)
     existed = state.exists()
     with InterruptWatch() as watch:
@@ -246,6 +274,9 @@ def _sync_report(args: argparse.Namespace, *, config: NcpConfig, now: float,
 
 def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now: float,
                watch: InterruptWatch) -> SyncReport:
+    from ncp.reconcile.sync import sync_cluster
+    from sdn.store import Store
+
     opener = Store.open_readonly if args.dry_run and state == Path(args.state) else Store.open
     with opener(state) as store:
         profile = _profile(args.profile, store)
@@ -261,9 +292,12 @@ def _run(args: argparse.Namespace) -> int:
     import signal
     import socket
 
-    from ncp.live.leader import LeaseSettings
-    from ncp.live.runner import Runner, RunOptions
-    from ncp.sources.kube import KubeClient, load_configuration
+    with importing():
+        from ncp.config import load_config
+        from ncp.live.leader import LeaseSettings
+        from ncp.live.runner import Runner, RunOptions
+        from ncp.sources.kube import KubeClient, load_configuration
+        from sdn.store import Store
 
     _configure_logging(args.log_format)
     config = load_config(args.config, cluster=args.cluster_name)

@@ -22,19 +22,25 @@ it first, before the imports that take a good part of a second.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sdn.errors import SdnError
 
 #: Exit codes shared by both commands (1, "problems found", is each command's own).
 EXIT_OK, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 2, 70, 130
+
+#: The structured ``-o`` formats every command with ``-o json`` offers (here, where both
+#: commands' parsers can have them without importing the printers behind them).
+STRUCTURED = ("json", "yaml")
 
 #: The state this command last committed a write to (:func:`note_write`), if any: at most
 #: one item, so that a long ``ncp run`` keeps no history.
@@ -162,9 +168,21 @@ def guarded(prog: str, body: Callable[[], int], *,
         return EXIT_BUG
 
 
+class _Version(argparse._VersionAction):
+    """argparse's ``--version``, its text (``version``, the program's name until then)
+    looked up only when asked for: reading the installed package's metadata takes longer
+    than the rest of ``--help``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None,
+                 option_string: str | None = None) -> None:
+        self.version = version_text(str(self.version))
+        super().__call__(parser, namespace, values, option_string)
+
+
 def add_version(parser: argparse.ArgumentParser, prog: str) -> None:
     """``--version`` on a parser."""
-    parser.add_argument("--version", action="version", version=version_text(prog))
+    parser.add_argument("--version", action=_Version, version=prog)
 
 
 class Parser(argparse.ArgumentParser):
@@ -233,3 +251,45 @@ def run_command(prog: str, parser: argparse.ArgumentParser, argv: Sequence[str] 
     if argv is None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """Hold Ctrl-C while the block imports the modules a subcommand needs, and take it
+    when they are in: a :class:`KeyboardInterrupt` after the block, which
+    :func:`guarded` reports in one line with exit 130.
+
+    The commands import those modules only when the subcommand runs, so that parsing the
+    command line (``--help``, a usage error) loads none of them. Why not raise at once, as
+    :func:`guard_imports` does for the commands' own first imports: an exception raised
+    while an extension module initialises is not always an exception any more (pydantic's
+    compiled core imports ``datetime`` as it starts; an interrupt there is a Rust panic
+    and exit 1). Held, it costs at most the rest of the imports, a fraction of a second.
+    Off the main thread signals are not ours to handle, and nothing is changed.
+    """
+    pending: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, _frame: pending.append(signum))
+    except ValueError:  # imported off the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None
+                      else signal.default_int_handler)
+    if pending:
+        raise KeyboardInterrupt
+
+
+def lazy_command(module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    """The command ``module.function``, imported (under :func:`importing`) only when the
+    command runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        with importing():
+            target = getattr(importlib.import_module(module), function)
+        return int(target(args))
+
+    run.__qualname__ = run.__name__ = f"{module}.{function}"
+    return run

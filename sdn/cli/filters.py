@@ -10,8 +10,8 @@ from sdn.model import PolicyResource
 from sdn.store import Store
 
 
-def object_filter(args: argparse.Namespace) -> Callable[[PolicyResource], bool] | None:
-    """A predicate from ``--cluster``, ``--namespace`` and ``--tag``; None selects all."""
+def wanted_tags(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The ``(scope, tag)`` pairs ``--cluster``, ``--namespace`` and ``--tag`` ask for."""
     wanted: list[tuple[str, str]] = []
     if getattr(args, "cluster", None):
         wanted.append(("ncp/cluster", args.cluster))
@@ -22,6 +22,12 @@ def object_filter(args: argparse.Namespace) -> Callable[[PolicyResource], bool] 
         if not sep:
             raise SdnError(f"--tag wants SCOPE=VALUE, got {text!r}", code="BAD_ARGUMENT")
         wanted.append((scope, value))
+    return wanted
+
+
+def object_filter(args: argparse.Namespace) -> Callable[[PolicyResource], bool] | None:
+    """A predicate from ``--cluster``, ``--namespace`` and ``--tag``; None selects all."""
+    wanted = wanted_tags(args)
     if not wanted:
         return None
 

@@ -4,39 +4,31 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
-from sdn.cli import (
-    apply_cmd,
-    clusters_cmd,
-    ipam_cmd,
-    lb_cmd,
-    lint_cmd,
-    path_cmd,
-    policy_cmd,
-    profile_cmd,
-    show_cmd,
-    topology_cmd,
-    traceflow_cmd,
-)
-from sdn.cli.questions import add_flow_options
+from sdn.cli.options import KIND_NAMES, PROTOCOLS, SEVERITIES, STRUCTURED, add_flow_options
 from sdn.commandline import (
     Parser,
     add_version,
+    lazy_command,
     non_negative,
     port_number,
     run_command,
     state_option,
 )
-from sdn.model import KINDS
-from sdn.policy.lint import SEVERITIES
-from sdn.render.output import STRUCTURED
 
 #: The ``add_subparsers`` action commands are added to.
 Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
+
+
+def _run(module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    """``sdn.cli.MODULE.FUNCTION``, imported when its command runs: each command module
+    pulls in what its command needs (pydantic, networkx, rich, yaml), and ``--help`` or
+    another command needs none of it."""
+    return lazy_command(f"sdn.cli.{module}", function)
 
 
 def _output(p: argparse.ArgumentParser, *extra: str, help: str | None = None) -> None:
@@ -47,13 +39,13 @@ def _output(p: argparse.ArgumentParser, *extra: str, help: str | None = None) ->
 
 def _add_show(sub: Commands, common: Parser) -> None:
     show = sub.add_parser("show", parents=[common], help="list objects of one kind")
-    show.add_argument("kind", choices=list(KINDS))
+    show.add_argument("kind", choices=list(KIND_NAMES))
     _output(show)
     show.add_argument("--cluster", help="only objects of this cluster (tag ncp/cluster)")
     show.add_argument("--namespace", "-n", help="only objects of this namespace (ncp/project)")
     show.add_argument("--tag", action="append", default=[], metavar="SCOPE=VALUE",
                       help="only objects with this tag (repeatable, all must match)")
-    show.set_defaults(run=show_cmd.run)
+    show.set_defaults(run=_run("show_cmd", "run"))
 
 
 def _ipam_options(p: argparse.ArgumentParser, *, blocks: bool, now_first: bool) -> None:
@@ -77,7 +69,7 @@ def _add_ipam(sub: Commands, common: Parser) -> None:
         sp = ipam_sub.add_parser(name, parents=[common], help=helptext)
         _ipam_options(sp, blocks=name == "show", now_first=True)
     _ipam_options(ipam, blocks=True, now_first=False)
-    ipam.set_defaults(run=ipam_cmd.run)
+    ipam.set_defaults(run=_run("ipam_cmd", "run"))
 
 
 def _add_profile(sub: Commands, common: Parser) -> None:
@@ -92,7 +84,7 @@ def _add_profile(sub: Commands, common: Parser) -> None:
     s.add_argument("-o", "--output", choices=list(STRUCTURED), default="json")
     d = psub.add_parser("delete", parents=[common], help="delete an unused profile")
     d.add_argument("name")
-    prof.set_defaults(run=profile_cmd.run)
+    prof.set_defaults(run=_run("profile_cmd", "run"))
 
 
 def _add_topology(sub: Commands, common: Parser) -> None:
@@ -102,8 +94,12 @@ def _add_topology(sub: Commands, common: Parser) -> None:
     topo.add_argument("--namespace", "-n", help="only this namespace")
     topo.add_argument("--max-ports", type=non_negative, default=8,
                       help="ports drawn per segment before summarising (default 8)")
+    topo.add_argument("--collapse", choices=["auto", "all", "none"], default="auto",
+                      help="draw each Tier-1 as one node with counts (segments, ports, "
+                           "subnets): auto when the picture holds more than 50 segments "
+                           "(default), all, or none; -n NS is always expanded")
     topo.add_argument("--out", help="write the picture to this file instead of stdout")
-    topo.set_defaults(run=topology_cmd.run)
+    topo.set_defaults(run=_run("topology_cmd", "run"))
 
 
 def _cluster_option(p: argparse.ArgumentParser) -> None:
@@ -126,7 +122,7 @@ def _dfw_options() -> Parser:
 def _add_reach(sub: Commands, common: Parser) -> None:
     reach = sub.add_parser("reach", parents=[common, _dfw_options()],
                            help="pod-to-pod reachability under the distributed firewall")
-    reach.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP",
+    reach.add_argument("--protocol", choices=PROTOCOLS, default="TCP",
                        type=str.upper)
     reach.add_argument("--port", type=port_number, action="append", help="port (repeatable)")
     reach.add_argument("--namespace", "-n", action="append",
@@ -137,7 +133,7 @@ def _add_reach(sub: Commands, common: Parser) -> None:
     reach.add_argument("--src", help="with --dst: only this source (NS/POD or an address)")
     add_flow_options(reach)
     _output(reach)
-    reach.set_defaults(run=policy_cmd.reach)
+    reach.set_defaults(run=_run("policy_cmd", "reach"))
 
 
 def _add_explain(sub: Commands, common: Parser) -> None:
@@ -148,13 +144,13 @@ def _add_explain(sub: Commands, common: Parser) -> None:
     expl.add_argument("--dst", required=True,
                       help="NS/POD, an IP (a cluster IP or VIP is explained per backend), "
                            "or svc:NS/NAME")
-    expl.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP", type=str.upper)
+    expl.add_argument("--protocol", choices=PROTOCOLS, default="TCP", type=str.upper)
     expl.add_argument("--dport", type=port_number,
                       help="destination port (needed for TCP/UDP/SCTP, except for a svc: "
                            "target with one port, whose port is then used)")
     add_flow_options(expl)
     _output(expl)
-    expl.set_defaults(run=policy_cmd.explain)
+    expl.set_defaults(run=_run("policy_cmd", "explain"))
 
 
 def _add_lint(sub: Commands, common: Parser) -> None:
@@ -165,7 +161,7 @@ def _add_lint(sub: Commands, common: Parser) -> None:
     _output(lint)
     lint.add_argument("--fail-on", choices=[*SEVERITIES, "never"], default="error",
                       help="exit 1 when a finding is at least this severe (default error)")
-    lint.set_defaults(run=lint_cmd.run)
+    lint.set_defaults(run=_run("lint_cmd", "run"))
 
 
 def _add_traceflow(sub: Commands, common: Parser) -> None:
@@ -174,7 +170,7 @@ def _add_traceflow(sub: Commands, common: Parser) -> None:
     tf.add_argument("--src", required=True,
                     help="NS/POD, a segment port path, or an outside client's IPv4 address")
     tf.add_argument("--dst", required=True, help="NS/POD, an IP address, or svc:NS/NAME")
-    tf.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP", type=str.upper)
+    tf.add_argument("--protocol", choices=PROTOCOLS, default="TCP", type=str.upper)
     tf.add_argument("--dport", type=port_number,
                     help="destination port (default: a svc: target's port when it has one, "
                          "else 80; none for ICMP)")
@@ -187,7 +183,7 @@ def _add_traceflow(sub: Commands, common: Parser) -> None:
                     help="through a service, trace every backend as a branch")
     add_flow_options(tf)
     _output(tf, "dot", "svg")
-    tf.set_defaults(run=traceflow_cmd.run)
+    tf.set_defaults(run=_run("traceflow_cmd", "run"))
 
 
 def _add_path(sub: Commands, common: Parser) -> None:
@@ -200,14 +196,14 @@ def _add_path(sub: Commands, common: Parser) -> None:
                       help="NS/POD, an IP address (outside NSX: out through the Tier-0 "
                            "uplink), or svc:NS/NAME (one path per backend)")
     _cluster_option(path)
-    path.add_argument("--protocol", choices=policy_cmd.PROTOCOLS, default="TCP",
+    path.add_argument("--protocol", choices=PROTOCOLS, default="TCP",
                       type=str.upper, help="picks the virtual server of a service "
                                            "destination (default TCP)")
     path.add_argument("--dport", type=port_number,
                       help="picks the virtual server's port (default: its only one)")
     add_flow_options(path)
     _output(path)
-    path.set_defaults(run=path_cmd.run)
+    path.set_defaults(run=_run("path_cmd", "run"))
 
 
 def _add_admin(sub: Commands, common: Parser) -> None:
@@ -222,8 +218,8 @@ def _add_admin(sub: Commands, common: Parser) -> None:
                            help="check and compute everything, write nothing, print what "
                                 "would change")
         _output(admin, help=OUTPUT_HELP_JSON)
-    app.set_defaults(run=apply_cmd.apply)
-    dele.set_defaults(run=apply_cmd.delete)
+    app.set_defaults(run=_run("apply_cmd", "apply"))
+    dele.set_defaults(run=_run("apply_cmd", "delete"))
 
 
 def _add_inventory(sub: Commands, common: Parser) -> None:
@@ -232,16 +228,16 @@ def _add_inventory(sub: Commands, common: Parser) -> None:
                          help="load balancer capacity: virtual servers, pools, members")
     lbp.add_argument("--cluster", help="only this cluster's LB services")
     _output(lbp)
-    lbp.set_defaults(run=lb_cmd.run)
+    lbp.set_defaults(run=_run("lb_cmd", "run"))
 
     cl = sub.add_parser("clusters", parents=[common], help="clusters synced into this state")
     _output(cl)
-    cl.set_defaults(run=clusters_cmd.run)
+    cl.set_defaults(run=_run("clusters_cmd", "run"))
 
     val = sub.add_parser("validate", parents=[common],
                          help="check every stored object, then every cross-object relation")
     _output(val)
-    val.set_defaults(run=show_cmd.validate)
+    val.set_defaults(run=_run("show_cmd", "validate"))
 
 
 #: Every command's parser, in the order ``sdn --help`` lists them.

@@ -11,6 +11,7 @@ commands give one verdict and name one rule.
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from sdn.cli.questions import (
@@ -22,7 +23,7 @@ from sdn.cli.questions import (
 )
 from sdn.errors import SdnError
 from sdn.policy import FlowVerdict, reach_matrix
-from sdn.render.output import STRUCTURED, print_data, print_table
+from sdn.render.output import STRUCTURED, print_data, print_table, print_text
 from sdn.traceflow import TraceContext
 from sdn.traceflow.targets import Source, Target, resolve_source, resolve_target
 from sdn.traceflow.verdicts import Answer, LegVerdict, judge
@@ -61,18 +62,52 @@ def reach(args: argparse.Namespace) -> int:
     chosen = sorted((index[p] for p in pods if p in index),
                     key=lambda i: names[dfw.endpoints[i].path])
     label = [names[dfw.endpoints[i].path] for i in chosen]
+    # Names are distinct, so sorting pairs of indexes by their names' ranks sorts the pairs
+    # of names, without building and comparing 2-lists of strings.
+    rank = {i: r for r, i in enumerate(chosen)}
     results = []
     for port in args.port or [None]:
-        pairs = reach_matrix(dfw, protocol=args.protocol, port=port, among=chosen)
-        allowed = sorted([names[dfw.endpoints[s].path], names[dfw.endpoints[d].path]]
-                         for s, d in pairs)
+        pairs = sorted(reach_matrix(dfw, protocol=args.protocol, port=port, among=chosen),
+                       key=lambda pair: (rank[pair[0]], rank[pair[1]]))
+        allowed = [[label[rank[s]], label[rank[d]]] for s, d in pairs]
         results.append({"port": port, "pods": label, "allowed": allowed})
+    if args.output == "json":
+        print_text(matrix_json(args.protocol, results))
+        return 0
     if args.output in STRUCTURED:
         print_data({"protocol": args.protocol, "results": results}, args.output)
         return 0
     for res in results:
         _print_matrix(args.protocol, res)
     return 0
+
+
+def matrix_json(protocol: str, results: list[dict[str, Any]]) -> str:
+    """``{"protocol", "results"}`` exactly as ``print_json`` writes it (``json.dumps`` with
+    ``indent=2``), written directly: with an indent, ``json`` encodes in Python, and at
+    25,000 pairs that was a third of the command's time."""
+    quoted: dict[str, str] = {}
+
+    def q(name: str) -> str:
+        text = quoted.get(name)
+        if text is None:
+            text = quoted[name] = json.dumps(name)
+        return text
+
+    def block(items: list[str], indent: str) -> str:
+        if not items:
+            return "[]"
+        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
+
+    out = []
+    for res in results:
+        pods = block([f"        {q(p)}" for p in res["pods"]], "      ")
+        pairs = block([f"        [\n          {q(a)},\n          {q(b)}\n        ]"
+                       for a, b in res["allowed"]], "      ")
+        out.append(f'    {{\n      "port": {json.dumps(res["port"])},\n      "pods": {pods},'
+                   f'\n      "allowed": {pairs}\n    }}')
+    return (f'{{\n  "protocol": {json.dumps(protocol)},\n  "results": '
+            f'{block(out, "  ")}\n}}\n')
 
 
 def _print_matrix(protocol: str, res: dict[str, Any]) -> None:

@@ -88,11 +88,3 @@ def decision_json(d: Decision | None) -> dict[str, Any] | None:
                        for c in d.trail],
     }
 
-
-def add_flow_options(p: argparse.ArgumentParser) -> None:
-    """``--http-host`` and ``--http-path``: the request an Ingress VIP routes by."""
-    p.add_argument("--http-host", metavar="HOST",
-                   help="Host header of the request to an Ingress VIP (default: the VIP "
-                        "itself, which only host-less Ingress rules match)")
-    p.add_argument("--http-path", metavar="PATH", default="/",
-                   help="request path to an Ingress VIP (default /)")

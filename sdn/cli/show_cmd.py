@@ -4,30 +4,55 @@ from __future__ import annotations
 
 import argparse
 
-from sdn.cli.filters import object_filter
-from sdn.model import KINDS
+from sdn.cli.filters import object_filter, wanted_tags
+from sdn.model import KINDS, PolicyResource
 from sdn.model.checks import validate_inventory
 from sdn.render.output import STRUCTURED, print_data, print_table
-from sdn.render.tables import table_for
+from sdn.render.tables import COUNTED, table_for
 from sdn.store import Store
 from sdn.store.codec import parse_stored
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print every object of one kind, as a table or as NSX API JSON/YAML."""
+    """Print every object of one kind, as a table or as NSX API JSON/YAML.
+
+    A filtered listing (``--cluster``, ``--namespace``, ``--tag``) reads only the rows the
+    filter selects (SQLite picks them by their tags) and, for a table, the objects its
+    columns count for those rows (:data:`~sdn.render.tables.COUNTED`): one namespace's
+    ports are found without parsing the state's other ten thousand. Unfiltered, a table
+    reads the whole state as before (and so refuses a state holding invalid objects).
+    """
     resource_type = KINDS[args.kind]
+    wanted = wanted_tags(args)
     match = object_filter(args)
     with Store.open_readonly(args.state) as store:
-        rows = list(store.rows(resource_type=resource_type))
-        objs = [parse_stored(r) for r in rows]
-        objs = [o for o in objs if match is None or match(o)]
+        rows = store.rows_tagged(resource_type, wanted) if wanted \
+            else store.rows(resource_type=resource_type)
+        objs = [o for o in map(parse_stored, rows) if match is None or match(o)]
         if args.output in STRUCTURED:
             print_data([o.to_api() for o in objs], args.output)
-        else:
-            inv = store.inventory()
-            header, table = table_for(resource_type, objs, inv)
-            print_table(header, table, title=f"{args.kind}: {len(objs)}")
+            return 0
+        related = _counted(store, resource_type, objs, whole=not wanted)
+    header, table = table_for(resource_type, objs, related)
+    print_table(header, table, title=f"{args.kind}: {len(objs)}")
     return 0
+
+
+def _counted(store: Store, resource_type: str, objs: list[PolicyResource], *,
+             whole: bool) -> list[PolicyResource]:
+    """The objects the table of ``objs`` counts: from the whole (validated) inventory
+    when the listing is ``whole``, else only those that refer to the shown objects."""
+    counted = COUNTED.get(resource_type)
+    if whole:
+        inv = store.inventory()
+        return inv.by_resource_type(counted.resource_type) if counted else []
+    if counted is None:
+        return []
+    keys = [key for o in objs if isinstance(key := getattr(o, counted.via, None), str)]
+    rows = store.rows(resource_type=counted.resource_type, paths=keys) \
+        if counted.field == "path" \
+        else store.rows_referring(counted.resource_type, counted.field, keys)
+    return [parse_stored(r) for r in rows]
 
 
 def validate(args: argparse.Namespace) -> int:

@@ -1,22 +1,29 @@
 """Printing helpers shared by the ``sdn`` and ``ncp`` commands: tables that fit the
-terminal (rich), JSON and YAML."""
+terminal (rich), JSON and YAML.
+
+rich and yaml are imported by the helpers that use them: a command that prints JSON
+loads neither (rich alone takes tens of milliseconds to import).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import yaml
-from rich.console import Console
-from rich.table import Table
-
-from sdn.commandline import quiet_stdout
+from sdn.commandline import STRUCTURED, quiet_stdout
 from sdn.errors import SdnError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["STRUCTURED", "console", "plain", "print_data", "print_json", "print_table",
+           "print_text", "print_yaml", "write_output"]
 
 
 def console(stream: TextIO | None = None) -> Console:
@@ -26,21 +33,29 @@ def console(stream: TextIO | None = None) -> Console:
     so ``grep`` and ``awk`` see whole rows. Styling (bold headers) only on a terminal,
     and never under ``NO_COLOR``.
     """
+    from rich.console import Console
+
     out = stream or sys.stdout
     probe = Console(file=out)
     width = None if probe.is_terminal else 1000
-    return _Console(file=out, highlight=False, soft_wrap=False, width=width,
-                    color_system=None if plain() else "auto")
+    return _console_class()(file=out, highlight=False, soft_wrap=False, width=width,
+                            color_system=None if plain() else "auto")
 
 
-class _Console(Console):
+@functools.cache
+def _console_class() -> type[Console]:
     """rich's console, but a reader that went away (``| head``) is not rich's exit 1: the
     rest of the output goes nowhere and the command's own exit code stands
-    (:func:`_reader_may_go`)."""
+    (:func:`_reader_may_go`). Made when the first table is printed (rich is imported
+    then)."""
+    from rich.console import Console
 
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError("the reader of stdout went away")
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError("the reader of stdout went away")
+
+    return _Console
 
 
 @contextmanager
@@ -65,6 +80,8 @@ def plain() -> bool:
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: str = "",
                 stream: TextIO | None = None) -> None:
     """A compact table; long cells fold instead of widening the table past the screen."""
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False,
                   collapse_padding=True)
     for name in header:
@@ -76,10 +93,6 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: 
         if title:
             out.print(title, style="bold", overflow="fold")
         out.print(table)
-
-
-#: Structured output formats every command that has ``-o json`` offers.
-STRUCTURED = ("json", "yaml")
 
 
 def print_data(data: Any, output: str, *, stream: TextIO | None = None) -> None:
@@ -94,6 +107,8 @@ def print_json(data: Any, *, stream: TextIO | None = None) -> None:
 
 def print_yaml(data: Any, *, stream: TextIO | None = None) -> None:
     """YAML in block style, keys in their given order."""
+    import yaml  # only here: most output is a table or JSON
+
     _write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), stream)
 
 

@@ -2,18 +2,22 @@
 
 Each kind gets the columns a person looks for first (a port's IP, MAC, VLAN and node; a
 segment's gateway and subnets); ``-o json`` prints the full NSX objects instead.
+
+A few columns count other objects (a segment's ports, a Tier-1's segments): those tables
+take the counted objects as ``related``, and :data:`COUNTED` says which they are, so that
+the caller reads those for the rows it shows instead of the whole state.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sdn.model import (
     Condition,
     ConjunctionOperator,
     Group,
-    Inventory,
     IPAddressExpression,
     IpBlock,
     IpPool,
@@ -34,6 +38,10 @@ from sdn.model import (
 )
 
 Row = list[str]
+#: The objects a table shows, or counts.
+Objs = Sequence[PolicyResource]
+#: A table: header and rows.
+Built = tuple[Row, list[Row]]
 
 
 def _leaf(path: str | None) -> str:
@@ -48,28 +56,28 @@ def _owner(obj: PolicyResource) -> str:
     return cluster or "admin"
 
 
-def _tier0(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
-    t1s = Counter(o.tier0_path for o in inv.of_type(Tier1))
+def _tier0(objs: Objs, related: Objs) -> Built:
+    t1s = Counter(o.tier0_path for o in related if isinstance(o, Tier1))
     return ["ID", "HA MODE", "TIER-1S"], [
         [o.id, o.ha_mode, str(t1s[o.path])] for o in objs if isinstance(o, Tier0)]
 
 
-def _tier1(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
-    segs = Counter(s.connectivity_path for s in inv.of_type(Segment))
+def _tier1(objs: Objs, related: Objs) -> Built:
+    segs = Counter(s.connectivity_path for s in related if isinstance(s, Segment))
     return ["ID", "OWNER", "TIER-0", "SEGMENTS", "SNAT IP"], [
         [o.id, _owner(o), _leaf(o.tier0_path), str(segs[o.path]), o.tag("ncp/snat_ip") or "-"]
         for o in objs if isinstance(o, Tier1)]
 
 
-def _segment(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
-    ports = Counter(p.parent_path for p in inv.of_type(SegmentPort))
+def _segment(objs: Objs, related: Objs) -> Built:
+    ports = Counter(p.parent_path for p in related if isinstance(p, SegmentPort))
     return ["ID", "OWNER", "GATEWAY", "SUBNETS", "PORTS"], [
         [o.id, _owner(o), _leaf(o.connectivity_path),
          " ".join(str(s.gateway_address) for s in o.subnets), str(ports[o.path])]
         for o in objs if isinstance(o, Segment)]
 
 
-def _port(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+def _port(objs: Objs, related: Objs) -> Built:
     rows = []
     for o in objs:
         if not isinstance(o, SegmentPort):
@@ -86,18 +94,18 @@ def _port(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row
     return ["PORT", "SEGMENT", "IP", "MAC", "TYPE", "VLAN", "NODE"], rows
 
 
-def _block(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+def _block(objs: Objs, related: Objs) -> Built:
     return ["ID", "CIDR", "SIZE"], [
         [o.id, str(o.cidr), str(o.cidr.num_addresses)] for o in objs if isinstance(o, IpBlock)]
 
 
-def _pool(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+def _pool(objs: Objs, related: Objs) -> Built:
     return ["ID", "OWNER", "SUBNETS", "ALLOCATED"], [
         [o.id, _owner(o), " ".join(str(s.cidr) for s in o.subnets), str(len(o.allocations))]
         for o in objs if isinstance(o, IpPool)]
 
 
-def _nat(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+def _nat(objs: Objs, related: Objs) -> Built:
     return ["ID", "GATEWAY", "ACTION", "SOURCE", "TRANSLATED", "SEQ"], [
         [o.id, _leaf(o.gateway_path), o.action, o.source_network or "any",
          o.translated_network or "-", str(o.sequence_number)]
@@ -128,7 +136,7 @@ def _expression_text(items: Sequence[object]) -> str:
     return " ".join(parts)
 
 
-def _group(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+def _group(objs: Objs, related: Objs) -> Built:
     return ["ID", "OWNER", "CRITERIA"], [
         [o.id, _owner(o), _expression_text(o.expression)] for o in objs if isinstance(o, Group)]
 
@@ -150,8 +158,7 @@ def _groups_text(paths: Sequence[str]) -> str:
     return ",".join(_leaf(p) if p != "ANY" else "ANY" for p in paths)
 
 
-def _security_policy(objs: Sequence[PolicyResource],
-                     inv: Inventory) -> tuple[Row, list[Row]]:
+def _security_policy(objs: Objs, related: Objs) -> Built:
     rows = []
     for o in objs:
         if not isinstance(o, SecurityPolicy):
@@ -166,16 +173,15 @@ def _security_policy(objs: Sequence[PolicyResource],
             "DESTINATIONS", "SERVICES", "APPLIED TO"], rows
 
 
-def _lb_service(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
-    vs = Counter(v.lb_service_path for v in inv.of_type(LBVirtualServer))
+def _lb_service(objs: Objs, related: Objs) -> Built:
+    vs = Counter(v.lb_service_path for v in related if isinstance(v, LBVirtualServer))
     return ["ID", "OWNER", "SIZE", "ATTACHED TO", "VIRTUAL SERVERS"], [
         [o.id, _owner(o), o.size, _leaf(o.connectivity_path), str(vs[o.path])]
         for o in objs if isinstance(o, LBService)]
 
 
-def _lb_virtual_server(objs: Sequence[PolicyResource],
-                       inv: Inventory) -> tuple[Row, list[Row]]:
-    members = {p.path: len(p.members) for p in inv.of_type(LBPool)}
+def _lb_virtual_server(objs: Objs, related: Objs) -> Built:
+    members = {p.path: len(p.members) for p in related if isinstance(p, LBPool)}
 
     def pool(o: LBVirtualServer) -> tuple[str, str]:
         if o.pool_path is None:  # L7: pools chosen by rules
@@ -187,18 +193,20 @@ def _lb_virtual_server(objs: Sequence[PolicyResource],
         for o in objs if isinstance(o, LBVirtualServer)]
 
 
-def _lb_pool(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+def _lb_pool(objs: Objs, related: Objs) -> Built:
     return ["ID", "OWNER", "ALGORITHM", "MEMBERS"], [
         [o.id, _owner(o), o.algorithm,
          " ".join(f"{m.ip_address}:{m.port}" for m in o.members) or "(none ready)"]
         for o in objs if isinstance(o, LBPool)]
 
 
-def _generic(objs: Sequence[PolicyResource], inv: Inventory) -> tuple[Row, list[Row]]:
+def _generic(objs: Objs, related: Objs) -> Built:
     return ["ID", "DISPLAY NAME", "PATH"], [[o.id, o.display_name, o.path] for o in objs]
 
 
-_TABLES: dict[str, Callable[[Sequence[PolicyResource], Inventory], tuple[Row, list[Row]]]] = {
+Table = Callable[[Objs, Objs], Built]
+
+_TABLES: dict[str, Table] = {
     "Tier0": _tier0,
     "Tier1": _tier1,
     "Segment": _segment,
@@ -214,7 +222,27 @@ _TABLES: dict[str, Callable[[Sequence[PolicyResource], Inventory], tuple[Row, li
 }
 
 
-def table_for(resource_type: str, objs: Sequence[PolicyResource],
-              inv: Inventory) -> tuple[Row, list[Row]]:
-    """Header and rows for ``objs`` of one ``resource_type``."""
-    return _TABLES.get(resource_type, _generic)(objs, inv)
+@dataclass(frozen=True)
+class Counted:
+    """The objects a kind's table counts: those of ``resource_type`` whose ``field`` is
+    the ``via`` field (a path) of a shown object. Objects beyond those change nothing."""
+
+    resource_type: str
+    field: str
+    via: str = "path"
+
+
+#: What each table that counts other objects counts (the other tables count nothing).
+COUNTED: dict[str, Counted] = {
+    "Tier0": Counted("Tier1", "tier0_path"),
+    "Tier1": Counted("Segment", "connectivity_path"),
+    "Segment": Counted("SegmentPort", "parent_path"),
+    "LBService": Counted("LBVirtualServer", "lb_service_path"),
+    "LBVirtualServer": Counted("LBPool", "path", via="pool_path"),
+}
+
+
+def table_for(resource_type: str, objs: Objs, related: Objs = ()) -> Built:
+    """Header and rows for ``objs`` of one ``resource_type``; ``related`` holds (at
+    least) the objects its :data:`COUNTED` entry names, if it has one."""
+    return _TABLES.get(resource_type, _generic)(objs, related)

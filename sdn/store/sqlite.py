@@ -111,6 +111,22 @@ CREATE TABLE IF NOT EXISTS findings (
 """
 
 
+#: The condition "the row's ``tags`` hold one with scope ? and value ?", as the model
+#: reads tags (a missing scope or value is the empty string). Each tag is read by its
+#: path in the body (``t.fullkey``), so a hand-made row whose tags are not objects is a
+#: row without the tag, not an error of the whole query.
+_HAS_TAG = ("EXISTS (SELECT 1 FROM json_each(body, '$.tags') AS t WHERE "
+            "coalesce(json_extract(body, t.fullkey || '.scope'), '')=? AND "
+            "coalesce(json_extract(body, t.fullkey || '.tag'), '')=?)")
+
+
+def _plain(text: str) -> bool:
+    """Whether ``text`` is written in JSON as itself: printable ASCII, no quote or
+    backslash. The stored text is the model's canonical JSON, which escapes nothing
+    else, so ``"text"`` is in the text of every row that holds the string ``text``."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+
+
 @contextmanager
 def _sigint_held() -> Iterator[list[int]]:
     """Hold SIGINT (on the main thread): the yielded list gets an item per interrupt that
@@ -282,16 +298,60 @@ class Store:
              paths: Iterable[str] | None = None) -> Iterator[StoredObject]:
         """Stored rows (split pools whole again), optionally of one type or of some
         paths only, in path order."""
-        sql, args = "SELECT path, resource_type, cluster, body FROM objects", []
         if paths is not None and not (paths := list(paths)):
             return
+        where: list[str] = []
+        args: list[object] = []
         if resource_type is not None:
-            sql, args = sql + " WHERE resource_type=?", [resource_type]
+            where, args = ["resource_type=?"], [resource_type]
         if paths is not None:
             wanted = sorted(set(paths))
-            sql += (" AND" if args else " WHERE") + \
-                f" path IN ({','.join('?' * len(wanted))})"
+            where.append(f"path IN ({','.join('?' * len(wanted))})")
             args += wanted
+        yield from self._select(where, args)
+
+    def rows_tagged(self, resource_type: str,
+                    tags: Sequence[tuple[str, str]]) -> Iterator[StoredObject]:
+        """The rows of one type that carry every ``(scope, tag)`` of ``tags``, in path
+        order: what ``sdn show KIND --cluster/--namespace/--tag`` lists, selected by
+        SQLite from the stored text, so that one namespace's row is found without
+        parsing the ten thousand others.
+
+        Rows whose text is not JSON are always returned: the caller parses them and
+        names them as the invalid objects they are, as it would without the filter.
+        """
+        where, args = ["resource_type=?"], [resource_type]
+        for scope, tag in tags:
+            tagged = f"CASE WHEN json_valid(body) THEN {_HAS_TAG} ELSE 1 END"
+            if _plain(tag):  # a cheap scan for the value's text before SQLite reads JSON
+                where.append(f"CASE WHEN instr(body, ?) > 0 THEN {tagged} "
+                             "ELSE NOT json_valid(body) END")
+                args += [f'"{tag}"', scope, tag]
+            else:
+                where.append(tagged)
+                args += [scope, tag]
+        yield from self._select(where, args)
+
+    def rows_referring(self, resource_type: str, field: str,
+                       paths: Iterable[str]) -> Iterator[StoredObject]:
+        """The rows of one type whose ``field`` (a path, such as a port's
+        ``parent_path``) is one of ``paths``, in path order: the objects a table counts
+        for the few rows it shows (rows whose text is not JSON included, as above)."""
+        if not field.isidentifier():
+            raise ValueError(field)
+        wanted = sorted(set(paths))
+        if not wanted:
+            return
+        yield from self._select(
+            ["resource_type=?", f"CASE WHEN json_valid(body) THEN json_extract(body, "
+                                f"'$.{field}') IN (SELECT value FROM json_each(?)) ELSE 1 END"],
+            [resource_type, json.dumps(wanted)])
+
+    def _select(self, where: Sequence[str], args: Sequence[object]) -> Iterator[StoredObject]:
+        """The rows that meet every condition of ``where``, split pools whole again."""
+        sql = "SELECT path, resource_type, cluster, body FROM objects"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         rows = self._query(sql + " ORDER BY path", args).fetchall()
         split = [r[0] for r in rows if r[1] == POOL_TYPE and ALLOCATIONS_MARK in r[3]]
         texts: dict[str, list[str]] = {}

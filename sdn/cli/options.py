@@ -1,0 +1,33 @@
+"""The choices and shared options of ``sdn``'s command line, spelled out here so that
+building the parser (and so ``sdn --help`` or a misused command line) imports none of the
+modules they come from: those load pydantic, networkx, rich and yaml, most of a second.
+``tests/sdn/cli/test_lazy_imports.py`` holds each value equal to the one its module uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sdn.commandline import STRUCTURED
+
+__all__ = ["KIND_NAMES", "PROTOCOLS", "SEVERITIES", "STRUCTURED", "add_flow_options"]
+
+#: ``sdn show``'s kinds, in ``sdn.model.KINDS``'s order (the keys of that mapping).
+KIND_NAMES = (
+    "tier-0s", "tier-1s", "segments", "segment-ports", "ip-blocks", "ip-pools", "nat-rules",
+    "groups", "security-policies", "lb-services", "lb-virtual-servers", "lb-pools",
+    "lb-app-profiles", "lb-cookie-persistence-profiles", "lb-source-ip-persistence-profiles",
+)
+#: ``sdn lint --fail-on``'s severities (``sdn.policy.lint.SEVERITIES``).
+SEVERITIES = ("error", "warning", "info")
+#: The protocols a flow question takes (``sdn.cli.policy_cmd.PROTOCOLS``).
+PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMP")
+
+
+def add_flow_options(p: argparse.ArgumentParser) -> None:
+    """``--http-host`` and ``--http-path``: the request an Ingress VIP routes by."""
+    p.add_argument("--http-host", metavar="HOST",
+                   help="Host header of the request to an Ingress VIP (default: the VIP "
+                        "itself, which only host-less Ingress rules match)")
+    p.add_argument("--http-path", metavar="PATH", default="/",
+                   help="request path to an Ingress VIP (default /)")
