@@ -12,6 +12,8 @@ Entry points:
 * :mod:`sdn.traceflow`: walk one packet through the topology, observations in NSX's
   Traceflow shape; resolve ``--src``/``--dst`` for ``traceflow``, ``explain`` and ``reach``.
 * :mod:`sdn.store`: the SQLite state (the only database I/O in ``sdn``).
+* :mod:`sdn.query`: the query index: what questions need (the compiled firewall, the
+  lookups a walk makes), computed once per state revision and kept beside the state.
 * :mod:`sdn.render`: tables, traces and pictures for people (strings, no I/O).
 * :mod:`sdn.cli`: the ``sdn`` command.
 """

@@ -9,9 +9,9 @@ import argparse
 import time
 from typing import Any
 
+from sdn.cli.questions import answers, open_index
 from sdn.ipam import BlockUsage, PoolUsage, block_usage, find_orphans, pool_usage
 from sdn.render.output import STRUCTURED, print_data, print_table
-from sdn.store import Store
 
 
 def _pct(part: int, whole: int) -> str:
@@ -35,12 +35,13 @@ def _pool_json(p: PoolUsage) -> dict[str, Any]:
             "allocated": p.allocated, "held": p.held, "free": p.free}
 
 
+@answers
 def show(args: argparse.Namespace) -> int:
     """Usage per block (and carved subnet) and per pool."""
     now = args.now if getattr(args, "now", None) is not None else time.time()
-    with Store.open_readonly(args.state) as store:
-        inv = store.inventory()
-        holds = store.holds()
+    index = open_index(args)
+    inv = index.inventory()
+    holds = index.store.holds()
     blocks = block_usage(inv, holds, now)
     pools = pool_usage(inv, holds, now)
     if args.output in STRUCTURED:
@@ -79,10 +80,11 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
+@answers
 def check(args: argparse.Namespace) -> int:
     """Allocations nothing uses and used addresses nothing allocated; exit 1 if any."""
-    with Store.open_readonly(args.state) as store:
-        orphans = find_orphans(store.inventory())
+    index = open_index(args)
+    orphans = find_orphans(index.inventory())
     if args.output in STRUCTURED:
         print_data([{"kind": o.kind, "address": str(o.address), "where": o.where,
                      "detail": o.detail} for o in orphans], args.output)

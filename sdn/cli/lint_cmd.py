@@ -20,11 +20,10 @@ import argparse
 from collections import Counter
 
 from sdn.cli.filters import check_scope
+from sdn.cli.questions import answers, open_index
 from sdn.model import Group, Inventory, SecurityPolicy
-from sdn.policy import compile_dfw
-from sdn.policy.lint import SEVERITIES, WARNING, Finding, lint_dfw, sort_findings
+from sdn.policy.lint import SEVERITIES, WARNING, Finding, sort_findings
 from sdn.render.output import STRUCTURED, print_data, print_table
-from sdn.store import Store
 
 
 def _owners(inv: Inventory) -> dict[str, str | None]:
@@ -40,16 +39,18 @@ def _owners(inv: Inventory) -> dict[str, str | None]:
     return owners
 
 
+@answers
 def run(args: argparse.Namespace) -> int:
     """Print the findings; 1 when any is at least as severe as ``--fail-on``."""
-    with Store.open_readonly(args.state) as store:
-        inv = store.inventory()
-        check_scope(store, args.cluster)
-        clusters = [c.name for c in store.clusters()]
-        chosen = [args.cluster] if args.cluster is not None else clusters
-        stored = [(c, p) for name in chosen
-                  for c, p in store.problems(name, table="findings")]
-    findings = lint_dfw(compile_dfw(inv), inv)
+    index = open_index(args)
+    store = index.store
+    inv = index.inventory()
+    check_scope(store, args.cluster)
+    clusters = [c.name for c in store.clusters()]
+    chosen = [args.cluster] if args.cluster is not None else clusters
+    stored = [(c, p) for name in chosen
+              for c, p in store.problems(name, table="findings")]
+    findings = index.lint_findings()
     if args.cluster is not None:
         owners = _owners(inv)
         findings = [f for f in findings if owners.get(f.path) == args.cluster]

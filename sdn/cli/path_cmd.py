@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from sdn.cli.questions import http_request, load_context
+from sdn.cli.questions import answers, http_request, load_context
 from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.render.paths import path_line, path_rows, path_summary
 from sdn.traceflow.paths import answer_json, path_answer
 
 
+@answers
 def run(args: argparse.Namespace) -> int:
     """Answer one path question; exit 0 whatever the path is (outcomes are data)."""
     ctx = load_context(args)

@@ -14,9 +14,14 @@ import argparse
 import json
 from typing import Any
 
-from sdn.cli.questions import decision_json, http_request, load_context, rule_of
+from sdn.cli.questions import (
+    answers,
+    decision_json,
+    http_request,
+    load_context,
+    rule_of,
+)
 from sdn.errors import SdnError
-from sdn.model import Inventory, SegmentPort
 from sdn.policy import FlowVerdict, reach_matrix
 from sdn.render.output import STRUCTURED, print_data, print_table, print_text
 from sdn.traceflow import TraceContext
@@ -26,18 +31,12 @@ from sdn.traceflow.verdicts import Answer, LegVerdict, judge
 PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMP")
 
 
-def _pods(inv: Inventory, cluster: str | None,
+def _pods(ctx: TraceContext, cluster: str | None,
           namespaces: list[str] | None) -> dict[str, tuple[str, str, str]]:
-    """Pod ports by path: (cluster, namespace, pod), filtered."""
-    out = {}
-    for p in inv.of_type(SegmentPort):
-        pod, ns, c = p.tag("ncp/pod"), p.tag("ncp/project"), p.tag("ncp/cluster")
-        if not (pod and ns and c) or not p.address_bindings:
-            continue
-        if (cluster and c != cluster) or (namespaces and ns not in namespaces):
-            continue
-        out[p.path] = (c, ns, pod)
-    return out
+    """Pod ports by path: (cluster, namespace, pod), filtered (from the context's lookups:
+    no port is parsed to be listed)."""
+    return {path: (c, ns, pod) for path, c, ns, pod in ctx.lookups.pods
+            if not (cluster and c != cluster) and not (namespaces and ns not in namespaces)}
 
 
 def _names(pods: dict[str, tuple[str, str, str]]) -> dict[str, str]:
@@ -47,14 +46,15 @@ def _names(pods: dict[str, tuple[str, str, str]]) -> dict[str, str]:
             for path, (c, ns, pod) in pods.items()}
 
 
+@answers
 def reach(args: argparse.Namespace) -> int:
     """The allowed pod pairs per port; with ``--dst``, who reaches that target."""
     if args.src is not None and args.dst is None:
         raise SdnError("--src needs --dst (without --dst, reach answers for every pair)",
                        code="BAD_ARGUMENT", obj="--src")
     ctx = load_context(args)
-    inv, dfw = ctx.inventory, ctx.dfw
-    pods = _pods(inv, args.cluster, args.namespace)
+    dfw = ctx.dfw
+    pods = _pods(ctx, args.cluster, args.namespace)
     if args.dst is not None:
         return _reach_target(args, ctx, pods)
     names = _names(pods)
@@ -211,6 +211,7 @@ def _dport_check(args: argparse.Namespace) -> None:
                        obj="--dport")
 
 
+@answers
 def explain(args: argparse.Namespace) -> int:
     """The decision chain of one flow at the source's egress and the destination's
     ingress; through a virtual server, for each backend (as ``traceflow --all-backends``)."""

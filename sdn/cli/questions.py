@@ -5,23 +5,58 @@ a DFW decision is written in JSON, so the first three name rules the same way.""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from sdn.cli.filters import check_scope
 from sdn.policy import Decision
-from sdn.store import Store
+from sdn.query import QueryIndex
 from sdn.traceflow import TraceContext
 from sdn.traceflow.l7 import HttpRequest
 from sdn.traceflow.walk import DEFAULT_RULE_ID, DEFAULT_RULE_PATH
 
+#: The indexes opened by the running command (closed by :func:`answers` when it ends).
+_OPEN: list[QueryIndex] = []
+
+Command = TypeVar("Command", bound=Callable[[argparse.Namespace], int])
+
+
+def answers(command: Command) -> Command:
+    """Mark a command that reads through :func:`open_index`: when it returns (or fails),
+    every index it opened is closed. The inventory of an index may be lazy, reading from
+    the pinned store while the answer is printed, so the index must live as long as the
+    command, and not a moment longer (a state on a mount that is then unmounted)."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        mark = len(_OPEN)
+        try:
+            return command(args)
+        finally:
+            while len(_OPEN) > mark:
+                _OPEN.pop().close()
+
+    return cast(Command, run)
+
+
+def open_index(args: argparse.Namespace) -> QueryIndex:
+    """The state at its current revision, read-only, through the query index
+    (:mod:`sdn.query`): what was computed for this revision before is loaded, not
+    recomputed. Open only inside a command marked :func:`answers`, which closes it."""
+    index = QueryIndex.open(args.state)
+    _OPEN.append(index)
+    return index
+
 
 def load_context(args: argparse.Namespace) -> TraceContext:
     """The state's inventory indexed for questions (read-only), ``--cluster`` and
-    ``--namespace`` checked against the state."""
-    with Store.open_readonly(args.state) as store:
-        check_scope(store, args.cluster, getattr(args, "namespace", None) or ())
-        inv = store.inventory()
-    return TraceContext.build(inv, default_action=getattr(args, "default_action", "ALLOW"))
+    ``--namespace`` checked against the state. The context's inventory may be parsed
+    lazily, from the store kept open (pinned to this revision) until the command ends
+    (:func:`answers`)."""
+    index = open_index(args)
+    check_scope(index.store, args.cluster, getattr(args, "namespace", None) or ())
+    return index.trace_context(getattr(args, "default_action", "ALLOW"))
 
 
 def http_request(args: argparse.Namespace) -> HttpRequest:

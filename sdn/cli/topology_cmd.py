@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 from sdn.cli.filters import check_scope, object_filter
+from sdn.cli.questions import answers, open_index
 from sdn.errors import SdnError
 from sdn.render.output import print_text, write_output
 from sdn.render.pictures import COLLAPSE_OVER, topology_dot, topology_tree
-from sdn.store import Store
 
 
 def collapse_over(args: argparse.Namespace) -> int | None:
@@ -22,12 +22,13 @@ def collapse_over(args: argparse.Namespace) -> int | None:
     return 0 if args.collapse == "all" else COLLAPSE_OVER
 
 
+@answers
 def run(args: argparse.Namespace) -> int:
     """Draw; ``-o svg`` runs Graphviz's ``dot`` and says so clearly when it is missing."""
     match = object_filter(args)
-    with Store.open_readonly(args.state) as store:
-        check_scope(store, args.cluster, [args.namespace] if args.namespace else [])
-        inv = store.inventory()
+    index = open_index(args)
+    check_scope(index.store, args.cluster, [args.namespace] if args.namespace else [])
+    inv = index.inventory()
     if args.output == "text":
         text = "\n".join(topology_tree(inv, match=match, max_ports=args.max_ports,
                                        collapse_over=collapse_over(args))) + "\n"

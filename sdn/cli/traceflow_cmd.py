@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sdn.cli.questions import http_request, load_context
+from sdn.cli.questions import answers, http_request, load_context
 from sdn.errors import SdnError
 from sdn.model import Inventory
 from sdn.render.output import STRUCTURED, print_data, print_table, print_text
@@ -79,6 +79,7 @@ def _picture(inv: Inventory, traces: list[Trace], output: str) -> None:
     print_text(text)
 
 
+@answers
 def run(args: argparse.Namespace) -> int:
     """Trace one packet; exit 0 whatever the network did (outcomes are data)."""
     ctx = load_context(args)

@@ -124,12 +124,67 @@ def _address(ip: IPv4Address | str) -> int:
         raise SdnError(f"not an IPv4 address: {ip!r}", code="INVALID_ADDRESS", obj=str(ip)) from e
 
 
+@dataclass(frozen=True)
+class RoutingTables:
+    """An index's lookups as plain data: the segment owning each subnet and the port
+    owning each address (by path), and each gateway's routing table."""
+
+    segments: _PrefixTable[str]
+    ports: dict[int, str]
+    routes: dict[str, _PrefixTable[Route]]
+
+
+def _build_tables(inv: Inventory) -> RoutingTables:
+    """Every gateway's routes (connected subnets, Tier-1 advertisements, defaults), the
+    segment of every subnet and the port of every address, read from ``inv``."""
+    tier0s = {g.path: g for g in inv.of_type(Tier0)}
+    tier1s = {g.path: g for g in inv.of_type(Tier1)}
+    segments = inv.of_type(Segment)
+    segment_paths = {s.path for s in segments}
+
+    by_subnet: _PrefixTable[str] = _PrefixTable()
+    connected: dict[str, list[Route]] = {gw: [] for gw in (*tier0s, *tier1s)}
+    for seg in segments:
+        gw = seg.connectivity_path
+        for sub in seg.subnets:
+            by_subnet.add(sub.network, seg.path)
+            if gw is not None and gw in connected:
+                connected[gw].append(Route(sub.network, seg.path, "connected", gw))
+
+    tables: dict[str, _PrefixTable[Route]] = {}
+    for path, routes in connected.items():
+        table: _PrefixTable[Route] = _PrefixTable()
+        for route in routes:
+            table.add(route.prefix, route)
+        tables[path] = table
+    for t1 in tier1s.values():
+        if t1.tier0_path is None or t1.tier0_path not in tier0s:
+            continue
+        tables[t1.path].add(_DEFAULT, Route(_DEFAULT, t1.tier0_path, "default", t1.path))
+        if TIER1_CONNECTED in t1.route_advertisement_types:
+            t0_table = tables[t1.tier0_path]
+            for r in connected[t1.path]:
+                t0_table.add(r.prefix, Route(r.prefix, t1.path, "tier1", t1.tier0_path))
+    for t0 in tier0s:
+        tables[t0].add(_DEFAULT, Route(_DEFAULT, UPLINK, "uplink", t0))
+
+    ports: dict[int, str] = {}
+    for port in inv.of_type(SegmentPort):
+        if port.parent_path not in segment_paths:
+            continue  # as in the graph: a port without its segment is not in the topology
+        for binding in port.address_bindings:
+            ports.setdefault(int(binding.ip_address), port.path)
+    return RoutingTables(by_subnet, ports, tables)
+
+
 class TopologyIndex:
     """Address, routing and path lookups over one inventory revision.
 
     Args:
         inv: The inventory to index. The index reflects ``inv`` as it is now; build a new
             index for a new revision.
+        tables: The lookups of an index of this same revision (:attr:`tables`, as a
+            cache kept them); without them they are read from ``inv``.
 
     Examples:
         >>> from sdn.model import Segment, SegmentSubnet, Tier1
@@ -146,48 +201,17 @@ class TopologyIndex:
         True
     """
 
-    def __init__(self, inv: Inventory) -> None:
+    def __init__(self, inv: Inventory, tables: RoutingTables | None = None) -> None:
         self._inv = inv
         #: The inventory revision this index was built from.
         self.revision = inv.revision
+        self._tables_of = tables if tables is not None else _build_tables(inv)
 
-        tier0s = {g.path: g for g in inv.of_type(Tier0)}
-        tier1s = {g.path: g for g in inv.of_type(Tier1)}
-        segments = inv.of_type(Segment)
-        segment_paths = {s.path for s in segments}
-
-        self._segments: _PrefixTable[Segment] = _PrefixTable()
-        connected: dict[str, list[Route]] = {gw: [] for gw in (*tier0s, *tier1s)}
-        for seg in segments:
-            gw = seg.connectivity_path
-            for sub in seg.subnets:
-                self._segments.add(sub.network, seg)
-                if gw is not None and gw in connected:
-                    connected[gw].append(Route(sub.network, seg.path, "connected", gw))
-
-        self._tables: dict[str, _PrefixTable[Route]] = {}
-        for path, routes in connected.items():
-            table: _PrefixTable[Route] = _PrefixTable()
-            for route in routes:
-                table.add(route.prefix, route)
-            self._tables[path] = table
-        for t1 in tier1s.values():
-            if t1.tier0_path is None or t1.tier0_path not in tier0s:
-                continue
-            self._tables[t1.path].add(_DEFAULT, Route(_DEFAULT, t1.tier0_path, "default", t1.path))
-            if TIER1_CONNECTED in t1.route_advertisement_types:
-                t0_table = self._tables[t1.tier0_path]
-                for r in connected[t1.path]:
-                    t0_table.add(r.prefix, Route(r.prefix, t1.path, "tier1", t1.tier0_path))
-        for t0 in tier0s:
-            self._tables[t0].add(_DEFAULT, Route(_DEFAULT, UPLINK, "uplink", t0))
-
-        self._ports: dict[int, SegmentPort] = {}
-        for port in inv.of_type(SegmentPort):
-            if port.parent_path not in segment_paths:
-                continue  # as in the graph: a port without its segment is not in the topology
-            for binding in port.address_bindings:
-                self._ports.setdefault(int(binding.ip_address), port)
+    @property
+    def tables(self) -> RoutingTables:
+        """What the index knows, as plain data (paths, prefixes, routes) that a cache
+        can keep per revision and hand back as ``TopologyIndex(inv, tables)``."""
+        return self._tables_of
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -206,7 +230,9 @@ class TopologyIndex:
         Raises:
             SdnError: ``INVALID_ADDRESS`` when ``ip`` is not an IPv4 address.
         """
-        return self._segments.lookup(_address(ip))
+        path = self._tables_of.segments.lookup(_address(ip))
+        found = self._inv.get(path) if path is not None else None
+        return found if isinstance(found, Segment) else None
 
     def port_for_ip(self, ip: IPv4Address | str) -> SegmentPort | None:
         """The port that has ``ip`` in its ``address_bindings``.
@@ -220,10 +246,12 @@ class TopologyIndex:
         Raises:
             SdnError: ``INVALID_ADDRESS`` when ``ip`` is not an IPv4 address.
         """
-        return self._ports.get(_address(ip))
+        path = self._tables_of.ports.get(_address(ip))
+        found = self._inv.get(path) if path is not None else None
+        return found if isinstance(found, SegmentPort) else None
 
     def _table(self, gateway_path: str) -> _PrefixTable[Route]:
-        table = self._tables.get(gateway_path)
+        table = self._tables_of.routes.get(gateway_path)
         if table is None:
             raise NotFoundError(f"no Tier-0 or Tier-1 at {gateway_path}", obj=gateway_path)
         return table
@@ -292,4 +320,4 @@ class TopologyIndex:
             return []
 
 
-__all__ = ["UPLINK", "Route", "RouteKind", "TopologyIndex"]
+__all__ = ["UPLINK", "Route", "RouteKind", "RoutingTables", "TopologyIndex"]

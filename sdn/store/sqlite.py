@@ -26,7 +26,10 @@ Tables:
 * ``problems``: what the last sync of each cluster could not realize.
 * ``findings``: warnings of the last sync that do not stop realization (policies beyond
   NCP's documented limits), read by ``sdn lint``.
-* ``meta``: schema version and the state revision, bumped by every write.
+* ``meta``: schema version, the state revision (bumped by every write) and the state's
+  identity (``state_id``, a random id the first write stores; states written before it
+  existed have none until their next write), which together name one content of one
+  state for caches beside it (:mod:`sdn.query`).
 
 Every write goes through :meth:`Store.apply` in one ``BEGIN IMMEDIATE`` transaction: it
 lands whole or not at all.
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sqlite3
 import threading
@@ -265,6 +269,30 @@ class Store:
         """Bumped by every write that changes anything."""
         row = self._query("SELECT value FROM meta WHERE key='revision'").fetchone()
         return int(row[0])
+
+    @property
+    def identity(self) -> str | None:
+        """The state's random id, stored by its first write (None before: an empty new
+        state, or one written before ids existed, until its next write). With
+        :attr:`revision` it names one content of one state (caches key on both)."""
+        row = self._query("SELECT value FROM meta WHERE key='state_id'").fetchone()
+        return None if row is None else str(row[0])
+
+    def pin(self) -> None:
+        """Start a read transaction: every later read of this connection sees the state
+        as it is now, whatever other processes commit meanwhile (SQLite's WAL snapshot),
+        so a reader that reads in several steps reads one revision. Readers only."""
+        if not self.readonly:
+            raise StateError("pin() is for read-only stores", obj=str(self.path))
+        if not self._conn.in_transaction:
+            self._query("BEGIN")
+        self._query("SELECT value FROM meta WHERE key='revision'").fetchone()
+
+    def catalog(self) -> list[tuple[str, str]]:
+        """``(path, resource_type)`` of every stored object, in path order (no bodies):
+        what a reader that parses objects only when asked needs to know up front."""
+        return [(p, t) for p, t in
+                self._query("SELECT path, resource_type FROM objects ORDER BY path")]
 
     def rows(self, *, resource_type: str | None = None,
              paths: Iterable[str] | None = None) -> Iterator[StoredObject]:
@@ -527,6 +555,8 @@ class Store:
             before = int(db.execute("SELECT value FROM meta WHERE key='revision'")
                          .fetchone()[0])
             db.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='revision'")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('state_id', ?)",
+                       (secrets.token_hex(16),))
             rec = changes.cluster
             if rec is not None:
                 revision = db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
@@ -61,6 +61,7 @@ from sdn.model.values import port_bounds
 from sdn.policy import CompiledDfw, Decision, Endpoint, compile_dfw
 from sdn.policy.evaluator import candidates, decide
 from sdn.traceflow.l7 import HttpRequest, PoolChoice, choose_pool, is_l7
+from sdn.traceflow.lookups import Lookups, NameMap, NodeKey, PathMap
 from sdn.traceflow.packets import PROTOCOL_NUMBERS, PacketSpec
 from sdn.traceflow.results import Disposition, Observation, Trace
 
@@ -73,9 +74,9 @@ DEFAULT_RULE_PATH = ("/infra/domains/default/security-policies/default-layer3-se
 HOP_BUDGET = 64
 
 _Done = Callable[[Disposition, str], Trace]
-#: A transport node: (cluster, node name). Node names repeat across clusters (two
-#: clusters may both have ``node-a``), so the cluster is part of a node's identity.
-NodeKey = tuple[str | None, str]
+#: A transport node is (cluster, node name) (:data:`~sdn.traceflow.lookups.NodeKey`). Node
+#: names repeat across clusters (two clusters may both have ``node-a``), so the cluster is
+#: part of a node's identity.
 EDGE: NodeKey = (None, EDGE_NODE)
 
 _FWD, _RCV = "TraceflowObservationForwardedLogical", "TraceflowObservationReceivedLogical"
@@ -94,10 +95,11 @@ class TraceContext:
     inventory: Inventory
     index: TopologyIndex
     dfw: CompiledDfw
-    ports: dict[str, SegmentPort] = field(default_factory=dict)
-    segments: dict[str, Segment] = field(default_factory=dict)
-    snat: dict[str, _SnatTable] = field(default_factory=dict)
-    by_name: dict[str, list[SegmentPort]] = field(default_factory=dict)
+    lookups: Lookups
+    ports: Mapping[str, SegmentPort] = field(default_factory=dict)
+    segments: Mapping[str, Segment] = field(default_factory=dict)
+    snat: Mapping[str, _SnatTable] = field(default_factory=dict)
+    by_name: Mapping[str, list[SegmentPort]] = field(default_factory=dict)
     node_ips: dict[NodeKey, str] = field(default_factory=dict)
     #: Virtual servers by (cluster, address, port, protocol), with their pools.
     vips: dict[tuple[str | None, IPv4Address, int, str],
@@ -109,24 +111,21 @@ class TraceContext:
 
     @classmethod
     def build(cls, inv: Inventory, *, dfw: CompiledDfw | None = None,
-              default_action: str = "ALLOW") -> TraceContext:
-        """Index an inventory for tracing (compiles its DFW unless one is given)."""
-        ctx = cls(inv, TopologyIndex(inv), dfw or compile_dfw(inv, default_action=default_action))
-        ctx.ports = {p.path: p for p in inv.of_type(SegmentPort)}
-        ctx.segments = {s.path: s for s in inv.of_type(Segment)}
-        snat: dict[str, _SnatTable] = defaultdict(_SnatTable)
-        for rule in inv.of_type(NatRule):
-            if rule.enabled and rule.action == "SNAT":
-                snat[rule.gateway_path].add(rule)
-        ctx.snat = dict(snat)
-        by_name: dict[str, list[SegmentPort]] = defaultdict(list)
-        for p in ctx.ports.values():
-            by_name[p.display_name].append(p)
-        ctx.by_name = dict(by_name)
-        for p in ctx.ports.values():
-            if p.attachment is not None and p.attachment.type == "PARENT" and p.address_bindings:
-                ctx.node_ips[(p.tag("ncp/cluster"), p.tag("ncp/node_name") or p.id)] = str(
-                    p.address_bindings[0].ip_address)
+              default_action: str = "ALLOW", lookups: Lookups | None = None) -> TraceContext:
+        """Index an inventory for tracing (compiles its DFW unless one is given). With
+        ``lookups`` of this revision (a cache kept them, :mod:`sdn.query`), ports and
+        segments are read from the inventory only when a walk asks for them."""
+        if lookups is None:
+            index = TopologyIndex(inv)
+            lookups = Lookups.of(inv, index)
+        else:
+            index = TopologyIndex(inv, lookups.routing)
+        ctx = cls(inv, index, dfw or compile_dfw(inv, default_action=default_action), lookups)
+        ctx.ports = PathMap(lookups.port_paths, inv)
+        ctx.segments = PathMap(lookups.segment_paths, inv)
+        ctx.snat = _SnatTables(lookups.snat_rules, inv)
+        ctx.by_name = NameMap(lookups.by_name, inv)
+        ctx.node_ips = lookups.node_ips
         for vs in inv.of_type(LBVirtualServer):
             if not vs.enabled or vs.pool_path is None:
                 continue
@@ -169,7 +168,7 @@ class TraceContext:
 
     def clusters(self) -> list[str]:
         """The clusters that own ports in the inventory, sorted."""
-        return sorted({c for p in self.ports.values() if (c := p.tag("ncp/cluster"))})
+        return list(self.lookups.clusters)
 
     def check_cluster(self, cluster: str | None) -> None:
         """Refuse a ``--cluster`` the state does not hold (``UNKNOWN_CLUSTER``)."""
@@ -183,8 +182,8 @@ class TraceContext:
 
     def namespaces(self, cluster: str | None = None) -> list[str]:
         """The namespaces (of ``cluster``) that have a segment, sorted."""
-        return sorted({ns for s in self.segments.values() if (ns := s.tag("ncp/project"))
-                       and (cluster is None or s.tag("ncp/cluster") == cluster)})
+        return sorted({ns for ns, owner in self.lookups.segment_scopes
+                       if cluster is None or owner == cluster})
 
     def _namespace_hint(self, namespace: str, cluster: str | None) -> str:
         """`` (no namespace ...; namespaces: ...)`` when the state holds no namespace of that
@@ -228,6 +227,32 @@ class TraceContext:
             raise NotFoundError(f"{name!r} is a pod of clusters {', '.join(owners)}; pick one "
                                 "with --cluster", code="AMBIGUOUS_POD", obj=name)
         return matches[0]
+
+
+class _SnatTables(Mapping[str, "_SnatTable"]):
+    """Each gateway's SNAT table, built from its rules the first time a walk crosses it."""
+
+    def __init__(self, rules: dict[str, tuple[str, ...]], inv: Inventory) -> None:
+        self._rules = rules
+        self._inv = inv
+        self._built: dict[str, _SnatTable] = {}
+
+    def __getitem__(self, gateway: str) -> _SnatTable:
+        table = self._built.get(gateway)
+        if table is None:
+            table = _SnatTable()
+            for path in self._rules[gateway]:
+                rule = self._inv[path]
+                if isinstance(rule, NatRule):
+                    table.add(rule)
+            self._built[gateway] = table
+        return table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rules)
+
+    def __len__(self) -> int:
+        return len(self._rules)
 
 
 class _SnatTable:

@@ -1,0 +1,218 @@
+"""Benchmark of the question commands end to end: one JSON line per case on stdout.
+
+How to run (from the repository root, after ``pip install -e .``)::
+
+    python bench/bench_questions.py                    # 2,500 ns / 10,000 pods / 7,500 policies
+    python bench/bench_questions.py --before /tmp/before # an older tree, side by side
+    python bench/bench_questions.py --namespaces 250 --pods 1000 --policies 750 --repeat 5
+
+Goals (issue 12; measured here, never asserted in tests), at 2,500 namespaces / 10,000
+pods / 7,500 policies: the first call after a sync at most 2 s, every later call at most
+300 ms (p95 of 20), a single-flow question (traceflow, explain, path) under 300 MiB peak.
+
+Cases (each a whole ``python -m sdn ...`` subprocess: start-up, imports, loading,
+answering and printing, stdout thrown away):
+
+* ``traceflow``, ``explain``, ``path``: pod to pod (a pod of the smallest namespace to a
+  pod of the medium one, TCP 8080);
+* ``reach_small``, ``reach_medium``, ``reach_large``: ``reach -n NS`` on the namespace with
+  the fewest pods, the one nearest 31 pods and the one with the most;
+* ``show_ports_table``, ``show_ports_json``: ``show segment-ports -n NS`` (medium);
+* ``show_groups_tag``: ``show groups --tag ncp/project=NS`` (medium);
+* ``topology_ns``: ``topology -n NS`` (medium); ``ipam``; ``validate``; ``lint``.
+
+Method: the cluster is generated with ``generate_cluster(namespaces=N, pods=P,
+policies=K, nodes=max(3, P // 100), seed=S)``, written as YAML and synced once with
+``ncp sync --config bench/large-cluster.yaml`` (untimed). Each case then starts from a
+fresh copy of the synced state (a new file: nothing computed for it yet, as right after a
+sync), times the first call, then ``--repeat`` later calls. With ``--before TREE`` every
+case also runs with ``PYTHONPATH=TREE`` (``--before-repeat`` later calls: without an index
+every call costs the same), so before and after come from one run on one machine; each
+"after" line then says whether its output was byte-identical to the "before" one.
+
+Each line: ``{"bench": "questions", "case", "tree" ("after" or "before"), "command",
+"namespaces", "pods", "policies", "seed", "repeat", "first_s", "median_s", "p95_s",
+"min_s", "first_rss_mib", "peak_rss_mib" (of the later calls' children), "exit",
+"same_output_as_before", "machine", "revision"}``. Exit status 1 when a command failed or
+its outputs differed between calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import ROOT, BenchParser, emit, p95, run_info, source_revision
+
+CASES = ("traceflow", "explain", "path", "reach_small", "reach_medium", "reach_large",
+         "show_ports_table", "show_ports_json", "show_groups_tag", "topology_ns", "ipam",
+         "validate", "lint")
+
+
+def log(msg: str) -> None:
+    print(f"[bench_questions {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def commands(picks: dict[str, str]) -> dict[str, list[str]]:
+    """Each case's ``sdn`` arguments (after ``--state``)."""
+    flow = ["--src", picks["src"], "--dst", picks["dst"], "--protocol", "TCP",
+            "--dport", "8080"]
+    medium = picks["medium"]
+    return {
+        "traceflow": ["traceflow", *flow],
+        "explain": ["explain", *flow],
+        "path": ["path", *flow],
+        "reach_small": ["reach", "-n", picks["small"], "--port", "8080"],
+        "reach_medium": ["reach", "-n", medium, "--port", "8080"],
+        "reach_large": ["reach", "-n", picks["large"], "--port", "8080"],
+        "show_ports_table": ["show", "segment-ports", "-n", medium],
+        "show_ports_json": ["show", "segment-ports", "-n", medium, "-o", "json"],
+        "show_groups_tag": ["show", "groups", "--tag", f"ncp/project={medium}"],
+        "topology_ns": ["topology", "-n", medium],
+        "ipam": ["ipam"],
+        "validate": ["validate"],
+        "lint": ["lint", "--fail-on", "never"],
+    }
+
+
+def pick(state: Path) -> dict[str, str]:
+    """The namespaces and pods the cases ask about, read from the synced state."""
+    db = sqlite3.connect(f"{state.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT json_extract(body, '$.tags') FROM objects WHERE resource_type='SegmentPort'"
+        ).fetchall()
+    finally:
+        db.close()
+    pods: dict[str, list[str]] = {}
+    for (tags,) in rows:
+        t = {x["scope"]: x["tag"] for x in json.loads(tags)}
+        if "ncp/pod" in t and "ncp/project" in t:
+            pods.setdefault(t["ncp/project"], []).append(t["ncp/pod"])
+    by_size = sorted(pods, key=lambda ns: (len(pods[ns]), ns))
+    small, large = by_size[0], by_size[-1]
+    medium = min(by_size, key=lambda ns: (abs(len(pods[ns]) - 31), ns))
+    return {"small": small, "medium": medium, "large": large,
+            "src": f"{small}/{sorted(pods[small])[0]}",
+            "dst": f"{medium}/{sorted(pods[medium])[0]}",
+            "sizes": f"{len(pods[small])}/{len(pods[medium])}/{len(pods[large])}"}
+
+
+def timed(tree: Path, state: Path, argv: list[str]) -> tuple[float, float, int, str]:
+    """One ``python -m sdn`` call: seconds, the child's peak RSS (MiB), its exit code and
+    the SHA-256 of its stdout."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1"}
+    start = time.perf_counter()
+    # cwd: ``python -m`` puts the working folder first on sys.path, ahead of PYTHONPATH,
+    # so running from a source tree would import that tree whatever PYTHONPATH says.
+    proc = subprocess.Popen([sys.executable, "-m", "sdn", "--state", str(state), *argv],
+                            stdout=subprocess.PIPE, env=env, cwd=state.parent)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, round(usage.ru_maxrss / 1024, 1), proc.returncode, \
+        hashlib.sha256(out).hexdigest()
+
+
+def run_case(tree: Path, work: Path, synced: Path, argv: list[str],
+             repeat: int) -> dict[str, Any]:
+    """First call on a fresh copy of the synced state, then ``repeat`` later calls."""
+    state = work / "case.db"
+    shutil.rmtree(work / "case.db.idx", ignore_errors=True)
+    shutil.copyfile(synced, state)
+    first, first_rss, code, digest = timed(tree, state, argv)
+    times, rss, same = [], [], True
+    for _ in range(repeat):
+        t, r, c, d = timed(tree, state, argv)
+        times.append(t)
+        rss.append(r)
+        same = same and c == code and d == digest
+    return {"first_s": round(first, 3), "median_s": round(statistics.median(times), 3),
+            "p95_s": round(p95(times), 3), "min_s": round(min(times), 3),
+            "first_rss_mib": first_rss, "peak_rss_mib": max(rss), "exit": code,
+            "stable": same, "digest": digest}
+
+
+def prepare(args: Any, work: Path) -> Path:
+    """Generate, write and sync the cluster (untimed)."""
+    from topologies.generate import generate_cluster, write_cluster
+
+    nodes = max(3, args.pods // 100)
+    log(f"generating {args.namespaces} namespaces / {args.pods} pods / {args.policies} "
+        f"policies / {nodes} nodes, seed {args.seed}")
+    objects = generate_cluster(namespaces=args.namespaces, pods=args.pods,
+                               policies=args.policies, nodes=nodes, seed=args.seed)
+    write_cluster(objects, work / "cluster")
+    del objects
+    state = work / "synced.db"
+    log("syncing (untimed)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-m", "ncp.cli", "sync", "--cluster",
+                    str(work / "cluster"), "--config", str(args.config), "--state",
+                    str(state), "-o", "json"], env=env, check=True, stdout=subprocess.DEVNULL)
+    return state
+
+
+def main() -> int:
+    parser = BenchParser(__doc__.split("\n\n")[0], cases=CASES)
+    parser.add_sizes((2500, 10000, 7500))
+    parser.add_repeat(20, help="later calls per case")
+    parser.add_bounded("--before-repeat", 1, type=int, default=3,
+                       help="later calls per case with --before (3)")
+    parser.add_argument("--before", type=Path,
+                        help="an older source tree to run the same cases with, side by side")
+    parser.add_config()
+    parser.add_keep()
+    args = parser.parse_args()
+    parser.resolve(args)
+    work = Path(tempfile.mkdtemp(prefix="bench-questions-"))
+    failed = False
+    try:
+        synced = prepare(args, work)
+        picks = pick(synced)
+        log(f"namespaces small/medium/large {picks['small']}/{picks['medium']}/"
+            f"{picks['large']} ({picks['sizes']} pods); flow {picks['src']} -> {picks['dst']}")
+        argvs = commands(picks)
+        trees = [("after", ROOT, args.repeat)]
+        if args.before is not None:
+            trees.insert(0, ("before", args.before.resolve(), args.before_repeat))
+        for case in args.cases:
+            digests: dict[str, str] = {}
+            for name, tree, repeat in trees:
+                res = run_case(tree, work, synced, argvs[case], repeat)
+                digests[name] = res.pop("digest")
+                line = {"bench": "questions", "case": case, "tree": name,
+                        "command": "sdn " + " ".join(argvs[case]),
+                        "namespaces": args.namespaces, "pods": args.pods,
+                        "policies": args.policies, "seed": args.seed, "repeat": repeat,
+                        **res}
+                if name == "after" and "before" in digests:
+                    line["same_output_as_before"] = digests["before"] == digests["after"]
+                    failed |= not line["same_output_as_before"]
+                failed |= res["exit"] not in (0, 1) or not res["stable"]
+                emit({**line, **run_info(), "revision": source_revision(tree)})
+                log(f"{case} [{name}]: first {res['first_s']} s, median {res['median_s']} s, "
+                    f"p95 {res['p95_s']} s, peak {res['peak_rss_mib']} MiB")
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""What a walk looks up by name or address, as plain data, and maps that resolve paths
+to objects only when one is asked for.
+
+Why apart from the objects: a question about one flow touches two ports, their segments
+and the gateways between them, yet finding them needs every port's name and address.
+:class:`Lookups` holds those names, addresses and routes as strings and numbers, cheap to
+keep per state revision (:mod:`sdn.query` saves them); :class:`PathMap` and
+:class:`NameMap` give the walk the objects it asks for, read from the inventory then, so
+an inventory that parses lazily parses only those.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sdn.graph import TopologyIndex
+from sdn.graph.queries import RoutingTables
+from sdn.model import Inventory, NatRule, PolicyResource, Segment, SegmentPort
+
+#: A transport node: (cluster, node name).
+NodeKey = tuple[str | None, str]
+
+T = TypeVar("T", bound=PolicyResource)
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """A revision's names, addresses and routes (paths, not objects)."""
+
+    port_paths: tuple[str, ...]
+    segment_paths: tuple[str, ...]
+    #: Ports by ``display_name`` (``NS/POD`` for pods), each list in path order.
+    by_name: dict[str, tuple[str, ...]]
+    #: Node VM addresses by transport node.
+    node_ips: dict[NodeKey, str]
+    #: The clusters that own ports, sorted.
+    clusters: tuple[str, ...]
+    #: ``(namespace, cluster)`` of every segment of a namespace.
+    segment_scopes: tuple[tuple[str, str | None], ...]
+    routing: RoutingTables
+    #: The enabled SNAT rules of each gateway, by path.
+    snat_rules: dict[str, tuple[str, ...]]
+    #: Every pod's port with an address: (path, cluster, namespace, pod), in path order.
+    pods: tuple[tuple[str, str, str, str], ...]
+
+    @classmethod
+    def of(cls, inv: Inventory, index: TopologyIndex) -> Lookups:
+        """Read every port and segment of ``inv`` once (``index`` is its topology)."""
+        ports = inv.of_type(SegmentPort)
+        segments = inv.of_type(Segment)
+        snat: dict[str, list[str]] = defaultdict(list)
+        for rule in inv.of_type(NatRule):
+            if rule.enabled and rule.action == "SNAT":
+                snat[rule.gateway_path].append(rule.path)
+        by_name: dict[str, list[str]] = defaultdict(list)
+        node_ips: dict[NodeKey, str] = {}
+        for p in ports:
+            by_name[p.display_name].append(p.path)
+            if p.attachment is not None and p.attachment.type == "PARENT" \
+                    and p.address_bindings:
+                node_ips[(p.tag("ncp/cluster"), p.tag("ncp/node_name") or p.id)] = str(
+                    p.address_bindings[0].ip_address)
+        return cls(
+            port_paths=tuple(p.path for p in ports),
+            segment_paths=tuple(s.path for s in segments),
+            by_name={name: tuple(paths) for name, paths in by_name.items()},
+            node_ips=node_ips,
+            clusters=tuple(sorted({c for p in ports if (c := p.tag("ncp/cluster"))})),
+            segment_scopes=tuple((ns, s.tag("ncp/cluster")) for s in segments
+                                 if (ns := s.tag("ncp/project"))),
+            routing=index.tables,
+            snat_rules={gw: tuple(paths) for gw, paths in snat.items()},
+            pods=tuple((p.path, c, ns, pod) for p in ports
+                       if (pod := p.tag("ncp/pod")) and (ns := p.tag("ncp/project"))
+                       and (c := p.tag("ncp/cluster")) and p.address_bindings),
+        )
+
+
+class PathMap(Mapping[str, T], Generic[T]):
+    """Objects of one kind by path, read from the inventory when asked for."""
+
+    def __init__(self, paths: tuple[str, ...], inv: Inventory) -> None:
+        self._paths = paths
+        self._known = frozenset(paths)
+        self._inv = inv
+
+    def __getitem__(self, path: str) -> T:
+        if path not in self._known:
+            raise KeyError(path)
+        found: T = self._inv[path]  # type: ignore[assignment]
+        return found
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+class NameMap(Mapping[str, list[SegmentPort]]):
+    """Ports by ``display_name``, read from the inventory when a name is asked for."""
+
+    def __init__(self, by_name: dict[str, tuple[str, ...]], inv: Inventory) -> None:
+        self._by_name = by_name
+        self._inv = inv
+
+    def __getitem__(self, name: str) -> list[SegmentPort]:
+        return [p for path in self._by_name[name]
+                if isinstance(p := self._inv[path], SegmentPort)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)

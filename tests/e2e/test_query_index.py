@@ -1,0 +1,244 @@
+"""The query index beside the state (``<state>.idx/``, :mod:`sdn.query`) from the command
+line: built by the first question of a revision, read by the later ones, invalidated by
+every kind of write, never trusted when damaged or foreign, and not needed to answer.
+
+Every case compares what the commands print through the index with what they print
+computed from scratch (the index folder removed first), byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sdn.query import QueryIndex
+from sdn.query.lazy import LazyInventory
+
+REPO = Path(__file__).resolve().parents[2]
+FLOW = ["--src", "default/redis-slave-0", "--dst", "default/frontend-0", "--dport", "80"]
+#: The questions asked before and after every write, each printed whole.
+QUESTIONS: dict[str, list[str]] = {
+    "traceflow": ["traceflow", *FLOW, "-o", "json"],
+    "explain": ["explain", *FLOW, "-o", "json"],
+    "path": ["path", *FLOW, "-o", "json"],
+    "reach": ["reach", "--port", "80", "-o", "json"],
+    "reach-dst": ["reach", "--dst", "default/frontend-0", "--port", "80", "-o", "json"],
+    "lint": ["lint", "--fail-on", "never", "-o", "json"],
+    "ipam": ["ipam", "-o", "json", "--now", "1700000000"],
+    "topology": ["topology", "-n", "default"],
+}
+
+#: A NetworkPolicy that isolates the frontend (the writes below add or remove it).
+DENY_FRONTEND = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                 "metadata": {"name": "deny-frontend", "namespace": "default"},
+                 "spec": {"podSelector": {"matchLabels": {"app": "guestbook"}},
+                          "policyTypes": ["Ingress"]}}
+#: The admin's own rule dropping everything to the frontend (sdn apply / delete).
+ADMIN_DROP = [
+    {"resource_type": "Group", "id": "frontend-pods",
+     "expression": [{"resource_type": "Condition", "member_type": "SegmentPort",
+                     "key": "Tag", "operator": "EQUALS", "value": "app|guestbook"}]},
+    {"resource_type": "SecurityPolicy", "id": "no-frontend", "category": "Emergency",
+     "sequence_number": 1,
+     "rules": [{"id": "drop-frontend", "destination_groups":
+                ["/infra/domains/default/groups/frontend-pods"], "action": "DROP"}]},
+]
+
+
+def _ask(cli: Any, state: Path) -> dict[str, tuple[int, str, str]]:
+    out = {}
+    for name, argv in QUESTIONS.items():
+        res = cli.sdn(*argv, "--state", state)
+        out[name] = (res.code, res.out, res.err)
+    return out
+
+
+def _from_scratch(cli: Any, state: Path) -> dict[str, tuple[int, str, str]]:
+    shutil.rmtree(_folder(state), ignore_errors=True)
+    return _ask(cli, state)
+
+
+def _folder(state: Path) -> Path:
+    return state.with_name(state.name + ".idx")
+
+
+def _key(state: Path, part: str = "dfw-ALLOW") -> dict[str, Any]:
+    head = (_folder(state) / part).read_bytes().split(b"\n", 1)[0]
+    key: dict[str, Any] = json.loads(head)["key"]
+    return key
+
+
+def _synced(cli: Any, *extra: Path) -> Path:
+    res = cli.sync(cli.GUESTBOOK, *extra)
+    assert res.code == 0, res.err
+    return Path(cli.state)
+
+
+def test_the_first_question_builds_the_index_and_later_ones_read_it(cli: Any) -> None:
+    state = _synced(cli)
+    scratch = _from_scratch(cli, state)
+    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "lint", "lookups", "valid"]
+    assert _ask(cli, state) == scratch
+    with QueryIndex.open(state) as index:
+        assert isinstance(index.inventory(), LazyInventory)
+        index.dfw()
+        assert index.hits == ["valid", "dfw-ALLOW"] and index.built == []
+    # --default-action DROP is a firewall of its own, saved beside the other.
+    cli.sdn("traceflow", *FLOW, "--default-action", "DROP", "--state", state)
+    assert "dfw-DROP" in os.listdir(_folder(state))
+
+
+def _write_policy(cli: Any) -> Path:
+    return Path(cli.write_yaml("extra/deny-frontend.yaml", DENY_FRONTEND))
+
+
+def _admin_file(cli: Any) -> Path:
+    return Path(cli.write_yaml("admin.yaml", *ADMIN_DROP))
+
+
+def _ncp_sync(cli: Any, state: Path) -> None:
+    res = cli.sync(cli.GUESTBOOK, _write_policy(cli), now=cli.T0 + 10)
+    assert res.code == 0, res.err
+
+
+def _sdn_apply(cli: Any, state: Path) -> None:
+    assert cli.sdn("apply", "-f", _admin_file(cli), "--state", state).code == 0
+
+
+def _sdn_delete(cli: Any, state: Path) -> None:
+    assert cli.sdn("delete", "-f", _admin_file(cli), "--state", state).code == 0
+
+
+def _sdn_profile(cli: Any, state: Path) -> None:
+    profile = cli.write_profile("another")
+    assert cli.sdn("profile", "create", profile, "--state", state).code == 0
+
+
+def _another_process(cli: Any, state: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-m", "ncp.cli", "sync", "--cluster", str(cli.GUESTBOOK),
+                    "--cluster", str(_write_policy(cli)), "--state", str(state), "--now",
+                    str(cli.T0 + 10)], env=env, check=True, capture_output=True)
+
+
+def _hand_edit(cli: Any, state: Path) -> None:
+    """A write that does not go through the store (no revision bump): the file stamps
+    still tell it apart."""
+    with sqlite3.connect(state) as db:
+        db.execute("DELETE FROM objects WHERE resource_type='SecurityPolicy'")
+    db.close()
+
+
+#: Each kind of write: (set the state up before the first questions, write, whether the
+#: write changes the answers).
+WRITES: dict[str, tuple[Callable[[Any], None], Callable[[Any, Path], None], bool]] = {
+    "ncp-sync": (lambda cli: None, _ncp_sync, True),
+    "sdn-apply": (lambda cli: None, _sdn_apply, True),
+    "sdn-delete": (lambda cli: _sdn_apply(cli, Path(cli.state)), _sdn_delete, True),
+    "sdn-profile": (lambda cli: None, _sdn_profile, False),
+    "another-process": (lambda cli: None, _another_process, True),
+    "hand-edit": (lambda cli: _ncp_sync(cli, Path(cli.state)), _hand_edit, True),
+}
+
+
+@pytest.mark.parametrize("kind", list(WRITES))
+def test_every_kind_of_write_invalidates_the_index(cli: Any, kind: str) -> None:
+    setup, write, changes_answers = WRITES[kind]
+    state = _synced(cli)
+    setup(cli)
+    before = _from_scratch(cli, state)
+    assert _ask(cli, state) == before  # now answered through the index
+    key = _key(state)
+    write(cli, state)
+    after = _ask(cli, state)
+    assert _key(state) != key  # rebuilt for the new content
+    assert after == _from_scratch(cli, state)
+    if changes_answers:
+        assert after["traceflow"] != before["traceflow"]
+
+
+def _truncate(state: Path) -> None:
+    part = _folder(state) / "dfw-ALLOW"
+    part.write_bytes(part.read_bytes()[:1000])
+
+
+def _foreign_text(state: Path) -> None:
+    for part in ("valid", "dfw-ALLOW"):
+        (_folder(state) / part).write_text("not an index\n")
+
+
+def _flip_bytes(state: Path) -> None:
+    part = _folder(state) / "dfw-ALLOW"
+    data = bytearray(part.read_bytes())
+    data[-10] ^= 0xFF
+    part.write_bytes(bytes(data))
+
+
+def _another_states_index(state: Path) -> None:
+    """The index of another state with the same revision (same manifests, same sync):
+    its state id and stamps differ, so it is not this state's."""
+    other = state.with_name("other.db")
+    with sqlite3.connect(state) as src, sqlite3.connect(other) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    with sqlite3.connect(other) as db:
+        db.execute("UPDATE meta SET value='feedfeedfeedfeedfeedfeedfeedfeed' "
+                   "WHERE key='state_id'")
+    db.close()
+    with QueryIndex.open(other) as index:
+        index.dfw()
+    shutil.rmtree(_folder(state))
+    shutil.copytree(_folder(other), _folder(state))
+
+
+CORRUPTIONS: dict[str, Callable[[Path], None]] = {
+    "truncated": _truncate,
+    "foreign-text": _foreign_text,
+    "flipped-bytes": _flip_bytes,
+    "another-states-index": _another_states_index,
+}
+
+
+@pytest.mark.parametrize("damage", list(CORRUPTIONS))
+def test_a_damaged_or_foreign_index_is_ignored_and_rebuilt(cli: Any, damage: str) -> None:
+    state = _synced(cli)
+    expected = _from_scratch(cli, state)
+    CORRUPTIONS[damage](state)
+    assert _ask(cli, state) == expected
+    with QueryIndex.open(state) as index:  # rebuilt: read back as this state's own
+        index.dfw()
+        assert index.hits == ["dfw-ALLOW"] and index.built == []
+
+
+def test_an_unwritable_index_location_still_answers(cli: Any) -> None:
+    state = _synced(cli)
+    expected = _from_scratch(cli, state)
+    shutil.rmtree(_folder(state))
+    _folder(state).write_text("a file where the index folder would go")
+    assert _ask(cli, state) == expected
+    assert _ask(cli, state) == expected
+    assert _folder(state).read_text() == "a file where the index folder would go"
+
+
+def test_an_invalid_stored_object_is_still_refused_after_the_index_was_built(
+        cli: Any) -> None:
+    """The index marks a revision valid; a row broken later (by hand, no revision bump)
+    is refused again, as without the index."""
+    state = _synced(cli)
+    _from_scratch(cli, state)
+    with sqlite3.connect(state) as db:
+        db.execute("UPDATE objects SET body='{\"resource_type\": \"Group\"}' "
+                   "WHERE resource_type='Group'")
+    db.close()
+    res = cli.sdn(*QUESTIONS["traceflow"], "--state", state)
+    assert res.code == 2 and "INVALID_STATE_OBJECT" in res.err

@@ -1,0 +1,85 @@
+"""Property: answers read through the query index equal answers computed from scratch.
+
+On seeded generated clusters (namespaces, Deployments, NetworkPolicies, nodes, routed and
+NAT namespaces, both NCP topologies), the state is synced, then questioned twice: once the
+way every question was answered before the index (the whole inventory parsed, the
+firewall compiled: ``TraceContext.build(store.inventory())``), once through a
+:class:`~sdn.query.QueryIndex` opened after another reader saved the index (a lazily
+parsed inventory and the compiled firewall loaded from the file). Every traceflow (JSON),
+every DFW verdict with its explain trail, and the reach matrix must be equal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ncp.reconcile.sync import sync_cluster
+from sdn.cli.questions import decision_json
+from sdn.model import SegmentPort
+from sdn.policy import reach_matrix
+from sdn.query import QueryIndex
+from sdn.query.lazy import LazyInventory
+from sdn.store import Store
+from sdn.traceflow import PacketSpec, TraceContext, trace
+from sdn.traceflow.targets import resolve_source, resolve_target
+from sdn.traceflow.verdicts import judge
+from tests.support.clusters import config, manifests
+from topologies.generate import generate_cluster
+
+
+def _answers(ctx: TraceContext, pods: list[str], protocol: str, dport: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for src_name in pods:
+        src = resolve_source(ctx, src_name, None)
+        for dst_name in pods:
+            target = resolve_target(ctx, dst_name, source=src, cluster=None,
+                                    protocol=protocol, dport=dport)
+            assert src.port is not None
+            pkt = PacketSpec(src_ip=src.ip, dst_ip=target.ip, protocol=protocol,
+                             dst_port=dport)
+            out[f"trace {src_name} {dst_name}"] = trace(ctx, src.port.path, pkt).to_api()
+            ans = judge(ctx, src, target, protocol, explain=True)
+            out[f"explain {src_name} {dst_name}"] = [
+                (lv.verdict.allowed, decision_json(lv.verdict.egress),
+                 decision_json(lv.verdict.ingress)) for lv in ans.legs]
+    out["reach"] = sorted(reach_matrix(ctx.dfw, protocol=protocol, port=dport))
+    return out
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), namespaces=st.integers(1, 4), pods=st.integers(1, 10),
+       policies=st.integers(0, 6), nodes=st.integers(0, 3),
+       no_snat=st.sampled_from([0.0, 0.5]), single_tier=st.booleans(),
+       protocol=st.sampled_from(["TCP", "UDP"]),
+       dport=st.sampled_from([80, 443, 5432, 8080]))
+def test_answers_through_the_index_equal_answers_from_scratch(
+        tmp_path_factory: Any, seed: int, namespaces: int, pods: int, policies: int,
+        nodes: int, no_snat: float, single_tier: bool, protocol: str, dport: int) -> None:
+    objs = generate_cluster(namespaces=namespaces, pods=pods, seed=seed, policies=policies,
+                            nodes=nodes, no_snat_fraction=no_snat)
+    state = Path(tmp_path_factory.mktemp("index")) / "state.db"
+    with Store.open(state) as store:
+        sync_cluster(store, manifests=manifests(*objs),
+                     config=config(single_tier_topology=single_tier), now=1)
+    with Store.open_readonly(state) as store:
+        scratch = TraceContext.build(store.inventory())
+    names = sorted(p.display_name for p in scratch.inventory.of_type(SegmentPort)
+                   if p.tag("ncp/pod"))[:6]
+    expected = _answers(scratch, names, protocol, dport)
+
+    with QueryIndex.open(state) as first:  # the first reader builds and saves
+        first.trace_context()
+        assert first.built == ["valid", "dfw-ALLOW", "lookups"]
+        expected["lint"] = first.lint_findings()
+    with QueryIndex.open(state) as later:  # a later one reads the index
+        ctx = later.trace_context()
+        assert later.hits == ["dfw-ALLOW", "valid", "lookups"] and not later.built
+        assert isinstance(ctx.inventory, LazyInventory)
+        got = _answers(ctx, names, protocol, dport)
+        got["lint"] = later.lint_findings()
+        assert got == expected
