@@ -68,10 +68,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -108,6 +106,7 @@ from benchlib import (  # noqa: E402
     percentile,
     run_child,
     run_info,
+    workspace,
 )
 
 
@@ -562,11 +561,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = (args.namespaces, args.pods, args.policies)
     repeat, cases = args.repeat, args.cases
 
-    work = Path(tempfile.mkdtemp(prefix="bench-dfw-"))
     common = run_info()
     clusters: dict[str, dict[str, Any] | None] = {}
     failed = False
-    try:
+    with workspace("bench-dfw-", keep=args.keep, log=log) as work:
         log(f"working in {work}")
         for case in cases:
             name = "reach" if case == "reach" else "main"
@@ -583,11 +581,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failed = True
                 continue
             emit(result_line(case, cluster, result, args.seed, repeat, common))
-    finally:
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 
 

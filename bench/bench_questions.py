@@ -47,13 +47,12 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import ROOT, BenchParser, emit, p95, run_info, source_revision
+from benchlib import ROOT, BenchParser, emit, p95, run_info, source_revision, workspace
 
 CASES = ("traceflow", "explain", "path", "reach_small", "reach_medium", "reach_large",
          "show_ports_table", "show_ports_json", "show_groups_tag", "topology_ns", "ipam",
@@ -178,9 +177,8 @@ def main() -> int:
     parser.add_keep()
     args = parser.parse_args()
     parser.resolve(args)
-    work = Path(tempfile.mkdtemp(prefix="bench-questions-"))
     failed = False
-    try:
+    with workspace("bench-questions-", keep=args.keep, log=log) as work:
         synced = prepare(args, work)
         picks = pick(synced)
         log(f"namespaces small/medium/large {picks['small']}/{picks['medium']}/"
@@ -206,11 +204,6 @@ def main() -> int:
                 emit({**line, **run_info(), "revision": source_revision(tree)})
                 log(f"{case} [{name}]: first {res['first_s']} s, median {res['median_s']} s, "
                     f"p95 {res['p95_s']} s, peak {res['peak_rss_mib']} MiB")
-    finally:
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 
 

@@ -46,19 +46,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import ROOT, BenchParser, emit, p95, run_info
+from benchlib import ROOT, BenchParser, emit, p95, run_info, workspace
 
 HELP_CASES = ("sdn_help", "ncp_help", "traceflow_help", "show_help", "bad_argument")
 SHOW_CASES = ("show_ports_table", "show_ports_json", "show_groups_tag")
@@ -199,9 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     trees = {"after": ROOT, **({"before": args.before.resolve()} if args.before else {})}
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     failed = False
-    try:
+    with workspace("bench-startup-", keep=args.keep, log=log) as work:
         state, picks, sizes = None, {}, {}
         if any(c in SHOW_CASES for c in args.cases):
             state = args.state.resolve() if args.state else prepare_state(args, work)
@@ -225,11 +222,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "after": figures["after"], "before": before,
                   "speedup": round(before["median_s"] / figures["after"]["median_s"], 1)
                   if before else None, **(sizes if show else {}), **where})
-    finally:
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 
 

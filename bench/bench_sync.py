@@ -62,7 +62,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,6 +89,7 @@ from benchlib import (  # noqa: E402
     peak_rss_mib,
     run_child,
     run_info,
+    workspace,
 )
 
 
@@ -336,10 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))
     from topologies.generate import generate_cluster, write_cluster
 
-    work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
-    dirs = {"work": work, "base": work / "cluster", "churn": work / "cluster-churn"}
-    failed = False
-    try:
+    with workspace("bench-sync-", keep=args.keep, log=log) as work:
+        dirs = {"work": work, "base": work / "cluster", "churn": work / "cluster-churn"}
+        failed = False
         log(f"generating {namespaces} namespaces / {pods} pods / {policies} policies "
             f"({shapes}) / {nodes} nodes, seed {args.seed}, in {work}")
         start = time.perf_counter()
@@ -387,11 +386,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if case == "churn":
                 line["churn"] = churn_info
             emit(line)
-    finally:
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 
 

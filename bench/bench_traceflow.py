@@ -64,9 +64,7 @@ import argparse
 import json
 import math
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -85,7 +83,7 @@ from bench_dfw import (  # noqa: E402  (bench/ is no package: found through sys.
     peak_rss_mib,
     prepare,
 )
-from benchlib import BenchParser, emit, run_child, run_info  # noqa: E402
+from benchlib import BenchParser, emit, run_child, run_info, workspace  # noqa: E402
 
 CASES = ("pod_to_pod", "same_namespace", "to_outside", "bidirectional")
 #: (namespaces, pods, policies)
@@ -432,10 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = (args.namespaces, args.pods, args.policies)
     cases = args.cases
 
-    work = Path(tempfile.mkdtemp(prefix="bench-traceflow-"))
     common = run_info()
     failed = False
-    try:
+    with workspace("bench-traceflow-", keep=args.keep, log=log) as work:
         log(f"working in {work}")
         cluster = build_cluster(args, size, work)
         if cluster is None:
@@ -455,11 +452,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             line.update({"sync_s": cluster["sync_s"], "sync_problems": cluster["problems"]})
             line.update(common)
             emit(line)
-    finally:
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 
 

@@ -7,14 +7,17 @@ folder on ``sys.path``.)"""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +240,17 @@ class BenchParser(argparse.ArgumentParser):
             self.error(", ".join(low))
         if isinstance(getattr(args, "config", None), Path):
             args.config = args.config.resolve()
+
+
+@contextlib.contextmanager
+def workspace(prefix: str, *, keep: bool, log: Callable[[str], None]) -> Iterator[Path]:
+    """A temporary folder for one bench run: removed afterwards, or kept (and said so) with
+    ``--keep`` so that its manifests and states can be looked at."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield work
+    finally:
+        if keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
