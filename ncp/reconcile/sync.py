@@ -106,6 +106,10 @@ class SyncReport:
     ingress_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     ingress_vips: dict[str, str] = field(default_factory=dict)
     written: bool = False
+    #: Every object of the state at :attr:`revision`, as this sync holds them in memory
+    #: (None: a dry run, or a no-op that stopped before loading the state). Not part of
+    #: the report: the command hands it to the query index (:func:`sdn.query.warm_index`).
+    inventory: Inventory | None = field(default=None, repr=False, compare=False)
     #: Set by a dry run: what the write would have changed (nothing was written).
     plan: Plan | None = None
 
@@ -375,6 +379,7 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
         return report
     if unchanged:
         report.revision = store.revision
+        report.inventory = current
         return report
     step("writing")
     report.revision = store.apply(ChangeSet(
@@ -384,7 +389,22 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
         profiles_added=inputs.profiles_added,
     ))
     report.written = True
+    report.inventory = _written_inventory(current, result, diff.deletes, report.revision)
     return report
+
+
+def _written_inventory(current: Inventory, result: Provisioned, deletes: Sequence[str],
+                       revision: int) -> Inventory:
+    """The state's objects after this sync's write, from what it holds: what it read,
+    less what it deleted, with what it provisioned (each stored as its canonical text, so
+    parsing the stored rows would give these same objects), in path order as the store
+    gives them."""
+    objs = dict(current.items())
+    for path in deletes:
+        objs.pop(path, None)
+    for obj in [*result.owned.values(), *result.shared.values()]:
+        objs[obj.path] = obj
+    return Inventory([objs[p] for p in sorted(objs)], revision=revision)
 
 
 def _quietly(_message: str) -> None:
