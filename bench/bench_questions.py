@@ -135,6 +135,8 @@ def run_case(tree: Path, work: Path, synced: Path, argv: list[str],
     without it the first call builds it (as the older tree's sync saved none)."""
     state = work / "case.db"
     shutil.rmtree(work / "case.db.idx", ignore_errors=True)
+    for suffix in ("-wal", "-shm"):  # the previous case's: this copy starts as synced
+        Path(str(state) + suffix).unlink(missing_ok=True)
     shutil.copy2(synced, state)  # the stamps too: the index is keyed by them
     index = synced.with_name(synced.name + ".idx")
     if with_index and index.is_dir():

@@ -2,9 +2,10 @@
 
 Why: every question (``traceflow``, ``explain``, ``reach``, ``path``, ``lint``, ...) used
 to parse the whole state and compile the whole firewall again, seconds at 10,000 pods.
-The first reader of a revision does that work once and saves what is expensive to
-recompute beside the state (:mod:`sdn.query.sidecar`); later readers of the same revision
-load only the parts their question needs:
+The writer (``ncp sync``, from the objects it holds: :func:`warm_index`) or else the
+first reader of a revision does that work once and saves what is expensive to recompute
+beside the state (:mod:`sdn.query.sidecar`); later readers of the same revision load only
+the parts their question needs:
 
 * ``valid``: every stored row of this revision parses, so later readers may parse only
   the kinds and objects they touch (:class:`~sdn.query.lazy.LazyInventory`) and still
