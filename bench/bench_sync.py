@@ -199,7 +199,8 @@ def run_api(cluster: Path, state: Path, config_path: Path, now: float,
     start = time.perf_counter()
     config = load_config(config_path)
     with Store.open(state) as store:
-        report = sync_cluster(store, paths=[cluster], config=config, now=now, full=full)
+        report = sync_cluster(store, paths=[cluster], config=config, now=now, full=full,
+                              keep_inventory=True)
     if report.inventory is not None:  # what the command does after closing the state
         warm_index(state, report.inventory, force=report.written)
     elapsed = time.perf_counter() - start

@@ -302,7 +302,8 @@ def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now:
         with _progress(not args.quiet and args.output == "table", watch) as step:
             return sync_cluster(store, paths=args.cluster, config=config, profile=profile,
                                 now=now, progress=step, full=args.full,
-                                allow_empty=args.allow_empty, dry_run=args.dry_run)
+                                allow_empty=args.allow_empty, dry_run=args.dry_run,
+                                keep_inventory=True)
 
 
 def _run(args: argparse.Namespace) -> int:
