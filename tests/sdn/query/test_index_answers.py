@@ -14,16 +14,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ncp.reconcile.sync import sync_cluster
 from sdn.cli.questions import decision_json
-from sdn.model import SegmentPort
+from sdn.model import Inventory, SegmentPort
 from sdn.policy import reach_matrix
 from sdn.query import QueryIndex, warm_index
 from sdn.query.lazy import LazyInventory
 from sdn.store import Store
+from sdn.store.codec import ChangeSet
 from sdn.traceflow import PacketSpec, TraceContext, trace
 from sdn.traceflow.targets import resolve_source, resolve_target
 from sdn.traceflow.verdicts import judge
@@ -118,3 +120,24 @@ def test_the_index_a_sync_saves_answers_as_from_scratch(
         ctx = index.trace_context()
         assert sorted(index.hits) == ["dfw-ALLOW", "lookups", "valid"] and not index.built
         assert _answers(ctx, names, "TCP", 80) == expected
+
+
+def test_a_sync_keeps_no_inventory_when_another_writer_came_between(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer's revision between the sync's read and its write: what the sync
+    holds is not the state it leaves, so it hands nothing to the index."""
+    state = tmp_path / "state.db"
+    objs = generate_cluster(namespaces=1, pods=2, seed=1, policies=1)
+    read = Store.inventory
+
+    def read_then_another_write(self: Store) -> Inventory:
+        inventory = read(self)
+        with Store.open(state) as other:
+            other.apply(ChangeSet())
+        return inventory
+
+    with Store.open(state) as store:
+        monkeypatch.setattr(Store, "inventory", read_then_another_write)
+        report = sync_cluster(store, manifests=manifests(*objs), config=config(), now=1,
+                              keep_inventory=True)
+    assert report.written and report.revision == 2 and report.inventory is None
