@@ -24,8 +24,9 @@ answering and printing, stdout thrown away):
 Method: the cluster is generated with ``generate_cluster(namespaces=N, pods=P,
 policies=K, nodes=max(3, P // 100), seed=S)``, written as YAML and synced once with
 ``ncp sync --config bench/large-cluster.yaml`` (untimed). Each case then starts from a
-fresh copy of the synced state (a new file: nothing computed for it yet, as right after a
-sync), times the first call, then ``--repeat`` later calls. With ``--before TREE`` every
+fresh copy of the synced state with the query index that sync saved beside it (as right
+after ``ncp sync``; a ``--before`` tree's copy has none, as its sync saved none), times
+the first call, then ``--repeat`` later calls. With ``--before TREE`` every
 case also runs with ``PYTHONPATH=TREE`` (``--before-repeat`` later calls: without an index
 every call costs the same), so before and after come from one run on one machine; each
 "after" line then says whether its output was byte-identical to the "before" one.
@@ -127,11 +128,19 @@ def timed(tree: Path, state: Path, argv: list[str]) -> tuple[float, float, int, 
 
 
 def run_case(tree: Path, work: Path, synced: Path, argv: list[str],
-             repeat: int) -> dict[str, Any]:
-    """First call on a fresh copy of the synced state, then ``repeat`` later calls."""
+             repeat: int, *, with_index: bool) -> dict[str, Any]:
+    """First call on a fresh copy of the synced state, then ``repeat`` later calls.
+    ``with_index``: the copy keeps the query index ``ncp sync`` saved beside the state
+    (copied with the state's stamps, so it is the state's own, as right after the sync);
+    without it the first call builds it (as the older tree's sync saved none)."""
     state = work / "case.db"
     shutil.rmtree(work / "case.db.idx", ignore_errors=True)
-    shutil.copyfile(synced, state)
+    for suffix in ("-wal", "-shm"):  # the previous case's: this copy starts as synced
+        Path(str(state) + suffix).unlink(missing_ok=True)
+    shutil.copy2(synced, state)  # the stamps too: the index is keyed by them
+    index = synced.with_name(synced.name + ".idx")
+    if with_index and index.is_dir():
+        shutil.copytree(index, work / "case.db.idx", copy_function=shutil.copy2)
     first, first_rss, code, digest = timed(tree, state, argv)
     times, rss, same = [], [], True
     for _ in range(repeat):
@@ -190,7 +199,8 @@ def main() -> int:
         for case in args.cases:
             digests: dict[str, str] = {}
             for name, tree, repeat in trees:
-                res = run_case(tree, work, synced, argvs[case], repeat)
+                res = run_case(tree, work, synced, argvs[case], repeat,
+                               with_index=name == "after")
                 digests[name] = res.pop("digest")
                 line = {"bench": "questions", "case": case, "tree": name,
                         "command": "sdn " + " ".join(argvs[case]),

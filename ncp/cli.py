@@ -269,7 +269,26 @@ def _sync_report(args: argparse.Namespace, *, config: NcpConfig, now: float,
         with tempfile.TemporaryDirectory(prefix="ncp-dry-run-") as scratch:
             return _sync_into(args, Path(scratch) / "state.db", config=config, now=now,
                               watch=watch)
-    return _sync_into(args, state, config=config, now=now, watch=watch)
+    report = _sync_into(args, state, config=config, now=now, watch=watch)
+    if not args.dry_run and report.inventory is not None:
+        _warm_index(state, report)
+    return report
+
+
+def _warm_index(state: Path, report: SyncReport) -> None:
+    """Save the query index the first question after this sync reads (``<state>.idx/``,
+    :func:`sdn.query.warm_index`) from the objects the sync holds, when it wrote or the
+    index is missing or stale. Called after the store is closed (the key is the files'
+    stamps as readers see them). The sync has landed: nothing here may fail it."""
+    with importing():
+        from sdn.query import warm_index
+    inventory, report.inventory = report.inventory, None
+    if inventory is None:
+        return
+    try:
+        warm_index(state, inventory, force=report.written)
+    except Exception as err:  # the index is optional; the sync has landed
+        logging.getLogger("ncp").warning("query index not saved: %s", err)
 
 
 def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now: float,
@@ -283,7 +302,8 @@ def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now:
         with _progress(not args.quiet and args.output == "table", watch) as step:
             return sync_cluster(store, paths=args.cluster, config=config, profile=profile,
                                 now=now, progress=step, full=args.full,
-                                allow_empty=args.allow_empty, dry_run=args.dry_run)
+                                allow_empty=args.allow_empty, dry_run=args.dry_run,
+                                keep_inventory=True)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -7,10 +7,10 @@ written, so a second identical sync writes nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sdn.model import PolicyResource
+from sdn.model import Inventory, PolicyResource
 from sdn.store.codec import StoredObject, to_stored
 
 
@@ -66,3 +66,17 @@ def diff_objects(
             out.deleted[row_now.resource_type] += 1
             out.deleted_objects.append((row_now.resource_type, path))
     return out
+
+
+def inventory_after(current: Inventory, desired: Iterable[PolicyResource],
+                    deletes: Sequence[str], revision: int) -> Inventory:
+    """The state's objects after writing a diff, from what the writer holds: ``current``
+    (every object it read), less ``deletes``, with ``desired`` (each stored as its
+    canonical text, so parsing the stored rows gives these same objects), in path order
+    as the store gives them, at ``revision``."""
+    objs = dict(current.items())
+    for path in deletes:
+        objs.pop(path, None)
+    for obj in desired:
+        objs[obj.path] = obj
+    return Inventory([objs[p] for p in sorted(objs)], revision=revision)

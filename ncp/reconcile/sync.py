@@ -27,7 +27,7 @@ from ncp.config import NcpConfig
 from ncp.errors import InconsistentResultError, UnusableInputError
 from ncp.objects import K8sObject, metadata_of
 from ncp.reconcile.completeness import IncompleteInputError, input_gaps
-from ncp.reconcile.diff import ObjectDiff, diff_objects
+from ncp.reconcile.diff import ObjectDiff, diff_objects, inventory_after
 from ncp.reconcile.plan import Plan, plan_of
 from ncp.reconcile.state import State
 from ncp.sources.manifests import ManifestSet, read_manifests
@@ -106,6 +106,11 @@ class SyncReport:
     ingress_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     ingress_vips: dict[str, str] = field(default_factory=dict)
     written: bool = False
+    #: With ``keep_inventory``: every object of the state at :attr:`revision`, as this
+    #: sync holds them (None: a dry run, a no-op that stopped before loading the state, or
+    #: another writer's revision between this sync's read and its write). Not part of the
+    #: report: ``ncp sync`` hands it to the query index (:func:`sdn.query.warm_index`).
+    inventory: Inventory | None = field(default=None, repr=False, compare=False)
     #: Set by a dry run: what the write would have changed (nothing was written).
     plan: Plan | None = None
 
@@ -302,6 +307,7 @@ def sync_cluster(
     full: bool = False,
     allow_empty: bool = False,
     dry_run: bool = False,
+    keep_inventory: bool = False,
 ) -> SyncReport:
     """Reconcile one cluster's state with its manifests; see the module docstring.
 
@@ -310,7 +316,7 @@ def sync_cluster(
     the run stops early (a no-op); ``full`` reconciles in full regardless.
     ``allow_empty``: an input without objects may empty a cluster the state holds.
     ``dry_run``: write nothing (``store`` may be read-only); the report's ``plan`` says
-    what would have changed.
+    what would have changed. ``keep_inventory``: the report's ``inventory`` is set.
 
     Raises:
         IncompleteInputError: the input was not read in full (or is empty for a known
@@ -319,7 +325,7 @@ def sync_cluster(
     """
     with gc_paused():
         return _sync(store, paths, manifests, config, profile, now, progress,
-                     full=full, allow_empty=allow_empty, dry_run=dry_run)
+                     full=full, allow_empty=allow_empty, dry_run=dry_run, keep=keep_inventory)
 
 
 @contextmanager
@@ -339,7 +345,7 @@ def gc_paused() -> Iterator[None]:
 def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | None,
           config: NcpConfig, profile: NetworkProfile | None, now: float,
           progress: Progress | None, *, full: bool, allow_empty: bool,
-          dry_run: bool) -> SyncReport:
+          dry_run: bool, keep: bool) -> SyncReport:
     """:func:`sync_cluster`'s work."""
     step = progress or _quietly
     step("reading manifests")
@@ -375,6 +381,7 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
         return report
     if unchanged:
         report.revision = store.revision
+        report.inventory = current if keep else None
         return report
     step("writing")
     report.revision = store.apply(ChangeSet(
@@ -384,6 +391,10 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
         profiles_added=inputs.profiles_added,
     ))
     report.written = True
+    if keep and current.revision == report.revision - 1:  # nobody wrote in between
+        report.inventory = inventory_after(current, [*result.owned.values(),
+                                                     *result.shared.values()],
+                                           diff.deletes, report.revision)
     return report
 
 

@@ -9,6 +9,6 @@ It sits between the CLI and the store: it reads the state only through
 :class:`~sdn.store.Store`, and never writes it.
 """
 
-from sdn.query.index import QueryIndex
+from sdn.query.index import QueryIndex, warm_index
 
-__all__ = ["QueryIndex"]
+__all__ = ["QueryIndex", "warm_index"]

@@ -2,9 +2,10 @@
 
 Why: every question (``traceflow``, ``explain``, ``reach``, ``path``, ``lint``, ...) used
 to parse the whole state and compile the whole firewall again, seconds at 10,000 pods.
-The first reader of a revision does that work once and saves what is expensive to
-recompute beside the state (:mod:`sdn.query.sidecar`); later readers of the same revision
-load only the parts their question needs:
+The writer (``ncp sync``, from the objects it holds: :func:`warm_index`) or else the
+first reader of a revision does that work once and saves what is expensive to recompute
+beside the state (:mod:`sdn.query.sidecar`); later readers of the same revision load only
+the parts their question needs:
 
 * ``valid``: every stored row of this revision parses, so later readers may parse only
   the kinds and objects they touch (:class:`~sdn.query.lazy.LazyInventory`) and still
@@ -141,6 +142,24 @@ class QueryIndex:
         self._dfw[default_action] = found
         return found
 
+    def current(self, actions: tuple[str, ...]) -> bool:
+        """Whether ``valid``, ``lookups`` and ``dfw-<action>`` for every action are saved
+        for this key (headers only: a damaged payload is still caught when read)."""
+        parts = [("valid", _NO_CLASSES), ("lookups", _LOOKUP_CLASSES),
+                 *((f"dfw-{a}", _DFW_CLASSES) for a in actions)]
+        return all(sidecar.current(self.folder, part, self.key, allowed)
+                   for part, allowed in parts)
+
+    def warm(self, inventory: Inventory, actions: tuple[str, ...]) -> list[str]:
+        """Build and save ``valid``, ``dfw-<action>`` and ``lookups`` from ``inventory``,
+        every valid object of this revision (see :func:`warm_index`)."""
+        self._inventory = inventory
+        self._save("valid", True, _NO_CLASSES)
+        for action in actions:
+            self.dfw(action)
+        self.trace_context(actions[0])
+        return self.built
+
     def lint_findings(self) -> list[Finding]:
         """``sdn lint``'s findings on the firewall of this revision (before any
         ``--cluster`` filter and the sync's stored warnings): linting reads every group
@@ -164,3 +183,37 @@ class QueryIndex:
         if lookups is None:
             self._save("lookups", ctx.lookups, _LOOKUP_CLASSES)
         return ctx
+
+
+#: The parts :func:`warm_index` saves: the valid mark, the lookups and the firewall for
+#: the default action questions use unless told otherwise.
+WARM_ACTIONS: tuple[str, ...] = ("ALLOW",)
+
+
+def warm_index(state: str | Path, inventory: Inventory, *,
+               actions: tuple[str, ...] = WARM_ACTIONS, force: bool = True) -> list[str]:
+    """Save the index parts questions read first (``valid``, ``dfw-<action>``,
+    ``lookups``) for the revision a writer just wrote, from the ``inventory`` it holds,
+    so that the first question after ``ncp sync`` loads them instead of building them.
+    Returns the parts built and saved (empty: nothing was).
+
+    Call it after the writer's store is *closed*: its last close moves the files' stamps
+    (the write-ahead log goes), and the key must be the one a reader computes. The key is
+    taken as a reader takes it (stamps, then a pinned snapshot), and the parts are built
+    only when that snapshot is the revision of ``inventory``: a write by anyone else in
+    between (another revision, or a hand edit that moved the stamps after them) leaves
+    the index to the first reader, never a stale one. ``force=False``: build nothing when
+    the parts are already current for this content (a sync that wrote nothing).
+    The inventory must hold every object of that revision, each one valid (the writer
+    parsed or built it); nothing here fails for a folder that cannot be written.
+    """
+    try:
+        index = QueryIndex.open(state)
+    except Exception:  # no state to read now: the first reader will see
+        return []
+    with index:
+        if index.key.revision != inventory.revision:
+            return []
+        if not force and index.current(actions):
+            return []
+        return index.warm(inventory, actions)

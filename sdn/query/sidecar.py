@@ -81,8 +81,17 @@ class Key:
 
 
 def stamps(state: Path) -> tuple[FileStamp, FileStamp]:
-    """The database's and the write-ahead log's stamps now."""
-    return FileStamp.of(state), FileStamp.of(Path(str(state) + "-wal"))
+    """The database's and the write-ahead log's stamps now.
+
+    An empty write-ahead log is stamped as a missing one: it holds nothing (the content
+    is the database file's alone, and emptying a log with content moves the database's
+    stamp, since its pages were copied there first). Why it matters: the writer's last
+    close deletes the log and the first reader's open creates it again, empty; without
+    this the writer (``ncp sync``, :func:`~sdn.query.index.warm_index`) and the first
+    reader would key one content two ways, and the second reader a third.
+    """
+    wal = FileStamp.of(Path(str(state) + "-wal"))
+    return FileStamp.of(state), wal if wal.size else FileStamp(0, 0)
 
 
 def folder_of(state: Path) -> Path:
@@ -154,6 +163,22 @@ def read(folder: Path, part: str, key: Key, allowed: frozenset[tuple[str, str]])
         return _Unpickler(payload, allowed).load()
     except Exception:  # a file that does not load is rebuilt, whatever it is
         return None
+
+
+def current(folder: Path, part: str, key: Key, allowed: frozenset[tuple[str, str]]) -> bool:
+    """Whether the part's file names this format and ``key`` in its header (its payload
+    is not read nor checked: enough to tell a writer that the part needs no rebuilding,
+    never enough to trust it, which only :func:`read` does)."""
+    try:
+        with (folder / part).open("rb") as f:
+            line = f.readline(_MAX_HEADER)
+        head = json.loads(line)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(head, dict):
+        return False
+    expected = json.loads(_header(part, key, b"", allowed))
+    return all(head.get(k) == expected[k] for k in ("magic", "version", "shape", "part", "key"))
 
 
 def _network(net: IPv4Network) -> tuple[Any, ...]:

@@ -242,3 +242,50 @@ def test_an_invalid_stored_object_is_still_refused_after_the_index_was_built(
     db.close()
     res = cli.sdn(*QUESTIONS["traceflow"], "--state", state)
     assert res.code == 2 and "INVALID_STATE_OBJECT" in res.err
+
+
+def test_ncp_sync_saves_the_index_the_first_question_reads(cli: Any) -> None:
+    """``ncp sync`` builds ``valid``, ``dfw-ALLOW`` and ``lookups`` from the objects it
+    wrote, keyed as a reader keys the state: the first question loads them, builds
+    nothing, and answers as a question from scratch."""
+    state = _synced(cli)
+    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "lookups", "valid"]
+    saved = {part: _key(state, part) for part in ("valid", "dfw-ALLOW", "lookups")}
+    with QueryIndex.open(state) as index:
+        index.trace_context()
+        assert sorted(index.hits) == ["dfw-ALLOW", "lookups", "valid"]
+        assert index.built == []
+        assert all(key == index.key.as_json() for key in saved.values())
+    warm = _ask(cli, state)
+    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "lint", "lookups", "valid"]
+    assert {part: _key(state, part) for part in saved} == saved  # none rebuilt
+    assert warm == _from_scratch(cli, state)
+
+
+def test_a_sync_that_writes_nothing_saves_a_missing_index_and_keeps_a_current_one(
+        cli: Any) -> None:
+    state = _synced(cli)
+    _ncp_sync(cli, state)  # another input: written, index saved for the new revision
+    saved = (_folder(state) / "dfw-ALLOW").read_bytes()
+    _ncp_sync(cli, state)  # the same input, a no-op: the current index is kept as it is
+    assert (_folder(state) / "dfw-ALLOW").read_bytes() == saved
+    shutil.rmtree(_folder(state))
+    res = cli.sync(cli.GUESTBOOK, _write_policy(cli), now=cli.T0 + 10, extra=["--full"])
+    assert res.code == 0, res.err  # reconciled in full, nothing to write: saved again
+    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "lookups", "valid"]
+    with QueryIndex.open(state) as index:
+        index.trace_context()
+        assert index.built == []
+
+
+def test_an_unwritable_index_location_does_not_fail_the_sync(cli: Any) -> None:
+    state = _synced(cli)
+    shutil.rmtree(_folder(state))
+    _folder(state).write_text("a file where the index folder would go")
+    res = cli.sync(cli.GUESTBOOK, _write_policy(cli), now=cli.T0 + 10)
+    assert res.code == 0, res.err
+    assert res.json()["revision"] == 2
+    assert _folder(state).read_text() == "a file where the index folder would go"
+    answers = _ask(cli, state)
+    _folder(state).unlink()
+    assert answers == _ask(cli, state)

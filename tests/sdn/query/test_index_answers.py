@@ -14,16 +14,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ncp.reconcile.sync import sync_cluster
 from sdn.cli.questions import decision_json
-from sdn.model import SegmentPort
+from sdn.model import Inventory, SegmentPort
 from sdn.policy import reach_matrix
-from sdn.query import QueryIndex
+from sdn.query import QueryIndex, warm_index
 from sdn.query.lazy import LazyInventory
 from sdn.store import Store
+from sdn.store.codec import ChangeSet
 from sdn.traceflow import PacketSpec, TraceContext, trace
 from sdn.traceflow.targets import resolve_source, resolve_target
 from sdn.traceflow.verdicts import judge
@@ -83,3 +85,59 @@ def test_answers_through_the_index_equal_answers_from_scratch(
         got = _answers(ctx, names, protocol, dport)
         got["lint"] = later.lint_findings()
         assert got == expected
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), namespaces=st.integers(1, 4), pods=st.integers(1, 8),
+       policies=st.integers(0, 6), later_pods=st.integers(1, 8),
+       later_policies=st.integers(0, 6), single_tier=st.booleans())
+def test_the_index_a_sync_saves_answers_as_from_scratch(
+        tmp_path_factory: Any, seed: int, namespaces: int, pods: int, policies: int,
+        later_pods: int, later_policies: int, single_tier: bool) -> None:
+    """What ``ncp sync`` saves from the objects it holds (:func:`sdn.query.warm_index`),
+    after a first sync and after a second one that creates, updates and deletes, is what
+    a reader of the stored rows builds."""
+    state = Path(tmp_path_factory.mktemp("warm")) / "state.db"
+    for n_pods, n_policies in ((pods, policies), (later_pods, later_policies)):
+        objs = generate_cluster(namespaces=namespaces, pods=n_pods, seed=seed,
+                                policies=n_policies)
+        with Store.open(state) as store:
+            report = sync_cluster(store, manifests=manifests(*objs),
+                                  config=config(single_tier_topology=single_tier), now=1,
+                                  keep_inventory=True)
+        if report.inventory is None:  # the same input again: a no-op that read nothing
+            assert not report.written
+            continue
+        assert warm_index(state, report.inventory, force=report.written) \
+            == (["valid", "dfw-ALLOW", "lookups"] if report.written else [])
+    with Store.open_readonly(state) as store:
+        scratch = TraceContext.build(store.inventory())
+    names = sorted(p.display_name for p in scratch.inventory.of_type(SegmentPort)
+                   if p.tag("ncp/pod"))[:6]
+    expected = _answers(scratch, names, "TCP", 80)
+    with QueryIndex.open(state) as index:
+        ctx = index.trace_context()
+        assert sorted(index.hits) == ["dfw-ALLOW", "lookups", "valid"] and not index.built
+        assert _answers(ctx, names, "TCP", 80) == expected
+
+
+def test_a_sync_keeps_no_inventory_when_another_writer_came_between(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer's revision between the sync's read and its write: what the sync
+    holds is not the state it leaves, so it hands nothing to the index."""
+    state = tmp_path / "state.db"
+    objs = generate_cluster(namespaces=1, pods=2, seed=1, policies=1)
+    read = Store.inventory
+
+    def read_then_another_write(self: Store) -> Inventory:
+        inventory = read(self)
+        with Store.open(state) as other:
+            other.apply(ChangeSet())
+        return inventory
+
+    with Store.open(state) as store:
+        monkeypatch.setattr(Store, "inventory", read_then_another_write)
+        report = sync_cluster(store, manifests=manifests(*objs), config=config(), now=1,
+                              keep_inventory=True)
+    assert report.written and report.revision == 2 and report.inventory is None

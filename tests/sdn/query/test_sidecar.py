@@ -134,3 +134,27 @@ def test_a_part_is_replaced_whole(tmp_path: Path) -> None:
 
 def test_the_index_lives_beside_the_state() -> None:
     assert sidecar.folder_of(Path(".sdn/state.db")) == Path(".sdn/state.db.idx")
+
+
+def test_an_empty_write_ahead_log_is_stamped_as_a_missing_one(tmp_path: Path) -> None:
+    """The writer's last close deletes the log and the first reader creates it empty:
+    both see the same content, so both must key it the same way."""
+    state = tmp_path / "state.db"
+    state.write_bytes(b"db")
+    missing = sidecar.stamps(state)
+    Path(str(state) + "-wal").write_bytes(b"")
+    assert sidecar.stamps(state) == missing
+    Path(str(state) + "-wal").write_bytes(b"frames")
+    assert sidecar.stamps(state)[1] != missing[1]
+
+
+def test_current_reads_the_header_only(tmp_path: Path) -> None:
+    key = sidecar.Key("id", 3, sidecar.FileStamp(1, 2), sidecar.FileStamp(0, 0))
+    other = sidecar.Key("id", 4, sidecar.FileStamp(1, 2), sidecar.FileStamp(0, 0))
+    allowed = sidecar.allowed_names()
+    assert not sidecar.current(tmp_path, "valid", key, allowed)  # no file
+    assert sidecar.write(tmp_path, "valid", key, True, allowed)
+    assert sidecar.current(tmp_path, "valid", key, allowed)
+    assert not sidecar.current(tmp_path, "valid", other, allowed)
+    (tmp_path / "valid").write_text("not an index\n")
+    assert not sidecar.current(tmp_path, "valid", key, allowed)
