@@ -14,9 +14,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,28 +22,12 @@ from typing import Any
 import pytest
 import yaml
 
-import ncp.cli
 import sdn.cli
+from tests.support.cli_runs import T0, TOPOLOGIES, run_main, sync_sample
 
-ROOT = Path(__file__).resolve().parents[2]
-TOPOLOGIES = ROOT / "topologies"
 SHARED_T1 = TOPOLOGIES / "profiles" / "shared-t1.json"
-T0 = 1_700_000_000.0
 CLIENT = "203.0.113.7"
 KINDS = {"SegmentPort": "P", "Segment": "S", "Tier1": "1", "Tier0": "0"}
-
-
-def _run(main: Any, *argv: object) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
-def _sync(state: Path, sample: str, *extra: object, now: float = T0) -> None:
-    code, out, err = _run(ncp.cli.main, "sync", "--cluster", TOPOLOGIES / sample, "--state",
-                          state, "--now", repr(now), "-q", *extra)
-    assert code in (0, 1), out + err
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +36,17 @@ def states(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for name in ("guestbook", "multi-tenant", "lb-heavy"):
         out[name] = tmp_path_factory.mktemp(name) / "state.db"
-        _sync(out[name], name)
+        sync_sample(out[name], name)
     shared = out["shared-t1"] = tmp_path_factory.mktemp("shared") / "state.db"
-    _sync(shared, "multi-tenant", "--profile", SHARED_T1)
+    sync_sample(shared, "multi-tenant", "--profile", SHARED_T1)
     two = out["two-clusters"] = tmp_path_factory.mktemp("two") / "state.db"
-    _sync(two, "multi-tenant", "--cluster-name", "prod")
-    _sync(two, "multi-tenant", "--cluster-name", "stage", "--profile", SHARED_T1, now=T0 + 1)
+    sync_sample(two, "multi-tenant", "--cluster-name", "prod")
+    sync_sample(two, "multi-tenant", "--cluster-name", "stage", "--profile", SHARED_T1, now=T0 + 1)
     return out
 
 
 def sdn_json(state: Path, *argv: object) -> Any:
-    code, out, err = _run(sdn.cli.main, *argv, "--state", state, "-o", "json")
+    code, out, err = run_main(sdn.cli.main, *argv, "--state", state, "-o", "json")
     assert code == 0, err
     return json.loads(out)
 
@@ -260,14 +242,14 @@ def test_yaml_is_the_json(states: dict[str, Path]) -> None:
     state = states["guestbook"]
     argv = ["path", "--src", "default/frontend-0", "--dst", "svc:default/redis-slave",
             "--state", state]
-    code, out, err = _run(sdn.cli.main, *argv, "-o", "yaml")
+    code, out, err = run_main(sdn.cli.main, *argv, "-o", "yaml")
     assert code == 0, err
     assert yaml.safe_load(out) == sdn_json(state, *argv[:-2])
 
 
 def test_table(states: dict[str, Path]) -> None:
     state = states["multi-tenant"]
-    code, out, err = _run(sdn.cli.main, "path", "--src", "shop/frontend-0", "--dst",
+    code, out, err = run_main(sdn.cli.main, "path", "--src", "shop/frontend-0", "--dst",
                           "payments/api-0", "--state", state)
     assert (code, err) == (0, "")
     lines = out.splitlines()
@@ -287,12 +269,12 @@ def test_table(states: dict[str, Path]) -> None:
 
 def test_table_per_backend_and_out_of_nsx(states: dict[str, Path]) -> None:
     state = states["guestbook"]
-    code, out, _ = _run(sdn.cli.main, "path", "--src", CLIENT, "--dst",
+    code, out, _ = run_main(sdn.cli.main, "path", "--src", CLIENT, "--dst",
                         "svc:default/frontend", "--state", state)
     assert code == 0
     assert out.count("backend ") == 3 and "backend 3 of 3: default/frontend-" in out
     assert out.count("outside ─▶ t0-gateway ─▶") == 3
-    code, out, _ = _run(sdn.cli.main, "path", "--src", "default/frontend-0", "--dst",
+    code, out, _ = run_main(sdn.cli.main, "path", "--src", "default/frontend-0", "--dst",
                         "8.8.8.8", "--state", state)
     assert code == 0
     assert "uplink 0.0.0.0/0, out of NSX" in out
@@ -379,7 +361,7 @@ def test_bad_input_is_one_coded_line(states: dict[str, Path], case: str) -> None
     if "@ingress" in argv:
         argv = [destination(state, Flow("x", name, "", "@ingress", "", "")) if a == "@ingress"
                 else a for a in argv]
-    res = _run(sdn.cli.main, "path", *argv, "--state", state)
+    res = run_main(sdn.cli.main, "path", *argv, "--state", state)
     assert res[0] == 2, res
     [line] = res[2].splitlines()
     assert line.startswith(f"error: {code}"), line

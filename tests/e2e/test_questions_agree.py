@@ -19,40 +19,22 @@ address changes.
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import ncp.cli
 import sdn.cli
+from tests.support.cli_runs import T0, TOPOLOGIES, run_main, sync_sample
 
-ROOT = Path(__file__).resolve().parents[2]
-TOPOLOGIES = ROOT / "topologies"
 GUARDRAILS = TOPOLOGIES / "admin" / "guardrails.yaml"
 GUARDRAILS_PROFILE = TOPOLOGIES / "profiles" / "guardrails.json"
 SHARED_T1 = TOPOLOGIES / "profiles" / "shared-t1.json"
-T0 = 1_700_000_000.0
 CLIENT = "203.0.113.7"
 DEFAULT_RULE = ("/infra/domains/default/security-policies/default-layer3-section/rules/"
                 "default-layer3-rule")
-
-
-def _run(main: Any, *argv: object) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
-def _sync(state: Path, sample: str, *extra: object, now: float = T0) -> None:
-    code, out, err = _run(ncp.cli.main, "sync", "--cluster", TOPOLOGIES / sample, "--state",
-                          state, "--now", repr(now), "-o", "json", *extra)
-    assert code in (0, 1), out + err
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +43,14 @@ def states(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for name in ("guestbook", "multi-tenant", "lb-heavy"):
         out[name] = tmp_path_factory.mktemp(name) / "state.db"
-        _sync(out[name], name)
+        sync_sample(out[name], name)
     admin = out["admin"] = tmp_path_factory.mktemp("admin") / "state.db"
-    code, _, err = _run(sdn.cli.main, "apply", "-f", GUARDRAILS, "--state", admin)
+    code, _, err = run_main(sdn.cli.main, "apply", "-f", GUARDRAILS, "--state", admin)
     assert code == 0, err
-    _sync(admin, "multi-tenant", "--profile", GUARDRAILS_PROFILE)
+    sync_sample(admin, "multi-tenant", "--profile", GUARDRAILS_PROFILE)
     two = out["two-clusters"] = tmp_path_factory.mktemp("two") / "state.db"
-    _sync(two, "multi-tenant", "--cluster-name", "prod")
-    _sync(two, "multi-tenant", "--cluster-name", "stage", "--profile", SHARED_T1, now=T0 + 1)
+    sync_sample(two, "multi-tenant", "--cluster-name", "prod")
+    sync_sample(two, "multi-tenant", "--cluster-name", "stage", "--profile", SHARED_T1, now=T0 + 1)
     return out
 
 
@@ -149,7 +131,7 @@ FLOWS = [
 
 
 def _virtual_servers(state: Path) -> list[dict[str, Any]]:
-    code, out, err = _run(sdn.cli.main, "show", "lb-virtual-servers", "-o", "json", "--state",
+    code, out, err = run_main(sdn.cli.main, "show", "lb-virtual-servers", "-o", "json", "--state",
                           state)
     assert code == 0, err
     data: list[dict[str, Any]] = json.loads(out)
@@ -193,7 +175,7 @@ Answer = list[tuple[str, bool, str | None]]
 
 def _by_traceflow(state: Path, flow: Flow, dst: str) -> tuple[Answer, dict[str, Any]]:
     port = ["--dport", str(flow.port)] if flow.port is not None else []
-    code, out, err = _run(sdn.cli.main, "traceflow", "--state", state, "--src", flow.src,
+    code, out, err = run_main(sdn.cli.main, "traceflow", "--state", state, "--src", flow.src,
                           "--dst", dst, *port, *_options(flow), "--all-backends", "-o", "json")
     assert code == 0, err
     data = json.loads(out)
@@ -221,7 +203,7 @@ def _legs(backends: list[dict[str, Any]], service: dict[str, Any] | None) -> Ans
 
 def _by_explain(state: Path, flow: Flow, dst: str) -> tuple[Answer, dict[str, Any]]:
     port = ["--dport", str(flow.port)] if flow.port is not None else []
-    code, out, err = _run(sdn.cli.main, "explain", "--state", state, "--src", flow.src,
+    code, out, err = run_main(sdn.cli.main, "explain", "--state", state, "--src", flow.src,
                           "--dst", dst, *port, *_options(flow), "-o", "json")
     assert code == 0, err
     data = json.loads(out)
@@ -230,7 +212,7 @@ def _by_explain(state: Path, flow: Flow, dst: str) -> tuple[Answer, dict[str, An
 
 def _by_reach(state: Path, flow: Flow, dst: str) -> Answer:
     port = ["--port", str(flow.port)] if flow.port is not None else []
-    code, out, err = _run(sdn.cli.main, "reach", "--state", state, "--src", flow.src,
+    code, out, err = run_main(sdn.cli.main, "reach", "--state", state, "--src", flow.src,
                           "--dst", dst, *port, *_options(flow), "-o", "json")
     assert code == 0, err
     (result,) = json.loads(out)["results"]
