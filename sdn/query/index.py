@@ -15,7 +15,9 @@ the parts their question needs:
 * ``lookups``: ports by name and address, segments by subnet, every gateway's routing
   table, node addresses (:class:`~sdn.traceflow.lookups.Lookups`): with them a traceflow
   parses the few ports, segments and gateways it meets, not 10,000 ports;
-* ``lint``: ``sdn lint``'s findings on the firewall (it reads every group and rule).
+* ``lint``: ``sdn lint``'s findings on the firewall (it reads every group and rule);
+* ``ipam``: every block's and pool's usage before holds (:class:`~sdn.ipam.Usage`): it
+  takes every pool with its allocations to count, and ``sdn ipam`` shows only the counts.
 
 Keying and invalidation: a part is used only when its header carries this state's
 identity and revision and the stamps of the database and its write-ahead log taken before
@@ -33,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 
 from sdn.graph.queries import Route, RoutingTables, _PrefixTable
+from sdn.ipam import BlockUsage, PoolUsage, SubnetUsage, Usage, usage_of
 from sdn.model import Inventory
 from sdn.policy import compile_dfw
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
@@ -52,6 +55,9 @@ _LOOKUP_CLASSES = sidecar.allowed_names(Lookups, RoutingTables, Route, _PrefixTa
                                         IPv4Address, IPv4Network)
 #: What the ``lint`` part may hold: a list of findings.
 _LINT_CLASSES = sidecar.allowed_names(Finding)
+#: What the ``ipam`` part may hold: usage counts and networks.
+_IPAM_CLASSES = sidecar.allowed_names(Usage, BlockUsage, PoolUsage, SubnetUsage,
+                                      IPv4Address, IPv4Network)
 #: The ``valid`` part holds ``True`` (no class at all).
 _NO_CLASSES: frozenset[tuple[str, str]] = frozenset()
 
@@ -170,6 +176,16 @@ class QueryIndex:
         findings = lint_dfw(self.dfw(), self.inventory())
         self._save("lint", findings, _LINT_CLASSES)
         return findings
+
+    def ipam_usage(self) -> Usage:
+        """Every block's and pool's usage at this revision, before holds (``sdn ipam``
+        adds them: they expire with time, not with revisions)."""
+        loaded = self._load("ipam", _IPAM_CLASSES)
+        if isinstance(loaded, Usage):
+            return loaded
+        usage = usage_of(self.inventory())
+        self._save("ipam", usage, _IPAM_CLASSES)
+        return usage
 
     def trace_context(self, default_action: str = "ALLOW") -> TraceContext:
         """What ``traceflow``, ``explain``, ``reach`` and ``path`` read, built on this
