@@ -16,6 +16,9 @@ the parts their question needs:
   table, node addresses (:class:`~sdn.traceflow.lookups.Lookups`): with them a traceflow
   parses the few ports, segments and gateways it meets, not 10,000 ports;
 * ``lint``: ``sdn lint``'s findings on the firewall (it reads every group and rule);
+* ``topology``: the topology graph's nodes and links (:func:`~sdn.graph.graph_links`:
+  paths, kinds, prefixes, no objects): ``sdn path`` walks it and a whole-cluster picture
+  counts on it, each parsing only the objects it names;
 * ``ipam``: every block's and pool's usage before holds (:class:`~sdn.ipam.Usage`): it
   takes every pool with its allocations to count, and ``sdn ipam`` shows only the counts.
 
@@ -30,10 +33,22 @@ still answers, without saving.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
+import gc
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from types import TracebackType
+from typing import TypeGuard
 
+import networkx as nx
+
+from sdn.graph import (
+    GraphLinks,
+    Relation,
+    build_graph,
+    graph_from_links,
+    graph_links,
+    provide_graph,
+)
 from sdn.graph.queries import Route, RoutingTables, _PrefixTable
 from sdn.ipam import BlockUsage, PoolUsage, SubnetUsage, Usage, usage_of
 from sdn.model import Inventory
@@ -58,6 +73,8 @@ _LINT_CLASSES = sidecar.allowed_names(Finding)
 #: What the ``ipam`` part may hold: usage counts and networks.
 _IPAM_CLASSES = sidecar.allowed_names(Usage, BlockUsage, PoolUsage, SubnetUsage,
                                       IPv4Address, IPv4Network)
+#: What the ``topology`` part may hold: paths, kinds, relations and addresses.
+_TOPOLOGY_CLASSES = sidecar.allowed_names(Relation, IPv4Address, IPv4Interface, IPv4Network)
 #: The ``valid`` part holds ``True`` (no class at all).
 _NO_CLASSES: frozenset[tuple[str, str]] = frozenset()
 
@@ -130,7 +147,30 @@ class QueryIndex:
             else:
                 self._inventory = self.store.inventory()
                 self._save("valid", True, _NO_CLASSES)
+            provide_graph(self._inventory, self.topology_graph)
         return self._inventory
+
+    def topology_graph(self) -> nx.DiGraph:
+        """The topology graph of this revision (:func:`~sdn.graph.build_graph` of its
+        inventory), loaded from the ``topology`` part or built and saved. The graph of
+        :meth:`inventory` comes from here (:func:`~sdn.graph.provide_graph`): ask
+        :func:`~sdn.graph.graph_for`, which keeps it, rather than calling this.
+
+        The collector is paused while the graph is read and rebuilt: its tens of
+        thousands of new dicts and tuples would set off full collections over everything
+        this process holds, several times the cost of the reading itself."""
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            loaded = self._load("topology", _TOPOLOGY_CLASSES)
+            if _is_links(loaded):
+                return graph_from_links(loaded)
+        finally:
+            if paused:
+                gc.enable()
+        graph = build_graph(self.inventory())
+        self._save("topology", graph_links(graph), _TOPOLOGY_CLASSES)
+        return graph
 
     def dfw(self, default_action: str = "ALLOW") -> CompiledDfw:
         """The compiled firewall of this revision with ``default_action``."""
@@ -199,6 +239,19 @@ class QueryIndex:
         if lookups is None:
             self._save("lookups", ctx.lookups, _LOOKUP_CLASSES)
         return ctx
+
+
+def _is_links(value: object) -> TypeGuard[GraphLinks]:
+    """Whether a loaded ``topology`` part has the shape of :data:`~sdn.graph.GraphLinks`
+    (a list of nodes and a list of edges, each with an attribute dict)."""
+    if not (isinstance(value, tuple) and len(value) == 2
+            and all(isinstance(v, list) for v in value)):
+        return False
+    nodes, edges = value
+    return all(isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
+               and isinstance(n[1], dict) for n in nodes) \
+        and all(isinstance(e, tuple) and len(e) == 3 and isinstance(e[0], str)
+                and isinstance(e[1], str) and isinstance(e[2], dict) for e in edges)
 
 
 #: The parts :func:`warm_index` saves: the valid mark, the lookups and the firewall for

@@ -87,7 +87,7 @@ def test_the_first_question_builds_the_index_and_later_ones_read_it(cli: Any) ->
     state = _synced(cli)
     scratch = _from_scratch(cli, state)
     assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "ipam", "lint", "lookups",
-                                                  "valid"]
+                                                  "topology", "valid"]
     assert _ask(cli, state) == scratch
     with QueryIndex.open(state) as index:
         assert isinstance(index.inventory(), LazyInventory)
@@ -272,7 +272,7 @@ def test_ncp_sync_saves_the_index_the_first_question_reads(cli: Any) -> None:
         assert all(key == index.key.as_json() for key in saved.values())
     warm = _ask(cli, state)
     assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "ipam", "lint", "lookups",
-                                                  "valid"]
+                                                  "topology", "valid"]
     assert {part: _key(state, part) for part in saved} == saved  # none rebuilt
     assert warm == _from_scratch(cli, state)
 
