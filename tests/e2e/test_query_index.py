@@ -184,14 +184,17 @@ def _flip_bytes(state: Path, name: str = "dfw-ALLOW") -> None:
     part.write_bytes(bytes(data))
 
 
-def _ipam_of_another_class(state: Path) -> None:
-    """An ``ipam`` part of this key, header and checksum right, holding no usage."""
+def _part_of_another_shape(part: str, allowed: str) -> Callable[[Path], None]:
+    """A ``part`` of this key, header and checksum right, holding what it never holds."""
     from sdn.query import index as query_index
     from sdn.query import sidecar
 
-    with QueryIndex.open(state) as index:
-        sidecar.write(_folder(state), "ipam", index.key, ["not usage"],
-                      query_index._IPAM_CLASSES)
+    def damage(state: Path) -> None:
+        with QueryIndex.open(state) as index:
+            sidecar.write(_folder(state), part, index.key, (["not", "this"], [("a", "b")]),
+                          getattr(query_index, allowed))
+
+    return damage
 
 
 def _another_states_index(state: Path) -> None:
@@ -217,7 +220,9 @@ CORRUPTIONS: dict[str, Callable[[Path], None]] = {
     "foreign-text": _foreign_text,
     "flipped-bytes": _flip_bytes,
     "ipam-flipped-bytes": lambda state: _flip_bytes(state, "ipam"),
-    "ipam-not-usage": _ipam_of_another_class,
+    "ipam-not-usage": _part_of_another_shape("ipam", "_IPAM_CLASSES"),
+    "topology-flipped-bytes": lambda state: _flip_bytes(state, "topology"),
+    "topology-not-links": _part_of_another_shape("topology", "_TOPOLOGY_CLASSES"),
     "another-states-index": _another_states_index,
 }
 
@@ -231,7 +236,8 @@ def test_a_damaged_or_foreign_index_is_ignored_and_rebuilt(cli: Any, damage: str
     with QueryIndex.open(state) as index:  # rebuilt: read back as this state's own
         index.dfw()
         index.ipam_usage()
-        assert index.hits == ["dfw-ALLOW", "ipam"] and index.built == []
+        index.topology_graph()
+        assert index.hits == ["dfw-ALLOW", "ipam", "topology"] and index.built == []
 
 
 def test_an_unwritable_index_location_still_answers(cli: Any) -> None:
