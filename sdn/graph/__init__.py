@@ -6,9 +6,8 @@ Entry points:
   builds an uncached, mutable one). Nodes are Policy paths with their kind; edges say how
   gateways, segments and ports are linked (:class:`Relation`); the objects stay in the
   inventory, so the graph is plain data a cache can keep (:func:`graph_links`,
-  :func:`provide_graph`).
-  :func:`linked` and :func:`nodes_of` read it in path order (the topology picture is drawn
-  from them).
+  :func:`provide_graph`). :func:`linked_paths` and :func:`nodes_of` read it in path order
+  (the topology picture is drawn from them).
 * :class:`TopologyIndex`: which segment or port owns an address, each gateway's routing
   table (:class:`Route`), and the objects between two ports.
 * :mod:`sdn.graph.paths`: the hops from a port (or a Tier-0's uplink) to an address, as
@@ -25,7 +24,6 @@ from sdn.graph.build import (
     graph_for,
     graph_from_links,
     graph_links,
-    linked,
     linked_paths,
     nodes_of,
     provide_graph,
@@ -46,7 +44,6 @@ __all__ = [
     "graph_for",
     "graph_from_links",
     "graph_links",
-    "linked",
     "linked_paths",
     "nodes_of",
     "provide_graph",

@@ -6,7 +6,7 @@ inventory into a :class:`networkx.DiGraph` once and lets every engine walk it.
 
 Nodes are Policy paths of the four topology kinds (``Tier0``, ``Tier1``, ``Segment``,
 ``SegmentPort``), each with the attribute ``kind`` (the ``resource_type``); the objects
-themselves stay in the inventory (:func:`linked` and :func:`nodes_of` read them from it).
+themselves stay in the inventory (:func:`nodes_of` reads them from it by path).
 Why not on the nodes: the graph is then plain data (paths, kinds, prefixes) that the
 query index keeps per revision (:func:`graph_links`, :func:`graph_from_links`), so a
 question that walks a few hops or a picture that counts ports parses only the objects
@@ -260,29 +260,20 @@ def graph_for(inv: Inventory) -> nx.DiGraph:
 
 def linked_paths(graph: nx.DiGraph, path: str, relation: Relation) -> list[str]:
     """The paths ``path`` links to by ``relation``, in path order (the order the edges
-    were added in). A path not in the graph links to nothing."""
-    if path not in graph:
-        return []
-    return [n for n, edge in graph.adj[path].items() if edge["relation"] is relation]
-
-
-def linked(graph: nx.DiGraph, inv: Inventory, path: str, relation: Relation,
-           cls: type[R]) -> list[R]:
-    """The ``cls`` objects of ``inv`` that ``path`` links to by ``relation``, in path
-    order: a Tier-0's ``downlink`` Tier-1s, a gateway's ``segment`` segments, a
-    segment's ``port`` ports, ... (``inv`` is the inventory the graph is of).
+    were added in): a Tier-0's ``downlink`` Tier-1s, a gateway's ``segment`` segments, a
+    segment's ``port`` ports, ... A path not in the graph links to nothing.
 
     Examples:
         >>> from sdn.model import Segment, Tier1
         >>> t1 = Tier1(id="t1", path="/infra/tier-1s/t1")
         >>> segs = [Segment(id=n, path=f"/infra/segments/{n}", connectivity_path=t1.path)
         ...         for n in ("b", "a")]
-        >>> inv = Inventory([t1, *segs])
-        >>> [s.id for s in linked(build_graph(inv), inv, t1.path, Relation.SEGMENT, Segment)]
-        ['a', 'b']
+        >>> linked_paths(build_graph(Inventory([t1, *segs])), t1.path, Relation.SEGMENT)
+        ['/infra/segments/a', '/infra/segments/b']
     """
-    return [obj for n in linked_paths(graph, path, relation)
-            if isinstance(obj := inv.get(n), cls)]
+    if path not in graph:
+        return []
+    return [n for n, edge in graph.adj[path].items() if edge["relation"] is relation]
 
 
 def nodes_of(graph: nx.DiGraph, inv: Inventory, cls: type[R]) -> list[R]:
@@ -310,7 +301,6 @@ __all__ = [
     "graph_for",
     "graph_from_links",
     "graph_links",
-    "linked",
     "linked_paths",
     "nodes_of",
     "provide_graph",

@@ -22,8 +22,9 @@ import itertools
 import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import cached_property
 
-from sdn.graph import Relation, graph_for, linked, linked_paths, nodes_of
+from sdn.graph import Relation, graph_for, linked_paths, nodes_of
 from sdn.model import Inventory, PolicyResource, Segment, SegmentPort, Tier0, Tier1
 
 #: Collapse the Tier-1s of a picture that would draw more segments than this (``sdn
@@ -50,22 +51,34 @@ class _View:
         self.inv = inv
         self.graph = graph_for(inv)
 
+    # Each kind is read from the inventory in one go the first time a picture draws one
+    # of its objects (an inventory that parses lazily then parses it in one query).
+    @cached_property
+    def _tier1s(self) -> dict[str, Tier1]:
+        return {t.path: t for t in self.inv.of_type(Tier1)}
+
+    @cached_property
+    def _segments(self) -> dict[str, Segment]:
+        return {s.path: s for s in self.inv.of_type(Segment)}
+
+    @cached_property
+    def _ports(self) -> dict[str, SegmentPort]:
+        return {p.path: p for p in self.inv.of_type(SegmentPort)}
+
     def tier0s(self) -> list[Tier0]:
         return nodes_of(self.graph, self.inv, Tier0)
 
     def tier1s(self, t0: str) -> list[Tier1]:
-        return linked(self.graph, self.inv, t0, Relation.DOWNLINK, Tier1)
+        return [self._tier1s[p] for p in linked_paths(self.graph, t0, Relation.DOWNLINK)]
 
     def segments(self, gateway: str) -> list[Segment]:
-        return linked(self.graph, self.inv, gateway, Relation.SEGMENT, Segment)
+        return [self._segments[p] for p in linked_paths(self.graph, gateway, Relation.SEGMENT)]
 
     def port_paths(self, segment: str) -> list[str]:
         return linked_paths(self.graph, segment, Relation.PORT)
 
     def port(self, path: str) -> SegmentPort:
-        found = self.inv[path]
-        assert isinstance(found, SegmentPort)  # a ``port`` link leads to a port
-        return found
+        return self._ports[path]
 
     def drawn_tier1s(self, t0: str, match: Callable[[PolicyResource], bool] | None
                      ) -> list[Tier1]:
