@@ -10,16 +10,8 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 import networkx as nx
 import pytest
 
-from sdn.graph import (
-    GRAPH_CACHE_SIZE,
-    Relation,
-    build_graph,
-    clear_graph_cache,
-    graph_for,
-    graph_from_links,
-    graph_links,
-    provide_graph,
-)
+from sdn.graph import GRAPH_CACHE_SIZE, Relation, build_graph, clear_graph_cache, graph_for
+from sdn.graph.build import graph_from_links, graph_links, provide_graph
 from sdn.model import (
     Inventory,
     PolicyResource,
