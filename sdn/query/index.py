@@ -242,16 +242,18 @@ class QueryIndex:
 
 
 def _is_links(value: object) -> TypeGuard[GraphLinks]:
-    """Whether a loaded ``topology`` part has the shape of :data:`~sdn.graph.GraphLinks`
-    (a list of nodes and a list of edges, each with an attribute dict)."""
+    """Whether a loaded ``topology`` part has the shape of :data:`~sdn.graph.GraphLinks`:
+    a list of nodes and a list of edges, each with its attributes (the first of each is
+    looked at: the file is this program's own, checksummed, and holds only the admitted
+    classes, so this guards against another layout of the same classes, not forgery)."""
     if not (isinstance(value, tuple) and len(value) == 2
-            and all(isinstance(v, list) for v in value)):
+            and isinstance(value[0], list) and isinstance(value[1], list)):
         return False
     nodes, edges = value
     return all(isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
-               and isinstance(n[1], dict) for n in nodes) \
+               and isinstance(n[1], dict) for n in nodes[:1]) \
         and all(isinstance(e, tuple) and len(e) == 3 and isinstance(e[0], str)
-                and isinstance(e[1], str) and isinstance(e[2], dict) for e in edges)
+                and isinstance(e[1], str) and isinstance(e[2], dict) for e in edges[:1])
 
 
 #: The parts :func:`warm_index` saves: the valid mark, the lookups and the firewall for
