@@ -15,7 +15,12 @@ the parts their question needs:
 * ``lookups``: ports by name and address, segments by subnet, every gateway's routing
   table, node addresses (:class:`~sdn.traceflow.lookups.Lookups`): with them a traceflow
   parses the few ports, segments and gateways it meets, not 10,000 ports;
-* ``lint``: ``sdn lint``'s findings on the firewall (it reads every group and rule).
+* ``lint``: ``sdn lint``'s findings on the firewall (it reads every group and rule);
+* ``validate``: ``sdn validate``'s problems (every row parsed, every relation checked).
+
+``ncp sync`` saves them all (:func:`warm_index`): ``lint`` and ``validate`` read every
+object, which a reader would have to parse (seconds at 10,000 pods) while the writer
+holds them parsed already.
 
 Keying and invalidation: a part is used only when its header carries this state's
 identity and revision and the stamps of the database and its write-ahead log taken before
@@ -32,8 +37,10 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from types import TracebackType
 
+from sdn.errors import Problem
 from sdn.graph.queries import Route, RoutingTables, _PrefixTable
 from sdn.model import Inventory
+from sdn.model.checks import validate_inventory
 from sdn.policy import compile_dfw
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
 from sdn.policy.lint import Finding, lint_dfw
@@ -52,6 +59,8 @@ _LOOKUP_CLASSES = sidecar.allowed_names(Lookups, RoutingTables, Route, _PrefixTa
                                         IPv4Address, IPv4Network)
 #: What the ``lint`` part may hold: a list of findings.
 _LINT_CLASSES = sidecar.allowed_names(Finding)
+#: What the ``validate`` part may hold: a list of problems.
+_PROBLEM_CLASSES = sidecar.allowed_names(Problem)
 #: The ``valid`` part holds ``True`` (no class at all).
 _NO_CLASSES: frozenset[tuple[str, str]] = frozenset()
 
@@ -143,21 +152,27 @@ class QueryIndex:
         return found
 
     def current(self, actions: tuple[str, ...]) -> bool:
-        """Whether ``valid``, ``lookups`` and ``dfw-<action>`` for every action are saved
+        """Whether ``valid``, ``lookups``, ``dfw-<action>`` for every action, ``lint`` and
+        ``validate`` are saved
         for this key (headers only: a damaged payload is still caught when read)."""
         parts = [("valid", _NO_CLASSES), ("lookups", _LOOKUP_CLASSES),
-                 *((f"dfw-{a}", _DFW_CLASSES) for a in actions)]
+                 *((f"dfw-{a}", _DFW_CLASSES) for a in actions),
+                 ("lint", _LINT_CLASSES), ("validate", _PROBLEM_CLASSES)]
         return all(sidecar.current(self.folder, part, self.key, allowed)
                    for part, allowed in parts)
 
     def warm(self, inventory: Inventory, actions: tuple[str, ...]) -> list[str]:
-        """Build and save ``valid``, ``dfw-<action>`` and ``lookups`` from ``inventory``,
-        every valid object of this revision (see :func:`warm_index`)."""
+        """Build and save ``valid``, ``dfw-<action>``, ``lookups``, ``lint`` and
+        ``validate`` from ``inventory``, every valid object of this revision (see
+        :func:`warm_index`)."""
         self._inventory = inventory
         self._save("valid", True, _NO_CLASSES)
         for action in actions:
             self.dfw(action)
         self.trace_context(actions[0])
+        self.lint_findings()
+        # every object of the revision, all valid: no stored row is a problem of its own
+        self._save("validate", validate_inventory(inventory), _PROBLEM_CLASSES)
         return self.built
 
     def lint_findings(self) -> list[Finding]:
@@ -170,6 +185,19 @@ class QueryIndex:
         findings = lint_dfw(self.dfw(), self.inventory())
         self._save("lint", findings, _LINT_CLASSES)
         return findings
+
+    def validate_problems(self) -> list[Problem]:
+        """``sdn validate``'s problems for this revision: every stored row that does not
+        parse (its field problems), then the cross-object checks on the valid rest
+        (:func:`~sdn.model.checks.validate_inventory`). A pure function of the revision,
+        and it reads every row, so it is kept rather than redone."""
+        loaded = self._load("validate", _PROBLEM_CLASSES)
+        if isinstance(loaded, list) and all(isinstance(p, Problem) for p in loaded):
+            return loaded
+        inventory, invalid = self.store.checked_inventory()
+        problems = invalid + validate_inventory(inventory)
+        self._save("validate", problems, _PROBLEM_CLASSES)
+        return problems
 
     def trace_context(self, default_action: str = "ALLOW") -> TraceContext:
         """What ``traceflow``, ``explain``, ``reach`` and ``path`` read, built on this
@@ -193,7 +221,7 @@ WARM_ACTIONS: tuple[str, ...] = ("ALLOW",)
 def warm_index(state: str | Path, inventory: Inventory, *,
                actions: tuple[str, ...] = WARM_ACTIONS, force: bool = True) -> list[str]:
     """Save the index parts questions read first (``valid``, ``dfw-<action>``,
-    ``lookups``) for the revision a writer just wrote, from the ``inventory`` it holds,
+    ``lookups``, ``lint``, ``validate``) for the revision a writer just wrote, from the ``inventory`` it holds,
     so that the first question after ``ncp sync`` loads them instead of building them.
     Returns the parts built and saved (empty: nothing was).
 

@@ -22,8 +22,7 @@ def expression_paths(items: Iterable[object]) -> Iterable[str]:
 def group_users(inv: Inventory) -> dict[str, set[str]]:
     """Group path -> paths of the objects (rules, policies, groups, ...) referencing it."""
     users: dict[str, set[str]] = defaultdict(set)
-    for path in inv:
-        obj = inv[path]
+    for obj in inv.values():  # all at once: a lazy inventory parses kind by kind
         if isinstance(obj, SecurityPolicy):
             for p in obj.scope:
                 if p != ANY:
