@@ -94,6 +94,13 @@ class Peers:
         return not self.endpoints and not self.outside
 
 
+def side_is_empty(group: GroupMembers) -> bool:
+    """Whether one group's side is :attr:`Peers.empty` (no member endpoint, and every
+    outside term has a criterion without an address), without building its ranges:
+    the lint asks it of every group."""
+    return not group.endpoints and not any(term and all(term) for term in group.outside_terms)
+
+
 def term_covered(term: Term, a: Peers) -> bool:
     """Conservatively: every address of ``term`` matches ``a``'s outside terms."""
     if any(within(crit, a.flat) for crit in term):
