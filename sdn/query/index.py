@@ -221,8 +221,9 @@ WARM_ACTIONS: tuple[str, ...] = ("ALLOW",)
 def warm_index(state: str | Path, inventory: Inventory, *,
                actions: tuple[str, ...] = WARM_ACTIONS, force: bool = True) -> list[str]:
     """Save the index parts questions read first (``valid``, ``dfw-<action>``,
-    ``lookups``, ``lint``, ``validate``) for the revision a writer just wrote, from the ``inventory`` it holds,
-    so that the first question after ``ncp sync`` loads them instead of building them.
+    ``lookups``, ``lint``, ``validate``) for the revision a writer just wrote, from the
+    ``inventory`` it holds, so that the first question after ``ncp sync`` loads them
+    instead of building them.
     Returns the parts built and saved (empty: nothing was).
 
     Call it after the writer's store is *closed*: its last close moves the files' stamps
