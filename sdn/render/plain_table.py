@@ -36,8 +36,11 @@ def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: 
     """
     if not header or not all(header) or any(len(row) != len(header) for row in rows):
         return None
-    if (title and (len(title) > width or not as_is(title))) \
-            or not all(as_is(cell) for row in (header, *rows) for cell in row):
+    if title and len(title) > width:
+        return None
+    # one search over every cell: a space between two cells is plain and ends any
+    # ``:name:`` (no space inside), so the text is plain exactly when every cell is
+    if not as_is(" ".join([title, *(cell for row in (header, *rows) for cell in row)])):
         return None
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     if sum(widths) + len(widths) - 1 > width:
