@@ -4,12 +4,17 @@ whatever rich would lay out differently (rich itself is the oracle)."""
 from __future__ import annotations
 
 import io
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TextIO
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdn.render.output import console, print_table, rich_table
+from sdn.render.output import PIPE_WIDTH, console, print_table, rich_table, surely_no_terminal
 from sdn.render.plain_table import as_is, plain_table
 
 
@@ -85,3 +90,47 @@ def test_print_table_into_a_file_is_rich_byte_for_byte() -> None:
         stream = io.StringIO()
         print_table(["ONE", "TWO"], rows, title="things: 2", stream=stream)
         assert stream.getvalue() == rich_text(["ONE", "TWO"], rows, "things: 2")
+
+
+@contextmanager
+def _pty_stream() -> Iterator[TextIO]:
+    """A stream on a pseudo-terminal (what rich takes for a terminal)."""
+    leader, follower = os.openpty()
+    try:
+        with os.fdopen(follower, "w") as stream:
+            yield stream
+    finally:
+        os.close(leader)
+
+
+STREAMS: dict[str, Callable[[], AbstractContextManager[TextIO]]] = {
+    "string": io.StringIO,
+    "file": lambda: tempfile.TemporaryFile("w"),  # noqa: SIM115 (entered by the test)
+    "terminal": _pty_stream,
+}
+ENVIRONMENTS: dict[str, dict[str, str]] = {
+    "none": {}, "FORCE_COLOR=1": {"FORCE_COLOR": "1"}, "FORCE_COLOR=": {"FORCE_COLOR": ""},
+    "TTY_COMPATIBLE=1": {"TTY_COMPATIBLE": "1"}, "TTY_COMPATIBLE=0": {"TTY_COMPATIBLE": "0"},
+    "NO_COLOR": {"NO_COLOR": "1"}, "TERM=dumb": {"TERM": "dumb"},
+}
+
+
+@pytest.mark.parametrize("stream_kind", list(STREAMS))
+@pytest.mark.parametrize("env", list(ENVIRONMENTS))
+def test_surely_no_terminal_only_where_rich_sees_none(
+        monkeypatch: pytest.MonkeyPatch, stream_kind: str, env: str) -> None:
+    """Told without rich, but never where rich would style or fold: the plain path is
+    taken only where rich draws at the pipe width without styling."""
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "TERM"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in ENVIRONMENTS[env].items():
+        monkeypatch.setenv(name, value)
+    with STREAMS[stream_kind]() as stream:
+        out = console(stream)
+        if surely_no_terminal(stream):
+            assert not out.is_terminal and out.color_system is None
+            assert out.width == PIPE_WIDTH
+        if stream_kind != "terminal" and env in ("none", "NO_COLOR", "TERM=dumb"):
+            assert surely_no_terminal(stream)  # the common case takes the plain path
+        if stream_kind == "terminal":
+            assert not surely_no_terminal(stream)
