@@ -8,7 +8,7 @@ no colour, no terminal width to fold to (:func:`~sdn.render.output.console` give
 markup or an emoji code, and the table fits that width, the lines are simply the cells
 padded to their column's width, one space apart, byte for byte what rich prints (a
 property test compares the two); anything else (a terminal, styling, a cell that is
-wide, folds, or holds ``[`` or ``:name:``) is left to rich.
+wide, folds, or holds ``[`` or an emoji code such as ``:smile:``) is left to rich.
 """
 
 from __future__ import annotations
@@ -17,13 +17,23 @@ import re
 from collections.abc import Sequence
 
 #: What rich would not print as it is: a character outside printable ASCII (control
-#: codes, tabs, wide characters), the ``[`` of a markup tag, or ``:name:``, an emoji code.
-_NOT_PLAIN = re.compile(r"[^\x20-\x7e]|\[|:\S*?:")
+#: codes, tabs, wide characters) or the ``[`` of a markup tag.
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]|\[")
+#: Text between two colons, which rich may read as an emoji code (``:smile:``).
+_COLONS = re.compile(r":\S*?:")
 
 
 def as_is(text: str) -> bool:
-    """Whether rich prints ``text`` as it is (no markup, emoji, control or wide chars)."""
-    return _NOT_PLAIN.search(text) is None
+    """Whether rich prints ``text`` as it is: no markup, no control or wide characters,
+    and no emoji code. Text between colons is common (a MAC address) and mostly no
+    emoji: rich's own replacement decides then (``:ab:`` is one, ``:50:`` is not)."""
+    if _NOT_PRINTABLE.search(text):
+        return False
+    if _COLONS.search(text) is None:
+        return True
+    from rich._emoji_replace import _emoji_replace  # only its table: no console, no layout
+
+    return _emoji_replace(text) == text
 
 
 def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: str,

@@ -28,12 +28,16 @@ def rich_text(header: list[str], rows: list[list[str]], title: str) -> str:
 #: Cells of the characters our tables hold, plus those rich treats specially
 #: (markup, emoji codes, tabs, control and wide characters).
 CELL = st.text(alphabet=st.sampled_from(list("ab /-_.,()09:[]\\\t\x07é界 ")), max_size=12)
+#: Cells with colons: MAC addresses, and emoji codes among them.
+COLON_CELL = st.lists(st.sampled_from(["02", "50", "0a", "ab", "a", "100", "", "x y"]),
+                      max_size=6).map(":".join)
 #: Cells the plain writer always takes (no colon, bracket or special character).
 PLAIN_CELL = st.text(alphabet=st.sampled_from(list("ab /-_.,()09 ")), max_size=12)
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.data(), columns=st.integers(1, 4), cells=st.sampled_from([CELL, PLAIN_CELL]))
+@given(data=st.data(), columns=st.integers(1, 4),
+       cells=st.sampled_from([CELL, PLAIN_CELL, COLON_CELL]))
 def test_plain_table_prints_what_rich_prints(data: st.DataObject, columns: int,
                                             cells: st.SearchStrategy[str]) -> None:
     """Any table it writes is rich's; every table of plain cells it writes."""
@@ -66,11 +70,14 @@ def test_wide_tables_fit_or_are_left_to_rich(widths: list[int], width: int) -> N
     ("plain text: with a colon", True),
     ("/infra/domains/default/groups/g-1", True),
     ("[bold]markup", False),
-    ("an :emoji: code", False),
-    ("two::colons", False),
+    ("a :smile: code", False),
+    ("02:ab:00:54", False),  # :ab: is an emoji code to rich
+    ("02:50:0a:00:54:02", True),  # a MAC address: colons, but no emoji code
+    ("two::colons", True),
     ("tab\there", False),
     ("wide 界", False),
-], ids=["colon", "path", "markup", "emoji", "double-colon", "tab", "wide"])
+], ids=["colon", "path", "markup", "emoji", "emoji-in-mac", "mac", "double-colon", "tab",
+        "wide"])
 def test_what_rich_prints_as_is(text: str, expected: bool) -> None:
     assert as_is(text) is expected
 
