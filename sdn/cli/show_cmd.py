@@ -57,12 +57,11 @@ def _counted(store: Store, resource_type: str, objs: list[PolicyResource], *,
 def validate(args: argparse.Namespace) -> int:
     """Every stored object that is invalid on its own (each field problem), then the
     cross-object checks on the valid rest; exit 1 when any problem is found. Kept per
-    state revision in the query index (:meth:`~sdn.query.QueryIndex.validate_problems`):
+    state revision in the query index (:mod:`sdn.query.checked`):
     the first reader of a revision (or ``ncp sync``) checks, later ones load."""
-    from sdn.query import QueryIndex  # here: ``sdn show`` needs none of the index's imports
+    from sdn.query.checked import validate_state  # here: ``sdn show`` needs none of it
 
-    with QueryIndex.open(args.state) as index:
-        problems = index.validate_problems()
+    problems = validate_state(args.state)
     if args.output in STRUCTURED:
         print_data([{"code": p.code, "object": p.obj, "message": p.message} for p in problems],
                    args.output)

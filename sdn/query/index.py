@@ -40,11 +40,10 @@ from types import TracebackType
 from sdn.errors import Problem
 from sdn.graph.queries import Route, RoutingTables, _PrefixTable
 from sdn.model import Inventory
-from sdn.model.checks import validate_inventory
 from sdn.policy import compile_dfw
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
 from sdn.policy.lint import Finding, lint_dfw
-from sdn.query import sidecar
+from sdn.query import checked, sidecar
 from sdn.query.lazy import LazyInventory
 from sdn.query.sidecar import Key
 from sdn.store import Store
@@ -59,8 +58,6 @@ _LOOKUP_CLASSES = sidecar.allowed_names(Lookups, RoutingTables, Route, _PrefixTa
                                         IPv4Address, IPv4Network)
 #: What the ``lint`` part may hold: a list of findings.
 _LINT_CLASSES = sidecar.allowed_names(Finding)
-#: What the ``validate`` part may hold: a list of problems.
-_PROBLEM_CLASSES = sidecar.allowed_names(Problem)
 #: The ``valid`` part holds ``True`` (no class at all).
 _NO_CLASSES: frozenset[tuple[str, str]] = frozenset()
 
@@ -91,16 +88,8 @@ class QueryIndex:
         leaves a key older than the content, which no later reader matches (a rebuild,
         never a stale answer).
         """
-        path = Path(state)
-        before = sidecar.stamps(path)
-        store = Store.open_readonly(path)
-        try:
-            store.pin()
-            key = Key(store.identity, store.revision, *before)
-        except BaseException:
-            store.close()
-            raise
-        return cls(store, key, sidecar.folder_of(path))
+        store, key = checked.pinned(state)
+        return cls(store, key, sidecar.folder_of(Path(state)))
 
     def close(self) -> None:
         """Close the store: a lazy inventory handed out reads nothing more after this."""
@@ -157,7 +146,7 @@ class QueryIndex:
         for this key (headers only: a damaged payload is still caught when read)."""
         parts = [("valid", _NO_CLASSES), ("lookups", _LOOKUP_CLASSES),
                  *((f"dfw-{a}", _DFW_CLASSES) for a in actions),
-                 ("lint", _LINT_CLASSES), ("validate", _PROBLEM_CLASSES)]
+                 ("lint", _LINT_CLASSES), (checked.PART, checked.PROBLEM_CLASSES)]
         return all(sidecar.current(self.folder, part, self.key, allowed)
                    for part, allowed in parts)
 
@@ -172,7 +161,7 @@ class QueryIndex:
         self.trace_context(actions[0])
         self.lint_findings()
         # every object of the revision, all valid: no stored row is a problem of its own
-        self._save("validate", validate_inventory(inventory), _PROBLEM_CLASSES)
+        self._save(checked.PART, checked.problems_of(inventory, []), checked.PROBLEM_CLASSES)
         return self.built
 
     def lint_findings(self) -> list[Finding]:
@@ -189,14 +178,10 @@ class QueryIndex:
     def validate_problems(self) -> list[Problem]:
         """``sdn validate``'s problems for this revision: every stored row that does not
         parse (its field problems), then the cross-object checks on the valid rest
-        (:func:`~sdn.model.checks.validate_inventory`). A pure function of the revision,
-        and it reads every row, so it is kept rather than redone."""
-        loaded = self._load("validate", _PROBLEM_CLASSES)
-        if isinstance(loaded, list) and all(isinstance(p, Problem) for p in loaded):
-            return loaded
-        inventory, invalid = self.store.checked_inventory()
-        problems = invalid + validate_inventory(inventory)
-        self._save("validate", problems, _PROBLEM_CLASSES)
+        (:mod:`sdn.query.checked`). A pure function of the revision, and it reads every
+        row, so it is kept rather than redone."""
+        problems, loaded = checked.kept_problems(self.store, self.key, self.folder)
+        (self.hits if loaded else self.built).append(checked.PART)
         return problems
 
     def trace_context(self, default_action: str = "ALLOW") -> TraceContext:

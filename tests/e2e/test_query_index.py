@@ -359,3 +359,25 @@ def test_a_sync_that_writes_nothing_saves_a_missing_lint_or_validate_part(cli: A
     res = cli.sync(cli.GUESTBOOK, _write_policy(cli), now=cli.T0 + 10, extra=["--full"])
     assert res.code == 0, res.err
     assert sorted(os.listdir(_folder(state))) == ALL_PARTS
+
+
+def test_validate_loads_no_compiler_graph_or_traceflow(cli: Any) -> None:
+    """``sdn validate`` reads its kept answer through :mod:`sdn.query.checked` alone: the
+    modules the index needs for other questions are not imported (start-up time)."""
+    state = _synced(cli)
+    probe = ("import sys; from sdn.cli import main; code = main(['validate', '--state', "
+             f"{str(state)!r}]); print(code, sorted({{m.split('.')[0] if m.startswith("
+             "'networkx') else m for m in sys.modules if m.startswith(('networkx', "
+             "'sdn.policy', 'sdn.traceflow', 'sdn.graph', 'sdn.query.index'))}))")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.splitlines()[-1] == "0 []"
+
+
+def test_the_package_names_its_index_lazily() -> None:
+    import sdn.query
+
+    assert sdn.query.QueryIndex is QueryIndex
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        sdn.query.nothing  # noqa: B018
