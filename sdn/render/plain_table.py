@@ -16,9 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-#: What rich would not print as it is: a character outside printable ASCII (control
-#: codes, tabs, wide characters) or the ``[`` of a markup tag.
-_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]|\[")
 #: Text between two colons, which rich may read as an emoji code (``:smile:``).
 _COLONS = re.compile(r":\S*?:")
 
@@ -27,7 +24,8 @@ def as_is(text: str) -> bool:
     """Whether rich prints ``text`` as it is: no markup, no control or wide characters,
     and no emoji code. Text between colons is common (a MAC address) and mostly no
     emoji: rich's own replacement decides then (``:ab:`` is one, ``:50:`` is not)."""
-    if _NOT_PRINTABLE.search(text):
+    # printable ASCII only (no control codes, tabs or wide characters), no markup tag
+    if not (text.isascii() and text.isprintable()) or "[" in text:
         return False
     if _COLONS.search(text) is None:
         return True
