@@ -55,11 +55,13 @@ def run(args: argparse.Namespace) -> int:
         owners = _owners(inv)
         findings = [f for f in findings if owners.get(f.path) == args.cluster]
     several = len(clusters) > 1
-    findings = sort_findings([
-        *findings,
-        *(Finding(p.code, WARNING, p.obj, f"cluster {c}: {p.message}" if several else p.message)
-          for c, p in stored),
-    ])
+    if stored:  # the lint's own findings come sorted (and stay so when filtered)
+        findings = sort_findings([
+            *findings,
+            *(Finding(p.code, WARNING, p.obj,
+                      f"cluster {c}: {p.message}" if several else p.message)
+              for c, p in stored),
+        ])
     failed = fails(findings, args.fail_on)
     if args.output in STRUCTURED:
         print_data([{"code": f.code, "severity": f.severity, "object": f.path,

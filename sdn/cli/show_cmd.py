@@ -6,7 +6,6 @@ import argparse
 
 from sdn.cli.filters import object_filter, wanted_tags
 from sdn.model import KINDS, PolicyResource
-from sdn.model.checks import validate_inventory
 from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.render.tables import COUNTED, table_for
 from sdn.store import Store
@@ -57,10 +56,12 @@ def _counted(store: Store, resource_type: str, objs: list[PolicyResource], *,
 
 def validate(args: argparse.Namespace) -> int:
     """Every stored object that is invalid on its own (each field problem), then the
-    cross-object checks on the valid rest; exit 1 when any problem is found."""
-    with Store.open_readonly(args.state) as store:
-        inventory, invalid = store.checked_inventory()
-    problems = invalid + validate_inventory(inventory)
+    cross-object checks on the valid rest; exit 1 when any problem is found. Kept per
+    state revision in the query index (:mod:`sdn.query.checked`):
+    the first reader of a revision (or ``ncp sync``) checks, later ones load."""
+    from sdn.query.checked import validate_state  # here: ``sdn show`` needs none of it
+
+    problems = validate_state(args.state)
     if args.output in STRUCTURED:
         print_data([{"code": p.code, "object": p.obj, "message": p.message} for p in problems],
                    args.output)

@@ -7,8 +7,26 @@ its inventory (parsed lazily, :mod:`sdn.query.lazy`) and its compiled firewall;
 :mod:`sdn.query.sidecar` is the index's file format (keyed, checksummed, never trusted).
 It sits between the CLI and the store: it reads the state only through
 :class:`~sdn.store.Store`, and never writes it.
+
+Its names are imported when first used (:func:`__getattr__`): a command that needs only a
+light part of the package (``sdn validate``: :mod:`sdn.query.checked`) does not load the
+compiler, graph and traceflow modules the index imports.
 """
 
-from sdn.query.index import QueryIndex, warm_index
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sdn.query.index import QueryIndex, warm_index
 
 __all__ = ["QueryIndex", "warm_index"]
+
+
+def __getattr__(name: str) -> object:
+    """``QueryIndex`` and ``warm_index``, from :mod:`sdn.query.index` when first asked."""
+    if name in __all__:
+        from sdn.query import index
+
+        return getattr(index, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,11 @@ the parts their question needs:
   counts on it, each parsing only the objects it names;
 * ``ipam``: every block's and pool's usage before holds (:class:`~sdn.ipam.Usage`): it
   takes every pool with its allocations to count, and ``sdn ipam`` shows only the counts.
+* ``validate``: ``sdn validate``'s problems (every row parsed, every relation checked).
+
+``ncp sync`` saves all but ``topology`` and ``ipam`` (:func:`warm_index`): ``lint``
+and ``validate`` read every object, which a reader would have to parse (seconds at
+10,000 pods) while the writer holds them parsed already.
 
 Keying and invalidation: a part is used only when its header carries this state's
 identity and revision and the stamps of the database and its write-ahead log taken before
@@ -41,6 +46,7 @@ from typing import TypeGuard
 
 import networkx as nx
 
+from sdn.errors import Problem
 from sdn.graph import (
     GraphLinks,
     Relation,
@@ -55,7 +61,7 @@ from sdn.model import Inventory
 from sdn.policy import compile_dfw
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
 from sdn.policy.lint import Finding, lint_dfw
-from sdn.query import sidecar
+from sdn.query import checked, sidecar
 from sdn.query.lazy import LazyInventory
 from sdn.query.sidecar import Key
 from sdn.store import Store
@@ -105,16 +111,8 @@ class QueryIndex:
         leaves a key older than the content, which no later reader matches (a rebuild,
         never a stale answer).
         """
-        path = Path(state)
-        before = sidecar.stamps(path)
-        store = Store.open_readonly(path)
-        try:
-            store.pin()
-            key = Key(store.identity, store.revision, *before)
-        except BaseException:
-            store.close()
-            raise
-        return cls(store, key, sidecar.folder_of(path))
+        store, key = checked.pinned(state)
+        return cls(store, key, sidecar.folder_of(Path(state)))
 
     def close(self) -> None:
         """Close the store: a lazy inventory handed out reads nothing more after this."""
@@ -189,21 +187,27 @@ class QueryIndex:
         return found
 
     def current(self, actions: tuple[str, ...]) -> bool:
-        """Whether ``valid``, ``lookups`` and ``dfw-<action>`` for every action are saved
+        """Whether ``valid``, ``lookups``, ``dfw-<action>`` for every action, ``lint`` and
+        ``validate`` are saved
         for this key (headers only: a damaged payload is still caught when read)."""
         parts = [("valid", _NO_CLASSES), ("lookups", _LOOKUP_CLASSES),
-                 *((f"dfw-{a}", _DFW_CLASSES) for a in actions)]
+                 *((f"dfw-{a}", _DFW_CLASSES) for a in actions),
+                 ("lint", _LINT_CLASSES), (checked.PART, checked.PROBLEM_CLASSES)]
         return all(sidecar.current(self.folder, part, self.key, allowed)
                    for part, allowed in parts)
 
     def warm(self, inventory: Inventory, actions: tuple[str, ...]) -> list[str]:
-        """Build and save ``valid``, ``dfw-<action>`` and ``lookups`` from ``inventory``,
-        every valid object of this revision (see :func:`warm_index`)."""
+        """Build and save ``valid``, ``dfw-<action>``, ``lookups``, ``lint`` and
+        ``validate`` from ``inventory``, every valid object of this revision (see
+        :func:`warm_index`)."""
         self._inventory = inventory
         self._save("valid", True, _NO_CLASSES)
         for action in actions:
             self.dfw(action)
         self.trace_context(actions[0])
+        self.lint_findings()
+        # every object of the revision, all valid: no stored row is a problem of its own
+        self._save(checked.PART, checked.problems_of(inventory, []), checked.PROBLEM_CLASSES)
         return self.built
 
     def lint_findings(self) -> list[Finding]:
@@ -226,6 +230,14 @@ class QueryIndex:
         usage = usage_of(self.inventory())
         self._save("ipam", usage, _IPAM_CLASSES)
         return usage
+    def validate_problems(self) -> list[Problem]:
+        """``sdn validate``'s problems for this revision: every stored row that does not
+        parse (its field problems), then the cross-object checks on the valid rest
+        (:mod:`sdn.query.checked`). A pure function of the revision, and it reads every
+        row, so it is kept rather than redone."""
+        problems, loaded = checked.kept_problems(self.store, self.key, self.folder)
+        (self.hits if loaded else self.built).append(checked.PART)
+        return problems
 
     def trace_context(self, default_action: str = "ALLOW") -> TraceContext:
         """What ``traceflow``, ``explain``, ``reach`` and ``path`` read, built on this
@@ -264,8 +276,9 @@ WARM_ACTIONS: tuple[str, ...] = ("ALLOW",)
 def warm_index(state: str | Path, inventory: Inventory, *,
                actions: tuple[str, ...] = WARM_ACTIONS, force: bool = True) -> list[str]:
     """Save the index parts questions read first (``valid``, ``dfw-<action>``,
-    ``lookups``) for the revision a writer just wrote, from the ``inventory`` it holds,
-    so that the first question after ``ncp sync`` loads them instead of building them.
+    ``lookups``, ``lint``, ``validate``) for the revision a writer just wrote, from the
+    ``inventory`` it holds, so that the first question after ``ncp sync`` loads them
+    instead of building them.
     Returns the parts built and saved (empty: nothing was).
 
     Call it after the writer's store is *closed*: its last close moves the files' stamps

@@ -33,6 +33,7 @@ QUESTIONS: dict[str, list[str]] = {
     "reach": ["reach", "--port", "80", "-o", "json"],
     "reach-dst": ["reach", "--dst", "default/frontend-0", "--port", "80", "-o", "json"],
     "lint": ["lint", "--fail-on", "never", "-o", "json"],
+    "validate": ["validate", "-o", "json"],
     "ipam": ["ipam", "-o", "json", "--now", "1700000000"],
     "topology": ["topology", "-n", "default"],
 }
@@ -52,6 +53,12 @@ ADMIN_DROP = [
      "rules": [{"id": "drop-frontend", "destination_groups":
                 ["/infra/domains/default/groups/frontend-pods"], "action": "DROP"}]},
 ]
+
+
+#: The parts ``ncp sync`` saves, and the questions above build.
+ALL_PARTS = ["dfw-ALLOW", "lint", "lookups", "valid", "validate"]
+#: With the parts the first `path`, picture and `ipam` of a revision add.
+ASKED_PARTS = sorted([*ALL_PARTS, "ipam", "topology"])
 
 
 def _ask(cli: Any, state: Path) -> dict[str, tuple[int, str, str]]:
@@ -86,8 +93,7 @@ def _synced(cli: Any, *extra: Path) -> Path:
 def test_the_first_question_builds_the_index_and_later_ones_read_it(cli: Any) -> None:
     state = _synced(cli)
     scratch = _from_scratch(cli, state)
-    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "ipam", "lint", "lookups",
-                                                  "topology", "valid"]
+    assert sorted(os.listdir(_folder(state))) == ASKED_PARTS
     assert _ask(cli, state) == scratch
     with QueryIndex.open(state) as index:
         assert isinstance(index.inventory(), LazyInventory)
@@ -265,20 +271,21 @@ def test_an_invalid_stored_object_is_still_refused_after_the_index_was_built(
 
 
 def test_ncp_sync_saves_the_index_the_first_question_reads(cli: Any) -> None:
-    """``ncp sync`` builds ``valid``, ``dfw-ALLOW`` and ``lookups`` from the objects it
-    wrote, keyed as a reader keys the state: the first question loads them, builds
-    nothing, and answers as a question from scratch."""
+    """``ncp sync`` builds ``valid``, ``dfw-ALLOW``, ``lookups``, ``lint`` and
+    ``validate`` from the objects it wrote, keyed as a reader keys the state: the first
+    question loads them, builds nothing, and answers as a question from scratch."""
     state = _synced(cli)
-    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "lookups", "valid"]
-    saved = {part: _key(state, part) for part in ("valid", "dfw-ALLOW", "lookups")}
+    assert sorted(os.listdir(_folder(state))) == ALL_PARTS
+    saved = {part: _key(state, part) for part in ALL_PARTS}
     with QueryIndex.open(state) as index:
         index.trace_context()
-        assert sorted(index.hits) == ["dfw-ALLOW", "lookups", "valid"]
+        index.lint_findings()
+        index.validate_problems()
+        assert sorted(index.hits) == ALL_PARTS
         assert index.built == []
         assert all(key == index.key.as_json() for key in saved.values())
     warm = _ask(cli, state)
-    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "ipam", "lint", "lookups",
-                                                  "topology", "valid"]
+    assert sorted(os.listdir(_folder(state))) == ASKED_PARTS
     assert {part: _key(state, part) for part in saved} == saved  # none rebuilt
     assert warm == _from_scratch(cli, state)
 
@@ -293,7 +300,7 @@ def test_a_sync_that_writes_nothing_saves_a_missing_index_and_keeps_a_current_on
     shutil.rmtree(_folder(state))
     res = cli.sync(cli.GUESTBOOK, _write_policy(cli), now=cli.T0 + 10, extra=["--full"])
     assert res.code == 0, res.err  # reconciled in full, nothing to write: saved again
-    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "lookups", "valid"]
+    assert sorted(os.listdir(_folder(state))) == ALL_PARTS
     with QueryIndex.open(state) as index:
         index.trace_context()
         assert index.built == []
@@ -310,3 +317,88 @@ def test_an_unwritable_index_location_does_not_fail_the_sync(cli: Any) -> None:
     answers = _ask(cli, state)
     _folder(state).unlink()
     assert answers == _ask(cli, state)
+
+
+def _undeclared_class(state: Path, part: str) -> None:
+    """A part whose header is right but whose payload holds a class the part does not
+    declare (a lint finding where validate's problems go, and the other way round)."""
+    from sdn.errors import Problem
+    from sdn.policy.lint import Finding
+    from sdn.query import sidecar
+
+    declared, stranger = (Finding, Problem("X", "/x", "x")) if part == "lint" \
+        else (Problem, Finding("X", "info", "/x", "x"))
+    with QueryIndex.open(state) as index:
+        key = index.key
+    assert sidecar.write(_folder(state), part, key, [stranger],
+                         sidecar.allowed_names(declared))
+
+
+PART_DAMAGES: dict[str, Callable[[Path, str], None]] = {
+    "truncated": lambda state, part: (_folder(state) / part).write_bytes(
+        (_folder(state) / part).read_bytes()[:300]),
+    "foreign-text": lambda state, part: (_folder(state) / part).write_text("not ours\n"),
+    "undeclared-class": _undeclared_class,
+}
+
+
+@pytest.mark.parametrize("part", ["lint", "validate"])
+@pytest.mark.parametrize("damage", list(PART_DAMAGES))
+def test_a_damaged_lint_or_validate_part_is_rebuilt_never_trusted(
+        cli: Any, damage: str, part: str) -> None:
+    state = _synced(cli)
+    expected = _from_scratch(cli, state)
+    PART_DAMAGES[damage](state, part)
+    assert _ask(cli, state) == expected
+    with QueryIndex.open(state) as index:  # rebuilt: read back as this state's own
+        index.lint_findings() if part == "lint" else index.validate_problems()
+        assert index.hits == [part] and index.built == []
+
+
+def test_validate_sees_a_row_broken_after_its_answer_was_kept(cli: Any) -> None:
+    """A hand edit (no revision bump) after ``validate`` was kept: the stamps moved, so
+    the kept answer is not used and the broken row is reported, as from scratch."""
+    state = _synced(cli)
+    assert cli.sdn("validate", "--state", state).code == 0
+    with sqlite3.connect(state) as db:
+        db.execute("UPDATE objects SET body='{\"resource_type\": \"Group\"}' WHERE path = "
+                   "(SELECT MIN(path) FROM objects WHERE resource_type='Group')")
+    db.close()
+    res = cli.sdn(*QUESTIONS["validate"], "--state", state)
+    assert res.code == 1 and res.json()
+    assert (res.code, res.out) == _from_scratch(cli, state)["validate"][:2]
+    assert (res.code, res.out) == _ask(cli, state)["validate"][:2]  # kept, and the same
+
+
+def test_a_sync_that_writes_nothing_saves_a_missing_lint_or_validate_part(cli: Any) -> None:
+    """The index counts as current only with every part: a sync reconciled in full that
+    writes nothing saves the ones missing."""
+    state = _synced(cli)
+    _ncp_sync(cli, state)
+    for part in ("lint", "validate"):
+        (_folder(state) / part).unlink()
+    res = cli.sync(cli.GUESTBOOK, _write_policy(cli), now=cli.T0 + 10, extra=["--full"])
+    assert res.code == 0, res.err
+    assert sorted(os.listdir(_folder(state))) == ALL_PARTS
+
+
+def test_validate_loads_no_compiler_graph_or_traceflow(cli: Any) -> None:
+    """``sdn validate`` reads its kept answer through :mod:`sdn.query.checked` alone: the
+    modules the index needs for other questions are not imported (start-up time)."""
+    state = _synced(cli)
+    probe = ("import sys; from sdn.cli import main; code = main(['validate', '--state', "
+             f"{str(state)!r}]); print(code, sorted({{m.split('.')[0] if m.startswith("
+             "'networkx') else m for m in sys.modules if m.startswith(('networkx', "
+             "'sdn.policy', 'sdn.traceflow', 'sdn.graph', 'sdn.query.index'))}))")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.splitlines()[-1] == "0 []"
+
+
+def test_the_package_names_its_index_lazily() -> None:
+    import sdn.query
+
+    assert sdn.query.QueryIndex is QueryIndex
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        sdn.query.nothing  # noqa: B018

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sdn.model import ANY, Group, Inventory, NestedExpression, PathExpression, SecurityPolicy
 from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint.findings import EMPTY_GROUP, INFO, UNUSED_GROUP, WARNING, Finding
-from sdn.policy.lint.values import Peers
+from sdn.policy.lint.values import side_is_empty
 
 
 def expression_paths(items: Iterable[object]) -> Iterable[str]:
@@ -22,8 +22,7 @@ def expression_paths(items: Iterable[object]) -> Iterable[str]:
 def group_users(inv: Inventory) -> dict[str, set[str]]:
     """Group path -> paths of the objects (rules, policies, groups, ...) referencing it."""
     users: dict[str, set[str]] = defaultdict(set)
-    for path in inv:
-        obj = inv[path]
+    for obj in inv.values():  # all at once: a lazy inventory parses kind by kind
         if isinstance(obj, SecurityPolicy):
             for p in obj.scope:
                 if p != ANY:
@@ -49,7 +48,7 @@ def group_findings(dfw: CompiledDfw, inv: Inventory) -> list[Finding]:
     for g in inv.of_type(Group):
         used = sorted(users.get(g.path, ()))
         members = dfw.groups.get(g.path)
-        if members is not None and Peers.of((members,)).empty:
+        if members is not None and side_is_empty(members):
             if used:
                 shown = ", ".join(used[:3]) + (f" and {len(used) - 3} more" if len(used) > 3
                                                else "")

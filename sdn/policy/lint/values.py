@@ -94,6 +94,13 @@ class Peers:
         return not self.endpoints and not self.outside
 
 
+def side_is_empty(group: GroupMembers) -> bool:
+    """Whether one group's side is :attr:`Peers.empty` (no member endpoint, and every
+    outside term has a criterion without an address), without building its ranges:
+    the lint asks it of every group."""
+    return not group.endpoints and not any(term and all(term) for term in group.outside_terms)
+
+
 def term_covered(term: Term, a: Peers) -> bool:
     """Conservatively: every address of ``term`` matches ``a``'s outside terms."""
     if any(within(crit, a.flat) for crit in term):
@@ -114,7 +121,9 @@ def peers_cover(a: Peers | None, b: Peers | None) -> bool:
 
 
 def peers_register(v: Peers) -> Iterable[Hashable]:
-    keys: list[Hashable] = [("e", i) for i in v.endpoints]
+    # an endpoint is its own key (an int; the other keys are tuples): millions of
+    # registrations on a large cluster, and none of them allocates
+    keys: list[Hashable] = list(v.endpoints)
     if v.outside:
         keys.append(("o",))
     for lo, hi in v.flat:
@@ -128,7 +137,7 @@ def peers_register(v: Peers) -> Iterable[Hashable]:
 
 def peers_witnesses(v: Peers) -> list[tuple[Hashable, ...]]:
     if v.endpoints:
-        return [(("e", i),) for i in v.endpoints]
+        return [(i,) for i in v.endpoints]
     single = [t for t in v.outside if len(t) == 1]
     if single:
         # a cover holds each of these ranges inside its flat ranges or a multi-criterion term

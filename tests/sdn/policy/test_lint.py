@@ -7,10 +7,12 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import FrozenInstanceError, dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sdn.model import (
     Group,
@@ -26,9 +28,10 @@ from sdn.model import (
     security_policy_path,
 )
 from sdn.policy import CompiledDfw, CompiledRule, Endpoint, compile_dfw, evaluate_flow
-from sdn.policy.compiler import PROTOCOL_NUMBERS
+from sdn.policy.compiler import PROTOCOL_NUMBERS, GroupMembers
 from sdn.policy.evaluator import candidates, decide
 from sdn.policy.lint import Finding, finding_key, lint_dfw
+from sdn.policy.lint.values import Peers, side_is_empty
 from tests.support.builders import T0, port, segment
 
 Paths = str | tuple[str, ...]
@@ -573,3 +576,17 @@ def test_the_soundness_properties_are_exercised() -> None:
     assert seen["shadowed"] >= 120, seen
     assert seen["nothing"] >= 200, seen
     assert seen["conflicts"] >= 120, seen
+
+
+_NETS = st.sampled_from([IPv4Network("10.0.0.0/24"), IPv4Network("192.168.1.7/32")])
+
+
+@settings(max_examples=200, deadline=None)
+@given(endpoints=st.sets(st.integers(0, 3), max_size=2),
+       terms=st.lists(st.lists(st.lists(_NETS, max_size=2).map(tuple), max_size=2)
+                      .map(tuple), max_size=3))
+def test_side_is_empty_is_the_empty_side_of_the_group_alone(
+        endpoints: set[int], terms: list[tuple[tuple[IPv4Network, ...], ...]]) -> None:
+    """The shortcut ``EMPTY_GROUP`` takes agrees with the side built from the group."""
+    group = GroupMembers("/g", endpoints, tuple(terms))
+    assert side_is_empty(group) is Peers.of((group,)).empty

@@ -20,8 +20,11 @@ from hypothesis import strategies as st
 
 from ncp.reconcile.sync import sync_cluster
 from sdn.cli.questions import decision_json
+from sdn.errors import Problem
 from sdn.model import Inventory, SegmentPort
-from sdn.policy import reach_matrix
+from sdn.model.checks import validate_inventory
+from sdn.policy import compile_dfw, reach_matrix
+from sdn.policy.lint import Finding, lint_dfw
 from sdn.query import QueryIndex, warm_index
 from sdn.query.lazy import LazyInventory
 from sdn.store import Store
@@ -31,6 +34,15 @@ from sdn.traceflow.targets import resolve_source, resolve_target
 from sdn.traceflow.verdicts import judge
 from tests.support.clusters import config, manifests
 from topologies.generate import generate_cluster
+
+
+def _whole_state(state: Path) -> dict[str, list[Finding] | list[Problem]]:
+    """``lint``'s findings and ``validate``'s problems computed from scratch."""
+    with Store.open_readonly(state) as store:
+        inventory, invalid = store.checked_inventory()
+        whole = store.inventory()
+    return {"lint": lint_dfw(compile_dfw(whole), whole),
+            "validate": invalid + validate_inventory(inventory)}
 
 
 def _answers(ctx: TraceContext, pods: list[str], protocol: str, dport: int) -> dict[str, Any]:
@@ -72,18 +84,22 @@ def test_answers_through_the_index_equal_answers_from_scratch(
         scratch = TraceContext.build(store.inventory())
     names = sorted(p.display_name for p in scratch.inventory.of_type(SegmentPort)
                    if p.tag("ncp/pod"))[:6]
-    expected = _answers(scratch, names, protocol, dport)
+    expected = {**_answers(scratch, names, protocol, dport), **_whole_state(state)}
 
     with QueryIndex.open(state) as first:  # the first reader builds and saves
         first.trace_context()
         assert first.built == ["valid", "dfw-ALLOW", "lookups"]
-        expected["lint"] = first.lint_findings()
+        assert first.lint_findings() == expected["lint"]
+        assert first.validate_problems() == expected["validate"]
+        assert first.built[3:] == ["lint", "validate"]
     with QueryIndex.open(state) as later:  # a later one reads the index
         ctx = later.trace_context()
         assert later.hits == ["dfw-ALLOW", "valid", "lookups"] and not later.built
         assert isinstance(ctx.inventory, LazyInventory)
         got = _answers(ctx, names, protocol, dport)
         got["lint"] = later.lint_findings()
+        got["validate"] = later.validate_problems()
+        assert later.hits[3:] == ["lint", "validate"] and not later.built
         assert got == expected
 
 
@@ -110,16 +126,20 @@ def test_the_index_a_sync_saves_answers_as_from_scratch(
             assert not report.written
             continue
         assert warm_index(state, report.inventory, force=report.written) \
-            == (["valid", "dfw-ALLOW", "lookups"] if report.written else [])
+            == (["valid", "dfw-ALLOW", "lookups", "lint", "validate"] if report.written
+                else [])
     with Store.open_readonly(state) as store:
         scratch = TraceContext.build(store.inventory())
     names = sorted(p.display_name for p in scratch.inventory.of_type(SegmentPort)
                    if p.tag("ncp/pod"))[:6]
-    expected = _answers(scratch, names, "TCP", 80)
+    expected = {**_answers(scratch, names, "TCP", 80), **_whole_state(state)}
     with QueryIndex.open(state) as index:
         ctx = index.trace_context()
-        assert sorted(index.hits) == ["dfw-ALLOW", "lookups", "valid"] and not index.built
-        assert _answers(ctx, names, "TCP", 80) == expected
+        got = {**_answers(ctx, names, "TCP", 80), "lint": index.lint_findings(),
+               "validate": index.validate_problems()}
+        assert sorted(index.hits) == ["dfw-ALLOW", "lint", "lookups", "valid", "validate"]
+        assert not index.built
+        assert got == expected
 
 
 def test_a_sync_keeps_no_inventory_when_another_writer_came_between(
