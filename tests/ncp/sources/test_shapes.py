@@ -71,3 +71,29 @@ def test_every_sample_passes() -> None:
     mset = read_manifests(samples)
     assert mset.objects
     assert not [p for p in mset.problems if p.code == "INVALID_OBJECT"]
+
+
+@pytest.mark.parametrize("containers", [
+    pytest.param([None], id="a-null-container"),
+    pytest.param([{"name": "c", "ports": None}, None], id="null-ports-and-container"),
+    pytest.param(None, id="null-containers"),
+])
+def test_a_sync_reads_nulls_where_the_shapes_allow_them(tmp_path: Path,
+                                                        containers: Any) -> None:
+    """A null passes the shape check (it means absent), so everything after the reader
+    (the input fingerprint included) must read it as absent, not fail on it (found by
+    the corruption property test: a file cut after ``containers:`` then ``-``)."""
+    from ncp.reconcile.sync import sync_cluster
+    from sdn.model import SegmentPort
+    from sdn.store import Store
+    from tests.support.clusters import config
+
+    docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "d"}},
+            _pod(containers=containers)]
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump_all(docs))
+    with Store.open(tmp_path / "state.db") as store:
+        report = sync_cluster(store, paths=[tmp_path / "m.yaml"], config=config(),
+                              now=1000.0)
+        ports = store.inventory().of_type(SegmentPort)
+    assert not report.problems
+    assert [p.display_name for p in ports if p.tag("ncp/pod")] == ["d/p"]
