@@ -39,7 +39,7 @@ from typing import Any
 #: The first field of every header: this is one of our index files.
 MAGIC = "sdn-query-index"
 #: Bumped whenever a part's payload changes shape; older files are then rebuilt.
-VERSION = 1
+VERSION = 2
 #: A header longer than this is not one of ours.
 _MAX_HEADER = 4096
 
@@ -133,12 +133,24 @@ def _shape(allowed: frozenset[tuple[str, str]]) -> str:
     return hashlib.sha256(";".join(described).encode()).hexdigest()[:16]
 
 
+def identity(part: str, key: Key, allowed: frozenset[tuple[str, str]]) -> dict[str, Any]:
+    """What a part's header says it is: the format (magic, version, shape), the part and
+    the key of the content it was computed from."""
+    return {"magic": MAGIC, "version": VERSION, "shape": _shape(allowed), "part": part,
+            "key": key.as_json()}
+
+
 def _header(part: str, key: Key, payload: bytes,
             allowed: frozenset[tuple[str, str]]) -> bytes:
-    head = {"magic": MAGIC, "version": VERSION, "shape": _shape(allowed), "part": part,
-            "key": key.as_json(), "length": len(payload),
+    head = {**identity(part, key, allowed), "length": len(payload),
             "sha256": hashlib.sha256(payload).hexdigest()}
     return json.dumps(head, sort_keys=True).encode() + b"\n"
+
+
+def loads(payload: bytes, allowed: frozenset[tuple[str, str]]) -> Any:
+    """A payload pickled by :func:`dumps`, admitting only ``allowed`` classes (raises
+    :class:`pickle.UnpicklingError` or whatever a damaged pickle raises)."""
+    return _Unpickler(payload, allowed).load()
 
 
 def read(folder: Path, part: str, key: Key, allowed: frozenset[tuple[str, str]]) -> Any:
@@ -177,8 +189,8 @@ def current(folder: Path, part: str, key: Key, allowed: frozenset[tuple[str, str
         return False
     if not isinstance(head, dict):
         return False
-    expected = json.loads(_header(part, key, b"", allowed))
-    return all(head.get(k) == expected[k] for k in ("magic", "version", "shape", "part", "key"))
+    expected = json.loads(json.dumps(identity(part, key, allowed)))
+    return all(head.get(k) == v for k, v in expected.items())
 
 
 def _network(net: IPv4Network) -> tuple[Any, ...]:
