@@ -1,4 +1,4 @@
-"""The compiled firewall as keyed records in one SQLite file, read one record at a time.
+"""The compiled firewall as keyed records in one file, read one record at a time.
 
 Why: loading the whole compiled firewall (one pickle) cost more than half a second at
 10,000 pods and ten times that at 100,000, while a question about one flow reads two
@@ -6,11 +6,12 @@ endpoints and a handful of rules. Here every endpoint and every rule is a record
 own, fetched by its key (endpoint index, address, port path, rule order), so a question
 reads what it evaluates and nothing else.
 
-The file (``<state>.idx/dfw-<action>``, one per default action) holds:
+The file (``<state>.idx/dfw-<action>``, one per default action, a record file of
+:mod:`sdn.store.records` whose header is :func:`~sdn.query.sidecar.identity`: format,
+part, the state's :class:`~sdn.query.sidecar.Key`) holds:
 
-* ``meta``: the header (:func:`~sdn.query.sidecar.identity`: format, part, the state's
-  :class:`~sdn.query.sidecar.Key`) and a :class:`FirewallMeta` (revision, default action,
-  where the Application category starts, the rules applied everywhere);
+* ``meta``: a :class:`FirewallMeta` (revision, default action, where the Application
+  category starts, the rules applied everywhere);
 * ``endpoints``: by index, the :class:`~sdn.policy.compiler.Endpoint` carrying the numbers
   of the member sets it belongs to (``classes``) and the orders of the rules applied at it;
 * ``by_ip`` and ``by_path``: an endpoint's index by its address and by its port's path;
@@ -19,31 +20,32 @@ The file (``<state>.idx/dfw-<action>``, one per default action) holds:
   group never loads its members.
 
 Why it cannot lie: the header must equal the one the reader expects (another state,
-revision, format or part: the file is ignored); every row carries a digest of the header,
-its table, its key and its payload, so a damaged row, or a row copied from another file,
-fails its check (:class:`DamagedRecord`); payloads are read by the same restricted
+revision, format or part: the file is ignored); every record carries a digest of the
+header, its table, its key and its payload, so a damaged record, or one copied from
+another file, fails its check when read; payloads are read by the same restricted
 unpickler as every index file (:func:`~sdn.query.sidecar.loads`), and what a record says
 (its index, address, order) must match the key it was fetched by.
 """
 
 from __future__ import annotations
 
-import hashlib
+import gc
 import heapq
 import json
-import os
-import sqlite3
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
 from sdn.policy.firewall import SetRef, StoredRule
 from sdn.query import sidecar
 from sdn.query.sidecar import Key
+from sdn.store import records as file_records
+from sdn.store.records import RecordFile
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -62,30 +64,16 @@ class FirewallMeta:
 ALLOWED = sidecar.allowed_names(FirewallMeta, Endpoint, StoredRule, SetRef, Service,
                                 IPv4Address, IPv4Network)
 
-_SCHEMA = """
-CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE endpoints (idx INTEGER PRIMARY KEY, body BLOB NOT NULL, digest BLOB NOT NULL);
-CREATE TABLE by_ip (ip INTEGER PRIMARY KEY, idx INTEGER NOT NULL, digest BLOB NOT NULL);
-CREATE TABLE by_path (path TEXT PRIMARY KEY, idx INTEGER NOT NULL, digest BLOB NOT NULL)
-    WITHOUT ROWID;
-CREATE TABLE rules (ord INTEGER PRIMARY KEY, body BLOB NOT NULL, digest BLOB NOT NULL);
-"""
-#: Keys per ``IN (...)`` query (well under SQLite's limit on parameters).
-_BATCH = 500
-
-
 class DamagedRecord(Exception):
-    """A record failed its check: the file is not to be trusted any further."""
+    """A record that does not hold what its key says (or whose payload does not load)."""
+
+
+#: What a firewall file's records cannot be besides damaged.
+_DAMAGED = (DamagedRecord, file_records.DamagedRecord)
 
 
 def _header(part: str, key: Key) -> bytes:
     return json.dumps(sidecar.identity(part, key, ALLOWED), sort_keys=True).encode()
-
-
-def _digest(header: bytes, table: str, key: object, body: bytes) -> bytes:
-    """Binds a row to this file's header, its table and its key."""
-    return hashlib.sha256(b"\0".join((header, table.encode(), str(key).encode(), body))
-                          ).digest()[:16]
 
 
 def _stored_rule(rule: CompiledRule, numbers: dict[int, int]) -> StoredRule:
@@ -103,110 +91,109 @@ def _stored_rule(rule: CompiledRule, numbers: dict[int, int]) -> StoredRule:
         disabled=rule.disabled)
 
 
-def _fill(db: sqlite3.Connection, header: bytes, dfw: CompiledDfw) -> None:
-    """Write every record of ``dfw`` into an empty database."""
-    db.executescript(_SCHEMA)
+def _tables(dfw: CompiledDfw) -> dict[str, tuple[type, Iterable[tuple[Any, bytes]]]]:
+    """Every record of ``dfw``, by table (see the module's doc), produced as written."""
     numbers = dfw.set_numbers()  # every group a rule names is among the groups
-
-    def endpoint_rows() -> Iterator[tuple[int, bytes, bytes]]:
-        for i, (ep, classes) in enumerate(zip(dfw.endpoints, dfw.classes, strict=True)):
-            body = sidecar.dumps((replace(ep, classes=classes), tuple(dfw.rules_at[i])))
-            yield i, body, _digest(header, "endpoints", i, body)
-
-    def index_rows(table: str, keys: dict[Any, int]) -> Iterator[tuple[Any, int, bytes]]:
-        for k, i in keys.items():
-            yield k, i, _digest(header, table, k, str(i).encode())
-
-    def rule_rows() -> Iterator[tuple[int, bytes, bytes]]:
-        for r in dfw.rules:
-            body = sidecar.dumps(_stored_rule(r, numbers))
-            yield r.order, body, _digest(header, "rules", r.order, body)
-
-    db.executemany("INSERT INTO endpoints VALUES (?, ?, ?)", endpoint_rows())
-    db.executemany("INSERT INTO by_ip VALUES (?, ?, ?)", index_rows(
-        "by_ip", {int(ip): i for ip, i in dfw.by_ip.items()}))
-    db.executemany("INSERT INTO by_path VALUES (?, ?, ?)", index_rows(
-        "by_path", {ep.path: i for i, ep in enumerate(dfw.endpoints)}))
-    db.executemany("INSERT INTO rules VALUES (?, ?, ?)", rule_rows())
-    meta = sidecar.dumps(FirewallMeta(
+    classes = dfw.classes
+    meta = FirewallMeta(
         revision=dfw.revision, default_action=dfw.default_action,
         application_start=dfw.application_start,
-        rules_everywhere=tuple(dfw.rules_everywhere), endpoint_count=len(dfw.endpoints)))
-    db.executemany("INSERT INTO meta VALUES (?, ?)", [
-        ("header", header), ("body", meta), ("digest", _digest(header, "meta", "body", meta))])
-    db.commit()
+        rules_everywhere=tuple(dfw.rules_everywhere), endpoint_count=len(dfw.endpoints))
+    return {
+        "meta": (str, [("body", sidecar.dumps(meta))]),
+        "endpoints": (int, ((i, sidecar.dumps((replace(ep, classes=classes[i]),
+                                                tuple(dfw.rules_at[i]))))
+                            for i, ep in enumerate(dfw.endpoints))),
+        "by_ip": (int, ((int(ip), str(i).encode()) for ip, i in dfw.by_ip.items())),
+        "by_path": (str, ((path, str(i).encode()) for path, i in
+                          {ep.path: i for i, ep in enumerate(dfw.endpoints)}.items())),
+        "rules": (int, ((r.order, sidecar.dumps(_stored_rule(r, numbers)))
+                        for r in dfw.rules)),
+    }
+
+
+def _paused_gc(write: Callable[[], _T]) -> _T:
+    """``write()`` with the cyclic garbage collector paused (as
+    :func:`~sdn.policy.compile_dfw` pauses it): writing the records allocates hundreds of
+    thousands of small objects and makes no cycles, and with a whole inventory loaded each
+    full collection walks all of it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return write()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def save(folder: Path, part: str, key: Key, dfw: CompiledDfw) -> bool:
+    """Write ``dfw``'s records as the part's file (atomically); False, and nothing
+    raised, when the folder cannot be written."""
+    return _paused_gc(lambda: file_records.write(folder / part, _header(part, key),
+                                                 _tables(dfw)))
+
+
+def current(folder: Path, part: str, key: Key) -> bool:
+    """Whether the part's file has this format and key in its header (its records are
+    not checked: enough to tell a writer that nothing needs rebuilding, never enough to
+    trust it)."""
+    return file_records.header_of(folder / part) == _header(part, key)
+
+
+def _load(body: bytes, what: str) -> object:
+    try:
+        return sidecar.loads(body, ALLOWED)
+    except Exception as err:  # whatever a damaged pickle raises
+        raise DamagedRecord(what) from err
 
 
 class Records:
-    """An open firewall file whose header and meta passed their checks; every record
-    fetched is checked too (:class:`DamagedRecord` when one fails)."""
+    """An open firewall file whose header and meta passed their checks, read record by
+    record (:class:`DamagedRecord` or the store's when one fails its check)."""
 
-    def __init__(self, db: sqlite3.Connection, header: bytes, meta: FirewallMeta) -> None:
-        self._db = db
-        self._header = header
+    def __init__(self, file: RecordFile, meta: FirewallMeta) -> None:
+        self._file = file
         self.meta = meta
 
     @classmethod
     def open(cls, folder: Path, part: str, key: Key) -> Records | None:
         """The file's records, or None when it is missing, foreign, for another key or
         format, or its meta is damaged."""
-        path = folder / part
-        if not path.is_file():
+        file = RecordFile.open(folder / part, _header(part, key))
+        if file is None:
             return None
         try:
-            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
-                                 check_same_thread=False)
-        except sqlite3.Error:
-            return None
-        try:
-            return cls._checked(db, _header(part, key))
-        except (sqlite3.Error, DamagedRecord):
-            db.close()
+            return cls._checked(file)
+        except _DAMAGED:
+            file.close()
             return None
 
     @classmethod
     def of(cls, dfw: CompiledDfw, part: str, key: Key) -> Records:
-        """The records of ``dfw`` in memory (when its file cannot be written)."""
-        db = sqlite3.connect(":memory:", check_same_thread=False)
-        header = _header(part, key)
-        _fill(db, header, dfw)
-        return cls._checked(db, header)
+        """The records of ``dfw`` held in memory (when its file cannot be written)."""
+        return cls._checked(_paused_gc(
+            lambda: RecordFile.in_memory(_header(part, key), _tables(dfw))))
 
     @classmethod
-    def _checked(cls, db: sqlite3.Connection, header: bytes) -> Records:
-        rows = dict(db.execute("SELECT name, value FROM meta").fetchall())
-        if rows.get("header") != header:
-            raise DamagedRecord("another file")
-        meta = _load(header, "meta", "body", rows.get("body"), rows.get("digest"))
+    def _checked(cls, file: RecordFile) -> Records:
+        meta = _load(file.get("meta", ["body"]).get("body", b""), "meta")
         if not isinstance(meta, FirewallMeta):
             raise DamagedRecord("meta")
-        return cls(db, header, meta)
+        return cls(file, meta)
 
     def close(self) -> None:
         """Close the file."""
-        self._db.close()
-
-    def _rows(self, sql: str, keys: Sequence[Any]) -> list[tuple[Any, ...]]:
-        out: list[tuple[Any, ...]] = []
-        try:
-            for start in range(0, len(keys), _BATCH):
-                chunk = keys[start:start + _BATCH]
-                marks = ",".join("?" * len(chunk))
-                out += self._db.execute(sql.format(marks), chunk).fetchall()
-        except sqlite3.Error as err:
-            raise DamagedRecord(str(err)) from err
-        return out
+        self._file.close()
 
     def endpoints(self, indexes: Sequence[int]) -> dict[int, tuple[Endpoint, tuple[int, ...]]]:
         """Endpoints with their applied rule orders, by index (every one asked for)."""
         out: dict[int, tuple[Endpoint, tuple[int, ...]]] = {}
-        for i, body, digest in self._rows(
-                "SELECT idx, body, digest FROM endpoints WHERE idx IN ({})", indexes):
-            found = _load(self._header, "endpoints", i, body, digest)
+        for i, body in self._file.get("endpoints", indexes).items():
+            found = _load(body, f"endpoint {i}")
             if not (isinstance(found, tuple) and len(found) == 2
                     and isinstance(found[0], Endpoint) and found[0].index == i):
                 raise DamagedRecord(f"endpoint {i}")
-            out[i] = found
+            out[int(i)] = found
         if len(out) != len(set(indexes)):
             raise DamagedRecord("an endpoint is missing")
         return out
@@ -214,12 +201,10 @@ class Records:
     def lookup(self, table: str, keys: Sequence[Any]) -> dict[Any, int]:
         """Endpoint indexes by address (``by_ip``) or by port path (``by_path``); keys
         without an endpoint are left out."""
-        column = "ip" if table == "by_ip" else "path"
         out: dict[Any, int] = {}
-        for k, i, digest in self._rows(
-                f"SELECT {column}, idx, digest FROM {table} WHERE {column} IN ({{}})", keys):
-            if digest != _digest(self._header, table, k, str(i).encode()) \
-                    or not 0 <= i < self.meta.endpoint_count:
+        for k, body in self._file.get(table, keys).items():
+            i = int(body)
+            if not 0 <= i < self.meta.endpoint_count:
                 raise DamagedRecord(f"{table} {k}")
             out[k] = i
         return out
@@ -227,69 +212,14 @@ class Records:
     def rules(self, orders: Sequence[int]) -> dict[int, StoredRule]:
         """Rules by order (every one asked for)."""
         out: dict[int, StoredRule] = {}
-        for o, body, digest in self._rows(
-                "SELECT ord, body, digest FROM rules WHERE ord IN ({})", orders):
-            found = _load(self._header, "rules", o, body, digest)
+        for o, body in self._file.get("rules", orders).items():
+            found = _load(body, f"rule {o}")
             if not isinstance(found, StoredRule) or found.order != o:
                 raise DamagedRecord(f"rule {o}")
-            out[o] = found
+            out[found.order] = found
         if len(out) != len(set(orders)):
             raise DamagedRecord("a rule is missing")
         return out
-
-
-def _load(header: bytes, table: str, key: object, body: object, digest: object) -> object:
-    if not isinstance(body, bytes) or digest != _digest(header, table, key, body):
-        raise DamagedRecord(f"{table} {key}")
-    try:
-        return sidecar.loads(body, ALLOWED)
-    except Exception as err:  # whatever a damaged pickle raises
-        raise DamagedRecord(f"{table} {key}") from err
-
-
-def save(folder: Path, part: str, key: Key, dfw: CompiledDfw) -> bool:
-    """Write ``dfw``'s records as the part's file (atomically: a reader opens the old
-    file or the new one, whole); False, and nothing raised, when the folder cannot be
-    written."""
-    try:
-        folder.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{part}.", suffix=".tmp")
-        os.close(fd)
-    except OSError:
-        return False
-    try:
-        db = sqlite3.connect(tmp)
-        try:
-            db.execute("PRAGMA journal_mode=OFF")
-            db.execute("PRAGMA synchronous=OFF")
-            _fill(db, _header(part, key), dfw)
-        finally:
-            db.close()
-        os.replace(tmp, folder / part)
-    except (OSError, sqlite3.Error):
-        Path(tmp).unlink(missing_ok=True)
-        return False
-    return True
-
-
-def current(folder: Path, part: str, key: Key) -> bool:
-    """Whether the part's file has this format and key in its header (its records are
-    not checked: enough to tell a writer that nothing needs rebuilding, never enough to
-    trust it)."""
-    path = folder / part
-    if not path.is_file():
-        return False
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
-    except sqlite3.Error:
-        return False
-    try:
-        row = db.execute("SELECT value FROM meta WHERE name = 'header'").fetchone()
-    except sqlite3.Error:
-        return False
-    finally:
-        db.close()
-    return row is not None and row[0] == _header(part, key)
 
 
 class StoredFirewall:
@@ -322,7 +252,7 @@ class StoredFirewall:
     def _read(self, fetch: Callable[[Records], Any]) -> Any:
         try:
             return fetch(self._records)
-        except DamagedRecord:
+        except _DAMAGED:
             self._records.close()
             self._records = self._rebuild()
             return fetch(self._records)

@@ -73,10 +73,10 @@ def _folder(state: Path) -> Path:
 
 def _key(state: Path, part: str = "dfw-ALLOW") -> dict[str, Any]:
     """The key a part was saved for: in its header line, or for a firewall (a SQLite file
-    of records, :mod:`sdn.query.records`) in its meta table."""
+    of records, :mod:`sdn.store.records`) in its header table."""
     if part.startswith("dfw-"):
         with sqlite3.connect(_folder(state) / part) as db:
-            head = db.execute("SELECT value FROM meta WHERE name='header'").fetchone()[0]
+            head = db.execute("SELECT value FROM file_header").fetchone()[0]
         db.close()
     else:
         head = (_folder(state) / part).read_bytes().split(b"\n", 1)[0]
