@@ -6,6 +6,8 @@ compactly) are equal are indistinguishable to every rule (as source, destination
 and enforcement point), so the matrix is computed per pair of signature classes and then
 expanded; the rules enforced at a class are filtered once per direction. Each pair still
 goes through :func:`~sdn.policy.evaluator.decide`, the same function ``explain`` uses.
+The answer is kept as blocks of classes (:func:`reach_blocks`): a namespace of 2,000 pods
+that all reach each other is a few lists, not four million pairs.
 """
 
 from __future__ import annotations

@@ -195,7 +195,8 @@ class QueryIndex:
     def lint_findings(self) -> list[Finding]:
         """``sdn lint``'s findings on the firewall of this revision (before any
         ``--cluster`` filter and the sync's stored warnings): linting reads every group
-        and rule, so it is kept rather than redone."""
+        and rule, so it is kept rather than redone. It reads the firewall compiled whole
+        (:meth:`compiled`): the stored records hold no member sets."""
         loaded = self._load("lint", _LINT_CLASSES)
         if isinstance(loaded, list) and all(isinstance(f, Finding) for f in loaded):
             return loaded

@@ -2,7 +2,9 @@
 how one is read back without ever trusting it.
 
 Where: ``<state>.idx/`` (``.sdn/state.db.idx/`` for the default state), one file per part
-(``valid``, ``dfw-ALLOW``, ...). The folder belongs to the state as its ``-wal`` file
+(``valid``, ``lookups``, ``lint``; the firewall parts ``dfw-ALLOW``, ... are record files
+read one record at a time, :mod:`sdn.query.records`, under the same header identity and
+the same restricted unpickler). The folder belongs to the state as its ``-wal`` file
 does; deleting it only costs the next question a rebuild.
 
 Why the files cannot lie: each starts with one header line (JSON) naming the format

@@ -26,7 +26,6 @@ from pathlib import Path
 RecordKey = int | str
 #: Keys per ``IN (...)`` query (well under SQLite's limit on parameters).
 _BATCH = 500
-_HEADER = "header"
 
 
 class DamagedRecord(Exception):
@@ -92,18 +91,23 @@ def _connect_readonly(path: Path) -> sqlite3.Connection | None:
         return None
 
 
+def _header_in(db: sqlite3.Connection) -> bytes | None:
+    try:
+        rows = db.execute("SELECT value FROM file_header").fetchall()
+    except sqlite3.Error:
+        return None
+    return rows[0][0] if len(rows) == 1 and isinstance(rows[0][0], bytes) else None
+
+
 def header_of(path: Path) -> bytes | None:
     """The header a record file says it has (nothing checked beyond that), or None."""
     db = _connect_readonly(path)
     if db is None:
         return None
     try:
-        row = db.execute("SELECT value FROM file_header").fetchone()
-    except sqlite3.Error:
-        return None
+        return _header_in(db)
     finally:
         db.close()
-    return row[0] if row is not None and isinstance(row[0], bytes) else None
 
 
 class RecordFile:
@@ -121,11 +125,7 @@ class RecordFile:
         db = _connect_readonly(path)
         if db is None:
             return None
-        try:
-            rows = db.execute("SELECT value FROM file_header").fetchall()
-        except sqlite3.Error:
-            rows = []
-        if rows != [(header,)]:
+        if _header_in(db) != header:
             db.close()
             return None
         return cls(db, header)
