@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from sdn.cli.questions import answers, open_index
-from sdn.ipam import BlockUsage, PoolUsage, block_usage, find_orphans, pool_usage
+from sdn.ipam import BlockUsage, PoolUsage, find_orphans, with_holds
 from sdn.render.output import STRUCTURED, print_data, print_table
 
 
@@ -40,10 +40,7 @@ def show(args: argparse.Namespace) -> int:
     """Usage per block (and carved subnet) and per pool."""
     now = args.now if getattr(args, "now", None) is not None else time.time()
     index = open_index(args)
-    inv = index.inventory()
-    holds = index.store.holds()
-    blocks = block_usage(inv, holds, now)
-    pools = pool_usage(inv, holds, now)
+    blocks, pools = with_holds(index.ipam_usage(), index.store.holds(), now)
     if args.output in STRUCTURED:
         print_data({"blocks": [_block_json(b, args.show_blocks) for b in blocks],
                     "pools": [_pool_json(p) for p in pools]}, args.output)

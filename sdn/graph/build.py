@@ -5,11 +5,15 @@ between these two ports" are graph questions, so this module turns the topology 
 inventory into a :class:`networkx.DiGraph` once and lets every engine walk it.
 
 Nodes are Policy paths of the four topology kinds (``Tier0``, ``Tier1``, ``Segment``,
-``SegmentPort``), each with the attributes ``kind`` (the ``resource_type``) and ``obj`` (the
-model object). Other kinds (IP blocks, pools, NAT rules) are not part of the forwarding
-topology and are left out. Every link is stored as two directed edges, one each way, so a
-path can be found from either end; the ``relation`` attribute reads "the target is the
-source's <relation>":
+``SegmentPort``), each with the attribute ``kind`` (the ``resource_type``); the objects
+themselves stay in the inventory (:func:`nodes_of` reads them from it by path).
+Why not on the nodes: the graph is then plain data (paths, kinds, prefixes) that the
+query index keeps per revision (:func:`graph_links`, :func:`graph_from_links`), so a
+question that walks a few hops or a picture that counts ports parses only the objects
+it names, not the ten thousand ports every node would need. Other kinds (IP blocks,
+pools, NAT rules) are not part of the forwarding topology and are left out. Every link is
+stored as two directed edges, one each way, so a path can be found from either end; the
+``relation`` attribute reads "the target is the source's <relation>":
 
 ======================  =============  ===================================================
 edge                    ``relation``   other attributes
@@ -36,8 +40,10 @@ attachment ``id`` of a ``PARENT`` port, then the ``id`` of a ``PARENT`` port; wh
 matches ``parent_port`` is None.
 
 Caching: :func:`graph_for` keeps the last few graphs keyed on ``(id(inventory),
-inventory.revision)``. The entry also holds the inventory itself, so that while it is cached
-the object cannot be garbage-collected and its ``id`` cannot be handed to a new inventory.
+inventory.revision)``; :func:`provide_graph` tells it where to get the graph of one
+inventory instead of building it (the query index's saved graph of that revision). The
+entry also holds the inventory itself, so that while it is cached the object cannot be
+garbage-collected and its ``id`` cannot be handed to a new inventory.
 The cache is bounded (four entries, least recently used evicted) because a long-running
 process sees a new revision per change. Cached graphs are frozen (``networkx.freeze``):
 they are shared, so nobody may mutate them. The cache trusts ``revision``: whoever changes
@@ -48,9 +54,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from enum import StrEnum
 from ipaddress import IPv4Network
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import networkx as nx
 
@@ -115,8 +122,8 @@ def build_graph(inv: Inventory) -> nx.DiGraph:
         ...               subnets=(SegmentSubnet(gateway_address="10.0.0.1/24",
         ...                                      network="10.0.0.0/24"),))
         >>> g = build_graph(Inventory([t1, seg]))
-        >>> g.nodes[seg.path]["kind"], g.edges[seg.path, t1.path]["relation"]
-        ('Segment', <Relation.GATEWAY: 'gateway'>)
+        >>> g.nodes[seg.path], g.edges[seg.path, t1.path]["relation"]
+        ({'kind': 'Segment'}, <Relation.GATEWAY: 'gateway'>)
         >>> g.edges[t1.path, seg.path]["subnets"]
         (IPv4Network('10.0.0.0/24'),)
     """
@@ -128,9 +135,9 @@ def build_graph(inv: Inventory) -> nx.DiGraph:
     ports = [p for p in inv.of_type(SegmentPort) if p.parent_path in segment_paths]
 
     graph = nx.DiGraph()
-    graph.add_nodes_from((g.path, {"kind": g.resource_type, "obj": g}) for g in tier0s)
-    graph.add_nodes_from((g.path, {"kind": g.resource_type, "obj": g}) for g in tier1s)
-    graph.add_nodes_from((s.path, {"kind": s.resource_type, "obj": s}) for s in segments)
+    graph.add_nodes_from((g.path, {"kind": g.resource_type}) for g in tier0s)
+    graph.add_nodes_from((g.path, {"kind": g.resource_type}) for g in tier1s)
+    graph.add_nodes_from((s.path, {"kind": s.resource_type}) for s in segments)
 
     connected: dict[str, list[IPv4Network]] = {}
     for seg in segments:
@@ -165,17 +172,52 @@ def build_graph(inv: Inventory) -> nx.DiGraph:
         att = port.attachment
         if att is not None and att.type == "CHILD" and att.context_id is not None:
             parent = parent_keys.get(att.context_id)
-        graph.add_node(port.path, kind=port.resource_type, obj=port, parent_port=parent)
+        graph.add_node(port.path, kind=port.resource_type, parent_port=parent)
         ips = tuple(b.ip_address for b in port.address_bindings)
         graph.add_edge(port.parent_path, port.path, relation=Relation.PORT, ips=ips)
         graph.add_edge(port.path, port.parent_path, relation=Relation.SEGMENT, ips=ips)
     return graph
 
 
+#: A graph as plain data: its nodes and its edges, each with its attributes, in order.
+GraphLinks = tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, str, dict[str, Any]]]]
+
+
+def graph_links(graph: nx.DiGraph) -> GraphLinks:
+    """``graph``'s nodes and edges with their attributes, in the graph's order: what
+    :func:`graph_from_links` builds the same graph from (the query index saves these,
+    no networkx class, so a file never holds more than paths, kinds and prefixes)."""
+    return list(graph.nodes(data=True)), list(graph.edges(data=True))
+
+
+def graph_from_links(links: GraphLinks) -> nx.DiGraph:
+    """The graph :func:`graph_links` described (mutable; same nodes, edges, attributes
+    and order, so every walk and picture reads it as it reads the original)."""
+    nodes, edges = links
+    graph = nx.DiGraph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from(edges)
+    return graph
+
+
 # (id(inventory), revision) -> (inventory, frozen graph); most recently used last. The
 # inventory is held so its id cannot be reused while the entry lives.
 _cache: OrderedDict[tuple[int, int], tuple[Inventory, nx.DiGraph]] = OrderedDict()
+# (id(inventory), revision) -> (inventory, where its graph comes from): see provide_graph.
+_providers: OrderedDict[tuple[int, int], tuple[Inventory, Callable[[], nx.DiGraph]]] = \
+    OrderedDict()
 _cache_lock = threading.Lock()
+
+
+def provide_graph(inv: Inventory, provider: Callable[[], nx.DiGraph]) -> None:
+    """Let :func:`graph_for` take the graph of ``inv`` at its current revision from
+    ``provider`` (called once, when the graph is first asked for) instead of building
+    it: the query index hands the graph it keeps for the revision this way. The provider
+    must return the graph :func:`build_graph` would build from ``inv``."""
+    with _cache_lock:
+        _providers[(id(inv), inv.revision)] = (inv, provider)
+        while len(_providers) > GRAPH_CACHE_SIZE:
+            _providers.popitem(last=False)
 
 
 def graph_for(inv: Inventory) -> nx.DiGraph:
@@ -201,9 +243,10 @@ def graph_for(inv: Inventory) -> nx.DiGraph:
         if hit is not None:
             _cache.move_to_end(key)
             return hit[1]
+        provided = _providers.get(key)
     # Build outside the lock so other inventories are not held up; if another thread
     # finished the same key meanwhile, return its graph so every caller shares one object.
-    graph = nx.freeze(build_graph(inv))
+    graph = nx.freeze(provided[1]() if provided is not None else build_graph(inv))
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
@@ -215,45 +258,50 @@ def graph_for(inv: Inventory) -> nx.DiGraph:
     return graph
 
 
-def linked(graph: nx.DiGraph, path: str, relation: Relation, cls: type[R]) -> list[R]:
-    """The ``cls`` objects ``path`` links to by ``relation``, in path order (the order the
-    edges were added in): a Tier-0's ``downlink`` Tier-1s, a gateway's ``segment``
-    segments, a segment's ``port`` ports, ... A path not in the graph links to nothing.
+def linked_paths(graph: nx.DiGraph, path: str, relation: Relation) -> list[str]:
+    """The paths ``path`` links to by ``relation``, in path order (the order the edges
+    were added in): a Tier-0's ``downlink`` Tier-1s, a gateway's ``segment`` segments, a
+    segment's ``port`` ports, ... A path not in the graph links to nothing.
 
     Examples:
         >>> from sdn.model import Segment, Tier1
         >>> t1 = Tier1(id="t1", path="/infra/tier-1s/t1")
         >>> segs = [Segment(id=n, path=f"/infra/segments/{n}", connectivity_path=t1.path)
         ...         for n in ("b", "a")]
-        >>> g = build_graph(Inventory([t1, *segs]))
-        >>> [s.id for s in linked(g, t1.path, Relation.SEGMENT, Segment)]
-        ['a', 'b']
+        >>> linked_paths(build_graph(Inventory([t1, *segs])), t1.path, Relation.SEGMENT)
+        ['/infra/segments/a', '/infra/segments/b']
     """
     if path not in graph:
         return []
-    nodes = graph.nodes
-    return [obj for n, edge in graph.adj[path].items()
-            if edge["relation"] is relation and isinstance(obj := nodes[n]["obj"], cls)]
+    return [n for n, edge in graph.adj[path].items() if edge["relation"] is relation]
 
 
-def nodes_of(graph: nx.DiGraph, cls: type[R]) -> list[R]:
-    """The ``cls`` objects of the graph, in path order."""
-    return [obj for _, obj in graph.nodes(data="obj") if isinstance(obj, cls)]
+def nodes_of(graph: nx.DiGraph, inv: Inventory, cls: type[R]) -> list[R]:
+    """The ``cls`` objects of ``inv`` that are nodes of the graph, in path order (only
+    the nodes of ``cls``'s kind are looked up)."""
+    kind = cls.model_fields["resource_type"].default
+    return [obj for n, k in graph.nodes(data="kind")
+            if k == kind and isinstance(obj := inv.get(n), cls)]
 
 
 def clear_graph_cache() -> None:
-    """Forget every cached graph (and release the inventories they hold)."""
+    """Forget every cached graph and provider (and release the inventories they hold)."""
     with _cache_lock:
         _cache.clear()
+        _providers.clear()
 
 
 __all__ = [
     "GRAPH_CACHE_SIZE",
     "TIER1_CONNECTED",
+    "GraphLinks",
     "Relation",
     "build_graph",
     "clear_graph_cache",
     "graph_for",
-    "linked",
+    "graph_from_links",
+    "graph_links",
+    "linked_paths",
     "nodes_of",
+    "provide_graph",
 ]

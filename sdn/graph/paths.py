@@ -182,7 +182,7 @@ def _walk(index: TopologyIndex, start: str, dst: IPv4Address, start_kind: PathSt
     node = start
     for _ in range(len(graph)):  # a forest: no node twice, so this bound is never reached
         kind = graph.nodes[node]["kind"]
-        obj = graph.nodes[node]["obj"]
+        obj = index.inventory.get(node) if kind == "Segment" else None
         if isinstance(obj, Segment) and any(dst in s.network for s in obj.subnets):
             end = _on_segment(index, obj, dst, hops)
             return TopologyPath(dst, start_kind, end, tuple(hops))
@@ -263,7 +263,7 @@ def path_from_outside(index: TopologyIndex, dst: IPv4Address, *,
                                 (Hop(via_tier1, "Tier1"),))
         vip_route = Hop(up, "Tier0", Relation.DOWNLINK, IPv4Network(vip or dst), via_tier1)
         return _walk(index, via_tier1, dst, PathStart.UPLINK, (vip_route,))
-    entries = [t0 for t0 in nodes_of(graph, Tier0)
+    entries = [t0 for t0 in nodes_of(graph, index.inventory, Tier0)
                if (route := _route(graph, t0.path, dst)) is not None and route.next is not None]
     if len(entries) != 1:
         return TopologyPath(dst, PathStart.UPLINK, PathEnd.NO_ROUTE, ())

@@ -213,6 +213,11 @@ class TopologyIndex:
         can keep per revision and hand back as ``TopologyIndex(inv, tables)``."""
         return self._tables_of
 
+    @property
+    def inventory(self) -> Inventory:
+        """The inventory the index is of (the graph's nodes are its objects' paths)."""
+        return self._inv
+
     @cached_property
     def graph(self) -> nx.DiGraph:
         """The frozen topology graph (:func:`sdn.graph.build.graph_for`), built on first use."""

@@ -18,9 +18,12 @@ from sdn.ipam.usage import (
     Orphan,
     PoolUsage,
     SubnetUsage,
+    Usage,
     block_usage,
     find_orphans,
     pool_usage,
+    usage_of,
+    with_holds,
 )
 
 __all__ = [
@@ -31,10 +34,13 @@ __all__ = [
     "PoolUsage",
     "SubnetAllocator",
     "SubnetUsage",
+    "Usage",
     "block_usage",
     "find_orphans",
     "first_free",
     "pool_address_ranges",
     "pool_usage",
     "subnet_host_range",
+    "usage_of",
+    "with_holds",
 ]

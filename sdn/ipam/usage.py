@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network
 
 from sdn.ipam.allocate import Hold, subnet_host_range
@@ -107,9 +107,18 @@ def _held_in(holds: Iterable[Hold], scope: str, now: float) -> int:
     return sum(h.cidr.num_addresses for h in holds if h.scope == scope and h.active(now))
 
 
-def block_usage(inv: Inventory, holds: Iterable[Hold] = (), now: float = 0.0) -> list[BlockUsage]:
-    """Usage of every IP block, with each carved subnet and its owner."""
-    holds = list(holds)
+@dataclass(frozen=True)
+class Usage:
+    """Every block's and pool's usage as one revision fixes it, before holds (each
+    ``held`` is 0): what the query index keeps per revision, since it takes every pool
+    and its allocations to compute; holds expire with time, so :func:`with_holds` adds
+    them at question time."""
+
+    blocks: tuple[BlockUsage, ...]
+    pools: tuple[PoolUsage, ...]
+
+
+def _carved(inv: Inventory) -> dict[str, list[SubnetUsage]]:
     carved: dict[str, list[SubnetUsage]] = defaultdict(list)
     for pool in inv.of_type(IpPool):
         owner = _owner(pool)
@@ -127,32 +136,53 @@ def block_usage(inv: Inventory, holds: Iterable[Hold] = (), now: float = 0.0) ->
                         capacity=(span[1] - span[0] + 1) if span else 0,
                     )
                 )
-    return [
+    return carved
+
+
+def usage_of(inv: Inventory) -> Usage:
+    """Every block (with its carved subnets and their owners) and every pool, in path
+    order, without holds."""
+    carved = _carved(inv)
+    blocks = tuple(
         BlockUsage(
             path=b.path,
             cidr=b.cidr,
             carved=tuple(sorted(carved[b.path], key=lambda s: int(s.cidr.network_address))),
-            held_addresses=_held_in(holds, b.path, now),
+            held_addresses=0,
         )
         for b in inv.of_type(IpBlock)
-    ]
-
-
-def pool_usage(inv: Inventory, holds: Iterable[Hold] = (), now: float = 0.0) -> list[PoolUsage]:
-    """Usage of every IP pool: external pools and namespace pools alike."""
-    holds = list(holds)
-    return [
+    )
+    pools = tuple(
         PoolUsage(
             path=p.path,
             kind="block" if any(isinstance(s, IpPoolBlockSubnet) for s in p.subnets) else "static",
             cidrs=tuple(s.cidr for s in p.subnets),
             capacity=_pool_capacity(p),
             allocated=len(p.allocations),
-            held=_held_in(holds, p.path, now),
+            held=0,
             owner=_owner(p),
         )
         for p in inv.of_type(IpPool)
-    ]
+    )
+    return Usage(blocks, pools)
+
+
+def with_holds(usage: Usage, holds: Iterable[Hold] = (), now: float = 0.0
+               ) -> tuple[list[BlockUsage], list[PoolUsage]]:
+    """``usage``'s blocks and pools with the addresses ``holds`` keep back at ``now``."""
+    holds = list(holds)
+    return ([replace(b, held_addresses=_held_in(holds, b.path, now)) for b in usage.blocks],
+            [replace(p, held=_held_in(holds, p.path, now)) for p in usage.pools])
+
+
+def block_usage(inv: Inventory, holds: Iterable[Hold] = (), now: float = 0.0) -> list[BlockUsage]:
+    """Usage of every IP block, with each carved subnet and its owner."""
+    return with_holds(usage_of(inv), holds, now)[0]
+
+
+def pool_usage(inv: Inventory, holds: Iterable[Hold] = (), now: float = 0.0) -> list[PoolUsage]:
+    """Usage of every IP pool: external pools and namespace pools alike."""
+    return with_holds(usage_of(inv), holds, now)[1]
 
 
 @dataclass(frozen=True, order=True)

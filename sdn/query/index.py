@@ -16,7 +16,12 @@ the parts their question needs:
 * ``lookups``: ports by name and address, segments by subnet, every gateway's routing
   table, node addresses (:class:`~sdn.traceflow.lookups.Lookups`): with them a traceflow
   parses the few ports, segments and gateways it meets, not 10,000 ports;
-* ``lint``: ``sdn lint``'s findings on the firewall (it reads every group and rule).
+* ``lint``: ``sdn lint``'s findings on the firewall (it reads every group and rule);
+* ``topology``: the topology graph's nodes and links (:func:`~sdn.graph.graph_links`:
+  paths, kinds, prefixes, no objects): ``sdn path`` walks it and a whole-cluster picture
+  counts on it, each parsing only the objects it names;
+* ``ipam``: every block's and pool's usage before holds (:class:`~sdn.ipam.Usage`): it
+  takes every pool with its allocations to count, and ``sdn ipam`` shows only the counts.
 
 Keying and invalidation: a part is used only when its header carries this state's
 identity and revision and the stamps of the database and its write-ahead log taken before
@@ -29,11 +34,24 @@ still answers, without saving.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
+import gc
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from types import TracebackType
+from typing import TypeGuard
 
+import networkx as nx
+
+from sdn.graph import (
+    GraphLinks,
+    Relation,
+    build_graph,
+    graph_from_links,
+    graph_links,
+    provide_graph,
+)
 from sdn.graph.queries import Route, RoutingTables, _PrefixTable
+from sdn.ipam import BlockUsage, PoolUsage, SubnetUsage, Usage, usage_of
 from sdn.model import Inventory
 from sdn.policy import Firewall, compile_dfw
 from sdn.policy.compiler import CompiledDfw
@@ -51,6 +69,11 @@ _LOOKUP_CLASSES = sidecar.allowed_names(Lookups, RoutingTables, Route, _PrefixTa
                                         IPv4Address, IPv4Network)
 #: What the ``lint`` part may hold: a list of findings.
 _LINT_CLASSES = sidecar.allowed_names(Finding)
+#: What the ``ipam`` part may hold: usage counts and networks.
+_IPAM_CLASSES = sidecar.allowed_names(Usage, BlockUsage, PoolUsage, SubnetUsage,
+                                      IPv4Address, IPv4Network)
+#: What the ``topology`` part may hold: paths, kinds, relations and addresses.
+_TOPOLOGY_CLASSES = sidecar.allowed_names(Relation, IPv4Address, IPv4Interface, IPv4Network)
 #: The ``valid`` part holds ``True`` (no class at all).
 _NO_CLASSES: frozenset[tuple[str, str]] = frozenset()
 
@@ -128,7 +151,30 @@ class QueryIndex:
             else:
                 self._inventory = self.store.inventory()
                 self._save("valid", True, _NO_CLASSES)
+            provide_graph(self._inventory, self.topology_graph)
         return self._inventory
+
+    def topology_graph(self) -> nx.DiGraph:
+        """The topology graph of this revision (:func:`~sdn.graph.build_graph` of its
+        inventory), loaded from the ``topology`` part or built and saved. The graph of
+        :meth:`inventory` comes from here (:func:`~sdn.graph.provide_graph`): ask
+        :func:`~sdn.graph.graph_for`, which keeps it, rather than calling this.
+
+        The collector is paused while the graph is read and rebuilt: its tens of
+        thousands of new dicts and tuples would set off full collections over everything
+        this process holds, several times the cost of the reading itself."""
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            loaded = self._load("topology", _TOPOLOGY_CLASSES)
+            if _is_links(loaded):
+                return graph_from_links(loaded)
+        finally:
+            if paused:
+                gc.enable()
+        graph = build_graph(self.inventory())
+        self._save("topology", graph_links(graph), _TOPOLOGY_CLASSES)
+        return graph
 
     def dfw(self, default_action: str = "ALLOW") -> Firewall:
         """The firewall of this revision with ``default_action``, as questions read it:
@@ -204,6 +250,16 @@ class QueryIndex:
         self._save("lint", findings, _LINT_CLASSES)
         return findings
 
+    def ipam_usage(self) -> Usage:
+        """Every block's and pool's usage at this revision, before holds (``sdn ipam``
+        adds them: they expire with time, not with revisions)."""
+        loaded = self._load("ipam", _IPAM_CLASSES)
+        if isinstance(loaded, Usage):
+            return loaded
+        usage = usage_of(self.inventory())
+        self._save("ipam", usage, _IPAM_CLASSES)
+        return usage
+
     def trace_context(self, default_action: str = "ALLOW") -> TraceContext:
         """What ``traceflow``, ``explain``, ``reach`` and ``path`` read, built on this
         revision's inventory, compiled firewall and lookups (names, addresses, routes):
@@ -216,6 +272,21 @@ class QueryIndex:
         if lookups is None:
             self._save("lookups", ctx.lookups, _LOOKUP_CLASSES)
         return ctx
+
+
+def _is_links(value: object) -> TypeGuard[GraphLinks]:
+    """Whether a loaded ``topology`` part has the shape of :data:`~sdn.graph.GraphLinks`:
+    a list of nodes and a list of edges, each with its attributes (the first of each is
+    looked at: the file is this program's own, checksummed, and holds only the admitted
+    classes, so this guards against another layout of the same classes, not forgery)."""
+    if not (isinstance(value, tuple) and len(value) == 2
+            and isinstance(value[0], list) and isinstance(value[1], list)):
+        return False
+    nodes, edges = value
+    return all(isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
+               and isinstance(n[1], dict) for n in nodes[:1]) \
+        and all(isinstance(e, tuple) and len(e) == 3 and isinstance(e[0], str)
+                and isinstance(e[1], str) and isinstance(e[2], dict) for e in edges[:1])
 
 
 #: The parts :func:`warm_index` saves: the valid mark, the lookups and the firewall for

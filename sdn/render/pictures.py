@@ -22,8 +22,9 @@ import itertools
 import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import cached_property
 
-from sdn.graph import Relation, graph_for, linked, nodes_of
+from sdn.graph import Relation, graph_for, linked_paths, nodes_of
 from sdn.model import Inventory, PolicyResource, Segment, SegmentPort, Tier0, Tier1
 
 #: Collapse the Tier-1s of a picture that would draw more segments than this (``sdn
@@ -42,22 +43,42 @@ def _port_label(p: SegmentPort) -> str:
 
 
 class _View:
-    """The topology graph (:func:`sdn.graph.graph_for`) read top down, in path order."""
+    """The topology graph (:func:`sdn.graph.graph_for`) read top down, in path order,
+    with the objects it names read from the inventory only when a picture draws them (a
+    collapsed picture counts ports and subnets on the graph's links, parsing none)."""
 
     def __init__(self, inv: Inventory) -> None:
+        self.inv = inv
         self.graph = graph_for(inv)
 
+    # Each kind is read from the inventory in one go the first time a picture draws one
+    # of its objects (an inventory that parses lazily then parses it in one query).
+    @cached_property
+    def _tier1s(self) -> dict[str, Tier1]:
+        return {t.path: t for t in self.inv.of_type(Tier1)}
+
+    @cached_property
+    def _segments(self) -> dict[str, Segment]:
+        return {s.path: s for s in self.inv.of_type(Segment)}
+
+    @cached_property
+    def _ports(self) -> dict[str, SegmentPort]:
+        return {p.path: p for p in self.inv.of_type(SegmentPort)}
+
     def tier0s(self) -> list[Tier0]:
-        return nodes_of(self.graph, Tier0)
+        return nodes_of(self.graph, self.inv, Tier0)
 
     def tier1s(self, t0: str) -> list[Tier1]:
-        return linked(self.graph, t0, Relation.DOWNLINK, Tier1)
+        return [self._tier1s[p] for p in linked_paths(self.graph, t0, Relation.DOWNLINK)]
 
     def segments(self, gateway: str) -> list[Segment]:
-        return linked(self.graph, gateway, Relation.SEGMENT, Segment)
+        return [self._segments[p] for p in linked_paths(self.graph, gateway, Relation.SEGMENT)]
 
-    def ports(self, segment: str) -> list[SegmentPort]:
-        return linked(self.graph, segment, Relation.PORT, SegmentPort)
+    def port_paths(self, segment: str) -> list[str]:
+        return linked_paths(self.graph, segment, Relation.PORT)
+
+    def port(self, path: str) -> SegmentPort:
+        return self._ports[path]
 
     def drawn_tier1s(self, t0: str, match: Callable[[PolicyResource], bool] | None
                      ) -> list[Tier1]:
@@ -67,11 +88,14 @@ class _View:
 
     def summary(self, gateway: str, match: Callable[[PolicyResource], bool] | None
                 ) -> Summary:
-        """What a picture would draw below ``gateway``, counted."""
-        segs = [s for s in self.segments(gateway) if _keep(s, match)]
+        """What a picture would draw below ``gateway``, counted (its segments are read
+        only to be matched; ports and subnets are counted on the links)."""
+        segs = linked_paths(self.graph, gateway, Relation.SEGMENT) if match is None \
+            else [s.path for s in self.segments(gateway) if match(s)]
+        links = self.graph.adj
         return Summary(segments=len(segs),
-                       ports=sum(len(self.ports(s.path)) for s in segs),
-                       subnets=sum(len(s.subnets) for s in segs))
+                       ports=sum(len(self.port_paths(s)) for s in segs),
+                       subnets=sum(len(links[gateway][s]["subnets"]) for s in segs))
 
     def collapsed(self, match: Callable[[PolicyResource], bool] | None,
                   collapse_over: int | None) -> int | None:
@@ -145,10 +169,10 @@ def topology_tree(inv: Inventory, *, match: Callable[[PolicyResource], bool] | N
             subnets = ", ".join(str(s.gateway_address) for s in seg.subnets)
             lines.append(f"{indent}{'└─' if last else '├─'} segment {seg.id}  [{subnets}]")
             child = indent + ("   " if last else "│  ")
-            seg_ports = view.ports(seg.path)
+            seg_ports = view.port_paths(seg.path)
             for j, p in enumerate(seg_ports[:max_ports]):
                 end = j == len(seg_ports) - 1
-                lines.append(f"{child}{'└─' if end else '├─'} port {_port_label(p)}")
+                lines.append(f"{child}{'└─' if end else '├─'} port {_port_label(view.port(p))}")
             if len(seg_ports) > max_ports:
                 lines.append(f"{child}└─ ... {len(seg_ports) - max_ports} more ports")
 
@@ -254,8 +278,8 @@ def topology_dot(inv: Inventory, *, match: Callable[[PolicyResource], bool] | No
     if segment_count is not None:
         return _collapsed_dot(view, match, segment_count)
 
-    def ports(seg: str) -> list[SegmentPort]:
-        return [p for p in view.ports(seg) if not marked or p.path in marked]
+    def ports(seg: str) -> list[str]:
+        return [p for p in view.port_paths(seg) if not marked or p in marked]
 
     def edge(a: str, b: str) -> str:
         style = ' [color="#dc2626", penwidth=2.5]' if a in marked and b in marked else ""
@@ -271,7 +295,7 @@ def topology_dot(inv: Inventory, *, match: Callable[[PolicyResource], bool] | No
                        f"fillcolor=\"#dbeafe\", label={_q(seg.id)[:-1]}\\n{subnets}\"];")
             out.append(edge(gw, seg.path))
             seg_ports = ports(seg.path)
-            for p in seg_ports[:max_ports]:
+            for p in map(view.port, seg_ports[:max_ports]):
                 ip = str(p.address_bindings[0].ip_address) if p.address_bindings else ""
                 out.append(f"  {_q(p.path)} [shape=note, fillcolor=\"#f3f4f6\", style=filled, "
                            f"label={_q((p.display_name or p.id) + chr(10) + ip)}];")

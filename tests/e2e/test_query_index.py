@@ -93,7 +93,8 @@ def _synced(cli: Any, *extra: Path) -> Path:
 def test_the_first_question_builds_the_index_and_later_ones_read_it(cli: Any) -> None:
     state = _synced(cli)
     scratch = _from_scratch(cli, state)
-    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "lint", "lookups", "valid"]
+    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "ipam", "lint", "lookups",
+                                                  "topology", "valid"]
     assert _ask(cli, state) == scratch
     with QueryIndex.open(state) as index:
         assert isinstance(index.inventory(), LazyInventory)
@@ -183,11 +184,24 @@ def _foreign_text(state: Path) -> None:
         (_folder(state) / part).write_text("not an index\n")
 
 
-def _flip_bytes(state: Path) -> None:
-    part = _folder(state) / "dfw-ALLOW"
+def _flip_bytes(state: Path, name: str = "dfw-ALLOW") -> None:
+    part = _folder(state) / name
     data = bytearray(part.read_bytes())
     data[-10] ^= 0xFF
     part.write_bytes(bytes(data))
+
+
+def _part_of_another_shape(part: str, allowed: str) -> Callable[[Path], None]:
+    """A ``part`` of this key, header and checksum right, holding what it never holds."""
+    from sdn.query import index as query_index
+    from sdn.query import sidecar
+
+    def damage(state: Path) -> None:
+        with QueryIndex.open(state) as index:
+            sidecar.write(_folder(state), part, index.key, (["not", "this"], [("a", "b")]),
+                          getattr(query_index, allowed))
+
+    return damage
 
 
 def _another_states_index(state: Path) -> None:
@@ -212,6 +226,10 @@ CORRUPTIONS: dict[str, Callable[[Path], None]] = {
     "truncated": _truncate,
     "foreign-text": _foreign_text,
     "flipped-bytes": _flip_bytes,
+    "ipam-flipped-bytes": lambda state: _flip_bytes(state, "ipam"),
+    "ipam-not-usage": _part_of_another_shape("ipam", "_IPAM_CLASSES"),
+    "topology-flipped-bytes": lambda state: _flip_bytes(state, "topology"),
+    "topology-not-links": _part_of_another_shape("topology", "_TOPOLOGY_CLASSES"),
     "another-states-index": _another_states_index,
 }
 
@@ -224,7 +242,9 @@ def test_a_damaged_or_foreign_index_is_ignored_and_rebuilt(cli: Any, damage: str
     assert _ask(cli, state) == expected
     with QueryIndex.open(state) as index:  # rebuilt: read back as this state's own
         index.dfw()
-        assert index.hits == ["dfw-ALLOW"] and index.built == []
+        index.ipam_usage()
+        index.topology_graph()
+        assert index.hits == ["dfw-ALLOW", "ipam", "topology"] and index.built == []
 
 
 def test_an_unwritable_index_location_still_answers(cli: Any) -> None:
@@ -264,7 +284,8 @@ def test_ncp_sync_saves_the_index_the_first_question_reads(cli: Any) -> None:
         assert index.built == []
         assert all(key == index.key.as_json() for key in saved.values())
     warm = _ask(cli, state)
-    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "lint", "lookups", "valid"]
+    assert sorted(os.listdir(_folder(state))) == ["dfw-ALLOW", "ipam", "lint", "lookups",
+                                                  "topology", "valid"]
     assert {part: _key(state, part) for part in saved} == saved  # none rebuilt
     assert warm == _from_scratch(cli, state)
 

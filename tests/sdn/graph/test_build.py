@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import networkx as nx
 import pytest
 
 from sdn.graph import GRAPH_CACHE_SIZE, Relation, build_graph, clear_graph_cache, graph_for
+from sdn.graph.build import graph_from_links, graph_links, provide_graph
 from sdn.model import (
     Inventory,
     PolicyResource,
@@ -96,11 +97,12 @@ def _fresh_cache() -> Iterator[None]:
         pytest.param(B1, "SegmentPort", id="port"),
     ],
 )
-def test_nodes_carry_kind_and_object(path: str, kind: str) -> None:
+def test_nodes_carry_their_kind_and_the_objects_stay_in_the_inventory(
+        path: str, kind: str) -> None:
     inv = Inventory(two_tier())
     g = build_graph(inv)
     assert g.nodes[path]["kind"] == kind
-    assert g.nodes[path]["obj"] is inv[path]
+    assert "obj" not in g.nodes[path]
 
 
 def test_only_topology_kinds_and_ports_with_segments_are_nodes() -> None:
@@ -285,3 +287,34 @@ def test_cache_holds_the_inventory_until_cleared() -> None:
     clear_graph_cache()
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize("objects", [two_tier, shared_tier1], ids=["two-tier", "shared"])
+def test_a_graph_rebuilt_from_its_links_is_the_same_graph(
+        objects: Callable[[], list[PolicyResource]]) -> None:
+    """What the query index saves (:func:`graph_links`) builds the same nodes, edges,
+    attributes and order (pictures and paths read the order)."""
+    g = build_graph(Inventory(objects()))
+    again = graph_from_links(graph_links(g))
+    assert list(again.nodes(data=True)) == list(g.nodes(data=True))
+    assert list(again.edges(data=True)) == list(g.edges(data=True))
+    assert [list(again.adj[n]) for n in again] == [list(g.adj[n]) for n in g]
+
+
+def test_a_provided_graph_is_used_once_for_its_inventory_and_revision() -> None:
+    inv = Inventory(two_tier())
+    calls: list[int] = []
+
+    def provider() -> nx.DiGraph:
+        calls.append(1)
+        return graph_from_links(graph_links(build_graph(inv)))
+
+    provide_graph(inv, provider)
+    first = graph_for(inv)
+    assert graph_for(inv) is first and calls == [1] and nx.is_frozen(first)
+    assert list(first.edges(data=True)) == list(build_graph(inv).edges(data=True))
+    other = Inventory(two_tier())  # another inventory: built, not provided
+    assert graph_for(other) is not first and calls == [1]
+    inv.revision += 1  # a new revision: built again, not provided
+    graph_for(inv)
+    assert calls == [1]

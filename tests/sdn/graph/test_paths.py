@@ -121,13 +121,13 @@ def test_port_to_port_paths_are_the_graph_paths_both_ways(index: TopologyIndex) 
     ports = [A1, A2, B1, NODE1]
     for src in ports:
         for dst in ports:
-            ip = index.graph.nodes[dst]["obj"].address_bindings[0].ip_address
+            ip = index.inventory[dst].address_bindings[0].ip_address
             p = path_from_port(index, src, ip)
             assert p.end is PathEnd.SEGMENT_PORT
             if src != dst:
                 assert p.nodes() == index.port_path_between(src, dst)
                 back = path_from_port(
-                    index, dst, index.graph.nodes[src]["obj"].address_bindings[0].ip_address)
+                    index, dst, index.inventory[src].address_bindings[0].ip_address)
                 assert back.nodes() == p.nodes()[::-1]
 
 
