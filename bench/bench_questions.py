@@ -5,6 +5,7 @@ How to run (from the repository root, after ``pip install -e .``)::
     python bench/bench_questions.py                    # 2,500 ns / 10,000 pods / 7,500 policies
     python bench/bench_questions.py --before /tmp/before # an older tree, side by side
     python bench/bench_questions.py --namespaces 250 --pods 1000 --policies 750 --repeat 5
+    python bench/bench_questions.py --scale full --cases traceflow,reach_small  # 100,000 pods
 
 Goals (issue 12; measured here, never asserted in tests), at 2,500 namespaces / 10,000
 pods / 7,500 policies: the first call after a sync at most 2 s, every later call at most
@@ -21,8 +22,12 @@ answering and printing, stdout thrown away):
 * ``show_groups_tag``: ``show groups --tag ncp/project=NS`` (medium);
 * ``topology_ns``: ``topology -n NS`` (medium); ``ipam``; ``validate``; ``lint``.
 
+Scales: ``--scale full`` is 25,000 namespaces / 100,000 pods / 75,000 policies of
+realistic shapes (``--shapes realistic``, as ``bench_sync.py --scale full``), 3 later calls
+per case; ``--scale large`` the same sizes with the simple shapes.
+
 Method: the cluster is generated with ``generate_cluster(namespaces=N, pods=P,
-policies=K, nodes=max(3, P // 100), seed=S)``, written as YAML and synced once with
+policies=K, nodes=max(3, P // 100), seed=S, shapes=SHAPES)``, written as YAML and synced once with
 ``ncp sync --config bench/large-cluster.yaml`` (untimed). Each case then starts from a
 fresh copy of the synced state with the query index that sync saved beside it (as right
 after ``ncp sync``; a ``--before`` tree's copy has none, as its sync saved none), times
@@ -32,7 +37,7 @@ every call costs the same), so before and after come from one run on one machine
 "after" line then says whether its output was byte-identical to the "before" one.
 
 Each line: ``{"bench": "questions", "case", "tree" ("after" or "before"), "command",
-"namespaces", "pods", "policies", "seed", "repeat", "first_s", "median_s", "p95_s",
+"namespaces", "pods", "policies", "shapes", "seed", "repeat", "first_s", "median_s", "p95_s",
 "min_s", "first_rss_mib", "peak_rss_mib" (of the later calls' children), "exit",
 "same_output_as_before", "machine", "revision"}``. Exit status 1 when a command failed or
 its outputs differed between calls.
@@ -54,6 +59,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import ROOT, BenchParser, emit, p95, run_info, source_revision, workspace
+
+#: ``--scale large`` and ``full``: Antrea's controller-benchmark size (``full`` with the
+#: realistic policy shapes, as ``bench_sync.py --scale full``).
+FULL_SIZE = (25000, 100000, 75000)
 
 CASES = ("traceflow", "explain", "path", "reach_small", "reach_medium", "reach_large",
          "show_ports_table", "show_ports_json", "show_groups_tag", "topology_ns", "ipam",
@@ -160,9 +169,10 @@ def prepare(args: Any, work: Path) -> Path:
 
     nodes = max(3, args.pods // 100)
     log(f"generating {args.namespaces} namespaces / {args.pods} pods / {args.policies} "
-        f"policies / {nodes} nodes, seed {args.seed}")
+        f"policies ({args.shapes}) / {nodes} nodes, seed {args.seed}")
     objects = generate_cluster(namespaces=args.namespaces, pods=args.pods,
-                               policies=args.policies, nodes=nodes, seed=args.seed)
+                               policies=args.policies, nodes=nodes, seed=args.seed,
+                               shapes=args.shapes)
     write_cluster(objects, work / "cluster")
     del objects
     state = work / "synced.db"
@@ -176,8 +186,9 @@ def prepare(args: Any, work: Path) -> Path:
 
 def main() -> int:
     parser = BenchParser(__doc__.split("\n\n")[0], cases=CASES)
-    parser.add_sizes((2500, 10000, 7500))
-    parser.add_repeat(20, help="later calls per case")
+    parser.add_sizes((2500, 10000, 7500), large=FULL_SIZE, full=FULL_SIZE)
+    parser.add_shapes()
+    parser.add_repeat(20, large=3, help="later calls per case")
     parser.add_bounded("--before-repeat", 1, type=int, default=3,
                        help="later calls per case with --before (3)")
     parser.add_argument("--before", type=Path,
@@ -205,7 +216,8 @@ def main() -> int:
                 line = {"bench": "questions", "case": case, "tree": name,
                         "command": "sdn " + " ".join(argvs[case]),
                         "namespaces": args.namespaces, "pods": args.pods,
-                        "policies": args.policies, "seed": args.seed, "repeat": repeat,
+                        "policies": args.policies, "shapes": args.shapes,
+                        "seed": args.seed, "repeat": repeat,
                         **res}
                 if name == "after" and "before" in digests:
                     line["same_output_as_before"] = digests["before"] == digests["after"]

@@ -22,7 +22,8 @@ from sdn.cli.questions import (
     rule_of,
 )
 from sdn.errors import SdnError
-from sdn.policy import FlowVerdict, reach_matrix
+from sdn.policy import FlowVerdict
+from sdn.policy.reach import Blocks, reach_blocks
 from sdn.render.output import STRUCTURED, print_data, print_table, print_text
 from sdn.traceflow import TraceContext
 from sdn.traceflow.targets import Source, Target, resolve_source, resolve_target
@@ -58,28 +59,42 @@ def reach(args: argparse.Namespace) -> int:
     if args.dst is not None:
         return _reach_target(args, ctx, pods)
     names = _names(pods)
-    index = {ep.path: ep.index for ep in dfw.endpoints if ep.index is not None}
-    chosen = sorted((index[p] for p in pods if p in index),
-                    key=lambda i: names[dfw.endpoints[i].path])
-    label = [names[dfw.endpoints[i].path] for i in chosen]
-    # Names are distinct, so sorting pairs of indexes by their names' ranks sorts the pairs
-    # of names, without building and comparing 2-lists of strings.
+    found = dfw.endpoints_of(pods)
+    by_index = {ep.index: names[path] for path, ep in found.items() if ep.index is not None}
+    chosen = sorted(by_index, key=lambda i: by_index[i])
+    label = [by_index[i] for i in chosen]
+    # Names are distinct, so ordering pairs of indexes by their names' ranks orders the
+    # pairs of names, without building and comparing 2-lists of strings.
     rank = {i: r for r, i in enumerate(chosen)}
-    results = []
-    for port in args.port or [None]:
-        pairs = sorted(reach_matrix(dfw, protocol=args.protocol, port=port, among=chosen),
-                       key=lambda pair: (rank[pair[0]], rank[pair[1]]))
-        allowed = [[label[rank[s]], label[rank[d]]] for s, d in pairs]
-        results.append({"port": port, "pods": label, "allowed": allowed})
-    if args.output == "json":
-        print_text(matrix_json(args.protocol, results))
+    matrices = [(port, [([rank[s] for s in sources], [rank[d] for d in destinations])
+                        for sources, destinations in reach_blocks(
+                            dfw, protocol=args.protocol, port=port, among=chosen)])
+                for port in args.port or [None]]
+    if args.output == "json" or args.output in STRUCTURED:
+        results = [{"port": port, "pods": label, "allowed": _named_pairs(blocks, label)}
+                   for port, blocks in matrices]
+        if args.output == "json":
+            print_text(matrix_json(args.protocol, results))
+        else:
+            print_data({"protocol": args.protocol, "results": results}, args.output)
         return 0
-    if args.output in STRUCTURED:
-        print_data({"protocol": args.protocol, "results": results}, args.output)
-        return 0
-    for res in results:
-        _print_matrix(args.protocol, res)
+    for port, blocks in matrices:
+        _print_matrix(args.protocol, port, label, blocks)
     return 0
+
+
+def _named_pairs(blocks: Blocks, label: list[str]) -> list[list[str]]:
+    """The allowed pairs of names, sorted (by source rank, then destination rank)."""
+    reached: list[list[int]] = [[] for _ in label]
+    for sources, destinations in blocks:
+        for s in sources:
+            reached[s] += destinations
+    out: list[list[str]] = []
+    for s, destinations in enumerate(reached):
+        destinations.sort()
+        name = label[s]
+        out += [[name, label[d]] for d in destinations if d != s]
+    return out
 
 
 def matrix_json(protocol: str, results: list[dict[str, Any]]) -> str:
@@ -110,20 +125,29 @@ def matrix_json(protocol: str, results: list[dict[str, Any]]) -> str:
             f'{block(out, "  ")}\n}}\n')
 
 
-def _print_matrix(protocol: str, res: dict[str, Any]) -> None:
-    pods: list[str] = res["pods"]
-    allowed = {tuple(p) for p in res["allowed"]}
-    title = f"{protocol}/{res['port'] if res['port'] is not None else 'any'}: " \
-            f"{len(allowed)} of {len(pods) * (len(pods) - 1)} pairs allowed"
+def _print_matrix(protocol: str, port: int | None, pods: list[str], blocks: Blocks) -> None:
+    """The matrix (up to 24 pods) or each pod's counts, from the blocks of allowed flows
+    (pods by rank), without listing every pair of a large namespace."""
+    can_reach = [0] * len(pods)
+    reached_by = [0] * len(pods)
+    for sources, destinations in blocks:
+        both = set(sources).intersection(destinations)  # a pod does not reach itself
+        for s in sources:
+            can_reach[s] += len(destinations) - (s in both)
+        for d in destinations:
+            reached_by[d] += len(sources) - (d in both)
+    title = f"{protocol}/{port if port is not None else 'any'}: " \
+            f"{sum(can_reach)} of {len(pods) * (len(pods) - 1)} pairs allowed"
     if len(pods) <= 24:
+        allowed = {(s, d) for sources, destinations in blocks for s in sources
+                   for d in destinations}
         short = [str(i) for i in range(len(pods))]
-        rows = [[f"{i} {src}"] + ["." if src == dst else ("✓" if (src, dst) in allowed else "✗")
-                                  for dst in pods]
-                for i, src in enumerate(pods)]
+        rows = [[f"{s} {src}"] + ["." if s == d else ("✓" if (s, d) in allowed else "✗")
+                                  for d in range(len(pods))]
+                for s, src in enumerate(pods)]
         print_table(["FROM \\ TO", *short], rows, title=title)
     else:
-        rows = [[src, str(sum(1 for d in pods if (src, d) in allowed)),
-                 str(sum(1 for s in pods if (s, src) in allowed))] for src in pods]
+        rows = [[src, str(can_reach[s]), str(reached_by[s])] for s, src in enumerate(pods)]
         print_table(["POD", "CAN REACH", "REACHED BY"], rows, title=title)
 
 

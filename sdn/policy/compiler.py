@@ -70,12 +70,21 @@ class Endpoint:
     index: int | None = None
     path: str = ""
     name: str = ""
+    #: The numbers of the member sets a port endpoint read from the query index belongs
+    #: to (:class:`~sdn.policy.firewall.SetRef`); None when read from a compiled firewall,
+    #: whose groups hold their members.
+    classes: frozenset[int] | None = field(default=None, compare=False, repr=False)
 
 
 _K = TypeVar("_K")
 
 #: An AND of address criteria, each an OR of networks.
-_Term = tuple[tuple[IPv4Network, ...], ...]
+Term = tuple[tuple[IPv4Network, ...], ...]
+
+
+def outside_match(terms: tuple[Term, ...], ip: IPv4Address) -> bool:
+    """Whether an address outside the inventory matches a group's address terms."""
+    return any(all(any(ip in n for n in crit) for crit in term) for term in terms)
 
 
 @dataclass(frozen=True)
@@ -86,14 +95,13 @@ class GroupMembers:
     #: Mutable so that :mod:`sdn.policy.membership` can move one endpoint in or out in
     #: place; groups with the same expression share one set (their members are equal).
     endpoints: set[int]
-    outside_terms: tuple[_Term, ...] = ()
+    outside_terms: tuple[Term, ...] = ()
 
     def contains(self, ep: Endpoint) -> bool:
         """Whether the endpoint is a member."""
         if ep.index is not None:
             return ep.index in self.endpoints
-        return any(all(any(ep.ip in n for n in crit) for crit in term)
-                   for term in self.outside_terms)
+        return outside_match(self.outside_terms, ep.ip)
 
 
 @dataclass(frozen=True)
@@ -186,16 +194,25 @@ class CompiledDfw:
         and :attr:`signatures` would hold every endpoint times every one of them."""
         if self._classes is None:
             member_of: list[list[int]] = [[] for _ in self.endpoints]
-            numbers: dict[int, int] = {}
+            numbers = self.set_numbers()
+            seen: set[int] = set()
             for members in self.groups.values():
-                key = id(members.endpoints)
-                if key in numbers:
+                number = numbers[id(members.endpoints)]
+                if number in seen:
                     continue
-                numbers[key] = number = len(numbers)
+                seen.add(number)
                 for i in members.endpoints:
                     member_of[i].append(number)
             self._classes = [frozenset(m) for m in member_of]
         return self._classes
+
+    def set_numbers(self) -> dict[int, int]:
+        """The number of each distinct member set (by ``id``), in the order of the groups
+        first naming them: the numbers :attr:`classes` holds."""
+        numbers: dict[int, int] = {}
+        for members in self.groups.values():
+            numbers.setdefault(id(members.endpoints), len(numbers))
+        return numbers
 
     def forget_classes(self) -> None:
         """Drop :attr:`classes` after member sets changed (recomputed when next asked)."""
@@ -225,6 +242,24 @@ class CompiledDfw:
         """The port endpoint owning ``ip``, else an outside endpoint."""
         index = self.by_ip.get(ip)
         return self.endpoints[index] if index is not None else Endpoint(ip=ip)
+
+    @property
+    def endpoint_count(self) -> int:
+        """How many endpoints (ports with an address) there are."""
+        return len(self.endpoints)
+
+    def endpoint(self, index: int) -> Endpoint:
+        """The endpoint with this index."""
+        return self.endpoints[index]
+
+    def endpoints_of(self, paths: Iterable[str]) -> dict[str, Endpoint]:
+        """The endpoints of those port paths that have one, by path."""
+        wanted = set(paths)
+        return {ep.path: ep for ep in self.endpoints if ep.path in wanted}
+
+    def classes_of(self, index: int) -> frozenset[int]:
+        """The numbers of the member sets endpoint ``index`` belongs to."""
+        return self.classes[index]
 
 
 class _Index:
@@ -361,7 +396,7 @@ class _Resolver:
     def __init__(self, inv: Inventory, index: _Index) -> None:
         self.inv = inv
         self.index = index
-        self.by_text: dict[tuple[object, ...], tuple[set[int], tuple[_Term, ...]]] = {}
+        self.by_text: dict[tuple[object, ...], tuple[set[int], tuple[Term, ...]]] = {}
         self.by_path: dict[str, GroupMembers] = {}
         self.resolving: set[str] = set()
         self.nets: dict[tuple[object, ...], tuple[IPv4Network, ...]] = {}
@@ -386,10 +421,10 @@ class _Resolver:
         self.by_path[path] = members
         return members
 
-    def expression(self, items: Sequence[object]) -> tuple[frozenset[int], tuple[_Term, ...]]:
+    def expression(self, items: Sequence[object]) -> tuple[frozenset[int], tuple[Term, ...]]:
         """OR of AND-terms; returns the member endpoints and the outside-address terms."""
         members: set[int] = set()
-        outside: list[_Term] = []
+        outside: list[Term] = []
         for term in expression_terms(items):
             resolved = [self.criterion(c) for c in term]
             members |= frozenset.intersection(*(got for got, _ in resolved))

@@ -20,14 +20,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sdn.policy.compiler import PROTOCOL_NUMBERS, CompiledDfw, CompiledRule, Endpoint
+from sdn.policy.compiler import PROTOCOL_NUMBERS, Endpoint
+from sdn.policy.firewall import Firewall, FirewallRule
 
 
 @dataclass(frozen=True)
 class Consideration:
     """One rule looked at during a decision, and why it did or did not match."""
 
-    rule: CompiledRule
+    rule: FirewallRule
     matched: bool
     reason: str
 
@@ -39,7 +40,7 @@ class Decision:
     point: str  # "egress" (at the source port) or "ingress" (at the destination port)
     port_path: str
     action: str
-    rule: CompiledRule | None  # None: the built-in default rule
+    rule: FirewallRule | None  # None: the built-in default rule
     trail: tuple[Consideration, ...] = ()
 
     @property
@@ -73,7 +74,7 @@ class FlowVerdict:
         return self.ingress or self.egress
 
 
-def _why_not(rule: CompiledRule, src: Endpoint, dst: Endpoint, proto: int, dport: int | None,
+def _why_not(rule: FirewallRule, src: Endpoint, dst: Endpoint, proto: int, dport: int | None,
              sport: int | None) -> str | None:
     """None when the rule matches the flow, else the reason it does not."""
     if rule.sources is not None:
@@ -97,12 +98,12 @@ def _service_text(proto: int, dport: int | None) -> str:
     return f"{name}/{dport}" if dport is not None else name
 
 
-def candidates(dfw: CompiledDfw, index: int, direction: str) -> list[CompiledRule]:
+def candidates(dfw: Firewall, index: int, direction: str) -> Sequence[FirewallRule]:
     """The rules enforced at one port in one direction, in order."""
     return dfw.candidates(index, direction)
 
 
-def decide(dfw: CompiledDfw, rules: Sequence[CompiledRule], *, point: str, at: Endpoint,
+def decide(dfw: Firewall, rules: Sequence[FirewallRule], *, point: str, at: Endpoint,
            src: Endpoint, dst: Endpoint, proto: int, dport: int | None, sport: int | None,
            explain: bool = False, direction: str | None = None) -> Decision:
     """First match over ``rules`` (the candidates at ``at``); see the module docstring.
@@ -141,7 +142,7 @@ def decide(dfw: CompiledDfw, rules: Sequence[CompiledRule], *, point: str, at: E
     return Decision(point, at.path, dfw.default_action, None, tuple(trail))
 
 
-def evaluate_flow(dfw: CompiledDfw, src: Endpoint, dst: Endpoint, *, protocol: str = "TCP",
+def evaluate_flow(dfw: Firewall, src: Endpoint, dst: Endpoint, *, protocol: str = "TCP",
                   port: int | None = None, source_port: int | None = None,
                   explain: bool = False) -> FlowVerdict:
     """Decide a flow at its source port (egress) and destination port (ingress).
@@ -158,7 +159,7 @@ def evaluate_flow(dfw: CompiledDfw, src: Endpoint, dst: Endpoint, *, protocol: s
     proto = PROTOCOL_NUMBERS[protocol.upper()]
     egress = ingress = None
 
-    def rules_at(index: int, direction: str) -> list[CompiledRule]:
+    def rules_at(index: int, direction: str) -> Sequence[FirewallRule]:
         if not explain:
             return candidates(dfw, index, direction)
         # For explain: also the rules applied here for the other direction, so that the

@@ -10,8 +10,9 @@ the parts their question needs:
 * ``valid``: every stored row of this revision parses, so later readers may parse only
   the kinds and objects they touch (:class:`~sdn.query.lazy.LazyInventory`) and still
   refuse nothing a full parse would have refused;
-* ``dfw-ALLOW`` / ``dfw-DROP``: the compiled firewall
-  (:class:`~sdn.policy.compiler.CompiledDfw`) for each default action;
+* ``dfw-ALLOW`` / ``dfw-DROP``: the compiled firewall for each default action, as keyed
+  records in a SQLite file (:mod:`sdn.query.records`): a question reads the two
+  endpoints and the rules it evaluates, not the whole firewall;
 * ``lookups``: ports by name and address, segments by subnet, every gateway's routing
   table, node addresses (:class:`~sdn.traceflow.lookups.Lookups`): with them a traceflow
   parses the few ports, segments and gateways it meets, not 10,000 ports;
@@ -58,19 +59,17 @@ from sdn.graph import (
 from sdn.graph.queries import Route, RoutingTables, _PrefixTable
 from sdn.ipam import BlockUsage, PoolUsage, SubnetUsage, Usage, usage_of
 from sdn.model import Inventory
-from sdn.policy import compile_dfw
-from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
+from sdn.policy import Firewall, compile_dfw
+from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint import Finding, lint_dfw
-from sdn.query import checked, sidecar
+from sdn.query import checked, records, sidecar
 from sdn.query.lazy import LazyInventory
+from sdn.query.records import Records, StoredFirewall
 from sdn.query.sidecar import Key
 from sdn.store import Store
 from sdn.traceflow import TraceContext
 from sdn.traceflow.lookups import Lookups
 
-#: What a ``dfw-*`` part may hold: the compiled firewall's own classes and addresses.
-_DFW_CLASSES = sidecar.allowed_names(CompiledDfw, CompiledRule, Endpoint, GroupMembers,
-                                     Service, IPv4Address, IPv4Network)
 #: What the ``lookups`` part may hold: names, addresses and routing tables.
 _LOOKUP_CLASSES = sidecar.allowed_names(Lookups, RoutingTables, Route, _PrefixTable,
                                         IPv4Address, IPv4Network)
@@ -97,7 +96,8 @@ class QueryIndex:
         self.key = key
         self.folder = folder
         self._inventory: Inventory | None = None
-        self._dfw: dict[str, CompiledDfw] = {}
+        self._dfw: dict[str, Firewall] = {}
+        self._compiled: dict[str, CompiledDfw] = {}
         #: Parts this reader found valid in the index (for tests and the bench).
         self.hits: list[str] = []
         #: Parts this reader computed (and saved, when it could).
@@ -115,7 +115,11 @@ class QueryIndex:
         return cls(store, key, sidecar.folder_of(Path(state)))
 
     def close(self) -> None:
-        """Close the store: a lazy inventory handed out reads nothing more after this."""
+        """Close the store and the firewall files: a lazy inventory or stored firewall
+        handed out reads nothing more after this."""
+        for dfw in self._dfw.values():
+            if isinstance(dfw, StoredFirewall):
+                dfw.close()
         self.store.close()
 
     def __enter__(self) -> QueryIndex:
@@ -170,31 +174,58 @@ class QueryIndex:
         self._save("topology", graph_links(graph), _TOPOLOGY_CLASSES)
         return graph
 
-    def dfw(self, default_action: str = "ALLOW") -> CompiledDfw:
-        """The compiled firewall of this revision with ``default_action``."""
+    def dfw(self, default_action: str = "ALLOW") -> Firewall:
+        """The firewall of this revision with ``default_action``, as questions read it:
+        record by record from the index (:class:`~sdn.query.records.StoredFirewall`), else
+        compiled, and its records saved for later readers."""
         found = self._dfw.get(default_action)
         if found is not None:
             return found
         part = f"dfw-{default_action}"
-        loaded = self._load(part, _DFW_CLASSES)
-        if isinstance(loaded, CompiledDfw) and loaded.revision == self.key.revision \
-                and loaded.default_action == default_action:
-            found = loaded
+        stored = Records.open(self.folder, part, self.key)
+        if stored is not None and stored.meta.revision == self.key.revision \
+                and stored.meta.default_action == default_action:
+            self.hits.append(part)
+            found = StoredFirewall(stored, lambda: self._rebuild(default_action))
         else:
-            found = compile_dfw(self.inventory(), default_action=default_action)
-            self._save(part, found, _DFW_CLASSES)
+            if stored is not None:
+                stored.close()
+            found = self.compiled(default_action)
+            self.built.append(part)
+            records.save(self.folder, part, self.key, found)
         self._dfw[default_action] = found
         return found
 
+    def compiled(self, default_action: str = "ALLOW") -> CompiledDfw:
+        """The firewall of this revision compiled whole (what ``lint`` reads: every group
+        and rule), once per reader."""
+        found = self._compiled.get(default_action)
+        if found is None:
+            found = compile_dfw(self.inventory(), default_action=default_action)
+            self._compiled[default_action] = found
+        return found
+
+    def _rebuild(self, default_action: str) -> Records:
+        """Fresh records for a firewall file found damaged while read: compiled again,
+        saved, and read back (held in memory when the folder cannot be written)."""
+        part = f"dfw-{default_action}"
+        compiled = self.compiled(default_action)
+        self.built.append(part)
+        if records.save(self.folder, part, self.key, compiled):
+            saved = Records.open(self.folder, part, self.key)
+            if saved is not None:
+                return saved
+        return Records.of(compiled, part, self.key)
+
     def current(self, actions: tuple[str, ...]) -> bool:
         """Whether ``valid``, ``lookups``, ``dfw-<action>`` for every action, ``lint`` and
-        ``validate`` are saved
-        for this key (headers only: a damaged payload is still caught when read)."""
+        ``validate`` are saved for this key (headers only: a damaged payload or record is
+        still caught when read)."""
         parts = [("valid", _NO_CLASSES), ("lookups", _LOOKUP_CLASSES),
-                 *((f"dfw-{a}", _DFW_CLASSES) for a in actions),
                  ("lint", _LINT_CLASSES), (checked.PART, checked.PROBLEM_CLASSES)]
         return all(sidecar.current(self.folder, part, self.key, allowed)
-                   for part, allowed in parts)
+                   for part, allowed in parts) \
+            and all(records.current(self.folder, f"dfw-{a}", self.key) for a in actions)
 
     def warm(self, inventory: Inventory, actions: tuple[str, ...]) -> list[str]:
         """Build and save ``valid``, ``dfw-<action>``, ``lookups``, ``lint`` and
@@ -213,11 +244,12 @@ class QueryIndex:
     def lint_findings(self) -> list[Finding]:
         """``sdn lint``'s findings on the firewall of this revision (before any
         ``--cluster`` filter and the sync's stored warnings): linting reads every group
-        and rule, so it is kept rather than redone."""
+        and rule, so it is kept rather than redone. It reads the firewall compiled whole
+        (:meth:`compiled`): the stored records hold no member sets."""
         loaded = self._load("lint", _LINT_CLASSES)
         if isinstance(loaded, list) and all(isinstance(f, Finding) for f in loaded):
             return loaded
-        findings = lint_dfw(self.dfw(), self.inventory())
+        findings = lint_dfw(self.compiled(), self.inventory())
         self._save("lint", findings, _LINT_CLASSES)
         return findings
 

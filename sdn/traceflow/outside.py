@@ -84,7 +84,8 @@ def trace_from_outside(ctx: TraceContext, packet: PacketSpec, *,
     Raises:
         TraceInputError: the source is inside NSX, or nothing routes the destination in.
     """
-    if packet.src_ip in ctx.dfw.by_ip or ctx.index.port_for_ip(packet.src_ip) is not None:
+    if ctx.dfw.endpoint_for_ip(packet.src_ip).index is not None \
+            or ctx.index.port_for_ip(packet.src_ip) is not None:
         raise TraceInputError(f"{packet.src_ip} belongs to a port inside NSX; pass the pod "
                               "as --src", obj=str(packet.src_ip))
     w = _Walk(ctx, EDGE)

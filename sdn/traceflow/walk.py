@@ -58,7 +58,7 @@ from sdn.model import (
     Tier1,
 )
 from sdn.model.values import port_bounds
-from sdn.policy import CompiledDfw, Decision, Endpoint, compile_dfw
+from sdn.policy import Decision, Endpoint, Firewall, compile_dfw
 from sdn.policy.evaluator import candidates, decide
 from sdn.traceflow.l7 import HttpRequest, PoolChoice, choose_pool, is_l7
 from sdn.traceflow.lookups import Lookups, NameMap, NodeKey, PathMap
@@ -94,7 +94,7 @@ class TraceContext:
 
     inventory: Inventory
     index: TopologyIndex
-    dfw: CompiledDfw
+    dfw: Firewall
     lookups: Lookups
     ports: Mapping[str, SegmentPort] = field(default_factory=dict)
     segments: Mapping[str, Segment] = field(default_factory=dict)
@@ -110,7 +110,7 @@ class TraceContext:
                        tuple[LBVirtualServer, LBPool | None]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, inv: Inventory, *, dfw: CompiledDfw | None = None,
+    def build(cls, inv: Inventory, *, dfw: Firewall | None = None,
               default_action: str = "ALLOW", lookups: Lookups | None = None) -> TraceContext:
         """Index an inventory for tracing (compiles its DFW unless one is given). With
         ``lookups`` of this revision (a cache kept them, :mod:`sdn.query`), ports and
@@ -120,7 +120,9 @@ class TraceContext:
             lookups = Lookups.of(inv, index)
         else:
             index = TopologyIndex(inv, lookups.routing)
-        ctx = cls(inv, index, dfw or compile_dfw(inv, default_action=default_action), lookups)
+        if dfw is None:
+            dfw = compile_dfw(inv, default_action=default_action)
+        ctx = cls(inv, index, dfw, lookups)
         ctx.ports = PathMap(lookups.port_paths, inv)
         ctx.segments = PathMap(lookups.segment_paths, inv)
         ctx.snat = _SnatTables(lookups.snat_rules, inv)
@@ -450,8 +452,7 @@ def _walk(ctx: TraceContext, port: SegmentPort, original: PacketSpec, *,
         if balanced is None:
             return done(Disposition.DROPPED, no_backend_text(vs, choice))
         pkt = balanced
-    src_ep = ctx.dfw.endpoints[ctx.dfw.by_ip[pkt.src_ip]] if pkt.src_ip in ctx.dfw.by_ip \
-        else Endpoint(ip=pkt.src_ip)
+    src_ep = ctx.dfw.endpoint_for_ip(pkt.src_ip)
     dst_ep = ctx.dfw.endpoint_for_ip(pkt.dst_ip)
     if src_ep.index is not None:
         if stateful:

@@ -79,7 +79,14 @@ def _folder(state: Path) -> Path:
 
 
 def _key(state: Path, part: str = "dfw-ALLOW") -> dict[str, Any]:
-    head = (_folder(state) / part).read_bytes().split(b"\n", 1)[0]
+    """The key a part was saved for: in its header line, or for a firewall (a SQLite file
+    of records, :mod:`sdn.store.records`) in its header table."""
+    if part.startswith("dfw-"):
+        with sqlite3.connect(_folder(state) / part) as db:
+            head = db.execute("SELECT value FROM file_header").fetchone()[0]
+        db.close()
+    else:
+        head = (_folder(state) / part).read_bytes().split(b"\n", 1)[0]
     key: dict[str, Any] = json.loads(head)["key"]
     return key
 

@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
@@ -113,6 +114,25 @@ def test_networks_read_back_equal(tmp_path: Path) -> None:
     assert [list(n.hosts()) for n in back[3:]] == [list(n.hosts()) for n in nets[3:]]
     assert IPv4Address("10.1.2.9") in back[2] and back[2].broadcast_address == \
         IPv4Address("10.1.2.255")
+
+
+@dataclass(frozen=True, slots=True)
+class _Slotted:
+    a: int
+    b: str = "x"
+    c: tuple[int, ...] = field(default=(), compare=True)
+
+
+def test_slotted_dataclasses_read_back_equal_and_only_when_declared(tmp_path: Path) -> None:
+    """A frozen slotted dataclass (a route) is stored as a call of its class with its
+    fields (:class:`sidecar._Pickler`): it reads back equal, and is refused like any
+    class the part does not declare."""
+    value = [_Slotted(1), _Slotted(2, "y", (3, 4)), FileStamp(5, 6)]
+    allowed = sidecar.allowed_names(_Slotted, FileStamp)
+    assert sidecar.write(tmp_path, "p", KEY, value, allowed)
+    assert sidecar.read(tmp_path, "p", KEY, allowed) == value
+    assert sidecar.write(tmp_path, "q", KEY, value, ALLOWED)
+    assert sidecar.read(tmp_path, "q", KEY, ALLOWED) is None
 
 
 def test_an_unwritable_location_saves_nothing_and_raises_nothing(tmp_path: Path) -> None:
