@@ -57,8 +57,9 @@ from sdn.query.sidecar import Key
 REQUEST_TIMEOUT = 5.0
 #: The parts every question of a revision starts from, for this default action.
 PRELOAD_ACTION = "ALLOW"
-#: Exit statuses: a child that failed before or outside ``main`` (``EX_SOFTWARE``).
-EXIT_BUG = 70
+#: Exit statuses of a child that failed outside ``main`` (``EX_SOFTWARE``), or was
+#: interrupted after it (as Python exits on Ctrl-C).
+EXIT_BUG, EXIT_INTERRUPTED = 70, 130
 _PR_SET_PDEATHSIG = 1
 
 Answer = Callable[[list[str]], int]
@@ -312,7 +313,7 @@ class Server:
             why = self._refusal(message, fds)
             if why is None and _gone(conn):
                 why = "the client went away"
-            pid = -1 if why else os.fork()
+            pid = -1 if why else self._fork()
         except OSError as err:
             why = f"cannot fork: {err}"
         if why:
@@ -331,6 +332,16 @@ class Server:
         _send_quietly(conn, {"started": True})
         conn.settimeout(1.0)
         self.selector.register(conn, selectors.EVENT_READ, lambda _c, pid=pid: self._heard(pid))
+
+    @staticmethod
+    def _fork() -> int:
+        """Fork with SIGINT held: a Ctrl-C passed on at once reaches the child after it
+        has its own handler, not this process's."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        pid = os.fork()
+        if pid:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        return pid
 
     def _heard(self, pid: int) -> None:
         """The client of a running question spoke: Ctrl-C (SIGINT to the child's group,
@@ -381,6 +392,8 @@ class Server:
                 stream.flush()
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else EXIT_BUG
+        except KeyboardInterrupt:  # after main's own handling (its final flush)
+            code = EXIT_INTERRUPTED
         except BaseException as err:
             _say(f"error: INTERNAL_ERROR: {type(err).__name__}: {err} (a bug in the sdn "
                  f"daemon; SDN_NO_DAEMON=1 answers in this process)")
@@ -395,6 +408,7 @@ class Server:
         for sig in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         for question in self.questions.values():
             question.conn.close()
         conn.close()

@@ -100,7 +100,8 @@ def send(sock: socket.socket, message: dict[str, Any], fds: Sequence[int] = ()) 
     body = json.dumps(message).encode()
     frame = _LENGTH.pack(len(body)) + body
     sent = socket.send_fds(sock, [frame], list(fds)) if fds else 0
-    sock.sendall(frame[sent:])
+    if sent < len(frame):
+        sock.sendall(frame[sent:])
 
 
 def receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
