@@ -313,3 +313,17 @@ def test_a_client_that_goes_away_ends_its_answer(state: Path) -> None:
         time.sleep(0.05)
     os.close(read)
     assert "exit 137" in wire.log_path(state).read_text()
+
+
+def test_a_socket_path_longer_than_an_address_holds(tmp_path: Path) -> None:
+    state = tmp_path / ("x" * 60) / ("y" * 60) / "state.db"
+    state.parent.mkdir(parents=True)
+    sync_sample(state, "guestbook")
+    assert len(str(wire.socket_path(state))) > 108
+    try:
+        control.start(state, 60.0)
+        argv = ["--state", str(state), "validate"]
+        assert through_daemon(state, *argv) == run_main(sdn.cli.main, *argv)
+    finally:
+        control.stop(state)
+    assert not control.alive(state)
