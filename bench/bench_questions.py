@@ -5,6 +5,7 @@ How to run (from the repository root, after ``pip install -e .``)::
     python bench/bench_questions.py                    # 2,500 ns / 10,000 pods / 7,500 policies
     python bench/bench_questions.py --before /tmp/before # an older tree, side by side
     python bench/bench_questions.py --namespaces 250 --pods 1000 --policies 750 --repeat 5
+    python bench/bench_questions.py --repeat 20 --daemon   # also through ``sdn daemon``
 
 Goals (issue 12; measured here, never asserted in tests), at 2,500 namespaces / 10,000
 pods / 7,500 policies: the first call after a sync at most 2 s, every later call at most
@@ -31,10 +32,16 @@ case also runs with ``PYTHONPATH=TREE`` (``--before-repeat`` later calls: withou
 every call costs the same), so before and after come from one run on one machine; each
 "after" line then says whether its output was byte-identical to the "before" one.
 
-Each line: ``{"bench": "questions", "case", "tree" ("after" or "before"), "command",
-"namespaces", "pods", "policies", "seed", "repeat", "first_s", "median_s", "p95_s",
-"min_s", "first_rss_mib", "peak_rss_mib" (of the later calls' children), "exit",
-"same_output_as_before", "machine", "revision"}``. Exit status 1 when a command failed or
+With ``--daemon`` every case is also run through ``sdn daemon`` (started on another
+fresh copy, timed apart as ``daemon_start_s``; every call must be answered by it), side by
+side with the plain run; ``daemon_rss_mib`` is the daemon's memory at the end and
+``same_output_as_in_process`` compares its output with the plain run's.
+
+Each line: ``{"bench": "questions", "case", "tree" ("after" or "before"), "daemon",
+"command", "namespaces", "pods", "policies", "seed", "repeat", "first_s", "median_s",
+"p95_s", "min_s", "first_rss_mib", "peak_rss_mib" (of the later calls' children), "exit",
+"same_output_as_before", ("daemon_start_s", "daemon_rss_mib", "same_output_as_in_process"
+with the daemon), "machine", "revision"}``. Exit status 1 when a command failed or
 its outputs differed between calls.
 """
 
