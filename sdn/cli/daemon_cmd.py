@@ -10,6 +10,7 @@ it, byte for byte (the daemon's child runs the same ``main``).
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from sdn.daemon import control, server
@@ -53,7 +54,7 @@ def _status(args: argparse.Namespace) -> int:
     info: dict[str, Any] | None = control.status(args.state)
     if args.output in STRUCTURED:
         print_data({"running": True, **info} if info else
-                   {"running": False, "state": args.state}, args.output)
+                   {"running": False, "state": os.path.abspath(args.state)}, args.output)
     elif info is None:
         print(f"sdn daemon: none serves {args.state}")
     else:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sdn.daemon import wire
-from sdn.daemon.server import DaemonError
+from sdn.daemon.server import DaemonError, current_key
 
 #: How long a daemon has to answer ``status`` or ``stop``.
 ASK_TIMEOUT = 2.0
@@ -100,6 +100,7 @@ def start(state: str | Path, idle_timeout: float) -> tuple[dict[str, Any], bool]
     running = status(state)
     if running is not None:
         return running, False
+    current_key(Path(state))  # a state that does not open is refused here, with its code
     log = wire.log_path(state)
     wire.index_folder(state).mkdir(exist_ok=True)
     with open(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as out:

@@ -205,6 +205,14 @@ def test_files_socket_mode_and_status(state: Path) -> None:
     assert run_main(sdn.cli.main, "daemon", "stop", "--state", state)[0] == 0
 
 
+def test_a_state_that_does_not_open_is_refused_before_any_daemon(tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    code, out, err = run_main(sdn.cli.main, "daemon", "start", "--state", missing)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: STATE_NOT_FOUND {missing}: ")
+    assert not wire.index_folder(missing).exists()
+
+
 def test_it_stops_when_idle(state: Path) -> None:
     control.start(state, 0.3)
     deadline = time.monotonic() + 20
