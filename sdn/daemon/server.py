@@ -182,6 +182,7 @@ class Server:
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._signalled)
         signal.set_wakeup_fd(self._wake_w)
+        self.last_active = time.monotonic()  # idle from now on, not from before the load
         self.note(f"serving {self.state} (idle timeout {self.idle_timeout:g} s)")
 
     @staticmethod

@@ -214,7 +214,7 @@ def test_a_state_that_does_not_open_is_refused_before_any_daemon(tmp_path: Path)
 
 
 def test_it_stops_when_idle(state: Path) -> None:
-    control.start(state, 0.3)
+    control.start(state, 1.0)
     deadline = time.monotonic() + 20
     while control.alive(state) and time.monotonic() < deadline:
         time.sleep(0.05)
