@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sdn.daemon import wire
-from sdn.daemon.server import DaemonError, current_key
+from sdn.daemon.server import current_key
+from sdn.errors import DaemonError
 
 #: How long a daemon has to answer ``status`` or ``stop``.
 ASK_TIMEOUT = 2.0

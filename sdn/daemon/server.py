@@ -49,7 +49,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from sdn.daemon import wire
-from sdn.errors import SdnError
+from sdn.errors import DaemonError
 from sdn.query import QueryIndex, memo
 from sdn.query.sidecar import Key
 
@@ -63,12 +63,6 @@ EXIT_BUG, EXIT_INTERRUPTED = 70, 130
 _PR_SET_PDEATHSIG = 1
 
 Answer = Callable[[list[str]], int]
-
-
-class DaemonError(SdnError):
-    """The daemon cannot start or serve."""
-
-    code = "DAEMON_FAILED"
 
 
 @dataclass
@@ -372,7 +366,7 @@ class Server:
             if question is None:
                 continue
             code = exit_status(wait_status)
-            self.note(f"sdn {' '.join(question.argv[:1])}... exit {code} in "
+            self.note(f"sdn {' '.join(question.argv)}: exit {code} in "
                       f"{time.monotonic() - question.started:.3f} s")
             if _registered(self.selector, question.conn):
                 self.selector.unregister(question.conn)
@@ -418,8 +412,7 @@ class Server:
         self.selector.close()
         for fd in (self._wake_r, self._wake_w, self.pid_fd):
             os.close(fd)
-        self.log.close()
-        gc.unfreeze()
+        self.log.close()  # the preloaded objects stay frozen: this child never collects them
 
 
 def _become_client(message: dict[str, Any], fds: list[int]) -> None:
