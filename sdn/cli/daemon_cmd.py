@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch ``sdn daemon SUBCOMMAND``."""
     command = args.daemon_command
     if command == "run":
-        from sdn.cli.main import main
+        from sdn.cli.main import prepared_main
 
-        server.serve(args.state, idle_timeout=args.idle_timeout, answer=main,
+        server.serve(args.state, idle_timeout=args.idle_timeout, answer=prepared_main(),
                      modules=QUESTION_MODULES)
         return 0
     if command == "start":

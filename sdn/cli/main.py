@@ -298,7 +298,19 @@ def _answer(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sdn``; returns the exit code (see :mod:`sdn.commandline`). Called with no
     ``argv`` (the console script), a question may be answered by the state's daemon."""
-    return run_command("sdn", _parser(), argv, lambda args: _answer(args, argv))
+    return _main(_parser(), argv)
+
+
+def _main(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    return run_command("sdn", parser, argv, lambda args: _answer(args, argv))
+
+
+def prepared_main() -> Callable[[Sequence[str]], int]:
+    """:func:`main` with its parser built now, for a process that runs many command lines
+    each in a child forked from it (:mod:`sdn.daemon`): building the parser is most of
+    what is left of a question's fixed cost there, and each child uses its own copy."""
+    parser = _parser()
+    return lambda argv: _main(parser, argv)
 
 
 if __name__ == "__main__":

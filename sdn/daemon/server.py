@@ -62,6 +62,7 @@ PRELOAD_ACTION = "ALLOW"
 EXIT_BUG, EXIT_INTERRUPTED = 70, 130
 _PR_SET_PDEATHSIG = 1
 
+#: What answers one command line (``sdn``'s ``main``), returning its exit status.
 Answer = Callable[[list[str]], int]
 
 
