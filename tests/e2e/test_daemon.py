@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -335,3 +336,23 @@ def test_a_socket_path_longer_than_an_address_holds(tmp_path: Path) -> None:
     finally:
         control.stop(state)
     assert not control.alive(state)
+
+
+def test_a_daemon_killed_mid_answer_is_reported_and_takes_its_child(state: Path) -> None:
+    info, _ = control.start(state, 60.0)
+    proc, read = _blocked_question(state)
+    os.kill(info["pid"], signal.SIGKILL)
+    _, err = proc.communicate(timeout=20)
+    assert (proc.returncode, err) == (client.EXIT_LOST, client.LOST + "\n")
+    assert _writers_gone(read)  # the child died with the daemon
+
+
+def _writers_gone(read: int, timeout: float = 20.0) -> bool:
+    """Whether the pipe reaches its end (every writer closed) within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    with open(read, "rb", buffering=0) as pipe:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([pipe], [], [], 0.1)
+            if ready and pipe.read(65536) == b"":
+                return True
+    return False
