@@ -6,6 +6,7 @@ How to run (from the repository root, after ``pip install -e .``)::
     python bench/bench_questions.py --before /tmp/before # an older tree, side by side
     python bench/bench_questions.py --namespaces 250 --pods 1000 --policies 750 --repeat 5
     python bench/bench_questions.py --scale full --cases traceflow,reach_small  # 100,000 pods
+    python bench/bench_questions.py --repeat 20 --daemon   # also through ``sdn daemon``
 
 Goals (issue 12; measured here, never asserted in tests), at 2,500 namespaces / 10,000
 pods / 7,500 policies: the first call after a sync at most 2 s, every later call at most
@@ -36,10 +37,16 @@ case also runs with ``PYTHONPATH=TREE`` (``--before-repeat`` later calls: withou
 every call costs the same), so before and after come from one run on one machine; each
 "after" line then says whether its output was byte-identical to the "before" one.
 
-Each line: ``{"bench": "questions", "case", "tree" ("after" or "before"), "command",
-"namespaces", "pods", "policies", "shapes", "seed", "repeat", "first_s", "median_s", "p95_s",
-"min_s", "first_rss_mib", "peak_rss_mib" (of the later calls' children), "exit",
-"same_output_as_before", "machine", "revision"}``. Exit status 1 when a command failed or
+With ``--daemon`` every case is also run through ``sdn daemon`` (started on another
+fresh copy, timed apart as ``daemon_start_s``; every call must be answered by it), side by
+side with the plain run; ``daemon_rss_mib`` is the daemon's memory at the end and
+``same_output_as_in_process`` compares its output with the plain run's.
+
+Each line: ``{"bench": "questions", "case", "tree" ("after" or "before"), "daemon",
+"command", "namespaces", "pods", "policies", "shapes", "seed", "repeat", "first_s", "median_s",
+"p95_s", "min_s", "first_rss_mib", "peak_rss_mib" (of the later calls' children), "exit",
+"same_output_as_before", ("daemon_start_s", "daemon_rss_mib", "same_output_as_in_process"
+with the daemon), "machine", "revision"}``. Exit status 1 when a command failed or
 its outputs differed between calls.
 """
 
@@ -136,12 +143,48 @@ def timed(tree: Path, state: Path, argv: list[str]) -> tuple[float, float, int, 
         hashlib.sha256(out).hexdigest()
 
 
+def sdn_daemon(tree: Path, state: Path, *argv: str) -> str:
+    """``sdn daemon ARGV --state STATE`` (its stdout)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run([sys.executable, "-m", "sdn", "daemon", *argv, "--state",
+                           str(state)], env=env, cwd=state.parent, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def rss_mib(pid: int) -> float:
+    """A process's resident memory now (MiB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def run_case(tree: Path, work: Path, synced: Path, argv: list[str],
-             repeat: int, *, with_index: bool) -> dict[str, Any]:
+             repeat: int, *, with_index: bool, daemon: bool = False) -> dict[str, Any]:
     """First call on a fresh copy of the synced state, then ``repeat`` later calls.
     ``with_index``: the copy keeps the query index ``ncp sync`` saved beside the state
     (copied with the state's stamps, so it is the state's own, as right after the sync);
-    without it the first call builds it (as the older tree's sync saved none)."""
+    without it the first call builds it (as the older tree's sync saved none).
+    ``daemon``: ``sdn daemon start`` on the copy first (timed apart), every call then
+    answered through it; it is stopped at the end."""
+    state = prepare_copy(work, synced, with_index=with_index)
+    if not daemon:
+        return timed_calls(tree, state, argv, repeat)
+    started = time.perf_counter()
+    sdn_daemon(tree, state, "start")
+    start_s = time.perf_counter() - started
+    try:
+        res = timed_calls(tree, state, argv, repeat)
+        info = json.loads(sdn_daemon(tree, state, "status", "-o", "json"))
+        res["stable"] &= info["requests"] == repeat + 1  # every call answered by it
+        return {**res, "daemon_start_s": round(start_s, 3),
+                "daemon_rss_mib": rss_mib(info["pid"])}
+    finally:
+        sdn_daemon(tree, state, "stop")
+
+
+def prepare_copy(work: Path, synced: Path, *, with_index: bool) -> Path:
+    """A fresh copy of the synced state (``case.db``), with its index or without."""
     state = work / "case.db"
     shutil.rmtree(work / "case.db.idx", ignore_errors=True)
     for suffix in ("-wal", "-shm"):  # the previous case's: this copy starts as synced
@@ -150,6 +193,11 @@ def run_case(tree: Path, work: Path, synced: Path, argv: list[str],
     index = synced.with_name(synced.name + ".idx")
     if with_index and index.is_dir():
         shutil.copytree(index, work / "case.db.idx", copy_function=shutil.copy2)
+    return state
+
+
+def timed_calls(tree: Path, state: Path, argv: list[str], repeat: int) -> dict[str, Any]:
+    """The first call, then ``repeat`` later ones."""
     first, first_rss, code, digest = timed(tree, state, argv)
     times, rss, same = [], [], True
     for _ in range(repeat):
@@ -193,6 +241,9 @@ def main() -> int:
                        help="later calls per case with --before (3)")
     parser.add_argument("--before", type=Path,
                         help="an older source tree to run the same cases with, side by side")
+    parser.add_argument("--daemon", action="store_true",
+                        help="also answer every case through `sdn daemon` (started on the "
+                             "fresh copy, timed apart), side by side with the plain run")
     parser.add_config()
     parser.add_keep()
     args = parser.parse_args()
@@ -204,27 +255,35 @@ def main() -> int:
         log(f"namespaces small/medium/large {picks['small']}/{picks['medium']}/"
             f"{picks['large']} ({picks['sizes']} pods); flow {picks['src']} -> {picks['dst']}")
         argvs = commands(picks)
-        trees = [("after", ROOT, args.repeat)]
+        trees = [("after", ROOT, args.repeat, False)]
         if args.before is not None:
-            trees.insert(0, ("before", args.before.resolve(), args.before_repeat))
+            trees.insert(0, ("before", args.before.resolve(), args.before_repeat, False))
+        if args.daemon:
+            trees.append(("after", ROOT, args.repeat, True))
         for case in args.cases:
             digests: dict[str, str] = {}
-            for name, tree, repeat in trees:
+            for name, tree, repeat, daemon in trees:
                 res = run_case(tree, work, synced, argvs[case], repeat,
-                               with_index=name == "after")
-                digests[name] = res.pop("digest")
+                               with_index=name == "after", daemon=daemon)
+                digest = res.pop("digest")
                 line = {"bench": "questions", "case": case, "tree": name,
-                        "command": "sdn " + " ".join(argvs[case]),
+                        "daemon": daemon, "command": "sdn " + " ".join(argvs[case]),
                         "namespaces": args.namespaces, "pods": args.pods,
                         "policies": args.policies, "shapes": args.shapes,
                         "seed": args.seed, "repeat": repeat,
                         **res}
-                if name == "after" and "before" in digests:
+                if daemon:
+                    line["same_output_as_in_process"] = digest == digests["after"]
+                    failed |= not line["same_output_as_in_process"]
+                else:
+                    digests[name] = digest
+                if name == "after" and not daemon and "before" in digests:
                     line["same_output_as_before"] = digests["before"] == digests["after"]
                     failed |= not line["same_output_as_before"]
                 failed |= res["exit"] not in (0, 1) or not res["stable"]
                 emit({**line, **run_info(), "revision": source_revision(tree)})
-                log(f"{case} [{name}]: first {res['first_s']} s, median {res['median_s']} s, "
+                mode = f"{name} daemon" if daemon else name
+                log(f"{case} [{mode}]: first {res['first_s']} s, median {res['median_s']} s, "
                     f"p95 {res['p95_s']} s, peak {res['peak_rss_mib']} MiB")
     return 1 if failed else 0
 

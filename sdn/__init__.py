@@ -15,5 +15,7 @@ Entry points:
 * :mod:`sdn.query`: the query index: what questions need (the compiled firewall, the
   lookups a walk makes), computed once per state revision and kept beside the state.
 * :mod:`sdn.render`: tables, traces and pictures for people (strings, no I/O).
+* :mod:`sdn.daemon`: the question daemon: one resident process per state that answers
+  ``sdn`` questions in forked children, with the imports and index parts already loaded.
 * :mod:`sdn.cli`: the ``sdn`` command.
 """

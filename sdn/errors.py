@@ -87,6 +87,12 @@ class TraceInputError(SdnError):
     code = "TRACE_INPUT"
 
 
+class DaemonError(SdnError):
+    """A state's question daemon cannot start, serve or stop (``sdn daemon``)."""
+
+    code = "DAEMON_FAILED"
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C taken by a write transaction, with what became of the write (``outcome``:
     rolled back, or landed whole). The line a command prints comes from

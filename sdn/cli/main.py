@@ -14,14 +14,21 @@ from sdn.commandline import (
     lazy_command,
     non_negative,
     port_number,
+    positive_seconds,
     run_command,
     state_option,
 )
+from sdn.daemon import DEFAULT_IDLE_TIMEOUT
 
 #: The ``add_subparsers`` action commands are added to.
 Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
+
+#: The commands that only read the state: the state's daemon answers them when it runs
+#: (``sdn daemon``). Writers (``apply``, ``delete``, ``profile``) never go through it.
+QUESTIONS = frozenset({"show", "ipam", "topology", "validate", "reach", "explain",
+                       "traceflow", "path", "lint", "lb", "clusters"})
 
 
 def _run(module: str, function: str) -> Callable[[argparse.Namespace], int]:
@@ -240,9 +247,29 @@ def _add_inventory(sub: Commands, common: Parser) -> None:
     val.set_defaults(run=_run("show_cmd", "validate"))
 
 
+def _add_daemon(sub: Commands, common: Parser) -> None:
+    daemon = sub.add_parser("daemon", parents=[common],
+                            help="a resident process that answers this state's questions "
+                                 "in milliseconds")
+    dsub = daemon.add_subparsers(dest="daemon_command", required=True)
+    for name, helptext in (("start", "start it in the background; returns when it answers"),
+                           ("run", "serve in the foreground (what start runs detached)")):
+        p = dsub.add_parser(name, parents=[common], help=helptext)
+        p.add_argument("--idle-timeout", type=positive_seconds, default=DEFAULT_IDLE_TIMEOUT,
+                       metavar="SECONDS",
+                       help=f"stop after this long without a question (default "
+                            f"{DEFAULT_IDLE_TIMEOUT:g})")
+    dsub.add_parser("stop", parents=[common], help="stop it once running questions end")
+    status = dsub.add_parser("status", parents=[common],
+                             help="pid, revision loaded, uptime, questions answered "
+                                  "(exit 1: none runs)")
+    _output(status)
+    daemon.set_defaults(run=_run("daemon_cmd", "run"))
+
+
 #: Every command's parser, in the order ``sdn --help`` lists them.
 COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_explain,
-            _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory)
+            _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory, _add_daemon)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -256,9 +283,34 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _answer(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Run the command; a question of the process's own command line (``argv`` None) goes
+    to the state's daemon first, when one runs (:mod:`sdn.daemon.client`)."""
+    if argv is None and args.command in QUESTIONS:
+        from sdn.daemon.client import forward
+
+        code = forward(sys.argv[1:], args.state)
+        if code is not None:
+            return code
+    return int(args.run(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sdn``; returns the exit code (see :mod:`sdn.commandline`)."""
-    return run_command("sdn", _parser(), argv, lambda args: int(args.run(args)))
+    """Run ``sdn``; returns the exit code (see :mod:`sdn.commandline`). Called with no
+    ``argv`` (the console script), a question may be answered by the state's daemon."""
+    return _main(_parser(), argv)
+
+
+def _main(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    return run_command("sdn", parser, argv, lambda args: _answer(args, argv))
+
+
+def prepared_main() -> Callable[[Sequence[str]], int]:
+    """:func:`main` with its parser built now, for a process that runs many command lines
+    each in a child forked from it (:mod:`sdn.daemon`): building the parser is most of
+    what is left of a question's fixed cost there, and each child uses its own copy."""
+    parser = _parser()
+    return lambda argv: _main(parser, argv)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ from sdn.model import Inventory
 from sdn.policy import Firewall, compile_dfw
 from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint import Finding, lint_dfw
-from sdn.query import checked, records, sidecar
+from sdn.query import checked, memo, records, sidecar
 from sdn.query.lazy import LazyInventory
 from sdn.query.records import Records, StoredFirewall
 from sdn.query.sidecar import Key
@@ -130,13 +130,17 @@ class QueryIndex:
         self.close()
 
     def _load(self, part: str, allowed: frozenset[tuple[str, str]]) -> object | None:
-        value: object | None = sidecar.read(self.folder, part, self.key, allowed)
+        value: object | None = memo.recall(self.folder, part, self.key)
+        if value is None:
+            value = sidecar.read(self.folder, part, self.key, allowed)
+            memo.remember(self.folder, part, self.key, value)
         if value is not None:
             self.hits.append(part)
         return value
 
     def _save(self, part: str, value: object, allowed: frozenset[tuple[str, str]]) -> None:
         self.built.append(part)
+        memo.remember(self.folder, part, self.key, value)
         sidecar.write(self.folder, part, self.key, value, allowed)
 
     def inventory(self) -> Inventory:

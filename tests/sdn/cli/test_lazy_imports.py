@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, list[str]]] = {
     "sdn ipam show --help": ("sdn", ["ipam", "show", "--help"]),
     "sdn profile create --help": ("sdn", ["profile", "create", "--help"]),
     "sdn apply --help": ("sdn", ["apply", "--help"]),
+    "sdn daemon start --help": ("sdn", ["daemon", "start", "--help"]),
     "sdn (no command)": ("sdn", []),
     "sdn show bogus": ("sdn", ["show", "bogus"]),
     "sdn reach --port 0": ("sdn", ["reach", "--port", "0"]),
