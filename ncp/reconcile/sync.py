@@ -236,7 +236,7 @@ def input_fingerprint(config: NcpConfig, profile: NetworkProfile | None,
         meta, spec = pod.metadata, pod.spec
         feed([pod.namespace, pod.name, meta.get("labels"), spec.get("nodeName"),
               spec.get("hostNetwork"), pod.status.get("phase"),
-              [(container or {}).get("ports") for container in spec.get("containers") or []]])
+              [container.get("ports") for container in spec.get("containers") or []]])
     feed([[problem.code, problem.obj, problem.message] for problem in problems])
     return digest.hexdigest()
 

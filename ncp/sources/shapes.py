@@ -11,7 +11,11 @@ Only the fields ncp reads are described, and only their types: a schema here is 
 (``str``, ``int``, ``bool``), :data:`STRINGS` (a mapping of strings to strings, as
 labels), a list of one schema (every item), or a dict of field name to schema (a mapping
 whose named fields, when present, have those schemas; other fields are not looked at).
-``None`` (YAML's empty value, Kubernetes' null) is always accepted: it means absent.
+``None`` (YAML's empty value, Kubernetes' null) is accepted for a field: it means absent.
+A null *item* of a list of mappings (``containers: [null]``, what a file cut after ``-``
+holds) is refused instead: the API server would read it as an empty object and then
+refuse the container or port it makes; for the rare list where an empty object means
+something (a NetworkPolicy rule ``{}``, allowing all), the user writes ``{}``.
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ def _check(value: object, schema: Schema, where: str) -> str | None:
             return f"{where}: not a list"
         item_schema = schema[0]
         for i, item in enumerate(value):
+            if item is None and isinstance(item_schema, dict):
+                return f"{where}[{i}]: null (write {{}} for an empty item)"
             if not _plain_ok(item, item_schema) and (
                     found := _check(item, item_schema, f"{where}[{i}]")) is not None:
                 return found
