@@ -58,8 +58,10 @@ class FastLoader(_Base):  # type: ignore[misc]
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        anchor = "&" if isinstance(stream, str) else b"&"
-        self._anchors = not isinstance(stream, str | bytes) or anchor in stream
+        if isinstance(stream, str):
+            self._anchors = "&" in stream
+        else:  # bytes, or a file read as it goes: assume anchors
+            self._anchors = not isinstance(stream, bytes) or b"&" in stream
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is not ScalarNode or self.yaml_path_resolvers:
@@ -132,16 +134,15 @@ class _TreeBuilder(_Builder):
 
     def build(self, node: Node) -> Any:
         tag = node.tag
-        kind = type(node)
-        if kind is ScalarNode:
+        if type(node) is ScalarNode:
             if tag == _STR:
                 return node.value
             construct = self.loader.yaml_constructors.get(tag)
             if tag not in _SCALARS or construct is None:
                 raise _Fallback
             return construct(self.loader, node)
-        if kind is MappingNode and tag == _MAP:
+        if type(node) is MappingNode and tag == _MAP:
             return self._mapping(node)
-        if kind is SequenceNode and tag == _SEQ:
+        if type(node) is SequenceNode and tag == _SEQ:
             return [self.build(item) for item in node.value]
         raise _Fallback
