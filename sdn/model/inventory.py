@@ -8,7 +8,7 @@ against ``revision``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import Field, TypeAdapter
 
@@ -70,11 +70,6 @@ class Inventory(Mapping[str, PolicyResource]):
 
     def __getitem__(self, path: str) -> PolicyResource:
         return self._objects[path]
-
-    def get(self, path: str, default: Any = None) -> Any:
-        """The object at ``path``, else ``default`` (the dict's own lookup: the cross-object
-        checks make one per reference, millions at full scale)."""
-        return self._objects.get(path, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._objects)
