@@ -59,7 +59,7 @@ class SharedLeaf(NsxModel):
     @classmethod
     def _shared(cls, data: Any, handler: ModelWrapValidatorHandler[SharedLeaf],
                 info: ValidationInfo) -> SharedLeaf:
-        if info.mode != "json" or type(data) is not dict:
+        if type(data) is not dict or info.mode != "json":  # instances first: most calls
             return handler(data)
         items: list[tuple[str, object]] = []
         for name, v in data.items():

@@ -51,10 +51,19 @@ _REFERENCE_TYPES: dict[str, tuple[str, ...]] = {
 
 
 def _expected_types(field: str) -> tuple[str, ...]:
-    for key, types in _REFERENCE_TYPES.items():
-        if key in field:
-            return types
-    return ()
+    found = _EXPECTED.get(field)
+    if found is None:
+        found = next((types for key, types in _REFERENCE_TYPES.items() if key in field), ())
+        if len(_EXPECTED) >= _EXPECTED_LIMIT:
+            _EXPECTED.clear()
+        _EXPECTED[field] = found
+    return found
+
+
+#: :func:`_expected_types` by field name: a large inventory repeats a few thousand names
+#: (``rules[ingress-0].source_groups[0]``, ...) hundreds of thousands of times.
+_EXPECTED: dict[str, tuple[str, ...]] = {}
+_EXPECTED_LIMIT = 100_000
 
 
 def _check_references(inv: Inventory) -> list[Problem]:

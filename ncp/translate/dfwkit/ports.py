@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from ncp.translate.dfwkit.errors import PolicyInputError
 from sdn.model import L4PortSetServiceEntry
@@ -48,8 +50,16 @@ class PortSpec:
             ports = (str(self.start),)
         else:
             ports = (f"{self.start}-{self.end}",)
-        return L4PortSetServiceEntry(l4_protocol=self.protocol,
-                                     destination_ports=ports)
+        return _service_entry(self.protocol, ports)
+
+
+@lru_cache(maxsize=1 << 12)
+def _service_entry(protocol: str, ports: tuple[str, ...]) -> L4PortSetServiceEntry:
+    """One shared, validated service entry per (protocol, ports): a frozen value that a
+    large cluster's rules repeat tens of thousands of times (a failing one raises each
+    time: ``lru_cache`` keeps no exceptions)."""
+    kind: Any = protocol
+    return L4PortSetServiceEntry(l4_protocol=kind, destination_ports=ports)
 
 
 def check_protocol(value: object, where: str) -> str:

@@ -200,9 +200,11 @@ def _resolve_named_ports(named: Sequence[PortSpec],
                          pods: Sequence[PodInfo]) -> dict[tuple[str, int], set[str]]:
     """The port paths of the pods per (protocol, number) that one of the named ports names
     (a name of protocol ``""`` matches a container port of any protocol)."""
+    wanted = {(spec.name, spec.protocol) for spec in named}
+    any_protocol = {name for name, protocol in wanted if protocol == ""}
     resolved: dict[tuple[str, int], set[str]] = {}
     for pod in pods:
         for port_name, protocol, number in pod.container_ports:
-            if any(spec.name == port_name and spec.protocol in ("", protocol) for spec in named):
+            if port_name in any_protocol or (port_name, protocol) in wanted:
                 resolved.setdefault((protocol, number), set()).add(pod.port_path)
     return resolved

@@ -18,7 +18,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from ncp.translate import naming
@@ -78,15 +78,30 @@ class Requirement:
 
     def condition(self, member_type: str) -> Condition:
         """The NSX tag condition with the same meaning (see :mod:`sdn.model.dfw`)."""
-        kind: Any = member_type
         if self.operator == "Equals":
-            return Condition(member_type=kind, value=f"{self.key}|{self.values[0]}")
+            return tag_condition(member_type, "EQUALS", "EQUALS", f"{self.key}|{self.values[0]}")
         if self.operator in ("In", "NotIn"):
-            return Condition(member_type=kind, operator=self.operator.upper(),
-                             value=f"{self.key}|{','.join(self.values)}")
+            return tag_condition(member_type, self.operator.upper(), "EQUALS",
+                                 f"{self.key}|{','.join(self.values)}")
         if self.operator == "Exists":
-            return Condition(member_type=kind, value=f"{self.key}|")
-        return Condition(member_type=kind, scope_operator="NOTEQUALS", value=f"{self.key}|")
+            return tag_condition(member_type, "EQUALS", "EQUALS", f"{self.key}|")
+        return tag_condition(member_type, "EQUALS", "NOTEQUALS", f"{self.key}|")
+
+
+@lru_cache(maxsize=1 << 16)
+def tag_condition(member_type: str, operator: str, scope_operator: str,
+                  value: str) -> Condition:
+    """One shared, validated tag condition per distinct meaning.
+
+    Conditions are frozen values and a large cluster's groups repeat a few thousand of
+    them (the cluster's, each namespace's, each tier's) tens of thousands of times: built
+    once, each is validated once and stored once. A condition that fails validation
+    raises here every time it is asked for (``lru_cache`` keeps no exceptions).
+    """
+    kind: Any = member_type
+    op: Any = operator
+    scope_op: Any = scope_operator
+    return Condition(member_type=kind, operator=op, scope_operator=scope_op, value=value)
 
 
 Selector = tuple[Requirement, ...]
@@ -208,12 +223,17 @@ def selector_conditions(selector: Selector, member_type: str) -> list[Condition]
 
 def cluster_condition(cluster: str) -> Condition:
     """``ncp/cluster`` EQUALS the cluster, on ``SegmentPort``: every pod port of the cluster."""
-    return Condition(member_type="SegmentPort", value=f"{naming.SCOPE_CLUSTER}|{cluster}")
+    return tag_condition("SegmentPort", "EQUALS", "EQUALS", f"{naming.SCOPE_CLUSTER}|{cluster}")
 
 
 def project_condition(namespace: str) -> Condition:
     """``ncp/project`` EQUALS the namespace, on ``SegmentPort``."""
-    return Condition(member_type="SegmentPort", value=f"{naming.SCOPE_PROJECT}|{namespace}")
+    return tag_condition("SegmentPort", "EQUALS", "EQUALS",
+                         f"{naming.SCOPE_PROJECT}|{namespace}")
+
+
+#: The one ``AND`` operator every AND-term shares (a frozen value).
+_AND = ConjunctionOperator(conjunction_operator="AND")
 
 
 def conjunction(criteria: Sequence[Expression]) -> tuple[Expression, ...]:
@@ -221,7 +241,7 @@ def conjunction(criteria: Sequence[Expression]) -> tuple[Expression, ...]:
     out: list[Expression] = []
     for n, criterion in enumerate(criteria):
         if n:
-            out.append(ConjunctionOperator(conjunction_operator="AND"))
+            out.append(_AND)
         out.append(criterion)
     return tuple(out)
 

@@ -59,6 +59,9 @@ def test_dumped_values_load_the_same(docs: list[Any], flow: bool) -> None:
     "a: !!str 12\nb: !!int '7'\nc: !!float 1\n",
     "a: [unclosed\n",
     "--- 1\n--- [a]\n---\n",
+    "a: '1'\nb: 1\nc: '1'\nd: 1\ne: \"yes\"\nf: yes\n",  # remembered tags: quoting counts
+    "a: 'x & y'\nb: [1, 2]\nc: {d: [e]}\n",  # an '&' that is no anchor
+    "a: [1, 2]\nb: 'no anchor'\n",
 ])
 def test_edge_cases_load_the_same(text: str) -> None:
     assert load(text, FastLoader) == load(text, SAFE)
@@ -67,3 +70,9 @@ def test_edge_cases_load_the_same(text: str) -> None:
 def test_aliases_stay_one_object() -> None:
     doc = yaml.load("a: &x {k: [1]}\nb: *x\n", Loader=FastLoader)
     assert doc["a"] is doc["b"]
+
+
+@pytest.mark.parametrize("stream", ["a: [1, {b: c}]\n", b"a: [1, {b: c}]\n",
+                                    b"a: &x [1]\nb: *x\n"])
+def test_bytes_and_text_streams_load_the_same(stream: str | bytes) -> None:
+    assert repr(yaml.load(stream, Loader=FastLoader)) == repr(yaml.load(stream, Loader=SAFE))
