@@ -5,6 +5,7 @@ Usage::
     python bench/bench_peers.py                      # 30 namespaces / 300 pods / 100 policies
     python bench/bench_peers.py --repeat 9 --ports 80,443,8080
     python bench/bench_peers.py --peer-venv /tmp/nca-venv   # where the peer is installed
+    python bench/bench_peers.py --daemon             # also through `sdn daemon`
 
 Method: the cluster is ``generate_cluster(namespaces=N, pods=P, policies=K, seed=S,
 nodes=max(3, P // 100))``, written as YAML into one folder and synced with
@@ -18,6 +19,11 @@ view (interpreter start-up and imports included):
 * ``nca --connectivity DIR -o txt_no_fw_rules --output_endpoints pods``: the peer's
   connectivity map as explicit pairs, the answer that is compared;
 * ``nca --connectivity DIR``: its default connectivity map (summarised as firewall rules).
+
+The plain ``sdn`` run is always in-process (``SDN_NO_DAEMON=1``). With ``--daemon``,
+``sdn daemon start`` runs on the state first (``daemon_start_s``, its load included) and
+each repeat also times the same ``sdn reach`` command answered by it (``sdn_daemon_*``,
+``speedup_daemon``); its output must be byte-identical to the in-process one.
 
 The answers of the last repeat are brought to one form, the set of ordered pairs of
 distinct pods allowed per TCP port, and must be identical. The peer models a Deployment by
@@ -155,9 +161,12 @@ def commands(args: argparse.Namespace, prep: dict[str, Any], venv: Path,
     """The three timed commands and where each writes its answer."""
     ports = [f for p in args.ports for f in ("--port", str(p))]
     nca = str(venv / "bin" / "nca")
+    sdn = [sys.executable, "-m", "sdn", "reach", "--protocol", "TCP", *ports, "-o", "json",
+           "--state", str(prep["state"])]
+    daemon = {"sdn_daemon": (sdn, work / "sdn-daemon.json")} if args.daemon else {}
     return {
-        "sdn": ([sys.executable, "-m", "sdn", "reach", "--protocol", "TCP", *ports, "-o",
-                 "json", "--state", str(prep["state"])], work / "sdn.json"),
+        "sdn": (sdn, work / "sdn.json"),
+        **daemon,
         "nca": ([nca, "--connectivity", "-r", str(prep["cluster"]), "-o", "txt_no_fw_rules",
                  "--output_endpoints", "pods", "--return_0", "-f", str(work / "nca.txt")],
                 work / "nca.log"),
@@ -166,15 +175,30 @@ def commands(args: argparse.Namespace, prep: dict[str, Any], venv: Path,
     }
 
 
+def sdn_daemon(state: Path, *argv: str) -> None:
+    """``sdn daemon ARGV --state STATE`` with this tree's code."""
+    subprocess.run([sys.executable, "-m", "sdn", "daemon", *argv, "--state", str(state)],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def start_daemon(state: Path) -> float:
+    """Start ``sdn daemon`` on ``state``; the seconds until it answers (its load included)."""
+    start = time.perf_counter()
+    sdn_daemon(state, "start")
+    return round(time.perf_counter() - start, 3)
+
+
 def run_all(args: argparse.Namespace, cmds: dict[str, tuple[list[str], Path]]
             ) -> dict[str, list[tuple[float, float]]]:
     """Every command once per repeat, interleaved."""
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    envs = {"sdn": {**env, "SDN_NO_DAEMON": "1"}, "sdn_daemon": env}
     for i in range(args.repeat):
         for name, (cmd, out) in cmds.items():
             # cwd: ``python -m`` puts the working folder before PYTHONPATH on sys.path
-            run = timed(cmd, env=env if name == "sdn" else None, cwd=ROOT, stdout=out)
+            run = timed(cmd, env=envs.get(name), cwd=ROOT, stdout=out)
             log(f"repeat {i + 1}: {name} {run[0]:.3f} s, {run[1]} MiB")
             runs[name].append(run)
     return runs
@@ -273,6 +297,8 @@ def result(args: argparse.Namespace, prep: dict[str, Any], version: str,
         line[f"{name}_p95_s"] = round(p95(times), 3)
         line[f"{name}_peak_rss_mib"] = max(m for _, m in r)
     line["speedup"] = round(med["nca"] / med["sdn"], 2)
+    if "sdn_daemon" in med:
+        line["speedup_daemon"] = round(med["nca"] / med["sdn_daemon"], 2)
     line["speedup_map"] = round(med["nca_map"] / med["sdn"], 2)
     line["target_met"] = line["speedup"] >= TARGET_SPEEDUP
     line.update(answers)
@@ -291,6 +317,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_keep()
     parser.add_argument("--ports", default="80,8080",
                         help="TCP ports asked and compared, comma-separated (80,8080)")
+    parser.add_argument("--daemon", action="store_true",
+                        help="also time `sdn reach` answered by `sdn daemon` (started on "
+                             "the state first, timed apart as daemon_start_s)")
     parser.add_argument("--peer-venv", type=Path, default=default_venv(),
                         help=f"the venv {PEER} is installed in (made when missing; "
                              "default ~/.cache/nsx-sdn-bench/nca-venv)")
@@ -315,13 +344,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"WARNING: outside the common ground: {prep['ipblock_pods']} pod(s) inside an "
             f"ipBlock, {prep['named_ports']} named port(s); mismatches there are semantics")
     cmds = commands(args, prep, args.peer_venv.resolve(), work)
-    runs = run_all(args, cmds)
+    daemon_start_s = start_daemon(prep["state"]) if args.daemon else None
+    try:
+        runs = run_all(args, cmds)
+    finally:
+        if args.daemon:
+            sdn_daemon(prep["state"], "stop")
     pods, sdn = sdn_answer(work / "sdn.json")
+    if args.daemon and (work / "sdn-daemon.json").read_bytes() != (work / "sdn.json").read_bytes():
+        log("the daemon's answer differs from the in-process one")
+        return 1
     peer = peer_answer(work / "nca.txt", pods, args.ports)
     mismatches = compare(sdn, peer)
     answers = {"pods_compared": len(pods), "answers_identical": mismatches == 0,
                "mismatches": mismatches, "representatives_checked": True,
                "pairs_allowed": {str(p): len(sdn[p]) for p in args.ports}}
+    if daemon_start_s is not None:
+        answers["daemon_start_s"] = daemon_start_s
+        answers["daemon_same_output"] = True
     emit(result(args, prep, version, runs, answers))
     if args.keep:
         log(f"kept {work}")
