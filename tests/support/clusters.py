@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ncp.config import NcpConfig, parse_config
 from ncp.objects import CLUSTER_SCOPED_KINDS, K8sObject
 from ncp.sources.manifests import ManifestSet
+from sdn.model import Inventory
 
 BIG_BLOCKS: dict[str, Any] = {
     "container_ip_blocks": [{"id": "ip-block-pods", "cidr": "10.0.0.0/16"}],
@@ -56,3 +59,15 @@ def manifests(*docs: dict[str, Any]) -> ManifestSet:
         objs.append(K8sObject(kind=d["kind"], api_version=d.get("apiVersion", ""), namespace=ns,
                               name=meta["name"], body=d, source=f"mem#{i}"))
     return ManifestSet(objects=tuple(objs), problems=(), notes=())
+
+
+def sync_generated(state: Path, objs: Sequence[dict[str, Any]], **overrides: Any) -> Inventory:
+    """Sync generated manifests (``generate_cluster``) into a new state at ``now=1`` with
+    :func:`config` (``overrides`` replace its keys) and read the inventory back."""
+    from ncp.reconcile.sync import sync_cluster
+    from sdn.store import Store
+
+    with Store.open(state) as store:
+        sync_cluster(store, manifests=manifests(*objs), config=config(**overrides), now=1)
+    with Store.open_readonly(state) as store:
+        return store.inventory()

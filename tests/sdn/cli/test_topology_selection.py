@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sdn.cli
-from ncp.reconcile.sync import sync_cluster
 from sdn.cli.filters import object_filter, wanted_tags
 from sdn.cli.topology_cmd import selected_topology
 from sdn.model import Segment
@@ -22,7 +21,7 @@ from sdn.query.lazy import LazyInventory
 from sdn.render.pictures import topology_dot, topology_tree
 from sdn.store import Store
 from tests.support.cli_runs import run_main, sync_sample
-from tests.support.clusters import config, manifests
+from tests.support.clusters import sync_generated
 from topologies.generate import generate_cluster
 
 
@@ -49,11 +48,7 @@ def test_a_selection_draws_what_the_whole_state_draws(
         single_tier: bool, collapse: int | None, max_ports: int) -> None:
     objs = generate_cluster(namespaces=namespaces, pods=pods, seed=seed, nodes=nodes)
     state = Path(tmp_path_factory.mktemp("pictures")) / "state.db"
-    with Store.open(state) as store:
-        sync_cluster(store, manifests=manifests(*objs),
-                     config=config(single_tier_topology=single_tier), now=1)
-    with Store.open_readonly(state) as store:
-        whole = store.inventory()
+    whole = sync_generated(state, objs, single_tier_topology=single_tier)
     with QueryIndex.open(state) as index:
         for selection in _selections(whole):
             args = argparse.Namespace(**selection)

@@ -32,7 +32,7 @@ from sdn.store.codec import ChangeSet
 from sdn.traceflow import PacketSpec, TraceContext, trace
 from sdn.traceflow.targets import resolve_source, resolve_target
 from sdn.traceflow.verdicts import judge
-from tests.support.clusters import config, manifests
+from tests.support.clusters import config, manifests, sync_generated
 from topologies.generate import generate_cluster
 
 
@@ -77,11 +77,7 @@ def test_answers_through_the_index_equal_answers_from_scratch(
     objs = generate_cluster(namespaces=namespaces, pods=pods, seed=seed, policies=policies,
                             nodes=nodes, no_snat_fraction=no_snat)
     state = Path(tmp_path_factory.mktemp("index")) / "state.db"
-    with Store.open(state) as store:
-        sync_cluster(store, manifests=manifests(*objs),
-                     config=config(single_tier_topology=single_tier), now=1)
-    with Store.open_readonly(state) as store:
-        scratch = TraceContext.build(store.inventory())
+    scratch = TraceContext.build(sync_generated(state, objs, single_tier_topology=single_tier))
     names = sorted(p.display_name for p in scratch.inventory.of_type(SegmentPort)
                    if p.tag("ncp/pod"))[:6]
     expected = {**_answers(scratch, names, protocol, dport), **_whole_state(state)}

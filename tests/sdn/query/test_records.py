@@ -32,7 +32,7 @@ from sdn.query import QueryIndex, records, sidecar
 from sdn.query.records import ALLOWED, Records, StoredFirewall, current, save
 from sdn.query.sidecar import FileStamp, Key
 from sdn.store import Store
-from tests.support.clusters import config, manifests
+from tests.support.clusters import config, manifests, sync_generated
 from topologies.generate import generate_cluster
 
 KEY = Key("state-a", 7, FileStamp(1, 2), FileStamp(0, 0))
@@ -44,10 +44,7 @@ def _inventory(tmp: Path, seed: int, namespaces: int, pods: int, policies: int,
     objs = generate_cluster(namespaces=namespaces, pods=pods, seed=seed, policies=policies,
                             shapes=shapes)
     state = tmp / "state.db"
-    with Store.open(state) as store:
-        sync_cluster(store, manifests=manifests(*objs), config=config(), now=1)
-    with Store.open_readonly(state) as store:
-        return store.inventory()
+    return sync_generated(state, objs)
 
 
 def _stored(folder: Path, dfw: CompiledDfw, key: Key = KEY) -> StoredFirewall:

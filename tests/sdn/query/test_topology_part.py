@@ -11,16 +11,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ncp.reconcile.sync import sync_cluster
 from sdn.graph import clear_graph_cache
 from sdn.model import SegmentPort
 from sdn.query import QueryIndex
 from sdn.query.lazy import LazyInventory
 from sdn.render.pictures import topology_dot, topology_tree
-from sdn.store import Store
 from sdn.traceflow import TraceContext
 from sdn.traceflow.paths import answer_json, path_answer
-from tests.support.clusters import config, manifests
+from tests.support.clusters import sync_generated
 from topologies.generate import generate_cluster
 
 
@@ -47,11 +45,7 @@ def test_paths_and_pictures_through_the_saved_graph_equal_those_from_scratch(
     objs = generate_cluster(namespaces=namespaces, pods=pods, seed=seed, nodes=nodes,
                             no_snat_fraction=no_snat)
     state = Path(tmp_path_factory.mktemp("topology")) / "state.db"
-    with Store.open(state) as store:
-        sync_cluster(store, manifests=manifests(*objs),
-                     config=config(single_tier_topology=single_tier), now=1)
-    with Store.open_readonly(state) as store:
-        scratch = TraceContext.build(store.inventory())
+    scratch = TraceContext.build(sync_generated(state, objs, single_tier_topology=single_tier))
     ports = [p for p in scratch.inventory.of_type(SegmentPort) if p.address_bindings]
     ends = sorted(p.display_name for p in ports if p.tag("ncp/pod"))[:4]
     ends += [str(p.address_bindings[0].ip_address) for p in ports[:2]] + ["8.8.8.8"]
