@@ -40,7 +40,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from sdn.graph.queries import PrefixLookup, Route, RoutingTables
 from sdn.query import sidecar
-from sdn.query.records import DamagedRecord
+from sdn.query.records import DamagedRecord, Rebuilding
 from sdn.query.sidecar import Key
 from sdn.store import records as file_records
 from sdn.store.records import RecordFile
@@ -53,7 +53,7 @@ ALLOWED = sidecar.allowed_names(Route, IPv4Network, IPv4Address)
 #: asks for every pod's port: one query then, not one per pod).
 _PROBES_BEFORE_WHOLE = 64
 _MASKS = tuple((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33))
-_DAMAGED = (DamagedRecord, file_records.DamagedRecord)
+_DAMAGED = (DamagedRecord, file_records.DamagedRecord)  # a meta read at opening
 
 K = TypeVar("K", int, str)
 V = TypeVar("V")
@@ -145,21 +145,9 @@ def rebuilt(folder: Path, key: Key, lookups: Lookups) -> RecordFile:
     return RecordFile.in_memory(_header(key), _tables(lookups))
 
 
-class _Source:
-    """The open file every stored lookup reads from, replaced by a rebuilt one when a
-    record fails its check."""
-
-    def __init__(self, file: RecordFile, rebuild: Callable[[], RecordFile]) -> None:
-        self._file = file
-        self._rebuild = rebuild
-
-    def read(self, fetch: Callable[[RecordFile], T]) -> T:
-        try:
-            return fetch(self._file)
-        except _DAMAGED:
-            self._file.close()
-            self._file = self._rebuild()
-            return fetch(self._file)
+class _Source(Rebuilding[RecordFile]):
+    """The open file every stored lookup reads from (replaced by a rebuilt one when a
+    record fails its check)."""
 
     def whole(self, name: str, decode: Callable[[bytes, str], T]) -> T:
         """One of the ``whole`` records (a collection's keys, or a sequence)."""
@@ -171,9 +159,6 @@ class _Source:
             return decode(body, f"whole {name}")
 
         return self.read(fetch)
-
-    def close(self) -> None:
-        self._file.close()
 
 
 class _Records(Mapping[K, V]):
