@@ -4,7 +4,10 @@ parsing the whole state and compiling the whole firewall again.
 
 :class:`~sdn.query.index.QueryIndex` opens a state read-only at one revision and hands out
 its inventory (parsed lazily, :mod:`sdn.query.lazy`) and its compiled firewall;
-:mod:`sdn.query.sidecar` is the index's file format (keyed, checksummed, never trusted).
+:mod:`sdn.query.sidecar` is the index's file format (keyed, checksummed, never trusted);
+the parts too large to load whole (the compiled firewall, the lookups) are keyed record
+files read one record at a time (:mod:`sdn.query.records`,
+:mod:`sdn.query.lookup_records`).
 It sits between the CLI and the store: it reads the state only through
 :class:`~sdn.store.Store`, and never writes it.
 

@@ -14,8 +14,10 @@ the parts their question needs:
   records in a SQLite file (:mod:`sdn.query.records`): a question reads the two
   endpoints and the rules it evaluates, not the whole firewall;
 * ``lookups``: ports by name and address, segments by subnet, every gateway's routing
-  table, node addresses (:class:`~sdn.traceflow.lookups.Lookups`): with them a traceflow
-  parses the few ports, segments and gateways it meets, not 10,000 ports;
+  table, node addresses (:class:`~sdn.traceflow.lookups.Lookups`), as keyed records
+  (:mod:`sdn.query.lookup_records`): with them a traceflow reads the few names, addresses
+  and prefixes it asks for and parses the ports, segments and gateways it meets, not
+  100,000 ports;
 * ``lint``: ``sdn lint``'s findings on the firewall (it reads every group and rule);
 * ``topology``: the topology graph's nodes and links (:func:`~sdn.graph.graph_links`:
   paths, kinds, prefixes, no objects): ``sdn path`` walks it and a whole-cluster picture
@@ -51,28 +53,27 @@ from sdn.errors import Problem
 from sdn.graph import (
     GraphLinks,
     Relation,
+    TopologyIndex,
     build_graph,
     graph_from_links,
     graph_links,
     provide_graph,
 )
-from sdn.graph.queries import Route, RoutingTables, _PrefixTable
 from sdn.ipam import BlockUsage, PoolUsage, SubnetUsage, Usage, usage_of
 from sdn.model import Inventory
 from sdn.policy import Firewall, compile_dfw
 from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint import Finding, lint_dfw
-from sdn.query import checked, memo, records, sidecar
+from sdn.query import checked, lookup_records, memo, records, sidecar
 from sdn.query.lazy import LazyInventory
+from sdn.query.lookup_records import StoredLookups
 from sdn.query.records import Records, StoredFirewall
 from sdn.query.sidecar import Key
 from sdn.store import Store
+from sdn.store.records import RecordFile
 from sdn.traceflow import TraceContext
 from sdn.traceflow.lookups import Lookups
 
-#: What the ``lookups`` part may hold: names, addresses and routing tables.
-_LOOKUP_CLASSES = sidecar.allowed_names(Lookups, RoutingTables, Route, _PrefixTable,
-                                        IPv4Address, IPv4Network)
 #: What the ``lint`` part may hold: a list of findings.
 _LINT_CLASSES = sidecar.allowed_names(Finding)
 #: What the ``ipam`` part may hold: usage counts and networks.
@@ -98,6 +99,7 @@ class QueryIndex:
         self._inventory: Inventory | None = None
         self._dfw: dict[str, Firewall] = {}
         self._compiled: dict[str, CompiledDfw] = {}
+        self._lookups: StoredLookups | None = None
         #: Parts this reader found valid in the index (for tests and the bench).
         self.hits: list[str] = []
         #: Parts this reader computed (and saved, when it could).
@@ -120,6 +122,8 @@ class QueryIndex:
         for dfw in self._dfw.values():
             if isinstance(dfw, StoredFirewall):
                 dfw.close()
+        if self._lookups is not None:
+            self._lookups.close()
         self.store.close()
 
     def __enter__(self) -> QueryIndex:
@@ -225,10 +229,11 @@ class QueryIndex:
         """Whether ``valid``, ``lookups``, ``dfw-<action>`` for every action, ``lint`` and
         ``validate`` are saved for this key (headers only: a damaged payload or record is
         still caught when read)."""
-        parts = [("valid", _NO_CLASSES), ("lookups", _LOOKUP_CLASSES),
-                 ("lint", _LINT_CLASSES), (checked.PART, checked.PROBLEM_CLASSES)]
+        parts = [("valid", _NO_CLASSES), ("lint", _LINT_CLASSES),
+                 (checked.PART, checked.PROBLEM_CLASSES)]
         return all(sidecar.current(self.folder, part, self.key, allowed)
                    for part, allowed in parts) \
+            and lookup_records.current(self.folder, self.key) \
             and all(records.current(self.folder, f"dfw-{a}", self.key) for a in actions)
 
     def warm(self, inventory: Inventory, actions: tuple[str, ...]) -> list[str]:
@@ -266,6 +271,7 @@ class QueryIndex:
         usage = usage_of(self.inventory())
         self._save("ipam", usage, _IPAM_CLASSES)
         return usage
+
     def validate_problems(self) -> list[Problem]:
         """``sdn validate``'s problems for this revision: every stored row that does not
         parse (its field problems), then the cross-object checks on the valid rest
@@ -281,12 +287,23 @@ class QueryIndex:
         with all three from the index, a walk parses only the objects it meets."""
         dfw = self.dfw(default_action)
         inv = self.inventory()
-        loaded = self._load("lookups", _LOOKUP_CLASSES)
-        lookups = loaded if isinstance(loaded, Lookups) else None
+        if self._lookups is None:
+            self._lookups = StoredLookups.open(self.folder, self.key, self._rebuild_lookups)
+            if self._lookups is not None:
+                self.hits.append(lookup_records.PART)
+        lookups = self._lookups.lookups if self._lookups is not None else None
         ctx = TraceContext.build(inv, dfw=dfw, default_action=default_action, lookups=lookups)
         if lookups is None:
-            self._save("lookups", ctx.lookups, _LOOKUP_CLASSES)
+            self.built.append(lookup_records.PART)
+            lookup_records.save(self.folder, self.key, ctx.lookups)
         return ctx
+
+    def _rebuild_lookups(self) -> RecordFile:
+        """Fresh lookups for a file found damaged while read: built from the inventory,
+        saved, and read back (held in memory when the folder cannot be written)."""
+        inv = self.inventory()
+        self.built.append(lookup_records.PART)
+        return lookup_records.rebuilt(self.folder, self.key, Lookups.of(inv, TopologyIndex(inv)))
 
 
 def _is_links(value: object) -> TypeGuard[GraphLinks]:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
 from sdn.policy.firewall import SetRef, StoredRule
@@ -222,6 +222,36 @@ class Records:
         return out
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+_F = TypeVar("_F", bound=_Closable)
+
+
+class Rebuilding(Generic[_F]):
+    """An open file read record by record that, the first time a record fails its
+    check, is closed and replaced by ``rebuild()`` (a sound file of the same revision:
+    built again, saved, or held in memory), and the read done again on that."""
+
+    def __init__(self, file: _F, rebuild: Callable[[], _F]) -> None:
+        self._file = file
+        self._rebuild = rebuild
+
+    def read(self, fetch: Callable[[_F], _T]) -> _T:
+        """``fetch(file)``, on a rebuilt file when the current one is damaged."""
+        try:
+            return fetch(self._file)
+        except _DAMAGED:
+            self._file.close()
+            self._file = self._rebuild()
+            return fetch(self._file)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
 class StoredFirewall:
     """A :class:`~sdn.policy.firewall.Firewall` read record by record from the index.
 
@@ -232,8 +262,7 @@ class StoredFirewall:
     """
 
     def __init__(self, records: Records, rebuild: Callable[[], Records]) -> None:
-        self._records = records
-        self._rebuild = rebuild
+        self._records = Rebuilding(records, rebuild)
         meta = records.meta
         self.revision = meta.revision
         self.default_action = meta.default_action
@@ -250,12 +279,7 @@ class StoredFirewall:
         self._records.close()
 
     def _read(self, fetch: Callable[[Records], Any]) -> Any:
-        try:
-            return fetch(self._records)
-        except _DAMAGED:
-            self._records.close()
-            self._records = self._rebuild()
-            return fetch(self._records)
+        return self._records.read(fetch)
 
     def _fetch_endpoints(self, indexes: Iterable[int]) -> None:
         missing = sorted({i for i in indexes if i not in self._endpoints})

@@ -2,9 +2,10 @@
 how one is read back without ever trusting it.
 
 Where: ``<state>.idx/`` (``.sdn/state.db.idx/`` for the default state), one file per part
-(``valid``, ``lookups``, ``lint``; the firewall parts ``dfw-ALLOW``, ... are record files
-read one record at a time, :mod:`sdn.query.records`, under the same header identity and
-the same restricted unpickler). The folder belongs to the state as its ``-wal`` file
+(``valid``, ``lint``, ...; the firewall parts ``dfw-ALLOW``, ... and ``lookups`` are
+record files read one record at a time, :mod:`sdn.query.records` and
+:mod:`sdn.query.lookup_records`, under the same header identity and the same restricted
+unpickler). The folder belongs to the state as its ``-wal`` file
 does; deleting it only costs the next question a rebuild.
 
 Why the files cannot lie: each starts with one header line (JSON) naming the format
@@ -43,7 +44,7 @@ from typing import Any
 #: The first field of every header: this is one of our index files.
 MAGIC = "sdn-query-index"
 #: Bumped whenever a part's payload changes shape; older files are then rebuilt.
-VERSION = 2
+VERSION = 3
 #: A header longer than this is not one of ours.
 _MAX_HEADER = 4096
 

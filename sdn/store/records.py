@@ -158,6 +158,16 @@ class RecordFile:
             raise DamagedRecord(f"{table}: {err}") from err
         return out
 
+    def between(self, table: str, low: str, high: str) -> dict[RecordKey, bytes]:
+        """The payloads of the records of ``table`` (text keys) with ``low <= key <
+        high``, each checked: every record under one prefix of its keys."""
+        try:
+            return dict(self._checked(table, k, body, digest) for k, body, digest in
+                        self._db.execute(f"SELECT key, body, digest FROM {table} "
+                                         "WHERE key >= ? AND key < ?", (low, high)))
+        except sqlite3.Error as err:
+            raise DamagedRecord(f"{table}: {err}") from err
+
     def _checked(self, table: str, key: RecordKey, body: object,
                  digest: object) -> tuple[RecordKey, bytes]:
         if not isinstance(body, bytes) or digest != _digest(self._header, table, key, body):

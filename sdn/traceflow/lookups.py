@@ -4,7 +4,9 @@ to objects only when one is asked for.
 Why apart from the objects: a question about one flow touches two ports, their segments
 and the gateways between them, yet finding them needs every port's name and address.
 :class:`Lookups` holds those names, addresses and routes as strings and numbers, cheap to
-keep per state revision (:mod:`sdn.query` saves them); :class:`PathMap` and
+keep per state revision (:mod:`sdn.query` saves them as keyed records and hands them
+back as mappings that read one record per name, address or prefix asked for, so a later
+walk at 100,000 pods reads a few dozen records, not 22 MB); :class:`PathMap` and
 :class:`NameMap` give the walk the objects it asks for, read from the inventory then, so
 an inventory that parses lazily parses only those.
 """
@@ -12,7 +14,7 @@ an inventory that parses lazily parses only those.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -28,23 +30,29 @@ T = TypeVar("T", bound=PolicyResource)
 
 @dataclass(frozen=True)
 class Lookups:
-    """A revision's names, addresses and routes (paths, not objects)."""
+    """A revision's names, addresses and routes (paths, not objects).
 
-    port_paths: tuple[str, ...]
-    segment_paths: tuple[str, ...]
+    :meth:`of` builds them as tuples and dicts; the query index's are mappings and
+    sequences read from its records when asked (:mod:`sdn.query.lookup_records`), which
+    is why the fields are typed by what a walk asks of them."""
+
+    #: Every port's path, in path order.
+    port_paths: Collection[str]
+    #: Every segment's path, in path order.
+    segment_paths: Collection[str]
     #: Ports by ``display_name`` (``NS/POD`` for pods), each list in path order.
-    by_name: dict[str, tuple[str, ...]]
+    by_name: Mapping[str, tuple[str, ...]]
     #: Node VM addresses by transport node.
     node_ips: dict[NodeKey, str]
     #: The clusters that own ports, sorted.
     clusters: tuple[str, ...]
     #: ``(namespace, cluster)`` of every segment of a namespace.
-    segment_scopes: tuple[tuple[str, str | None], ...]
+    segment_scopes: Sequence[tuple[str, str | None]]
     routing: RoutingTables
     #: The enabled SNAT rules of each gateway, by path.
-    snat_rules: dict[str, tuple[str, ...]]
+    snat_rules: Mapping[str, tuple[str, ...]]
     #: Every pod's port with an address: (path, cluster, namespace, pod), in path order.
-    pods: tuple[tuple[str, str, str, str], ...]
+    pods: Sequence[tuple[str, str, str, str]]
 
     @classmethod
     def of(cls, inv: Inventory, index: TopologyIndex) -> Lookups:
@@ -80,11 +88,13 @@ class Lookups:
 
 
 class PathMap(Mapping[str, T], Generic[T]):
-    """Objects of one kind by path, read from the inventory when asked for."""
+    """Objects of one kind by path, read from the inventory when asked for (``paths``: a
+    tuple is made a set once; a set or mapping, as the query index's, is asked as is)."""
 
-    def __init__(self, paths: tuple[str, ...], inv: Inventory) -> None:
+    def __init__(self, paths: Collection[str], inv: Inventory) -> None:
         self._paths = paths
-        self._known = frozenset(paths)
+        self._known: Collection[str] = paths if isinstance(paths, (Set, Mapping)) \
+            else frozenset(paths)
         self._inv = inv
 
     def __getitem__(self, path: str) -> T:
@@ -106,7 +116,7 @@ class PathMap(Mapping[str, T], Generic[T]):
 class NameMap(Mapping[str, list[SegmentPort]]):
     """Ports by ``display_name``, read from the inventory when a name is asked for."""
 
-    def __init__(self, by_name: dict[str, tuple[str, ...]], inv: Inventory) -> None:
+    def __init__(self, by_name: Mapping[str, tuple[str, ...]], inv: Inventory) -> None:
         self._by_name = by_name
         self._inv = inv
 

@@ -234,7 +234,7 @@ class TraceContext:
 class _SnatTables(Mapping[str, "_SnatTable"]):
     """Each gateway's SNAT table, built from its rules the first time a walk crosses it."""
 
-    def __init__(self, rules: dict[str, tuple[str, ...]], inv: Inventory) -> None:
+    def __init__(self, rules: Mapping[str, tuple[str, ...]], inv: Inventory) -> None:
         self._rules = rules
         self._inv = inv
         self._built: dict[str, _SnatTable] = {}

@@ -79,9 +79,9 @@ def _folder(state: Path) -> Path:
 
 
 def _key(state: Path, part: str = "dfw-ALLOW") -> dict[str, Any]:
-    """The key a part was saved for: in its header line, or for a firewall (a SQLite file
-    of records, :mod:`sdn.store.records`) in its header table."""
-    if part.startswith("dfw-"):
+    """The key a part was saved for: in its header line, or for a firewall or the lookups
+    (SQLite files of records, :mod:`sdn.store.records`) in its header table."""
+    if part.startswith("dfw-") or part == "lookups":
         with sqlite3.connect(_folder(state) / part) as db:
             head = db.execute("SELECT value FROM file_header").fetchone()[0]
         db.close()

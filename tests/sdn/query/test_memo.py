@@ -79,8 +79,9 @@ def test_the_index_reads_through_the_memo_and_a_write_makes_it_miss(
     shutil.rmtree(folder_of(state))  # from now on only the memo has the parts
     with QueryIndex.open(state) as index:
         index.trace_context()
-        # the firewall is a record file read from disk (not memoised): rebuilt here
-        assert index.hits == ["valid", "lookups"] and index.built == ["dfw-ALLOW"]
+        # the firewall and the lookups are record files read from disk (not
+        # memoised): rebuilt here
+        assert index.hits == ["valid"] and index.built == ["dfw-ALLOW", "lookups"]
     code, _, err = run_main(sdn.cli.main, "apply", "-f", TOPOLOGIES / "admin" /
                             "guardrails.yaml", "--state", state)
     assert code == 0, err
