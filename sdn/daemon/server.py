@@ -352,8 +352,10 @@ class Server:
             message = None
         if message is None:
             self.selector.unregister(question.conn)
-        _signal_group(pid, signal.SIGINT if message and message.get("interrupt")
-                      else signal.SIGKILL)
+        interrupt = bool(message and message.get("interrupt"))
+        _signal_group(pid, signal.SIGINT if interrupt else signal.SIGKILL)
+        self.note(f"sdn {' '.join(question.argv)}: "
+                  f"{'interrupted (Ctrl-C)' if interrupt else 'its client went away'}")
 
     def _reap(self) -> None:
         while self.questions:
