@@ -197,7 +197,7 @@ class _Builder:
         self.view, self.packet, self.source = view, packet, source
         self.obs: list[Observation] = []
         self.seq = 0
-        self.node = ""
+        self.node = source.netns if source is not None else ""
         self.decisions = 0
         self.source_segment_seen = False
 

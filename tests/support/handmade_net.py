@@ -32,6 +32,7 @@ from sdn.dataplane.livetrace import LiveFlow, capture
 from sdn.dataplane.nfttrace import FlowKey
 from sdn.dataplane.observations import Hop, KernelView, PortView, RouterView
 from sdn.traceflow.packets import PacketSpec
+from sdn.traceflow.results import Observation
 
 ROLES = ("r1", "r2", "r0", "a", "b", "c", "o")
 PREFIX = f"sdnt-live-{os.getpid():x}-"
@@ -281,3 +282,58 @@ def record(folder: Path) -> None:
 
 if __name__ == "__main__":
     record(Path(__file__).resolve().parents[1] / "data" / "nfttrace")
+
+
+def brief(o: Observation) -> str:
+    """An observation in one line: kind, component, name and what it decided (the tests'
+    expected tables are written in this form)."""
+    kind = o.resource_type.removeprefix("TraceflowObservation").removesuffix("Logical")
+    parts = [kind, o.component_type or "-", o.component_name or o.lport_name or "-"]
+    for label, value in (("rule", o.acl_rule_id), ("reason", o.reason),
+                         ("to", o.next_hop), ("snat", o.translated_src_ip),
+                         ("dnat", o.translated_dst_ip), ("port", o.lport_name
+                                                          if o.component_type == "DFW"
+                                                          else None),
+                         ("mac", o.target_mac), ("at", o.transport_node_name)):
+        if value is not None:
+            parts.append(f"{label}={value}")
+    return " ".join(parts)
+
+
+_EGRESS = "Forwarded DFW DFW rule=2 port=ns/a at=r1"
+_SEG_A_SEEN = "Forwarded LS sA at=r1"
+_TO_C = ["Forwarded LR r1 to=r0 at=r1", "Forwarded LR r0 to=r2 at=r0",
+         "Forwarded LR r2 to=sB at=r2", "Forwarded LS sB at=r2",
+         "Delivered - ns/c mac=02:00:00:00:01:02 at=c"]
+#: What the tracer must say of each case: disposition, observations (:func:`brief`), summary.
+EXPECTED: dict[str, tuple[str, list[str], str]] = {
+    "bridged-delivered": ("DELIVERED", [
+        _EGRESS, _SEG_A_SEEN, "Forwarded DFW DFW rule=2 port=ns/b at=r1",
+        "Delivered - ns/b mac=02:00:00:00:00:03 at=b"], "DELIVERED to ns/b"),
+    "egress-dropped": ("DROPPED", [
+        "Dropped DFW DFW rule=1234 reason=FW_RULE port=ns/a at=r1"],
+        "DROPPED at ns/a egress by rule 1234 of security policy p1"),
+    "ingress-dropped": ("DROPPED", [
+        _EGRESS, _SEG_A_SEEN, "Dropped DFW DFW rule=4321 reason=FW_RULE port=ns/b at=r1"],
+        "DROPPED at ns/b ingress by rule 4321 of security policy p2"),
+    "routed-delivered": ("DELIVERED", [_EGRESS, _SEG_A_SEEN, *_TO_C], "DELIVERED to ns/c"),
+    "icmp-routed": ("DELIVERED", [_EGRESS, _SEG_A_SEEN, *_TO_C], "DELIVERED to ns/c"),
+    "udp-bridged": ("DELIVERED", [
+        _EGRESS, _SEG_A_SEEN, "Forwarded DFW DFW rule=2 port=ns/b at=r1",
+        "Delivered - ns/b mac=02:00:00:00:00:03 at=b"], "DELIVERED to ns/b"),
+    "snat-exits": ("EXITS_NETWORK", [
+        _EGRESS, _SEG_A_SEEN, "Forwarded LR r1 to=r0 at=r1",
+        "Forwarded NAT r0 snat=198.51.100.10 at=r0", "Forwarded LR r0 to=uplink at=r0"],
+        "EXITS_NETWORK through r0's uplink (SNAT to 198.51.100.10)"),
+    "lb-member": ("DELIVERED", [
+        "Forwarded LOAD_BALANCER ns/vip dnat=10.9.1.2 at=r1", _EGRESS, _SEG_A_SEEN,
+        *_TO_C], "DELIVERED to ns/c"),
+    "spoofguard": ("DROPPED", [
+        "Dropped SPOOFGUARD ns/a reason=SPOOFGUARD at=r1"],
+        "DROPPED at ns/a by SpoofGuard: 10.9.0.99 is not the port's address"),
+    "ttl-zero": ("DROPPED", [
+        _SEG_A_SEEN, "Dropped LR r1 reason=TTL_ZERO at=r1"], "DROPPED at r1: TTL exhausted"),
+    "no-route": ("NO_ROUTE", [
+        _EGRESS, _SEG_A_SEEN, "Forwarded LR r1 to=r0 at=r1", "Dropped LR r0 reason=NO_ROUTE "
+        "at=r0"], "NO_ROUTE at r0 for 203.0.113.9"),
+}
