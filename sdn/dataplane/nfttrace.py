@@ -6,7 +6,7 @@ network namespace. The lines this module understands (``nft monitor`` prints oth
 ruleset changes among them; those are not events)::
 
     trace id 3ef3839c inet sdn_dfw dfw_out packet: iif "sA" oif "uplink" ... ip ttl 63 ...
-    trace id 3ef3839c inet sdn_dfw dfw_out rule ip saddr 10.9.0.2 counter ... accept comment "rule 2" (verdict accept)
+    trace id 3ef3839c inet sdn_dfw dfw_out rule ... accept comment "rule 2" (verdict accept)
     trace id 3ef3839c inet sdn_trace c_pre unknown rule handle 5 (verdict continue)
     trace id 3ef3839c inet sdn_trace c_post policy accept
     trace id 3ef3839c inet sdn_dfw port_p1_out verdict continue
@@ -143,26 +143,25 @@ def parse_line(netns: str, line: str) -> TraceEvent | None:
     m = _HEADER.match(line.strip())
     if m is None:
         return None
-    head = {"netns": netns, "trace_id": m.group("id"), "family": m.group("family"),
-            "table": m.group("table"), "chain": m.group("chain")}
+    head = (netns, m.group("id"), m.group("family"), m.group("table"), m.group("chain"))
     rest = m.group("rest")
     if rest.startswith("packet: "):
-        return TraceEvent(**head, kind="packet", packet=PacketFields.parse(rest[8:]))
+        return TraceEvent(*head, kind="packet", packet=PacketFields.parse(rest[8:]))
     if rest.startswith("policy "):
-        return TraceEvent(**head, kind="policy", verdict=rest[7:].split()[0])
+        return TraceEvent(*head, kind="policy", verdict=rest[7:].split()[0])
     if rest.startswith("verdict "):
-        return TraceEvent(**head, kind="return", verdict=rest[8:].split()[0])
+        return TraceEvent(*head, kind="return", verdict=rest[8:].split()[0])
     verdict = _VERDICT.search(rest)
     if verdict is None:
         return None
     if rest.startswith("unknown rule"):
-        return TraceEvent(**head, kind="rule", verdict=verdict.group("verdict"),
+        return TraceEvent(*head, kind="rule", verdict=verdict.group("verdict"),
                           target=verdict.group("target"))
     if not rest.startswith("rule "):
         return None
     text = rest[5:verdict.start()].rstrip()
     comments = _COMMENT.findall(text)
-    return TraceEvent(**head, kind="rule", rule=text, verdict=verdict.group("verdict"),
+    return TraceEvent(*head, kind="rule", rule=text, verdict=verdict.group("verdict"),
                       target=verdict.group("target"),
                       comment=comments[-1].replace('\\"', '"') if comments else None)
 
