@@ -33,6 +33,7 @@ namespace is the "transport node" here, ``transport_node_type`` ``NETNS``), rout
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -54,6 +55,9 @@ NODE_TYPE = "NETNS"
 
 _FWD, _RCV = "TraceflowObservationForwardedLogical", "TraceflowObservationReceivedLogical"
 _DROP, _DELIVERED = "TraceflowObservationDroppedLogical", "TraceflowObservationDelivered"
+
+#: A NAT rule that translates (a no-SNAT rule returns instead): its action before the comment.
+_TRANSLATES = re.compile(r'\b(?:snat|dnat)\b[^"]* to \S|\bmasquerade\b')
 
 HopKind = Literal["segment", "router", "port", "outside"]
 
@@ -320,7 +324,7 @@ class _Seen:
                 seen.decisions.append((e, current))
             elif e.kind == "rule" and kind == "lb":
                 seen.lb = seen.lb or e
-            elif e.kind == "rule" and kind == "nat" and e.rule and "nat " in e.rule:
+            elif e.kind == "rule" and kind == "nat" and _TRANSLATES.search(e.rule or ""):
                 seen.nat = seen.nat or e
             elif kind == "spoofguard" and e.final:
                 seen.spoofguard = e

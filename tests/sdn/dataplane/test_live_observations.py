@@ -109,6 +109,14 @@ def _packet(iif: str, oif: str | None, dst: str, ttl: int = 64) -> str:
                           "Forwarded NAT r0 snat=198.51.100.10 at=r0",
                           "Forwarded LR r0 to=uplink at=r0"]),
         id="namespaces-ordered-by-ttl-nat-from-the-rule-text"),
+    pytest.param("192.0.2.100", [
+        ("r0", _line("2", "inet", "sdn_trace", "c_pre", _packet("d1", None, "192.0.2.100",
+                                                                 63))),
+        ("r0", _line("2", "inet", "sdn_trace", "c_fwd", _packet("d1", "uplink",
+                                                                 "192.0.2.100", 62))),
+        ("r0", _line("2", "ip", "sdn_nat", "post", 'rule oifname "uplink" ip saddr '
+                     '10.9.0.0/24 counter return comment "nat no-snat-a" (verdict return)')),
+    ], ("EXITS_NETWORK", ["Forwarded LR r0 to=uplink at=r0"]), id="no-snat-is-no-nat"),
 ])
 def test_endings_no_recording_shows(dst: str, lines: list[tuple[str, str]],
                                     expected: tuple[str, list[str]]) -> None:
