@@ -79,18 +79,19 @@ def preflight() -> None:
     """Refuse before anything is made: not root, or ``nft``/``ip`` missing."""
     if os.geteuid() != 0:
         raise LiveTraceError("a live trace needs root (it adds nftables rules and sends "
-                             "from a pod's namespace)", code="NOT_ROOT")
+                             "from a pod's namespace)", code="DATAPLANE_NOT_ROOT")
     for tool in ("nft", "ip"):
         if shutil.which(tool) is None:
-            raise LiveTraceError(f"`{tool}` is not installed", code="TOOL_MISSING", obj=tool)
+            raise LiveTraceError(f"`{tool}` is not installed", code="DATAPLANE_TOOL_MISSING",
+                                 obj=tool)
 
 
 def realized_for(state: str | Path, revision: int) -> tuple[str, Realized]:
     """The owner tag and realize record of ``state``, which must be of ``revision``.
 
     Raises:
-        LiveTraceError: ``NOT_REALIZED`` (no record) or ``REALIZE_STALE`` (the record is of
-            an older revision: realize again first).
+        LiveTraceError: ``NOT_REALIZED`` (no record) or ``STALE_REALIZATION`` (the record is
+            of an older revision: realize again first).
     """
     tag = owner_tag(state)
     realized = load(tag)
@@ -100,7 +101,7 @@ def realized_for(state: str | Path, revision: int) -> tuple[str, Realized]:
     if realized.revision != revision:
         raise LiveTraceError(f"the data plane is realized at revision {realized.revision}, "
                              f"the state is at {revision}; run `sdn realize` first",
-                             code="REALIZE_STALE", obj=str(state))
+                             code="STALE_REALIZATION", obj=str(state))
     return tag, realized
 
 

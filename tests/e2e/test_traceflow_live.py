@@ -97,7 +97,7 @@ def test_not_root_is_refused_before_the_record_is_read(synced: Any,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(livetrace.os, "geteuid", lambda: 1000)
     res = _live(synced, "--dst", "default/frontend-1", "--live")
-    assert res.code == 2 and "NOT_ROOT" in res.err
+    assert res.code == 2 and "DATAPLANE_NOT_ROOT" in res.err
 
 
 def test_a_record_of_an_older_revision_is_refused(synced: Any,
@@ -111,7 +111,7 @@ def test_a_record_of_an_older_revision_is_refused(synced: Any,
     tag = owner_tag(synced.state)
     record.save(tag, record.Realized.of(Layout.of(inv, tag), str(synced.state), revision - 1))
     res = _live(synced, "--dst", "default/frontend-1", "--live")
-    assert res.code == 2 and "REALIZE_STALE" in res.err
+    assert res.code == 2 and "STALE_REALIZATION" in res.err
 
 
 # --- on a realized guestbook ---------------------------------------------------------------

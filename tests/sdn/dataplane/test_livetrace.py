@@ -134,13 +134,14 @@ def test_realized_for_refuses_nothing_realized_and_a_stale_record(
     record.save(tag, record.Realized.of(Layout.of(inv, tag), str(state), revision - 1))
     with pytest.raises(livetrace.LiveTraceError) as err:
         livetrace.realized_for(state, revision)
-    assert err.value.code == "REALIZE_STALE"
+    assert err.value.code == "STALE_REALIZATION"
     record.save(tag, record.Realized.of(Layout.of(inv, tag), str(state), revision))
     assert livetrace.realized_for(state, revision)[0] == tag
 
 
 @pytest.mark.parametrize(("euid", "missing", "code"), [
-    (1000, None, "NOT_ROOT"), (0, "nft", "TOOL_MISSING"), (0, "ip", "TOOL_MISSING")])
+    (1000, None, "DATAPLANE_NOT_ROOT"), (0, "nft", "DATAPLANE_TOOL_MISSING"),
+    (0, "ip", "DATAPLANE_TOOL_MISSING")])
 def test_preflight_refuses(monkeypatch: pytest.MonkeyPatch, euid: int, missing: str | None,
                            code: str) -> None:
     monkeypatch.setattr(livetrace.os, "geteuid", lambda: euid)
