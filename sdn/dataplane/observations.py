@@ -372,14 +372,26 @@ def _router_visit(b: _Builder, router: RouterView, visit: _Visit) -> Trace | Non
         return b.done(Disposition.DELIVERED,
                       f"DELIVERED to the gateway interface {b.packet.dst_ip}")
     if forwarded is None and visit.posted is None:
-        ttl = visit.entry.ttl if visit.entry else None
-        reason = "TTL_ZERO" if ttl is not None and ttl <= 1 else "NO_ROUTE"
-        b.add(_DROP, component_type="LR", component_sub_type=router.sub_type,
-              component_name=router.id, component_path=router.path, reason=reason)
-        if reason == "TTL_ZERO":
-            return b.done(Disposition.DROPPED, f"DROPPED at {router.id}: TTL exhausted")
-        return b.done(Disposition.NO_ROUTE, f"NO_ROUTE at {router.id} for {b.packet.dst_ip}")
+        return _stopped(b, router, visit, seen)
     return None
+
+
+def _stopped(b: _Builder, router: RouterView, visit: _Visit, seen: _Seen) -> Trace:
+    """The packet came into a router and went nowhere: its TTL ran out, no route took it,
+    or (after a load balancer's translation) it vanished."""
+    common = {"component_type": "LR", "component_sub_type": router.sub_type,
+              "component_name": router.id, "component_path": router.path}
+    ttl = visit.entry.ttl if visit.entry else None
+    if ttl is not None and ttl <= 1:
+        b.add(_DROP, reason="TTL_ZERO", **common)
+        return b.done(Disposition.DROPPED, f"DROPPED at {router.id}: TTL exhausted")
+    if seen.lb is not None:
+        b.add(_DROP, reason="UNKNOWN", message="no hop after the load balancer's "
+              "translation", **common)
+        return b.done(Disposition.DROPPED, f"DROPPED at {router.id} after the load "
+                                           "balancer's translation")
+    b.add(_DROP, reason="NO_ROUTE", **common)
+    return b.done(Disposition.NO_ROUTE, f"NO_ROUTE at {router.id} for {b.packet.dst_ip}")
 
 
 def observe(events: Iterable[TraceEvent], view: KernelView, packet: PacketSpec,

@@ -88,6 +88,14 @@ def _packet(iif: str, oif: str | None, dst: str, ttl: int = 64) -> str:
                      'rule ct state invalid counter drop comment "invalid" (verdict drop)')),
     ], ("DROPPED", ["Forwarded LS sA at=r1", "Dropped LR r1 reason=UNKNOWN at=r1"]),
         id="dropped-by-a-rule-of-no-dfw-id"),
+    pytest.param("10.96.0.10", [
+        ("r1", _line("1", "inet", "sdn_trace", "c_pre", _packet("sA", None, "10.96.0.10"))),
+        ("r1", _line("1", "ip", "sdn_lb", "pre", _packet("sA", None, "10.96.0.10"))),
+        ("r1", _line("1", "ip", "sdn_lb", "pre", 'rule ip daddr 10.96.0.10 dnat to 10.9.0.2 '
+                     'comment "lb vs1" (verdict accept)')),
+    ], ("DROPPED", ["Forwarded LOAD_BALANCER ns/vip at=r1", "Forwarded LS sA at=r1",
+                    "Dropped LR r1 reason=UNKNOWN at=r1"]),
+        id="nothing-after-the-load-balancer"),
     pytest.param("10.9.0.3", [], ("DROPPED", ["Dropped - - reason=UNKNOWN at=a"]),
                  id="nothing-seen"),
     pytest.param("10.9.0.3", [
