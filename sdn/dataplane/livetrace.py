@@ -20,8 +20,11 @@ The steps, and why:
    scapy costs more than the whole budget) and sent from a raw socket opened inside the
    source pod's namespace, with a fresh source port unless one was asked for (a stale
    conntrack entry of an earlier trace would skip the NAT and LB rules).
-5. **Read** until the monitors have been quiet for :data:`QUIET` (the events of a whole
-   flow arrive within a few milliseconds), at most :data:`READ_AT_MOST`.
+5. **Read** until the packet's way has ended (:data:`GRACE` after it was seen in a
+   destination's namespace or dropped: other monitors may still be printing earlier
+   hops), else until the monitors have been quiet for :data:`QUIET` (a packet held
+   while a router resolves its next hop's address arrives tens of milliseconds late,
+   measured), at most :data:`READ_AT_MOST`.
 6. **Always clean up**, on error and Ctrl-C too: our tables deleted, monitors stopped and
    waited for.
 
@@ -40,7 +43,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -60,9 +63,11 @@ from sdn.model import Inventory
 from sdn.traceflow.packets import PROTOCOL_NUMBERS, PacketSpec
 from sdn.traceflow.results import Trace
 
-#: Silence after the last trace line that ends the reading, and the longest read.
-QUIET = 0.04
-READ_AT_MOST = 0.25
+#: Reading ends this long after the packet's way ended, after this much silence when no
+#: end was seen, and at the latest this long after sending.
+GRACE = 0.02
+QUIET = 0.15
+READ_AT_MOST = 0.5
 #: How long monitors may take to subscribe before the trace gives up.
 READY_WITHIN = 3.0
 _CLONE_NEWNET = 0x40000000
@@ -116,9 +121,10 @@ def view_of(inv: Inventory, tag: str, realized: Realized) -> KernelView:
     return KernelView.of(layout, inv)
 
 
-def watched(view: KernelView, source: PortView, destinations: Iterable[IPv4Address],
+def watched(view: KernelView, source: PortView, destinations: Sequence[IPv4Address],
             ) -> tuple[list[str], list[str]]:
-    """The router namespaces and pod namespaces to watch (module docs, step 1)."""
+    """The router namespaces, and the namespaces where the packet may end (destination
+    pods, the outside for an address no port has), to watch (module docs, step 1)."""
     def router_of(segment: str) -> str | None:
         return next((ns for (ns, _), hop in view.links.items()
                      if hop.kind == "segment" and hop.path == segment), None)
@@ -138,6 +144,8 @@ def watched(view: KernelView, source: PortView, destinations: Iterable[IPv4Addre
         if port is not source:
             pods.add(port.netns)
     routers |= {ns for ns, r in view.routers.items() if r.kind == "tier0"}
+    if view.outside and any(view.port_at(ip) is None for ip in destinations):
+        pods.add(view.outside)  # where a packet leaving the network is seen to end
     return sorted(routers), sorted(pods)
 
 
@@ -198,9 +206,12 @@ def _nft_all(scripts: dict[str, str]) -> list[str]:
 class Monitors:
     """``nft monitor`` in each namespace, read by one thread each (module docs, step 3)."""
 
-    def __init__(self, namespaces: Iterable[str]) -> None:
+    def __init__(self, namespaces: Iterable[str], ends: Iterable[str] = ()) -> None:
         self.lines: list[tuple[str, str]] = []
         self.last_trace = 0.0
+        #: When the packet's way ended: seen in one of the namespaces ``ends``, or dropped.
+        self.ended = 0.0
+        self._ends = frozenset(ends)
         self._lock = threading.Lock()
         self._ready: dict[str, threading.Event] = {}
         self._procs: dict[str, subprocess.Popen[str]] = {}
@@ -222,6 +233,8 @@ class Monitors:
                 with self._lock:
                     self.lines.append((ns, line.rstrip("\n")))
                     self.last_trace = time.monotonic()
+                    if ns in self._ends or "(verdict drop)" in line or " policy drop" in line:
+                        self.ended = self.ended or self.last_trace
             elif line.startswith(f"add table inet {TRACE_TABLE}"):
                 self._ready[ns].set()
 
@@ -236,14 +249,17 @@ class Monitors:
             ev.wait(max(0.0, end - time.monotonic()))
         return self.unready()
 
-    def read_until_quiet(self, sent: float) -> list[tuple[str, str]]:
-        """The trace lines after ``sent``, once the monitors have been quiet (step 5)."""
+    def read_until_done(self, sent: float) -> list[tuple[str, str]]:
+        """The trace lines after ``sent``, once the packet's way is over (step 5)."""
         while True:
             now = time.monotonic()
-            last = max(self.last_trace, sent)
-            if now - sent >= READ_AT_MOST or (self.last_trace > sent and now - last >= QUIET):
+            if self.ended > sent and now - self.ended >= GRACE:
                 break
-            time.sleep(0.005)
+            if now - sent >= READ_AT_MOST or (
+                    not self.ended and self.last_trace > sent
+                    and now - self.last_trace >= QUIET):
+                break
+            time.sleep(0.002)
         with self._lock:
             return list(self.lines)
 
@@ -330,7 +346,7 @@ def live_flow(packet: PacketSpec, rng: random.Random) -> LiveFlow:
 
 
 def run(view: KernelView, tag: str, source: PortView, flow: LiveFlow,
-        destinations: Iterable[IPv4Address]) -> Trace:
+        destinations: Sequence[IPv4Address]) -> Trace:
     """Send ``flow`` from ``source`` and tell what the kernel did (module docs)."""
     routers, pods = watched(view, source, destinations)
     lines = capture(tag, source.netns, flow, routers, pods)
@@ -344,11 +360,11 @@ def capture(tag: str, source_netns: str, flow: LiveFlow, routers: Iterable[str],
     ``routers`` and ``pods`` printed for one packet of ``flow`` sent from
     ``source_netns``."""
     preflight()
-    routers = list(routers)
+    routers, pods = list(routers), list(pods)
     scripts = {ns: trace_script(flow.key, router=True) for ns in routers}
     scripts |= {ns: trace_script(flow.key, router=False) for ns in pods}
     with _locked(tag):
-        monitors = Monitors(scripts)
+        monitors = Monitors(scripts, ends=pods)
         try:
             wire = craft(flow.packet, flow.key.ip_id or 1)
             sock = raw_socket_in(source_netns)
@@ -356,7 +372,7 @@ def capture(tag: str, source_netns: str, flow: LiveFlow, routers: Iterable[str],
             sent = time.monotonic()
             with sock:
                 sock.sendto(wire, (str(flow.packet.dst_ip), 0))
-            return monitors.read_until_quiet(sent)
+            return monitors.read_until_done(sent)
         finally:
             _nft_all({ns: removal_script(router=ns in routers) for ns in scripts})
             monitors.stop()

@@ -113,6 +113,7 @@ class KernelView:
     nat_rules: Mapping[tuple[str, str], str] = field(default_factory=dict)
     virtual_servers: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     members: Mapping[tuple[str, IPv4Address], str] = field(default_factory=dict)
+    outside: str = ""
 
     @classmethod
     def of(cls, layout: Layout, inv: Inventory) -> KernelView:
@@ -144,7 +145,8 @@ class KernelView:
             pool = inv.get(vs.pool_path or "")
             for m in pool.members if isinstance(pool, LBPool) else ():
                 members[(vs.id, m.ip_address)] = f"backend {m.display_name} port {m.port}"
-        return cls(routers, ports, links, segments, rules, nat, vss, members)
+        return cls(routers, ports, links, segments, rules, nat, vss, members,
+                   layout.outside.netns)
 
     def port_at(self, ip: IPv4Address | None) -> PortView | None:
         """The realized port with address ``ip``."""

@@ -65,6 +65,7 @@ VIEW = KernelView(
     nat_rules={(_T0, "snat1"): f"{_T0}/nat/USER/nat-rules/snat1"},
     virtual_servers={"vs1": ("/infra/lb-virtual-servers/vs1", "ns/vip")},
     members={("vs1", IPv4Address("10.9.1.2")): "backend c port 80"},
+    outside="o",
 )
 
 _DFW = """table inet sdn_dfw {
@@ -123,7 +124,7 @@ def view_for() -> KernelView:
                for k, p in VIEW.ports.items()},
         links={(name(ns), ifname): hop for (ns, ifname), hop in VIEW.links.items()},
         segments=VIEW.segments, rules=VIEW.rules, nat_rules=VIEW.nat_rules,
-        virtual_servers=VIEW.virtual_servers, members=VIEW.members)
+        virtual_servers=VIEW.virtual_servers, members=VIEW.members, outside=name("o"))
 
 
 def _run(*argv: str, stdin: str | None = None) -> None:
@@ -252,11 +253,11 @@ CASES: list[Case] = [
     Case("routed-delivered", "a", _pkt("10.9.0.2", "10.9.1.2"), pods=("c",)),
     Case("icmp-routed", "a", _pkt("10.9.0.2", "10.9.1.2", "ICMP", None), pods=("c",)),
     Case("udp-bridged", "a", _pkt("10.9.0.2", "10.9.0.3", "UDP", 53), pods=("b",)),
-    Case("snat-exits", "a", _pkt("10.9.0.2", "192.0.2.100")),
+    Case("snat-exits", "a", _pkt("10.9.0.2", "192.0.2.100"), pods=("o",)),
     Case("lb-member", "a", _pkt("10.9.0.2", "10.96.0.10"), pods=("c",)),
     Case("spoofguard", "a", _pkt("10.9.0.99", "10.9.0.3"), pods=("b",)),
     Case("ttl-zero", "a", _pkt("10.9.0.2", "10.9.1.2", ttl=1), pods=("c",)),
-    Case("no-route", "a", _pkt("10.9.0.2", "203.0.113.9")),
+    Case("no-route", "a", _pkt("10.9.0.2", "203.0.113.9"), pods=("o",)),
 ]
 
 

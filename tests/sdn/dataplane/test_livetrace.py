@@ -66,7 +66,7 @@ def test_trace_script_replaces_a_stale_table_and_hooks_every_chain() -> None:
 @pytest.mark.parametrize(("dst", "routers", "pods"), [
     ("10.9.0.3", ["r0", "r1"], ["b"]),
     ("10.9.1.2", ["r0", "r1", "r2"], ["c"]),
-    ("192.0.2.100", ["r0", "r1"], []),
+    ("192.0.2.100", ["r0", "r1"], ["o"]),
 ], ids=["same-segment", "across-tier-1s", "outside"])
 def test_watched_namespaces(dst: str, routers: list[str], pods: list[str]) -> None:
     source = VIEW.ports["/infra/segments/sA/ports/a"]

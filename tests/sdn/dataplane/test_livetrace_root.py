@@ -40,7 +40,7 @@ def _tables(role: str) -> str:
 
 
 def _nothing_of_ours_left() -> None:
-    for role in ("r1", "r2", "r0", "b", "c"):
+    for role in ("r1", "r2", "r0", "b", "c", "o"):
         assert "sdn_trace" not in _tables(role), role
     assert net.our_monitors() == []
 
