@@ -293,7 +293,9 @@ def _parser() -> argparse.ArgumentParser:
 def _answer(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Run the command; a question of the process's own command line (``argv`` None) goes
     to the state's daemon first, when one runs (:mod:`sdn.daemon.client`)."""
-    if argv is None and args.command in QUESTIONS:
+    # a live trace sends packets and changes nftables: no question for the daemon
+    live = getattr(args, "live", False) or getattr(args, "compare", False)
+    if argv is None and args.command in QUESTIONS and not live:
         from sdn.daemon.client import forward
 
         code = forward(sys.argv[1:], args.state)

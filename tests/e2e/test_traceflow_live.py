@@ -249,3 +249,27 @@ def test_the_load_balancer_picks_a_member(realized: Path) -> None:
     members = {"172.16.0.2", "172.16.0.3", "172.16.0.4"}
     assert len(lb) == 1 and lb[0]["translated_dst_ip"] in members
     assert data["live"]["disposition"] == "DELIVERED" and data["agree"]
+
+
+def test_a_live_trace_never_goes_through_the_daemon(synced: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live trace changes nftables and sends a packet: it is no question for the
+    state's daemon (``sdn daemon``), which answers read-only questions."""
+    from sdn.daemon import client
+
+    asked: list[list[str]] = []
+
+    def forward(argv: list[str], state: str, *_: object) -> None:
+        asked.append(argv)
+
+    monkeypatch.setattr(client, "forward", forward)
+    monkeypatch.setattr(livetrace, "preflight", lambda: None)
+    base = ["sdn", "traceflow", "--state", str(synced.state), "--src", "default/frontend-0",
+            "--dst", "default/frontend-1"]
+    for flag in ("--live", "--compare"):
+        monkeypatch.setattr("sys.argv", [*base, flag])
+        assert sdn.cli.main() == 2
+    assert asked == []
+    monkeypatch.setattr("sys.argv", base)
+    assert sdn.cli.main() == 0
+    assert asked == [base[1:]]
