@@ -24,8 +24,10 @@ whether it was forwarded and where to, and whether it was taken in locally):
 * seen in the destination pod's namespace: ``Delivered``; leaving a Tier-0 by its uplink:
   ``EXITS_NETWORK``; taken in by a router: delivered to the gateway interface;
 * a router that saw the packet come in and go nowhere: ``TTL_ZERO`` when it came with TTL
-  1, else ``NO_ROUTE``; a packet sent onto a segment with no port for its address:
-  ``ARP_FAIL``; a packet that vanished elsewhere: dropped, reason ``UNKNOWN``.
+  1, dropped (reason ``UNKNOWN``) when a load balancer had just translated it, else
+  ``NO_ROUTE``; a packet sent onto a segment with no port for its address: ``ARP_FAIL``;
+  a drop by a rule that is no DFW rule, or a packet that vanished elsewhere: dropped,
+  reason ``UNKNOWN``.
 
 Observations the kernel cannot make are left out: tunnels between transport nodes (a
 namespace is the "transport node" here, ``transport_node_type`` ``NETNS``), route prefixes.
@@ -53,7 +55,7 @@ HOOK_CHAINS = {"prerouting": "c_pre", "forward": "c_fwd", "input": "c_in",
                "postrouting": "c_post"}
 NODE_TYPE = "NETNS"
 
-_FWD, _RCV = "TraceflowObservationForwardedLogical", "TraceflowObservationReceivedLogical"
+_FWD = "TraceflowObservationForwardedLogical"
 _DROP, _DELIVERED = "TraceflowObservationDroppedLogical", "TraceflowObservationDelivered"
 
 #: A NAT rule that translates (a no-SNAT rule returns instead): its action before the comment.
@@ -217,9 +219,9 @@ class _Builder:
         return Trace(source_id=source_id, packet=self.packet, observations=tuple(self.obs),
                      disposition=disposition, summary=summary)
 
-    def segment(self, path: str, rtype: str = _FWD) -> None:
+    def segment(self, path: str) -> None:
         seg_id = self.view.segments.get(path, path.rsplit("/", 1)[-1])
-        self.add(rtype, component_type="LS", component_name=seg_id, component_path=path,
+        self.add(_FWD, component_type="LS", component_name=seg_id, component_path=path,
                  vni=vni_of(path))
 
     def entered(self, visit: _Visit) -> str | None:
@@ -322,7 +324,8 @@ class _Seen:
             kind = e.mark[0]
             if e.packet is not None:
                 current = e.packet
-            elif e.kind == "rule" and kind == "rule" and e.verdict in ("accept", "drop"):
+            elif e.kind == "rule" and kind == "rule" and e.mark[1].isdigit() \
+                    and e.verdict in ("accept", "drop"):
                 seen.decisions.append((e, current))
             elif e.kind == "rule" and kind == "lb":
                 seen.lb = seen.lb or e

@@ -88,6 +88,13 @@ def _packet(iif: str, oif: str | None, dst: str, ttl: int = 64) -> str:
                      'rule ct state invalid counter drop comment "invalid" (verdict drop)')),
     ], ("DROPPED", ["Forwarded LS sA at=r1", "Dropped LR r1 reason=UNKNOWN at=r1"]),
         id="dropped-by-a-rule-of-no-dfw-id"),
+    pytest.param("10.9.0.3", [
+        ("r1", _line("1", "inet", "sdn_trace", "c_pre", _packet("sA", None, "10.9.0.3"))),
+        ("r1", _line("1", "inet", "sdn_dfw", "dfw_out", _packet("sA", "sA", "10.9.0.3"))),
+        ("r1", _line("1", "inet", "sdn_dfw", "dfw_out",
+                     'rule counter drop comment "rule x1" (verdict drop)')),
+    ], ("DROPPED", ["Forwarded LS sA at=r1", "Dropped LR r1 reason=UNKNOWN at=r1"]),
+        id="a-rule-comment-without-a-number-is-no-dfw-rule"),
     pytest.param("10.96.0.10", [
         ("r1", _line("1", "inet", "sdn_trace", "c_pre", _packet("sA", None, "10.96.0.10"))),
         ("r1", _line("1", "ip", "sdn_lb", "pre", _packet("sA", None, "10.96.0.10"))),
