@@ -71,6 +71,8 @@ READ_AT_MOST = 0.5
 #: How long monitors may take to subscribe before the trace gives up.
 READY_WITHIN = 3.0
 _CLONE_NEWNET = 0x40000000
+#: Where ``ip netns`` keeps the named namespaces.
+NETNS_DIR = Path("/run/netns")
 _PRIORITY_LAST = 1000
 
 
@@ -299,7 +301,7 @@ def raw_socket_in(netns: str) -> socket.socket:
     """A raw IPv4 socket (we write the IP header) living in the namespace ``netns``: this
     thread enters it, opens the socket and comes back (a socket keeps its namespace)."""
     home = os.open("/proc/self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+    target = os.open(NETNS_DIR / netns, os.O_RDONLY)
     try:
         _setns(target)
         try:
@@ -361,6 +363,10 @@ def capture(tag: str, source_netns: str, flow: LiveFlow, routers: Iterable[str],
     ``source_netns``."""
     preflight()
     routers, pods = list(routers), list(pods)
+    missing = [ns for ns in (source_netns, *routers, *pods) if not (NETNS_DIR / ns).exists()]
+    if missing:
+        raise LiveTraceError(f"namespace {missing[0]} is gone (run `sdn realize` again)",
+                             code="NETNS_MISSING", obj=missing[0])
     scripts = {ns: trace_script(flow.key, router=True) for ns in routers}
     scripts |= {ns: trace_script(flow.key, router=False) for ns in pods}
     with _locked(tag):

@@ -273,3 +273,20 @@ def test_a_live_trace_never_goes_through_the_daemon(synced: Any,
     monkeypatch.setattr("sys.argv", base)
     assert sdn.cli.main() == 0
     assert asked == [base[1:]]
+
+
+def test_a_source_pod_left_out_of_the_realization_is_refused(
+        synced: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(livetrace, "preflight", lambda: None)
+    store = Store.open_readonly(synced.state)
+    try:
+        inv, revision = store.inventory(), store.revision
+    finally:
+        store.close()
+    tag = owner_tag(synced.state)
+    full = record.Realized.of(Layout.of(inv, tag), str(synced.state), revision)
+    others = tuple(p for p in full.ports if p.pod != "default/frontend-0")
+    record.save(tag, record.Realized(full.state, revision, others, full.gateways,
+                                     full.outside_netns, full.outside_addresses))
+    res = _live(synced, "--dst", "default/frontend-1", "--live")
+    assert res.code == 2 and "NOT_REALIZED default/frontend-0" in res.err

@@ -150,3 +150,26 @@ def test_preflight_refuses(monkeypatch: pytest.MonkeyPatch, euid: int, missing: 
     with pytest.raises(livetrace.LiveTraceError) as err:
         livetrace.preflight()
     assert err.value.code == code
+
+
+def test_a_missing_namespace_is_refused_before_anything_is_made(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(livetrace, "preflight", lambda: None)
+    monkeypatch.setattr(livetrace, "NETNS_DIR", tmp_path)
+    (tmp_path / "src").touch()
+    monkeypatch.setattr(livetrace, "Monitors", None)  # never reached
+    flow = livetrace.live_flow(PacketSpec(src_ip="10.0.0.1", dst_ip="10.0.0.2", dst_port=80),
+                               random.Random(1))
+    with pytest.raises(livetrace.LiveTraceError) as err:
+        livetrace.capture("t", "src", flow, ["gone-router"], [])
+    assert err.value.code == "NETNS_MISSING" and err.value.obj == "gone-router"
+
+
+def test_the_view_holds_only_the_realized_ports(guestbook: tuple[Path, Inventory, int]) -> None:
+    state, inv, revision = guestbook
+    tag = owner_tag(state)
+    full = record.Realized.of(Layout.of(inv, tag), str(state), revision)
+    some = record.Realized(full.state, full.revision, full.ports[:2], full.gateways,
+                           full.outside_netns, full.outside_addresses)
+    view = livetrace.view_of(inv, tag, some)
+    assert sorted(view.ports) == sorted(p.path for p in full.ports[:2])
