@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import fcntl
 import os
 import random
@@ -116,11 +117,8 @@ def view_of(inv: Inventory, tag: str, realized: Realized) -> KernelView:
     """The kernel names of this realization (ports restricted to the realized ones)."""
     layout = Layout.of(inv, tag)
     made = {p.path for p in realized.ports}
-    layout = Layout(layout.tag, layout.routers,
-                    layout.bridges, {k: v for k, v in layout.ports.items() if k in made},
-                    layout.links, layout.routes, layout.outside, layout.transit,
-                    layout.uplinks, layout.skipped)
-    return KernelView.of(layout, inv)
+    ports = {path: port for path, port in layout.ports.items() if path in made}
+    return KernelView.of(dataclasses.replace(layout, ports=ports), inv)
 
 
 def watched(view: KernelView, source: PortView, destinations: Sequence[IPv4Address],
