@@ -59,7 +59,7 @@ from sdn.dataplane.observations import (
     observe,
 )
 from sdn.dataplane.record import Realized, load, run_dir
-from sdn.errors import SdnError
+from sdn.errors import DataplaneError
 from sdn.model import Inventory
 from sdn.traceflow.packets import PROTOCOL_NUMBERS, PacketSpec
 from sdn.traceflow.results import Trace
@@ -77,20 +77,14 @@ NETNS_DIR = Path("/run/netns")
 _PRIORITY_LAST = 1000
 
 
-class LiveTraceError(SdnError):
-    """A live trace cannot run here (not root, no ``nft``, nothing realized, ...)."""
-
-    code = "LIVE_TRACE"
-
-
 def preflight() -> None:
     """Refuse before anything is made: not root, or ``nft``/``ip`` missing."""
     if os.geteuid() != 0:
-        raise LiveTraceError("a live trace needs root (it adds nftables rules and sends "
+        raise DataplaneError("a live trace needs root (it adds nftables rules and sends "
                              "from a pod's namespace)", code="DATAPLANE_NOT_ROOT")
     for tool in ("nft", "ip"):
         if shutil.which(tool) is None:
-            raise LiveTraceError(f"`{tool}` is not installed", code="DATAPLANE_TOOL_MISSING",
+            raise DataplaneError(f"`{tool}` is not installed", code="DATAPLANE_TOOL_MISSING",
                                  obj=tool)
 
 
@@ -98,16 +92,16 @@ def realized_for(state: str | Path, revision: int) -> tuple[str, Realized]:
     """The owner tag and realize record of ``state``, which must be of ``revision``.
 
     Raises:
-        LiveTraceError: ``NOT_REALIZED`` (no record) or ``STALE_REALIZATION`` (the record is
+        DataplaneError: ``NOT_REALIZED`` (no record) or ``STALE_REALIZATION`` (the record is
             of an older revision: realize again first).
     """
     tag = owner_tag(state)
     realized = load(tag)
     if realized is None:
-        raise LiveTraceError("nothing is realized for this state; run `sdn realize` first",
+        raise DataplaneError("nothing is realized for this state; run `sdn realize` first",
                              code="NOT_REALIZED", obj=str(state))
     if realized.revision != revision:
-        raise LiveTraceError(f"the data plane is realized at revision {realized.revision}, "
+        raise DataplaneError(f"the data plane is realized at revision {realized.revision}, "
                              f"the state is at {revision}; run `sdn realize` first",
                              code="STALE_REALIZATION", obj=str(state))
     return tag, realized
@@ -363,7 +357,7 @@ def capture(tag: str, source_netns: str, flow: LiveFlow, routers: Iterable[str],
     routers, pods = list(routers), list(pods)
     missing = [ns for ns in (source_netns, *routers, *pods) if not (NETNS_DIR / ns).exists()]
     if missing:
-        raise LiveTraceError(f"namespace {missing[0]} is gone (run `sdn realize` again)",
+        raise DataplaneError(f"namespace {missing[0]} is gone (run `sdn realize` again)",
                              code="NETNS_MISSING", obj=missing[0])
     scripts = {ns: trace_script(flow.key, router=True) for ns in routers}
     scripts |= {ns: trace_script(flow.key, router=False) for ns in pods}
@@ -389,10 +383,10 @@ def _install(monitors: Monitors, scripts: dict[str, str]) -> None:
     while pending:
         failed = _nft_all(pending)
         if failed:
-            raise LiveTraceError("could not add the trace table: " + "; ".join(failed),
+            raise DataplaneError("could not add the trace table: " + "; ".join(failed),
                                  code="LIVE_TRACE_FAILED")
         late = monitors.wait_ready(min(0.2, max(0.0, end - time.monotonic())))
         if late and time.monotonic() >= end:
-            raise LiveTraceError(f"nft monitor did not start in {', '.join(late)}",
+            raise DataplaneError(f"nft monitor did not start in {', '.join(late)}",
                                  code="LIVE_TRACE_FAILED")
         pending = {ns: scripts[ns] for ns in late}

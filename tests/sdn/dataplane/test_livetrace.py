@@ -13,6 +13,7 @@ from sdn.dataplane import livetrace, record
 from sdn.dataplane.layout import Layout, owner_tag
 from sdn.dataplane.nfttrace import FlowKey
 from sdn.dataplane.observations import KernelView
+from sdn.errors import DataplaneError
 from sdn.model import Inventory, Segment
 from sdn.store import Store
 from sdn.traceflow.packets import PacketSpec
@@ -127,12 +128,12 @@ def test_view_of_a_realized_sample(guestbook: tuple[Path, Inventory, int]) -> No
 def test_realized_for_refuses_nothing_realized_and_a_stale_record(
         guestbook: tuple[Path, Inventory, int]) -> None:
     state, inv, revision = guestbook
-    with pytest.raises(livetrace.LiveTraceError) as err:
+    with pytest.raises(DataplaneError) as err:
         livetrace.realized_for(state, revision)
     assert err.value.code == "NOT_REALIZED"
     tag = owner_tag(state)
     record.save(tag, record.Realized.of(Layout.of(inv, tag), str(state), revision - 1))
-    with pytest.raises(livetrace.LiveTraceError) as err:
+    with pytest.raises(DataplaneError) as err:
         livetrace.realized_for(state, revision)
     assert err.value.code == "STALE_REALIZATION"
     record.save(tag, record.Realized.of(Layout.of(inv, tag), str(state), revision))
@@ -147,7 +148,7 @@ def test_preflight_refuses(monkeypatch: pytest.MonkeyPatch, euid: int, missing: 
     monkeypatch.setattr(livetrace.os, "geteuid", lambda: euid)
     monkeypatch.setattr(livetrace.shutil, "which",
                         lambda tool: None if tool == missing else f"/usr/sbin/{tool}")
-    with pytest.raises(livetrace.LiveTraceError) as err:
+    with pytest.raises(DataplaneError) as err:
         livetrace.preflight()
     assert err.value.code == code
 
@@ -160,7 +161,7 @@ def test_a_missing_namespace_is_refused_before_anything_is_made(
     monkeypatch.setattr(livetrace, "Monitors", None)  # never reached
     flow = livetrace.live_flow(PacketSpec(src_ip="10.0.0.1", dst_ip="10.0.0.2", dst_port=80),
                                random.Random(1))
-    with pytest.raises(livetrace.LiveTraceError) as err:
+    with pytest.raises(DataplaneError) as err:
         livetrace.capture("t", "src", flow, ["gone-router"], [])
     assert err.value.code == "NETNS_MISSING" and err.value.obj == "gone-router"
 
