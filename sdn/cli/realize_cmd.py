@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from sdn.cli.filters import check_scope
 from sdn.dataplane.realize import Outcome, realize, teardown
+from sdn.model import Inventory
+from sdn.policy.firewall import Firewall
 from sdn.query import QueryIndex
 from sdn.render.output import STRUCTURED, print_data, print_table
 
@@ -39,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(f"torn down: {removed} namespaces deleted")
             return 0
-        with QueryIndex.open(args.state) as index:
-            check_scope(index.store, args.cluster, args.namespace or ())
-            outcome = realize(args.state, index.inventory(), index.key.revision,
-                              index.dfw(), namespaces=args.namespace or (),
+        with ExitStack() as stack:
+            def load() -> tuple[Inventory, int, Firewall]:
+                index = stack.enter_context(QueryIndex.open(args.state))
+                check_scope(index.store, args.cluster, args.namespace or ())
+                return index.inventory(), index.key.revision, index.dfw()
+
+            outcome = realize(args.state, load, namespaces=args.namespace or (),
                               clusters=frozenset([args.cluster]) if args.cluster else None,
                               progress=step)
     if args.output in STRUCTURED:

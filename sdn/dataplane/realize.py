@@ -17,7 +17,7 @@ record but namespaces of its owner (a crash before the first record) rebuilds th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,10 +84,16 @@ def select(layout: Layout, namespaces: Collection[str]) -> Layout:
         path: p for path, p in layout.ports.items() if p.pod.split("/")[0] in namespaces})
 
 
-def realize(state: str, inv: Inventory, revision: int, firewall: Firewall, *,
-            clusters: frozenset[str] | None = None, namespaces: Collection[str] = (),
+#: What a realize reads of the state, called once the host passed the preflight: the
+#: inventory, its revision and its firewall.
+Loader = Callable[[], tuple[Inventory, int, Firewall]]
+
+
+def realize(state: str, load: Loader, *, clusters: frozenset[str] | None = None,
+            namespaces: Collection[str] = (),
             progress: Progress = lambda _msg: None) -> Outcome:
-    """Realize ``inv`` (``state`` at ``revision``) on this host; see the module docs.
+    """Realize the state ``state`` (what ``load`` reads of it) on this host; see the
+    module docs. The host is checked before the state is read.
 
     Raises:
         DataplaneError: the host cannot (preflight, nothing made) or a kernel command
@@ -96,6 +102,7 @@ def realize(state: str, inv: Inventory, revision: int, firewall: Firewall, *,
     tag = owner_tag(state)
     prefix = netns_prefix(tag)
     kernel.preflight(prefix)
+    inv, revision, firewall = load()
     layout = select(Layout.of(inv, tag, clusters=clusters), namespaces)
     wanted = blueprint(layout)
     wanted_nft = nftgen.rulesets(inv, layout, firewall)
