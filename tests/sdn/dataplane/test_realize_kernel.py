@@ -322,3 +322,21 @@ def test_a_failure_halfway_is_finished_by_the_next_realize(
     assert _realize(state)["changes"] == {"created": 0, "updated": 0, "deleted": 0}
     sdn_run("realize", "--teardown", "--state", state)
     assert host_snapshot(prefix) == before
+
+
+def test_a_namespace_realized_alone_then_the_rest_keeps_its_pods(
+        tmp_path: Path, run_dir: Path) -> None:
+    state = tmp_path / "state.db"
+    sync_sample(state, "guestbook")
+    prefix = netns_prefix(owner_tag(state))
+    before = host_snapshot(prefix)
+    try:
+        alone = _realize(state, "--namespace", "default")
+        assert {p["pod"].split("/")[0] for p in alone["ports"]} == {"default"}
+        whole = _realize(state)
+        added = [p for p in whole["ports"] if p not in alone["ports"]]
+        assert [p["pod"] for p in added] == ["worker-0", "worker-1", "worker-2"]
+        assert whole["changes"] == {"created": 4 * len(added), "updated": 0, "deleted": 0}
+    finally:
+        sdn_run("realize", "--teardown", "--state", state)
+    assert host_snapshot(prefix) == before
