@@ -30,8 +30,7 @@ from sdn.dataplane.plan import (
 )
 from sdn.dataplane.realize import select
 from sdn.model import Inventory, Segment, SegmentPort
-from sdn.store import Store
-from tests.support.cli_runs import sync_sample
+from tests.support.cli_runs import sample_inventory
 
 SAMPLES = ["guestbook", "multi-tenant", "lb-heavy"]
 
@@ -39,10 +38,7 @@ SAMPLES = ["guestbook", "multi-tenant", "lb-heavy"]
 @pytest.fixture(scope="module", params=SAMPLES)
 def inventory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
               ) -> Inventory:
-    state = tmp_path_factory.mktemp(request.param) / "state.db"
-    sync_sample(state, request.param)
-    with Store.open_readonly(state) as store:
-        return store.inventory()
+    return sample_inventory(tmp_path_factory.mktemp(request.param), request.param)
 
 
 def _with_ports(layout: Layout, paths: set[str]) -> Layout:

@@ -80,6 +80,23 @@ def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "run"
 
 
+@dataclass
+class Fresh:
+    """A guestbook state of the test's own, nothing realized yet, and the host before."""
+
+    state: Path
+    prefix: str
+    before: Any
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, run_dir: Path) -> Fresh:
+    state = tmp_path / "state.db"
+    sync_sample(state, "guestbook")
+    prefix = netns_prefix(owner_tag(state))
+    return Fresh(state, prefix, host_snapshot(prefix))
+
+
 def test_the_answer_has_the_design_shape(realized: Realized) -> None:
     answer = realized.answer
     assert list(answer) == ["revision", "changes", "ports", "gateways", "outside"]
@@ -183,11 +200,8 @@ def _copy_without_one_pod(folder: Path) -> Path:
 
 
 def test_a_pod_deleted_is_a_small_change_and_teardown_restores_the_host(
-        tmp_path: Path, run_dir: Path) -> None:
-    state = tmp_path / "state.db"
-    sync_sample(state, "guestbook")
-    prefix = netns_prefix(owner_tag(state))
-    before = host_snapshot(prefix)
+        tmp_path: Path, fresh: Fresh) -> None:
+    state, prefix, before = fresh.state, fresh.prefix, fresh.before
     first = _realize(state)
     sync_sample(state, str(_copy_without_one_pod(tmp_path)), now=1_700_000_100.0)
     second = _realize(state)
@@ -211,11 +225,8 @@ def test_a_pod_deleted_is_a_small_change_and_teardown_restores_the_host(
 
 
 def test_teardown_after_a_crash_removes_by_name_without_a_record(
-        tmp_path: Path, run_dir: Path) -> None:
-    state = tmp_path / "state.db"
-    sync_sample(state, "guestbook")
-    prefix = netns_prefix(owner_tag(state))
-    before = host_snapshot(prefix)
+        fresh: Fresh) -> None:
+    state, prefix, before = fresh.state, fresh.prefix, fresh.before
     made = _realize(state)
     record.forget(owner_tag(state))
     code, out, _ = sdn_run("realize", "--teardown", "--state", state)
@@ -228,15 +239,12 @@ def _namespaces(answer: dict[str, Any]) -> list[str]:
             answer["outside"]["netns"]]
 
 
-def test_not_root_is_a_coded_error_and_nothing_is_made(tmp_path: Path, run_dir: Path) -> None:
+def test_not_root_is_a_coded_error_and_nothing_is_made(fresh: Fresh, run_dir: Path) -> None:
     import rich.console  # noqa: F401  (imported while root: /root is closed to others)
 
     import sdn.cli.realize_cmd  # noqa: F401
 
-    state = tmp_path / "state.db"
-    sync_sample(state, "guestbook")
-    prefix = netns_prefix(owner_tag(state))
-    before = host_snapshot(prefix)
+    state, prefix, before = fresh.state, fresh.prefix, fresh.before
     os.seteuid(65534)
     try:
         code, out, err = sdn_run("realize", "--state", state)
@@ -257,12 +265,9 @@ def test_not_root_is_a_coded_error_and_nothing_is_made(tmp_path: Path, run_dir: 
     pytest.param("missing-state", "STATE_NOT_FOUND"),
 ])
 def test_a_host_or_request_that_cannot_be_served_makes_nothing(
-        tmp_path: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, fresh: Fresh, monkeypatch: pytest.MonkeyPatch,
         breakage: str, code: str) -> None:
-    state = tmp_path / "state.db"
-    sync_sample(state, "guestbook")
-    prefix = netns_prefix(owner_tag(state))
-    before = host_snapshot(prefix)
+    state, prefix, before = fresh.state, fresh.prefix, fresh.before
     extra: list[str] = []
     with monkeypatch.context() as broken:
         if breakage == "no-nft":
@@ -286,11 +291,8 @@ def test_a_host_or_request_that_cannot_be_served_makes_nothing(
 
 
 def test_a_failure_halfway_is_finished_by_the_next_realize(
-        tmp_path: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    state = tmp_path / "state.db"
-    sync_sample(state, "guestbook")
-    prefix = netns_prefix(owner_tag(state))
-    before = host_snapshot(prefix)
+        fresh: Fresh, monkeypatch: pytest.MonkeyPatch) -> None:
+    state, prefix, before = fresh.state, fresh.prefix, fresh.before
     real_run = kernel._run
     calls = []
 
@@ -325,11 +327,8 @@ def test_a_failure_halfway_is_finished_by_the_next_realize(
 
 
 def test_a_namespace_realized_alone_then_the_rest_keeps_its_pods(
-        tmp_path: Path, run_dir: Path) -> None:
-    state = tmp_path / "state.db"
-    sync_sample(state, "guestbook")
-    prefix = netns_prefix(owner_tag(state))
-    before = host_snapshot(prefix)
+        fresh: Fresh) -> None:
+    state, prefix, before = fresh.state, fresh.prefix, fresh.before
     try:
         alone = _realize(state, "--namespace", "default")
         assert {p["pod"].split("/")[0] for p in alone["ports"]} == {"default"}
