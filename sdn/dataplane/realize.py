@@ -7,9 +7,11 @@ what the record says the last realize applied (its private part; the kernel is n
 listed to find differences) -> kernel -> record saved. A second realize of an unchanged
 state finds nothing to do.
 
-A failure halfway is finished on the next run, not rolled back: the record keeps the
-blueprint as it was and names every namespace the failed run touched as ``dirty``; the
-next realize removes those and makes them again whole (a namespace is the unit the kernel
+A failure halfway is finished on the next run, not rolled back: before it changes
+anything, a realize saves the record with the blueprint as it was and every namespace it
+is about to touch named ``dirty``, and only a realize that ends well clears that; so
+after a failed command, an exception or a killed process, the next realize removes those
+namespaces and makes them again whole (a namespace is the unit the kernel
 can remove at once, and rebuilding one costs a few milliseconds). A realize that finds no
 record but namespaces of its owner (a crash before the first record) rebuilds them too.
 """
@@ -27,7 +29,6 @@ from sdn.dataplane.layout import Layout, netns_prefix, owner_tag
 from sdn.dataplane.nftgen import Ruleset
 from sdn.dataplane.plan import Blueprint, Changes, blueprint, diff, neighbours
 from sdn.dataplane.record import Realized
-from sdn.errors import DataplaneError
 from sdn.model import Inventory
 from sdn.policy.firewall import Firewall
 
@@ -115,15 +116,14 @@ def realize(state: str, load: Loader, *, clusters: frozenset[str] | None = None,
     d = diff(old, wanted)
     arp = kernel.raise_arp_limit(neighbours(layout), applied.arp)
     scripts = _scripts(old_nft, wanted_nft, set(layout.namespaces))
-    try:
-        kernel.apply(d, progress)
-        kernel.apply_nft(scripts, progress)
-    except DataplaneError:
-        failed = Applied(old, old_nft, frozenset(d.touched() | set(scripts)), arp)
+    touched = d.touched() | {ns for ns, script in scripts.items() if script}
+    if touched:  # said before it starts: a run killed halfway is rebuilt by the next
         kept = found or Realized.of(dataclasses.replace(layout, ports={}, routers={}),
                                     state, revision)
-        record.save(tag, dataclasses.replace(kept, private=failed.to_json()))
-        raise
+        pending = Applied(old, old_nft, frozenset(touched), arp)
+        record.save(tag, dataclasses.replace(kept, private=pending.to_json()))
+    kernel.apply(d, progress)
+    kernel.apply_nft(scripts, progress)
     done = Applied(wanted, wanted_nft, frozenset(), arp)
     realized = Realized.of(layout, state, revision, done.to_json())
     record.save(tag, realized)

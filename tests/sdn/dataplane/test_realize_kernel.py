@@ -290,26 +290,33 @@ def test_a_host_or_request_that_cannot_be_served_makes_nothing(
     assert host_snapshot(prefix) == before and record.load(owner_tag(state)) is None
 
 
+@pytest.mark.parametrize("failure", [
+    pytest.param(DataplaneError("injected", code="DATAPLANE_APPLY_FAILED"), id="command-fails"),
+    pytest.param(KeyboardInterrupt(), id="interrupted"),
+])
 def test_a_failure_halfway_is_finished_by_the_next_realize(
-        fresh: Fresh, monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh: Fresh, monkeypatch: pytest.MonkeyPatch, failure: BaseException) -> None:
     state, prefix, before = fresh.state, fresh.prefix, fresh.before
     real_run = kernel._run
     calls = []
 
     def failing(argv: list[str], stdin: str = "", *, tolerant: bool = False) -> None:
-        """The fifth namespace's batch runs half its commands, then fails."""
+        """The fifth namespace's batch runs half its commands, then ``failure``."""
         if argv[:2] == ["ip", "-n"] and not tolerant:
             calls.append(argv[2])
             if len(calls) == 5:
                 lines = stdin.splitlines()
                 real_run(argv, "".join(f"{x}\n" for x in lines[:len(lines) // 2]))
-                raise DataplaneError("injected", code="DATAPLANE_APPLY_FAILED")
+                raise failure
         real_run(argv, stdin, tolerant=tolerant)
 
     with monkeypatch.context() as patched:
         patched.setattr(kernel, "_run", failing)
         status, _, err = sdn_run("realize", "--state", state)
-    assert (status, err) == (2, "error: DATAPLANE_APPLY_FAILED: injected\n")
+    if isinstance(failure, DataplaneError):
+        assert (status, err) == (2, "error: DATAPLANE_APPLY_FAILED: injected\n")
+    else:
+        assert status == 130 and len(err.splitlines()) == 1, err
     failed = record.load(owner_tag(state))
     assert failed is not None and failed.private["dirty"] and not failed.ports
     answer = _realize(state)
