@@ -356,7 +356,7 @@ def _nsids(names: set[str] | None) -> set[str]:
     found = set()
     for line in out.splitlines():  # nsid 3 (iproute2 netns name: NAME)
         words = line.replace("(", " ").replace(")", " ").split()
-        if len(words) >= 2 and (names is None or (words and words[-1] in names)):
+        if len(words) >= 2 and (names is None or words[-1] in names):
             found.add(words[1])
     return found
 
