@@ -26,7 +26,8 @@ Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
 OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
 
 #: The commands that only read the state: the state's daemon answers them when it runs
-#: (``sdn daemon``). Writers (``apply``, ``delete``, ``profile``) never go through it.
+#: (``sdn daemon``). Writers (``apply``, ``delete``, ``profile``) never go through it, nor
+#: does ``realize``, which changes this host's kernel (as root) rather than answering.
 QUESTIONS = frozenset({"show", "ipam", "topology", "validate", "reach", "explain",
                        "traceflow", "path", "lint", "lb", "clusters"})
 
