@@ -30,7 +30,7 @@ def spoofguard_table(ports: Sequence[Port]) -> Table:
         NamedSet("m_ip", _BINDING, bound, map=True),
         NamedSet("m_arp", _BINDING, bound, map=True),
     )
-    chain = Chain("sg", (
+    chain = Chain("sg_in", (
         Rule((Match("iifname", ("@s_ports",), negate=True),), "accept"),
         Rule((Match("ether type", ("ip",)),), "iifname . ether saddr . ip saddr vmap @m_ip"),
         Rule((Match("ether type", ("arp",)),),
