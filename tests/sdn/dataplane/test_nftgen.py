@@ -16,20 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sdn.cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sdn.dataplane.layout import Layout, Port
-from sdn.dataplane.nftgen import Ruleset, count, rulesets, transaction
+from sdn.dataplane.nftgen import Ruleset, count, transaction
 from sdn.dataplane.nftmodel import MAX_COMMENT, Match, Table, comment_for, digest
-from sdn.model import Group, Inventory, Rule, SecurityPolicy, group_path
-from sdn.policy import Firewall, compile_dfw, evaluate_flow
+from sdn.model import Group, Inventory, SecurityPolicy, group_path
+from sdn.policy import Firewall, evaluate_flow
 from sdn.store import Store
 from sdn.traceflow.packets import PacketSpec
 from sdn.traceflow.walk import DEFAULT_RULE_ID, TraceContext, trace
-from tests.support.cli_runs import TOPOLOGIES, run_main, sync_sample
 from tests.support.clusters import sync_generated
+from tests.support.nft_cases import generate, load_sample, mutated, one_policy_changed
 from tests.support.nft_interpreter import Interpreter, Packet
 from topologies.generate import generate_cluster
 
@@ -38,20 +37,6 @@ SAMPLES = ["guestbook", "multi-tenant", "lb-heavy", "admin"]
 SERVICES = [("TCP", 80), ("TCP", 5432), ("TCP", 8443), ("TCP", 9100), ("UDP", 53), ("ICMP", None)]
 PROTOCOL_NUMBERS = {"TCP": 6, "UDP": 17, "ICMP": 1}
 OUTSIDE = IPv4Address("192.0.2.100")
-
-
-def load_sample(state: Path, sample: str) -> Inventory:
-    """A sample's inventory; ``admin`` is the guardrails applied around multi-tenant."""
-    if sample == "admin":
-        code, out, err = run_main(sdn.cli.main, "apply", "-f",
-                                  TOPOLOGIES / "admin" / "guardrails.yaml", "--state", state)
-        assert code == 0, out + err
-        sync_sample(state, "multi-tenant", "--profile",
-                    TOPOLOGIES / "profiles" / "guardrails.json")
-    else:
-        sync_sample(state, sample)
-    with Store.open_readonly(state) as store:
-        return store.inventory()
 
 
 @pytest.fixture(scope="module", params=SAMPLES)
@@ -66,13 +51,6 @@ def sample_state(request: pytest.FixtureRequest,
 def sample(sample_state: Path) -> Inventory:
     with Store.open_readonly(sample_state) as store:
         return store.inventory()
-
-
-def generate(inv: Inventory, firewall: Firewall | None = None,
-             ) -> tuple[Layout, Firewall, dict[str, Ruleset]]:
-    layout = Layout.of(inv, "t0nft1")
-    fw = firewall if firewall is not None else compile_dfw(inv)
-    return layout, fw, rulesets(inv, layout, fw)
 
 
 def _table(rs: dict[str, Ruleset], netns: str, family: str, name: str) -> Table:
@@ -195,39 +173,6 @@ def test_the_query_index_firewall_gives_the_same_tables(sample: Inventory,
         assert generate(sample, stored)[2] == generate(sample)[2]
 
 
-def _mutated(inv: Inventory, data: st.DataObject) -> Inventory:
-    """``inv`` with some rules given other actions, directions, exclusions, services and
-    categories (JUMP_TO_APPLICATION, REJECT, disabled rules and non-Application
-    categories included)."""
-    objs = []
-    for obj in inv.values():
-        if isinstance(obj, SecurityPolicy) and obj.rules and data.draw(st.booleans()):
-            rules = tuple(_rule(r, data) for r in obj.rules)
-            category = data.draw(st.sampled_from(
-                [obj.category, "Emergency", "Environment", "Application"]))
-            obj = obj.model_copy(update={"rules": rules, "category": category})
-        objs.append(obj)
-    return Inventory(objs)
-
-
-def _rule(r: Rule, data: st.DataObject) -> Rule:
-    if not data.draw(st.booleans()):
-        return r
-    entries = data.draw(st.sampled_from([
-        r.service_entries, (),
-        ({"resource_type": "L4PortSetServiceEntry", "l4_protocol": "TCP",
-          "destination_ports": ["80", "8000-9000"]},
-         {"resource_type": "L4PortSetServiceEntry", "l4_protocol": "UDP",
-          "destination_ports": ["53"], "source_ports": ["40000-40010"]}),
-        ({"resource_type": "ICMPTypeServiceEntry", "protocol": "ICMPv4"},)]))
-    return r.model_validate({**r.model_dump(), "action": data.draw(st.sampled_from(
-        ["ALLOW", "DROP", "REJECT", "JUMP_TO_APPLICATION"])),
-        "direction": data.draw(st.sampled_from(["IN", "OUT", "IN_OUT"])),
-        "sources_excluded": data.draw(st.booleans()),
-        "destinations_excluded": data.draw(st.booleans()),
-        "disabled": data.draw(st.booleans()), "service_entries": entries})
-
-
 MUTATIONS = {
     "jump-to-application": {"action": "JUMP_TO_APPLICATION"},
     "reject": {"action": "REJECT"},
@@ -293,7 +238,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
 @given(data=st.data())
 def test_mutated_policies_are_decided_as_the_simulator_decides(
         admin: Inventory, data: st.DataObject) -> None:
-    assert_dfw_agrees(_mutated(admin, data), limit=60, seed=1)
+    assert_dfw_agrees(mutated(admin, data), limit=60, seed=1)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -432,17 +377,6 @@ def test_rulesets_survive_json_and_equal_ones_need_no_transaction(sample: Invent
         gone = transaction(ruleset, None)
         assert all(line.split()[0] in ("add", "delete") for line in gone.splitlines())
     assert transaction(None, None) == ""
-
-
-def one_policy_changed(inv: Inventory) -> tuple[Inventory, SecurityPolicy]:
-    """``inv`` with the first policy's first rule flipped between ALLOW and DROP."""
-    policy = next(p for p in sorted(inv.of_type(SecurityPolicy), key=lambda p: p.path)
-                  if p.rules)
-    first = policy.rules[0]
-    flipped = first.model_copy(update={"action": "DROP" if first.action == "ALLOW"
-                                       else "ALLOW"})
-    changed = policy.model_copy(update={"rules": (flipped, *policy.rules[1:])})
-    return Inventory([changed if o.path == policy.path else o for o in inv.values()]), changed
 
 
 def chains_touched(script: str) -> set[str]:
