@@ -153,14 +153,14 @@ def _direction(firewall: Firewall, members: Members, sets: _Sets, chains: dict[s
     sequences: dict[str, list[str]] = {}
     for ip, index in local:
         assert index is not None
-        order: list[str] = []
+        policies: list[str] = []
         for r in firewall.candidates(index, direction):
             rules[r.policy_path][r.order] = r
             where[r.order].add(ip)
             jumpers[r.policy_path].add(ip)
-            if r.policy_path not in order:
-                order.append(r.policy_path)
-        sequences[ip] = order
+            if r.policy_path not in policies:
+                policies.append(r.policy_path)
+        sequences[ip] = policies
     for policy, found in rules.items():
         name = _policy_chain(policy, suffix)
         body: list[Rule] = []
@@ -174,8 +174,8 @@ def _direction(firewall: Firewall, members: Members, sets: _Sets, chains: dict[s
     default = Rule(verdict=_verdict(firewall.default_action, direction),
                    comment=comment_for("rule", str(DEFAULT_RULE_ID)))
     elements = []
-    for ip, order in sequences.items():
-        jumps = tuple(Rule(verdict=f"jump {_policy_chain(p, suffix)}") for p in order)
+    for ip, policies in sequences.items():
+        jumps = tuple(Rule(verdict=f"jump {_policy_chain(p, suffix)}") for p in policies)
         name = f"seq_{suffix}_" + digest(" ".join(r.verdict for r in jumps))
         chains[name] = Chain(name, (*jumps, default))
         elements.append((ip, f"jump {name}"))

@@ -69,10 +69,10 @@ def lb_tables(ctx: TraceContext, layout: Layout,
         if sources:
             pre.append(Rule(verdict="ip saddr vmap @m_src"))
         if netns in outside:
-            hits, transit = outside[netns]
+            vips, transit = outside[netns]
             pre.append(Rule((Match("iifname", (f'"{TIER1_UPLINK}"',)),), "goto vips_outside"))
-            chains.append(Chain("vips_outside", _translations(ctx, hits)))
-            chains.append(Chain("lb_post", _automap(ctx, hits, transit),
+            chains.append(Chain("vips_outside", _translations(ctx, vips)))
+            chains.append(Chain("lb_post", _automap(ctx, vips, transit),
                                 "type nat hook postrouting priority 90; policy accept;"))
         if not pre:
             continue
