@@ -135,7 +135,8 @@ def simulated(fw: Firewall, src: IPv4Address, dst: IPv4Address, protocol: str,
 def flows(layout: Layout, limit: int | None = None, seed: int = 0,
           ) -> Iterator[tuple[IPv4Address, IPv4Address, str, int | None]]:
     ips = sorted(p.ip.ip for p in layout.ports.values())
-    pairs = [(a, b) for a in [*ips, OUTSIDE] for b in [*ips, OUTSIDE] if a != b]
+    gateways = sorted({a.ip for b in layout.bridges.values() for a in b.addresses})
+    pairs = [(a, b) for a in [*ips, OUTSIDE] for b in [*ips, OUTSIDE, *gateways] if a != b]
     if limit is not None and len(pairs) > limit:
         pairs = random.Random(seed).sample(pairs, limit)
     for a, b in pairs:
@@ -156,7 +157,22 @@ def assert_dfw_agrees(inv: Inventory, limit: int | None = None, seed: int = 0,
 
 
 def test_every_pair_is_decided_as_the_simulator_decides(sample: Inventory) -> None:
+    """Pods, the outside client and the gateways' own addresses, every way round."""
     assert_dfw_agrees(sample)
+
+
+def test_packets_to_the_router_itself_meet_the_same_egress(sample: Inventory) -> None:
+    """The simulator checks egress of a packet to a gateway address too: on Linux that
+    packet takes the input hook, whose chain dispatches exactly as forward's does."""
+    _, _, rs = generate(sample)
+    for ruleset in rs.values():
+        dfw = ruleset.table("inet", "sdn_dfw")
+        if dfw is None:
+            continue
+        chains = {c.name: c for c in dfw.chains}
+        assert chains["dfw_local"].rules == chains["dfw_out"].rules
+        assert "hook input " in chains["dfw_local"].hook
+        assert "hook forward " in chains["dfw_out"].hook
 
 
 def test_the_query_index_firewall_gives_the_same_tables(sample: Inventory,
