@@ -3,6 +3,7 @@ kernel alike)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hypothesis import strategies as st
@@ -94,3 +95,9 @@ def one_policy_changed(inv: Inventory) -> tuple[Inventory, SecurityPolicy]:
                                        else "ALLOW"})
     changed = policy.model_copy(update={"rules": (flipped, *policy.rules[1:])})
     return Inventory([changed if o.path == policy.path else o for o in inv.values()]), changed
+
+
+def chains_touched(script: str) -> set[str]:
+    """The chains a transaction script flushes, adds, deletes or fills."""
+    found = set(re.findall(r"^(?:flush|add|delete) chain \S+ \S+ (\S+)", script, re.M))
+    return found | set(re.findall(r"^  chain (\S+) \{", script, re.M))

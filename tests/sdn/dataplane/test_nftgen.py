@@ -28,7 +28,13 @@ from sdn.store import Store
 from sdn.traceflow.packets import PacketSpec
 from sdn.traceflow.walk import DEFAULT_RULE_ID, TraceContext, trace
 from tests.support.clusters import sync_generated
-from tests.support.nft_cases import generate, load_sample, mutated, one_policy_changed
+from tests.support.nft_cases import (
+    chains_touched,
+    generate,
+    load_sample,
+    mutated,
+    one_policy_changed,
+)
 from tests.support.nft_interpreter import Interpreter, Packet
 from topologies.generate import generate_cluster
 
@@ -393,12 +399,6 @@ def test_rulesets_survive_json_and_equal_ones_need_no_transaction(sample: Invent
         gone = transaction(ruleset, None)
         assert all(line.split()[0] in ("add", "delete") for line in gone.splitlines())
     assert transaction(None, None) == ""
-
-
-def chains_touched(script: str) -> set[str]:
-    """The chains a transaction script flushes, adds, deletes or fills."""
-    found = set(re.findall(r"^(?:flush|add|delete) chain \S+ \S+ (\S+)", script, re.M))
-    return found | set(re.findall(r"^  chain (\S+) \{", script, re.M))
 
 
 def test_a_one_policy_change_touches_only_that_policys_chains(sample: Inventory) -> None:

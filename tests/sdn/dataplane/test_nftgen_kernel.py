@@ -22,8 +22,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sdn.dataplane.nftgen import Ruleset, transaction
+from sdn.dataplane.nftmodel import digest
 from sdn.model import Inventory
-from tests.support.nft_cases import changed, generate, load_sample, one_policy_changed
+from tests.support.nft_cases import (
+    chains_touched,
+    changed,
+    generate,
+    load_sample,
+    one_policy_changed,
+)
 
 SAMPLES = ["guestbook", "multi-tenant", "lb-heavy", "admin"]
 
@@ -155,7 +162,13 @@ def test_a_transaction_gives_what_a_fresh_apply_gives(
 
 def test_a_one_policy_change_applies_in_one_transaction(
         netns: tuple[Netns, Netns], tmp_path: Path) -> None:
+    """The script of a one-policy change flushes and refills only that policy's chains,
+    and applies to the very tables a fresh apply gives."""
     inv = load_sample(tmp_path / "state.db", "multi-tenant")
     _, _, old = generate(inv)
-    _, _, new = generate(one_policy_changed(inv)[0])
+    changed_inv, policy = one_policy_changed(inv)
+    _, _, new = generate(changed_inv)
+    mine = {f"pol_{digest(policy.path)}_{d}" for d in ("in", "out")}
+    scripts = [transaction(old.get(n), new.get(n)) for n in old.keys() | new]
+    assert any(scripts) and all(chains_touched(s) <= mine for s in scripts)
     assert_transaction_equals_fresh(netns, old, new)
