@@ -124,8 +124,13 @@ class _Sets:
 def dfw_table(firewall: Firewall, members: Members, ports: Sequence[Port]) -> Table:
     """``table inet sdn_dfw`` of the namespace hosting ``ports`` (module docstring)."""
     endpoints = firewall.endpoints_of(p.path for p in ports)
-    local = sorted((str(p.ip.ip), endpoints[p.path].index) for p in ports
-                   if p.path in endpoints and endpoints[p.path].index is not None)
+    # one port per address (two ports sharing one, an inconsistent state the model
+    # checks report, would make the maps refuse the table): the first by path
+    by_ip: dict[str, int | None] = {}
+    for p in sorted(ports, key=lambda p: p.path):
+        if p.path in endpoints and endpoints[p.path].index is not None:
+            by_ip.setdefault(str(p.ip.ip), endpoints[p.path].index)
+    local = sorted(by_ip.items())
     sets = _Sets()
     chains: dict[str, Chain] = {}
     maps: list[NamedSet] = []

@@ -66,6 +66,7 @@ def lb_tables(ctx: TraceContext, layout: Layout,
             chains.append(Chain(name, _translations(ctx, hits)))
             sources += [(str(p.ip.ip), f"goto {name}") for p in ports_by_netns[netns]
                         if p.cluster == cluster]
+        sources = list(dict(reversed(sources)).items())  # one per address: the first
         if sources:
             pre.append(Rule(verdict="ip saddr vmap @m_src"))
         if netns in outside:

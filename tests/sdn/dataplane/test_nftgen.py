@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sdn.dataplane.layout import Layout, Port
 from sdn.dataplane.nftgen import Ruleset, count, transaction
 from sdn.dataplane.nftmodel import MAX_COMMENT, Match, Table, comment_for, digest
-from sdn.model import Group, Inventory, SecurityPolicy, group_path
+from sdn.model import Group, Inventory, SecurityPolicy, SegmentPort, group_path
 from sdn.policy import Firewall, evaluate_flow
 from sdn.store import Store
 from sdn.traceflow.packets import PacketSpec
@@ -412,3 +412,17 @@ def test_a_one_policy_change_touches_only_that_policys_chains(sample: Inventory)
     assert any(scripts)
     for script in scripts:
         assert chains_touched(script) <= mine, script
+
+
+def test_two_ports_with_one_address_give_one_map_element(sample: Inventory) -> None:
+    """An inconsistent state (two ports bound to one address, which the model checks
+    report) still gives tables nft accepts: map keys stay unique."""
+    port = next(p for p in sorted(sample.of_type(SegmentPort), key=lambda p: p.path)
+                if p.address_bindings)
+    twin = port.model_copy(update={"path": port.path + "-twin", "id": port.id + "-twin"})
+    _, _, rs = generate(Inventory([*sample.values(), twin]))
+    for ruleset in rs.values():
+        for table in ruleset.tables:
+            for s in table.sets:
+                keys = [k for k, _ in s.elements]
+                assert len(keys) == len(set(keys)), (table.name, s.name)
