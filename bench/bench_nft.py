@@ -48,7 +48,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = BenchParser(__doc__.splitlines()[0], cases=CASES)
     parser.add_sizes((100, 1000, 200))
     parser.add_repeat(3)
-    parser.add_argument("--profile", default=str(ROOT / "topologies" / "profiles"
+    parser.add_argument("--ncp-profile", default=str(ROOT / "topologies" / "profiles"
                                                  / "shared-t1.json"),
                         help="the NCP profile (shared-t1: one Tier-1 hosts every port)")
     args = parser.parse_args(argv)
@@ -73,7 +73,7 @@ def build(args: argparse.Namespace) -> Any:
                            else d["metadata"].get("namespace", "default"),
                            name=d["metadata"]["name"], body=d, source=f"bench#{i}")
                  for i, d in enumerate(docs))
-    profile = parse_profile(json.loads(Path(args.profile).read_text()))
+    profile = parse_profile(json.loads(Path(args.ncp_profile).read_text()))
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(Path(tmp) / "s.db")
         sync_cluster(store, manifests=ManifestSet(objects=objs, problems=(), notes=()),
