@@ -131,11 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     biggest = max(rs, key=lambda n: sum(len(c.rules) for t in rs[n].tables for c in t.chains))
     script = transaction(None, rs[biggest])
     tables = rs[biggest].tables
-    shape = {"router_namespaces": len(rs), "lines": script.count("\n"),
+    shape = {"namespaces_with_tables": len(rs), "lines": script.count("\n"),
              "chains": sum(len(t.chains) for t in tables),
              "rules": sum(len(c.rules) for t in tables for c in t.chains),
              "sets": sum(len(t.sets) for t in tables)}
-    cases = set(args.cases.split(","))
+    cases = set(args.cases)
     if "generate" in cases:
         emit({**common, "case": "generate", "median_s": round(statistics.median(times), 4),
               "compile_s": round(compile_s, 4), **shape, "peak_rss_mib": peak_rss_mib()})
