@@ -21,13 +21,18 @@ TAG = "t0nft1"
 
 
 def load_sample(state: Path, sample: str) -> Inventory:
-    """A sample's inventory; ``admin`` is the guardrails applied around multi-tenant."""
+    """A sample's inventory; ``admin`` is the guardrails applied around multi-tenant,
+    ``shared-t1`` multi-tenant in the shared Tier-1 topology (SNAT and VIPs on the
+    Tier-1 that hosts the pods)."""
     if sample == "admin":
         code, out, err = run_main(sdn.cli.main, "apply", "-f",
                                   TOPOLOGIES / "admin" / "guardrails.yaml", "--state", state)
         assert code == 0, out + err
         sync_sample(state, "multi-tenant", "--profile",
                     TOPOLOGIES / "profiles" / "guardrails.json")
+    elif sample == "shared-t1":
+        sync_sample(state, "multi-tenant", "--profile",
+                    TOPOLOGIES / "profiles" / "shared-t1.json")
     else:
         sync_sample(state, sample)
     with Store.open_readonly(state) as store:

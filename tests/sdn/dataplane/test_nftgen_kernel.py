@@ -32,7 +32,7 @@ from tests.support.nft_cases import (
     one_policy_changed,
 )
 
-SAMPLES = ["guestbook", "multi-tenant", "lb-heavy", "admin"]
+SAMPLES = ["guestbook", "multi-tenant", "lb-heavy", "admin", "shared-t1"]
 
 
 def _missing() -> str | None:
