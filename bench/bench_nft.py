@@ -48,6 +48,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = BenchParser(__doc__.splitlines()[0], cases=CASES)
     parser.add_sizes((100, 1000, 200))
     parser.add_repeat(3)
+    parser.add_argument("--shapes", choices=["simple", "realistic"], default="simple",
+                        help="the generated policies' shapes (simple)")
     parser.add_argument("--ncp-profile", default=str(ROOT / "topologies" / "profiles"
                                                  / "shared-t1.json"),
                         help="the NCP profile (shared-t1: one Tier-1 hosts every port)")
@@ -67,7 +69,7 @@ def build(args: argparse.Namespace) -> Any:
     from topologies.generate import generate_cluster
 
     docs = generate_cluster(namespaces=args.namespaces, pods=args.pods,
-                            policies=args.policies, seed=args.seed)
+                            policies=args.policies, seed=args.seed, shapes=args.shapes)
     objs = tuple(K8sObject(kind=d["kind"], api_version=d.get("apiVersion", ""),
                            namespace="" if d["kind"] in CLUSTER_SCOPED_KINDS
                            else d["metadata"].get("namespace", "default"),
@@ -121,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     compile_s = time.perf_counter() - started
     layout = Layout.of(inv, "bench0")
     common = {"bench": "nft", "namespaces": args.namespaces, "pods": args.pods,
-              "policies": args.policies, "seed": args.seed, "repeat": args.repeat,
+              "policies": args.policies, "shapes": args.shapes, "seed": args.seed,
+              "repeat": args.repeat,
               "ports": len(layout.ports), **run_info()}
     times: list[float] = []
     for _ in range(args.repeat):
