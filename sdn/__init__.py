@@ -17,5 +17,7 @@ Entry points:
 * :mod:`sdn.render`: tables, traces and pictures for people (strings, no I/O).
 * :mod:`sdn.daemon`: the question daemon: one resident process per state that answers
   ``sdn`` questions in forked children, with the imports and index parts already loaded.
+* :mod:`sdn.dataplane`: the state realized on this Linux host (namespaces, bridges, veths,
+  routes, the nftables :mod:`sdn.dataplane.nftgen` generates) and real packets through it.
 * :mod:`sdn.cli`: the ``sdn`` command.
 """
