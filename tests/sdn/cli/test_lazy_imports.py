@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, list[str]]] = {
     "sdn profile create --help": ("sdn", ["profile", "create", "--help"]),
     "sdn apply --help": ("sdn", ["apply", "--help"]),
     "sdn daemon start --help": ("sdn", ["daemon", "start", "--help"]),
+    "sdn realize --help": ("sdn", ["realize", "--help"]),
     "sdn (no command)": ("sdn", []),
     "sdn show bogus": ("sdn", ["show", "bogus"]),
     "sdn reach --port 0": ("sdn", ["reach", "--port", "0"]),
