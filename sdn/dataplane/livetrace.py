@@ -120,7 +120,7 @@ def view_of(inv: Inventory, tag: str, realized: Realized) -> KernelView:
 def watched(view: KernelView, source: PortView, destinations: Sequence[IPv4Address],
             ) -> tuple[list[str], list[str]]:
     """The router namespaces, and the namespaces where the packet may end (destination
-    pods, the outside for an address no port has), to watch (module docs, step 1)."""
+    pods; the outside when no destination is a port), to watch (module docs, step 1)."""
     def router_of(segment: str) -> str | None:
         return next((ns for (ns, _), hop in view.links.items()
                      if hop.kind == "segment" and hop.path == segment), None)
@@ -140,8 +140,8 @@ def watched(view: KernelView, source: PortView, destinations: Sequence[IPv4Addre
         if port is not source:
             pods.add(port.netns)
     routers |= {ns for ns, r in view.routers.items() if r.kind == "tier0"}
-    if view.outside and any(view.port_at(ip) is None for ip in destinations):
-        pods.add(view.outside)  # where a packet leaving the network is seen to end
+    if view.outside and len(ends) == 1:
+        pods.add(view.outside)  # no port to end at: a packet leaving is seen to end there
     return sorted(routers), sorted(pods)
 
 

@@ -68,10 +68,12 @@ def test_trace_script_replaces_a_stale_table_and_hooks_every_chain() -> None:
     ("10.9.0.3", ["r0", "r1"], ["b"]),
     ("10.9.1.2", ["r0", "r1", "r2"], ["c"]),
     ("192.0.2.100", ["r0", "r1"], ["o"]),
-], ids=["same-segment", "across-tier-1s", "outside"])
+    ("10.96.0.10,10.9.1.2", ["r0", "r1", "r2"], ["c"]),
+], ids=["same-segment", "across-tier-1s", "outside", "virtual-server-and-its-member"])
 def test_watched_namespaces(dst: str, routers: list[str], pods: list[str]) -> None:
     source = VIEW.ports["/infra/segments/sA/ports/a"]
-    assert livetrace.watched(VIEW, source, [IPv4Address(dst)]) == (routers, pods)
+    destinations = [IPv4Address(d) for d in dst.split(",")]
+    assert livetrace.watched(VIEW, source, destinations) == (routers, pods)
 
 
 @pytest.mark.parametrize(("packet", "sport_fixed"), [
