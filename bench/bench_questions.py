@@ -72,8 +72,8 @@ from benchlib import ROOT, BenchParser, emit, p95, run_info, source_revision, wo
 FULL_SIZE = (25000, 100000, 75000)
 
 CASES = ("traceflow", "traceflow_outside", "explain", "path", "reach_small", "reach_medium",
-         "reach_large", "show_ports_table", "show_ports_json", "show_groups_tag", "topology_ns", "ipam",
-         "validate", "lint")
+         "reach_large", "show_ports_table", "show_ports_json", "show_groups_tag",
+         "topology_ns", "ipam", "validate", "lint")
 
 
 def log(msg: str) -> None:
