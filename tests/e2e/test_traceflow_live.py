@@ -11,6 +11,7 @@ as soon as that module is there.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import shutil
@@ -64,6 +65,18 @@ def _live(cli: Any, *argv: object) -> Any:
     return cli.sdn("traceflow", "--state", cli.state, "--src", "default/frontend-0", *argv)
 
 
+def _record_of(state: Path) -> tuple[str, record.Realized]:
+    """The owner tag of ``state`` and the record a realize of its whole current revision
+    would write (nothing is made)."""
+    store = Store.open_readonly(state)
+    try:
+        inv, revision = store.inventory(), store.revision
+    finally:
+        store.close()
+    tag = owner_tag(state)
+    return tag, record.Realized.of(Layout.of(inv, tag), str(state), revision)
+
+
 @pytest.mark.parametrize(("argv", "code"), [
     pytest.param(["--dst", "default/frontend-1", "--live", "--bidirectional"],
                  "BAD_ARGUMENT", id="bidirectional"),
@@ -105,13 +118,8 @@ def test_not_root_is_refused_before_the_record_is_read(synced: Any,
 def test_a_record_of_an_older_revision_is_refused(synced: Any,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(livetrace, "preflight", lambda: None)
-    store = Store.open_readonly(synced.state)
-    try:
-        inv, revision = store.inventory(), store.revision
-    finally:
-        store.close()
-    tag = owner_tag(synced.state)
-    record.save(tag, record.Realized.of(Layout.of(inv, tag), str(synced.state), revision - 1))
+    tag, full = _record_of(synced.state)
+    record.save(tag, dataclasses.replace(full, revision=full.revision - 1))
     res = _live(synced, "--dst", "default/frontend-1", "--live")
     assert res.code == 2 and "STALE_REALIZATION" in res.err
 
@@ -278,15 +286,8 @@ def test_a_live_trace_never_goes_through_the_daemon(synced: Any,
 def test_a_source_pod_left_out_of_the_realization_is_refused(
         synced: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(livetrace, "preflight", lambda: None)
-    store = Store.open_readonly(synced.state)
-    try:
-        inv, revision = store.inventory(), store.revision
-    finally:
-        store.close()
-    tag = owner_tag(synced.state)
-    full = record.Realized.of(Layout.of(inv, tag), str(synced.state), revision)
+    tag, full = _record_of(synced.state)
     others = tuple(p for p in full.ports if p.pod != "default/frontend-0")
-    record.save(tag, record.Realized(full.state, revision, others, full.gateways,
-                                     full.outside_netns, full.outside_addresses))
+    record.save(tag, dataclasses.replace(full, ports=others))
     res = _live(synced, "--dst", "default/frontend-1", "--live")
     assert res.code == 2 and "NOT_REALIZED default/frontend-0" in res.err
