@@ -29,6 +29,9 @@ from sdn.dataplane.layout import Layout, netns_prefix, owner_tag
 from sdn.store import Store
 from tests.support import handmade_net
 from tests.support.cli_runs import TOPOLOGIES, run_main, sync_sample
+from tests.support.dataplane import needs_root_dataplane
+
+__all__ = ["needs_root_dataplane"]  # the fixture, used by name
 
 #: An egress policy on the redis replicas (guestbook has ingress policies only), so that a
 #: live trace can be dropped at the source port.
@@ -126,17 +129,10 @@ def test_a_record_of_an_older_revision_is_refused(synced: Any,
 
 # --- on a realized guestbook ---------------------------------------------------------------
 
-def _has_realize() -> bool:
-    code, _, _ = run_main(sdn.cli.main, "realize", "--help")
-    return code == 0
-
-
 @pytest.fixture(scope="module")
-def realized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def realized(needs_root_dataplane: None,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Guestbook plus an egress policy, synced and realized once (torn down after)."""
-    handmade_net.needs_root()
-    if not _has_realize():
-        pytest.skip("`sdn realize` is not on this branch yet")
     folder = tmp_path_factory.mktemp("gb")
     cluster = folder / "guestbook"
     shutil.copytree(TOPOLOGIES / "guestbook", cluster)

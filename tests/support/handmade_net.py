@@ -20,13 +20,10 @@ says of the roles; :func:`view_for` renames its namespaces to the real ones.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
-
-import pytest
 
 from sdn.dataplane.livetrace import LiveFlow, capture
 from sdn.dataplane.nfttrace import FlowKey
@@ -97,18 +94,6 @@ _NAT = """table ip sdn_nat {
   }
 }
 """
-
-
-def needs_root() -> None:
-    """Skip (locally) or fail (CI=true) when this host cannot make namespaces."""
-    missing = [t for t in ("ip", "nft") if shutil.which(t) is None]
-    why = "needs root" if os.geteuid() != 0 else f"needs {', '.join(missing)}" if missing \
-        else None
-    if why is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the live-trace data-plane tests {why} (CI=true must run them)")
-    pytest.skip(f"the live-trace data-plane tests {why}")
 
 
 def name(role: str) -> str:

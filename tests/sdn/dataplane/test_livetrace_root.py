@@ -18,9 +18,9 @@ from tests.support.handmade_net import CASES, EXPECTED, VIEW, Case, brief
 
 
 @pytest.fixture(scope="module")
-def handmade(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def handmade(needs_root_dataplane: None,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The hand-made network, built once; the owner tag the tracer locks with."""
-    net.needs_root()
     run_dir = tmp_path_factory.mktemp("run")
     patch = pytest.MonkeyPatch()
     patch.setenv("SDN_RUN_DIR", str(run_dir))
