@@ -162,7 +162,7 @@ def teardown(state: str, progress: Progress = lambda _msg: None) -> int:
     names = kernel.owned_namespaces(prefix)
     if names:
         progress(f"removing {len(names)} namespaces")
-    kernel.delete_namespaces(names)
+    kernel.delete_namespaces(names, f"{prefix}freed")
     found = record.load(tag)
     if found is not None:
         kernel.restore_arp_limit(found.private.get("arp"))
