@@ -346,3 +346,36 @@ def test_a_namespace_realized_alone_then_the_rest_keeps_its_pods(
     finally:
         sdn_run("realize", "--teardown", "--state", state)
     assert host_snapshot(prefix) == before
+
+
+def _arp_limits() -> dict[str, int]:
+    folder = Path("/proc/sys/net/ipv4/neigh/default")
+    return {n: int((folder / n).read_text()) for n in ("gc_thresh1", "gc_thresh2",
+                                                       "gc_thresh3")}
+
+
+def test_a_big_segment_raises_the_arp_limit_until_teardown(tmp_path: Path,
+                                                           run_dir: Path) -> None:
+    from tests.support.clusters import deployment, namespace, sync_generated
+
+    state = tmp_path / "big.db"
+    pools = {"external_ip_pools": [{"id": "ip-pool-snat", "cidr": "198.51.100.0/24"}],
+             "external_ip_pools_lb": [{"id": "ip-pool-lb", "cidr": "203.0.113.0/24"}]}
+    sync_generated(state, [namespace("big"), deployment("big", "web", 24)], **pools)
+    before = _arp_limits()
+    prefix = netns_prefix(owner_tag(state))
+    try:
+        answer = _realize(state)
+        assert len(answer["ports"]) >= 24
+        during = _arp_limits()
+        if before["gc_thresh2"] < 24 * 25:  # 24 pods that all talk on one segment
+            assert during["gc_thresh2"] >= 24 * 25 and during["gc_thresh3"] > \
+                during["gc_thresh2"]
+            kept = record.load(owner_tag(state))
+            assert kept is not None and kept.private["arp"]["original"] == before
+        else:
+            assert during == before
+    finally:
+        sdn_run("realize", "--teardown", "--state", state)
+    assert _arp_limits() == before
+    assert host_snapshot(prefix).namespaces == ()
