@@ -263,6 +263,7 @@ def test_not_root_is_a_coded_error_and_nothing_is_made(fresh: Fresh, run_dir: Pa
     pytest.param("unknown-cluster", "UNKNOWN_CLUSTER nope"),
     pytest.param("unknown-namespace", "UNKNOWN_NAMESPACE nope"),
     pytest.param("missing-state", "STATE_NOT_FOUND"),
+    pytest.param("teardown-of-a-cluster", "BAD_ARGUMENT: --teardown removes everything"),
 ])
 def test_a_host_or_request_that_cannot_be_served_makes_nothing(
         tmp_path: Path, fresh: Fresh, monkeypatch: pytest.MonkeyPatch,
@@ -282,6 +283,8 @@ def test_a_host_or_request_that_cannot_be_served_makes_nothing(
                 "ip saddr vmap @egress", "ip saddr vmap @egress\n    jump no_such_chain"))
         elif breakage == "missing-state":
             state.unlink()
+        elif breakage == "teardown-of-a-cluster":
+            extra = ["--teardown", "--cluster", "k8s-cluster"]
         else:
             extra = ["--cluster" if breakage == "unknown-cluster" else "--namespace", "nope"]
         status, out, err = sdn_run("realize", "--state", state, *extra)
