@@ -131,7 +131,8 @@ def _run(argv: list[str], stdin: str = "", *, tolerant: bool = False) -> None:
     """Run one command; a failure is ``DATAPLANE_APPLY_FAILED`` unless ``tolerant``."""
     proc = subprocess.run(argv, input=stdin, text=True, capture_output=True, check=False)
     if proc.returncode != 0 and not tolerant:
-        where = " ".join(argv[:3]) if argv[1] == "-n" else argv[0]
+        where = (" ".join(argv[:3]) if argv[1] == "-n"
+                 else f"nft in {argv[3]}" if argv[1:3] == ["netns", "exec"] else argv[0])
         raise DataplaneError(f"{where}: {_first_error(proc.stderr)}",
                              code="DATAPLANE_APPLY_FAILED")
 

@@ -64,7 +64,7 @@ class Applied:
             if found is not None:
                 p = found.private
                 return cls(Blueprint.from_json(p.get("blueprint", [])),
-                           {ns: Ruleset.from_json(r) for ns, r in p.get("nft", {}).items()},
+                           {ns: nftgen.Ruleset.from_json(r) for ns, r in p.get("nft", {}).items()},
                            frozenset(p.get("dirty", [])), p.get("arp"))
         except (KeyError, TypeError, ValueError, AttributeError):
             pass

@@ -382,3 +382,81 @@ def test_a_big_segment_raises_the_arp_limit_until_teardown(tmp_path: Path,
         sdn_run("realize", "--teardown", "--state", state)
     assert _arp_limits() == before
     assert host_snapshot(prefix).namespaces == ()
+
+
+class FakeNft:
+    """The nftgen interface with one table per router namespace whose text a test sets
+    (``text``; None: no tables): realize's nftables plumbing, whatever the generator."""
+
+    text: str | None = None
+
+    @dataclass(frozen=True)
+    class Ruleset:
+        table: str
+
+        def to_json(self) -> dict[str, Any]:
+            return {"table": self.table}
+
+        @classmethod
+        def from_json(cls, obj: dict[str, Any]) -> Any:
+            return cls(obj["table"])
+
+    @classmethod
+    def rulesets(cls, inv: Inventory, layout: Any, firewall: Any) -> dict[str, Any]:
+        if cls.text is None:
+            return {}
+        return {r.netns: cls.Ruleset(cls.text) for r in layout.routers.values()}
+
+    @staticmethod
+    def transaction(old: Any, new: Any) -> str:
+        if old == new:
+            return ""
+        drop = "delete table inet sdn_fake\n" if old is not None else ""
+        return drop + (new.table if new is not None else "")
+
+    @staticmethod
+    def count(old: Any, new: Any) -> int:
+        return 0 if old == new else 1
+
+
+def _fake_table(chains: int) -> str:
+    body = "".join(f"  chain c{i} {{\n    counter\n  }}\n" for i in range(chains))
+    return f"table inet sdn_fake {{\n{body}}}\n"
+
+
+def _tables(netns: str) -> str:
+    import subprocess
+
+    return subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "tables"],
+                          text=True, capture_output=True, check=True).stdout
+
+
+def test_each_router_gets_its_nftables_in_one_transaction_and_only_changes(
+        fresh: Fresh, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdn.dataplane import realize as realize_module
+
+    monkeypatch.setattr(realize_module, "nftgen", FakeNft)
+    monkeypatch.setattr(FakeNft, "text", _fake_table(1))
+    state = fresh.state
+    try:
+        first = _realize(state)
+        routers = [g["netns"] for g in first["gateways"]]
+        assert all(_tables(ns) == "table inet sdn_fake\n" for ns in routers)
+        assert _realize(state)["changes"] == {"created": 0, "updated": 0, "deleted": 0}
+        monkeypatch.setattr(FakeNft, "text", _fake_table(2))
+        assert _realize(state)["changes"] == {"created": 0, "updated": len(routers),
+                                              "deleted": 0}
+        monkeypatch.setattr(FakeNft, "text", "table inet sdn_fake { chain c { jump nowhere"
+                                             "\n}\n}\n")
+        code, _, err = sdn_run("realize", "--state", state)
+        assert code == 2 and err.startswith("error: DATAPLANE_APPLY_FAILED: nft in "), err
+        monkeypatch.setattr(FakeNft, "text", _fake_table(3))
+        again = _realize(state)  # the routers the failure touched, rebuilt whole
+        assert again["ports"] == first["ports"]
+        assert all("sdn_fake" in _tables(ns) for ns in routers)
+        monkeypatch.setattr(FakeNft, "text", None)
+        assert _realize(state)["changes"]["deleted"] == len(routers)
+        assert all(_tables(ns) == "" for ns in routers)
+    finally:
+        sdn_run("realize", "--teardown", "--state", state)
+    assert host_snapshot(fresh.prefix) == fresh.before
