@@ -1,47 +1,58 @@
-"""The nftables tables of each namespace (placeholder replaced by the nft helper's module
-at merge): this stand-in implements exactly the agreed interface with empty rulesets (no
-tables), so :mod:`sdn.dataplane.realize` and its tests run before the generator lands."""
+"""Every nftables table of every namespace of a realization, generated from the state
+(pure: no I/O, no subprocess), and the atomic script between two of them.
+
+The interface the realizer codes against (DESIGN.md, "Data plane"):
+
+* :func:`rulesets` ``(inv, layout, firewall)``: namespace name -> :class:`Ruleset` (only
+  namespaces with at least one table are listed; a namespace missing from a later run
+  gets ``transaction(old, None)``);
+* :func:`transaction` ``(old, new)``: one ``nft -f`` script, "" when equal;
+* :func:`count` ``(old, new)``: chains, sets and elements created, changed or deleted;
+* :meth:`Ruleset.to_json` / :meth:`Ruleset.from_json` for the record.
+
+Tables, each in its own module (the naming contract: tables ``sdn_*``, every verdict rule
+with ``counter`` and a comment the live tracer reads):
+
+* ``inet sdn_dfw`` (:mod:`~sdn.dataplane.nftdfw`) in every namespace hosting ports' host
+  ends: the distributed firewall, ``comment "rule <id>"`` and ``"stateful"``;
+* ``bridge sdn_sg`` (:mod:`~sdn.dataplane.nftsg`) there too: SpoofGuard, ``"spoofguard"``;
+* ``ip sdn_nat`` (:mod:`~sdn.dataplane.nftnat`) on gateways with NAT rules, ``"nat <id>"``;
+* ``ip sdn_lb`` (:mod:`~sdn.dataplane.nftlb`) where virtual servers are translated (the
+  pods' routers, and LB Tier-1s for outside clients), ``"lb <virtual server id>"``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections import defaultdict
 
-from sdn.dataplane.layout import Layout
+from sdn.dataplane.layout import Layout, Port
+from sdn.dataplane.nftdfw import Members, dfw_table
+from sdn.dataplane.nftdiff import count, transaction
+from sdn.dataplane.nftlb import lb_tables
+from sdn.dataplane.nftmodel import Ruleset, Table, ruleset
+from sdn.dataplane.nftnat import nat_tables
+from sdn.dataplane.nftsg import spoofguard_table
 from sdn.model import Inventory
-from sdn.policy.firewall import Firewall
-
-
-@dataclass(frozen=True)
-class Ruleset:
-    """One namespace's tables, as ``nft -f`` text per table name."""
-
-    tables: tuple[tuple[str, str], ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"tables": [list(t) for t in self.tables]}
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Ruleset:
-        return cls(tuple((str(name), str(text)) for name, text in obj["tables"]))
+from sdn.policy import Firewall
+from sdn.traceflow.walk import TraceContext
 
 
 def rulesets(inv: Inventory, layout: Layout, firewall: Firewall) -> dict[str, Ruleset]:
-    """Namespace name -> that namespace's tables (none in this placeholder)."""
-    return {}
+    """Each namespace's tables (module docstring); ``firewall`` is the compiled DFW of
+    ``inv`` (or the query index's, which answers the same)."""
+    ports: dict[str, list[Port]] = defaultdict(list)
+    for port in layout.ports.values():
+        ports[port.host_netns].append(port)
+    tables: dict[str, list[Table]] = defaultdict(list)
+    members = Members(firewall)
+    for netns, local in ports.items():
+        tables[netns] += [dfw_table(firewall, members, local), spoofguard_table(local)]
+    for netns, table in nat_tables(inv, layout).items():
+        tables[netns].append(table)
+    ctx = TraceContext.build(inv, dfw=firewall)
+    for netns, table in lb_tables(ctx, layout, ports).items():
+        tables[netns].append(table)
+    return {netns: ruleset(found) for netns, found in sorted(tables.items())}
 
 
-def transaction(old: Ruleset | None, new: Ruleset | None) -> str:
-    """The ``nft -f`` script taking a namespace from ``old`` to ``new`` ("" when equal)."""
-    if old == new:
-        return ""
-    lines = [f"delete table {name}" for name, _ in (old.tables if old else ())]
-    lines += [text for _, text in (new.tables if new else ())]
-    return "\n".join(lines) + "\n"
-
-
-def count(old: Ruleset | None, new: Ruleset | None) -> int:
-    """Changed chains and elements between ``old`` and ``new``."""
-    old_tables = set(old.tables) if old else set()
-    new_tables = set(new.tables) if new else set()
-    return len(old_tables ^ new_tables)
+__all__ = ["Ruleset", "count", "rulesets", "transaction"]
