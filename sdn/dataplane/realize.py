@@ -124,10 +124,16 @@ def realize(state: str, load: Loader, *, clusters: frozenset[str] | None = None,
         record.save(tag, dataclasses.replace(kept, private=pending.to_json()))
     kernel.apply(d, progress)
     kernel.apply_nft(scripts, progress)
-    done = Applied(wanted, wanted_nft, frozenset(), arp)
-    realized = Realized.of(layout, state, revision, done.to_json())
+    changes = d.changes + _nft_changes(old_nft, wanted_nft)
+    if found is not None and not touched and not applied.dirty and arp == applied.arp \
+            and changes == Changes():  # what the record says is what was applied
+        same = Realized.of(layout, state, revision, found.private)
+        if same == found:
+            return Outcome(found, changes)
+    realized = Realized.of(layout, state, revision,
+                           Applied(wanted, wanted_nft, frozenset(), arp).to_json())
     record.save(tag, realized)
-    return Outcome(realized, d.changes + _nft_changes(old_nft, wanted_nft))
+    return Outcome(realized, changes)
 
 
 def _scripts(old: Mapping[str, Ruleset], new: Mapping[str, Ruleset],
