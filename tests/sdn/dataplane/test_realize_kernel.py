@@ -178,9 +178,12 @@ def test_a_pod_reaches_the_outside_address(realized: Realized) -> None:
 
 
 def test_a_second_realize_changes_nothing(realized: Realized) -> None:
+    saved = record.record_path(owner_tag(realized.state))
+    stamp = saved.stat().st_mtime_ns
     again = _realize(realized.state)
     assert again["changes"] == {"created": 0, "updated": 0, "deleted": 0}
     assert again["ports"] == realized.answer["ports"]
+    assert saved.stat().st_mtime_ns == stamp  # nothing changed: the record not rewritten
 
 
 def test_realize_is_never_answered_by_the_daemon() -> None:
