@@ -189,6 +189,13 @@ def _add_traceflow(sub: Commands, common: Parser) -> None:
                     help="after a delivery, trace the reply too (stateful firewall)")
     tf.add_argument("--all-backends", action="store_true",
                     help="through a service, trace every backend as a branch")
+    live = tf.add_mutually_exclusive_group()
+    live.add_argument("--live", action="store_true",
+                      help="send one real packet through the realized data plane (root; "
+                           "`sdn realize` first) and trace what the kernel does")
+    live.add_argument("--compare", action="store_true",
+                      help="trace live and simulated, print both and their first "
+                           "difference; exit 1 when they disagree")
     add_flow_options(tf)
     _output(tf, "dot", "svg")
     tf.set_defaults(run=_run("traceflow_cmd", "run"))
@@ -304,7 +311,9 @@ def _parser() -> argparse.ArgumentParser:
 def _answer(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Run the command; a question of the process's own command line (``argv`` None) goes
     to the state's daemon first, when one runs (:mod:`sdn.daemon.client`)."""
-    if argv is None and args.command in QUESTIONS:
+    # a live trace sends packets and changes nftables: no question for the daemon
+    live = getattr(args, "live", False) or getattr(args, "compare", False)
+    if argv is None and args.command in QUESTIONS and not live:
         from sdn.daemon.client import forward
 
         code = forward(sys.argv[1:], args.state)

@@ -54,9 +54,15 @@ def load_context(args: argparse.Namespace) -> TraceContext:
     ``--namespace`` checked against the state. The context's inventory may be parsed
     lazily, from the store kept open (pinned to this revision) until the command ends
     (:func:`answers`)."""
+    return load_revision(args)[0]
+
+
+def load_revision(args: argparse.Namespace) -> tuple[TraceContext, int]:
+    """:func:`load_context` and the revision it is of (what a realized data plane is
+    checked against)."""
     index = open_index(args)
     check_scope(index.store, args.cluster, getattr(args, "namespace", None) or ())
-    return index.trace_context(getattr(args, "default_action", "ALLOW"))
+    return index.trace_context(getattr(args, "default_action", "ALLOW")), index.key.revision
 
 
 def http_request(args: argparse.Namespace) -> HttpRequest:

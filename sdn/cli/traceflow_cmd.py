@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 from ipaddress import IPv4Address
@@ -10,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sdn.cli.questions import answers, http_request, load_context
+from sdn.cli.questions import answers, http_request, load_revision
 from sdn.errors import SdnError
 from sdn.model import Inventory
 from sdn.render.output import STRUCTURED, print_data, print_table, print_text
@@ -19,7 +20,7 @@ from sdn.render.traces import path_line, path_objects, trace_rows
 from sdn.traceflow import PacketSpec, Trace, TraceContext, trace
 from sdn.traceflow.l7 import HttpRequest
 from sdn.traceflow.outside import external_virtual_server, trace_from_outside
-from sdn.traceflow.targets import resolve_source, resolve_target
+from sdn.traceflow.targets import Source, Target, resolve_source, resolve_target, service_legs
 from sdn.traceflow.walk import trace_all_backends
 
 
@@ -82,7 +83,7 @@ def _picture(inv: Inventory, traces: list[Trace], output: str) -> None:
 @answers
 def run(args: argparse.Namespace) -> int:
     """Trace one packet; exit 0 whatever the network did (outcomes are data)."""
-    ctx = load_context(args)
+    ctx, revision = load_revision(args)
     inv = ctx.inventory
     source = resolve_source(ctx, args.src, args.cluster)
     port = source.port
@@ -94,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     args.dport = target.port
     pkt = _packet(args, source.ip, target.ip)
     http = http_request(args)
+    if args.live or args.compare:
+        return _live(args, ctx, revision, source, target, pkt, http)
     if args.all_backends:
         branches = (_outside_branches(ctx, pkt, http) if port is None
                     else trace_all_backends(ctx, port.path, pkt, http))
@@ -126,3 +129,58 @@ def run(args: argparse.Namespace) -> int:
         print()
         _print(result.reply, args.dst, f"reply {args.dst} -> {args.src}")
     return 0
+
+
+def _live(args: argparse.Namespace, ctx: TraceContext, revision: int, source: Source,
+          target: Target, pkt: PacketSpec, http: HttpRequest) -> int:
+    """``--live`` and ``--compare``: the packet sent through the realized data plane
+    (:mod:`sdn.dataplane.livetrace`, imported only here: it is the slow part)."""
+    if source.port is None:
+        raise SdnError("--live sends from a pod: give a pod as --src", code="BAD_ARGUMENT",
+                       obj=args.src)
+    for flag, given in (("--bidirectional", args.bidirectional),
+                        ("--all-backends", args.all_backends),
+                        ("-o dot/svg", args.output in ("dot", "svg"))):
+        if given:
+            raise SdnError(f"{flag} cannot be combined with --live or --compare",
+                           code="BAD_ARGUMENT", obj=flag)
+    import random
+
+    from sdn.dataplane import livetrace, tracecompare
+
+    livetrace.preflight()
+    tag, realized = livetrace.realized_for(args.state, revision)
+    view = livetrace.view_of(ctx.inventory, tag, realized)
+    port = view.ports.get(source.port.path)
+    if port is None:
+        raise SdnError("the source pod is not realized; run `sdn realize` (without a "
+                       "narrower --cluster/--namespace) first", code="NOT_REALIZED",
+                       obj=args.src)
+    legs = service_legs(ctx, source, target, pkt.protocol, http)
+    destinations = [target.ip] + [leg.ip for leg in legs.legs] if legs else [target.ip]
+    flow = livetrace.live_flow(pkt, random.Random())
+    live = livetrace.run(view, tag, port, flow, destinations)
+    if not args.compare:
+        if args.output in STRUCTURED:
+            print_data(live.to_api(), args.output)
+        else:
+            _print(live, args.src, f"live traceflow {args.src} -> {args.dst} "
+                                   f"{_proto(flow.packet)}, TTL {pkt.ttl}")
+        return 0
+    simulated = trace(ctx, source.port.path, flow.packet, http=http)
+    result = tracecompare.comparison(simulated, live)
+    if args.output in STRUCTURED:
+        print_data(result, args.output)
+    else:
+        _print(simulated, args.src, f"simulated {args.src} -> {args.dst} {_proto(pkt)}")
+        print()
+        _print(live, args.src, f"live {args.src} -> {args.dst} {_proto(flow.packet)}")
+        print()
+        diff = result["first_difference"]
+        print("first difference: " + (json.dumps(diff, sort_keys=True) if diff else "none"))
+        print("AGREE" if result["agree"] else "DISAGREE (disposition or dropping rule)")
+    return 0 if result["agree"] else 1
+
+
+def _proto(pkt: PacketSpec) -> str:
+    return pkt.protocol + (f"/{pkt.dst_port}" if pkt.dst_port else "")
