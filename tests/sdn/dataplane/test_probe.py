@@ -1,0 +1,225 @@
+"""The probe engine against namespaces made here by hand: three namespaces on a bridge
+(``sdnt-verify-*``), listeners on two ports, an nftables rule dropping one port and
+another rejecting pings, one port nobody listens on. Every probe's outcome is exact, and
+nothing outlives the test (namespaces, listener process).
+
+Needs root, ``ip`` and ``nft``: skipped with the reason otherwise, failed when CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from sdn.dataplane import probe
+from sdn.dataplane.probe import Listener, Probe, probe_all
+from sdn.errors import SdnError
+
+#: The addresses of the three namespaces (inside them only: nothing routes there).
+ADDRESSES = {"a": "198.18.7.1", "b": "198.18.7.2", "c": "198.18.7.3"}
+#: Listened on in b and c; DROPPED is dropped at c's input; CLOSED has no listener.
+OPEN, DROPPED, CLOSED = 8080, 8081, 8082
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (network namespaces)"
+    for tool in ("ip", "nft"):
+        if shutil.which(tool) is None:
+            return f"needs `{tool}`"
+    return None
+
+
+@pytest.fixture(scope="module")
+def needs_root_dataplane() -> None:
+    """Skip (locally) or fail (CI=true) when the data-plane tools are missing."""
+    reason = _missing()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+def _netns_exists(name: str) -> bool:
+    return os.path.exists(f"/run/netns/{name}")
+
+
+@dataclass(frozen=True)
+class Lab:
+    """The namespaces made by :func:`lab`: ``ns["a"]`` etc., and the bridge's."""
+
+    ns: dict[str, str]
+    bridge: str
+
+    def probe(self, src: str, dst: str, protocol: str, port: int | None) -> Probe:
+        return Probe(self.ns[src], ADDRESSES[dst], protocol, port)
+
+    @property
+    def listeners(self) -> list[Listener]:
+        return [Listener(self.ns[n], proto, port) for n in "bc"
+                for proto in ("TCP", "UDP") for port in (OPEN, DROPPED)]
+
+
+NFT_C = f"""
+table inet sdnt_verify {{
+  chain input {{
+    type filter hook input priority 0; policy accept;
+    tcp dport {DROPPED} drop
+    udp dport {DROPPED} drop
+    ip saddr {ADDRESSES['a']} icmp type echo-request drop
+    ip saddr {ADDRESSES['b']} icmp type echo-request reject with icmp type admin-prohibited
+  }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(needs_root_dataplane: None) -> Iterator[Lab]:
+    """a, b, c on a bridge in a fourth namespace; c drops one port and pings from a, and
+    rejects pings from b. Everything is deleted afterwards, even after a failure."""
+    base = f"sdnt-verify-{secrets.token_hex(3)}"
+    lab = Lab({n: f"{base}-{n}" for n in "abc"}, f"{base}-br")
+    made = []
+    try:
+        for name in (lab.bridge, *lab.ns.values()):
+            _ip("netns", "add", name)
+            made.append(name)
+        _ip("-n", lab.bridge, "link", "add", "br0", "type", "bridge")
+        _ip("-n", lab.bridge, "link", "set", "br0", "up")
+        for n, name in lab.ns.items():
+            _ip("-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", f"v{n}",
+                "netns", lab.bridge)
+            _ip("-n", name, "addr", "add", f"{ADDRESSES[n]}/24", "dev", "eth0")
+            _ip("-n", name, "link", "set", "eth0", "up")
+            _ip("-n", name, "link", "set", "lo", "up")
+            _ip("-n", lab.bridge, "link", "set", f"v{n}", "master", "br0", "up")
+            # our own namespaces answer every refusal (no ICMP rate limit in the way)
+            subprocess.run(["ip", "netns", "exec", name, "sysctl", "-qw",
+                            "net.ipv4.icmp_ratelimit=0"], check=True)
+        subprocess.run(["ip", "netns", "exec", lab.ns["c"], "nft", "-f", "-"], input=NFT_C,
+                       text=True, check=True)
+        yield lab
+    finally:
+        for name in made:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    assert not any(_netns_exists(name) for name in made)
+
+
+#: (source, destination, protocol, port) -> the outcome the lab must give.
+CASES = [
+    ("a", "b", "TCP", OPEN, "open"),
+    ("a", "c", "TCP", OPEN, "open"),
+    ("a", "c", "TCP", DROPPED, "timeout"),
+    ("a", "b", "TCP", DROPPED, "open"),
+    ("a", "b", "TCP", CLOSED, "refused"),
+    ("b", "c", "UDP", OPEN, "open"),
+    ("a", "c", "UDP", DROPPED, "timeout"),
+    ("c", "b", "UDP", CLOSED, "refused"),
+    ("a", "b", "ICMP", None, "open"),
+    ("a", "c", "ICMP", None, "timeout"),
+    ("b", "c", "ICMP", None, "refused"),
+    ("c", "a", "ICMP", None, "open"),
+]
+
+
+def _case_id(case: tuple[str, str, str, int | None, str]) -> str:
+    src, dst, proto, port, outcome = case
+    return f"{src}-{dst}-{proto}{'/' + str(port) if port else ''}-{outcome}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_each_probe_gives_the_expected_outcome(lab: Lab,
+                                               case: tuple[str, str, str, int | None, str]
+                                               ) -> None:
+    src, dst, proto, port, outcome = case
+    with probe.listening(lab.listeners):
+        assert probe_all([lab.probe(src, dst, proto, port)], timeout=0.5) == [outcome]
+
+
+def test_many_probes_at_once_keep_their_own_outcomes(lab: Lab) -> None:
+    """All cases, 40 times over, in one run with few in flight: each keeps its outcome
+    (ICMP echoes told apart by ident and seq, sockets by probe)."""
+    probes = [lab.probe(s, d, p, port) for s, d, p, port, _ in CASES] * 40
+    expected = [outcome for *_, outcome in CASES] * 40
+    seen: list[int] = []
+    start = time.monotonic()
+    with probe.listening(lab.listeners):
+        got = probe_all(probes, timeout=0.5, parallel=100, progress=seen.append)
+    assert got == expected
+    assert seen[-1] == len(probes) and seen == sorted(seen)
+    assert time.monotonic() - start < 10
+
+
+def test_a_source_without_a_route_is_refused(lab: Lab) -> None:
+    assert probe_all([Probe(lab.ns["a"], "203.0.113.9", proto, port)
+                      for proto, port in (("TCP", 80), ("UDP", 80), ("ICMP", None))],
+                     timeout=0.5) == ["refused"] * 3
+
+
+def test_a_missing_namespace_is_a_coded_error(lab: Lab) -> None:
+    with pytest.raises(SdnError) as err:
+        probe_all([Probe("sdnt-verify-none", ADDRESSES["b"], "TCP", OPEN)])
+    assert err.value.code == "NETNS_MISSING" and "sdnt-verify-none" in str(err.value)
+    with pytest.raises(SdnError) as err, probe.listening(
+            [Listener("sdnt-verify-none", "TCP", OPEN)]):
+        pass
+    assert err.value.code == "NETNS_MISSING"
+
+
+def _children() -> set[int]:
+    me = os.getpid()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == me:
+                found.add(int(entry))
+    return found
+
+
+def test_the_listener_process_ends_with_the_block_even_on_an_error(lab: Lab) -> None:
+    before = _children()
+    with pytest.raises(KeyboardInterrupt), probe.listening(lab.listeners):
+        assert len(_children() - before) == 1
+        raise KeyboardInterrupt
+    assert _children() == before
+    # and the ports are free again: a second listener binds them
+    with probe.listening(lab.listeners):
+        assert probe_all([lab.probe("a", "b", "TCP", OPEN)]) == ["open"]
+    assert _children() == before
+
+
+def test_a_port_that_cannot_be_bound_is_a_coded_error(lab: Lab) -> None:
+    with probe.listening(lab.listeners):
+        with pytest.raises(SdnError) as err, probe.listening(
+                [Listener(lab.ns["b"], "TCP", OPEN)]):
+            pass
+    assert err.value.code == "PROBE_FAILED" and f"TCP/{OPEN}" in str(err.value)
+
+
+@pytest.mark.parametrize(("needed", "limit", "refused"), [
+    (1024, 1024, False), (1025, 1024, True), (10_000, 65_536, False), (0, 128, False),
+], ids=["at-limit", "one-over", "raised", "nothing"])
+def test_the_arp_table_limit_is_checked(needed: int, limit: int, refused: bool) -> None:
+    if not refused:
+        probe.check_neighbour_room(needed, lambda: limit)
+        return
+    with pytest.raises(SdnError) as err:
+        probe.check_neighbour_room(needed, lambda: limit)
+    assert err.value.code == "NEIGHBOUR_TABLE_TOO_SMALL"
+    assert probe.GC_THRESH3_SYSCTL in str(err.value) and str(needed) in str(err.value)
