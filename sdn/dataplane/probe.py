@@ -184,9 +184,10 @@ def listening(listeners: Iterable[Listener]) -> Iterator[None]:
         with os.fdopen(status_r, "rb") as status:
             answer = status.readline().decode().rstrip("\n")
         if answer != "ready":
-            code, obj, message = (answer.split("\t", 2) + ["", "", ""])[:3] if answer \
-                else ("PROBE_FAILED", "", "the listener process ended before it was ready")
-            raise probe_error(message, code=code, obj=obj)
+            code, _, rest = answer.partition("\t")
+            obj, _, message = rest.partition("\t")
+            raise probe_error(message or "the listener process ended before it was ready",
+                              code=code or "PROBE_FAILED", obj=obj)
         yield
     finally:
         os.close(life_w)
@@ -225,7 +226,7 @@ def _listener_child(wanted: list[Listener], status_w: int, life_r: int) -> None:
         os.write(status_w, b"ready\n")
         os.close(status_w)
         _serve(serving, life_r)
-    except BaseException:  # noqa: BLE001 - the child must never return into the parent's code
+    except BaseException:  # the child must never return into the parent's code
         code = 1
     finally:
         os._exit(code)
@@ -310,7 +311,7 @@ def _fd_room(spaces: int) -> int:
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
     return ~total & 0xFFFF

@@ -8,10 +8,6 @@ Needs root, ``ip`` and ``nft``: skipped with the reason otherwise, failed when C
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +17,7 @@ import pytest
 from sdn.dataplane import probe
 from sdn.dataplane.probe import Listener, Probe, probe_all
 from sdn.errors import SdnError
+from tests.sdn.dataplane.verify_lab import children, hosts_on_a_bridge, in_netns, require_dataplane
 
 #: The addresses of the three namespaces (inside them only: nothing routes there).
 ADDRESSES = {"a": "198.18.7.1", "b": "198.18.7.2", "c": "198.18.7.3"}
@@ -28,39 +25,16 @@ ADDRESSES = {"a": "198.18.7.1", "b": "198.18.7.2", "c": "198.18.7.3"}
 OPEN, DROPPED, CLOSED = 8080, 8081, 8082
 
 
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (network namespaces)"
-    for tool in ("ip", "nft"):
-        if shutil.which(tool) is None:
-            return f"needs `{tool}`"
-    return None
-
-
 @pytest.fixture(scope="module")
 def needs_root_dataplane() -> None:
-    """Skip (locally) or fail (CI=true) when the data-plane tools are missing."""
-    reason = _missing()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True)
-
-
-def _netns_exists(name: str) -> bool:
-    return os.path.exists(f"/run/netns/{name}")
+    require_dataplane()
 
 
 @dataclass(frozen=True)
 class Lab:
-    """The namespaces made by :func:`lab`: ``ns["a"]`` etc., and the bridge's."""
+    """The namespaces made by :func:`lab`: ``ns["a"]`` etc."""
 
     ns: dict[str, str]
-    bridge: str
 
     def probe(self, src: str, dst: str, protocol: str, port: int | None) -> Probe:
         return Probe(self.ns[src], ADDRESSES[dst], protocol, port)
@@ -86,34 +60,11 @@ table inet sdnt_verify {{
 
 @pytest.fixture(scope="module")
 def lab(needs_root_dataplane: None) -> Iterator[Lab]:
-    """a, b, c on a bridge in a fourth namespace; c drops one port and pings from a, and
-    rejects pings from b. Everything is deleted afterwards, even after a failure."""
-    base = f"sdnt-verify-{secrets.token_hex(3)}"
-    lab = Lab({n: f"{base}-{n}" for n in "abc"}, f"{base}-br")
-    made = []
-    try:
-        for name in (lab.bridge, *lab.ns.values()):
-            _ip("netns", "add", name)
-            made.append(name)
-        _ip("-n", lab.bridge, "link", "add", "br0", "type", "bridge")
-        _ip("-n", lab.bridge, "link", "set", "br0", "up")
-        for n, name in lab.ns.items():
-            _ip("-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", f"v{n}",
-                "netns", lab.bridge)
-            _ip("-n", name, "addr", "add", f"{ADDRESSES[n]}/24", "dev", "eth0")
-            _ip("-n", name, "link", "set", "eth0", "up")
-            _ip("-n", name, "link", "set", "lo", "up")
-            _ip("-n", lab.bridge, "link", "set", f"v{n}", "master", "br0", "up")
-            # our own namespaces answer every refusal (no ICMP rate limit in the way)
-            subprocess.run(["ip", "netns", "exec", name, "sysctl", "-qw",
-                            "net.ipv4.icmp_ratelimit=0"], check=True)
-        subprocess.run(["ip", "netns", "exec", lab.ns["c"], "nft", "-f", "-"], input=NFT_C,
-                       text=True, check=True)
-        yield lab
-    finally:
-        for name in made:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    assert not any(_netns_exists(name) for name in made)
+    """a, b, c on a bridge; c drops one port and pings from a, and rejects pings from b.
+    Everything is deleted afterwards, even after a failure."""
+    with hosts_on_a_bridge({n: f"{a}/24" for n, a in ADDRESSES.items()}) as names:
+        in_netns(names["c"], "nft", "-f", "-", stdin=NFT_C)
+        yield Lab(names)
 
 
 #: (source, destination, protocol, port) -> the outcome the lab must give.
@@ -177,38 +128,22 @@ def test_a_missing_namespace_is_a_coded_error(lab: Lab) -> None:
     assert err.value.code == "NETNS_MISSING"
 
 
-def _children() -> set[int]:
-    me = os.getpid()
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == me:
-                found.add(int(entry))
-    return found
-
-
 def test_the_listener_process_ends_with_the_block_even_on_an_error(lab: Lab) -> None:
-    before = _children()
+    before = children()
     with pytest.raises(KeyboardInterrupt), probe.listening(lab.listeners):
-        assert len(_children() - before) == 1
+        assert len(children() - before) == 1
         raise KeyboardInterrupt
-    assert _children() == before
+    assert children() == before
     # and the ports are free again: a second listener binds them
     with probe.listening(lab.listeners):
         assert probe_all([lab.probe("a", "b", "TCP", OPEN)]) == ["open"]
-    assert _children() == before
+    assert children() == before
 
 
 def test_a_port_that_cannot_be_bound_is_a_coded_error(lab: Lab) -> None:
-    with probe.listening(lab.listeners):
-        with pytest.raises(SdnError) as err, probe.listening(
-                [Listener(lab.ns["b"], "TCP", OPEN)]):
-            pass
+    with probe.listening(lab.listeners), pytest.raises(SdnError) as err, \
+            probe.listening([Listener(lab.ns["b"], "TCP", OPEN)]):
+        pass
     assert err.value.code == "PROBE_FAILED" and f"TCP/{OPEN}" in str(err.value)
 
 

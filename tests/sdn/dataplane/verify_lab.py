@@ -1,0 +1,94 @@
+"""Hand-made namespaces for the probe and verify tests: hosts on one bridge, every name
+``sdnt-verify-<random>-*``, all deleted afterwards whatever happened (the coordinator may
+fold the root check into ``tests/support/dataplane.py``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+
+def missing_dataplane() -> str | None:
+    """Why the data-plane tests cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces)"
+    for tool in ("ip", "nft"):
+        if shutil.which(tool) is None:
+            return f"needs `{tool}`"
+    return None
+
+
+def require_dataplane() -> None:
+    """Skip (locally) or fail (CI=true) when the data-plane tools are missing."""
+    reason = missing_dataplane()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def ip(*args: str) -> None:
+    """``ip ARGS`` (raises on failure)."""
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+def in_netns(netns: str, *argv: str, stdin: str | None = None) -> None:
+    """Run ``argv`` inside ``netns`` (raises on failure)."""
+    subprocess.run(["ip", "netns", "exec", netns, *argv], input=stdin, text=True,
+                   check=True, capture_output=True)
+
+
+def netns_exists(name: str) -> bool:
+    return os.path.exists(f"/run/netns/{name}")
+
+
+@contextmanager
+def hosts_on_a_bridge(addresses: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A namespace per key of ``addresses`` (``"IP/LEN"``) with ``eth0`` on one bridge in
+    a namespace of its own; yields key -> namespace name. ICMP errors are not
+    rate-limited in them (every refusal is answered)."""
+    base = f"sdnt-verify-{secrets.token_hex(3)}"
+    bridge = f"{base}-br"
+    names = {key: f"{base}-{i}" for i, key in enumerate(addresses)}
+    made: list[str] = []
+    try:
+        for name in (bridge, *names.values()):
+            ip("netns", "add", name)
+            made.append(name)
+        ip("-n", bridge, "link", "add", "br0", "type", "bridge")
+        ip("-n", bridge, "link", "set", "br0", "up")
+        for i, (key, address) in enumerate(addresses.items()):
+            name = names[key]
+            ip("-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", f"v{i}",
+               "netns", bridge)
+            ip("-n", name, "addr", "add", address, "dev", "eth0")
+            ip("-n", name, "link", "set", "eth0", "up")
+            ip("-n", name, "link", "set", "lo", "up")
+            ip("-n", bridge, "link", "set", f"v{i}", "master", "br0", "up")
+            in_netns(name, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
+        yield names
+    finally:
+        for name in made:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+    assert not any(netns_exists(name) for name in made)
+
+
+def children() -> set[int]:
+    """The pids of this process's children (a listener left behind would show here)."""
+    me, found = os.getpid(), set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == me:
+                found.add(int(entry))
+    return found
