@@ -155,15 +155,19 @@ def _action(ctx: TraceContext, flow: Flow, walked: Trace) -> str:
 def neighbours(chosen: Iterable[Flow]) -> int:
     """How many ARP entries the probes of ``chosen`` make (the table is host-global):
     on one segment, each pod learns the other; across segments, each pod learns its
-    gateway, and each side's router learns the pod it delivers to."""
+    gateway, and each side's router learns the pod it delivers to; between two routers,
+    each learns its transit peer (both ways: at most two per router and its Tier-0)."""
     entries: set[tuple[str, str]] = set()
     for flow in chosen:
         src, dst = flow.src, flow.dst
         if src.segment == dst.segment:
             entries |= {(src.netns, dst.ip), (dst.netns, src.ip)}
-        else:
-            entries |= {(src.netns, src.router), (dst.netns, dst.router),
-                        (dst.router, dst.ip), (src.router, src.ip)}
+            continue
+        entries |= {(src.netns, src.router), (dst.netns, dst.router),
+                    (dst.router, dst.ip), (src.router, src.ip)}
+        if src.router != dst.router:
+            entries |= {(src.router, "upstream"), ("upstream", src.router),
+                        (dst.router, "upstream"), ("upstream", dst.router)}
     return len(entries)
 
 

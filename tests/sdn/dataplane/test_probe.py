@@ -67,21 +67,27 @@ def lab(needs_root_dataplane: None) -> Iterator[Lab]:
         yield Lab(names)
 
 
-#: (source, destination, protocol, port) -> the outcome the lab must give.
-CASES = [
-    ("a", "b", "TCP", OPEN, "open"),
-    ("a", "c", "TCP", OPEN, "open"),
-    ("a", "c", "TCP", DROPPED, "timeout"),
-    ("a", "b", "TCP", DROPPED, "open"),
-    ("a", "b", "TCP", CLOSED, "refused"),
-    ("b", "c", "UDP", OPEN, "open"),
-    ("a", "c", "UDP", DROPPED, "timeout"),
-    ("c", "b", "UDP", CLOSED, "refused"),
-    ("a", "b", "ICMP", None, "open"),
-    ("a", "c", "ICMP", None, "timeout"),
-    ("b", "c", "ICMP", None, "refused"),
-    ("c", "a", "ICMP", None, "open"),
-]
+#: source, destination, probe -> the outcome the lab must give.
+TABLE = f"""
+a b TCP/{OPEN}    open       a c TCP/{OPEN}    open       a c TCP/{DROPPED} timeout
+a b TCP/{DROPPED} open       a b TCP/{CLOSED}  refused
+b c UDP/{OPEN}    open       a c UDP/{DROPPED} timeout    c b UDP/{CLOSED}  refused
+a b ICMP          open       a c ICMP          timeout    b c ICMP          refused
+c a ICMP          open
+"""
+
+
+def _cases(table: str) -> list[tuple[str, str, str, int | None, str]]:
+    words = table.split()
+    cases = []
+    for i in range(0, len(words), 4):
+        src, dst, probe_text, outcome = words[i:i + 4]
+        proto, _, port = probe_text.partition("/")
+        cases.append((src, dst, proto, int(port) if port else None, outcome))
+    return cases
+
+
+CASES = _cases(TABLE)
 
 
 def _case_id(case: tuple[str, str, str, int | None, str]) -> str:

@@ -79,10 +79,14 @@ def _pod(name: str, segment: str, router: str = "t1") -> Pod:
     ([("a", "b"), ("b", "a")], 2),         # the reverse probe adds nothing
     ([("a", "c")], 4),                     # routed: both gateways, both delivering routers
     ([("a", "c"), ("b", "c")], 6),         # c's entries shared; a and b's own
+    ([("a", "d")], 8),                     # through a Tier-0: and the transit peers
+    ([("a", "d"), ("c", "d"), ("d", "b")], 12),
     ([], 0),
-], ids=["same-segment", "same-segment-both-ways", "routed", "routed-shared", "none"])
+], ids=["same-segment", "same-segment-both-ways", "routed", "routed-shared",
+        "two-routers", "two-routers-shared", "none"])
 def test_the_arp_entries_probes_make(pairs: list[tuple[str, str]], count: int) -> None:
-    pods = {"a": _pod("a", "s1"), "b": _pod("b", "s1"), "c": _pod("c", "s2")}
+    pods = {"a": _pod("a", "s1"), "b": _pod("b", "s1"), "c": _pod("c", "s2"),
+            "d": _pod("d", "s3", "t1-other")}
     chosen = [Flow(pods[s], pods[d], "TCP", 80) for s, d in pairs]
     assert neighbours(chosen) == count
 
