@@ -8,6 +8,7 @@ Needs root, ``ip`` and ``nft``: skipped with the reason otherwise, failed when C
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -164,3 +165,19 @@ def test_the_arp_table_limit_is_checked(needed: int, limit: int, refused: bool) 
         probe.check_neighbour_room(needed, lambda: limit)
     assert err.value.code == "NEIGHBOUR_TABLE_TOO_SMALL"
     assert probe.GC_THRESH3_SYSCTL in str(err.value) and str(needed) in str(err.value)
+
+
+def test_ctrl_c_while_probing_closes_everything_and_comes_home(lab: Lab) -> None:
+    """An interrupt mid-run leaves no socket or namespace file open, and the thread back
+    in its own network namespace."""
+    home = os.readlink("/proc/thread-self/ns/net")
+    fds = len(os.listdir("/proc/self/fd"))
+
+    def interrupt(_done: int) -> None:
+        raise KeyboardInterrupt
+
+    probes = [lab.probe("a", "c", "TCP", DROPPED), lab.probe("b", "c", "ICMP", None)] * 50
+    with probe.listening(lab.listeners), pytest.raises(KeyboardInterrupt):
+        probe_all(probes, timeout=0.5, progress=interrupt)
+    assert os.readlink("/proc/thread-self/ns/net") == home
+    assert len(os.listdir("/proc/self/fd")) == fds
