@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     ports = _check_arguments(args)
     if os.geteuid() != 0:
         raise SdnError("sdn verify sends packets from the pods' network namespaces: run it "
-                       "as root", code="NEEDS_ROOT")
+                       "as root", code="DATAPLANE_NOT_ROOT")
     index = open_index(args)
     check_scope(index.store, None, args.namespace or ())
     realized = _realized(args.state, index.key.revision)

@@ -118,7 +118,7 @@ class _Namespaces:
         if self._libc.setns(fd, _CLONE_NEWNET) != 0:
             err = ctypes.get_errno()
             raise probe_error(f"cannot enter network namespace: {os.strerror(err)}",
-                              code="NEEDS_ROOT" if err == errno.EPERM else "PROBE_FAILED",
+                              code="DATAPLANE_NOT_ROOT" if err == errno.EPERM else "PROBE_FAILED",
                               obj=name or "initial namespace")
         self._current = name
 
@@ -285,7 +285,7 @@ def probe_all(probes: Sequence[Probe], *, timeout: float = DEFAULT_TIMEOUT,
     order. ``progress`` is called with the number finished, a few times a second.
 
     Raises:
-        SdnError: ``NETNS_MISSING`` when a source namespace is gone, ``NEEDS_ROOT``.
+        SdnError: ``NETNS_MISSING`` when a source namespace is gone, ``DATAPLANE_NOT_ROOT``.
     """
     spaces = len({p.netns for p in probes})
     engine = _Engine(probes, timeout, max(1, min(parallel, _fd_room(spaces))), progress)

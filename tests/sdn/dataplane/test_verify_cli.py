@@ -274,7 +274,7 @@ def test_a_record_of_another_revision_is_refused(tmp_path: Path, run_dir: Path,
 def test_without_root_it_refuses(synced: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     code, _, err = sdn("verify", "--state", synced, "--port", "80")
-    assert code == 2 and err.startswith("error: NEEDS_ROOT")
+    assert code == 2 and err.startswith("error: DATAPLANE_NOT_ROOT")
 
 
 def test_the_daemon_never_answers_verify() -> None:
