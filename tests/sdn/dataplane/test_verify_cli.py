@@ -2,7 +2,7 @@
 made here by hand (the guestbook's pods in ``sdnt-verify-*`` namespaces on one bridge, as
 its one segment is, and the record ``sdn realize`` would write). No firewall is in those
 namespaces, so the kernel delivers everything: the disagreements are exactly the flows
-the simulator does not deliver, each named with the rule ``sdn explain`` names.
+the simulator does not deliver, each named with the rule the DFW's own evaluation names.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from sdn.cli.main import QUESTIONS
 from sdn.dataplane import probe, record
 from sdn.dataplane.layout import owner_tag
 from sdn.query import QueryIndex
-from tests.sdn.dataplane.verify_lab import children, hosts_on_a_bridge, ip, require_dataplane
+from tests.sdn.dataplane.verify_lab import (
+    children,
+    hosts_on_a_bridge,
+    ip,
+    require_dataplane,
+    simulator_drops,
+)
 from tests.support.cli_runs import run_main, sync_sample
 
 PODS = ["default/frontend-0", "default/frontend-1", "default/frontend-2",
@@ -113,27 +119,6 @@ def _verify(state: Path, *argv: object) -> tuple[int, dict[str, Any]]:
     return code, json.loads(out)
 
 
-def _denied(state: Path, protocol: str, port: int | None) -> dict[tuple[str, str], Any]:
-    """The pairs the simulator does not deliver, by ``sdn reach``, each with the rule
-    ``sdn explain`` names as deciding."""
-    extra = ["--port", port] if port is not None else []
-    code, out, err = sdn("reach", "--state", state, "--protocol", protocol, *extra, "-o",
-                         "json")
-    assert code == 0, err
-    allowed = {tuple(p) for p in json.loads(out)["results"][0]["allowed"]}
-    denied = {}
-    for src in PODS:
-        for dst in PODS:
-            if src != dst and (src, dst) not in allowed:
-                extra = ["--dport", port] if port is not None else []
-                code, out, err = sdn("explain", "--state", state, "--src", src, "--dst", dst,
-                                     "--protocol", protocol, *extra, "-o", "json")
-                assert code == 0, err
-                rule = json.loads(out)["backends"][0]["deciding"]
-                denied[(src, dst)] = {"rule_id": rule["rule_id"], "path": rule["path"]}
-    return denied
-
-
 @pytest.mark.parametrize(("protocol", "ports"), [("TCP", [80, 6379]), ("UDP", [6379]),
                                                  ("ICMP", [])],
                          ids=["tcp", "udp", "icmp"])
@@ -141,7 +126,7 @@ def test_without_a_firewall_the_disagreements_are_the_simulators_drops(
         guestbook: Realization, protocol: str, ports: list[int]) -> None:
     args = [a for p in ports for a in ("--port", p)]
     code, data = _verify(guestbook.state, "--protocol", protocol, *args)
-    denied = {port: _denied(guestbook.state, protocol, port) for port in ports or [None]}
+    denied = {port: simulator_drops(guestbook.state, protocol, port) for port in ports or [None]}
     expected = []
     for src in PODS:
         for dst in PODS:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,37 @@ def children() -> set[int]:
             if int(fields[1]) == me:
                 found.add(int(entry))
     return found
+
+
+def simulator_drops(state: Path, protocol: str, port: int | None
+                    ) -> dict[tuple[str, str], dict[str, object]]:
+    """The ordered pod pairs (named as ``sdn reach`` names them) the simulator does not
+    deliver on ``protocol``/``port``, each with its deciding rule: from ``reach_matrix``
+    and ``evaluate_flow`` (the DFW alone, not the traceflow walk ``sdn verify`` uses: an
+    independent path to the same answer on topologies that route every pair)."""
+    from sdn.cli.questions import pod_names, pod_ports
+    from sdn.policy import evaluate_flow
+    from sdn.policy.reach import reach_matrix
+    from sdn.query import QueryIndex
+    from sdn.traceflow.walk import DEFAULT_RULE_ID, DEFAULT_RULE_PATH
+
+    with QueryIndex.open(state) as index:
+        ctx = index.trace_context()
+        dfw = ctx.dfw
+        names = pod_names(pod_ports(ctx, None, None))
+        found = {path: ep.index for path, ep in dfw.endpoints_of(names).items()}
+        allowed = reach_matrix(dfw, protocol=protocol, port=port,
+                               among=[i for i in found.values() if i is not None])
+        drops: dict[tuple[str, str], dict[str, object]] = {}
+        for src, s in found.items():
+            for dst, d in found.items():
+                if src == dst or s is None or d is None or (s, d) in allowed:
+                    continue
+                deciding = evaluate_flow(dfw, dfw.endpoint(s), dfw.endpoint(d),
+                                         protocol=protocol, port=port).deciding
+                assert deciding is not None
+                rule = deciding.rule
+                drops[(names[src], names[dst])] = (
+                    {"rule_id": rule.rule_id, "path": rule.path} if rule is not None
+                    else {"rule_id": DEFAULT_RULE_ID, "path": DEFAULT_RULE_PATH})
+        return drops
