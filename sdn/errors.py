@@ -93,6 +93,16 @@ class DaemonError(SdnError):
     code = "DAEMON_FAILED"
 
 
+class DataplaneError(SdnError):
+    """This host cannot realize the state, or a realize failed on the way (``sdn
+    realize``): ``DATAPLANE_NOT_ROOT``, ``DATAPLANE_TOOL_MISSING`` (``ip`` or ``nft``),
+    ``DATAPLANE_KERNEL_FEATURE`` (br_netfilter, an nftables expression), all found before
+    anything is made; ``DATAPLANE_APPLY_FAILED`` (a kernel command failed; the next
+    realize rebuilds what the failed one touched)."""
+
+    code = "DATAPLANE_FAILED"
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C taken by a write transaction, with what became of the write (``outcome``:
     rolled back, or landed whole). The line a command prints comes from

@@ -34,7 +34,9 @@ Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
 OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
 
 #: The commands that only read the state: the state's daemon answers them when it runs
-#: (``sdn daemon``). Writers (``apply``, ``delete``, ``profile``) never go through it.
+#: (``sdn daemon``). Writers (``apply``, ``delete``, ``profile``) never go through it, nor
+#: does ``realize``, which changes this host's kernel (as root) rather than answering,
+#: nor ``verify``, which sends packets as root from the realized namespaces.
 QUESTIONS = frozenset({"show", "ipam", "topology", "validate", "reach", "explain",
                        "traceflow", "path", "lint", "lb", "clusters"})
 
@@ -292,10 +294,25 @@ def _add_daemon(sub: Commands, common: Parser) -> None:
     daemon.set_defaults(run=_run("daemon_cmd", "run"))
 
 
+def _add_realize(sub: Commands, common: Parser) -> None:
+    real = sub.add_parser("realize", parents=[common],
+                          help="build the state on this host's kernel (root): network "
+                               "namespaces, bridges, routes, nftables; only differences")
+    real.add_argument("--cluster", help="only this cluster's segments and pods (unknown: "
+                                        "UNKNOWN_CLUSTER)")
+    real.add_argument("--namespace", "-n", action="append",
+                      help="only the pods of these namespaces (repeatable; unknown: "
+                           "UNKNOWN_NAMESPACE)")
+    real.add_argument("--teardown", action="store_true",
+                      help="remove everything realized from this state, and nothing else")
+    _output(real)
+    real.set_defaults(run=_run("realize_cmd", "run"))
+
+
 #: Every command's parser, in the order ``sdn --help`` lists them.
 COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_explain,
-            _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory, _add_verify,
-            _add_daemon)
+            _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory, _add_daemon,
+            _add_realize, _add_verify)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -31,6 +31,12 @@ class MemberSet(Protocol):
     @property
     def path(self) -> str: ...
 
+    @property
+    def outside_terms(self) -> tuple[Term, ...]:
+        """The CIDR terms that match addresses of no port (the data plane puts them in
+        its address sets)."""
+        ...
+
     def contains(self, ep: Endpoint) -> bool:
         """Whether the endpoint is a member."""
         ...

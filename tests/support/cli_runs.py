@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import ncp.cli
+from sdn.model import Inventory
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"
 #: The sync time the sample states are built at (so their holds and stamps repeat).
@@ -29,3 +30,13 @@ def sync_sample(state: Path, sample: str, *extra: object, now: float = T0) -> No
     code, out, err = run_main(ncp.cli.main, "sync", "--cluster", TOPOLOGIES / sample,
                               "--state", state, "--now", repr(now), "-q", *extra)
     assert code in (0, 1), out + err
+
+
+def sample_inventory(folder: Path, sample: str) -> Inventory:
+    """The inventory of ``sample`` synced into a new state in ``folder``."""
+    from sdn.store import Store
+
+    state = folder / "state.db"
+    sync_sample(state, sample)
+    with Store.open_readonly(state) as store:
+        return store.inventory()

@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, list[str]]] = {
     "sdn profile create --help": ("sdn", ["profile", "create", "--help"]),
     "sdn apply --help": ("sdn", ["apply", "--help"]),
     "sdn daemon start --help": ("sdn", ["daemon", "start", "--help"]),
+    "sdn realize --help": ("sdn", ["realize", "--help"]),
     "sdn verify --help": ("sdn", ["verify", "--help"]),
     "sdn verify --sample 0": ("sdn", ["verify", "--sample", "0"]),
     "sdn (no command)": ("sdn", []),

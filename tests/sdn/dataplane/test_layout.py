@@ -20,8 +20,7 @@ from sdn.dataplane.layout import (
 )
 from sdn.graph import TopologyIndex
 from sdn.model import Inventory, Segment, SegmentPort, Tier1
-from sdn.store import Store
-from tests.support.cli_runs import sync_sample
+from tests.support.cli_runs import sample_inventory
 
 SAMPLES = ["guestbook", "multi-tenant", "lb-heavy"]
 
@@ -29,13 +28,7 @@ SAMPLES = ["guestbook", "multi-tenant", "lb-heavy"]
 @pytest.fixture(scope="module", params=SAMPLES)
 def inventory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
               ) -> Inventory:
-    state = tmp_path_factory.mktemp(request.param) / "state.db"
-    sync_sample(state, request.param)
-    store = Store.open_readonly(state)
-    try:
-        return store.inventory()
-    finally:
-        store.close()
+    return sample_inventory(tmp_path_factory.mktemp(request.param), request.param)
 
 
 def _interfaces(layout: Layout) -> list[tuple[str, str]]:
