@@ -1,0 +1,128 @@
+"""``sdn verify`` end to end on the samples as ``sdn realize`` builds them: ``ncp sync``,
+``sdn realize`` (topology and the DFW as nftables), ``sdn verify --port 80 --port 6379``:
+every probe agrees with the simulator (drops included: the kernel times them out), then
+``sdn realize --teardown``. A pod whose interface is set down shows up as disagreements
+naming it, and only it, and verify leaves it down.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sdn.cli import main as sdn_main
+from tests.sdn.dataplane.verify_lab import children, ip, simulator_drops
+from tests.support.cli_runs import run_main, sync_sample
+
+pytestmark = pytest.mark.usefixtures("needs_root_dataplane")
+
+PORTS = (80, 6379)
+
+
+def sdn(*argv: object) -> tuple[int, str, str]:
+    return run_main(sdn_main, *argv)
+
+
+@dataclass(frozen=True)
+class Realized:
+    sample: str
+    state: Path
+    pods: list[str]                # as sdn reach and sdn verify name them
+    netns: dict[str, str]          # pod -> its namespace (from sdn realize -o json)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("run")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SDN_RUN_DIR", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module", params=["guestbook", "multi-tenant"])
+def realized(request: pytest.FixtureRequest, run_dir: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Realized]:
+    state = tmp_path_factory.mktemp(request.param) / "state.db"
+    sync_sample(state, request.param)
+    try:
+        code, out, err = sdn("realize", "--state", state, "-o", "json")
+        assert code == 0, err
+        made = json.loads(out)
+        ports = made["ports"]
+        code, out, err = sdn("reach", "--state", state, "--port", "80", "-o", "json")
+        assert code == 0, err
+        pods = json.loads(out)["results"][0]["pods"]
+        by_pod = {p["pod"]: p["netns"] for p in ports}
+        netns = {name: by_pod[name.split("/", 1)[-1] if name.count("/") == 2 else name]
+                 for name in pods}
+        _wait_until_forwarding(made)
+        yield Realized(request.param, state, pods, netns)
+    finally:
+        code, _, err = sdn("realize", "--teardown", "--state", state)
+        assert code == 0, err
+
+
+def _wait_until_forwarding(realized: dict[str, Any], timeout: float = 5.0) -> None:
+    """Wait until every bridge port in the gateways' namespaces forwards. ``sdn realize``
+    returns before the kernel's link watch (which batches carrier changes for up to a
+    second) brings the first port of each bridge to forwarding: probes sent at once time
+    out on that pod (found by this test; reported to the realize side)."""
+    deadline = time.monotonic() + timeout
+    pending = {g["netns"] for g in realized["gateways"]}
+    while pending and time.monotonic() < deadline:
+        pending = {ns for ns in pending if not _forwarding(ns)}
+        time.sleep(0.05)
+    assert not pending, f"bridge ports not forwarding in {sorted(pending)}"
+
+
+def _forwarding(netns: str) -> bool:
+    """Whether every bridge port in ``netns`` is in the forwarding state."""
+    out = subprocess.run(["bridge", "-j", "-n", netns, "link", "show"], text=True,
+                         capture_output=True, check=False).stdout
+    return all(port.get("state") == "forwarding" for port in json.loads(out or "[]"))
+
+
+def _verify(state: Path, *argv: object) -> tuple[int, dict[str, Any]]:
+    before = children()
+    code, out, err = sdn("verify", "--state", state, *argv, "-o", "json")
+    assert children() == before, "a listener outlived the command"
+    assert code in (0, 1), err
+    return code, json.loads(out)
+
+
+def test_every_pair_on_two_ports_is_as_the_simulator_says(realized: Realized) -> None:
+    code, data = _verify(realized.state, "--port", "80", "--port", "6379")
+    probes = len(realized.pods) * (len(realized.pods) - 1) * len(PORTS)
+    assert data == {"probes": probes, "agreements": probes, "disagreements": []}
+    assert code == 0
+    # the agreement covers drops, not only deliveries: the simulator drops some of these
+    assert all(simulator_drops(realized.state, "TCP", port) for port in PORTS)
+
+
+def test_a_pod_whose_interface_is_down_is_named_and_not_repaired(realized: Realized
+                                                                 ) -> None:
+    down = realized.pods[-1]
+    ip("-n", realized.netns[down], "link", "set", "eth0", "down")
+    try:
+        code, data = _verify(realized.state, "--port", "80")
+        _, again = _verify(realized.state, "--port", "80")
+    finally:
+        ip("-n", realized.netns[down], "link", "set", "eth0", "up")
+    new = data["disagreements"]
+    assert new and code == 1
+    assert all(down in (d["src"], d["dst"]) for d in new)
+    # every flow from it fails at once (no route): all of them disagree; a flow to it
+    # goes unanswered: those the simulator delivers disagree, its drops still agree
+    drops = simulator_drops(realized.state, "TCP", 80)
+    assert sorted((d["src"], d["dst"], d["kernel"]) for d in new) == sorted(
+        [(down, p, "refused") for p in realized.pods if p != down]
+        + [(p, down, "timeout") for p in realized.pods
+           if p != down and (p, down) not in drops])
+    assert again == data  # verify observed: it did not bring the interface back
