@@ -18,17 +18,12 @@ import pytest
 from sdn.dataplane import probe
 from sdn.dataplane.probe import Listener, Probe, probe_all
 from sdn.errors import SdnError
-from tests.sdn.dataplane.verify_lab import children, hosts_on_a_bridge, in_netns, require_dataplane
+from tests.sdn.dataplane.verify_lab import children, hosts_on_a_bridge, in_netns
 
 #: The addresses of the three namespaces (inside them only: nothing routes there).
 ADDRESSES = {"a": "198.18.7.1", "b": "198.18.7.2", "c": "198.18.7.3"}
 #: Listened on in b and c; DROPPED is dropped at c's input; CLOSED has no listener.
 OPEN, DROPPED, CLOSED = 8080, 8081, 8082
-
-
-@pytest.fixture(scope="module")
-def needs_root_dataplane() -> None:
-    require_dataplane()
 
 
 @dataclass(frozen=True)

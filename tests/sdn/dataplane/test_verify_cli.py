@@ -25,7 +25,6 @@ from tests.sdn.dataplane.verify_lab import (
     children,
     hosts_on_a_bridge,
     ip,
-    require_dataplane,
     simulator_drops,
 )
 from tests.support.cli_runs import run_main, sync_sample
@@ -95,9 +94,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def guestbook(run_dir: Path, tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[Realization]:
-    require_dataplane()
+def guestbook(run_dir: Path, tmp_path_factory: pytest.TempPathFactory,
+              needs_root_dataplane: None) -> Iterator[Realization]:
     state = tmp_path_factory.mktemp("guestbook") / "state.db"
     sync_sample(state, "guestbook")
     addresses = {}

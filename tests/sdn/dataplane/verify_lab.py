@@ -1,37 +1,16 @@
 """Hand-made namespaces for the probe and verify tests: hosts on one bridge, every name
-``sdnt-verify-<random>-*``, all deleted afterwards whatever happened (the coordinator may
-fold the root check into ``tests/support/dataplane.py``)."""
+``sdnt-verify-<random>-*``, all deleted afterwards whatever happened; and the simulator's
+drops as an independent oracle. The root check is ``needs_root_dataplane``
+(``tests/support/dataplane.py``, through this folder's conftest)."""
 
 from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pytest
-
-
-def missing_dataplane() -> str | None:
-    """Why the data-plane tests cannot run here, or None."""
-    if os.geteuid() != 0:
-        return "needs root (network namespaces)"
-    for tool in ("ip", "nft"):
-        if shutil.which(tool) is None:
-            return f"needs `{tool}`"
-    return None
-
-
-def require_dataplane() -> None:
-    """Skip (locally) or fail (CI=true) when the data-plane tools are missing."""
-    reason = missing_dataplane()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 def ip(*args: str) -> None:
