@@ -97,16 +97,17 @@ def case(state: Path, name: str) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = BenchParser("Time sdn verify (real probes vs the simulator) on a realized "
                          "generated cluster; one JSON line per case.", cases=CASES)
-    parser.add_sizes((10, 100, 20), at_least=(1, 2, 0))
     parser.add_config()
+    parser.add_sizes((10, 100, 20), at_least=(1, 2, 0))
     parser.add_keep()
     args = parser.parse_args(argv)
     parser.resolve(args)
+    common = run_info()
     if os.geteuid() != 0:
         log("needs root (sdn realize and sdn verify enter network namespaces)")
         return 1
-    common = run_info()
     with workspace("bench-verify-", keep=args.keep, log=log) as work:
+        os.environ["SDN_RUN_DIR"] = str(work / "run")  # the realize record: ours alone
         state = work / "state.db"
         try:
             prep = prepare(args, work, state)

@@ -7,27 +7,26 @@ the simulator does not deliver, each named with the rule the DFW's own evaluatio
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sdn.cli import main as sdn_main
 from sdn.cli.main import QUESTIONS
 from sdn.dataplane import probe, record
 from sdn.dataplane.layout import owner_tag
 from sdn.query import QueryIndex
 from tests.sdn.dataplane.verify_lab import (
-    children,
     hosts_on_a_bridge,
     ip,
+    records_in,
+    sdn,
     simulator_drops,
+    verify_json,
 )
-from tests.support.cli_runs import run_main, sync_sample
+from tests.support.cli_runs import sync_sample
 
 PODS = ["default/frontend-0", "default/frontend-1", "default/frontend-2",
         "default/redis-master-0", "default/redis-slave-0", "default/redis-slave-1"]
@@ -52,10 +51,6 @@ rules:
     action: REJECT
     direction: IN_OUT
 """
-
-
-def sdn(*argv: object) -> tuple[int, str, str]:
-    return run_main(sdn_main, *argv)
 
 
 @dataclass(frozen=True)
@@ -87,9 +82,7 @@ def _write_record(state: Path, netns: dict[str, str], revision: int | None = Non
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("run")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SDN_RUN_DIR", str(path))
+    with records_in(tmp_path_factory.mktemp("run")) as path:
         yield path
 
 
@@ -109,21 +102,13 @@ def guestbook(run_dir: Path, tmp_path_factory: pytest.TempPathFactory,
         yield Realization(state, netns)
 
 
-def _verify(state: Path, *argv: object) -> tuple[int, dict[str, Any]]:
-    before = children()
-    code, out, err = sdn("verify", "--state", state, *argv, "-o", "json")
-    assert children() == before, "a listener outlived the command"
-    assert code in (0, 1), err
-    return code, json.loads(out)
-
-
 @pytest.mark.parametrize(("protocol", "ports"), [("TCP", [80, 6379]), ("UDP", [6379]),
                                                  ("ICMP", [])],
                          ids=["tcp", "udp", "icmp"])
 def test_without_a_firewall_the_disagreements_are_the_simulators_drops(
         guestbook: Realization, protocol: str, ports: list[int]) -> None:
     args = [a for p in ports for a in ("--port", p)]
-    code, data = _verify(guestbook.state, "--protocol", protocol, *args)
+    code, data = verify_json(guestbook.state, "--protocol", protocol, *args)
     denied = {port: simulator_drops(guestbook.state, protocol, port) for port in ports or [None]}
     expected = []
     for src in PODS:
@@ -148,7 +133,7 @@ def test_a_reject_rule_expects_a_refusal(guestbook: Realization, tmp_path: Path)
     code, _, err = sdn("apply", "--state", state, "-f", policy)
     assert code == 0, err
     _write_record(state, guestbook.netns)
-    code, data = _verify(state, "--port", "80")
+    code, data = verify_json(state, "--port", "80")
     rejected = {(d["src"], d["dst"]) for d in data["disagreements"]
                 if d["simulated"] == "rejected" and d["kernel"] == "open"}
     assert rejected == {(s, d) for s in PODS for d in PODS
@@ -160,10 +145,10 @@ def test_a_reject_rule_expects_a_refusal(guestbook: Realization, tmp_path: Path)
 def test_a_pod_whose_interface_is_down_is_named_in_disagreements(
         guestbook: Realization) -> None:
     down = "default/frontend-2"
-    _, before = _verify(guestbook.state, "--port", "80")
+    _, before = verify_json(guestbook.state, "--port", "80")
     ip("-n", guestbook.netns[down], "link", "set", "eth0", "down")
     try:
-        code, data = _verify(guestbook.state, "--port", "80")
+        code, data = verify_json(guestbook.state, "--port", "80")
     finally:
         ip("-n", guestbook.netns[down], "link", "set", "eth0", "up")
     new = [d for d in data["disagreements"] if d not in before["disagreements"]]
@@ -175,15 +160,15 @@ def test_a_pod_whose_interface_is_down_is_named_in_disagreements(
 
 
 def test_a_sample_is_reproducible(guestbook: Realization) -> None:
-    _, first = _verify(guestbook.state, "--port", "80", "--port", "6379", "--sample", "7",
+    _, first = verify_json(guestbook.state, "--port", "80", "--port", "6379", "--sample", "7",
                        "--seed", "3")
-    _, again = _verify(guestbook.state, "--port", "80", "--port", "6379", "--sample", "7",
+    _, again = verify_json(guestbook.state, "--port", "80", "--port", "6379", "--sample", "7",
                        "--seed", "3")
     assert first == again and first["probes"] == 14
 
 
 def test_namespaces_narrow_the_pods(guestbook: Realization) -> None:
-    _, data = _verify(guestbook.state, "--port", "80", "-n", "default")
+    _, data = verify_json(guestbook.state, "--port", "80", "-n", "default")
     assert data["probes"] == 30
     code, _, err = sdn("verify", "--state", guestbook.state, "--port", "80", "-n", "nope")
     assert code == 2 and "UNKNOWN_NAMESPACE" in err
@@ -260,5 +245,5 @@ def test_without_root_it_refuses(synced: Path, monkeypatch: pytest.MonkeyPatch) 
     assert code == 2 and err.startswith("error: DATAPLANE_NOT_ROOT")
 
 
-def test_the_daemon_never_answers_verify() -> None:
+def test_the_daemon_never_answersverify_json() -> None:
     assert "verify" not in QUESTIONS

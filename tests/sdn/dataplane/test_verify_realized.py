@@ -17,17 +17,12 @@ from typing import Any
 
 import pytest
 
-from sdn.cli import main as sdn_main
-from tests.sdn.dataplane.verify_lab import children, ip, simulator_drops
-from tests.support.cli_runs import run_main, sync_sample
+from tests.sdn.dataplane.verify_lab import ip, records_in, sdn, simulator_drops, verify_json
+from tests.support.cli_runs import sync_sample
 
 pytestmark = pytest.mark.usefixtures("needs_root_dataplane")
 
 PORTS = (80, 6379)
-
-
-def sdn(*argv: object) -> tuple[int, str, str]:
-    return run_main(sdn_main, *argv)
 
 
 @dataclass(frozen=True)
@@ -40,9 +35,7 @@ class Realized:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("run")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SDN_RUN_DIR", str(path))
+    with records_in(tmp_path_factory.mktemp("run")) as path:
         yield path
 
 
@@ -89,16 +82,8 @@ def _forwarding(netns: str) -> bool:
     return all(port.get("state") == "forwarding" for port in json.loads(out or "[]"))
 
 
-def _verify(state: Path, *argv: object) -> tuple[int, dict[str, Any]]:
-    before = children()
-    code, out, err = sdn("verify", "--state", state, *argv, "-o", "json")
-    assert children() == before, "a listener outlived the command"
-    assert code in (0, 1), err
-    return code, json.loads(out)
-
-
 def test_every_pair_on_two_ports_is_as_the_simulator_says(realized: Realized) -> None:
-    code, data = _verify(realized.state, "--port", "80", "--port", "6379")
+    code, data = verify_json(realized.state, "--port", "80", "--port", "6379")
     probes = len(realized.pods) * (len(realized.pods) - 1) * len(PORTS)
     assert data == {"probes": probes, "agreements": probes, "disagreements": []}
     assert code == 0
@@ -111,8 +96,8 @@ def test_a_pod_whose_interface_is_down_is_named_and_not_repaired(realized: Reali
     down = realized.pods[-1]
     ip("-n", realized.netns[down], "link", "set", "eth0", "down")
     try:
-        code, data = _verify(realized.state, "--port", "80")
-        _, again = _verify(realized.state, "--port", "80")
+        code, data = verify_json(realized.state, "--port", "80")
+        _, again = verify_json(realized.state, "--port", "80")
     finally:
         ip("-n", realized.netns[down], "link", "set", "eth0", "up")
     new = data["disagreements"]

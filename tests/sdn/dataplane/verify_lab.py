@@ -5,12 +5,43 @@ drops as an independent oracle. The root check is ``needs_root_dataplane``
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sdn.cli import main as sdn_main
+from tests.support.cli_runs import run_main
+
+
+def sdn(*argv: object) -> tuple[int, str, str]:
+    """``sdn ARGV`` in this process: exit code, stdout, stderr."""
+    return run_main(sdn_main, *argv)
+
+
+def verify_json(state: Path, *argv: object) -> tuple[int, dict[str, Any]]:
+    """``sdn verify ... -o json``: its exit code (0 or 1) and answer; no listener may
+    outlive it."""
+    before = children()
+    code, out, err = sdn("verify", "--state", state, *argv, "-o", "json")
+    assert children() == before, "a listener outlived the command"
+    assert code in (0, 1), err
+    answer: dict[str, Any] = json.loads(out)
+    return code, answer
+
+
+@contextmanager
+def records_in(path: Path) -> Iterator[Path]:
+    """``SDN_RUN_DIR`` set to ``path`` for the block: realize records of the tests' own."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SDN_RUN_DIR", str(path))
+        yield path
 
 
 def ip(*args: str) -> None:
