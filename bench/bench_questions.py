@@ -71,9 +71,9 @@ from benchlib import ROOT, BenchParser, emit, p95, run_info, source_revision, wo
 #: realistic policy shapes, as ``bench_sync.py --scale full``).
 FULL_SIZE = (25000, 100000, 75000)
 
-CASES = ("traceflow", "explain", "path", "reach_small", "reach_medium", "reach_large",
-         "show_ports_table", "show_ports_json", "show_groups_tag", "topology_ns", "ipam",
-         "validate", "lint")
+CASES = ("traceflow", "traceflow_outside", "explain", "path", "reach_small", "reach_medium",
+         "reach_large", "show_ports_table", "show_ports_json", "show_groups_tag",
+         "topology_ns", "ipam", "validate", "lint")
 
 
 def log(msg: str) -> None:
@@ -87,6 +87,8 @@ def commands(picks: dict[str, str]) -> dict[str, list[str]]:
     medium = picks["medium"]
     return {
         "traceflow": ["traceflow", *flow],
+        "traceflow_outside": ["traceflow", "--src", picks["src"], "--dst", "192.0.2.7",
+                              "--protocol", "TCP", "--dport", "443"],
         "explain": ["explain", *flow],
         "path": ["path", *flow],
         "reach_small": ["reach", "-n", picks["small"], "--port", "8080"],

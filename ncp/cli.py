@@ -37,6 +37,7 @@ from sdn.commandline import (  # noqa: E402
     state_option,
     wrote,
 )
+from sdn.gcpause import gc_paused  # noqa: E402
 
 _imports_done()  # Ctrl-C is main()'s again
 
@@ -263,16 +264,18 @@ def _sync(args: argparse.Namespace) -> int:
 
 def _sync_report(args: argparse.Namespace, *, config: NcpConfig, now: float,
                  watch: InterruptWatch) -> SyncReport:
-    """Run the sync (a dry run reads the state and writes nothing, not even a new one)."""
+    """Run the sync (a dry run reads the state and writes nothing, not even a new one),
+    the cyclic garbage collector paused (:mod:`sdn.gcpause`: one bounded run)."""
     state = Path(args.state)
-    if args.dry_run and not state.exists():
-        with tempfile.TemporaryDirectory(prefix="ncp-dry-run-") as scratch:
-            return _sync_into(args, Path(scratch) / "state.db", config=config, now=now,
-                              watch=watch)
-    report = _sync_into(args, state, config=config, now=now, watch=watch)
-    if not args.dry_run and report.inventory is not None:
-        _warm_index(state, report)
-    return report
+    with gc_paused():
+        if args.dry_run and not state.exists():
+            with tempfile.TemporaryDirectory(prefix="ncp-dry-run-") as scratch:
+                return _sync_into(args, Path(scratch) / "state.db", config=config,
+                                  now=now, watch=watch)
+        report = _sync_into(args, state, config=config, now=now, watch=watch)
+        if not args.dry_run and report.inventory is not None:
+            _warm_index(state, report)
+        return report
 
 
 def _warm_index(state: Path, report: SyncReport) -> None:

@@ -28,7 +28,6 @@ ships it).
 from __future__ import annotations
 
 import bisect
-import gc
 import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import TypeVar
 
+from sdn.gcpause import gc_paused
 from sdn.model import (
     ANY,
     CATEGORY_ORDER,
@@ -490,13 +490,8 @@ def compile_dfw(inv: Inventory, *, default_action: str = "ALLOW") -> CompiledDfw
     small objects and makes no cycles, and with a large inventory loaded each full
     collection walks all of it again.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _compile(inv, default_action)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _compile(inv: Inventory, default_action: str) -> CompiledDfw:

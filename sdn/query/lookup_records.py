@@ -15,7 +15,8 @@ header is :func:`~sdn.query.sidecar.identity`: format, part, the state's
   subnets (small: read whole when the file is opened);
 * ``ports`` / ``segments``: every port's and segment's path (membership);
 * ``by_name``: a port's paths by its display name; ``port_by_ip``: a port's path by its
-  address; ``snat``: a gateway's SNAT rule paths;
+  address; ``snat``: a gateway's SNAT rules as
+  :data:`~sdn.traceflow.lookups.SnatEntry` (sources, sequence, path);
 * ``subnets`` and ``routes``: one record per prefix, keyed by (owner, prefix length,
   network): a longest-prefix lookup probes only the lengths its owner has (``route_lens``
   per gateway; the segment subnets' in ``meta``), in one query;
@@ -44,7 +45,7 @@ from sdn.query.records import DamagedRecord, Rebuilding
 from sdn.query.sidecar import Key
 from sdn.store import records as file_records
 from sdn.store.records import RecordFile
-from sdn.traceflow.lookups import Lookups
+from sdn.traceflow.lookups import Lookups, SnatEntry
 
 PART = "lookups"
 #: What the lookups file's payloads may hold.
@@ -83,6 +84,23 @@ def _strings(body: bytes, what: str) -> tuple[str, ...]:
     return found
 
 
+def _snat_entries(body: bytes, what: str) -> tuple[SnatEntry, ...]:
+    found: tuple[Any, ...] = _load(body, tuple, what)
+    if not all(_is_snat_entry(e) for e in found):
+        raise DamagedRecord(what)
+    return found
+
+
+def _is_snat_entry(entry: object) -> bool:
+    if not (isinstance(entry, tuple) and len(entry) == 3):
+        return False
+    sources, sequence, path = entry
+    return isinstance(sequence, int) and isinstance(path, str) and (
+        sources is None or (isinstance(sources, tuple) and all(
+            isinstance(s, tuple) and len(s) == 2 and all(isinstance(n, int) for n in s)
+            for s in sources)))
+
+
 def _prefix_key(owner: str, length: int, network: int) -> str:
     """A prefix's record key: the owner's length first, so that no owner's keys lie
     inside another owner's range (:meth:`_StoredPrefixes.entries`)."""
@@ -110,7 +128,7 @@ def _tables(lookups: Lookups) -> Tables:
         "ports": (str, ((p, b"") for p in dict.fromkeys(lookups.port_paths))),
         "segments": (str, ((p, b"") for p in dict.fromkeys(lookups.segment_paths))),
         "by_name": (str, ((n, sidecar.dumps(tuple(p))) for n, p in lookups.by_name.items())),
-        "snat": (str, ((gw, sidecar.dumps(tuple(p))) for gw, p in lookups.snat_rules.items())),
+        "snat": (str, ((gw, sidecar.dumps(tuple(e))) for gw, e in lookups.snat_rules.items())),
         "port_by_ip": (int, ((ip, path.encode()) for ip, path in routing.ports.items())),
         "subnets": (str, ((_prefix_key("", p.prefixlen, int(p.network_address)),
                            path.encode()) for p, path in subnets)),
@@ -354,7 +372,7 @@ class StoredLookups:
             node_ips=node_ips, clusters=clusters,
             segment_scopes=_WholeSequence(source, "segment_scopes"), routing=routing,
             snat_rules=_Records(source, "snat", str,
-                                lambda gw, body: _strings(body, f"snat {gw}")),
+                                lambda gw, body: _snat_entries(body, f"snat {gw}")),
             pods=_WholeSequence(source, "pods"))
 
     @classmethod

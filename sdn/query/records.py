@@ -29,7 +29,6 @@ unpickler as every index file (:func:`~sdn.query.sidecar.loads`), and what a rec
 
 from __future__ import annotations
 
-import gc
 import heapq
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -38,6 +37,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from sdn.gcpause import gc_paused
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
 from sdn.policy.firewall import SetRef, StoredRule
 from sdn.query import sidecar
@@ -117,13 +117,8 @@ def _paused_gc(write: Callable[[], _T]) -> _T:
     :func:`~sdn.policy.compile_dfw` pauses it): writing the records allocates hundreds of
     thousands of small objects and makes no cycles, and with a whole inventory loaded each
     full collection walks all of it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return write()
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def save(folder: Path, part: str, key: Key, dfw: CompiledDfw) -> bool:

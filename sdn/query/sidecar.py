@@ -44,7 +44,7 @@ from typing import Any
 #: The first field of every header: this is one of our index files.
 MAGIC = "sdn-query-index"
 #: Bumped whenever a part's payload changes shape; older files are then rebuilt.
-VERSION = 3
+VERSION = 4
 #: A header longer than this is not one of ours.
 _MAX_HEADER = 4096
 

@@ -41,7 +41,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 
 from sdn.errors import NotFoundError, TraceInputError
 from sdn.graph import TopologyIndex
@@ -61,7 +61,7 @@ from sdn.model.values import port_bounds
 from sdn.policy import Decision, Endpoint, Firewall, compile_dfw
 from sdn.policy.evaluator import candidates, decide
 from sdn.traceflow.l7 import HttpRequest, PoolChoice, choose_pool, is_l7
-from sdn.traceflow.lookups import Lookups, NameMap, NodeKey, PathMap
+from sdn.traceflow.lookups import Lookups, NameMap, NodeKey, PathMap, SnatEntry
 from sdn.traceflow.packets import PROTOCOL_NUMBERS, PacketSpec
 from sdn.traceflow.results import Disposition, Observation, Trace
 
@@ -232,50 +232,46 @@ class TraceContext:
 
 
 class _SnatTables(Mapping[str, "_SnatTable"]):
-    """Each gateway's SNAT table, built from its rules the first time a walk crosses it."""
+    """Each gateway's SNAT table, built from its entries the first time a walk crosses
+    it."""
 
-    def __init__(self, rules: Mapping[str, tuple[str, ...]], inv: Inventory) -> None:
-        self._rules = rules
+    def __init__(self, entries: Mapping[str, tuple[SnatEntry, ...]], inv: Inventory) -> None:
+        self._entries = entries
         self._inv = inv
         self._built: dict[str, _SnatTable] = {}
 
     def __getitem__(self, gateway: str) -> _SnatTable:
         table = self._built.get(gateway)
         if table is None:
-            table = _SnatTable()
-            for path in self._rules[gateway]:
-                rule = self._inv[path]
-                if isinstance(rule, NatRule):
-                    table.add(rule)
-            self._built[gateway] = table
+            table = self._built[gateway] = _SnatTable(self._entries[gateway], self._inv)
         return table
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._rules)
+        return iter(self._entries)
 
     def __len__(self) -> int:
-        return len(self._rules)
+        return len(self._entries)
 
 
 class _SnatTable:
     """A gateway's SNAT rules, found by source address without scanning them all.
 
-    Rules sit in a dict per source prefix length (NCP's rules are one per namespace
+    Entries sit in a dict per source prefix length (NCP's rules are one per namespace
     subnet, so a handful of lengths); a lookup probes each length and, of the rules whose
-    source matches, takes the first in NSX order (sequence number, then path).
+    source matches, takes the first in NSX order (sequence number, then path), and parses
+    only that rule.
     """
 
-    def __init__(self) -> None:
-        self.by_len: dict[int, dict[int, list[NatRule]]] = defaultdict(dict)
-        self.any_source: list[NatRule] = []
-
-    def add(self, rule: NatRule) -> None:
-        if rule.source_network is None:
-            self.any_source.append(rule)
-            return
-        for item in rule.source_network.split(","):
-            net = IPv4Network(item.strip().split("-")[0], strict=False)
-            self.by_len[net.prefixlen].setdefault(int(net.network_address), []).append(rule)
+    def __init__(self, entries: tuple[SnatEntry, ...], inv: Inventory) -> None:
+        self._inv = inv
+        self.by_len: dict[int, dict[int, list[tuple[int, str]]]] = defaultdict(dict)
+        self.any_source: list[tuple[int, str]] = []
+        for sources, sequence, path in entries:
+            if sources is None:
+                self.any_source.append((sequence, path))
+                continue
+            for length, network in sources:
+                self.by_len[length].setdefault(network, []).append((sequence, path))
 
     def lookup(self, src: IPv4Address) -> NatRule | None:
         value = int(src)
@@ -283,7 +279,10 @@ class _SnatTable:
         for length, table in self.by_len.items():
             mask = (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF if length else 0
             found += table.get(value & mask, [])
-        return min(found, key=lambda r: (r.sequence_number, r.path)) if found else None
+        if not found:
+            return None
+        rule = self._inv[min(found)[1]]
+        return rule if isinstance(rule, NatRule) else None
 
 
 class _Walk:

@@ -110,9 +110,9 @@ generated cluster with 7,000 NetworkPolicies (16,000 rules) in 0.6 s.
 
 from __future__ import annotations
 
-import gc
 from itertools import chain
 
+from sdn.gcpause import gc_paused
 from sdn.model import Inventory
 from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint.conflicts import conflicts
@@ -163,12 +163,7 @@ def lint_dfw(dfw: CompiledDfw, inv: Inventory) -> list[Finding]:
         >>> lint_dfw(compile_dfw(Inventory([])), Inventory([]))
         []
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         views = rule_views(dfw)
         return sort_findings(chain(shadowed(dfw, views), conflicts(views),
                                    matches_nothing(views), group_findings(dfw, inv)))
-    finally:
-        if enabled:
-            gc.enable()

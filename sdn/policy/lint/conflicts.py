@@ -8,6 +8,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from sdn.policy.lint.findings import CONFLICTING_SAME_PRIORITY, ERROR, Finding
 from sdn.policy.lint.values import (
     SMALL_RANGE,
+    Members,
     Peers,
     Services,
     meet,
@@ -37,7 +38,7 @@ def surely_overlap(a: View, b: View) -> bool:
     return False
 
 
-def other_end_overlaps(a: Peers | None, b: Peers | None, at: frozenset[int]) -> bool:
+def other_end_overlaps(a: Peers | None, b: Peers | None, at: Members) -> bool:
     """Whether both rules surely match one other end of a flow checked at a port of ``at``.
 
     The other end is an outside address, or an endpoint that is not the port itself (a

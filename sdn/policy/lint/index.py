@@ -35,15 +35,36 @@ class Dim(Generic[V]):
             self.ids.append(vid)
             self.rules_of[vid].append(order)
         self.any_id = seen.get(None)
-        self.index: dict[Hashable, list[int]] = defaultdict(list)
-        for vid, v in enumerate(self.values):
-            if v is not None:
-                for key in set(register(v)):
-                    self.index[key].append(vid)
+        self._register = register
+        self._index: dict[Hashable, list[int]] | None = None
         self._witnesses = witnesses
         self._covers = covers
         self._supersets: dict[int, frozenset[int]] = {}
         self._counts: dict[int, int] = {}
+        self._pairs: dict[tuple[int, int], bool] = {}
+
+    @property
+    def index(self) -> dict[Hashable, list[int]]:
+        """Value ids by witness key, built the first time :meth:`supersets` needs it: a
+        side of a large cluster registers every member endpoint (hundreds of millions
+        of entries at 100,000 pods), which a lint that never asks for that dimension's
+        supersets does not pay for."""
+        if self._index is None:
+            self._index = defaultdict(list)
+            for vid, v in enumerate(self.values):
+                if v is not None:
+                    for key in set(self._register(v)):
+                        self._index[key].append(vid)
+        return self._index
+
+    def covers(self, a: int, b: int) -> bool:
+        """Whether value ``a`` covers value ``b`` (by id; remembered): the same answer as
+        ``a in self.supersets(b)``, without finding every superset of ``b``."""
+        found = self._pairs.get((a, b))
+        if found is None:
+            found = self._pairs[(a, b)] = a == b or self._covers(self.values[a],
+                                                                 self.values[b])
+        return found
 
     def _size(self, keys: tuple[Hashable, ...]) -> int:
         return sum(len(self.index.get(k, ())) for k in keys)

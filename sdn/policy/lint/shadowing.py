@@ -9,6 +9,7 @@ from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint.findings import INFO, SHADOWED_RULE, WARNING, Finding
 from sdn.policy.lint.index import Dim
 from sdn.policy.lint.values import (
+    Members,
     Peers,
     Services,
     peers_cover,
@@ -23,9 +24,27 @@ from sdn.policy.lint.views import View
 JUMP = "JUMP_TO_APPLICATION"
 
 
+#: The dimensions whose values are small (applied-to ports, services): their supersets
+#: are cheap to find. Sources and destinations can select a third of a cluster's pods.
+_CHEAP = (0, 3)
+#: Walk the earlier rules of a cheap dimension unless it lets more rules than this
+#: through; only then are the supersets of the sides found too, to walk fewer.
+_WIDE_WALK = 2_000
+
+
+def _walked_dimension(dims: Sequence[Dim[Peers] | Dim[Services]], ids: Sequence[int]) -> int:
+    """The dimension whose covering rules a later rule walks: the cheap one with the
+    fewest, unless both let many through (then the fewest of all four). The others are
+    checked rule by rule (:meth:`Dim.covers`): the same answer either way."""
+    k = min(_CHEAP, key=lambda j: dims[j].count(ids[j]))
+    if dims[k].count(ids[k]) <= _WIDE_WALK:
+        return k
+    return min(range(len(dims)), key=lambda j: dims[j].count(ids[j]))
+
+
 def shadowed(dfw: CompiledDfw, views: Sequence[View]) -> list[Finding]:
     """``SHADOWED_RULE``: see :mod:`sdn.policy.lint`."""
-    at_cache: dict[frozenset[int], Peers] = {}
+    at_cache: dict[Members, Peers] = {}
     at_dim: Dim[Peers] = Dim((at_cache.setdefault(v.at, Peers(v.at, ())) for v in views),
                              register=peers_register, witnesses=peers_witnesses,
                              covers=peers_cover)
@@ -48,10 +67,9 @@ def shadowed(dfw: CompiledDfw, views: Sequence[View]) -> list[Finding]:
         if not b.plain or rb.is_default or b.nothing is not None or rb.order == 0:
             continue
         ids = [d.ids[rb.order] for d in dims]
-        sups = [d.supersets(i) for d, i in zip(dims, ids, strict=True)]
-        k = min(range(len(dims)), key=lambda j: dims[j].count(ids[j]))
+        k = _walked_dimension(dims, ids)
         others = [j for j in range(len(dims)) if j != k]
-        walk = heapq.merge(*(dims[k].rules_of[vid] for vid in sups[k]))
+        walk = heapq.merge(*(dims[k].rules_of[vid] for vid in dims[k].supersets(ids[k])))
         for order in walk:
             if order >= rb.order:
                 break
@@ -63,7 +81,7 @@ def shadowed(dfw: CompiledDfw, views: Sequence[View]) -> list[Finding]:
                 continue
             if first_jump < ra.order < app <= rb.order:
                 continue  # a jump above may skip the earlier rule but not this one
-            if any(dims[j].ids[order] not in sups[j] for j in others):
+            if not all(dims[j].covers(dims[j].ids[order], ids[j]) for j in others):
                 continue
             if ra.action == rb.action:
                 msg = (f"redundant: the earlier rule {ra.path} ({ra.action}) already matches "

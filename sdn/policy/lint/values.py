@@ -11,10 +11,12 @@ find the values covering a value without comparing all of them.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from itertools import islice
+
+from pyroaring import FrozenBitMap
 
 from sdn.policy.compiler import GroupMembers, Service
 
@@ -70,18 +72,28 @@ def meet(a: Ranges, b: Ranges) -> bool:
     return False
 
 
+#: A set of endpoint numbers as a compressed bitmap: a side of a realistic cluster's rule
+#: selects up to a third of 100,000 pods, and tens of thousands of distinct sides held as
+#: frozensets took 21 GiB; as bitmaps (union, containment and overlap in C) well under 1.
+Members = FrozenBitMap
+
+
 @dataclass(frozen=True)
 class Peers:
     """The union of a rule's groups on one side: member endpoints and outside terms."""
 
-    endpoints: frozenset[int]
+    endpoints: Members
     outside: tuple[Term, ...]
     #: The union of the single-criterion terms (for containment and overlap).
     flat: Ranges = field(default=(), compare=False)
 
     @staticmethod
-    def of(groups: Sequence[GroupMembers]) -> Peers:
-        endpoints: frozenset[int] = frozenset().union(*(g.endpoints for g in groups))
+    def of(groups: Sequence[GroupMembers],
+           members: Callable[[GroupMembers], Members] | None = None) -> Peers:
+        """The side of ``groups``; ``members`` gives a group's endpoints as a bitmap (a
+        caller that meets a group many times converts it once)."""
+        maps = [members(g) if members is not None else Members(g.endpoints) for g in groups]
+        endpoints = maps[0] if len(maps) == 1 else Members.union(*maps) if maps else Members()
         terms = (tuple(address_ranges(crit) for crit in term)
                  for g in groups for term in g.outside_terms)
         # a term with a criterion that matches no address matches nothing: dropped

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sdn.policy.compiler import CompiledDfw, CompiledRule, GroupMembers
 from sdn.policy.lint.findings import RULE_MATCHES_NOTHING, WARNING, Finding
-from sdn.policy.lint.values import Peers
+from sdn.policy.lint.values import Members, Peers
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class View:
     """A rule as the lint compares it."""
 
     rule: CompiledRule
-    at: frozenset[int]  # the ports it is enforced at (ANY: every endpoint)
+    at: Members  # the ports it is enforced at (ANY: every endpoint)
     src: Peers | None
     dst: Peers | None
     dirs: frozenset[str]
@@ -54,7 +54,7 @@ def _names(groups: Sequence[GroupMembers]) -> str:
     return ", ".join(short(g.path) for g in groups)
 
 
-def why_nothing(r: CompiledRule, at: frozenset[int], src: Peers | None,
+def why_nothing(r: CompiledRule, at: Members, src: Peers | None,
                 dst: Peers | None) -> NoMatch | None:
     """Why no flow can match the rule, or None (only what is certain)."""
     if not at:
@@ -75,7 +75,7 @@ def why_nothing(r: CompiledRule, at: frozenset[int], src: Peers | None,
     return _blind(r, at, src, dst)
 
 
-def _blind(r: CompiledRule, at: frozenset[int], src: Peers | None,
+def _blind(r: CompiledRule, at: Members, src: Peers | None,
            dst: Peers | None) -> NoMatch | None:
     """A rule applied only at ports that cannot be the end of its traffic checked there."""
     blind = []
@@ -98,8 +98,17 @@ def _blind(r: CompiledRule, at: frozenset[int], src: Peers | None,
 
 def rule_views(dfw: CompiledDfw) -> list[View]:
     """Every rule of ``dfw`` as a :class:`View`, equal sides shared."""
-    every = frozenset(range(len(dfw.endpoints)))
+    every = Members(range(len(dfw.endpoints)))
     cache: dict[tuple[str, ...], Peers] = {}
+    interned: dict[Peers, Peers] = {}
+    bitmaps: dict[int, Members] = {}
+
+    def members(group: GroupMembers) -> Members:
+        # groups with the same expression share one member set: converted once
+        found = bitmaps.get(id(group.endpoints))
+        if found is None:
+            found = bitmaps[id(group.endpoints)] = Members(group.endpoints)
+        return found
 
     def peers(groups: tuple[GroupMembers, ...] | None) -> Peers | None:
         if groups is None:
@@ -107,16 +116,17 @@ def rule_views(dfw: CompiledDfw) -> list[View]:
         key = tuple(g.path for g in groups)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = Peers.of(groups)
+            made = Peers.of(groups, members)
+            found = cache[key] = interned.setdefault(made, made)  # equal sides shared
         return found
 
-    applied: dict[tuple[bool, tuple[str, ...]], frozenset[int]] = {}
+    applied: dict[tuple[bool, tuple[str, ...]], Members] = {}
     out = []
     for r in dfw.rules:
         key = (r.applied_to is None, r.applied_to_paths)
         at = applied.get(key)
         if at is None:
-            at = applied[key] = every if r.applied_to is None else frozenset(r.applied_to)
+            at = applied[key] = every if r.applied_to is None else Members(r.applied_to)
         src, dst = peers(r.sources), peers(r.destinations)
         out.append(View(r, at, src, dst, dirs(r.direction), why_nothing(r, at, src, dst)))
     return out

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 import sdn.cli
-from sdn.dataplane import kernel, record
+from sdn.dataplane import kernel, nftgen, record
 from sdn.dataplane.layout import OUTSIDE_ADDRESS, netns_prefix, owner_tag
+from sdn.dataplane.realize import Applied
 from sdn.errors import DataplaneError
 from sdn.model import Inventory, Segment, SegmentPort
 from sdn.store import Store
@@ -333,16 +334,29 @@ def test_a_failure_halfway_is_finished_by_the_next_realize(
     assert host_snapshot(prefix) == before
 
 
+def _applied_nft(state: Path, prefix: str) -> dict[str, nftgen.Ruleset]:
+    """The nftables rulesets the last realize applied, as its record keeps them."""
+    return Applied.of(record.load(owner_tag(state)), prefix).nft
+
+
 def test_a_namespace_realized_alone_then_the_rest_keeps_its_pods(
         fresh: Fresh) -> None:
     state, prefix, before = fresh.state, fresh.prefix, fresh.before
     try:
         alone = _realize(state, "--namespace", "default")
         assert {p["pod"].split("/")[0] for p in alone["ports"]} == {"default"}
+        old = _applied_nft(state, prefix)
         whole = _realize(state)
+        new = _applied_nft(state, prefix)
         added = [p for p in whole["ports"] if p not in alone["ports"]]
         assert [p["pod"] for p in added] == ["worker-0", "worker-1", "worker-2"]
-        assert whole["changes"] == {"created": 4 * len(added), "updated": 0, "deleted": 0}
+        # four kernel objects per new pod (namespace, interface, address, route), and
+        # the nftables chains and elements the new ports bring (new tables: created)
+        assert whole["changes"] == {
+            "created": 4 * len(added) + sum(nftgen.count(None, new[ns])
+                                            for ns in new if ns not in old),
+            "updated": sum(nftgen.count(old[ns], new[ns]) for ns in new if ns in old),
+            "deleted": 0}
     finally:
         sdn_run("realize", "--teardown", "--state", state)
     assert host_snapshot(prefix) == before
