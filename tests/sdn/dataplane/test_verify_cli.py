@@ -19,6 +19,7 @@ from sdn.dataplane import probe, record
 from sdn.dataplane.layout import owner_tag
 from sdn.query import QueryIndex
 from tests.sdn.dataplane.verify_lab import (
+    REJECT_FRONTEND,
     hosts_on_a_bridge,
     ip,
     records_in,
@@ -31,26 +32,6 @@ from tests.support.cli_runs import sync_sample
 PODS = ["default/frontend-0", "default/frontend-1", "default/frontend-2",
         "default/redis-master-0", "default/redis-slave-0", "default/redis-slave-1"]
 
-#: An admin policy that REJECTs TCP/80 to the frontends (NSX answers with a RST).
-REJECT_FRONTEND = """
-resource_type: Group
-id: frontends
-expression:
-  - {resource_type: Condition, member_type: SegmentPort, key: Tag, operator: EQUALS,
-     value: "tier|frontend"}
----
-resource_type: SecurityPolicy
-id: reject-frontend-http
-category: Emergency
-sequence_number: 5
-rules:
-  - id: reject-http
-    destination_groups: [/infra/domains/default/groups/frontends]
-    service_entries:
-      - {resource_type: L4PortSetServiceEntry, l4_protocol: TCP, destination_ports: ["80"]}
-    action: REJECT
-    direction: IN_OUT
-"""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,14 @@ from typing import Any
 
 import pytest
 
-from tests.sdn.dataplane.verify_lab import ip, records_in, sdn, simulator_drops, verify_json
+from tests.sdn.dataplane.verify_lab import (
+    REJECT_FRONTEND,
+    ip,
+    records_in,
+    sdn,
+    simulator_drops,
+    verify_json,
+)
 from tests.support.cli_runs import sync_sample
 
 pytestmark = pytest.mark.usefixtures("needs_root_dataplane")
@@ -111,3 +118,27 @@ def test_a_pod_whose_interface_is_down_is_named_and_not_repaired(realized: Reali
         + [(p, down, "timeout") for p in realized.pods
            if p != down and (p, down) not in drops])
     assert again == data  # verify observed: it did not bring the interface back
+
+
+def test_a_reject_rule_is_refused_by_the_kernel_as_the_simulator_says(
+        run_dir: Path, tmp_path: Path) -> None:
+    """An Emergency REJECT of TCP/80 to the frontends (decided at the sources' egress,
+    where nftables answers with an ICMP unreachable): the simulator's ``rejected`` flows
+    are refused by the kernel, and every other flow agrees too."""
+    state = tmp_path / "state.db"
+    sync_sample(state, "guestbook")
+    (tmp_path / "reject.yaml").write_text(REJECT_FRONTEND)
+    code, _, err = sdn("apply", "--state", state, "-f", tmp_path / "reject.yaml")
+    assert code == 0, err
+    try:
+        code, out, err = sdn("realize", "--state", state, "-o", "json")
+        assert code == 0, err
+        _wait_until_forwarding(json.loads(out))
+        code, data = verify_json(state, "--port", "80", "--port", "6379")
+        assert (code, data) == (0, {"probes": 60, "agreements": 60, "disagreements": []})
+    finally:
+        code, _, err = sdn("realize", "--teardown", "--state", state)
+        assert code == 0, err
+    code, out, _ = sdn("explain", "--state", state, "--src", "default/redis-master-0",
+                       "--dst", "default/frontend-0", "--dport", "80", "-o", "json")
+    assert json.loads(out)["backends"][0]["deciding"]["action"] == "REJECT"

@@ -19,6 +19,28 @@ import pytest
 from sdn.cli import main as sdn_main
 from tests.support.cli_runs import run_main
 
+#: An admin policy that REJECTs TCP/80 to the frontends (NSX answers with a TCP RST or an
+#: ICMP unreachable: a refusal).
+REJECT_FRONTEND = """
+resource_type: Group
+id: frontends
+expression:
+  - {resource_type: Condition, member_type: SegmentPort, key: Tag, operator: EQUALS,
+     value: "tier|frontend"}
+---
+resource_type: SecurityPolicy
+id: reject-frontend-http
+category: Emergency
+sequence_number: 5
+rules:
+  - id: reject-http
+    destination_groups: [/infra/domains/default/groups/frontends]
+    service_entries:
+      - {resource_type: L4PortSetServiceEntry, l4_protocol: TCP, destination_ports: ["80"]}
+    action: REJECT
+    direction: IN_OUT
+"""
+
 
 def sdn(*argv: object) -> tuple[int, str, str]:
     """``sdn ARGV`` in this process: exit code, stdout, stderr."""
