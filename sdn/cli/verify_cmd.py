@@ -127,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         verdicts = [simulate(ctx, f) for f in chosen]
         listeners = {probe.Listener(f.dst.netns, f.protocol, p)
                      for f in chosen if (p := f.port) is not None}
+        if chosen:
+            step("waiting for bridge ports to forward")
+            probe.settle(realized.gateways.values())
         with probe.listening(listeners):
             outcomes = probe.probe_all(
                 [f.probe() for f in chosen],

@@ -176,3 +176,30 @@ def test_ctrl_c_while_probing_closes_everything_and_comes_home(lab: Lab) -> None
         probe_all(probes, timeout=0.5, progress=interrupt)
     assert os.readlink("/proc/thread-self/ns/net") == home
     assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_settling_waits_for_ports_coming_up_and_gives_up_on_ports_down() -> None:
+    """``settle`` waits until every bridge port forwards; a port that stays down is given
+    up on after the timeout and named (it is probed anyway, never brought up)."""
+    calls: dict[str, int] = {}
+
+    def states(netns: str) -> list[str]:
+        calls[netns] = calls.get(netns, 0) + 1
+        if netns == "down":
+            return ["forwarding", "disabled"]
+        return ["forwarding", "disabled" if calls[netns] < 3 else "forwarding"]
+
+    start = time.monotonic()
+    assert probe.settle(["coming-up", "up-later"], timeout=5, ports=states) == []
+    assert calls == {"coming-up": 3, "up-later": 3} and time.monotonic() - start < 1
+    start = time.monotonic()
+    assert probe.settle(["coming-up", "down"], timeout=0.2, ports=states) == ["down"]
+    assert 0.2 <= time.monotonic() - start < 1
+    assert probe.settle([], ports=states) == []
+
+
+def test_bridge_port_states_are_read_from_the_namespace(lab: Lab) -> None:
+    """The lab's bridge has three ports, all forwarding; a pod namespace has none."""
+    bridge = lab.ns["a"].rsplit("-", 1)[0] + "-br"
+    assert probe.settle([bridge, lab.ns["a"]], timeout=2) == []
+    assert sorted(probe._bridge_port_states(bridge)) == ["forwarding"] * 3
