@@ -10,13 +10,17 @@ How to run (from the repository root, as root, with ``ip`` and ``nft``)::
 Targets (issue 13; speed is measured here, not asserted in tests):
 
 * guestbook realize (cold) <= 3 s;
-* 100 namespaces / 1,000 pods / 200 policies: cold <= 60 s, no-op <= 2 s, teardown <= 30 s.
+* 100 namespaces / 1,000 pods / 200 policies: cold <= 60 s, no-op <= 2 s, one policy
+  change <= 1 s, teardown <= 30 s.
 
 Cases (``guestbook_*`` on ``topologies/guestbook``, the others on the generated cluster):
 
 * ``cold``: ``sdn realize`` with nothing realized (every repeat after a teardown);
 * ``noop``: ``sdn realize`` again, unchanged state; fails loudly unless it reports zero
   changes;
+* ``policy`` (generated cluster only): the first port of the first rule of the first
+  NetworkPolicy becomes 8443, ``ncp sync`` (untimed), then ``sdn realize`` (timed; fails
+  unless it updates something); the policy is changed back (untimed) afterwards;
 * ``teardown``: ``sdn realize --teardown`` (returns once the kernel freed the namespaces).
 
 Method: the cluster is generated with ``generate_cluster(namespaces=N, pods=P, policies=K,
@@ -25,7 +29,7 @@ with settings of its own (:data:`SETTINGS`: ``bench/large-cluster.yaml`` puts th
 block in 100.64.0.0/10, where the realized Tier-0/Tier-1 transit links live). Each timed
 run is the real command in a fresh interpreter (``python -m sdn realize --state S -o
 json``: start-up and imports included), with ``SDN_RUN_DIR`` in the bench's temporary
-folder. A repeat is cold, noop, teardown in that order; the cases not asked for run untimed
+folder. A repeat is cold, noop, policy, teardown in that order; the cases not asked for run untimed
 when a later one needs them.
 
 Each line: ``{"bench": "realize", "case", "namespaces", "pods", "policies", "seed",
@@ -44,7 +48,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +56,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import ROOT, BenchParser, emit, p95, peak_rss_mib, run_info, workspace
 
 CASES = ("guestbook_cold", "guestbook_noop", "guestbook_teardown", "cold", "noop",
-         "teardown")
-STEPS = ("cold", "noop", "teardown")
+         "policy", "teardown")
+STEPS = ("cold", "noop", "policy", "teardown")
+#: The port the ``policy`` case gives the first rule of the first NetworkPolicy.
+CHANGED_PORT = 8443
 #: The generated cluster's settings: blocks clear of 100.64.0.0/16 (realized transit).
 SETTINGS = """\
 cluster: bench
@@ -94,14 +100,19 @@ def sync(cluster: Path, state: Path, config: Path | None, env: dict[str, str]) -
     return elapsed
 
 
-def measure(state: Path, steps: Sequence[str], repeat: int,
-            env: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """``repeat`` rounds of cold, noop, teardown on ``state``: per step its times and the
-    last answer's changes and ports."""
+def measure(state: Path, steps: Sequence[str], repeat: int, env: dict[str, str],
+            change: Callable[[bool], None] | None) -> dict[str, dict[str, Any]]:
+    """``repeat`` rounds of cold, noop, policy (with ``change``: the policy changed and
+    synced, untimed, then realized; changed back afterwards), teardown on ``state``: per
+    step its times and the last answer's changes and ports."""
     found: dict[str, dict[str, Any]] = {s: {"times": []} for s in steps}
     command("sdn", "realize", "--teardown", "--state", state, env=env)  # start from nothing
     for _ in range(repeat):
         for step in STEPS:
+            if step == "policy" and (change is None or step not in steps):
+                continue
+            if step == "policy" and change is not None:
+                change(True)
             argv: list[object] = ["realize", "--state", state, "-o", "json"]
             if step == "teardown":
                 argv.append("--teardown")
@@ -110,6 +121,10 @@ def measure(state: Path, steps: Sequence[str], repeat: int,
             if step == "noop" and answer["changes"] != {"created": 0, "updated": 0,
                                                          "deleted": 0}:
                 raise SystemExit(f"FAILED: the no-op realize changed {answer['changes']}")
+            if step == "policy" and change is not None:
+                if not answer["changes"]["updated"]:
+                    raise SystemExit("FAILED: the policy change updated nothing")
+                change(False)
             if step in found:
                 found[step]["times"].append(elapsed)
                 found[step]["changes"] = answer.get("changes")
@@ -131,8 +146,10 @@ def lines(prefix: str, found: dict[str, dict[str, Any]], sizes: tuple[int, int, 
               **run_info()})
 
 
-def generated(work: Path, args: Any, env: dict[str, str]) -> Path:
-    """The generated cluster synced into a state (untimed)."""
+def generated(work: Path, args: Any,
+              env: dict[str, str]) -> tuple[Path, Callable[[bool], None]]:
+    """The generated cluster synced into a state (untimed), and how to change one policy
+    in it (the first rule's first port of the first NetworkPolicy, and back)."""
     from topologies.generate import generate_cluster, write_cluster
 
     folder, state, config = work / "cluster", work / "cluster.db", work / "settings.yaml"
@@ -144,7 +161,16 @@ def generated(work: Path, args: Any, env: dict[str, str]) -> Path:
     log(f"syncing {args.namespaces} namespaces / {args.pods} pods / {args.policies} "
         "policies (untimed)")
     log(f"synced in {sync(folder, state, config, env):.1f} s")
-    return state
+    policy = next(o for o in objects if o["kind"] == "NetworkPolicy")
+    rule = (policy["spec"].get("ingress") or policy["spec"].get("egress"))[0]
+    original = rule["ports"][0]["port"]
+
+    def change(changed: bool) -> None:
+        rule["ports"][0]["port"] = CHANGED_PORT if changed else original
+        write_cluster(objects, folder)
+        sync(folder, state, config, env)
+
+    return state, change
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,13 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                      if c.startswith(prefix) and c[len(prefix):] in STEPS]
             if not steps:
                 continue
+            change = None
             if prefix:
                 state = work / "guestbook.db"
                 sync(ROOT / "topologies" / "guestbook", state, None, env)
             else:
-                state = generated(work, args, env)
+                state, change = generated(work, args, env)
             try:
-                lines(prefix, measure(state, steps, args.repeat, env), sizes, args)
+                lines(prefix, measure(state, steps, args.repeat, env, change), sizes, args)
             finally:
                 command("sdn", "realize", "--teardown", "--state", state, env=env)
     return 0

@@ -304,7 +304,8 @@ def _add_realize(sub: Commands, common: Parser) -> None:
                       help="only the pods of these namespaces (repeatable; unknown: "
                            "UNKNOWN_NAMESPACE)")
     real.add_argument("--teardown", action="store_true",
-                      help="remove everything realized from this state, and nothing else")
+                      help="remove everything realized from this state, and nothing else "
+                           "(also after a crash); not with --cluster or --namespace")
     _output(real)
     real.set_defaults(run=_run("realize_cmd", "run"))
 

@@ -11,6 +11,7 @@ from contextlib import ExitStack, contextmanager
 
 from sdn.cli.filters import check_scope
 from sdn.dataplane.realize import Outcome, realize, teardown
+from sdn.errors import SdnError
 from sdn.model import Inventory
 from sdn.policy.firewall import Firewall
 from sdn.query import QueryIndex
@@ -33,6 +34,10 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
 def run(args: argparse.Namespace) -> int:
     """Realize (or tear down) the state; exit 0 when done, 2 with a coded line when the
     host cannot or a kernel command failed."""
+    if args.teardown and (args.cluster or args.namespace):
+        raise SdnError("--teardown removes everything realized from this state; to keep "
+                       "only some clusters or namespaces, realize with --cluster or "
+                       "--namespace instead", code="BAD_ARGUMENT")
     with _progress(args.output == "table") as step:
         if args.teardown:
             removed = teardown(args.state, step)

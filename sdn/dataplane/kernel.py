@@ -131,7 +131,8 @@ def _run(argv: list[str], stdin: str = "", *, tolerant: bool = False) -> None:
     """Run one command; a failure is ``DATAPLANE_APPLY_FAILED`` unless ``tolerant``."""
     proc = subprocess.run(argv, input=stdin, text=True, capture_output=True, check=False)
     if proc.returncode != 0 and not tolerant:
-        where = " ".join(argv[:3]) if argv[1] == "-n" else argv[0]
+        where = (" ".join(argv[:3]) if argv[1] == "-n"
+                 else f"nft in {argv[3]}" if argv[1:3] == ["netns", "exec"] else argv[0])
         raise DataplaneError(f"{where}: {_first_error(proc.stderr)}",
                              code="DATAPLANE_APPLY_FAILED")
 
@@ -335,18 +336,30 @@ def reset(old: Blueprint, dirty: set[str], progress: Progress) -> Blueprint:
     return kept
 
 
-def delete_namespaces(names: list[str], *, timeout: float = FREE_TIMEOUT) -> None:
-    """Delete namespaces and wait until the kernel has freed them: each gets a namespace
-    id in the initial namespace first, and the kernel drops the id only when the
-    namespace is gone for good (``ip netns del`` returns before)."""
+def delete_namespaces(names: list[str], sentinel: str, *,
+                      timeout: float = FREE_TIMEOUT) -> None:
+    """Delete namespaces and wait until the kernel has freed them.
+
+    ``ip netns del`` returns at once; the kernel frees namespaces later, in batches, one
+    batch after the other (one worker). A namespace's id in the initial namespace goes
+    when its batch starts. So each namespace gets an id first, and once those are gone
+    (their batch has started) a throwaway namespace ``sentinel`` is deleted the same way:
+    its id goes when the next batch starts, after ours has freed everything."""
     if not names:
         return
+    deadline = time.monotonic() + timeout
+    _delete_watched(names, deadline)
+    batch([f"netns add {sentinel}"])
+    _delete_watched([sentinel], deadline)
+
+
+def _delete_watched(names: list[str], deadline: float) -> None:
+    """Give ``names`` namespace ids, delete them, wait until the ids are gone."""
     batch((f"netns set {n} auto" for n in names), tolerant=True)
     ids = _nsids(set(names))
     batch((f"netns del {n}" for n in names), tolerant=True)
-    deadline = time.monotonic() + timeout
-    while ids & set(_nsids(None)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while ids & _nsids(None) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _nsids(names: set[str] | None) -> set[str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from ipaddress import IPv4Interface
 from typing import Any, ClassVar, TypeAlias
 
@@ -160,6 +160,8 @@ KernelObject: TypeAlias = Namespace | Sysctl | Bridge | Veth | Address | Route
 #: Creation order (deletion runs it backwards): a thing exists before what sits on it.
 KINDS: tuple[type[KernelObject], ...] = (Namespace, Sysctl, Bridge, Veth, Address, Route)
 _BY_KIND: dict[str, type[KernelObject]] = {k.kind: k for k in KINDS}
+_FIELDS: dict[type[KernelObject], tuple[str, ...]] = {
+    k: tuple(f.name for f in fields(k)) for k in KINDS}
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,10 @@ class Blueprint:
         return len(self.objects)
 
     def to_json(self) -> list[dict[str, Any]]:
-        """A list of plain objects (the record's private part), in key order."""
-        return [{"kind": o.kind, **asdict(o)} for _, o in sorted(self.objects.items())]
+        """A list of plain objects (the record's private part), in key order (fields
+        read by name: ``dataclasses.asdict`` deep-copies, ten times slower)."""
+        return [{"kind": o.kind, **{f: getattr(o, f) for f in _FIELDS[type(o)]}}
+                for _, o in sorted(self.objects.items())]
 
     @classmethod
     def from_json(cls, items: Iterable[Mapping[str, Any]]) -> Blueprint:

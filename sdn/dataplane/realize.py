@@ -64,7 +64,7 @@ class Applied:
             if found is not None:
                 p = found.private
                 return cls(Blueprint.from_json(p.get("blueprint", [])),
-                           {ns: Ruleset.from_json(r) for ns, r in p.get("nft", {}).items()},
+                           {ns: nftgen.Ruleset.from_json(r) for ns, r in p.get("nft", {}).items()},
                            frozenset(p.get("dirty", [])), p.get("arp"))
         except (KeyError, TypeError, ValueError, AttributeError):
             pass
@@ -124,10 +124,16 @@ def realize(state: str, load: Loader, *, clusters: frozenset[str] | None = None,
         record.save(tag, dataclasses.replace(kept, private=pending.to_json()))
     kernel.apply(d, progress)
     kernel.apply_nft(scripts, progress)
-    done = Applied(wanted, wanted_nft, frozenset(), arp)
-    realized = Realized.of(layout, state, revision, done.to_json())
+    changes = d.changes + _nft_changes(old_nft, wanted_nft)
+    if found is not None and not touched and not applied.dirty and arp == applied.arp \
+            and changes == Changes():  # what the record says is what was applied
+        same = Realized.of(layout, state, revision, found.private)
+        if same == found:
+            return Outcome(found, changes)
+    realized = Realized.of(layout, state, revision,
+                           Applied(wanted, wanted_nft, frozenset(), arp).to_json())
     record.save(tag, realized)
-    return Outcome(realized, d.changes + _nft_changes(old_nft, wanted_nft))
+    return Outcome(realized, changes)
 
 
 def _scripts(old: Mapping[str, Ruleset], new: Mapping[str, Ruleset],
@@ -162,7 +168,7 @@ def teardown(state: str, progress: Progress = lambda _msg: None) -> int:
     names = kernel.owned_namespaces(prefix)
     if names:
         progress(f"removing {len(names)} namespaces")
-    kernel.delete_namespaces(names)
+    kernel.delete_namespaces(names, f"{prefix}freed")
     found = record.load(tag)
     if found is not None:
         kernel.restore_arp_limit(found.private.get("arp"))

@@ -98,7 +98,7 @@ def save(tag: str, realized: Realized) -> Path:
     body = {"state": realized.state, **realized.public(), "private": realized.private}
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{tag}.",
                                      delete=False) as out:
-        json.dump(body, out, sort_keys=True)
+        out.write(json.dumps(body, sort_keys=True))  # dumps: C-encoded, dump is not
     os.replace(out.name, path)
     return path
 

@@ -178,9 +178,12 @@ def test_a_pod_reaches_the_outside_address(realized: Realized) -> None:
 
 
 def test_a_second_realize_changes_nothing(realized: Realized) -> None:
+    saved = record.record_path(owner_tag(realized.state))
+    stamp = saved.stat().st_mtime_ns
     again = _realize(realized.state)
     assert again["changes"] == {"created": 0, "updated": 0, "deleted": 0}
     assert again["ports"] == realized.answer["ports"]
+    assert saved.stat().st_mtime_ns == stamp  # nothing changed: the record not rewritten
 
 
 def test_realize_is_never_answered_by_the_daemon() -> None:
@@ -264,6 +267,7 @@ def test_not_root_is_a_coded_error_and_nothing_is_made(fresh: Fresh, run_dir: Pa
     pytest.param("unknown-cluster", "UNKNOWN_CLUSTER nope"),
     pytest.param("unknown-namespace", "UNKNOWN_NAMESPACE nope"),
     pytest.param("missing-state", "STATE_NOT_FOUND"),
+    pytest.param("teardown-of-a-cluster", "BAD_ARGUMENT: --teardown removes everything"),
 ])
 def test_a_host_or_request_that_cannot_be_served_makes_nothing(
         tmp_path: Path, fresh: Fresh, monkeypatch: pytest.MonkeyPatch,
@@ -283,6 +287,8 @@ def test_a_host_or_request_that_cannot_be_served_makes_nothing(
                 "ip saddr vmap @egress", "ip saddr vmap @egress\n    jump no_such_chain"))
         elif breakage == "missing-state":
             state.unlink()
+        elif breakage == "teardown-of-a-cluster":
+            extra = ["--teardown", "--cluster", "k8s-cluster"]
         else:
             extra = ["--cluster" if breakage == "unknown-cluster" else "--namespace", "nope"]
         status, out, err = sdn_run("realize", "--state", state, *extra)
@@ -360,3 +366,114 @@ def test_a_namespace_realized_alone_then_the_rest_keeps_its_pods(
     finally:
         sdn_run("realize", "--teardown", "--state", state)
     assert host_snapshot(prefix) == before
+
+
+def _arp_limits() -> dict[str, int]:
+    folder = Path("/proc/sys/net/ipv4/neigh/default")
+    return {n: int((folder / n).read_text()) for n in ("gc_thresh1", "gc_thresh2",
+                                                       "gc_thresh3")}
+
+
+def test_a_big_segment_raises_the_arp_limit_until_teardown(tmp_path: Path,
+                                                           run_dir: Path) -> None:
+    from tests.support.clusters import deployment, namespace, sync_generated
+
+    state = tmp_path / "big.db"
+    pools = {"external_ip_pools": [{"id": "ip-pool-snat", "cidr": "198.51.100.0/24"}],
+             "external_ip_pools_lb": [{"id": "ip-pool-lb", "cidr": "203.0.113.0/24"}]}
+    sync_generated(state, [namespace("big"), deployment("big", "web", 24)], **pools)
+    before = _arp_limits()
+    prefix = netns_prefix(owner_tag(state))
+    try:
+        answer = _realize(state)
+        assert len(answer["ports"]) >= 24
+        during = _arp_limits()
+        if before["gc_thresh2"] < 24 * 25:  # 24 pods that all talk on one segment
+            assert during["gc_thresh2"] >= 24 * 25 and during["gc_thresh3"] > \
+                during["gc_thresh2"]
+            kept = record.load(owner_tag(state))
+            assert kept is not None and kept.private["arp"]["original"] == before
+        else:
+            assert during == before
+    finally:
+        sdn_run("realize", "--teardown", "--state", state)
+    assert _arp_limits() == before
+    assert host_snapshot(prefix).namespaces == ()
+
+
+class FakeNft:
+    """The nftgen interface with one table per router namespace whose text a test sets
+    (``text``; None: no tables): realize's nftables plumbing, whatever the generator."""
+
+    text: str | None = None
+
+    @dataclass(frozen=True)
+    class Ruleset:
+        table: str
+
+        def to_json(self) -> dict[str, Any]:
+            return {"table": self.table}
+
+        @classmethod
+        def from_json(cls, obj: dict[str, Any]) -> Any:
+            return cls(obj["table"])
+
+    @classmethod
+    def rulesets(cls, inv: Inventory, layout: Any, firewall: Any) -> dict[str, Any]:
+        if cls.text is None:
+            return {}
+        return {r.netns: cls.Ruleset(cls.text) for r in layout.routers.values()}
+
+    @staticmethod
+    def transaction(old: Any, new: Any) -> str:
+        if old == new:
+            return ""
+        drop = "delete table inet sdn_fake\n" if old is not None else ""
+        return drop + (new.table if new is not None else "")
+
+    @staticmethod
+    def count(old: Any, new: Any) -> int:
+        return 0 if old == new else 1
+
+
+def _fake_table(chains: int) -> str:
+    body = "".join(f"  chain c{i} {{\n    counter\n  }}\n" for i in range(chains))
+    return f"table inet sdn_fake {{\n{body}}}\n"
+
+
+def _tables(netns: str) -> str:
+    import subprocess
+
+    return subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "tables"],
+                          text=True, capture_output=True, check=True).stdout
+
+
+def test_each_router_gets_its_nftables_in_one_transaction_and_only_changes(
+        fresh: Fresh, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdn.dataplane import realize as realize_module
+
+    monkeypatch.setattr(realize_module, "nftgen", FakeNft)
+    monkeypatch.setattr(FakeNft, "text", _fake_table(1))
+    state = fresh.state
+    try:
+        first = _realize(state)
+        routers = [g["netns"] for g in first["gateways"]]
+        assert all(_tables(ns) == "table inet sdn_fake\n" for ns in routers)
+        assert _realize(state)["changes"] == {"created": 0, "updated": 0, "deleted": 0}
+        monkeypatch.setattr(FakeNft, "text", _fake_table(2))
+        assert _realize(state)["changes"] == {"created": 0, "updated": len(routers),
+                                              "deleted": 0}
+        monkeypatch.setattr(FakeNft, "text", "table inet sdn_fake { chain c { jump nowhere"
+                                             "\n}\n}\n")
+        code, _, err = sdn_run("realize", "--state", state)
+        assert code == 2 and err.startswith("error: DATAPLANE_APPLY_FAILED: nft in "), err
+        monkeypatch.setattr(FakeNft, "text", _fake_table(3))
+        again = _realize(state)  # the routers the failure touched, rebuilt whole
+        assert again["ports"] == first["ports"]
+        assert all("sdn_fake" in _tables(ns) for ns in routers)
+        monkeypatch.setattr(FakeNft, "text", None)
+        assert _realize(state)["changes"]["deleted"] == len(routers)
+        assert all(_tables(ns) == "" for ns in routers)
+    finally:
+        sdn_run("realize", "--teardown", "--state", state)
+    assert host_snapshot(fresh.prefix) == fresh.before
