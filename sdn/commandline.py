@@ -211,6 +211,14 @@ def non_negative(text: str) -> int:
     return value
 
 
+def positive_count(text: str) -> int:
+    """An argparse type: a count, 1 or more."""
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
+    return value
+
+
 def positive_seconds(text: str) -> float:
     """An argparse type: a duration in seconds, more than 0."""
     try:

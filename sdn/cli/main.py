@@ -7,13 +7,21 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
-from sdn.cli.options import KIND_NAMES, PROTOCOLS, SEVERITIES, STRUCTURED, add_flow_options
+from sdn.cli.options import (
+    KIND_NAMES,
+    PROTOCOLS,
+    SEVERITIES,
+    STRUCTURED,
+    VERIFY_PROTOCOLS,
+    add_flow_options,
+)
 from sdn.commandline import (
     Parser,
     add_version,
     lazy_command,
     non_negative,
     port_number,
+    positive_count,
     positive_seconds,
     run_command,
     state_option,
@@ -27,7 +35,8 @@ OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
 
 #: The commands that only read the state: the state's daemon answers them when it runs
 #: (``sdn daemon``). Writers (``apply``, ``delete``, ``profile``) never go through it, nor
-#: does ``realize``, which changes this host's kernel (as root) rather than answering.
+#: does ``realize``, which changes this host's kernel (as root) rather than answering,
+#: nor ``verify``, which sends packets as root from the realized namespaces.
 QUESTIONS = frozenset({"show", "ipam", "topology", "validate", "reach", "explain",
                        "traceflow", "path", "lint", "lb", "clusters"})
 
@@ -255,6 +264,23 @@ def _add_inventory(sub: Commands, common: Parser) -> None:
     val.set_defaults(run=_run("show_cmd", "validate"))
 
 
+def _add_verify(sub: Commands, common: Parser) -> None:
+    verify = sub.add_parser("verify", parents=[common],
+                            help="real packets between the realized pods, compared with the "
+                                 "simulator (root; after sdn realize)")
+    verify.add_argument("--protocol", choices=VERIFY_PROTOCOLS, default="TCP", type=str.upper)
+    verify.add_argument("--port", type=port_number, action="append",
+                        help="port to probe (repeatable; needed for TCP and UDP)")
+    verify.add_argument("--namespace", "-n", action="append",
+                        help="only pods of these namespaces (unknown: UNKNOWN_NAMESPACE)")
+    verify.add_argument("--sample", type=positive_count, metavar="N",
+                        help="probe N ordered pairs drawn at random (default: every pair)")
+    verify.add_argument("--seed", type=int, metavar="S",
+                        help="the draw of --sample (default 0: the same pairs every time)")
+    _output(verify)
+    verify.set_defaults(run=_run("verify_cmd", "run"))
+
+
 def _add_daemon(sub: Commands, common: Parser) -> None:
     daemon = sub.add_parser("daemon", parents=[common],
                             help="a resident process that answers this state's questions "
@@ -294,7 +320,7 @@ def _add_realize(sub: Commands, common: Parser) -> None:
 #: Every command's parser, in the order ``sdn --help`` lists them.
 COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_explain,
             _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory, _add_daemon,
-            _add_realize)
+            _add_realize, _add_verify)
 
 
 def _parser() -> argparse.ArgumentParser:

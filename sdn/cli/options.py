@@ -10,7 +10,8 @@ import argparse
 
 from sdn.commandline import STRUCTURED
 
-__all__ = ["KIND_NAMES", "PROTOCOLS", "SEVERITIES", "STRUCTURED", "add_flow_options"]
+__all__ = ["KIND_NAMES", "PROTOCOLS", "SEVERITIES", "STRUCTURED", "VERIFY_PROTOCOLS",
+           "add_flow_options"]
 
 #: ``sdn show``'s kinds, in ``sdn.model.KINDS``'s order (the keys of that mapping).
 KIND_NAMES = (
@@ -22,6 +23,8 @@ KIND_NAMES = (
 SEVERITIES = ("error", "warning", "info")
 #: The protocols a flow question takes (``sdn.cli.policy_cmd.PROTOCOLS``).
 PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMP")
+#: The protocols ``sdn verify`` probes with (``sdn.dataplane.probe.PROBE_PROTOCOLS``).
+VERIFY_PROTOCOLS = ("TCP", "UDP", "ICMP")
 
 
 def add_flow_options(p: argparse.ArgumentParser) -> None:

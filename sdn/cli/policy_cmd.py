@@ -19,6 +19,8 @@ from sdn.cli.questions import (
     decision_json,
     http_request,
     load_context,
+    pod_names,
+    pod_ports,
     rule_of,
 )
 from sdn.errors import SdnError
@@ -32,21 +34,6 @@ from sdn.traceflow.verdicts import Answer, LegVerdict, judge
 PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMP")
 
 
-def _pods(ctx: TraceContext, cluster: str | None,
-          namespaces: list[str] | None) -> dict[str, tuple[str, str, str]]:
-    """Pod ports by path: (cluster, namespace, pod), filtered (from the context's lookups:
-    no port is parsed to be listed)."""
-    return {path: (c, ns, pod) for path, c, ns, pod in ctx.lookups.pods
-            if not (cluster and c != cluster) and not (namespaces and ns not in namespaces)}
-
-
-def _names(pods: dict[str, tuple[str, str, str]]) -> dict[str, str]:
-    """``ns/pod``, or ``cluster/ns/pod`` when pods of several clusters are shown."""
-    several = len({c for c, _, _ in pods.values()}) > 1
-    return {path: (f"{c}/{ns}/{pod}" if several else f"{ns}/{pod}")
-            for path, (c, ns, pod) in pods.items()}
-
-
 @answers
 def reach(args: argparse.Namespace) -> int:
     """The allowed pod pairs per port; with ``--dst``, who reaches that target."""
@@ -55,10 +42,10 @@ def reach(args: argparse.Namespace) -> int:
                        code="BAD_ARGUMENT", obj="--src")
     ctx = load_context(args)
     dfw = ctx.dfw
-    pods = _pods(ctx, args.cluster, args.namespace)
+    pods = pod_ports(ctx, args.cluster, args.namespace)
     if args.dst is not None:
         return _reach_target(args, ctx, pods)
-    names = _names(pods)
+    names = pod_names(pods)
     found = dfw.endpoints_of(pods)
     by_index = {ep.index: names[path] for path, ep in found.items() if ep.index is not None}
     chosen = sorted(by_index, key=lambda i: by_index[i])
@@ -177,7 +164,7 @@ def _reach_target(args: argparse.Namespace, ctx: TraceContext,
                   pods: dict[str, tuple[str, str, str]]) -> int:
     """``reach --dst``: each source (``--src``, else every chosen pod) to one target, per
     backend, with the rule that decided."""
-    names = _names(pods)
+    names = pod_names(pods)
     http = http_request(args)
     if args.src is not None:
         sources = [resolve_source(ctx, args.src, args.cluster)]

@@ -65,6 +65,22 @@ def load_revision(args: argparse.Namespace) -> tuple[TraceContext, int]:
     return index.trace_context(getattr(args, "default_action", "ALLOW")), index.key.revision
 
 
+def pod_ports(ctx: TraceContext, cluster: str | None,
+              namespaces: list[str] | None) -> dict[str, tuple[str, str, str]]:
+    """Pod ports by path: (cluster, namespace, pod), filtered by ``cluster`` and
+    ``namespaces`` (from the context's lookups: no port is parsed to be listed). Shared by
+    ``reach`` and ``verify``, so both name and choose pods alike."""
+    return {path: (c, ns, pod) for path, c, ns, pod in ctx.lookups.pods
+            if not (cluster and c != cluster) and not (namespaces and ns not in namespaces)}
+
+
+def pod_names(pods: dict[str, tuple[str, str, str]]) -> dict[str, str]:
+    """``ns/pod``, or ``cluster/ns/pod`` when pods of several clusters are shown."""
+    several = len({c for c, _, _ in pods.values()}) > 1
+    return {path: (f"{c}/{ns}/{pod}" if several else f"{ns}/{pod}")
+            for path, (c, ns, pod) in pods.items()}
+
+
 def http_request(args: argparse.Namespace) -> HttpRequest:
     """``--http-host`` / ``--http-path`` (defaults: the VIP as Host, ``/``)."""
     path = args.http_path or "/"

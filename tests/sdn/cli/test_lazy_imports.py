@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, list[str]]] = {
     "sdn apply --help": ("sdn", ["apply", "--help"]),
     "sdn daemon start --help": ("sdn", ["daemon", "start", "--help"]),
     "sdn realize --help": ("sdn", ["realize", "--help"]),
+    "sdn verify --help": ("sdn", ["verify", "--help"]),
+    "sdn verify --sample 0": ("sdn", ["verify", "--sample", "0"]),
     "sdn (no command)": ("sdn", []),
     "sdn show bogus": ("sdn", ["show", "bogus"]),
     "sdn reach --port 0": ("sdn", ["reach", "--port", "0"]),
@@ -109,6 +111,7 @@ def test_every_lazy_command_names_a_function_that_exists() -> None:
 
 def test_the_parsers_choices_are_their_modules_own() -> None:
     from sdn.cli import options, policy_cmd
+    from sdn.dataplane.probe import PROBE_PROTOCOLS
     from sdn.model import KINDS
     from sdn.policy.lint import SEVERITIES
     from sdn.render.output import STRUCTURED
@@ -116,6 +119,7 @@ def test_the_parsers_choices_are_their_modules_own() -> None:
     assert tuple(KINDS) == options.KIND_NAMES
     assert options.SEVERITIES == SEVERITIES
     assert options.PROTOCOLS == policy_cmd.PROTOCOLS
+    assert options.VERIFY_PROTOCOLS == PROBE_PROTOCOLS
     assert options.STRUCTURED == STRUCTURED
 
 
