@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from sdn.cli.filters import check_scope
 from sdn.cli.questions import answers, open_index, pod_names, pod_ports
-from sdn.dataplane import probe, record
+from sdn.dataplane import kernel, probe, record
 from sdn.dataplane.layout import owner_tag
 from sdn.dataplane.verify import Flow, Pod, choose_pairs, flows, neighbours, report, simulate
 from sdn.errors import SdnError
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
                      for f in chosen if (p := f.port) is not None}
         if chosen:
             step("waiting for bridge ports to forward")
-            probe.settle(realized.gateways.values())
+            kernel.settle(realized.gateways.values())
         with probe.listening(listeners):
             outcomes = probe.probe_all(
                 [f.probe() for f in chosen],

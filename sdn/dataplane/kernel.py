@@ -17,6 +17,7 @@ failed run touched as dirty and the next realize rebuilds those whole (:func:`re
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 import subprocess
@@ -54,6 +55,8 @@ _ARP_DIR = "net/ipv4/neigh/default"
 WORKERS = 4
 #: How long a teardown waits for the kernel to free the namespaces it deleted.
 FREE_TIMEOUT = 30.0
+#: Seconds to wait for bridge ports still coming up (:func:`settle`).
+SETTLE_TIMEOUT = 2.0
 
 Progress = Callable[[str], None]
 
@@ -256,6 +259,35 @@ def _update(jobs: dict[str, list[str]], old: KernelObject, new: KernelObject) ->
             jobs[new.peer_netns].append(_peer_state(new))
     elif isinstance(new, Route):
         jobs[new.netns].append(_route(new))
+
+
+def settle(namespaces: Iterable[str], timeout: float = SETTLE_TIMEOUT,
+           ports: Callable[[str], list[str]] | None = None) -> list[str]:
+    """Wait (at most ``timeout`` seconds) until every administratively up bridge port in
+    ``namespaces`` forwards, and return the namespaces where some port still does not.
+
+    Why: the kernel's link watch batches carrier changes, so a veth just set up leaves
+    its bridge port disabled for up to a second: traffic sent through it at once (a
+    verify, a live trace, a user's own test right after ``sdn realize``) would be lost.
+    ``sdn realize`` waits before it returns; ``sdn verify`` checks again before probing.
+    Waiting only observes: a port whose pod set its interface down stays down."""
+    states = ports or bridge_port_states
+    deadline = time.monotonic() + timeout
+    pending = sorted(set(namespaces))
+    while True:
+        pending = [ns for ns in pending if any(s != "forwarding" for s in states(ns))]
+        if not pending or time.monotonic() >= deadline:
+            return pending
+        time.sleep(0.05)
+
+
+def bridge_port_states(netns: str) -> list[str]:
+    """The STP state of every administratively up bridge port in ``netns`` (``bridge -j
+    link``); a port set down on purpose (a port whose admin state is DOWN) is left out."""
+    out = subprocess.run(["bridge", "-j", "-n", netns, "link", "show"], text=True,
+                         capture_output=True, check=False).stdout
+    return [str(port.get("state")) for port in json.loads(out or "[]")
+            if "UP" in port.get("flags", ())]
 
 
 def write_sysctls(sysctls: Iterable[Sysctl]) -> None:

@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import json
 import os
 import select
 import signal
 import socket
 import struct
-import subprocess
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -52,8 +50,6 @@ PROBE_PROTOCOLS = ("TCP", "UDP", "ICMP")
 DEFAULT_TIMEOUT = 0.8
 #: Probes in flight at once (the spike: 2,000 in flight was fastest; 500 twice slower).
 DEFAULT_PARALLEL = 2000
-#: Seconds to wait for bridge ports still coming up before probing (:func:`settle`).
-SETTLE_TIMEOUT = 2.0
 #: Where named network namespaces are (``ip netns`` and pyroute2 both put them here).
 NETNS_DIR = Path("/run/netns")
 #: The host-global ARP table's hard limit (settable only in the initial namespace).
@@ -160,32 +156,6 @@ def check_neighbour_room(needed: int, limit: Callable[[], int] = neighbour_limit
                           f"is {have}: run sdn realize (it raises it for the realized "
                           f"pods), or probe fewer pairs (--sample, --namespace)",
                           code="NEIGHBOUR_TABLE_TOO_SMALL", obj=GC_THRESH3_SYSCTL)
-
-
-def settle(namespaces: Iterable[str], timeout: float = SETTLE_TIMEOUT,
-           ports: Callable[[str], list[str]] | None = None) -> list[str]:
-    """Wait (at most ``timeout`` seconds) until every bridge port in ``namespaces``
-    forwards, and return the namespaces where some port still does not.
-
-    A realize that has just returned may leave the first port of a bridge disabled for up
-    to a second (the kernel's link watch batches carrier changes): probes sent through it
-    at once would time out and be reported as drops. Waiting only observes; a port that
-    stays down (a pod interface set down) stays down, and shows up in the probes."""
-    states = ports or _bridge_port_states
-    deadline = time.monotonic() + timeout
-    pending = sorted(set(namespaces))
-    while True:
-        pending = [ns for ns in pending if any(s != "forwarding" for s in states(ns))]
-        if not pending or time.monotonic() >= deadline:
-            return pending
-        time.sleep(0.05)
-
-
-def _bridge_port_states(netns: str) -> list[str]:
-    """The STP state of every bridge port in ``netns`` (``bridge -j link``)."""
-    out = subprocess.run(["bridge", "-j", "-n", netns, "link", "show"], text=True,
-                         capture_output=True, check=False).stdout
-    return [str(port.get("state")) for port in json.loads(out or "[]")]
 
 
 # --- listeners ---------------------------------------------------------------------------

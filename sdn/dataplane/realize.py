@@ -27,7 +27,7 @@ from sdn.dataplane import kernel, nftgen, record
 from sdn.dataplane.kernel import Progress
 from sdn.dataplane.layout import Layout, netns_prefix, owner_tag
 from sdn.dataplane.nftgen import Ruleset
-from sdn.dataplane.plan import Blueprint, Changes, blueprint, diff, neighbours
+from sdn.dataplane.plan import Blueprint, Changes, Diff, Veth, blueprint, diff, neighbours
 from sdn.dataplane.record import Realized
 from sdn.model import Inventory
 from sdn.policy.firewall import Firewall
@@ -124,6 +124,7 @@ def realize(state: str, load: Loader, *, clusters: frozenset[str] | None = None,
         record.save(tag, dataclasses.replace(kept, private=pending.to_json()))
     kernel.apply(d, progress)
     kernel.apply_nft(scripts, progress)
+    kernel.settle(_bridged(d))  # traffic sent right after this returns gets through
     changes = d.changes + _nft_changes(old_nft, wanted_nft)
     if found is not None and not touched and not applied.dirty and arp == applied.arp \
             and changes == Changes():  # what the record says is what was applied
@@ -134,6 +135,12 @@ def realize(state: str, load: Loader, *, clusters: frozenset[str] | None = None,
                            Applied(wanted, wanted_nft, frozenset(), arp).to_json())
     record.save(tag, realized)
     return Outcome(realized, changes)
+
+
+def _bridged(d: Diff) -> set[str]:
+    """The namespaces where a bridge port was made or changed (the ones to wait for)."""
+    changed = [*d.create, *(new for _, new in d.update)]
+    return {o.peer_netns for o in changed if isinstance(o, Veth) and o.peer_master}
 
 
 def _scripts(old: Mapping[str, Ruleset], new: Mapping[str, Ruleset],

@@ -15,8 +15,6 @@ import dataclasses
 import importlib.util
 import json
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,30 +142,12 @@ def realized(needs_root_dataplane: None,
         sync_sample(state, str(cluster))
         code, out, err = run_main(sdn.cli.main, "realize", "--state", state)
         assert code == 0, out + err
-        _settled(state)
         yield state
     finally:
         run_main(sdn.cli.main, "realize", "--teardown", "--state", state)
         patch.undo()
     assert not any(Path("/run/netns").glob(netns_prefix(owner_tag(state)) + "*"))
     assert handmade_net.our_monitors() == []
-
-
-def _settled(state: Path, within: float = 3.0) -> None:
-    """Wait until every realized link has its carrier. The kernel's link watch reports a
-    new veth's carrier up to a second late when many links were just made, and until then
-    the bridge does not forward to that port (measured: a node's port 0.8 s after
-    ``sdn realize`` returned); the tests trace what a settled data plane does."""
-    realized_ = record.load(owner_tag(state))
-    assert realized_ is not None
-    namespaces = sorted(set(realized_.gateways.values()))
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        links = "".join(subprocess.run(["ip", "-n", ns, "-br", "link"], capture_output=True,
-                                       text=True, check=False).stdout for ns in namespaces)
-        if "NO-CARRIER" not in links and " DOWN " not in links:
-            return
-        time.sleep(0.05)
 
 
 def _compare(state: Path, src: str, dst: str, *extra: object) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sdn.dataplane import probe
+from sdn.dataplane import kernel, probe
 from sdn.dataplane.probe import Listener, Probe, probe_all
 from sdn.errors import SdnError
 from tests.sdn.dataplane.verify_lab import children, hosts_on_a_bridge, in_netns
@@ -190,16 +190,16 @@ def test_settling_waits_for_ports_coming_up_and_gives_up_on_ports_down() -> None
         return ["forwarding", "disabled" if calls[netns] < 3 else "forwarding"]
 
     start = time.monotonic()
-    assert probe.settle(["coming-up", "up-later"], timeout=5, ports=states) == []
+    assert kernel.settle(["coming-up", "up-later"], timeout=5, ports=states) == []
     assert calls == {"coming-up": 3, "up-later": 3} and time.monotonic() - start < 1
     start = time.monotonic()
-    assert probe.settle(["coming-up", "down"], timeout=0.2, ports=states) == ["down"]
+    assert kernel.settle(["coming-up", "down"], timeout=0.2, ports=states) == ["down"]
     assert 0.2 <= time.monotonic() - start < 1
-    assert probe.settle([], ports=states) == []
+    assert kernel.settle([], ports=states) == []
 
 
 def test_bridge_port_states_are_read_from_the_namespace(lab: Lab) -> None:
     """The lab's bridge has three ports, all forwarding; a pod namespace has none."""
     bridge = lab.ns["a"].rsplit("-", 1)[0] + "-br"
-    assert probe.settle([bridge, lab.ns["a"]], timeout=2) == []
-    assert sorted(probe._bridge_port_states(bridge)) == ["forwarding"] * 3
+    assert kernel.settle([bridge, lab.ns["a"]], timeout=2) == []
+    assert sorted(kernel.bridge_port_states(bridge)) == ["forwarding"] * 3

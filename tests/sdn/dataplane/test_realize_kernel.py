@@ -477,3 +477,15 @@ def test_each_router_gets_its_nftables_in_one_transaction_and_only_changes(
     finally:
         sdn_run("realize", "--teardown", "--state", state)
     assert host_snapshot(fresh.prefix) == fresh.before
+
+
+def test_every_bridge_port_forwards_when_realize_returns(fresh: Fresh) -> None:
+    """No waiting here: a user's traffic right after ``sdn realize`` gets through (the
+    kernel reports a new veth's carrier up to a second late; realize waits for it)."""
+    try:
+        answer = _realize(fresh.state)
+        states = [s for g in answer["gateways"] for s in kernel.bridge_port_states(g["netns"])]
+        assert len(states) == len(answer["ports"]) and set(states) == {"forwarding"}
+    finally:
+        sdn_run("realize", "--teardown", "--state", fresh.state)
+    assert host_snapshot(fresh.prefix) == fresh.before
