@@ -13,12 +13,10 @@ says what the write would have changed (:mod:`ncp.reconcile.plan`).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from ncp.translate.provisioning import ClusterObjects, Provisioned
 from ncp.translate.settings import ClusterSettings, cluster_settings
 from ncp.translate.workloads import expand_workloads, node_names
 from sdn.errors import Problem
+from sdn.gcpause import gc_paused
 from sdn.ipam import Hold
 from sdn.model import Inventory, PolicyResource
 from sdn.model.checks import validate_inventory
@@ -326,20 +325,6 @@ def sync_cluster(
     with gc_paused():
         return _sync(store, paths, manifests, config, profile, now, progress,
                      full=full, allow_empty=allow_empty, dry_run=dry_run, keep=keep_inventory)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for the duration: a sync allocates millions of
-    objects that make no cycles, and each full collection walks every one of them again
-    (a fifth of a large sync's time went there)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | None,
