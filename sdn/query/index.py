@@ -41,7 +41,6 @@ still answers, without saving.
 
 from __future__ import annotations
 
-import gc
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from types import TracebackType
@@ -50,6 +49,7 @@ from typing import TypeGuard
 import networkx as nx
 
 from sdn.errors import Problem
+from sdn.gcpause import gc_paused
 from sdn.graph import (
     GraphLinks,
     Relation,
@@ -169,15 +169,10 @@ class QueryIndex:
         The collector is paused while the graph is read and rebuilt: its tens of
         thousands of new dicts and tuples would set off full collections over everything
         this process holds, several times the cost of the reading itself."""
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             loaded = self._load("topology", _TOPOLOGY_CLASSES)
             if _is_links(loaded):
                 return graph_from_links(loaded)
-        finally:
-            if paused:
-                gc.enable()
         graph = build_graph(self.inventory())
         self._save("topology", graph_links(graph), _TOPOLOGY_CLASSES)
         return graph

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
-import gc
 import hashlib
 import io
 import json
@@ -40,6 +39,8 @@ from dataclasses import asdict, dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
+
+from sdn.gcpause import gc_paused
 
 #: The first field of every header: this is one of our index files.
 MAGIC = "sdn-query-index"
@@ -159,13 +160,8 @@ def loads(payload: bytes, allowed: frozenset[tuple[str, str]]) -> Any:
     The cyclic garbage collector is paused meanwhile: loading a part builds hundreds of
     thousands of objects and no cycle, and each collection on the way walked them all
     again (the lookups at 100,000 pods loaded in twice the time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _Unpickler(payload, allowed).load()
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def read(folder: Path, part: str, key: Key, allowed: frozenset[tuple[str, str]]) -> Any:
