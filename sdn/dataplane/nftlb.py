@@ -12,8 +12,10 @@ translates them (:mod:`sdn.traceflow.walk` step 5, :mod:`sdn.traceflow.outside`)
   on its uplink go to ``vips_outside``: its VIPs, translated the same way; when the pool's
   ``snat_translation`` is ``LBSnatAutoMap``, ``lb_post`` (nat postrouting, priority 90:
   before namespace SNAT) translates the source to the Tier-1's transit address, as NSX's
-  automap does. (The simulator evaluates the member's DFW with the client's address
-  instead: :mod:`sdn.traceflow.outside` point 3.)
+  automap does and the simulator has it (:mod:`sdn.traceflow.outside` point 3). A pod's
+  packet to such a VIP is translated at its own router without SNAT (first point), as the
+  simulator's east-west walk has it too; on NSX it would reach the LB on the Tier-1's
+  service router and be automapped there.
 
 One rule per (virtual server, address, protocol) with its ports, ``comment "lb <vs id>"``:
 ``dnat`` to the pool's members, each with its port (the Service's target port; a member
