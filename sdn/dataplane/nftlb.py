@@ -88,6 +88,11 @@ def lb_tables(ctx: TraceContext, layout: Layout,
     return out
 
 
+def outside_netns(ctx: TraceContext, layout: Layout) -> set[str]:
+    """The namespaces translating VIPs for clients outside NSX (their Tier-1s')."""
+    return set(_outside_by_netns(ctx, layout))
+
+
 def _outside_by_netns(ctx: TraceContext, layout: Layout) -> dict[str, tuple[_Hits, str]]:
     """Per LB Tier-1 namespace reachable from outside: its VIPs and transit address."""
     found: dict[str, dict[tuple[IPv4Address, int, str],
