@@ -4,7 +4,6 @@ first few packets to one destination with TTL exceeded and then one a second."""
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from collections.abc import Iterator
@@ -13,10 +12,10 @@ from typing import Any
 
 import pytest
 
-import sdn.cli
 from sdn.dataplane.layout import OUTSIDE_ADDRESS
-from tests.support.cli_runs import run_main, sync_sample
+from tests.support.cli_runs import sync_sample
 from tests.support.dataplane import needs_root_dataplane
+from tests.support.dataplane import realized as realized_state
 
 __all__ = ["needs_root_dataplane"]  # the fixture, used by name
 
@@ -30,13 +29,8 @@ def realized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     state = tmp_path / "state.db"
     sync_sample(state, "guestbook")
     monkeypatch.setenv("SDN_RUN_DIR", str(tmp_path / "run"))
-    try:
-        code, out, err = run_main(sdn.cli.main, "realize", "--state", state, "-o", "json")
-        assert code == 0, err
-        answer: dict[str, Any] = json.loads(out)
+    with realized_state(state) as answer:
         yield answer
-    finally:
-        run_main(sdn.cli.main, "realize", "--teardown", "--state", state)
 
 
 def _time_exceeded(netns: str, dst: str, count: int, wait: float = 2.0) -> int:

@@ -15,7 +15,7 @@ import select
 import shutil
 import socket
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from sdn.model import Inventory, LBService, LBVirtualServer
 from sdn.store import Store
 from tests.support.cli_runs import TOPOLOGIES, run_main, sync_sample
 from tests.support.dataplane import needs_root_dataplane
+from tests.support.dataplane import realized as realized_state
 
 __all__ = ["needs_root_dataplane"]  # the fixture, used by name
 
@@ -148,25 +149,13 @@ def _seen_by_members(ports: list[dict[str, Any]], src_netns: str, vip: str,
         return str(peer[0])
 
 
-@contextmanager
-def _realize(state: Path) -> Iterator[dict[str, Any]]:
-    """``sdn realize`` of ``state`` (its answer), torn down afterwards."""
-    try:
-        code, out, err = run_main(sdn.cli.main, "realize", "--state", state, "-o", "json")
-        assert code == 0, err
-        answer: dict[str, Any] = json.loads(out)
-        yield answer
-    finally:
-        run_main(sdn.cli.main, "realize", "--teardown", "--state", state)
-
-
 @pytest.fixture(params=[pytest.param(tuple(c.values), id=c.id) for c in CASES])
 def realized(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
              needs_root_dataplane: None) -> Iterator[tuple[Path, dict[str, Any], str]]:
     cidr, disposition = request.param
     state = _state(tmp_path, cidr)
     monkeypatch.setenv("SDN_RUN_DIR", str(tmp_path / "run"))
-    with _realize(state) as answer:
+    with realized_state(state) as answer:
         yield state, answer, disposition
 
 
@@ -176,7 +165,7 @@ def guestbook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     state = tmp_path / "state.db"
     sync_sample(state, "guestbook")
     monkeypatch.setenv("SDN_RUN_DIR", str(tmp_path / "run"))
-    with _realize(state) as answer:
+    with realized_state(state) as answer:
         yield state, answer
 
 
