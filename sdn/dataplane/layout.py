@@ -14,8 +14,8 @@ The picture (NSX's own, drawn with network namespaces):
   veth peer (the *host end*, where NSX's vNIC sits and where the DFW is enforced) is
   enslaved to the segment's bridge;
 * every Tier-1 with a Tier-0 is joined to it by a **transit link**, a /31 from
-  :data:`TRANSIT` (100.64.0.0/16, NSX's own Tier-0/Tier-1 transit range): the Tier-0
-  end takes the even address, the Tier-1 end the odd one;
+  :data:`~sdn.graph.transit.TRANSIT` (100.64.0.0/16, NSX's own Tier-0/Tier-1 transit
+  range): the Tier-0 end takes the even address, the Tier-1 end the odd one;
 * one **outside** namespace stands for the physical network beyond the Tier-0 uplinks:
   a bridge :data:`OUTSIDE_BRIDGE` on :data:`UPLINK_NETWORK` to which every Tier-0's
   uplink is attached, and the address :data:`OUTSIDE_ADDRESS` that serves as the
@@ -36,8 +36,9 @@ Choices where NSX is silent or different, named here (the simulator shares them)
 * Container ports are not nested behind their node's parent VIF with a VLAN tag as on
   NSX: each is a port of its own on the segment (the tag changes nothing a packet meets).
 * Transit /31s are chosen by a digest of the Tier-1's path, probing upward on a
-  collision in path order: an address stays the same across realizes unless a Tier-1
-  added later collides with it in a lower slot.
+  collision in path order (:mod:`sdn.graph.transit`, shared with the simulator): an
+  address stays the same across realizes unless a Tier-1 added later collides with it in
+  a lower slot.
 * Tier-0 uplinks take addresses from :data:`UPLINK_NETWORK` in Tier-0 path order.
 """
 
@@ -50,6 +51,7 @@ from pathlib import Path
 from typing import Literal
 
 from sdn.graph import TopologyIndex
+from sdn.graph.transit import transit_links
 from sdn.model import (
     Inventory,
     LBService,
@@ -63,8 +65,6 @@ from sdn.model import (
 
 #: The MAC NSX gives every downlink of its distributed router.
 ROUTER_MAC = "02:50:56:56:44:52"
-#: NSX's Tier-0/Tier-1 transit range: one /31 per Tier-1.
-TRANSIT = IPv4Network("100.64.0.0/16")
 #: The physical network the Tier-0 uplinks sit on (TEST-NET-1, never routed on the
 #: internet), realized as a bridge in the outside namespace.
 UPLINK_NETWORK = IPv4Network("192.0.2.0/24")
@@ -298,27 +298,20 @@ class _Builder:
             bridge=bridge.name, up=port.admin_state == "UP")
 
     def _transit_links(self) -> dict[str, IPv4Interface]:
-        """A /31 per Tier-1 with a Tier-0 (module docs), its link and both directions'
-        routes as the gateways' routing tables say."""
-        slots = TRANSIT.num_addresses // 2
-        taken: set[int] = set()
+        """Each of the layout's Tier-1s with a Tier-0: its /31 (:mod:`sdn.graph.transit`,
+        which the simulator shares), its link and both directions' routes as the
+        gateways' routing tables say."""
         transit: dict[str, IPv4Interface] = {}
-        tier1s = sorted(p for p, r in self.routers.items() if r.kind == "tier1")
-        for path in tier1s:
+        for path, ends in sorted(transit_links(self.inv).items()):
+            router = self.routers.get(path)
             t1 = self.inv[path]
             assert isinstance(t1, Tier1)
             t0 = self.routers.get(t1.tier0_path or "")
-            if t0 is None:
+            if router is None or t0 is None:
                 continue
-            slot = int(_digest(path, 8), 16) % slots
-            while slot in taken:
-                slot = (slot + 1) % slots
-            taken.add(slot)
-            base = int(TRANSIT.network_address) + 2 * slot
-            t0_end, t1_end = (IPv4Interface(f"{IPv4Address(base + i)}/31") for i in (0, 1))
-            self.links.append(Link(t0.netns, f"d{_digest(path, 12)}", t0_end,
-                                   self.routers[path].netns, TIER1_UPLINK, t1_end))
-            transit[path] = t1_end
+            self.links.append(Link(t0.netns, f"d{_digest(path, 12)}", ends.tier0,
+                                   router.netns, TIER1_UPLINK, ends.tier1))
+            transit[path] = ends.tier1
         for path, t1_end in transit.items():
             self._gateway_routes(path, t1_end, transit)
         return transit

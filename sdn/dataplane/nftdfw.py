@@ -33,9 +33,21 @@ section 2). Every port is pinned to its address by SpoofGuard, so dispatch is by
   of them is skipped (the base chains clear the bit first). In the Application category
   it changes nothing and is left out, as disabled rules and rules without a service that
   can match are.
-* verdicts: ALLOW ``accept``, DROP ``drop``, REJECT ``reject`` at egress but ``drop`` at
-  ingress (nftables refuses ``reject`` under postrouting): both deny, as the simulator
-  says; only the prober's wait tells them apart.
+* verdicts: ALLOW ``accept``, DROP ``drop``, REJECT ``reject`` (a TCP reset or an ICMP
+  unreachable, as NSX answers), except in the deferred ingress below.
+* where: egress at ``forward`` priority 0 (and ``input`` for the router's own
+  addresses), ingress at ``forward`` priority 10: a base chain's ``accept`` ends only that
+  chain, so egress allowing lets ingress decide, and ``reject`` is valid at forward.
+  Bridged traffic goes through both (br_netfilter). One exception, the **deferred
+  ingress**: on the Tier-1 of a load balancer reachable from outside, a packet that came
+  in on the uplink and was translated here (``ct status dnat``: a VIP's member) may still
+  get the SNAT automap at postrouting (:mod:`sdn.dataplane.nftlb`), and NSX judges the
+  member's ingress with the translated source. ``dfw_in`` marks it
+  (:data:`DEFERRED_MARK`) and ``dfw_in_lb`` (postrouting priority 200, after every NAT)
+  judges it with chains of its own. nftables refuses ``reject`` under postrouting, so a
+  REJECT there is a ``drop``: a client outside NSX whose packet to a VIP is rejected at
+  the member waits for a timeout instead of being refused (a known difference from NSX
+  and the simulator, for that path only).
 """
 
 from __future__ import annotations
@@ -45,7 +57,7 @@ from collections.abc import Sequence
 from ipaddress import IPv4Address
 
 from sdn.dataplane import nftaddr
-from sdn.dataplane.layout import Port
+from sdn.dataplane.layout import TIER1_UPLINK, Port
 from sdn.dataplane.nftmodel import Chain, Match, NamedSet, Rule, Table, comment_for, digest
 from sdn.policy import Firewall, FirewallRule
 from sdn.policy.compiler import GroupMembers, Service, Term
@@ -60,8 +72,14 @@ PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 132: "sctp"}
 DIRECTIONS = (
     ("OUT", "out", "ip saddr", "m_egress",
      (("dfw_out", "forward", 0), ("dfw_local", "input", 0))),
-    ("IN", "in", "ip daddr", "m_ingress", (("dfw_in", "postrouting", 200),)),
+    ("IN", "in", "ip daddr", "m_ingress", (("dfw_in", "forward", 10),)),
 )
+#: The ingress of flows a VIP reached from outside translated in this namespace, judged
+#: after the SNAT automap (module docstring): its own chains, where REJECT is a drop.
+DEFERRED_CHAIN = "dfw_in_lb"
+DEFERRED = ("IN", "inlb", "ip daddr", "m_ingress_lb", ((DEFERRED_CHAIN, "postrouting", 200),))
+#: The bit of the packet mark that says "ingress deferred to postrouting".
+DEFERRED_MARK = "0x00000002"
 
 
 class Members:
@@ -121,8 +139,10 @@ class _Sets:
                 for n, elements in sorted(self.sets.items())]
 
 
-def dfw_table(firewall: Firewall, members: Members, ports: Sequence[Port]) -> Table:
-    """``table inet sdn_dfw`` of the namespace hosting ``ports`` (module docstring)."""
+def dfw_table(firewall: Firewall, members: Members, ports: Sequence[Port], *,
+              deferred: bool = False) -> Table:
+    """``table inet sdn_dfw`` of the namespace hosting ``ports`` (module docstring);
+    ``deferred``: the namespace translates VIPs for clients outside NSX."""
     endpoints = firewall.endpoints_of(p.path for p in ports)
     # one port per address (two ports sharing one, an inconsistent state the model
     # checks report, would make the maps refuse the table): the first by path
@@ -134,13 +154,17 @@ def dfw_table(firewall: Firewall, members: Members, ports: Sequence[Port]) -> Ta
     sets = _Sets()
     chains: dict[str, Chain] = {}
     maps: list[NamedSet] = []
-    for direction, suffix, key, map_name, bases in DIRECTIONS:
-        elements = _direction(firewall, members, sets, chains, local, direction, suffix, key)
+    for direction, suffix, key, map_name, bases in DIRECTIONS + ((DEFERRED,) if deferred
+                                                                 else ()):
+        rejects = suffix != DEFERRED[1]
+        elements = _direction(firewall, members, sets, chains, local, direction, suffix, key,
+                              rejects)
         maps.append(NamedSet(map_name, "ipv4_addr : verdict", elements, map=True))
         for name, hook, priority in bases:
             chains[name] = Chain(name, (
                 Rule((Match("ct state", ("established,related",)),), "accept",
                      comment="stateful"),
+                *_deferral(name, deferred),
                 Rule(statements=(f"meta mark set meta mark & 0x{0xFFFFFFFE:08x}",)),
                 Rule(verdict=f"{key} vmap @{map_name}")),
                 f"type filter hook {hook} priority {priority}; policy accept;")
@@ -148,9 +172,21 @@ def dfw_table(firewall: Firewall, members: Members, ports: Sequence[Port]) -> Ta
                  tuple(chains[n] for n in sorted(chains)))
 
 
+def _deferral(base: str, deferred: bool) -> tuple[Rule, ...]:
+    """What hands a VIP's translated packet from outside over from ``dfw_in`` to
+    ``dfw_in_lb`` (module docstring), and lets ``dfw_in_lb`` judge only those."""
+    if not deferred or base not in ("dfw_in", DEFERRED_CHAIN):
+        return ()
+    # ``return`` from a base chain is its policy, accept: no decision, nothing to name
+    if base == "dfw_in":
+        return (Rule((Match("iifname", (f'"{TIER1_UPLINK}"',)), Match("ct status", ("dnat",))),
+                     "return", (f"meta mark set meta mark | {DEFERRED_MARK}",)),)
+    return (Rule((Match(f"meta mark & {DEFERRED_MARK} ==", ("0x00000000",)),), "return"),)
+
+
 def _direction(firewall: Firewall, members: Members, sets: _Sets, chains: dict[str, Chain],
                local: Sequence[tuple[str, int | None]], direction: str, suffix: str,
-               key: str) -> tuple[tuple[str, str], ...]:
+               key: str, rejects: bool) -> tuple[tuple[str, str], ...]:
     """The policy and sequence chains of one direction; the map's elements."""
     rules: dict[str, dict[int, FirewallRule]] = defaultdict(dict)
     where: dict[int, set[str]] = defaultdict(set)
@@ -174,9 +210,9 @@ def _direction(firewall: Firewall, members: Members, sets: _Sets, chains: dict[s
         for order in sorted(found):
             scope = None if where[order] == jumpers[policy] else sets.name(
                 nftaddr.of_points(int(_ip(a)) for a in where[order]))
-            body += _rules(found[order], firewall, members, sets, scope, key, direction)
+            body += _rules(found[order], firewall, members, sets, scope, key, rejects)
         chains[name] = Chain(name, tuple(body))
-    default = Rule(verdict=_verdict(firewall.default_action, direction),
+    default = Rule(verdict=_verdict(firewall.default_action, rejects),
                    comment=comment_for("rule", str(DEFAULT_RULE_ID)))
     elements = []
     for ip, policies in sequences.items():
@@ -195,14 +231,14 @@ def _policy_chain(policy_path: str, suffix: str) -> str:
     return f"pol_{digest(policy_path)}_{suffix}"
 
 
-def _verdict(action: str, direction: str) -> str:
+def _verdict(action: str, rejects: bool) -> str:
     if action == "ALLOW":
         return "accept"
-    return "reject" if action == "REJECT" and direction == "OUT" else "drop"
+    return "reject" if action == "REJECT" and rejects else "drop"
 
 
 def _rules(rule: FirewallRule, firewall: Firewall, members: Members, sets: _Sets,
-           scope: str | None, key: str, direction: str) -> list[Rule]:
+           scope: str | None, key: str, rejects: bool) -> list[Rule]:
     """The nft rules of one NSX rule (none when it can change no decision)."""
     jump = rule.action == "JUMP_TO_APPLICATION"
     if rule.disabled or (jump and rule.order >= firewall.application_start):
@@ -219,7 +255,7 @@ def _rules(rule: FirewallRule, firewall: Firewall, members: Members, sets: _Sets
                              rule.destinations_excluded))
     comment = comment_for("rule", str(rule.rule_id))
     statements = (f"meta mark set meta mark | {JUMPED}",) if jump else ()
-    verdict = "return" if jump else _verdict(rule.action, direction)
+    verdict = "return" if jump else _verdict(rule.action, rejects)
     return [Rule((*matches, *extra), verdict, statements, comment)
             for extra in service_matches(rule.services)]
 

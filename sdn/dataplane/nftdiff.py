@@ -13,7 +13,8 @@ Per table, in this order (each step may refer to what the earlier ones made):
    neighbours: only its rules are replaced);
 4. elements added;
 5. changed and new chains filled;
-6. removed chains, then removed sets, deleted (nothing refers to them any more).
+6. removed maps (their elements name chains), removed chains, then removed sets
+   deleted (nothing refers to them any more).
 
 A table new to the namespace is made with ``add table`` + ``delete table`` + its block
 (so a table left behind by a crashed run is replaced, not merged into); a table that goes
@@ -131,7 +132,8 @@ def _change(a: Table, b: Table) -> list[str]:
         for c in (*changed, *made_chains):
             lines += Chain(c.name, c.rules).body()  # declared already: rules only
         lines.append("}")
+    gone_sets = [s for n, s in old_sets.items() if n not in new_sets]
+    lines += [f"delete map {b.ref} {s.name}" for s in gone_sets if s.map]
     lines += [f"delete chain {b.ref} {c.name}" for c in gone_chains]
-    lines += [f"delete {'map' if s.map else 'set'} {b.ref} {n}" for n, s in old_sets.items()
-              if n not in new_sets]
+    lines += [f"delete set {b.ref} {s.name}" for s in gone_sets if not s.map]
     return lines

@@ -28,7 +28,7 @@ from collections import defaultdict
 from sdn.dataplane.layout import Layout, Port
 from sdn.dataplane.nftdfw import Members, dfw_table
 from sdn.dataplane.nftdiff import count, transaction
-from sdn.dataplane.nftlb import lb_tables
+from sdn.dataplane.nftlb import lb_tables, outside_netns
 from sdn.dataplane.nftmodel import Ruleset, Table, ruleset
 from sdn.dataplane.nftnat import nat_tables
 from sdn.dataplane.nftsg import spoofguard_table
@@ -45,11 +45,13 @@ def rulesets(inv: Inventory, layout: Layout, firewall: Firewall) -> dict[str, Ru
         ports[port.host_netns].append(port)
     tables: dict[str, list[Table]] = defaultdict(list)
     members = Members(firewall)
+    ctx = TraceContext.build(inv, dfw=firewall)
+    deferred = outside_netns(ctx, layout)
     for netns, local in ports.items():
-        tables[netns] += [dfw_table(firewall, members, local), spoofguard_table(local)]
+        tables[netns] += [dfw_table(firewall, members, local, deferred=netns in deferred),
+                          spoofguard_table(local)]
     for netns, table in nat_tables(inv, layout).items():
         tables[netns].append(table)
-    ctx = TraceContext.build(inv, dfw=firewall)
     for netns, table in lb_tables(ctx, layout, ports).items():
         tables[netns].append(table)
     return {netns: ruleset(found) for netns, found in sorted(tables.items())}

@@ -7,13 +7,22 @@ translates them (:mod:`sdn.traceflow.walk` step 5, :mod:`sdn.traceflow.outside`)
   ``vips_<digest>``: the cluster's own virtual servers (ClusterIPs on the distributed LB,
   and its LoadBalancer/Ingress VIPs) and every other cluster's LoadBalancer/Ingress VIPs,
   the own cluster's winning on the same address and port (``TraceContext.virtual_server``).
-  No SNAT: the member sees the pod, as the simulator has it.
+  No SNAT: the member sees the pod, as the simulator has it. Known difference: a pod
+  whose packet is translated to itself (its own Service, the member chosen being the
+  client) is delivered by NSX and the simulator, not here. The translated packet would
+  have to be bridged back out of the port it came in by (br_netfilter bridges a DNAT to
+  the same bridge; the bridge's hairpin is off), and even with hairpin the pod would
+  drop a packet from its own address and answer itself over loopback; Kubernetes'
+  kube-proxy masquerades such flows, which would make the member see the gateway instead
+  of itself. Not realized (tests/sdn/dataplane/test_lb_parity.py pins the difference).
 * **From outside.** On the Tier-1 of a real (non-distributed) LB service, packets arriving
   on its uplink go to ``vips_outside``: its VIPs, translated the same way; when the pool's
   ``snat_translation`` is ``LBSnatAutoMap``, ``lb_post`` (nat postrouting, priority 90:
   before namespace SNAT) translates the source to the Tier-1's transit address, as NSX's
-  automap does. (The simulator evaluates the member's DFW with the client's address
-  instead: :mod:`sdn.traceflow.outside` point 3.)
+  automap does and the simulator has it (:mod:`sdn.traceflow.outside` point 3). A pod's
+  packet to such a VIP is translated at its own router without SNAT (first point), as the
+  simulator's east-west walk has it too; on NSX it would reach the LB on the Tier-1's
+  service router and be automapped there.
 
 One rule per (virtual server, address, protocol) with its ports, ``comment "lb <vs id>"``:
 ``dnat`` to the pool's members, each with its port (the Service's target port; a member
@@ -84,6 +93,11 @@ def lb_tables(ctx: TraceContext, layout: Layout,
                          map=True),) if sources else ()
         out[netns] = Table("ip", TABLE, sets, tuple(sorted(chains, key=lambda c: c.name)))
     return out
+
+
+def outside_netns(ctx: TraceContext, layout: Layout) -> set[str]:
+    """The namespaces translating VIPs for clients outside NSX (their Tier-1s')."""
+    return set(_outside_by_netns(ctx, layout))
 
 
 def _outside_by_netns(ctx: TraceContext, layout: Layout) -> dict[str, tuple[_Hits, str]]:

@@ -37,6 +37,15 @@ LOOPBACK = "lo"
 IP_FORWARD = "net/ipv4/ip_forward"
 #: Bridged packets go through the inet hooks (the DFW sees traffic within a segment).
 BRIDGE_NF = "net/bridge/bridge-nf-call-iptables"
+#: Which ICMP error types a namespace rate-limits, set to none (0) where errors are made:
+#: the routers (no route, TTL exceeded, the DFW's REJECT at the host ends) and the outside
+#: router. NSX answers every probe; a kernel namespace limits destination unreachable and
+#: time exceeded per destination (``icmp_ratelimit``, 1 s) and by a budget
+#: (``icmp_msgs_per_sec``/``icmp_msgs_burst``, 50 at once), and both apply only to the
+#: types in this mask, so clearing it lifts both. Pod namespaces keep the kernel's
+#: default: a pod answers with ICMP only for a closed UDP port, and ``sdn verify`` listens
+#: on the ports it probes.
+ICMP_RATEMASK = "net/ipv4/icmp_ratemask"
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +286,10 @@ def _objects(layout: Layout) -> Iterator[KernelObject]:
             yield Sysctl(router.netns, IP_FORWARD, "1")
         if router.netns in bridged:
             yield Sysctl(router.netns, BRIDGE_NF, "1")
+        yield Sysctl(router.netns, ICMP_RATEMASK, "0")
     out = layout.outside
     yield Sysctl(out.netns, IP_FORWARD, "1")  # the Tier-0s' upstream router
+    yield Sysctl(out.netns, ICMP_RATEMASK, "0")
     yield Bridge(out.netns, out.bridge, _mac_of(out.netns))
     yield from (Address(out.netns, out.bridge, str(a)) for a in out.addresses)
     for bridge in layout.bridges.values():

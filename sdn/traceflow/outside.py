@@ -13,10 +13,12 @@ the same vocabulary, with these choices (documented, not NSX's):
 2. The Tier-0 forwards a VIP to the LB's Tier-1 (the Tier-1 advertises its LB VIPs,
    ``TIER1_LB_VIP``), where the LB picks a member from a hash of the flow (or member
    ``backend``), exactly as for east-west traffic.
-3. With the pool's SNAT automap, backends see the Tier-1's uplink address. Transit
-   addresses are not modelled, so the DFW at the backend is evaluated with the client's
-   address, and the ``LOAD_BALANCER`` observation says so. A policy that admits the
-   client's ``ipBlock`` but not the Tier-1's would differ on a real NSX.
+3. With the pool's SNAT automap, backends see the Tier-1's uplink address, as on NSX:
+   its end of the Tier-0/Tier-1 transit /31 (:mod:`sdn.graph.transit`, the address the
+   realized data plane gives it too). The ``LOAD_BALANCER`` observation carries it as
+   ``translated_src_ip`` and the DFW at the backend is evaluated with it, so a policy
+   admitting the client's ``ipBlock`` but not the transit range drops the packet there.
+   Without automap the backend sees the client's address.
 4. Only virtual servers on a real (non-distributed) LB service are reachable from
    outside: cluster IPs (the DLB) are not.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from sdn.errors import TraceInputError
+from sdn.graph.transit import transit_links
 from sdn.model import LBPool, LBService, LBVirtualServer, Tier0, Tier1
 from sdn.policy import Endpoint
 from sdn.traceflow.l7 import HttpRequest
@@ -116,11 +119,11 @@ def trace_from_outside(ctx: TraceContext, packet: PacketSpec, *,
           message="LB VIP advertised by the Tier-1")
     choice = ctx.choose(vs, pool, http)
     chosen = choice.pool
-    snat = chosen is not None and chosen.snat_translation.type == "LBSnatAutoMap"
-    note = "; SNAT automap to the Tier-1 uplink (DFW sees the client)" if snat else ""
-    inner = balance(w, vs, choice, packet, backend, note)
+    snat = transit_links(ctx.inventory)[t1.path].tier1.ip if chosen is not None \
+        and chosen.snat_translation.type == "LBSnatAutoMap" else None
+    inner = balance(w, vs, choice, packet, backend, snat)
     if inner is None:
         return done(Disposition.DROPPED, no_backend_text(vs, choice))
-    return _forward(ctx, w, inner, Endpoint(ip=packet.src_ip),
+    return _forward(ctx, w, inner, Endpoint(ip=inner.src_ip),
                     ctx.dfw.endpoint_for_ip(inner.dst_ip), ("router", t1.path), False,
                     done)

@@ -342,10 +342,11 @@ def _chosen_text(choice: PoolChoice) -> str:
 
 
 def balance(w: _Walk, vs: LBVirtualServer, choice: PoolChoice, pkt: PacketSpec,
-            backend: int | None, note: str = "") -> PacketSpec | None:
+            backend: int | None, snat: IPv4Address | None = None) -> PacketSpec | None:
     """Record the load balancer's choice of backend (a hash of the flow, or member number
-    ``backend``) from the pool ``choice`` names, and return the translated packet; None (a
-    recorded drop) when no pool serves the request or the pool has no members."""
+    ``backend``) from the pool ``choice`` names, and return the translated packet (from
+    ``snat`` when the pool's SNAT automap translates the source too); None (a recorded
+    drop) when no pool serves the request or the pool has no members."""
     pool = choice.pool
     members = pool.members if pool is not None else ()
     common = {"component_type": "LOAD_BALANCER", "component_name": vs.display_name or vs.id,
@@ -356,10 +357,13 @@ def balance(w: _Walk, vs: LBVirtualServer, choice: PoolChoice, pkt: PacketSpec,
     key = f"{pkt.src_ip}:{pkt.sport}>{pkt.dst_ip}:{pkt.dst_port}/{pkt.protocol}".encode()
     chosen = members[backend % len(members) if backend is not None
                      else zlib.crc32(key) % len(members)]
+    note = f"; SNAT automap to the Tier-1's uplink {snat}" if snat is not None else ""
     w.add(_FWD, translated_dst_ip=str(chosen.ip_address),
+          translated_src_ip=str(snat) if snat is not None else None,
           message=f"{_chosen_text(choice)}backend {chosen.display_name} port "
                   f"{chosen.port}{note}", **common)
-    return backend_packet(pkt, chosen)
+    translated = backend_packet(pkt, chosen)
+    return translated if snat is None else translated.model_copy(update={"src_ip": snat})
 
 
 def no_backend_reason(choice: PoolChoice) -> str:

@@ -10,12 +10,16 @@ setup). Use the fixture by name (``pytestmark = pytest.mark.usefixtures(
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +108,19 @@ def connect(src_netns: str, dst_netns: str, dst_ip: str, port: int = 8080,
     finally:
         client.close()
         server.close()
+
+
+@contextmanager
+def realized(state: Path) -> Iterator[dict[str, Any]]:
+    """``sdn realize -o json`` of ``state`` (its answer), torn down afterwards even on
+    failure (set ``SDN_RUN_DIR`` to a temporary folder first)."""
+    import sdn.cli
+    from tests.support.cli_runs import run_main
+
+    try:
+        code, out, err = run_main(sdn.cli.main, "realize", "--state", state, "-o", "json")
+        assert code == 0, err
+        answer: dict[str, Any] = json.loads(out)
+        yield answer
+    finally:
+        run_main(sdn.cli.main, "realize", "--teardown", "--state", state)

@@ -71,7 +71,7 @@ _DFW = """table inet sdn_dfw {
     ip saddr 10.9.0.2 tcp dport 6379 counter drop comment "rule 1234"
     ip saddr { 10.9.0.2, 10.9.0.3 } counter accept comment "rule 2"
   }
-  chain dfw_in { type filter hook postrouting priority 200; policy accept;
+  chain dfw_in { type filter hook forward priority 10; policy accept;
     ct state established,related counter accept comment "stateful"
     ip daddr 10.9.0.3 tcp dport 8080 counter drop comment "rule 4321"
     ip daddr { 10.9.0.2, 10.9.0.3 } counter accept comment "rule 2"

@@ -13,12 +13,12 @@ import pytest
 from sdn.dataplane.layout import (
     OUTSIDE_ADDRESS,
     ROUTER_MAC,
-    TRANSIT,
     Layout,
     netns_prefix,
     owner_tag,
 )
 from sdn.graph import TopologyIndex
+from sdn.graph.transit import TRANSIT, transit_links
 from sdn.model import Inventory, Segment, SegmentPort, Tier1
 from tests.support.cli_runs import sample_inventory
 
@@ -121,3 +121,13 @@ def test_a_port_without_an_address_or_segment_is_skipped_with_a_reason(
     layout = Layout.of(Inventory([*inventory.values(), unbound, orphan]), "t0ag01")
     assert layout.skipped == {unbound.path: "it has no address binding",
                               orphan.path: "its segment is not in the state"}
+
+
+def test_transit_addresses_are_the_shared_allocation(inventory: Inventory) -> None:
+    """The simulator judges SNAT-automapped backends with the Tier-1's transit address
+    (sdn.traceflow.outside): the layout must put exactly that address on the link."""
+    shared = transit_links(inventory)
+    layout = Layout.of(inventory, "t0ag01")
+    assert layout.transit == {path: ends.tier1 for path, ends in shared.items()}
+    links = {(link.a_address, link.b_address) for link in layout.links}
+    assert {(ends.tier0, ends.tier1) for ends in shared.values()} <= links

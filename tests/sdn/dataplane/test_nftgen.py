@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sdn.dataplane.layout import Layout, Port
 from sdn.dataplane.nftgen import Ruleset, count, transaction
 from sdn.dataplane.nftmodel import MAX_COMMENT, Match, Table, comment_for, digest
-from sdn.model import Group, Inventory, SecurityPolicy, SegmentPort, group_path
+from sdn.model import Group, Inventory, LBService, SecurityPolicy, SegmentPort, group_path
 from sdn.policy import Firewall, evaluate_flow
 from sdn.store import Store
 from sdn.traceflow.packets import PacketSpec
@@ -442,3 +442,52 @@ def test_two_ports_with_one_address_give_one_map_element(sample: Inventory) -> N
             for s in table.sets:
                 keys = [k for k, _ in s.elements]
                 assert len(keys) == len(set(keys)), (table.name, s.name)
+
+
+def _reachable(table: Table, base: str) -> set[str]:
+    """The chains ``base`` reaches by jumps, gotos and its map's verdicts."""
+    chains = {c.name: c for c in table.chains}
+    maps = {s.name: s for s in table.sets}
+    todo, seen = [base], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in chains:
+            continue
+        seen.add(name)
+        for rule in chains[name].rules:
+            words = rule.verdict.split()
+            if words[:1] in (["jump"], ["goto"]):
+                todo.append(words[1])
+            elif "vmap" in words:
+                todo += [v.split()[1] for _, v in maps[words[-1][1:]].elements]
+    return seen
+
+
+def test_ingress_rejects_at_forward_and_only_deferred_vip_flows_wait_for_postrouting(
+        sample: Inventory) -> None:
+    """Every rule REJECT: the ingress at ``forward`` answers with ``reject``; only the
+    namespaces translating VIPs for outside clients have the postrouting ingress (after
+    the SNAT automap), where nftables allows no ``reject`` (its chains drop instead)."""
+    objs = [o.model_copy(update={"rules": tuple(r.model_copy(update={"action": "REJECT"})
+                                                for r in o.rules)})
+            if isinstance(o, SecurityPolicy) else o for o in sample.values()]
+    inv = Inventory(objs)
+    layout, _, rs = generate(inv)
+    services = {s.path: s.connectivity_path for s in inv.of_type(LBService)}
+    outside = {layout.routers[services[vs.lb_service_path] or ""].netns
+               for vs, _ in TraceContext.build(inv).outside_vips.values()}
+    rejecting = 0
+    for netns, ruleset in rs.items():
+        table = next((t for t in ruleset.tables if t.name == "sdn_dfw"), None)
+        if table is None:
+            continue
+        chains = {c.name: c for c in table.chains}
+        assert chains["dfw_in"].hook.startswith("type filter hook forward priority 10;")
+        verdicts = {r.verdict for n in _reachable(table, "dfw_in") for r in chains[n].rules}
+        rejecting += "reject" in verdicts
+        assert ("dfw_in_lb" in chains) == (netns in outside)
+        if netns in outside:
+            assert chains["dfw_in_lb"].hook.startswith("type filter hook postrouting")
+            assert all(r.verdict != "reject" for n in _reachable(table, "dfw_in_lb")
+                       for r in chains[n].rules)
+    assert rejecting or not any(isinstance(o, SecurityPolicy) and o.rules for o in objs)

@@ -168,7 +168,7 @@ def test_a_one_policy_change_applies_in_one_transaction(
     _, _, old = generate(inv)
     changed_inv, policy = one_policy_changed(inv)
     _, _, new = generate(changed_inv)
-    mine = {f"pol_{digest(policy.path)}_{d}" for d in ("in", "out")}
+    mine = {f"pol_{digest(policy.path)}_{d}" for d in ("in", "out", "inlb")}
     scripts = [transaction(old.get(n), new.get(n)) for n in old.keys() | new]
     assert any(scripts) and all(chains_touched(s) <= mine for s in scripts)
     assert_transaction_equals_fresh(netns, old, new)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sdn.dataplane.layout import Layout
 from sdn.dataplane.plan import (
     BRIDGE_NF,
+    ICMP_RATEMASK,
     IP_FORWARD,
     Address,
     Blueprint,
@@ -96,6 +97,10 @@ def test_routers_forward_and_bridges_see_the_firewall(inventory: Inventory) -> N
     for router in layout.routers.values():
         assert sysctls.get((router.netns, IP_FORWARD)) == \
             (None if router.kind == "isolated" else "1")
+    for netns in [r.netns for r in layout.routers.values()] + [layout.outside.netns]:
+        assert sysctls[(netns, ICMP_RATEMASK)] == "0"  # every probe gets its ICMP error
+    for port in layout.ports.values():
+        assert (port.netns, ICMP_RATEMASK) not in sysctls
     for bridge in layout.bridges.values():
         assert sysctls[(bridge.netns, BRIDGE_NF)] == "1"
         assert bp.objects[f"link {bridge.netns} {bridge.name}"] == \

@@ -96,14 +96,18 @@ def test_a_pod_whose_interface_is_down_is_named_and_not_repaired(realized: Reali
     assert again == data  # verify observed: it did not bring the interface back
 
 
+@pytest.mark.parametrize("direction", ["IN_OUT", "IN"], ids=["at-egress", "at-ingress"])
 def test_a_reject_rule_is_refused_by_the_kernel_as_the_simulator_says(
-        run_dir: Path, tmp_path: Path) -> None:
-    """An Emergency REJECT of TCP/80 to the frontends (decided at the sources' egress,
-    where nftables answers with an ICMP unreachable): the simulator's ``rejected`` flows
-    are refused by the kernel, and every other flow agrees too."""
+        run_dir: Path, tmp_path: Path, direction: str) -> None:
+    """An Emergency REJECT of TCP/80 to the frontends, decided at the sources' egress
+    (``IN_OUT``: the rule applies at every port) or at the frontends' ingress (``IN``):
+    either way nftables answers with a TCP reset or an ICMP unreachable, so the
+    simulator's ``rejected`` flows are refused by the kernel, and every other flow agrees
+    too."""
     state = tmp_path / "state.db"
     sync_sample(state, "guestbook")
-    (tmp_path / "reject.yaml").write_text(REJECT_FRONTEND)
+    (tmp_path / "reject.yaml").write_text(
+        REJECT_FRONTEND.replace("direction: IN_OUT", f"direction: {direction}"))
     code, _, err = sdn("apply", "--state", state, "-f", tmp_path / "reject.yaml")
     assert code == 0, err
     try:
