@@ -406,7 +406,7 @@ def _configure_logging(fmt: str) -> None:
 def _run_once(runner: Runner) -> int:
     """List (or read) everything, reconcile once, write status back (and realize, with
     ``--realize``), exit. Manifests that are not read in full end it at once, as ``ncp
-    sync`` would (exit 2)."""
+    sync`` would (exit 2); so does a realize that failed, as ``sdn realize`` would."""
     from ncp.reconcile.completeness import IncompleteInputError
 
     runner.start()
@@ -426,6 +426,9 @@ def _run_once(runner: Runner) -> int:
               file=sys.stderr)
         return 2
     _summary(report, quiet=False)
+    if runner.realizer is not None and runner.realizer.last_error is not None:
+        print(f"error: {runner.realizer.last_error}", file=sys.stderr)  # already coded
+        return 2  # as `sdn realize` would
     return 1 if report.problems else 0
 
 

@@ -182,3 +182,38 @@ def test_ncp_run_realize_follows_the_folder(folder: Path, tmp_path: Path) -> Non
                            str(state)], text=True, capture_output=True, env=env, timeout=120)
     assert down.returncode == 0, down.stderr
     assert host_snapshot(netns_prefix(tag)) == before
+
+
+def test_ncp_run_once_realize_realizes_before_it_exits(folder: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SDN_RUN_DIR": str(tmp_path / "run")}
+    done = subprocess.run(
+        [sys.executable, "-m", "ncp.cli", "run", "--once", "--cluster", str(folder),
+         "--state", str(state), "--realize"], text=True, capture_output=True, env=env,
+        timeout=120)
+    assert done.returncode == 0, done.stderr
+    found = record.load(owner_tag(state))
+    assert found is not None and found.private.get("dirty") == []
+    with Store.open_readonly(state) as store:
+        assert found.revision == store.revision
+    assert realized_as_stated(owner_tag(state), {"default/frontend-0", "default/redis-master-0"})
+
+
+def test_ncp_run_once_realize_exits_2_when_the_realize_failed(
+        folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import ncp.cli
+    import sdn.dataplane.realize
+    from sdn.errors import DataplaneError
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise DataplaneError("nft said no", code="DATAPLANE_APPLY_FAILED")
+
+    monkeypatch.setattr(sdn.dataplane.realize, "realize", broken)
+    state = tmp_path / "state.db"
+    code = ncp.cli.main(["run", "--once", "--cluster", str(folder), "--state", str(state),
+                         "--realize"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "error: DATAPLANE_APPLY_FAILED: nft said no" in err.splitlines()
+    assert record.load(owner_tag(state)) is None
