@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_realize import SETTINGS, command, sync
+from bench_realize import SETTINGS, bench_env, clusters, command, sync
 from benchlib import ROOT, BenchParser, emit, p95, peak_rss_mib, run_info, workspace
 
 CASES = ("guestbook_pod_add", "guestbook_pod_delete", "guestbook_policy_add", "pod_add",
@@ -191,15 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("needs root (network namespaces, nftables)")
         return 1
     with workspace("bench-run-realize-", keep=args.keep, log=log) as work:
-        env = {**os.environ, "SDN_RUN_DIR": str(work / "run"),
-               "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT),
-                                                         os.environ.get("PYTHONPATH")) if p)}
-        for prefix, sizes in (("guestbook_", (1, 6, 1)),
-                              ("", (args.namespaces, args.pods, args.policies))):
-            steps = [c[len(prefix):] for c in args.cases
-                     if c.startswith(prefix) and c[len(prefix):] in STEPS]
-            if not steps:
-                continue
+        env = bench_env(work)
+        for prefix, sizes, steps in clusters(args, STEPS):
             folder, state = work / f"{prefix}cluster", work / f"{prefix}state.db"
             if prefix:
                 shutil.copytree(ROOT / "topologies" / "guestbook", folder)

@@ -15,8 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,13 @@ from sdn.dataplane.layout import netns_prefix, owner_tag
 from sdn.dataplane.realize import teardown
 from sdn.model import SecurityPolicy
 from sdn.store import Store
-from tests.support.dataplane import host_snapshot, needs_root_dataplane, netns_json
+from tests.support.dataplane import (
+    EGRESS_POLICY,
+    host_snapshot,
+    needs_root_dataplane,
+    netns_json,
+)
+from tests.support.live import wait
 
 __all__ = ["needs_root_dataplane"]  # the fixture, used by name
 pytestmark = pytest.mark.usefixtures("needs_root_dataplane")
@@ -46,35 +51,6 @@ spec:
       image: x
 """
 
-_POLICY = """apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: slaves-reach-only-the-master
-  namespace: default
-spec:
-  podSelector:
-    matchLabels:
-      role: slave
-  policyTypes:
-    - Egress
-  egress:
-    - to:
-        - podSelector:
-            matchLabels:
-              role: master
-      ports:
-        - protocol: TCP
-          port: 6379
-"""
-
-
-def wait(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ports(tag: str) -> dict[str, record.RealizedPort]:
@@ -142,24 +118,24 @@ def test_ncp_run_realize_follows_the_folder(folder: Path, tmp_path: Path) -> Non
         guestbook = {"default/frontend-0", "default/frontend-1", "default/frontend-2",
                      "default/redis-master-0", "default/redis-slave-0",
                      "default/redis-slave-1"}
-        wait(lambda: realized_as_stated(tag, guestbook), "the guestbook realized")
+        wait(lambda: realized_as_stated(tag, guestbook), 60, "the guestbook realized")
 
         (folder / "extra.yaml").write_text(_POD)
-        wait(lambda: realized_as_stated(tag, {"default/extra"}), "the new pod's namespace")
+        wait(lambda: realized_as_stated(tag, {"default/extra"}), 60, "the new pod's namespace")
         extra = ports(tag)["default/extra"].netns
 
         (folder / "extra.yaml").unlink()
-        wait(lambda: not Path("/run/netns", extra).exists(), "the pod's namespace gone")
+        wait(lambda: not Path("/run/netns", extra).exists(), 60, "the pod's namespace gone")
         assert {pod for pod in ports(tag) if "/" in pod} == guestbook  # and the nodes
         assert realized_as_stated(tag, guestbook)  # the others kept theirs
 
         rules_before = rule_comments(tag)
-        (folder / "egress.yaml").write_text(_POLICY)
-        wait(lambda: bool(policy_rules(state, "slaves-reach-only-the-master")),
+        (folder / "egress.yaml").write_text(EGRESS_POLICY)
+        wait(lambda: bool(policy_rules(state, "slaves-reach-only-the-master")), 60,
              "the policy in the state")
         new = policy_rules(state, "slaves-reach-only-the-master")
         assert not new & rules_before
-        wait(lambda: new <= rule_comments(tag), "the policy's rules in nftables")
+        wait(lambda: new <= rule_comments(tag), 60, "the policy's rules in nftables")
         verify = subprocess.run(
             [sys.executable, "-m", "sdn", "verify", "--state", str(state), "--port", "6379",
              "-o", "json"], text=True, capture_output=True, env=env, timeout=120)
