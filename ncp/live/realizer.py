@@ -17,8 +17,9 @@ writer).
 * **Failures**: a realize that fails is logged with its code and counted, and tried
   again after the next pass; it never stops the runner. What a failed realize left half
   made, the next one rebuilds (:mod:`sdn.dataplane.realize`).
-* **Stop**: a realize under way finishes; nothing is torn down (``sdn realize
-  --teardown`` does that).
+* **Stop**: a realize under way finishes within the runner's stop timeout (one cut
+  short is finished by the next realize, as after a killed ``sdn realize``); nothing is
+  torn down (``sdn realize --teardown`` does that).
 """
 
 from __future__ import annotations

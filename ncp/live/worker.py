@@ -11,8 +11,9 @@ resync is the same call with ``full=True``, and so is the pass due when a proble
 time alone clears (a held address) may have cleared.
 
 It reconciles only when the runner says it may (``ready``: this replica leads, and the
-input is whole); each pass's result goes to the write-back, and the times with nothing to
-do go to the :mod:`quiet chores <ncp.live.chores>`.
+input is whole); each pass's result goes to the write-back, the revision it left to the
+:mod:`realizer <ncp.live.realizer>` (``--realize``), and the times with nothing to do go to
+the :mod:`quiet chores <ncp.live.chores>`.
 """
 
 from __future__ import annotations
