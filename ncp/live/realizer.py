@@ -30,14 +30,17 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ncp.live.metrics import BUCKETS, Metrics
-from sdn.dataplane.plan import Changes
+
+if TYPE_CHECKING:  # the data plane is imported only when a realize runs (``--realize``)
+    from sdn.dataplane.plan import Changes
 
 log = logging.getLogger("ncp.running")
 
 #: A realize of the state as it is now: the revision realized and what changed.
-Apply = Callable[[], tuple[int, Changes]]
+Apply = Callable[[], "tuple[int, Changes]"]
 
 
 def realize_state(state: Path) -> Apply:

@@ -1,28 +1,34 @@
 """The realize thread of ``ncp run --realize`` (no root: the realize is a stand-in that
 records its calls): one realize per revision a pass left, bursts coalesced, never two at
-once, a failure logged with its code and retried after the next pass, the runner's
-stop honoured; and the CLI's preflight refusing a host that is not root before anything
-is made."""
+once, a failure logged with its code and retried after the next pass, the runner's stop
+honoured, the worker telling it each pass's revision; and the CLI's preflight refusing a
+host that is not root before anything is made."""
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 import ncp.cli
+from ncp.config import load_config
+from ncp.live import runner as runner_module
 from ncp.live.instruments import declare
 from ncp.live.metrics import Metrics
-from ncp.live.realizer import Realizer
+from ncp.live.realizer import Apply, Realizer
+from ncp.live.runner import Runner, RunOptions
 from sdn.dataplane import kernel
 from sdn.dataplane.layout import netns_prefix, owner_tag
 from sdn.dataplane.plan import Changes
 from sdn.errors import DataplaneError
+from sdn.store import Store
 
 SAMPLE = Path(__file__).resolve().parents[3] / "topologies" / "guestbook"
 
@@ -181,3 +187,47 @@ def test_help_says_the_data_plane_is_left_as_it_is(capsys: pytest.CaptureFixture
     assert "--realize" in text
     assert "on exit the data plane is left as it is" in text
     assert "sdn realize --teardown" in text
+
+
+def test_the_runner_realizes_after_the_first_pass_and_after_each_that_wrote(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeRealize()
+    state = tmp_path / "state.db"
+
+    def realize_now(path: Path) -> Apply:
+        assert path == state
+
+        def read_state() -> tuple[int, Changes]:
+            with Store.open_readonly(state) as store:
+                fake.revision = store.revision
+            return fake()
+
+        return read_state
+
+    monkeypatch.setattr(runner_module, "realize_state", realize_now)
+    folder = tmp_path / "cluster"
+    shutil.copytree(SAMPLE, folder)
+    runner = Runner(RunOptions(state=state, config=load_config(None), debounce=0.05,
+                               poll_interval=0.1, realize=True), manifests=[folder])
+    runner.start()
+    try:
+        assert _eventually(lambda: runner.reconciles >= 1 and runner.wait_realized(0.1))
+        with Store.open_readonly(state) as store:
+            first = store.revision
+        assert fake.calls == [first]
+        (folder / "frontend.yaml").unlink()
+        assert _eventually(lambda: len(fake.calls) == 2 and runner.wait_realized(0.1))
+        with Store.open_readonly(state) as store:
+            assert fake.calls == [first, store.revision] and store.revision > first
+    finally:
+        runner.stop()
+    assert not fake.overlapped
+
+
+def _eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
