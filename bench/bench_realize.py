@@ -48,7 +48,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,26 @@ def generated(work: Path, args: Any,
     return state, change
 
 
+def bench_env(work: Path) -> dict[str, str]:
+    """The commands' environment: ``SDN_RUN_DIR`` in the bench's folder, this checkout
+    first on the path."""
+    return {**os.environ, "SDN_RUN_DIR": str(work / "run"),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH"))
+                                          if p)}
+
+
+def clusters(args: Any, all_steps: Sequence[str]) -> Iterator[tuple[str, tuple[int, int, int],
+                                                                    list[str]]]:
+    """The guestbook, then the generated cluster: each one's case prefix, sizes and the
+    steps of ``all_steps`` that ``--cases`` asked for (a cluster without any is left out)."""
+    for prefix, sizes in (("guestbook_", (1, 6, 1)),
+                          ("", (args.namespaces, args.pods, args.policies))):
+        steps = [c[len(prefix):] for c in args.cases
+                 if c.startswith(prefix) and c[len(prefix):] in all_steps]
+        if steps:
+            yield prefix, sizes, steps
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = BenchParser("Time sdn realize (cold, no-op, teardown) on the guestbook and a "
                          "generated cluster; one JSON line per case.", cases=CASES)
@@ -185,15 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("needs root (network namespaces, nftables)")
         return 1
     with workspace("bench-realize-", keep=args.keep, log=log) as work:
-        env = {**os.environ, "SDN_RUN_DIR": str(work / "run"),
-               "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT),
-                                                         os.environ.get("PYTHONPATH")) if p)}
-        for prefix, sizes in (("guestbook_", (1, 6, 1)),
-                              ("", (args.namespaces, args.pods, args.policies))):
-            steps = [c[len(prefix):] for c in args.cases
-                     if c.startswith(prefix) and c[len(prefix):] in STEPS]
-            if not steps:
-                continue
+        env = bench_env(work)
+        for prefix, sizes, steps in clusters(args, STEPS):
             change = None
             if prefix:
                 state = work / "guestbook.db"

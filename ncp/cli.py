@@ -106,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="structured JSON log lines, or plain text")
     r.add_argument("--once", action="store_true",
                    help="list everything, reconcile once, write status, and exit")
+    r.add_argument("--realize", action="store_true",
+                   help="also keep this host's Linux data plane in step with the state "
+                        "(root): `sdn realize` after each reconcile that wrote, and once "
+                        "at start; on exit the data plane is left as it is (remove it with "
+                        "`sdn realize --teardown`)")
     return p
 
 
@@ -322,6 +327,8 @@ def _run(args: argparse.Namespace) -> int:
         from ncp.sources.kube import KubeClient, load_configuration
         from sdn.store import Store
 
+    if args.realize:  # before anything starts or is made: a coded line, exit 2
+        _preflight(args.state)
     _configure_logging(args.log_format)
     config = load_config(args.config, cluster=args.cluster_name)
     with Store.open(args.state) as store:
@@ -330,7 +337,7 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(
         state=Path(args.state), config=config, profile=profile,
         resync_period=args.resync_period, metrics_port=args.metrics_port,
-        allow_empty=args.allow_empty,
+        allow_empty=args.allow_empty, realize=args.realize,
         leader_election=not args.no_leader_election and not args.cluster,
         lease=LeaseSettings(namespace=args.lease_namespace, name=f"ncp-{config.cluster}",
                             identity=identity, master_timeout=args.master_timeout,
@@ -354,6 +361,14 @@ def _run(args: argparse.Namespace) -> int:
     if client is not None:
         client.close()
     return 0
+
+
+def _preflight(state: str) -> None:
+    """``sdn realize``'s check of the host (root, ``ip``, ``nft``, kernel features)."""
+    with importing():
+        from sdn.dataplane.kernel import preflight
+        from sdn.dataplane.layout import netns_prefix, owner_tag
+    preflight(netns_prefix(owner_tag(state)))
 
 
 class _JsonFormatter(logging.Formatter):
@@ -389,8 +404,9 @@ def _configure_logging(fmt: str) -> None:
 
 
 def _run_once(runner: Runner) -> int:
-    """List (or read) everything, reconcile once, write status back, exit. Manifests
-    that are not read in full end it at once, as ``ncp sync`` would (exit 2)."""
+    """List (or read) everything, reconcile once, write status back (and realize, with
+    ``--realize``), exit. Manifests that are not read in full end it at once, as ``ncp
+    sync`` would (exit 2); so does a realize that failed, as ``sdn realize`` would."""
     from ncp.reconcile.completeness import IncompleteInputError
 
     runner.start()
@@ -402,6 +418,7 @@ def _run_once(runner: Runner) -> int:
         runner.stop()
         raise IncompleteInputError(runner.input_gaps)
     runner.wait_written(max(0.0, deadline - time.time()))
+    runner.wait_realized(max(0.0, deadline - time.time()))
     runner.stop()
     report = runner.last_report
     if report is None:
@@ -409,6 +426,9 @@ def _run_once(runner: Runner) -> int:
               file=sys.stderr)
         return 2
     _summary(report, quiet=False)
+    if runner.realizer is not None and runner.realizer.last_error is not None:
+        print(f"error: {runner.realizer.last_error}", file=sys.stderr)  # already coded
+        return 2  # as `sdn realize` would
     return 1 if report.problems else 0
 
 

@@ -34,3 +34,5 @@ class RunOptions:
     clock: Callable[[], float] = time.time
     #: With manifests: an input without objects may empty the cluster (``--allow-empty``).
     allow_empty: bool = False
+    #: Keep this host's Linux data plane in step with the state (``--realize``; root).
+    realize: bool = False

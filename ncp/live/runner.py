@@ -16,6 +16,8 @@ module, wired together by :class:`Runner`:
   (``ncp/subnet-N``, ``ncp/snat_ip``, ...), each pod's ``ncp/network_config``, the VIPs
   and Warning Events (:mod:`ncp.live.statuswriter`). A failed write is retried in a quiet
   time.
+* **Realize** (:mod:`ncp.live.realizer`, ``--realize``), on a thread of its own: after
+  each pass the data plane is brought to the state's revision by ``sdn realize``'s code.
 * **Quiet chores** (:mod:`ncp.live.chores`): the work the next change should not pay for.
 * **HA** (:mod:`ncp.live.leader`): with leader election on, only the Lease holder
   reconciles and writes; standbys keep their caches warm and take over within the lease
@@ -46,6 +48,7 @@ from ncp.live.instruments import IpamUsage, declare
 from ncp.live.leader import LeaderElector, keep_electing
 from ncp.live.metrics import Metrics, serve
 from ncp.live.options import RunOptions
+from ncp.live.realizer import Realizer, realize_state
 from ncp.live.statuswriter import StatusWriter
 from ncp.live.worker import Pass, Worker
 from ncp.live.writeback import WriteBack
@@ -85,9 +88,12 @@ class Runner:
             StatusWriter(client, options.config.cluster, self.metrics), self.cache,
             self.applied_version, self.stop_event, may_write=lambda: self.is_leader,
             worker_alive=lambda: self.worker.alive)
+        self.realizer = Realizer(realize_state(options.state), self.metrics,
+                                 self.stop_event) if options.realize else None
         self.worker = Worker(options, self.cache, self.metrics, self.applied_version,
                              self.stop_event, ready=self._ready, problems=self.feed.problems,
-                             writeback=self.writeback, chores=QuietChores(self.writeback))
+                             writeback=self.writeback, chores=QuietChores(self.writeback),
+                             realizer=self.realizer)
 
     def _feed(self, client: KubeClient | None, manifests: Sequence[str | Path]) -> Feed:
         if client is not None:
@@ -111,6 +117,8 @@ class Runner:
         self._spawn("worker", self.worker.run)
         if self.writeback is not None:
             self._spawn("writer", self.writeback.run)
+        if self.realizer is not None:
+            self._spawn("realizer", self.realizer.run)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=f"ncp-{name}", daemon=True)
@@ -126,6 +134,8 @@ class Runner:
         self.cache.wake()
         if self.writeback is not None:
             self.writeback.wake()
+        if self.realizer is not None:
+            self.realizer.wake()
         deadline = time.monotonic() + timeout
         for t in sorted(self.threads, key=lambda t: t.name.startswith("ncp-watch-")):
             t.join(max(0.0, deadline - time.monotonic()))
@@ -188,6 +198,11 @@ class Runner:
     def wait_written(self, timeout: float) -> bool:
         """Block until the write-back has nothing queued or in hand (or the timeout)."""
         return self.writeback is None or self.writeback.wait_written(timeout)
+
+    def wait_realized(self, timeout: float) -> bool:
+        """Block until the data plane has caught up with the last pass, or its realize
+        failed (or the timeout); True without ``--realize``."""
+        return self.realizer is None or self.realizer.wait_settled(timeout)
 
     @property
     def input_gaps(self) -> list[Problem]:

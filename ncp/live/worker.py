@@ -11,8 +11,9 @@ resync is the same call with ``full=True``, and so is the pass due when a proble
 time alone clears (a held address) may have cleared.
 
 It reconciles only when the runner says it may (``ready``: this replica leads, and the
-input is whole); each pass's result goes to the write-back, and the times with nothing to
-do go to the :mod:`quiet chores <ncp.live.chores>`.
+input is whole); each pass's result goes to the write-back, the revision it left to the
+:mod:`realizer <ncp.live.realizer>` (``--realize``), and the times with nothing to do go to
+the :mod:`quiet chores <ncp.live.chores>`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ncp.live.cache import Changes, ClusterCache
 from ncp.live.chores import QuietChores
 from ncp.live.metrics import Metrics
 from ncp.live.options import RunOptions
+from ncp.live.realizer import Realizer
 from ncp.live.writeback import WriteBack
 from ncp.objects import K8sObject
 from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler
@@ -77,10 +79,11 @@ class Worker:
     def __init__(self, options: RunOptions, cache: ClusterCache, metrics: Metrics,
                  applied: AppliedVersion, stop: threading.Event, *,
                  ready: Callable[[], bool], problems: Callable[[], list[Problem]],
-                 writeback: WriteBack | None, chores: QuietChores) -> None:
+                 writeback: WriteBack | None, chores: QuietChores,
+                 realizer: Realizer | None = None) -> None:
         """``ready``: whether a pass may run now; ``problems``: the input's own problems,
         for the full reconcile to report; ``writeback``: where results go (None: nowhere,
-        no live API)."""
+        no live API); ``realizer``: told the revision each pass left (``--realize``)."""
         self.options = options
         self.cache = cache
         self.metrics = metrics
@@ -90,6 +93,7 @@ class Worker:
         self.problems = problems
         self.writeback = writeback
         self.chores = chores
+        self.realizer = realizer
         self.alive = False
         #: Set while the worker has nothing to do (or may not do it).
         self.idle = threading.Event()
@@ -195,6 +199,8 @@ class Worker:
             _merge_into(self.last_report, result)
         if result.written and self.writeback is not None:
             self.writeback.queue_changes(result, changes.objects)
+        if self.realizer is not None:
+            self.realizer.owe(result.revision)
         self.reconciles += 1
         return changes.version
 
@@ -237,6 +243,8 @@ class Worker:
         self._count(report)
         if self.writeback is not None:
             self.writeback.queue_full(report)
+        if self.realizer is not None:
+            self.realizer.owe(report.revision)
         self.last_report = report
         self.reconciles += 1
         log.info("reconciled cache version %d in %.2fs: %d namespaces, %d pods, %d problems",

@@ -27,32 +27,10 @@ from sdn.dataplane.layout import Layout, netns_prefix, owner_tag
 from sdn.store import Store
 from tests.support import handmade_net
 from tests.support.cli_runs import TOPOLOGIES, run_main, sync_sample
-from tests.support.dataplane import needs_root_dataplane
+from tests.support.dataplane import EGRESS_POLICY, needs_root_dataplane
 
 __all__ = ["needs_root_dataplane"]  # the fixture, used by name
 
-#: An egress policy on the redis replicas (guestbook has ingress policies only), so that a
-#: live trace can be dropped at the source port.
-_EGRESS_POLICY = """apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: slaves-reach-only-the-master
-  namespace: default
-spec:
-  podSelector:
-    matchLabels:
-      role: slave
-  policyTypes:
-    - Egress
-  egress:
-    - to:
-        - podSelector:
-            matchLabels:
-              role: master
-      ports:
-        - protocol: TCP
-          port: 6379
-"""
 
 
 @pytest.fixture
@@ -134,7 +112,7 @@ def realized(needs_root_dataplane: None,
     folder = tmp_path_factory.mktemp("gb")
     cluster = folder / "guestbook"
     shutil.copytree(TOPOLOGIES / "guestbook", cluster)
-    (cluster / "egress.yaml").write_text(_EGRESS_POLICY)
+    (cluster / "egress.yaml").write_text(EGRESS_POLICY)
     state = folder / "state.db"
     patch = pytest.MonkeyPatch()
     patch.setenv("SDN_RUN_DIR", str(folder / "run"))

@@ -36,6 +36,30 @@ def missing() -> str | None:
     return None
 
 
+#: An egress policy on guestbook's redis replicas (guestbook has ingress policies only):
+#: a live trace dropped at the source port, a policy added to a running realize.
+EGRESS_POLICY = """apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: slaves-reach-only-the-master
+  namespace: default
+spec:
+  podSelector:
+    matchLabels:
+      role: slave
+  policyTypes:
+    - Egress
+  egress:
+    - to:
+        - podSelector:
+            matchLabels:
+              role: master
+      ports:
+        - protocol: TCP
+          port: 6379
+"""
+
+
 @pytest.fixture(scope="session")
 def needs_root_dataplane() -> None:
     """Skip (locally) or fail (``CI=true``) unless :func:`missing` finds nothing."""
