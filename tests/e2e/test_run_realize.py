@@ -125,7 +125,9 @@ def test_ncp_run_realize_follows_the_folder(folder: Path, tmp_path: Path) -> Non
         extra = ports(tag)["default/extra"].netns
 
         (folder / "extra.yaml").unlink()
-        wait(lambda: not Path("/run/netns", extra).exists(), 60, "the pod's namespace gone")
+        # the namespace goes first; the record says so when that realize has finished
+        wait(lambda: not Path("/run/netns", extra).exists()
+             and "default/extra" not in ports(tag), 60, "the pod's namespace gone")
         assert {pod for pod in ports(tag) if "/" in pod} == guestbook  # and the nodes
         assert realized_as_stated(tag, guestbook)  # the others kept theirs
 
