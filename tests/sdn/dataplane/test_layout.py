@@ -20,15 +20,6 @@ from sdn.dataplane.layout import (
 from sdn.graph import TopologyIndex
 from sdn.graph.transit import TRANSIT, transit_links
 from sdn.model import Inventory, Segment, SegmentPort, Tier1
-from tests.support.cli_runs import sample_inventory
-
-SAMPLES = ["guestbook", "multi-tenant", "lb-heavy"]
-
-
-@pytest.fixture(scope="module", params=SAMPLES)
-def inventory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-              ) -> Inventory:
-    return sample_inventory(tmp_path_factory.mktemp(request.param), request.param)
 
 
 def _interfaces(layout: Layout) -> list[tuple[str, str]]:

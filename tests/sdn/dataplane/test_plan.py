@@ -31,15 +31,6 @@ from sdn.dataplane.plan import (
 )
 from sdn.dataplane.realize import select
 from sdn.model import Inventory, Segment, SegmentPort
-from tests.support.cli_runs import sample_inventory
-
-SAMPLES = ["guestbook", "multi-tenant", "lb-heavy"]
-
-
-@pytest.fixture(scope="module", params=SAMPLES)
-def inventory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-              ) -> Inventory:
-    return sample_inventory(tmp_path_factory.mktemp(request.param), request.param)
 
 
 def _with_ports(layout: Layout, paths: set[str]) -> Layout:
