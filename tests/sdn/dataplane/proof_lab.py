@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sdn.dataplane.kernel import inside
+from sdn.dataplane.layout import ROUTER_MAC
 
 #: The repository (``python -m tests.support...`` runs from here).
 ROOT = Path(__file__).resolve().parents[3]
@@ -95,3 +96,74 @@ def realized_namespaces(answer: dict[str, Any]) -> list[str]:
     """Every namespace a ``sdn realize -o json`` answer names."""
     return sorted({*(p["netns"] for p in answer["ports"]),
                    *(g["netns"] for g in answer["gateways"]), answer["outside"]["netns"]})
+
+
+# --- what the kernel holds ---------------------------------------------------------------
+
+#: Keys of ``ip -j addr`` that name kernel objects by number (differ between two builds
+#: of the same thing) or age with time.
+_VOLATILE = {"ifindex", "link_index", "link_netnsid", "valid_life_time",
+             "preferred_life_time", "handle"}
+
+
+def kernel_view(prefix: str) -> dict[str, dict[str, Any]]:
+    """What the kernel holds in every network namespace named ``prefix*`` (listed from
+    the kernel, not a record): its links and addresses (``ip -j addr``), routes (``ip -j
+    route``) and nftables ruleset (``nft -j list ruleset``), normalised so that two
+    builds of the same thing compare equal (object numbers, handles, counters and
+    listing order dropped; rule order within a chain kept)."""
+    listed = subprocess.run(["ip", "netns"], text=True, capture_output=True,
+                            check=True).stdout
+    names = sorted(n for n in (line.split()[0] for line in listed.splitlines() if line)
+                   if n.startswith(prefix))
+    return {name: {"addr": _sorted([_link(x) for x in _strip(_ip_json(name, "addr"))]),
+                   "route": _sorted(_strip(_ip_json(name, "route"))),
+                   "nft": _ruleset(name)} for name in names}
+
+
+def _link(link: dict[str, Any]) -> dict[str, Any]:
+    """A link of ``ip -j addr`` with the MAC only where the realize sets it (a pod's
+    ``eth0``, a segment's router MAC; the kernel draws every other at random) and
+    without the IPv6 link-local address drawn from it."""
+    if link.get("ifname") != "eth0" and link.get("address") != ROUTER_MAC:
+        link["address"] = "random"
+    link["addr_info"] = [a for a in link.get("addr_info", [])
+                         if not (a.get("family") == "inet6" and a.get("scope") == "link")]
+    return link
+
+
+def _ip_json(netns: str, what: str) -> Any:
+    out = subprocess.run(["ip", "-j", "-n", netns, what], text=True, capture_output=True,
+                         check=True).stdout
+    return json.loads(out or "[]")
+
+
+def _strip(value: Any) -> Any:
+    """``value`` without volatile keys, counters zeroed, element lists sorted."""
+    if isinstance(value, dict):
+        return {k: ({} if k == "counter" else _strip(v)) for k, v in value.items()
+                if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def _sorted(items: list[Any]) -> list[Any]:
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+def _ruleset(netns: str) -> list[Any]:
+    """``nft -j list ruleset`` in ``netns``: tables, chains, sets and maps in name
+    order, each chain's rules in their order, set elements sorted."""
+    out = subprocess.run(["ip", "netns", "exec", netns, "nft", "-j", "list", "ruleset"],
+                         text=True, capture_output=True, check=True).stdout
+    objects = [o for o in json.loads(out)["nftables"] if "metainfo" not in o]
+    normal = []
+    for obj in _strip(objects):
+        for body in obj.values():
+            if isinstance(body, dict) and "elem" in body:
+                body["elem"] = _sorted(body["elem"])
+        normal.append(obj)
+    rules = [o for o in normal if "rule" in o]
+    return _sorted([o for o in normal if "rule" not in o]) + sorted(
+        rules, key=lambda o: (o["rule"]["family"], o["rule"]["table"], o["rule"]["chain"]))

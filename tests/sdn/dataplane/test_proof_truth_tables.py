@@ -31,11 +31,11 @@ from sdn.dataplane.layout import netns_prefix, owner_tag
 from sdn.store import Store
 from tests.sdn.dataplane.proof_lab import (
     SpiedVerify,
+    finish,
     forget_flows,
     realized_namespaces,
     sdn_json,
     sdn_process,
-    finish,
 )
 from tests.support.dataplane import HostSnapshot, host_snapshot
 from tests.support.dfw_harness import pod_addresses, sync_with_policies
