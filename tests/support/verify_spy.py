@@ -1,30 +1,33 @@
-"""``sdn verify`` exactly as the command line runs it, with the kernel's outcome of every
-probe written down: ``python -m tests.support.verify_spy OUT.json verify --state ...``.
+"""A process that runs ``sdn`` commands one after another, exactly as the command line
+does (``sdn.cli.main(argv)``), and hands back each one's exit code, stdout, stderr and
+the kernel's outcome of every probe it sent: ``python -m tests.support.verify_spy``
+reads one JSON list of arguments per line on stdin and writes one JSON object per line
+(``code``, ``out``, ``err``, ``outcomes``) on stdout; it ends when stdin closes.
 
 Why: ``sdn verify -o json`` lists only disagreements, so a test that wants to hold the
 kernel itself to an expected table (not only to the simulator) needs the outcomes verify
 saw. Spying on the one function that probes keeps it to one probing run (probing twice
-could see two different kernels) and runs the real command in its own process, so many
-verifies can run at once (their stdout is not this test process's).
-
-OUT.json is a list of ``[netns, dst, protocol, port, outcome]``, one per probe.
+could see two different kernels). A process of its own lets several realizations be
+probed at once (a dropped probe costs a whole timeout; the in-process runner swaps this
+process's stdout, which one command at a time can do), and a long-lived one pays the
+imports once. ``outcomes`` lists ``[netns, dst, protocol, port, outcome]`` per probe.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from contextlib import redirect_stderr, redirect_stdout
+from typing import Any, TextIO
 
 
-def main(argv: Sequence[str]) -> int:
-    """Run ``sdn ARGV[1:]`` with ``probe_all`` recorded into ``ARGV[0]``."""
+def serve(requests: TextIO, answers: TextIO) -> None:
+    """Answer every request line of ``requests`` on ``answers``."""
     import sdn.cli
     from sdn.dataplane import probe
 
-    out, rest = argv[0], list(argv[1:])
     real = probe.probe_all
     seen: list[list[Any]] = []
 
@@ -35,12 +38,18 @@ def main(argv: Sequence[str]) -> int:
         return outcomes
 
     probe.probe_all = recorded  # type: ignore[assignment]
-    try:
-        code: int = sdn.cli.main(rest)
-    finally:
-        Path(out).write_text(json.dumps(seen))
-    return code
+    for line in requests:
+        seen.clear()
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = sdn.cli.main([str(a) for a in json.loads(line)])
+            except SystemExit as exc:  # argparse's refusals
+                code = exc.code if isinstance(exc.code, int) else 2
+        answers.write(json.dumps({"code": code, "out": out.getvalue(),
+                                  "err": err.getvalue(), "outcomes": seen}) + "\n")
+        answers.flush()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    serve(sys.stdin, sys.stdout)

@@ -1,10 +1,11 @@
-"""What the issue-13 proofs share: ``sdn`` run as its own process (so several run at
-once), the records of those runs under the test's own ``SDN_RUN_DIR``, and forgetting a
-realization's connection tracking between two experiments on it.
+"""What the issue-13 proofs share: ``sdn`` run by worker processes of its own (so
+several realizations are probed at once), forgetting a realization's connection
+tracking between two experiments on it, and what the kernel holds, normalised so that
+two builds of the same thing compare equal.
 
-Why processes: the truth-table proof probes many states at the same time (a probe that
-is dropped costs a whole timeout, so one after the other is slow), and the in-process
-runner swaps the process's stdout, which only one command at a time can do.
+Why processes: the truth-table proof probes several states at the same time (a probe
+that is dropped costs a whole timeout, so one after the other is slow), and the
+in-process runner swaps the process's stdout, which only one command at a time can do.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -34,46 +34,37 @@ def environment(run_dir: Path) -> dict[str, str]:
     return {**os.environ, "SDN_RUN_DIR": str(run_dir), "PYTHONPATH": path}
 
 
-def sdn_process(run_dir: Path, *argv: object) -> subprocess.Popen[str]:
-    """``sdn ARGV`` started as a process of its own (stdout and stderr piped)."""
-    return subprocess.Popen([sys.executable, "-m", "sdn", *map(str, argv)], cwd=ROOT,
-                            env=environment(run_dir), text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+class SdnWorker:
+    """A process running ``sdn`` commands one after another (:mod:`tests.support.
+    verify_spy`): each one's exit code, stdout, stderr and probe outcomes."""
 
-
-def finish(process: subprocess.Popen[str], *codes: int) -> str:
-    """Wait for ``process``; its stdout, after checking its exit code is one of ``codes``
-    (default 0)."""
-    out, err = process.communicate(timeout=COMMAND_TIMEOUT)
-    assert process.returncode in (codes or (0,)), f"{process.args}: {err}"
-    return out
-
-
-def sdn_json(run_dir: Path, *argv: object) -> Any:
-    """``sdn ARGV -o json`` in its own process, exit 0, its answer."""
-    return json.loads(finish(sdn_process(run_dir, *argv, "-o", "json")))
-
-
-class SpiedVerify:
-    """``sdn verify ... -o json`` running in its own process, with every probe's kernel
-    outcome recorded (:mod:`tests.support.verify_spy`)."""
-
-    def __init__(self, run_dir: Path, state: Path, *argv: object) -> None:
-        handle, name = tempfile.mkstemp(suffix=".json", dir=run_dir)
-        os.close(handle)
-        self.outcomes_file = Path(name)
+    def __init__(self, run_dir: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.verify_spy", name, "verify", "--state",
-             str(state), *map(str, argv), "-o", "json"], cwd=ROOT, env=environment(run_dir),
-            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            [sys.executable, "-m", "tests.support.verify_spy"], cwd=ROOT,
+            env=environment(run_dir), text=True, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE)
 
-    def result(self) -> tuple[dict[str, Any], list[list[Any]]]:
-        """verify's answer (exit 0 or 1) and the outcomes: ``[netns, dst, protocol,
-        port, outcome]`` per probe."""
-        answer: dict[str, Any] = json.loads(finish(self.process, 0, 1))
-        outcomes: list[list[Any]] = json.loads(self.outcomes_file.read_text())
-        self.outcomes_file.unlink()
-        return answer, outcomes
+    def run(self, *argv: object) -> dict[str, Any]:
+        """``sdn ARGV``: ``{"code", "out", "err", "outcomes"}``."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps([str(a) for a in argv]) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, f"the sdn worker ended (exit {self.process.poll()})"
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def json(self, *argv: object, codes: tuple[int, ...] = (0,)) -> Any:
+        """``sdn ARGV -o json``, its exit code one of ``codes``: its answer."""
+        done = self.run(*argv, "-o", "json")
+        assert done["code"] in codes, done["err"]
+        return json.loads(done["out"])
+
+    def close(self) -> None:
+        """End the worker (it ends when its stdin closes) and wait for it."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=COMMAND_TIMEOUT)
 
 
 def forget_flows(namespaces: Iterable[str]) -> None:

@@ -17,6 +17,7 @@ cases' SCTP columns stay proven on the simulator alone.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -29,22 +30,15 @@ import pytest
 
 from sdn.dataplane.layout import netns_prefix, owner_tag
 from sdn.store import Store
-from tests.sdn.dataplane.proof_lab import (
-    SpiedVerify,
-    finish,
-    forget_flows,
-    realized_namespaces,
-    sdn_json,
-    sdn_process,
-)
+from tests.sdn.dataplane.proof_lab import SdnWorker, forget_flows, realized_namespaces
 from tests.support.dataplane import HostSnapshot, host_snapshot
 from tests.support.dfw_harness import pod_addresses, sync_with_policies
 from tests.support.truth_tables import CASES, PODS, TruthCase, fixture
 
 pytestmark = pytest.mark.usefixtures("needs_root_dataplane")
 
-#: Realizations probed at once (two cores: more only queue up).
-WORKERS = 3
+#: Realizations probed at once (most of a case is waiting for dropped probes' timeout).
+WORKERS = 5
 #: What ``sdn verify`` can probe.
 PROBED = ("TCP", "UDP")
 TEST_NAME = "test_the_kernel_realizes_the_truth_table"
@@ -54,11 +48,10 @@ Pair = tuple[str, str]
 
 @dataclass(frozen=True)
 class CaseRun:
-    """What one case gave: the sync's problems, the realize's changes, and per probed
-    protocol verify's answer and the kernel's outcome of every (src, dst, port)."""
+    """What one case gave: the sync's problems, and per probed protocol verify's answer
+    and the kernel's outcome of every (src, dst, port)."""
 
     problems: list[Any]
-    changes: dict[str, int]
     answers: dict[str, dict[str, Any]]
     kernel: dict[tuple[str, str, int], str]
 
@@ -67,20 +60,24 @@ class Lab:
     """One realized fixture state (its own owner tag) that cases are synced into."""
 
     def __init__(self, folder: Path, run_dir: Path) -> None:
-        self.state, self.run_dir = folder / "state.db", run_dir
+        self.state = folder / "state.db"
         self.prefix = netns_prefix(owner_tag(self.state))
         self.before = host_snapshot(self.prefix)
         with Store.open(self.state) as store:
             self.ips = pod_addresses(store, fixture())
         self.now = 2.0
         self.answer: dict[str, Any] = {}
+        self.sdn = SdnWorker(run_dir)
 
     def realize(self) -> dict[str, Any]:
-        self.answer = sdn_json(self.run_dir, "realize", "--state", self.state)
+        self.answer = self.sdn.json("realize", "--state", self.state)
         return self.answer
 
     def teardown(self) -> HostSnapshot:
-        finish(sdn_process(self.run_dir, "realize", "--teardown", "--state", self.state))
+        try:
+            self.sdn.json("realize", "--teardown", "--state", self.state)
+        finally:
+            self.sdn.close()
         return host_snapshot(self.prefix)
 
     def run(self, case: TruthCase, lock: threading.Lock) -> CaseRun:
@@ -89,19 +86,19 @@ class Lab:
                                              self.ips, now=self.now)
         self.now += 1
         forget_flows(realized_namespaces(self.answer))
-        changes = self.realize()["changes"]
+        self.realize()
         pods = {p["netns"]: p["pod"] for p in self.answer["ports"]}
         by_ip = {p["ip"]: p["pod"] for p in self.answer["ports"]}
-        running = {protocol: SpiedVerify(self.run_dir, self.state, "--protocol", protocol,
-                                         *_port_options(case, protocol))
-                   for protocol in PROBED if _ports(case, protocol)}
         answers, kernel = {}, {}
-        for protocol, verify in running.items():
-            answers[protocol], outcomes = verify.result()
-            for netns, dst, proto, port, outcome in outcomes:
+        for protocol in (p for p in PROBED if _ports(case, p)):
+            done = self.sdn.run("verify", "--state", self.state, "--protocol", protocol,
+                                *_port_options(case, protocol), "-o", "json")
+            assert done["code"] in (0, 1), done["err"]
+            answers[protocol] = json.loads(done["out"])
+            for netns, dst, proto, port, outcome in done["outcomes"]:
                 assert proto == protocol
                 kernel[(proto, pods[netns], by_ip[dst], port)] = outcome
-        return CaseRun(problems, changes, answers,
+        return CaseRun(problems, answers,
                        {(s, d, f"{p}/{n}"): o for (p, s, d, n), o in kernel.items()})
 
 
