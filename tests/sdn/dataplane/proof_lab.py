@@ -15,16 +15,45 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sdn.dataplane.kernel import inside
-from sdn.dataplane.layout import ROUTER_MAC
+from sdn.dataplane.layout import ROUTER_MAC, netns_prefix, owner_tag
+from sdn.model import Inventory
 
 #: The repository (``python -m tests.support...`` runs from here).
 ROOT = Path(__file__).resolve().parents[3]
 #: Seconds any one command may take before the test fails rather than hangs.
 COMMAND_TIMEOUT = 120
+
+
+@dataclass
+class Realized:
+    """A sample realized from a state of its own: the state, ``sdn realize -o json``'s
+    answer and the state's inventory."""
+
+    state: Path
+    answer: dict[str, Any]
+    inventory: Inventory
+
+    @property
+    def prefix(self) -> str:
+        return netns_prefix(owner_tag(self.state))
+
+    @property
+    def outside(self) -> str:
+        """The outside namespace."""
+        return str(self.answer["outside"]["netns"])
+
+    def port(self, pod: str) -> dict[str, Any]:
+        """The answer's port of ``pod``."""
+        return next(p for p in self.answer["ports"] if p["pod"] == pod)
+
+    def netns_of_ip(self, ip: str) -> str:
+        """The namespace of the port with address ``ip``."""
+        return str(next(p["netns"] for p in self.answer["ports"] if p["ip"] == ip))
 
 
 def environment(run_dir: Path) -> dict[str, str]:

@@ -21,7 +21,6 @@ import select
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from sdn.dataplane.kernel import inside
 from sdn.dataplane.layout import OUTSIDE_ADDRESS, netns_prefix, owner_tag
 from sdn.model import Inventory, LBPool, LBService, LBVirtualServer, NatRule
 from sdn.store import Store
+from tests.sdn.dataplane.proof_lab import Realized
 from tests.sdn.dataplane.verify_lab import records_in, sdn
 from tests.support.cli_runs import sync_sample
 from tests.support.dataplane import connect, host_snapshot
@@ -42,20 +42,6 @@ pytestmark = pytest.mark.usefixtures("needs_root_dataplane")
 OUTSIDE_PORT = 8080
 #: Connections made to the VIP (each must land on a member).
 VIP_CONNECTS = 6
-
-
-@dataclass(frozen=True)
-class Realized:
-    state: Path
-    answer: dict[str, Any]
-    inventory: Inventory
-
-    @property
-    def outside(self) -> str:
-        return str(self.answer["outside"]["netns"])
-
-    def netns_of_ip(self, ip: str) -> str:
-        return next(p["netns"] for p in self.answer["ports"] if p["ip"] == ip)
 
 
 def _realized(sample: str, folder: Path) -> Iterator[Realized]:
