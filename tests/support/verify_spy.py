@@ -37,7 +37,7 @@ def serve(requests: TextIO, answers: TextIO) -> None:
                     for p, o in zip(probes, outcomes, strict=True))
         return outcomes
 
-    probe.probe_all = recorded  # type: ignore[assignment]
+    probe.probe_all = recorded
     for line in requests:
         seen.clear()
         out, err = io.StringIO(), io.StringIO()

@@ -101,7 +101,7 @@ def forget_flows(namespaces: Iterable[str]) -> None:
     allowed stays established for 30 s, and a probe of the next one that happens to
     pick the same source port would pass as part of it (the DFW is stateful, as NSX's
     is: a rule change does not cut established flows)."""
-    from pyroute2 import NFCTSocket
+    from pyroute2 import NFCTSocket  # type: ignore[import-untyped]
 
     for netns in namespaces:
         with inside(netns):

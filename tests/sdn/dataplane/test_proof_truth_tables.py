@@ -53,7 +53,7 @@ class CaseRun:
 
     problems: list[Any]
     answers: dict[str, dict[str, Any]]
-    kernel: dict[tuple[str, str, int], str]
+    kernel: dict[tuple[str, str, str], str]  # (src, dst, "TCP/80") -> outcome
 
 
 class Lab:
@@ -89,7 +89,8 @@ class Lab:
         self.realize()
         pods = {p["netns"]: p["pod"] for p in self.answer["ports"]}
         by_ip = {p["ip"]: p["pod"] for p in self.answer["ports"]}
-        answers, kernel = {}, {}
+        answers: dict[str, dict[str, Any]] = {}
+        kernel: dict[tuple[str, str, str, int], str] = {}
         for protocol in (p for p in PROBED if _ports(case, p)):
             done = self.sdn.run("verify", "--state", self.state, "--protocol", protocol,
                                 *_port_options(case, protocol), "-o", "json")
@@ -123,8 +124,9 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     """Every selected case run on ``WORKERS`` realizations; each torn down afterwards
     and the host as it was before."""
     run_dir = tmp_path_factory.mktemp("run")
-    labs = [Lab(tmp_path_factory.mktemp(f"lab{i}"), run_dir) for i in range(WORKERS)]
+    labs: list[Lab] = []
     try:
+        labs.extend(Lab(tmp_path_factory.mktemp(f"lab{i}"), run_dir) for i in range(WORKERS))
         with ThreadPoolExecutor(WORKERS) as pool:
             list(pool.map(Lab.realize, labs))
             free: queue.Queue[Lab] = queue.Queue()
