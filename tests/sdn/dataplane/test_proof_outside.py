@@ -9,7 +9,8 @@ realized through ``sdn realize``:
   (analytics, ``ncp/no_snat``).
 * Load balancing: the guestbook frontend's LoadBalancer VIP reached from the outside
   namespace lands on one of its pool's members: every member's namespace listens on
-  the member port and answers with its own name.
+  the member port and answers with its own name; consecutive connections take the
+  members in turn (the pool's ROUND_ROBIN).
 
 Each realization is torn down afterwards and the host is as it was before.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from ipaddress import IPv4Address, IPv4Network
@@ -147,6 +149,9 @@ def test_a_vip_from_outside_lands_on_a_pool_member(guestbook: Realized) -> None:
             landed.append(_one_connect(guestbook.outside, str(vs.ip_address), int(port),
                                        servers))
     assert set(landed) <= set(names.values()) and len(landed) == VIP_CONNECTS, landed
+    # round robin, as the pool says: consecutive connections take the members in turn
+    assert (pool.algorithm, vs.lb_persistence_profile_path) == ("ROUND_ROBIN", None)
+    assert sorted(Counter(landed).values()) == [VIP_CONNECTS // len(names)] * len(names)
 
 
 def _one_connect(outside: str, vip: str, port: int,
