@@ -65,11 +65,11 @@ def environment(run_dir: Path) -> dict[str, str]:
 
 class SdnWorker:
     """A process running ``sdn`` commands one after another (:mod:`tests.support.
-    verify_spy`): each one's exit code, stdout, stderr and probe outcomes."""
+    sdn_worker`): each one's exit code, stdout, stderr and probe outcomes."""
 
     def __init__(self, run_dir: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.verify_spy"], cwd=ROOT,
+            [sys.executable, "-m", "tests.support.sdn_worker"], cwd=ROOT,
             env=environment(run_dir), text=True, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE)
 

@@ -1,6 +1,6 @@
 """A process that runs ``sdn`` commands one after another, exactly as the command line
 does (``sdn.cli.main(argv)``), and hands back each one's exit code, stdout, stderr and
-the kernel's outcome of every probe it sent: ``python -m tests.support.verify_spy``
+the kernel's outcome of every probe it sent: ``python -m tests.support.sdn_worker``
 reads one JSON list of arguments per line on stdin and writes one JSON object per line
 (``code``, ``out``, ``err``, ``outcomes``) on stdout; it ends when stdin closes.
 
