@@ -187,3 +187,15 @@ def _ruleset(netns: str) -> list[Any]:
     rules = [o for o in normal if "rule" in o]
     return _sorted([o for o in normal if "rule" not in o]) + sorted(
         rules, key=lambda o: (o["rule"]["family"], o["rule"]["table"], o["rule"]["chain"]))
+
+
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two JSON-like values differ: ``path: a != b`` lines (for a readable
+    assertion message)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in differences(a.get(k), b.get(k), f"{path}/{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for d in differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]

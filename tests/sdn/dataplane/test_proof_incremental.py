@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from sdn.dataplane.layout import netns_prefix, owner_tag
-from tests.sdn.dataplane.proof_lab import kernel_view
+from tests.sdn.dataplane.proof_lab import differences, kernel_view
 from tests.sdn.dataplane.verify_lab import records_in, sdn
 from tests.support.cli_runs import T0, TOPOLOGIES, sync_sample
 from tests.support.dataplane import host_snapshot
@@ -157,6 +157,4 @@ def test_incremental_realize_equals_a_fresh_one(lab: Lab, edits: dict[str, int])
     lab.teardown()
     lab.realize()
     fresh = kernel_view(lab.prefix)
-    assert incremental.keys() == fresh.keys()
-    for netns in fresh:
-        assert incremental[netns] == fresh[netns], netns
+    assert incremental == fresh, "\n".join(differences(incremental, fresh)[:20])
