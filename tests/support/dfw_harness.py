@@ -54,6 +54,28 @@ def _rewrite(value: Any, ips: dict[str, str]) -> Any:
     return value
 
 
+def pod_addresses(store: Store, cluster: Cluster, cfg: NcpConfig = CONFIG,
+                  now: float = 1) -> dict[str, str]:
+    """Sync the cluster's namespaces and pods alone into ``store``: the oracle's address
+    of every pod -> the one NCP allocated (they stay while the pods do)."""
+    sync_cluster(store, manifests=manifests(*_docs(cluster)), config=cfg, now=now)
+    ports = {(p.tag("ncp/project"), p.tag("ncp/pod")): p
+             for p in store.inventory().of_type(SegmentPort) if p.tag("ncp/pod")}
+    return {pod.ip: str(ports[(pod.namespace, pod.name)].address_bindings[0].ip_address)
+            for pod in cluster.pods}
+
+
+def sync_with_policies(store: Store, cluster: Cluster, policies: list[dict[str, Any]],
+                       ips: dict[str, str], cfg: NcpConfig = CONFIG, now: float = 2
+                       ) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Sync the cluster with ``policies``, their addresses rewritten by ``ips`` (from
+    :func:`pod_addresses`): the policies as synced and the sync's problems."""
+    rewritten = [_rewrite(p, ips) for p in policies]
+    report = sync_cluster(store, manifests=manifests(*_docs(cluster), *rewritten),
+                          config=cfg, now=now)
+    return rewritten, list(report.problems)
+
+
 class Realized:
     """The cluster as NCP realized it: DFW, pod names by endpoint, and the oracle's view
     with the realized addresses."""
@@ -61,15 +83,8 @@ class Realized:
     def __init__(self, tmp: Path, cluster: Cluster, policies: list[dict[str, Any]],
                  cfg: NcpConfig = CONFIG) -> None:
         store = Store.open(tmp / "dfw.db")
-        sync_cluster(store, manifests=manifests(*_docs(cluster)), config=cfg, now=1)
-        ports = {(p.tag("ncp/project"), p.tag("ncp/pod")): p
-                 for p in store.inventory().of_type(SegmentPort) if p.tag("ncp/pod")}
-        ips = {pod.ip: str(ports[(pod.namespace, pod.name)].address_bindings[0].ip_address)
-               for pod in cluster.pods}
-        self.policies = [_rewrite(p, ips) for p in policies]
-        report = sync_cluster(store, manifests=manifests(*_docs(cluster), *self.policies),
-                              config=cfg, now=2)
-        self.problems = report.problems
+        ips = pod_addresses(store, cluster, cfg)
+        self.policies, self.problems = sync_with_policies(store, cluster, policies, ips, cfg)
         self.inventory = store.inventory()
         self.dfw = compile_dfw(self.inventory)
         self.names = {ep.index: ep.name for ep in self.dfw.endpoints

@@ -23,6 +23,7 @@ from sdn.dataplane.realize import Applied
 from sdn.errors import DataplaneError
 from sdn.model import Inventory, Segment, SegmentPort
 from sdn.store import Store
+from tests.sdn.dataplane.proof_lab import Realized
 from tests.support.cli_runs import TOPOLOGIES, run_main, sync_sample
 from tests.support.dataplane import connect, host_snapshot, netns_json
 
@@ -31,22 +32,6 @@ pytestmark = pytest.mark.usefixtures("needs_root_dataplane")
 
 def sdn_run(*argv: object) -> tuple[int, str, str]:
     return run_main(sdn.cli.main, *argv)
-
-
-@dataclass
-class Realized:
-    """A sample realized from a state of its own."""
-
-    state: Path
-    answer: dict[str, Any]
-    inventory: Inventory
-
-    @property
-    def prefix(self) -> str:
-        return netns_prefix(owner_tag(self.state))
-
-    def port(self, pod: str) -> dict[str, Any]:
-        return next(p for p in self.answer["ports"] if p["pod"] == pod)
 
 
 def _realize(state: Path, *extra: object) -> dict[str, Any]:
