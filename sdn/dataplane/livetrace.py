@@ -34,7 +34,6 @@ The events become observations in :mod:`sdn.dataplane.observations`.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import fcntl
 import os
@@ -49,6 +48,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 
+from sdn.dataplane import kernel
 from sdn.dataplane.layout import Layout, owner_tag
 from sdn.dataplane.nfttrace import FlowKey, of_flow, parse_line
 from sdn.dataplane.observations import (
@@ -73,9 +73,6 @@ READ_AT_MOST = 0.5
 SILENT_AT_MOST = 2.0
 #: How long monitors may take to subscribe before the trace gives up.
 READY_WITHIN = 3.0
-_CLONE_NEWNET = 0x40000000
-#: Where ``ip netns`` keeps the named namespaces.
-NETNS_DIR = Path("/run/netns")
 _PRIORITY_LAST = 1000
 
 
@@ -280,27 +277,11 @@ def _locked(tag: str) -> Iterator[None]:
         yield
 
 
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, _CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
 def raw_socket_in(netns: str) -> socket.socket:
     """A raw IPv4 socket (we write the IP header) living in the namespace ``netns``: this
     thread enters it, opens the socket and comes back (a socket keeps its namespace)."""
-    home = os.open("/proc/self/ns/net", os.O_RDONLY)
-    target = os.open(NETNS_DIR / netns, os.O_RDONLY)
-    try:
-        _setns(target)
-        try:
-            return socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-        finally:
-            _setns(home)
-    finally:
-        os.close(target)
-        os.close(home)
+    with kernel.inside(netns):
+        return socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 
 
 def craft(packet: PacketSpec, ip_id: int) -> bytes:
@@ -353,7 +334,7 @@ def capture(tag: str, source_netns: str, flow: LiveFlow, routers: Iterable[str],
     ``source_netns``."""
     preflight()
     routers, pods = list(routers), list(pods)
-    missing = [ns for ns in (source_netns, *routers, *pods) if not (NETNS_DIR / ns).exists()]
+    missing = [ns for ns in (source_netns, *routers, *pods) if not (kernel.NETNS_DIR / ns).exists()]
     if missing:
         raise DataplaneError(f"namespace {missing[0]} is gone (run `sdn realize` again)",
                              code="NETNS_MISSING", obj=missing[0])

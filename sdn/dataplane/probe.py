@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sdn.dataplane import kernel
 from sdn.errors import SdnError
 
 Outcome = Literal["open", "refused", "timeout"]
@@ -50,13 +51,10 @@ PROBE_PROTOCOLS = ("TCP", "UDP", "ICMP")
 DEFAULT_TIMEOUT = 0.8
 #: Probes in flight at once (the spike: 2,000 in flight was fastest; 500 twice slower).
 DEFAULT_PARALLEL = 2000
-#: Where named network namespaces are (``ip netns`` and pyroute2 both put them here).
-NETNS_DIR = Path("/run/netns")
 #: The host-global ARP table's hard limit (settable only in the initial namespace).
 GC_THRESH3 = Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
 GC_THRESH3_SYSCTL = "net.ipv4.neigh.default.gc_thresh3"
 
-_CLONE_NEWNET = 0x40000000
 _PAYLOAD = b"sdn-verify"
 _ICMP_ECHO, _ICMP_ECHO_REPLY, _ICMP_UNREACHABLE = 8, 0, 3
 _RAW_BUFFER = 4 << 20
@@ -110,12 +108,12 @@ class _Namespaces:
             fd = self._fds.get(name, -1)
             if fd < 0:
                 try:
-                    fd = os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
+                    fd = os.open(kernel.NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
                 except FileNotFoundError:
                     raise probe_error(f"network namespace {name} does not exist (run sdn "
                                       "realize)", code="NETNS_MISSING", obj=name) from None
                 self._fds[name] = fd
-        if self._libc.setns(fd, _CLONE_NEWNET) != 0:
+        if self._libc.setns(fd, kernel.CLONE_NEWNET) != 0:
             err = ctypes.get_errno()
             raise probe_error(f"cannot enter network namespace: {os.strerror(err)}",
                               code="DATAPLANE_NOT_ROOT" if err == errno.EPERM else "PROBE_FAILED",

@@ -112,20 +112,13 @@ def _tables(dfw: CompiledDfw) -> dict[str, tuple[type, Iterable[tuple[Any, bytes
     }
 
 
-def _paused_gc(write: Callable[[], _T]) -> _T:
-    """``write()`` with the cyclic garbage collector paused (as
-    :func:`~sdn.policy.compile_dfw` pauses it): writing the records allocates hundreds of
-    thousands of small objects and makes no cycles, and with a whole inventory loaded each
-    full collection walks all of it."""
-    with gc_paused():
-        return write()
-
-
 def save(folder: Path, part: str, key: Key, dfw: CompiledDfw) -> bool:
     """Write ``dfw``'s records as the part's file (atomically); False, and nothing
-    raised, when the folder cannot be written."""
-    return _paused_gc(lambda: file_records.write(folder / part, _header(part, key),
-                                                 _tables(dfw)))
+    raised, when the folder cannot be written. The collector is paused meanwhile: writing
+    allocates hundreds of thousands of small objects and makes no cycles
+    (:mod:`sdn.gcpause`)."""
+    with gc_paused():
+        return file_records.write(folder / part, _header(part, key), _tables(dfw))
 
 
 def current(folder: Path, part: str, key: Key) -> bool:
@@ -166,8 +159,9 @@ class Records:
     @classmethod
     def of(cls, dfw: CompiledDfw, part: str, key: Key) -> Records:
         """The records of ``dfw`` held in memory (when its file cannot be written)."""
-        return cls._checked(_paused_gc(
-            lambda: RecordFile.in_memory(_header(part, key), _tables(dfw))))
+        with gc_paused():
+            file = RecordFile.in_memory(_header(part, key), _tables(dfw))
+        return cls._checked(file)
 
     @classmethod
     def _checked(cls, file: RecordFile) -> Records:

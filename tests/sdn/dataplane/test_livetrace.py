@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sdn.dataplane import livetrace, record
+from sdn.dataplane import kernel, livetrace, record
 from sdn.dataplane.layout import Layout, owner_tag
 from sdn.dataplane.nfttrace import FlowKey
 from sdn.dataplane.observations import KernelView
@@ -158,7 +158,7 @@ def test_preflight_refuses(monkeypatch: pytest.MonkeyPatch, euid: int, missing: 
 def test_a_missing_namespace_is_refused_before_anything_is_made(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(livetrace, "preflight", lambda: None)
-    monkeypatch.setattr(livetrace, "NETNS_DIR", tmp_path)
+    monkeypatch.setattr(kernel, "NETNS_DIR", tmp_path)
     (tmp_path / "src").touch()
     monkeypatch.setattr(livetrace, "Monitors", None)  # never reached
     flow = livetrace.live_flow(PacketSpec(src_ip="10.0.0.1", dst_ip="10.0.0.2", dst_port=80),
