@@ -104,12 +104,15 @@ def forget_flows(namespaces: Iterable[str]) -> None:
     from pyroute2 import NFCTSocket  # type: ignore[import-untyped]
 
     for netns in namespaces:
+        # all of it inside: pyroute2 (0.9) opens its netlink socket lazily, at the first
+        # request, so a socket made inside but used outside flushed this process's own
+        # namespace (the host's table) and left the experiment's flows alone
         with inside(netns):
             tracker = NFCTSocket()
-        try:
-            tracker.flush()
-        finally:
-            tracker.close()
+            try:
+                tracker.flush()
+            finally:
+                tracker.close()
 
 
 def realized_namespaces(answer: dict[str, Any]) -> list[str]:
