@@ -7,6 +7,7 @@ How to run (from the repository root, after ``pip install -e .``)::
     python bench/bench_questions.py --namespaces 250 --pods 1000 --policies 750 --repeat 5
     python bench/bench_questions.py --scale full --cases traceflow,reach_small  # 100,000 pods
     python bench/bench_questions.py --repeat 20 --daemon   # also through ``sdn daemon``
+    python bench/bench_questions.py --auto     # also as by default (a daemon left behind)
 
 Goals (issue 12; measured here, never asserted in tests), at 2,500 namespaces / 10,000
 pods / 7,500 policies: the first call after a sync at most 2 s, every later call at most
@@ -37,17 +38,22 @@ case also runs with ``PYTHONPATH=TREE`` (``--before-repeat`` later calls: withou
 every call costs the same), so before and after come from one run on one machine; each
 "after" line then says whether its output was byte-identical to the "before" one.
 
-With ``--daemon`` every case is also run through ``sdn daemon`` (started on another
-fresh copy, timed apart as ``daemon_start_s``; every call must be answered by it), side by
-side with the plain run; ``daemon_rss_mib`` is the daemon's memory at the end and
-``same_output_as_in_process`` compares its output with the plain run's.
+The plain run answers every call in-process (``SDN_DAEMON=off``). With ``--daemon`` every
+case is also run through ``sdn daemon`` (``"daemon": "started"``: started on another fresh
+copy, timed apart as ``daemon_start_s``; every call must be answered by it), side by side
+with the plain run; ``daemon_rss_mib`` is the daemon's memory at the end and
+``same_output_as_in_process`` compares its output with the plain run's. With ``--auto``
+every case is also run as a user's calls run by default (``"daemon": "auto"``,
+``SDN_DAEMON=auto``: the first call answers in-process and leaves a daemon behind, later
+calls go to it once it listens; ``answered_by_daemon`` counts those that did).
 
-Each line: ``{"bench": "questions", "case", "tree" ("after" or "before"), "daemon",
-"command", "namespaces", "pods", "policies", "shapes", "seed", "repeat", "first_s", "median_s",
-"p95_s", "min_s", "first_rss_mib", "peak_rss_mib" (of the later calls' children), "exit",
-"same_output_as_before", ("daemon_start_s", "daemon_rss_mib", "same_output_as_in_process"
-with the daemon), "machine", "revision"}``. Exit status 1 when a command failed or
-its outputs differed between calls.
+Each line: ``{"bench": "questions", "case", "tree" ("after" or "before"), "daemon"
+("none", "started" or "auto"), "command", "namespaces", "pods", "policies", "shapes",
+"seed", "repeat", "first_s", "median_s", "p95_s", "min_s", "first_rss_mib",
+"peak_rss_mib" (of the later calls' children), "exit", "same_output_as_before",
+("daemon_start_s", "daemon_rss_mib", "same_output_as_in_process" with a started daemon;
+"answered_by_daemon" and "same_output_as_in_process" with auto), "machine",
+"revision"}``. Exit status 1 when a command failed or its outputs differed between calls.
 """
 
 from __future__ import annotations
@@ -127,10 +133,12 @@ def pick(state: Path) -> dict[str, str]:
             "sizes": f"{len(pods[small])}/{len(pods[medium])}/{len(pods[large])}"}
 
 
-def timed(tree: Path, state: Path, argv: list[str]) -> tuple[float, float, int, str]:
-    """One ``python -m sdn`` call: seconds, the child's peak RSS (MiB), its exit code and
-    the SHA-256 of its stdout."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1"}
+def timed(tree: Path, state: Path, argv: list[str],
+          daemon_mode: str = "off") -> tuple[float, float, int, str]:
+    """One ``python -m sdn`` call (``SDN_DAEMON=daemon_mode``): seconds, the child's peak
+    RSS (MiB), its exit code and the SHA-256 of its stdout."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1",
+           "SDN_DAEMON": daemon_mode}
     start = time.perf_counter()
     # cwd: ``python -m`` puts the working folder first on sys.path, ahead of PYTHONPATH,
     # so running from a source tree would import that tree whatever PYTHONPATH says.
@@ -149,8 +157,20 @@ def sdn_daemon(tree: Path, state: Path, *argv: str) -> str:
     """``sdn daemon ARGV --state STATE`` (its stdout)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     return subprocess.run([sys.executable, "-m", "sdn", "daemon", *argv, "--state",
-                           str(state)], env=env, cwd=state.parent, check=True,
+                           str(state)], env=env, cwd=state.parent, check=argv[0] != "status",
                           capture_output=True, text=True).stdout
+
+
+def stop_when_started(tree: Path, state: Path, wait: float = 60.0) -> None:
+    """Stop the daemon a call left behind, waiting for it to listen first (one still
+    loading would not hear the stop and would answer the next case's calls)."""
+    log = state.with_name(state.name + ".idx") / "daemon.log"
+    deadline = time.monotonic() + wait
+    while log.exists() and time.monotonic() < deadline:
+        if json.loads(sdn_daemon(tree, state, "status", "-o", "json"))["running"]:
+            break
+        time.sleep(0.1)
+    sdn_daemon(tree, state, "stop")
 
 
 def rss_mib(pid: int) -> float:
@@ -162,14 +182,23 @@ def rss_mib(pid: int) -> float:
 
 
 def run_case(tree: Path, work: Path, synced: Path, argv: list[str],
-             repeat: int, *, with_index: bool, daemon: bool = False) -> dict[str, Any]:
+             repeat: int, *, with_index: bool, daemon: str = "") -> dict[str, Any]:
     """First call on a fresh copy of the synced state, then ``repeat`` later calls.
     ``with_index``: the copy keeps the query index ``ncp sync`` saved beside the state
     (copied with the state's stamps, so it is the state's own, as right after the sync);
     without it the first call builds it (as the older tree's sync saved none).
-    ``daemon``: ``sdn daemon start`` on the copy first (timed apart), every call then
-    answered through it; it is stopped at the end."""
+    ``daemon``: ``started``: ``sdn daemon start`` on the copy first (timed apart), every
+    call then answered through it; ``auto``: the calls as a user makes them by default
+    (``SDN_DAEMON=auto``: the first leaves a daemon, the later ones go to it once it has
+    loaded; ``answered_by_daemon`` says how many did); the daemon is stopped at the end."""
     state = prepare_copy(work, synced, with_index=with_index)
+    if daemon == "auto":
+        try:
+            res = timed_calls(tree, state, argv, repeat, "auto")
+            info = json.loads(sdn_daemon(tree, state, "status", "-o", "json"))
+            return {**res, "answered_by_daemon": info.get("requests", 0)}
+        finally:
+            stop_when_started(tree, state)
     if not daemon:
         return timed_calls(tree, state, argv, repeat)
     started = time.perf_counter()
@@ -198,12 +227,13 @@ def prepare_copy(work: Path, synced: Path, *, with_index: bool) -> Path:
     return state
 
 
-def timed_calls(tree: Path, state: Path, argv: list[str], repeat: int) -> dict[str, Any]:
+def timed_calls(tree: Path, state: Path, argv: list[str], repeat: int,
+                daemon_mode: str = "off") -> dict[str, Any]:
     """The first call, then ``repeat`` later ones."""
-    first, first_rss, code, digest = timed(tree, state, argv)
+    first, first_rss, code, digest = timed(tree, state, argv, daemon_mode)
     times, rss, same = [], [], True
     for _ in range(repeat):
-        t, r, c, d = timed(tree, state, argv)
+        t, r, c, d = timed(tree, state, argv, daemon_mode)
         times.append(t)
         rss.append(r)
         same = same and c == code and d == digest
@@ -246,6 +276,9 @@ def main() -> int:
     parser.add_argument("--daemon", action="store_true",
                         help="also answer every case through `sdn daemon` (started on the "
                              "fresh copy, timed apart), side by side with the plain run")
+    parser.add_argument("--auto", action="store_true",
+                        help="also run every case as a user does by default "
+                             "(SDN_DAEMON=auto: the first call leaves a daemon behind)")
     parser.add_config()
     parser.add_keep()
     args = parser.parse_args()
@@ -257,11 +290,13 @@ def main() -> int:
         log(f"namespaces small/medium/large {picks['small']}/{picks['medium']}/"
             f"{picks['large']} ({picks['sizes']} pods); flow {picks['src']} -> {picks['dst']}")
         argvs = commands(picks)
-        trees = [("after", ROOT, args.repeat, False)]
+        trees = [("after", ROOT, args.repeat, "")]
         if args.before is not None:
-            trees.insert(0, ("before", args.before.resolve(), args.before_repeat, False))
+            trees.insert(0, ("before", args.before.resolve(), args.before_repeat, ""))
         if args.daemon:
-            trees.append(("after", ROOT, args.repeat, True))
+            trees.append(("after", ROOT, args.repeat, "started"))
+        if args.auto:
+            trees.append(("after", ROOT, args.repeat, "auto"))
         for case in args.cases:
             digests: dict[str, str] = {}
             for name, tree, repeat, daemon in trees:
@@ -269,7 +304,7 @@ def main() -> int:
                                with_index=name == "after", daemon=daemon)
                 digest = res.pop("digest")
                 line = {"bench": "questions", "case": case, "tree": name,
-                        "daemon": daemon, "command": "sdn " + " ".join(argvs[case]),
+                        "daemon": daemon or "none", "command": "sdn " + " ".join(argvs[case]),
                         "namespaces": args.namespaces, "pods": args.pods,
                         "policies": args.policies, "shapes": args.shapes,
                         "seed": args.seed, "repeat": repeat,
@@ -284,7 +319,7 @@ def main() -> int:
                     failed |= not line["same_output_as_before"]
                 failed |= res["exit"] not in (0, 1) or not res["stable"]
                 emit({**line, **run_info(), "revision": source_revision(tree)})
-                mode = f"{name} daemon" if daemon else name
+                mode = f"{name} daemon {daemon}" if daemon else name
                 log(f"{case} [{mode}]: first {res['first_s']} s, median {res['median_s']} s, "
                     f"p95 {res['p95_s']} s, peak {res['peak_rss_mib']} MiB")
     return 1 if failed else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
@@ -336,7 +337,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _answer(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Run the command; a question of the process's own command line (``argv`` None) goes
-    to the state's daemon first, when one runs (:mod:`sdn.daemon.client`)."""
+    to the state's daemon first, when one runs (:mod:`sdn.daemon.client`), and one
+    answered here may leave a daemon behind for the next (:mod:`sdn.daemon.autostart`)."""
     # a live trace sends packets and changes nftables: no question for the daemon
     live = getattr(args, "live", False) or getattr(args, "compare", False)
     if argv is None and args.command in QUESTIONS and not live:
@@ -345,6 +347,14 @@ def _answer(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         code = forward(sys.argv[1:], args.state)
         if code is not None:
             return code
+        code = int(args.run(args))
+        if code in (0, 1):  # answered: maybe leave a daemon for the next question
+            with contextlib.suppress(OSError):
+                sys.stdout.flush()  # the answer is out before anything else happens
+            from sdn.daemon.autostart import after_question
+
+            after_question(args.state, code)
+        return code
     return int(args.run(args))
 
 

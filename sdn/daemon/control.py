@@ -103,12 +103,7 @@ def start(state: str | Path, idle_timeout: float) -> tuple[dict[str, Any], bool]
         return running, False
     current_key(Path(state))  # a state that does not open is refused here, with its code
     log = wire.log_path(state)
-    wire.index_folder(state).mkdir(exist_ok=True)
-    with open(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as out:
-        offset = out.seek(0, os.SEEK_END)
-        proc = subprocess.Popen(_command(state, idle_timeout), stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=out, cwd=wire.index_folder(state),
-                                env=_environment(), start_new_session=True)
+    proc, offset = spawn(state, idle_timeout)
     while True:
         reply = ask(state, "status")
         if reply is not None:
@@ -118,6 +113,20 @@ def start(state: str | Path, idle_timeout: float) -> tuple[dict[str, Any], bool]
             raise DaemonError(f"the daemon did not start (exit {code}): "
                               f"{_last_words(log, offset)}", obj=str(state))
         time.sleep(_POLL)
+
+
+def spawn(state: str | Path, idle_timeout: float) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``sdn daemon run`` on ``state`` detached (its own session; its output to the
+    daemon's log, so it holds none of this process's descriptors) without waiting for it;
+    the process and the log's length before it (where its words begin)."""
+    wire.index_folder(state).mkdir(exist_ok=True)
+    log = wire.log_path(state)
+    with open(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as out:
+        offset = out.seek(0, os.SEEK_END)
+        proc = subprocess.Popen(_command(state, idle_timeout), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=out, cwd=wire.index_folder(state),
+                                env=_environment(), start_new_session=True)
+    return proc, offset
 
 
 def _command(state: str | Path, idle_timeout: float) -> list[str]:

@@ -55,6 +55,9 @@ from sdn.query.sidecar import Key
 
 #: How long a connected client has to say what it wants.
 REQUEST_TIMEOUT = 5.0
+#: How often an idle daemon looks whether its state file still exists (a daemon left on
+#: a removed temporary state stops within this many seconds rather than its idle timeout).
+STATE_WATCH_INTERVAL = 5.0
 #: The parts every question of a revision starts from, for this default action.
 PRELOAD_ACTION = "ALLOW"
 #: Exit statuses of a child that failed outside ``main`` (``EX_SOFTWARE``), or was
@@ -214,7 +217,8 @@ class Server:
             self.listener = None
 
     def serve(self) -> None:
-        """Answer until stopped, or idle for the timeout with no question running."""
+        """Answer until stopped, idle for the timeout with no question running, or the
+        state file gone (its folder removed: nobody can ask about it any more)."""
         while not (self.stopping and not self.questions):
             timeout = None
             if not self.questions:
@@ -222,6 +226,10 @@ class Server:
                 if timeout <= 0:
                     self.note("idle timeout")
                     return
+                if not self.state.exists():
+                    self.note("the state file is gone")
+                    return
+                timeout = min(timeout, STATE_WATCH_INTERVAL)
             for key, _events in self.selector.select(timeout):
                 key.data(key.fileobj)
 
