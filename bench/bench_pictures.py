@@ -78,8 +78,8 @@ def prepare(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 def run_once(tree: Path, fmt: str, state: Path, out: Path,
              extra: Sequence[str]) -> tuple[float, float] | None:
     """One timed ``sdn topology``: its seconds and peak memory (MiB), or None when it
-    failed."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    failed. In-process (``SDN_DAEMON=off``): this measures drawing, not a daemon."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "SDN_DAEMON": "off"}
     cmd = [sys.executable, "-m", "sdn", "topology", "-o", fmt, "--out", str(out),
            "--state", str(state), *extra]
     with tempfile.TemporaryFile("w+") as err:
