@@ -202,7 +202,8 @@ def run_api(cluster: Path, state: Path, config_path: Path, now: float,
         report = sync_cluster(store, paths=[cluster], config=config, now=now, full=full,
                               keep_inventory=True)
     if report.inventory is not None:  # what the command does after closing the state
-        warm_index(state, report.inventory, force=report.written)
+        warm_index(state, report.inventory, force=report.written,
+                   validated=report.validated)
     elapsed = time.perf_counter() - start
     return elapsed, {
         "changed": report.changed, "written": report.written,

@@ -294,7 +294,7 @@ def _warm_index(state: Path, report: SyncReport) -> None:
     if inventory is None:
         return
     try:
-        warm_index(state, inventory, force=report.written)
+        warm_index(state, inventory, force=report.written, validated=report.validated)
     except Exception as err:  # the index is optional; the sync has landed
         logging.getLogger("ncp").warning("query index not saved: %s", err)
 

@@ -110,6 +110,10 @@ class SyncReport:
     #: another writer's revision between this sync's read and its write). Not part of the
     #: report: ``ncp sync`` hands it to the query index (:func:`sdn.query.warm_index`).
     inventory: Inventory | None = field(default=None, repr=False, compare=False)
+    #: Whether :attr:`inventory` passed the cross-object checks in this run (it was
+    #: written: :func:`_check_result` refuses any other), so that ``sdn validate``'s
+    #: answer for it is known to be empty without checking it again.
+    validated: bool = field(default=False, repr=False, compare=False)
     #: Set by a dry run: what the write would have changed (nothing was written).
     plan: Plan | None = None
 
@@ -380,6 +384,7 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
         report.inventory = inventory_after(current, [*result.owned.values(),
                                                      *result.shared.values()],
                                            diff.deletes, report.revision)
+        report.validated = True  # what _compare_with_state checked, as written
     return report
 
 

@@ -231,10 +231,11 @@ class QueryIndex:
             and lookup_records.current(self.folder, self.key) \
             and all(records.current(self.folder, f"dfw-{a}", self.key) for a in actions)
 
-    def warm(self, inventory: Inventory, actions: tuple[str, ...]) -> list[str]:
+    def warm(self, inventory: Inventory, actions: tuple[str, ...], *,
+             validated: bool = False) -> list[str]:
         """Build and save ``valid``, ``dfw-<action>``, ``lookups``, ``lint`` and
         ``validate`` from ``inventory``, every valid object of this revision (see
-        :func:`warm_index`)."""
+        :func:`warm_index`; ``validated``: its cross-object checks are known to pass)."""
         self._inventory = inventory
         self._save("valid", True, _NO_CLASSES)
         for action in actions:
@@ -242,7 +243,8 @@ class QueryIndex:
         self.trace_context(actions[0])
         self.lint_findings()
         # every object of the revision, all valid: no stored row is a problem of its own
-        self._save(checked.PART, checked.problems_of(inventory, []), checked.PROBLEM_CLASSES)
+        problems = [] if validated else checked.problems_of(inventory, [])
+        self._save(checked.PART, problems, checked.PROBLEM_CLASSES)
         return self.built
 
     def lint_findings(self) -> list[Finding]:
@@ -322,7 +324,8 @@ WARM_ACTIONS: tuple[str, ...] = ("ALLOW",)
 
 
 def warm_index(state: str | Path, inventory: Inventory, *,
-               actions: tuple[str, ...] = WARM_ACTIONS, force: bool = True) -> list[str]:
+               actions: tuple[str, ...] = WARM_ACTIONS, force: bool = True,
+               validated: bool = False) -> list[str]:
     """Save the index parts questions read first (``valid``, ``dfw-<action>``,
     ``lookups``, ``lint``, ``validate``) for the revision a writer just wrote, from the
     ``inventory`` it holds, so that the first question after ``ncp sync`` loads them
@@ -338,6 +341,9 @@ def warm_index(state: str | Path, inventory: Inventory, *,
     the parts are already current for this content (a sync that wrote nothing).
     The inventory must hold every object of that revision, each one valid (the writer
     parsed or built it); nothing here fails for a folder that cannot be written.
+    ``validated``: the writer has already run the cross-object checks on exactly this
+    inventory and found nothing (``ncp sync`` refuses to write otherwise), so the
+    ``validate`` part is saved empty without running them again.
     """
     try:
         index = QueryIndex.open(state)
@@ -348,4 +354,4 @@ def warm_index(state: str | Path, inventory: Inventory, *,
             return []
         if not force and index.current(actions):
             return []
-        return index.warm(inventory, actions)
+        return index.warm(inventory, actions, validated=validated)

@@ -121,7 +121,9 @@ def test_the_index_a_sync_saves_answers_as_from_scratch(
         if report.inventory is None:  # the same input again: a no-op that read nothing
             assert not report.written
             continue
-        assert warm_index(state, report.inventory, force=report.written) \
+        assert report.validated is report.written  # checked exactly when written
+        assert warm_index(state, report.inventory, force=report.written,
+                          validated=report.validated) \
             == (["valid", "dfw-ALLOW", "lookups", "lint", "validate"] if report.written
                 else [])
     with Store.open_readonly(state) as store:
