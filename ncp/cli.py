@@ -314,6 +314,19 @@ def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now:
                                 keep_inventory=True)
 
 
+def _refuse_missing_paths(paths: list[str]) -> None:
+    """``ncp run --cluster PATH`` on a path that does not exist is refused before anything
+    starts or is made (a misspelt path, most likely): exit 2, no state file created. A
+    path that goes away while running is another matter: the last whole read stays."""
+    from ncp.reconcile.completeness import IncompleteInputError
+    from sdn.errors import Problem
+
+    missing = [Problem("PATH_NOT_FOUND", path, "no such file or directory")
+               for path in paths if not Path(path).exists()]
+    if missing:
+        raise IncompleteInputError(missing)
+
+
 def _run(args: argparse.Namespace) -> int:
     """``ncp run``: until SIGTERM/SIGINT (or, with ``--once``, one pass)."""
     import os
@@ -329,6 +342,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.realize:  # before anything starts or is made: a coded line, exit 2
         _preflight(args.state)
+    _refuse_missing_paths(args.cluster or [])
     _configure_logging(args.log_format)
     config = load_config(args.config, cluster=args.cluster_name)
     with Store.open(args.state) as store:

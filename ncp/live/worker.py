@@ -46,6 +46,8 @@ log = logging.getLogger("ncp.running")
 #: A batch of more changes than this goes to the full reconcile when the incremental one
 #: would first have to be primed.
 PRIME_OR_FULL = 500
+#: How long the worker waits for a change while it may not reconcile (seconds).
+NOT_READY_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,11 @@ class Worker:
             if version == loop.seen and self.ready():
                 self._quiet()
             self.idle.set()
+            if not self.ready():
+                # Not allowed yet (no whole read, not the leader): the cache has moved past
+                # what was reconciled, so the loop's wait would return at once; wait here
+                # for the next change (a feed's whole read is one) or a second instead.
+                self.cache.wait_for_change(version, timeout=NOT_READY_WAIT)
             return
         self.idle.clear()
         self.metrics.set("ncp_queue_depth", float(self.cache.version - max(loop.seen, 0)))

@@ -192,3 +192,45 @@ def test_allow_empty_lets_an_empty_folder_empty_the_cluster(
         f.unlink()
     wait(lambda: not pods(state))
     assert runner.input_gaps == []
+
+
+def test_a_runner_waiting_for_a_whole_read_does_not_spin(folder: Path, tmp_path: Path,
+                                                         runner_for: Callable[..., Runner],
+                                                         ) -> None:
+    """Until a first whole read the worker may not reconcile, and the cache has moved past
+    what it reconciled: it must wait for the next change, not loop (a missing folder used
+    to keep a core busy)."""
+    import time
+
+    (folder / "frontend.yaml").write_text("kind: Pod\nmetadata: {name: [\n")
+    runner = Runner(RunOptions(state=tmp_path / "state.db", config=load_config(None),
+                               debounce=0.02, poll_interval=0.05), manifests=[folder])
+    asked = [0]
+    ready = runner.worker.ready
+
+    def counted() -> bool:
+        asked[0] += 1
+        return ready()
+
+    runner.worker.ready = counted
+    runner.start()
+    try:
+        wait(lambda: bool(runner.input_gaps))
+        before = asked[0]
+        time.sleep(1.5)
+        # a turn asks twice and waits up to NOT_READY_WAIT (1 s) for a change
+        assert asked[0] - before <= 8
+        assert runner.reconciles == 0
+    finally:
+        runner.stop()
+
+
+def test_run_refuses_a_missing_path_before_making_anything(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state.db"
+    missing = tmp_path / "nope"
+    code = ncp.cli.main(["run", "--cluster", str(missing), "--state", str(state)])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: PATH_NOT_FOUND {missing}: no such file or directory"]
+    assert list(tmp_path.iterdir()) == []
