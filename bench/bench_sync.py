@@ -403,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "mode": "cli" if args.via_cli else "api",
                 "state_revision": result["state_revision"],
                 "problems": result["problems"], "written": result["written"],
+                **{k: result[k] for k in ("index_in_background", "index_saved_s",
+                                          "index_peak_rss_mib") if k in result},
             }
             if case == "churn":
                 line["churn"] = churn_info
