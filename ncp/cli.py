@@ -286,15 +286,17 @@ def _sync_report(args: argparse.Namespace, *, config: NcpConfig, now: float,
 def _warm_index(state: Path, report: SyncReport) -> None:
     """Save the query index the first question after this sync reads (``<state>.idx/``,
     :func:`sdn.query.warm_index`) from the objects the sync holds, when it wrote or the
-    index is missing or stale. Called after the store is closed (the key is the files'
-    stamps as readers see them). The sync has landed: nothing here may fail it."""
+    index is missing or stale; for a big state in a child process, after which the
+    command returns (:mod:`sdn.query.saving`). Called after the store is closed (the key
+    is the files' stamps as readers see them). The sync has landed: nothing here may
+    fail it."""
     with importing():
-        from sdn.query import warm_index
+        from sdn.query.saving import save_index
     inventory, report.inventory = report.inventory, None
     if inventory is None:
         return
     try:
-        warm_index(state, inventory, force=report.written, validated=report.validated)
+        save_index(state, inventory, force=report.written, validated=report.validated)
     except Exception as err:  # the index is optional; the sync has landed
         logging.getLogger("ncp").warning("query index not saved: %s", err)
 

@@ -1,0 +1,81 @@
+"""When a writer saves the query index: before it returns, or in a process of its own.
+
+Why: at 100,000 pods saving the index after ``ncp sync`` (compiling the firewall, linting
+it, writing its records and the lookups) takes a third of the command, about 30 s, while
+the state it indexes is already written and final. The index is a cache: a question that
+comes before it is saved builds the parts it needs itself (:class:`QueryIndex`), and parts
+are written whole and moved in place, so two builders never harm each other. A big
+state's sync therefore returns once the state is written, and a child process saves the
+index from the objects the sync holds (a fork: nothing is read or parsed again).
+
+Below :data:`BACKGROUND_OBJECTS` objects the index is saved before the command returns, as
+always: it takes a fraction of a second there, a question right after the sync then finds
+it whole, and no process outlives the command (test suites run many small syncs).
+``NCP_INDEX_SAVE`` overrides the choice: ``wait`` (always before returning),
+``background`` (always in a child), ``auto`` (the default, by size).
+
+The child: its own session (a Ctrl-C at the terminal is the command's, not its), its
+standard streams on ``/dev/null`` (a caller reading the command's output until the end,
+as ``subprocess.run`` does, is not kept waiting), and it exits without running the
+parent's exit handlers. When it cannot be made (``fork`` refused), the index is saved
+before returning.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sdn.model import Inventory
+from sdn.query.index import warm_index
+
+#: Objects in a revision from which ``auto`` saves its index in the background (about
+#: 40,000 pods: 10,000 pods are about 20,000 objects, whose index takes 0.6 s).
+BACKGROUND_OBJECTS = 100_000
+MODES = ("auto", "wait", "background")
+
+
+def mode() -> str:
+    """``NCP_INDEX_SAVE`` as one of :data:`MODES` (anything else counts as ``auto``)."""
+    value = os.environ.get("NCP_INDEX_SAVE", "auto").strip().lower()
+    return value if value in MODES else "auto"
+
+
+def in_background(inventory: Inventory) -> bool:
+    """Whether the index of ``inventory`` is saved by a child process."""
+    chosen = mode()
+    return chosen == "background" or (chosen == "auto"
+                                      and len(inventory) >= BACKGROUND_OBJECTS)
+
+
+def save_index(state: str | Path, inventory: Inventory, *, force: bool,
+               validated: bool) -> int | None:
+    """Save the index of the revision just written (:func:`~sdn.query.index.warm_index`,
+    same arguments), here or in a child (:func:`in_background`); the child's pid, or
+    None when it was saved here. The index is optional: nothing here raises for it."""
+    if in_background(inventory):
+        try:
+            pid = os.fork()
+        except OSError:
+            pid = -1
+        if pid == 0:
+            _child(state, inventory, force=force, validated=validated)
+        if pid > 0:
+            return pid
+    warm_index(state, inventory, force=force, validated=validated)
+    return None
+
+
+def _child(state: str | Path, inventory: Inventory, *, force: bool,
+           validated: bool) -> None:
+    """The saving child's whole life; it never returns."""
+    code = 1
+    try:
+        os.setsid()
+        quiet = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(quiet, fd)
+        warm_index(state, inventory, force=force, validated=validated)
+        code = 0
+    finally:
+        os._exit(code)
