@@ -261,7 +261,24 @@ def prepare(args: Any, work: Path) -> Path:
     subprocess.run([sys.executable, "-m", "ncp.cli", "sync", "--cluster",
                     str(work / "cluster"), "--config", str(args.config), "--state",
                     str(state), "-o", "json"], env=env, check=True, stdout=subprocess.DEVNULL)
+    wait_for_index(state)
     return state
+
+
+def wait_for_index(state: Path) -> None:
+    """Wait until the index the sync saves is whole: a big state's is saved by a child
+    after ``ncp sync`` returns (``sdn.query.saving``), and every case starts from a copy
+    of the state as it is once that is done."""
+    from sdn.query import QueryIndex
+    from sdn.query.index import WARM_ACTIONS
+
+    started = time.perf_counter()
+    while True:
+        with QueryIndex.open(state) as index:
+            if index.current(WARM_ACTIONS):
+                break
+        time.sleep(0.2)
+    log(f"index whole {time.perf_counter() - started:.1f} s after the sync returned")
 
 
 def main() -> int:
