@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
 from sdn.cli.options import (
+    CHILD_KIND_NAMES,
     KIND_NAMES,
     PROTOCOLS,
     SEVERITIES,
@@ -56,7 +57,7 @@ def _output(p: argparse.ArgumentParser, *extra: str, help: str | None = None) ->
 
 def _add_show(sub: Commands, common: Parser) -> None:
     show = sub.add_parser("show", parents=[common], help="list objects of one kind")
-    show.add_argument("kind", choices=list(KIND_NAMES))
+    show.add_argument("kind", choices=[*KIND_NAMES, *CHILD_KIND_NAMES])
     _output(show)
     show.add_argument("--cluster", help="only objects of this cluster (tag ncp/cluster)")
     show.add_argument("--namespace", "-n", help="only objects of this namespace (ncp/project)")
