@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
@@ -26,6 +27,7 @@ from sdn.commandline import (
     positive_seconds,
     run_command,
     state_option,
+    tep_pool,
 )
 from sdn.daemon import DEFAULT_IDLE_TIMEOUT
 
@@ -199,6 +201,10 @@ def _add_traceflow(sub: Commands, common: Parser) -> None:
                     help="after a delivery, trace the reply too (stateful firewall)")
     tf.add_argument("--all-backends", action="store_true",
                     help="through a service, trace every backend as a branch")
+    tf.add_argument("--tep-pool", type=tep_pool, metavar="CIDR",
+                    default=os.environ.get("SDN_TEP_POOL"),
+                    help="where the transport nodes' tunnel endpoint addresses come from "
+                         "(default: $SDN_TEP_POOL, else 192.168.0.0/16)")
     live = tf.add_mutually_exclusive_group()
     live.add_argument("--live", action="store_true",
                       help="send one real packet through the realized data plane (root; "
