@@ -1,0 +1,75 @@
+"""Servers for the API's end-to-end tests: ``sdn serve`` as a subprocess over a state
+synced from a sample, reached with a real HTTP client.
+
+* ``guestbook_api`` / ``multi_api``: one server per module over the guestbook and over
+  the multi-namespace sample (``multi-tenant``), for tests that only read (or that put
+  back what they change);
+* ``serve``: a factory for a test's own server (its own state copy, extra options).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli_runs import sync_sample
+from tests.support.served import Served, running_server
+
+#: The shared servers do not rate-limit (tests send bursts; the limit has its own tests).
+NO_LIMIT = ("--rate-limit", "0")
+
+
+@pytest.fixture(scope="session")
+def synced_states(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The samples synced once per test session (copied before a server uses them)."""
+    folder = tmp_path_factory.mktemp("api-states")
+    states = {}
+    for sample in ("guestbook", "multi-tenant"):
+        states[sample] = folder / f"{sample}.db"
+        sync_sample(states[sample], sample)
+    return states
+
+
+def _copy(states: dict[str, Path], sample: str, folder: Path, name: str = "") -> Path:
+    target = folder / f"{name or sample}.db"
+    shutil.copyfile(states[sample], target)
+    return target
+
+
+def _module_server(sample: str, states: dict[str, Path],
+                   factory: pytest.TempPathFactory) -> Iterator[Served]:
+    state = _copy(states, sample, factory.mktemp(f"{sample}-api"))
+    with running_server(state, *NO_LIMIT) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def guestbook_api(synced_states: dict[str, Path],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    yield from _module_server("guestbook", synced_states, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def multi_api(synced_states: dict[str, Path],
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    yield from _module_server("multi-tenant", synced_states, tmp_path_factory)
+
+
+@pytest.fixture
+def serve(synced_states: dict[str, Path], tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """``serve(sample="guestbook", *options, env=None)``: a server of this test only,
+    over a fresh copy of the sample's state; stopped when the test ends."""
+    with ExitStack() as stack:
+        started: list[Served] = []
+
+        def start(sample: str = "guestbook", *options: str,
+                  env: dict[str, str] | None = None) -> Served:
+            state = _copy(synced_states, sample, tmp_path, f"{sample}-{len(started)}")
+            started.append(stack.enter_context(running_server(state, *options, env=env)))
+            return started[-1]
+
+        yield start
