@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from sdn.api import auth, manager, policy_reads
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
+from sdn.api.openapi import nsx_openapi
 from sdn.api.stateview import StateView
 
 #: Where the API documentation page (``/docs``, FastAPI's Swagger UI) gets its scripts and
@@ -51,4 +52,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(policy_reads.build_router())
     app.include_router(manager.router)
+    app.openapi = lambda: nsx_openapi(app)  # type: ignore[method-assign]
     return app
