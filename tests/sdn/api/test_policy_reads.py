@@ -1,8 +1,8 @@
 """Policy API reads through HTTP against ``sdn serve``: every kind ``sdn show`` has
 (pools' ``ip-subnets`` and ``ip-allocations`` included), by id and in its collection, is
 the object ``sdn show -o json`` prints; lists are NSX's shape; children NSX serves at
-their own paths (rules, NAT rules) are there; unknown paths are NSX's 404; reads are
-byte-identical."""
+their own paths (rules, NAT rules) are there; unknown paths (Policy and Manager) are
+NSX's 404; reads are byte-identical."""
 
 from __future__ import annotations
 
@@ -131,17 +131,21 @@ def test_collections_without_objects_list_empty(guestbook_api: Served, collectio
 
 
 @pytest.mark.parametrize("path", [
-    pytest.param("/infra/segments/no-such-segment", id="unknown-segment"),
-    pytest.param("/infra/segments/no-such-segment/ports", id="ports-of-unknown-segment"),
-    pytest.param("/infra/domains/other/groups", id="unknown-domain"),
-    pytest.param("/infra/tier-1s/t1_k8s-cluster_default/nat/OTHER/nat-rules",
+    pytest.param(f"{POLICY}/infra/segments/no-such-segment", id="unknown-segment"),
+    pytest.param(f"{POLICY}/infra/segments/no-such-segment/ports",
+                 id="ports-of-unknown-segment"),
+    pytest.param(f"{POLICY}/infra/domains/other/groups", id="unknown-domain"),
+    pytest.param(f"{POLICY}/infra/tier-1s/t1_k8s-cluster_default/nat/OTHER/nat-rules",
                  id="unknown-nat-section"),
-    pytest.param("/infra/no-such-kind", id="unknown-collection"),
-    pytest.param("/infra/ip-pools/nope/ip-subnets", id="subnets-of-unknown-pool"),
+    pytest.param(f"{POLICY}/infra/no-such-kind", id="unknown-collection"),
+    pytest.param(f"{POLICY}/infra/ip-pools/nope/ip-subnets", id="subnets-of-unknown-pool"),
+    pytest.param("/api/v1/logical-ports/no-such-port", id="logical-port"),
+    pytest.param("/api/v1/logical-switches/no-such-switch", id="logical-switch"),
+    pytest.param("/api/v1/spec/vmware/types/LogicalPort", id="spec-types"),
 ])
 def test_unknown_paths_are_nsx_404(guestbook_api: Served, path: str) -> None:
     with guestbook_api.client() as http:
-        answer = http.get(f"{POLICY}{path}")
+        answer = http.get(path)
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/json"
     body = answer.json()
