@@ -17,6 +17,8 @@ Entry points:
 * :mod:`sdn.render`: tables, traces and pictures for people (strings, no I/O).
 * :mod:`sdn.daemon`: the question daemon: one resident process per state that answers
   ``sdn`` questions in forked children, with the imports and index parts already loaded.
+* :mod:`sdn.api`: NSX Manager's REST API over the state (``sdn serve``), an ASGI app;
+  the only package that imports FastAPI, Starlette or uvicorn.
 * :mod:`sdn.dataplane`: the state realized on this host's kernel (network namespaces,
   bridges, routes, the nftables :mod:`sdn.dataplane.nftgen` generates: ``sdn realize``),
   the only package touching the data path.

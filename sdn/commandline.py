@@ -242,6 +242,17 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def non_negative_rate(text: str) -> float:
+    """An argparse type: a rate per second, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate (0 or more)")
+    return value
+
+
 def _integer(text: str) -> int:
     try:
         return int(text)

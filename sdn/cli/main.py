@@ -23,6 +23,7 @@ from sdn.commandline import (
     add_version,
     lazy_command,
     non_negative,
+    non_negative_rate,
     port_number,
     positive_count,
     positive_seconds,
@@ -325,10 +326,28 @@ def _add_realize(sub: Commands, common: Parser) -> None:
     real.set_defaults(run=_run("realize_cmd", "run"))
 
 
+def _add_serve(sub: Commands, common: Parser) -> None:
+    serve = sub.add_parser("serve", parents=[common],
+                           help="serve NSX Manager's REST API (and web UI) over the state "
+                                "(needs $SDN_ADMIN_PASSWORD)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this host only)")
+    serve.add_argument("--port", type=non_negative, default=8080,
+                       help="port to listen on (default 8080; 0: any free port)")
+    serve.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate "
+                                                         "(PEM; with --tls-key)")
+    serve.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    serve.add_argument("--rate-limit", type=non_negative_rate, default=100.0,
+                       metavar="PER_SECOND",
+                       help="requests per second per user before 429 (default 100, as NSX; "
+                            "0: no limit)")
+    serve.set_defaults(run=_run("serve_cmd", "run"))
+
+
 #: Every command's parser, in the order ``sdn --help`` lists them.
 COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_explain,
             _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory, _add_daemon,
-            _add_realize, _add_verify)
+            _add_realize, _add_verify, _add_serve)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[3]
 #: What parsing a command line must not load: the libraries (and the standard library's
 #: database and package-metadata modules) that the commands' work needs.
 FORBIDDEN = ("kubernetes", "networkx", "pydantic", "pydantic_core", "rich", "yaml",
-             "sqlite3", "importlib.metadata")
+             "sqlite3", "importlib.metadata", "fastapi", "starlette", "uvicorn")
 
 #: id -> (program, argv): the help of every level, and misused command lines.
 COMMANDS: dict[str, tuple[str, list[str]]] = {
@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, list[str]]] = {
     "sdn daemon start --help": ("sdn", ["daemon", "start", "--help"]),
     "sdn realize --help": ("sdn", ["realize", "--help"]),
     "sdn verify --help": ("sdn", ["verify", "--help"]),
+    "sdn serve --help": ("sdn", ["serve", "--help"]),
     "sdn verify --sample 0": ("sdn", ["verify", "--sample", "0"]),
     "sdn (no command)": ("sdn", []),
     "sdn show bogus": ("sdn", ["show", "bogus"]),
