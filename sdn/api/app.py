@@ -13,9 +13,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from sdn.api import auth, policy_reads
+from sdn.api import auth, policy_reads, ui
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
 from sdn.api.stateview import StateView
+from sdn.api.ui_answers import UiAnswers
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,10 @@ def create_app(config: ApiConfig) -> FastAPI:
         passwords[auth.AUDIT] = config.audit_password
     app.state.auth = auth.Authenticator(passwords, rate=config.rate_limit)
     app.state.view = StateView(config.state)
+    app.state.ui = UiAnswers(config.state)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.include_router(auth.router)
     app.include_router(policy_reads.build_router())
+    app.include_router(ui.build_router())
     return app
