@@ -19,8 +19,9 @@ Choices: every ``/ui/api`` answer needs a signed-in user (any: the page never wr
 the audit user sees the same page, without a single write control); the traceflow is a
 GET, being a simulation that changes nothing (no XSRF token involved). A question the
 engine refuses (an unknown pod, a bad port) is 404 (``OBJECT_NOT_FOUND``) when it names
-something that does not exist, else 400 with :data:`INVALID_QUESTION`, the engine's own
-code leading the message. The page itself and its assets need no sign-in (they hold no
+something that does not exist (a ``NotFoundError``, or any ``UNKNOWN_*`` code: an unknown
+service is one), else 400 with :data:`INVALID_QUESTION`, the engine's own code leading
+the message. The page itself and its assets need no sign-in (they hold no
 data), and are the only answers here that are not JSON.
 """
 
@@ -63,7 +64,7 @@ def _answers(request: Request) -> UiAnswers:
 
 def _refused(err: SdnError) -> ApiError:
     """The engine's refusal of a question as NSX's error body."""
-    if isinstance(err, NotFoundError):
+    if isinstance(err, NotFoundError) or err.code.startswith("UNKNOWN_"):
         return ApiError(404, OBJECT_NOT_FOUND, str(err), POLICY)
     return ApiError(400, INVALID_QUESTION, str(err), POLICY)
 

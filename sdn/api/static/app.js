@@ -26,10 +26,12 @@ async function showApp(me) {
   $("who-role").textContent = me.writer ? "read-write" : "read-only";
   $("app").hidden = false;
   await loadTopology();
-  requestAnimationFrame(() => {
+  // The first paint of the topology (what bench/bench_ui.py measures): a task queued
+  // from the next animation frame runs once that frame, the tree in it, is painted.
+  requestAnimationFrame(() => setTimeout(() => {
     performance.mark("sdn-topology-drawn");
     document.body.dataset.ready = "topology";
-  });
+  }));
 }
 
 async function openTab(name) {
