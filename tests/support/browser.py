@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
+from tests.support.needs import skip_or_fail
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -47,12 +47,7 @@ def missing() -> str | None:
 
 def require() -> None:
     """Skip (locally) or fail (under ``CI=true``) when the browser is missing."""
-    reason = missing()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the browser test must run in CI: {reason}")
-    pytest.skip(reason)
+    skip_or_fail(missing(), "the browser tests")
 
 
 @contextmanager
