@@ -16,13 +16,13 @@ exists: NSX's predefined services are not invented here).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from sdn.api.auth import Reader
 from sdn.api.errors import not_found
-from sdn.api.paging import PageRequest, list_page
+from sdn.api.paging import Cursor, PageRequest, PageSize, SortAscending, SortBy, list_page
 from sdn.api.stateview import Snapshot, StateView
 
 PREFIX = "/policy/api/v1"
@@ -104,17 +104,15 @@ def _policy_path(request: Request) -> str:
 
 def _list_handler(template: str) -> Any:
     async def list_collection(
-        request: Request, _user: Reader,
-        cursor: Annotated[str | None, Query()] = None,
-        page_size: Annotated[int | None, Query(ge=0)] = None,
-        sort_by: Annotated[str | None, Query()] = None,
-        sort_ascending: Annotated[bool, Query()] = True,
+        request: Request, _user: Reader, cursor: Cursor = None, page_size: PageSize = None,
+        sort_by: SortBy = None, sort_ascending: SortAscending = True,
     ) -> Response:
         collection = _policy_path(request)
         snapshot = view(request)
         _check_parents(snapshot, request, collection)
         page = PageRequest(cursor, page_size, sort_by, sort_ascending)
-        return json_response(list_page(snapshot, collection, page))
+        members = snapshot.members.get(collection, [])
+        return json_response(list_page(snapshot.documents, collection, members, page))
 
     list_collection.__doc__ = f"List the members of {template} (NSX paging)."
     return list_collection
@@ -124,7 +122,7 @@ def _get_handler(template: str) -> Any:
     async def get_object(request: Request, _user: Reader) -> Response:
         path = _policy_path(request)
         snapshot = view(request)
-        body = snapshot.body(path)
+        body = snapshot.documents.body(path)
         if body is None:
             raise not_found(path)
         return json_response(body)
