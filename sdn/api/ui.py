@@ -92,8 +92,8 @@ def build_router() -> APIRouter:
 
     @router.get("/ui/api/topology")
     async def topology(request: Request, _user: Reader, collapse: Collapse = "auto",
-                       expand: Annotated[list[str] | None, Query()] = None) -> Response:
-        tree = _answers(request).topology(collapse, expand or [])
+                       expand: Annotated[tuple[str, ...], Query()] = ()) -> Response:
+        tree = _answers(request).topology(collapse, expand)
         return JSONResponse(tree)
 
     @router.get("/ui/api/ipam")
