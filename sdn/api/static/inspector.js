@@ -5,9 +5,11 @@ import { el, getJson } from "./api.js";
 
 function realizedText(status) {
   if (!status) return "unknown";
-  return status.publish_status || status.state
+  const state = status.publish_status || status.state
     || (status.consolidated_status && status.consolidated_status.consolidated_status)
     || JSON.stringify(status);
+  return status.publish_status_error_message ? `${state}: ${status.publish_status_error_message}`
+    : state;
 }
 
 /** Show the object at Policy path `path`. */
