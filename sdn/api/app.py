@@ -49,6 +49,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.auth = auth.Authenticator(passwords, rate=config.rate_limit)
     app.state.view = StateView(config.state)
     app.state.ui = UiAnswers(config.state)
+    app.state.view.current()  # the first view now: listening means answering at once
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.include_router(auth.router)

@@ -6,6 +6,7 @@ import argparse
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from typing import Any
 
 from sdn.cli.questions import answers, http_request, load_revision
@@ -69,6 +70,8 @@ def _picture(inv: Inventory, traces: list[Trace], output: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Trace one packet; exit 0 whatever the network did (outcomes are data)."""
     ctx, revision = load_revision(args)
+    if args.tep_pool is not None:
+        ctx = replace(ctx, tep_pool=args.tep_pool)
     inv = ctx.inventory
     question = ask(ctx, args.src, args.dst, cluster=args.cluster, protocol=args.protocol,
                    dport=args.dport, sport=args.sport, ttl=args.ttl)
