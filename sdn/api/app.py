@@ -14,10 +14,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from sdn.api import auth, manager, policy_reads
+from sdn.api import auth, manager, policy_reads, ui
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
 from sdn.api.openapi import nsx_openapi
 from sdn.api.stateview import StateView
+from sdn.api.ui_answers import UiAnswers
 
 #: Where the API documentation page (``/docs``, FastAPI's Swagger UI) gets its scripts and
 #: styles: from the installed package (fastapi-offline bundles them), never from the
@@ -47,11 +48,13 @@ def create_app(config: ApiConfig) -> FastAPI:
         passwords[auth.AUDIT] = config.audit_password
     app.state.auth = auth.Authenticator(passwords, rate=config.rate_limit)
     app.state.view = StateView(config.state)
+    app.state.ui = UiAnswers(config.state)
     app.state.view.current()  # the first view now: listening means answering at once
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.include_router(auth.router)
     app.include_router(policy_reads.build_router())
     app.include_router(manager.router)
+    app.include_router(ui.build_router())
     app.openapi = lambda: nsx_openapi(app)  # type: ignore[method-assign]
     return app

@@ -7,32 +7,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 from sdn.cli.questions import answers, open_index
-from sdn.ipam import BlockUsage, PoolUsage, find_orphans, with_holds
+from sdn.ipam import find_orphans, with_holds
+from sdn.render.ipam_json import usage_json
 from sdn.render.output import STRUCTURED, print_data, print_table
 
 
 def _pct(part: int, whole: int) -> str:
     return f"{part} ({(100.0 * part / whole if whole else 0):.0f}%)"
-
-
-def _block_json(b: BlockUsage, show_blocks: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"path": b.path, "cidr": str(b.cidr), "total": b.total,
-                           "carved": b.used, "held": b.held_addresses, "free": b.free,
-                           "subnets": len(b.carved)}
-    if show_blocks:
-        out["carved_subnets"] = [{"cidr": str(s.cidr), "pool_path": s.pool_path,
-                                  "owner": s.owner, "allocated": s.allocated,
-                                  "capacity": s.capacity} for s in b.carved]
-    return out
-
-
-def _pool_json(p: PoolUsage) -> dict[str, Any]:
-    return {"path": p.path, "kind": p.kind, "owner": p.owner,
-            "cidrs": [str(c) for c in p.cidrs], "capacity": p.capacity,
-            "allocated": p.allocated, "held": p.held, "free": p.free}
 
 
 @answers
@@ -42,8 +25,7 @@ def show(args: argparse.Namespace) -> int:
     index = open_index(args)
     blocks, pools = with_holds(index.ipam_usage(), index.store.holds(), now)
     if args.output in STRUCTURED:
-        print_data({"blocks": [_block_json(b, args.show_blocks) for b in blocks],
-                    "pools": [_pool_json(p) for p in pools]}, args.output)
+        print_data(usage_json(blocks, pools, show_blocks=args.show_blocks), args.output)
         return 0
     print_table(["BLOCK", "CIDR", "TOTAL", "CARVED", "HELD", "FREE", "SUBNETS"], [
         [b.path.rsplit("/", 1)[1], str(b.cidr), str(b.total), _pct(b.used, b.total),

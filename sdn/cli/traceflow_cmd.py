@@ -7,10 +7,7 @@ import json
 import shutil
 import subprocess
 from dataclasses import replace
-from ipaddress import IPv4Address
 from typing import Any
-
-from pydantic import ValidationError
 
 from sdn.cli.questions import answers, http_request, load_revision
 from sdn.errors import SdnError
@@ -19,23 +16,11 @@ from sdn.render.output import STRUCTURED, print_data, print_table, print_text
 from sdn.render.pictures import topology_dot
 from sdn.render.traces import path_line, path_objects, trace_rows
 from sdn.traceflow import PacketSpec, Trace, TraceContext, trace
+from sdn.traceflow.asked import ask, walk
 from sdn.traceflow.l7 import HttpRequest
 from sdn.traceflow.outside import external_virtual_server, trace_from_outside
-from sdn.traceflow.targets import Source, Target, resolve_source, resolve_target, service_legs
+from sdn.traceflow.targets import Source, Target, service_legs
 from sdn.traceflow.walk import trace_all_backends
-
-
-def _packet(args: argparse.Namespace, src: IPv4Address, dst: IPv4Address) -> PacketSpec:
-    dport = args.dport
-    if dport is None and args.protocol != "ICMP":
-        dport = 80
-    try:
-        return PacketSpec(src_ip=src, dst_ip=dst, protocol=args.protocol, dst_port=dport,
-                          src_port=args.sport, ttl=args.ttl)
-    except ValidationError as err:
-        msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'packet'}: {e['msg']}"
-                         for e in err.errors())
-        raise SdnError(msgs, code="INVALID_PACKET", obj="packet") from err
 
 
 def _print(t: Trace, source: str, title: str) -> None:
@@ -88,18 +73,16 @@ def run(args: argparse.Namespace) -> int:
     if args.tep_pool is not None:
         ctx = replace(ctx, tep_pool=args.tep_pool)
     inv = ctx.inventory
-    source = resolve_source(ctx, args.src, args.cluster)
-    port = source.port
+    question = ask(ctx, args.src, args.dst, cluster=args.cluster, protocol=args.protocol,
+                   dport=args.dport, sport=args.sport, ttl=args.ttl)
+    port = question.source.port
     if port is None and args.bidirectional:
         raise SdnError("--bidirectional needs a pod as --src", code="BAD_ARGUMENT",
                        obj=args.src)
-    target = resolve_target(ctx, args.dst, source=source, cluster=args.cluster,
-                            protocol=args.protocol, dport=args.dport)
-    args.dport = target.port
-    pkt = _packet(args, source.ip, target.ip)
+    pkt = question.packet
     http = http_request(args)
     if args.live or args.compare:
-        return _live(args, ctx, revision, source, target, pkt, http)
+        return _live(args, ctx, revision, question.source, question.target, pkt, http)
     if args.all_backends:
         branches = (_outside_branches(ctx, pkt, http) if port is None
                     else trace_all_backends(ctx, port.path, pkt, http))
@@ -117,8 +100,7 @@ def run(args: argparse.Namespace) -> int:
         counts = ", ".join(f"{n} {d}" for d, n in summary["counts"].items())
         print(f"{summary['disposition']}: {len(branches)} branch(es), {counts}")
         return 0
-    result = (trace_from_outside(ctx, pkt, http=http) if port is None
-              else trace(ctx, port.path, pkt, bidirectional=args.bidirectional, http=http))
+    result = walk(ctx, question, http=http, bidirectional=args.bidirectional)
     if args.output in STRUCTURED:
         data: dict[str, Any] = result.to_api()
         print_data(data, args.output)

@@ -478,9 +478,16 @@ def _services(rule: Rule) -> tuple[Service, ...] | None:
     return tuple(out)
 
 
-def _policy_key(p: SecurityPolicy) -> tuple[int, int, int, str]:
+def policy_order(p: SecurityPolicy) -> tuple[int, int, int, str]:
+    """Where a policy stands in NSX's evaluation: by category, then sequence number (path
+    breaks ties), NCP's default section last."""
     is_default = p.id == DEFAULT_SECTION_ID
     return (int(is_default), CATEGORY_ORDER.index(p.category), p.sequence_number, p.path)
+
+
+def rule_order(r: Rule) -> tuple[int, str]:
+    """Where a rule stands within its policy: sequence number, then path."""
+    return (r.sequence_number, r.path)
 
 
 def compile_dfw(inv: Inventory, *, default_action: str = "ALLOW") -> CompiledDfw:
@@ -519,11 +526,11 @@ def _compile(inv: Inventory, default_action: str) -> CompiledDfw:
 
     rules: list[CompiledRule] = []
     application_start = -1
-    for policy in sorted(inv.of_type(SecurityPolicy), key=_policy_key):
+    for policy in sorted(inv.of_type(SecurityPolicy), key=policy_order):
         is_default = policy.id == DEFAULT_SECTION_ID
         if policy.category == "Application" and application_start < 0 and not is_default:
             application_start = len(rules)
-        for rule in sorted(policy.rules, key=lambda r: (r.sequence_number, r.path)):
+        for rule in sorted(policy.rules, key=rule_order):
             scope = rule.scope if rule.scope and ANY not in rule.scope else policy.scope
             rules.append(CompiledRule(
                 order=len(rules), category=policy.category, policy_path=policy.path,

@@ -42,7 +42,7 @@ def _port_label(p: SegmentPort) -> str:
     return f"{p.display_name or p.id}  {ip}" + (f"  @{node}" if node else "")
 
 
-class _View:
+class TopologyView:
     """The topology graph (:func:`sdn.graph.graph_for`) read top down, in path order,
     with the objects it names read from the inventory only when a picture draws them (a
     collapsed picture counts ports and subnets on the graph's links, parsing none)."""
@@ -130,7 +130,7 @@ def _note(tier1s: int, segments: int) -> str:
             "--collapse none everything)")
 
 
-def _collapsed_tree(view: _View, match: Callable[[PolicyResource], bool] | None,
+def _collapsed_tree(view: TopologyView, match: Callable[[PolicyResource], bool] | None,
                     segments: int) -> list[str]:
     """One line per Tier-1 with its counts (and one for the segments on the Tier-0)."""
     lines: list[str] = []
@@ -156,7 +156,7 @@ def topology_tree(inv: Inventory, *, match: Callable[[PolicyResource], bool] | N
                   max_ports: int = 8, collapse_over: int | None = COLLAPSE_OVER) -> list[str]:
     """Lines of an indented tree of the topology (only branches with matching objects);
     collapsed (a line per Tier-1 with its counts) beyond ``collapse_over`` segments."""
-    view = _View(inv)
+    view = TopologyView(inv)
     segment_count = view.collapsed(match, collapse_over)
     if segment_count is not None:
         return _collapsed_tree(view, match, segment_count)
@@ -220,7 +220,7 @@ def _grid(nodes: list[str]) -> list[str]:
     return out
 
 
-def _collapsed_dot(view: _View, match: Callable[[PolicyResource], bool] | None,
+def _collapsed_dot(view: TopologyView, match: Callable[[PolicyResource], bool] | None,
                    segments: int) -> str:
     """Each Tier-0, and below it a box holding its Tier-1s as a grid of nodes with counts."""
     out = [*_DOT_HEAD[:2], "  compound=true;", *_DOT_HEAD[2:]]
@@ -269,7 +269,7 @@ def topology_dot(inv: Inventory, *, match: Callable[[PolicyResource], bool] | No
     With ``highlight`` (paths of the objects a traceflow went through) only those
     gateways, segments and ports are drawn, and the path is drawn in red.
     """
-    view = _View(inv)
+    view = TopologyView(inv)
     marked = set(highlight)
     if marked:
         match = lambda o: o.path in marked  # noqa: E731

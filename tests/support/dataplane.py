@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.needs import skip_or_fail
+
 
 def missing() -> str | None:
     """Why this host cannot run the data-plane tests, or None."""
@@ -63,12 +65,7 @@ spec:
 @pytest.fixture(scope="session")
 def needs_root_dataplane() -> None:
     """Skip (locally) or fail (``CI=true``) unless :func:`missing` finds nothing."""
-    reason = missing()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and the data-plane tests cannot run: {reason}")
-    pytest.skip(reason)
+    skip_or_fail(missing(), "the data-plane tests")
 
 
 @dataclass(frozen=True)
