@@ -13,9 +13,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from sdn.api import auth, policy_reads
+from sdn.api import auth, policy_reads, realized, search, statistics, traceflows
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
+from sdn.api.realized import ProblemsView
+from sdn.api.search import SearchState
 from sdn.api.stateview import StateView
+from sdn.api.traceflows import Traceflows
+from sdn.api.tracing import Tracer
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,16 @@ def create_app(config: ApiConfig) -> FastAPI:
         passwords[auth.AUDIT] = config.audit_password
     app.state.auth = auth.Authenticator(passwords, rate=config.rate_limit)
     app.state.view = StateView(config.state)
+    app.state.tracer = Tracer(config.state)
+    app.state.traceflows = Traceflows()
+    app.state.problems = ProblemsView(config.state)
+    app.state.search = SearchState()
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.include_router(auth.router)
     app.include_router(policy_reads.build_router())
+    app.include_router(traceflows.build_router())
+    app.include_router(statistics.build_router())
+    app.include_router(realized.build_router())
+    app.include_router(search.build_router())
     return app
