@@ -46,6 +46,8 @@ from pyroaring import BitMap
 
 #: Characters that end a word (unless escaped).
 _BREAKS = frozenset(" \t\r\n()\":")
+#: What cannot follow a ``+``/``-`` prefix (there it is a word of its own).
+_NOT_OPERAND = frozenset(" \t\r\n):")
 #: Lucene syntax this evaluator refuses rather than misreads.
 _UNSUPPORTED = {"[": "ranges", "]": "ranges", "{": "ranges", "}": "ranges",
                 "^": "boosts", "~": "fuzzy or proximity searches"}
@@ -131,7 +133,7 @@ def _tokens(query: str) -> list[_Token]:
         elif query.startswith("&&", i) or query.startswith("||", i):
             out.append(_Token("AND" if c == "&" else "OR", (), i, i + 2))
             i += 2
-        elif c == "!" or (c in "+-" and i + 1 < n and query[i + 1] not in _BREAKS):
+        elif c == "!" or (c in "+-" and i + 1 < n and query[i + 1] not in _NOT_OPERAND):
             out.append(_Token("PLUS" if c == "+" else "NOT", (), i, i + 1))
             i += 1
         else:
