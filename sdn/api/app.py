@@ -17,7 +17,6 @@ from fastapi_offline import FastAPIOffline
 from sdn.api import auth, manager, policy_reads, realized, search, statistics, traceflows
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
 from sdn.api.realized import ProblemsView
-from sdn.api.search import SearchState
 from sdn.api.stateview import StateView
 from sdn.api.traceflows import Traceflows
 from sdn.api.tracing import Tracer
@@ -53,7 +52,6 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.tracer = Tracer(config.state)
     app.state.traceflows = Traceflows()
     app.state.problems = ProblemsView(config.state)
-    app.state.search = SearchState()
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.include_router(auth.router)

@@ -37,21 +37,13 @@ LAST_PAGE = "0000"
 
 
 class SearchState:
-    """The search index of the view's current revision, and the sort orders asked of it."""
+    """The search index of one snapshot, and the sort orders asked of it (one per
+    revision: :meth:`~sdn.api.stateview.Snapshot.derived`)."""
 
-    def __init__(self) -> None:
-        self.revision: int | None = None
-        self.paths: list[str] = []
-        self.index = SearchIndex([])
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.paths = sorted(snapshot.docs)
+        self.index = SearchIndex([snapshot.docs[p] for p in self.paths])
         self._ranks: dict[tuple[str, bool], list[int]] = {}
-
-    def of(self, snapshot: Snapshot) -> SearchState:
-        if self.revision != snapshot.revision:
-            self.paths = sorted(snapshot.docs)
-            self.index = SearchIndex([snapshot.docs[p] for p in self.paths])
-            self._ranks = {}
-            self.revision = snapshot.revision
-        return self
 
     def ordered(self, ids: BitMap, sort_by: str | None, ascending: bool) -> list[int]:
         """``ids`` in answer order (see the module's doc)."""
@@ -90,11 +82,6 @@ def _sort_value(obj: object, parts: list[str]) -> tuple[int, Any] | None:
     return None
 
 
-def _search(request: Request) -> SearchState:
-    found: SearchState = request.app.state.search
-    return found
-
-
 async def search_query(
     request: Request, _user: Reader,
     query: Annotated[str, Query()],
@@ -111,7 +98,7 @@ async def search_query(
         raise ApiError(400, MALFORMED_REQUEST, f"Invalid search query {query!r}: {err}",
                        POLICY) from None
     snapshot = view(request)
-    state = _search(request).of(snapshot)
+    state = snapshot.derived("search", SearchState)
     page = PageRequest(cursor, page_size, sort_by, sort_ascending)
     ids = state.ordered(state.index.select(tree), sort_by, sort_ascending)
     start = min(page.start(), len(ids))
@@ -122,7 +109,7 @@ async def search_query(
         bodies = [encode({k: state.index.objects[i][k] for k in keep
                           if k in state.index.objects[i]}) for i in chosen]
     else:
-        bodies = [snapshot.body(state.paths[i]) or b"{}" for i in chosen]
+        bodies = [snapshot.documents.body(state.paths[i]) or b"{}" for i in chosen]
     next_cursor = str(end) if end < len(ids) else f"{LAST_PAGE}{len(ids)}"
     out = [b'{"results":[', b",".join(bodies), b'],"result_count":', str(len(ids)).encode(),
            b',"cursor":', encode(next_cursor)]

@@ -42,6 +42,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from sdn.api.auth import Reader, Writer
 from sdn.api.errors import POLICY, not_found
+from sdn.api.manager import manager_view, realized_id
 from sdn.api.paging import PageRequest
 from sdn.api.policy_reads import json_response, view
 from sdn.api.stateview import Snapshot, encode
@@ -150,7 +151,9 @@ def _bound_ip(doc: dict[str, Any]) -> IPv4Address | None:
 def _macs(snapshot: Snapshot) -> dict[str, str]:
     """Every port's address by its MAC (lower case), for a destination named by MAC."""
     out: dict[str, str] = {}
-    for doc in snapshot.of_type("SegmentPort"):
+    for doc in snapshot.docs.values():
+        if doc.get("resource_type") != "SegmentPort":
+            continue
         for binding in doc.get("address_bindings") or []:
             if binding.get("mac_address") and binding.get("ip_address"):
                 out.setdefault(str(binding["mac_address"]).lower(), str(binding["ip_address"]))
@@ -161,7 +164,7 @@ def _run(request: Request, snapshot: Snapshot, port_path: str, packet: object,
          module: str) -> tuple[Trace, Packet]:
     doc = _port_doc(snapshot, port_path)
     assert doc is not None
-    macs = _macs(snapshot) if _needs_macs(packet) else {}
+    macs = snapshot.derived("traceflow-macs", _macs) if _needs_macs(packet) else {}
     parsed = read_packet(packet, source_ip=_bound_ip(doc), address_of_mac=macs, module=module)
     try:
         result = _tracer(request).run(snapshot.revision, port_path, parsed.spec)
@@ -210,29 +213,24 @@ def _body(raw: object, module: str) -> dict[str, Any]:
 Observations = Annotated[str | None, Query()]
 
 
-def lport_of(doc: dict[str, Any]) -> str:
-    """The Manager API's logical port id of a segment port: its ``unique_id`` (NSX's
-    realized logical port has its segment port's unique id), else its path."""
-    return str(doc.get("unique_id") or doc["path"])
-
-
 def _port_by_lport(snapshot: Snapshot, lport_id: object) -> str:
     """The segment port path of a logical port id (400 when it names none)."""
-    if isinstance(lport_id, str) and lport_id:
-        for doc in snapshot.of_type("SegmentPort"):
-            if lport_of(doc) == lport_id:
-                return str(doc["path"])
-    raise bad_request(f"lport_id {lport_id!r} is not a logical port", MANAGER)
+    found = manager_view(snapshot).port_path.get(lport_id) if isinstance(lport_id, str) \
+        else None
+    if found is None:
+        raise bad_request(f"lport_id {lport_id!r} is not a logical port", MANAGER)
+    return found
 
 
 def _port_by_source(snapshot: Snapshot, source: object) -> str:
     """The segment port a Policy ``source_id`` names: its path, or its logical port id."""
-    if isinstance(source, str) and _port_doc(snapshot, source.rstrip("/")) is not None:
-        return source.rstrip("/")
-    if isinstance(source, str) and source:
-        for doc in snapshot.of_type("SegmentPort"):
-            if lport_of(doc) == source:
-                return str(doc["path"])
+    if isinstance(source, str):
+        path = source.rstrip("/")
+        if _port_doc(snapshot, path) is not None:
+            return path
+        found = manager_view(snapshot).port_path.get(source)
+        if found is not None:
+            return found
     raise bad_request(f"source_id {source!r} is not a segment port's path", POLICY)
 
 
@@ -314,12 +312,12 @@ async def put_policy(request: Request, user: Writer, traceflow_id: str,
     registry = _registry(request)
     before = registry.policy.get(traceflow_id)
     now = _now()
-    doc = _port_doc(snapshot, port_path) or {}
+    doc = _port_doc(snapshot, port_path) or {"path": port_path}
     stored = {"source_id": source, "packet": data.get("packet"), "timeout": timeout,
               "is_transient": data.get("is_transient", False),
               "display_name": data.get("display_name"), "description": data.get("description"),
               "tags": data.get("tags")}
-    run = TraceflowRun(traceflow_id, port_path, lport_of(doc), stored, result,
+    run = TraceflowRun(traceflow_id, port_path, realized_id(doc), stored, result,
                        before.user if before else user.name,
                        before.created if before else now, now,
                        before.revision + 1 if before else 0, policy=True)
