@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from sdn.api import auth, manager, policy_reads, realized, search, statistics, traceflows
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
-from sdn.api.realized import ProblemsView
+from sdn.api.realized import RealizedSource
 from sdn.api.stateview import StateView
 from sdn.api.traceflows import Traceflows
 from sdn.api.tracing import Tracer
@@ -51,7 +51,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.view = StateView(config.state)
     app.state.tracer = Tracer(config.state)
     app.state.traceflows = Traceflows()
-    app.state.problems = ProblemsView(config.state)
+    app.state.realized = RealizedSource(config.state)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.include_router(auth.router)

@@ -45,7 +45,9 @@ from sdn.api.policy_reads import json_response, view
 from sdn.api.stateview import Snapshot, encode
 from sdn.api.statistics import ENFORCEMENT_POINT
 from sdn.errors import Problem
+from sdn.model import IpPool
 from sdn.store import Store
+from sdn.store.codec import decode
 
 _ENTITY_TYPES = {"Segment": "RealizedLogicalSwitch", "SegmentPort": "RealizedLogicalPort",
                  "Tier0": "RealizedLogicalRouter", "Tier1": "RealizedLogicalRouter",
@@ -53,8 +55,6 @@ _ENTITY_TYPES = {"Segment": "RealizedLogicalSwitch", "SegmentPort": "RealizedLog
                  "Rule": "RealizedFirewallRule", "IpAddressPoolBlockSubnet": "IpBlockSubnet",
                  "IpAddressPoolStaticSubnet": "IpBlockSubnet",
                  "IpAddressAllocation": "AllocationIpAddress"}
-#: Attributes NSX reports for a realized entity, by entity type (NCP reads them back).
-_ATTRIBUTES = {"IpBlockSubnet": "cidr", "AllocationIpAddress": "allocation_ip"}
 #: Which Kubernetes kind an NCP id prefix comes from (per object of a namespace).
 _ID_KINDS = {"np": "NetworkPolicy", "vs": "Service", "pool": "Service", "lbvip": "Service",
              "svcsnat": "Service"}
@@ -101,9 +101,11 @@ def _owner_by_id(path: str) -> Owner:
     return Owner(cluster, frozenset({path} | {f"{k}/{namespace}/{words[3]}" for k in kinds}))
 
 
-class ProblemsView:
-    """NCP's problems of the last syncs, by object, read again when the revision moves
-    (its own read-only connection, on the server's one event loop)."""
+class RealizedSource:
+    """What realized state reads beside the snapshot, through its own read-only
+    connection (on the server's one event loop): NCP's problems of the last syncs, by
+    object (read again when the revision moves), and pool subnets' CIDRs (realized
+    state in NSX 4.x, not part of the subnet's intent)."""
 
     def __init__(self, state: Path) -> None:
         self._store = Store.open_readonly(state)
@@ -119,12 +121,23 @@ class ProblemsView:
         return [p for name in sorted(owner.names) for c, p in self._by_obj.get(name, [])
                 if owner.cluster is None or c == owner.cluster]
 
+    def subnet_cidr(self, path: str) -> str | None:
+        """The CIDR of the pool subnet at ``path`` (``.../ip-subnets/<id>``), if any."""
+        pool_path, _, subnet_id = path.partition("/ip-subnets/")
+        for row in self._store.rows(paths=[pool_path]):
+            pool = decode(row)
+            if isinstance(pool, IpPool):
+                for subnet in pool.subnets:
+                    if subnet.id == subnet_id:
+                        return str(subnet.cidr)
+        return None
+
     def close(self) -> None:
         self._store.close()
 
 
-def _problems(request: Request) -> ProblemsView:
-    found: ProblemsView = request.app.state.problems
+def _source(request: Request) -> RealizedSource:
+    found: RealizedSource = request.app.state.realized
     return found
 
 
@@ -141,6 +154,8 @@ class Realization:
     path: str
     doc: dict[str, Any] | None
     problems: list[Problem]
+    #: Realized attributes (name, value), e.g. a pool subnet's ``cidr``.
+    attributes: tuple[tuple[str, str], ...] = ()
 
     @property
     def state(self) -> str:
@@ -160,11 +175,10 @@ class Realization:
             "runtime_status": "UNKNOWN", "alarms": [_alarm(p) for p in self.problems]}
         if self.doc is not None:
             out["realization_specific_identifier"] = str(doc.get("unique_id") or ident)
-        attribute = _ATTRIBUTES.get(entity_type)
-        if attribute is not None and doc.get(attribute) is not None:
-            out["extended_attributes"] = [{"key": attribute, "data_type": "STRING",
-                                           "multivalue": False,
-                                           "values": [str(doc[attribute])]}]
+        if self.attributes:
+            out["extended_attributes"] = [{"key": key, "data_type": "STRING",
+                                           "multivalue": False, "values": [value]}
+                                          for key, value in self.attributes]
         return out
 
     def status(self) -> dict[str, Any]:
@@ -191,10 +205,26 @@ def realization(request: Request, intent_path: str) -> Realization:
     snapshot: Snapshot = view(request)
     path = intent_path.rstrip("/") or intent_path
     doc = snapshot.docs.get(path)
-    problems = _problems(request).of(owner_of(path, doc), snapshot.revision)
+    source = _source(request)
+    problems = source.of(owner_of(path, doc), snapshot.revision)
     if doc is None and not problems:
         raise not_found(path)
-    return Realization(path, doc, problems)
+    return Realization(path, doc, problems, _attributes(source, path, doc))
+
+
+def _attributes(source: RealizedSource, path: str, doc: dict[str, Any] | None
+                ) -> tuple[tuple[str, str], ...]:
+    """The realized attributes NCP reads back: a pool subnet's ``cidr`` (from the
+    model), an allocation's ``allocation_ip``."""
+    if doc is None:
+        return ()
+    entity_type = _ENTITY_TYPES.get(str(doc.get("resource_type")))
+    if entity_type == "IpBlockSubnet":
+        cidr = doc.get("cidr") or source.subnet_cidr(path)
+        return (("cidr", str(cidr)),) if cidr else ()
+    if entity_type == "AllocationIpAddress" and doc.get("allocation_ip"):
+        return (("allocation_ip", str(doc["allocation_ip"])),)
+    return ()
 
 
 IntentPath = Annotated[str, Query(min_length=1)]
@@ -222,4 +252,4 @@ def build_router() -> APIRouter:
     return router
 
 
-__all__ = ["Owner", "ProblemsView", "Realization", "build_router", "owner_of"]
+__all__ = ["Owner", "Realization", "RealizedSource", "build_router", "owner_of"]
