@@ -13,9 +13,9 @@ import pytest
 from sdn.cli.main import main as sdn_main
 from tests.support.cli_runs import run_main
 from tests.support.served import AUDIT, Served
+from tests.support.traceflow_api import SEGMENT, address, lport, port, tcp_packet
 
 POLICY = "/policy/api/v1"
-SEGMENT = "/infra/segments/seg_k8s-cluster_default"
 ISOLATION = ("/infra/domains/default/security-policies/"
              "np_k8s-cluster_default_redis-allow-frontend_isolation")
 ERROR_KEYS = {"httpStatus", "error_code", "error_message", "module_name"}
@@ -28,30 +28,6 @@ def cli_trace(state: Any, src: str, dst: str, *args: object) -> dict[str, Any]:
     assert code == 0, err
     found: dict[str, Any] = json.loads(out)
     return found
-
-
-def port(http: httpx.Client, pod: str) -> dict[str, Any]:
-    """The Policy API's segment port of pod ``default/<pod>``."""
-    doc: dict[str, Any] = http.get(f"{POLICY}{SEGMENT}/ports/{pod}").json()
-    return doc
-
-
-def lport(http: httpx.Client, pod: str) -> str:
-    """The logical port id of a pod, found as a client finds it: by its VIF attachment."""
-    attachment = port(http, pod)["attachment"]["id"]
-    found = http.get("/api/v1/logical-ports", params={"attachment_id": attachment}).json()
-    assert found["result_count"] == 1
-    return str(found["results"][0]["id"])
-
-
-def address(http: httpx.Client, pod: str) -> str:
-    return str(port(http, pod)["address_bindings"][0]["ip_address"])
-
-
-def tcp_packet(dst_ip: str, dst_port: int) -> dict[str, Any]:
-    return {"resource_type": "FieldsPacketData", "transport_type": "UNICAST",
-            "ip_header": {"dst_ip": dst_ip, "ttl": 64},
-            "transport_header": {"tcp_header": {"dst_port": dst_port, "tcp_flags": 2}}}
 
 
 def observations(http: httpx.Client, url: str, page_size: int | None = None) -> list[Any]:
