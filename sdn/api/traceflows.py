@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Annotated, Any
@@ -210,7 +211,7 @@ def _body(raw: object, module: str) -> dict[str, Any]:
     return raw
 
 
-Observations = Annotated[str | None, Query()]
+Filter = Annotated[str | None, Query()]
 
 
 def _port_by_lport(snapshot: Snapshot, lport_id: object) -> str:
@@ -285,20 +286,6 @@ async def delete_manager(request: Request, _user: Writer, traceflow_id: str) -> 
     return Response(status_code=200, media_type="application/json")
 
 
-async def manager_observations(
-        request: Request, _user: Reader, traceflow_id: str,
-        cursor: Annotated[str | None, Query()] = None,
-        page_size: Annotated[int | None, Query(ge=0)] = None,
-        component_type: Observations = None, component_name: Observations = None,
-        resource_type: Observations = None, transport_node_name: Observations = None,
-) -> Response:
-    """A Manager traceflow's observations (NSX's list, filtered and paged)."""
-    run = _manager_run(_registry(request), traceflow_id)
-    return _observation_page(run, PageRequest(cursor, page_size), {
-        "component_type": component_type, "component_name": component_name,
-        "resource_type": resource_type, "transport_node_name": transport_node_name})
-
-
 async def put_policy(request: Request, user: Writer, traceflow_id: str,
                      body: Annotated[Any, Body()] = None) -> Response:
     """Create (or replace, tracing again) a Policy traceflow (NSX's ``TraceflowConfig``)."""
@@ -348,18 +335,22 @@ async def delete_policy(request: Request, _user: Writer, traceflow_id: str) -> R
     return Response(status_code=200, media_type="application/json")
 
 
-async def policy_observations(
-        request: Request, _user: Reader, traceflow_id: str,
-        cursor: Annotated[str | None, Query()] = None,
-        page_size: Annotated[int | None, Query(ge=0)] = None,
-        component_type: Observations = None, component_name: Observations = None,
-        resource_type: Observations = None, transport_node_name: Observations = None,
-) -> Response:
-    """A Policy traceflow's observations (NSX's list, filtered and paged)."""
-    run = _policy_run(_registry(request), traceflow_id)
-    return _observation_page(run, PageRequest(cursor, page_size), {
-        "component_type": component_type, "component_name": component_name,
-        "resource_type": resource_type, "transport_node_name": transport_node_name})
+def _observations_handler(find: Callable[[Traceflows, str], TraceflowRun]) -> Any:
+    """The observations route of a Manager or Policy traceflow (``find`` looks it up)."""
+    async def observations(
+            request: Request, _user: Reader, traceflow_id: str,
+            cursor: Annotated[str | None, Query()] = None,
+            page_size: Annotated[int | None, Query(ge=0)] = None,
+            component_type: Filter = None, component_name: Filter = None,
+            resource_type: Filter = None, transport_node_name: Filter = None,
+    ) -> Response:
+        run = find(_registry(request), traceflow_id)
+        return _observation_page(run, PageRequest(cursor, page_size), {
+            "component_type": component_type, "component_name": component_name,
+            "resource_type": resource_type, "transport_node_name": transport_node_name})
+
+    observations.__doc__ = "A traceflow's observations (NSX's list, filtered and paged)."
+    return observations
 
 
 def build_router() -> APIRouter:
@@ -374,7 +365,8 @@ def build_router() -> APIRouter:
                              name=f"get {base}", operation_id=f"get{_op(base)}")
         router.add_api_route(base + "/{traceflow_id}", delete_manager, methods=["DELETE"],
                              name=f"delete {base}", operation_id=f"delete{_op(base)}")
-        router.add_api_route(base + "/{traceflow_id}/observations", manager_observations,
+        router.add_api_route(base + "/{traceflow_id}/observations",
+                             _observations_handler(_manager_run),
                              methods=["GET"], name=f"observations {base}",
                              operation_id=f"observations{_op(base)}")
     policy = "/policy/api/v1/infra/traceflows"
@@ -383,8 +375,8 @@ def build_router() -> APIRouter:
     router.add_api_route(policy + "/{traceflow_id}", get_policy, methods=["GET"])
     router.add_api_route(policy + "/{traceflow_id}", delete_policy, methods=["DELETE"])
     router.add_api_route(policy + "/{traceflow_id}/status", policy_status, methods=["GET"])
-    router.add_api_route(policy + "/{traceflow_id}/observations", policy_observations,
-                         methods=["GET"])
+    router.add_api_route(policy + "/{traceflow_id}/observations",
+                         _observations_handler(_policy_run), methods=["GET"])
     return router
 
 
