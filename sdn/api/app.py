@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from sdn.api import auth, manager, policy_reads, realized, search, statistics, traceflows
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
+from sdn.api.openapi import nsx_openapi
 from sdn.api.realized import RealizedSource
 from sdn.api.stateview import StateView
 from sdn.api.traceflows import Traceflows
@@ -61,4 +62,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(statistics.build_router())
     app.include_router(realized.build_router())
     app.include_router(search.build_router())
+    app.openapi = lambda: nsx_openapi(app)  # type: ignore[method-assign]
     return app
