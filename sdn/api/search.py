@@ -28,7 +28,7 @@ from pyroaring import BitMap
 from sdn.api.auth import Reader
 from sdn.api.errors import MALFORMED_REQUEST, POLICY, ApiError
 from sdn.api.lucene import QuerySyntaxError, SearchIndex, parse, resolve, scalar_text
-from sdn.api.paging import PageRequest
+from sdn.api.paging import Cursor, PageRequest, PageSize, SortAscending, SortBy
 from sdn.api.policy_reads import json_response, view
 from sdn.api.stateview import Snapshot, encode
 
@@ -84,11 +84,11 @@ def _sort_value(obj: object, parts: list[str]) -> tuple[int, Any] | None:
 
 async def search_query(
     request: Request, _user: Reader,
-    query: Annotated[str, Query()],
-    cursor: Annotated[str | None, Query()] = None,
-    page_size: Annotated[int | None, Query(ge=0)] = None,
-    sort_by: Annotated[str | None, Query()] = None,
-    sort_ascending: Annotated[bool, Query()] = True,
+    query: Annotated[str, Query(min_length=1)],
+    cursor: Cursor = None,
+    page_size: PageSize = None,
+    sort_by: SortBy = None,
+    sort_ascending: SortAscending = True,
     included_fields: Annotated[str | None, Query()] = None,
 ) -> Response:
     """Objects matching an NSX search query, paged (see the module's doc)."""

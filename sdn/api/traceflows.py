@@ -23,9 +23,11 @@ Choices where NSX leaves room (each one documented here):
   existing Policy traceflow replaces it and traces again (``_revision`` + 1).
 * Timeouts are kept as given (nothing waits): Manager in milliseconds (default 10,000),
   Policy in seconds (default 10, NSX's range 5-15 enforced).
-* A source that is no segment port, and a packet that cannot be traced, are 400 with
-  NSX's field-validation code (255); an unknown traceflow is 404; a Manager DELETE of an
+* A source that is no segment port (an unknown ``lport_id`` or ``source_id``) is 404, as
+  an unknown object; a body or packet that cannot be traced is 400 with NSX's
+  field-validation code (255); an unknown traceflow is 404; a Manager DELETE of an
   unknown id is 404, a Policy DELETE of one succeeds (Policy deletes are idempotent).
+  A DELETE answers ``{}`` (every answer of this API is JSON).
 * Every run also counts a hit on each rule that decided it
   (:class:`~sdn.api.statistics.RuleHits`).
 """
@@ -39,12 +41,13 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sdn.api.auth import Reader, Writer
 from sdn.api.errors import POLICY, not_found
 from sdn.api.manager import manager_view, realized_id
-from sdn.api.paging import PageRequest
+from sdn.api.paging import Cursor, PageRequest, PageSize
 from sdn.api.policy_reads import json_response, view
 from sdn.api.stateview import Snapshot, encode
 from sdn.api.statistics import RuleHits
@@ -195,44 +198,62 @@ def _observation_page(run: TraceflowRun, page: PageRequest,
     return json_response(encode(out))
 
 
-def _timeout(value: object, default: int, bounds: tuple[int, int] | None, module: str) -> int:
-    if value is None:
-        return default
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise bad_request(f"timeout {value!r} is not a positive integer", module)
-    if bounds is not None and not bounds[0] <= value <= bounds[1]:
-        raise bad_request(f"timeout {value} is outside {bounds[0]}-{bounds[1]} seconds", module)
-    return value
+class TraceflowRequest(BaseModel):
+    """NSX's Manager ``TraceflowRequest`` as read here (other fields are accepted and
+    unused). The packet is read by :func:`~sdn.api.tracing.read_packet`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    lport_id: str
+    packet: dict[str, Any]
+    #: Milliseconds.
+    timeout: int = Field(default=MANAGER_TIMEOUT, ge=1)
 
 
-def _body(raw: object, module: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise bad_request("the request body must be a JSON object", module)
-    return raw
+class TraceflowConfig(BaseModel):
+    """NSX's Policy ``TraceflowConfig`` as read here (``segment_port_path``, the older
+    name of ``source_id``, is read as it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source_id: str
+    packet: dict[str, Any]
+    #: Seconds.
+    timeout: int = Field(default=POLICY_TIMEOUT[1], ge=POLICY_TIMEOUT[0], le=POLICY_TIMEOUT[2])
+    display_name: str | None = None
+    description: str | None = None
+    is_transient: bool = False
+    tags: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_source_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "source_id" not in data and "segment_port_path" in data:
+            return {**data, "source_id": data["segment_port_path"]}
+        return data
 
 
 Filter = Annotated[str | None, Query()]
 
 
-def _port_by_lport(snapshot: Snapshot, lport_id: object) -> str:
-    """The segment port path of a logical port id (400 when it names none)."""
-    found = manager_view(snapshot).port_path.get(lport_id) if isinstance(lport_id, str) \
-        else None
+def _port_by_lport(snapshot: Snapshot, lport_id: str) -> str:
+    """The segment port path of a logical port id (404 when it names none)."""
+    found = manager_view(snapshot).port_path.get(lport_id)
     if found is None:
-        raise bad_request(f"lport_id {lport_id!r} is not a logical port", MANAGER)
+        raise not_found(f"lport_id {lport_id}")
     return found
 
 
-def _port_by_source(snapshot: Snapshot, source: object) -> str:
-    """The segment port a Policy ``source_id`` names: its path, or its logical port id."""
-    if isinstance(source, str):
-        path = source.rstrip("/")
-        if _port_doc(snapshot, path) is not None:
-            return path
-        found = manager_view(snapshot).port_path.get(source)
-        if found is not None:
-            return found
-    raise bad_request(f"source_id {source!r} is not a segment port's path", POLICY)
+def _port_by_source(snapshot: Snapshot, source: str) -> str:
+    """The segment port a Policy ``source_id`` names: its path, or its logical port id
+    (404 when it names none)."""
+    path = source.rstrip("/")
+    if _port_doc(snapshot, path) is not None:
+        return path
+    found = manager_view(snapshot).port_path.get(source)
+    if found is None:
+        raise not_found(f"source_id {source} (a segment port)")
+    return found
 
 
 def _manager_run(registry: Traceflows, traceflow_id: str) -> TraceflowRun:
@@ -249,18 +270,15 @@ def _policy_run(registry: Traceflows, traceflow_id: str) -> TraceflowRun:
     return found
 
 
-async def create_manager(request: Request, user: Writer,
-                         body: Annotated[Any, Body()] = None) -> Response:
+async def create_manager(request: Request, user: Writer, body: TraceflowRequest) -> Response:
     """Run a traceflow from a logical port (NSX's ``TraceflowRequest``); 201 with the
     finished ``Traceflow``."""
-    data = _body(body, MANAGER)
     snapshot = view(request)
-    port_path = _port_by_lport(snapshot, data.get("lport_id"))
-    timeout = _timeout(data.get("timeout"), MANAGER_TIMEOUT, None, MANAGER)
-    result, _ = _run(request, snapshot, port_path, data.get("packet"), MANAGER)
+    port_path = _port_by_lport(snapshot, body.lport_id)
+    result, _ = _run(request, snapshot, port_path, body.packet, MANAGER)
     now = _now()
-    run = TraceflowRun(str(uuid.uuid4()), port_path, str(data["lport_id"]),
-                       {"timeout": timeout}, result, user.name, now, now)
+    run = TraceflowRun(str(uuid.uuid4()), port_path, body.lport_id,
+                       {"timeout": body.timeout}, result, user.name, now, now)
     _registry(request).manager[run.id] = run
     return json_response(encode(run.status()), 201)
 
@@ -283,27 +301,21 @@ async def delete_manager(request: Request, _user: Writer, traceflow_id: str) -> 
     registry = _registry(request)
     _manager_run(registry, traceflow_id)
     del registry.manager[traceflow_id]
-    return Response(status_code=200, media_type="application/json")
+    return json_response(b"{}")
 
 
 async def put_policy(request: Request, user: Writer, traceflow_id: str,
-                     body: Annotated[Any, Body()] = None) -> Response:
+                     body: TraceflowConfig) -> Response:
     """Create (or replace, tracing again) a Policy traceflow (NSX's ``TraceflowConfig``)."""
-    data = _body(body, POLICY)
-    source = data.get("source_id", data.get("segment_port_path"))
     snapshot = view(request)
-    port_path = _port_by_source(snapshot, source)
-    lo, default, hi = POLICY_TIMEOUT
-    timeout = _timeout(data.get("timeout"), default, (lo, hi), POLICY)
-    result, _ = _run(request, snapshot, port_path, data.get("packet"), POLICY)
+    port_path = _port_by_source(snapshot, body.source_id)
+    result, _ = _run(request, snapshot, port_path, body.packet, POLICY)
     registry = _registry(request)
     before = registry.policy.get(traceflow_id)
     now = _now()
     doc = _port_doc(snapshot, port_path) or {"path": port_path}
-    stored = {"source_id": source, "packet": data.get("packet"), "timeout": timeout,
-              "is_transient": data.get("is_transient", False),
-              "display_name": data.get("display_name"), "description": data.get("description"),
-              "tags": data.get("tags")}
+    stored = body.model_dump(include={"source_id", "packet", "timeout", "is_transient",
+                                      "display_name", "description", "tags"})
     run = TraceflowRun(traceflow_id, port_path, realized_id(doc), stored, result,
                        before.user if before else user.name,
                        before.created if before else now, now,
@@ -332,15 +344,14 @@ async def policy_status(request: Request, _user: Reader, traceflow_id: str) -> R
 async def delete_policy(request: Request, _user: Writer, traceflow_id: str) -> Response:
     """Delete a Policy traceflow (nothing to delete is no error)."""
     _registry(request).policy.pop(traceflow_id, None)
-    return Response(status_code=200, media_type="application/json")
+    return json_response(b"{}")
 
 
 def _observations_handler(find: Callable[[Traceflows, str], TraceflowRun]) -> Any:
     """The observations route of a Manager or Policy traceflow (``find`` looks it up)."""
     async def observations(
             request: Request, _user: Reader, traceflow_id: str,
-            cursor: Annotated[str | None, Query()] = None,
-            page_size: Annotated[int | None, Query(ge=0)] = None,
+            cursor: Cursor = None, page_size: PageSize = None,
             component_type: Filter = None, component_name: Filter = None,
             resource_type: Filter = None, transport_node_name: Filter = None,
     ) -> Response:

@@ -202,8 +202,6 @@ GOOD_PACKET = tcp_packet("172.16.0.5", 6379)
 
 
 @pytest.mark.parametrize(("body", "needle"), [
-    pytest.param({"lport_id": "no-such-port", "packet": GOOD_PACKET}, "lport_id",
-                 id="unknown-lport"),
     pytest.param({"packet": GOOD_PACKET}, "lport_id", id="no-lport"),
     pytest.param({"lport_id": None, "packet": {"ip_header": {}}}, "dst_ip", id="no-destination"),
     pytest.param({"lport_id": None, "packet": "tcp"}, "packet", id="packet-not-an-object"),
@@ -221,7 +219,9 @@ GOOD_PACKET = tcp_packet("172.16.0.5", 6379)
                  "UNICAST", id="broadcast"),
     pytest.param({"lport_id": None, "packet": {"eth_header": {"dst_mac": "02:00:00:00:00:99"}}},
                  "dst_mac", id="unknown-mac"),
-    pytest.param([1, 2], "object", id="body-not-an-object"),
+    pytest.param([1, 2], "body", id="body-not-an-object"),
+    pytest.param({"lport_id": None, "packet": GOOD_PACKET, "timeout": 0}, "timeout",
+                 id="zero-timeout"),
 ])
 def test_bad_manager_requests_are_nsx_400(guestbook_api: Served, body: Any,
                                           needle: str) -> None:
@@ -235,20 +235,40 @@ def test_bad_manager_requests_are_nsx_400(guestbook_api: Served, body: Any,
     assert before == after  # nothing was kept
 
 
-@pytest.mark.parametrize(("body", "needle"), [
-    pytest.param({"source_id": "/infra/segments/nope/ports/x", "packet": GOOD_PACKET},
-                 "source_id", id="unknown-source"),
-    pytest.param({"source_id": SEGMENT, "packet": GOOD_PACKET}, "source_id",
-                 id="source-is-a-segment"),
-    pytest.param({"source_id": f"{SEGMENT}/ports/frontend-0", "packet": GOOD_PACKET,
-                  "timeout": 60}, "timeout", id="timeout-out-of-range"),
-])
-def test_bad_policy_requests_are_nsx_400(guestbook_api: Served, body: dict[str, Any],
-                                         needle: str) -> None:
+def test_unknown_lport_is_nsx_404(guestbook_api: Served) -> None:
     with guestbook_api.client() as http:
-        error = assert_nsx_error(http.put(f"{POLICY}/infra/traceflows/tf-bad", json=body), 400)
+        error = assert_nsx_error(http.post("/api/v1/traceflows", json={
+            "lport_id": "no-such-port", "packet": GOOD_PACKET}), 404)
+    assert "no-such-port" in error["error_message"]
+
+
+@pytest.mark.parametrize(("body", "status", "needle"), [
+    pytest.param({"source_id": "/infra/segments/nope/ports/x", "packet": GOOD_PACKET}, 404,
+                 "source_id", id="unknown-source"),
+    pytest.param({"source_id": SEGMENT, "packet": GOOD_PACKET}, 404, "source_id",
+                 id="source-is-a-segment"),
+    pytest.param({"packet": GOOD_PACKET}, 400, "source_id", id="no-source"),
+    pytest.param({"source_id": f"{SEGMENT}/ports/frontend-0", "packet": GOOD_PACKET,
+                  "timeout": 60}, 400, "timeout", id="timeout-out-of-range"),
+    pytest.param({"source_id": f"{SEGMENT}/ports/frontend-0", "packet": {"ip_header": {}}},
+                 400, "dst_ip", id="no-destination"),
+])
+def test_bad_policy_requests_are_nsx_errors(guestbook_api: Served, body: dict[str, Any],
+                                            status: int, needle: str) -> None:
+    with guestbook_api.client() as http:
+        error = assert_nsx_error(http.put(f"{POLICY}/infra/traceflows/tf-bad", json=body),
+                                 status)
         assert_nsx_error(http.get(f"{POLICY}/infra/traceflows/tf-bad"), 404)
     assert needle in error["error_message"]
+
+
+def test_older_segment_port_path_names_the_source(guestbook_api: Served) -> None:
+    with guestbook_api.client() as http:
+        source = port(http, "frontend-0")["path"]
+        put = http.put(f"{POLICY}/infra/traceflows/tf-older", json={
+            "segment_port_path": source, "packet": GOOD_PACKET})
+    assert put.status_code == 200, put.text
+    assert put.json()["source_id"] == source
 
 
 def test_audit_user_reads_but_cannot_trace(guestbook_api: Served) -> None:
@@ -261,3 +281,23 @@ def test_audit_user_reads_but_cannot_trace(guestbook_api: Served) -> None:
                                     json={"lport_id": source, "packet": packet}), 403)
         assert audit.get(f"/api/v1/traceflows/{flow.json()['id']}").status_code == 200
         assert_nsx_error(audit.put(f"{POLICY}/infra/traceflows/x", json={}), 403)
+
+
+@pytest.mark.parametrize(("path", "allowed"), [
+    pytest.param("/api/v1/traceflows", "GET, POST", id="manager-collection"),
+    pytest.param("/api/v1/traceflows/x", "GET, DELETE", id="manager-traceflow"),
+    pytest.param(f"{POLICY}/infra/traceflows/x", "GET, PUT, DELETE", id="policy-traceflow"),
+])
+def test_other_methods_are_405_naming_every_allowed_one(guestbook_api: Served, path: str,
+                                                        allowed: str) -> None:
+    with guestbook_api.client() as http:
+        answer = http.patch(path, json={})
+    assert_nsx_error(answer, 405)
+    assert answer.headers["allow"] == allowed
+
+
+def test_deletes_answer_json(guestbook_api: Served) -> None:
+    with guestbook_api.client() as http:
+        answer = http.delete(f"{POLICY}/infra/traceflows/never-made")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json" and answer.json() == {}
