@@ -27,12 +27,15 @@ The packet is NSX's ``FieldsPacketData``. How its fields become the walked packe
   ``transport_type`` other than ``UNICAST``, ``ipv6_header``, ``arp_header``.
 
 The walk runs on a :class:`~sdn.query.QueryIndex` opened on the state at the view's
-revision and kept until the revision moves, so a trace reads the compiled firewall,
-lookups and the few objects it meets, as ``sdn traceflow`` does.
+revision and kept until the revision moves or traceflows stop for a while
+(:class:`Tracer`), so a trace reads the compiled firewall, lookups and the few objects
+it meets, as ``sdn traceflow`` does.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import AddressValueError, IPv4Address
@@ -171,13 +174,24 @@ class Tracer:
     """Runs walks on the state through its query index, one index per revision.
 
     Used from the server's one event loop only (see :mod:`sdn.api.app`): the index's
-    store connection belongs to that thread.
+    store connection belongs to that thread. The index pins a read snapshot of the
+    state, which holds back the write-ahead log of a concurrent ``ncp run``; so it is let
+    go once no traceflow has run for ``idle_seconds`` (the next one opens it again: the
+    index's parts are on disk, so that costs tens of milliseconds, not a rebuild).
     """
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, idle_seconds: float = 30.0) -> None:
         self.state = state
+        self.idle_seconds = idle_seconds
         self._index: QueryIndex | None = None
         self._context: TraceContext | None = None
+        self._last = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def holds_snapshot(self) -> bool:
+        """Whether an index (and its read snapshot of the state) is open."""
+        return self._index is not None
 
     def context(self, revision: int) -> TraceContext:
         """The trace context of the state, reopened when the view's revision differs
@@ -188,15 +202,31 @@ class Tracer:
             self._context = self._index.trace_context()
         return self._context
 
-    def has_port(self, revision: int, port_path: str) -> bool:
-        """Whether the index's revision holds a segment port at ``port_path``."""
-        return port_path in self.context(revision).ports
-
     def run(self, revision: int, port_path: str, packet: PacketSpec) -> Trace:
         """The walk ``sdn traceflow`` runs for this port and packet."""
-        return trace(self.context(revision), port_path, packet, http=HttpRequest())
+        result = trace(self.context(revision), port_path, packet, http=HttpRequest())
+        self._last = time.monotonic()
+        if self._timer is None:
+            self._release_later(self.idle_seconds)
+        return result
+
+    def _release_later(self, delay: float) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not inside a server's loop: nothing to wait for
+            return
+        self._timer = loop.call_later(delay, self._release_if_idle)
+
+    def _release_if_idle(self) -> None:
+        self._timer = None
+        idle = time.monotonic() - self._last
+        if idle >= self.idle_seconds:
+            self.close()
+        else:
+            self._release_later(self.idle_seconds - idle)
 
     def close(self) -> None:
+        """Close the index (and let its read snapshot go)."""
         if self._index is not None:
             self._index.close()
         self._index = None
