@@ -50,6 +50,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         passwords[auth.AUDIT] = config.audit_password
     app.state.auth = auth.Authenticator(passwords, rate=config.rate_limit)
     app.state.view = StateView(config.state)
+    app.state.view.current()  # the first view now: listening means answering at once
     app.state.tracer = Tracer(config.state)
     app.state.traceflows = Traceflows()
     app.state.realized = RealizedSource(config.state)
