@@ -328,19 +328,24 @@ def scalar_text(value: object) -> str | None:
     return None
 
 
-def resolve(value: object, parts: Sequence[str]) -> Iterator[object]:
+def resolve(value: object, parts: Sequence[str]) -> list[object]:
     """The values at a dotted path (split in ``parts``), lists looked through at every
-    level (a list at the end gives its items)."""
-    if isinstance(value, list | tuple):
-        for item in value:
-            yield from resolve(item, parts)
-    elif not parts:
-        if value is not None:
-            yield value
-    elif isinstance(value, Mapping):
-        found = value.get(parts[0])
-        if found is not None:
-            yield from resolve(found, parts[1:])
+    level (a list at the end gives its items). Level by level rather than recursively:
+    it runs once per object per indexed field, 100,000 times at 10,000 pods."""
+    level = _flat([value], [])
+    for key in parts:
+        level = _flat([item.get(key) for item in level if isinstance(item, dict)], [])
+    return level
+
+
+def _flat(items: list[object], out: list[object]) -> list[object]:
+    """``items`` without None, nested lists spread in place (appended to ``out``)."""
+    for item in items:
+        if isinstance(item, list | tuple):
+            _flat(list(item), out)
+        elif item is not None:
+            out.append(item)
+    return out
 
 
 def leaves(value: object) -> Iterator[str]:
@@ -401,20 +406,25 @@ class SearchIndex:
         found = self._fields.get(name)
         if found is not None:
             return found
-        by_value: dict[str, BitMap] = {}
-        present = BitMap()
+        ids_of: dict[str, list[int]] = {}
+        present: list[int] = []
         parts = name.split(".") if name is not None else []
         for i, obj in enumerate(self.objects):
             values = leaves(obj) if name is None else resolve(obj, parts)
             for value in values:
-                present.add(i)
+                if not present or present[-1] != i:
+                    present.append(i)
                 text = value if name is None else scalar_text(value)
                 if isinstance(text, str):
-                    ids = by_value.get(text)
+                    ids = ids_of.get(text)
                     if ids is None:
-                        by_value[text] = ids = BitMap()
-                    ids.add(i)
-        found = self._fields[name] = _FieldIndex(by_value, present)
+                        ids_of[text] = [i]
+                    elif ids[-1] != i:
+                        ids.append(i)
+        # lists first, bitmaps once at the end: most values (ids, paths, pod names) are
+        # held by one object, and a bitmap per add costs several times a list's
+        by_value = {text: BitMap(ids) for text, ids in ids_of.items()}
+        found = self._fields[name] = _FieldIndex(by_value, BitMap(present))
         return found
 
     def select(self, node: Node) -> BitMap:
