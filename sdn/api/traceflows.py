@@ -51,7 +51,7 @@ from sdn.api.paging import Cursor, PageRequest, PageSize
 from sdn.api.policy_reads import json_response, view
 from sdn.api.stateview import Snapshot, encode
 from sdn.api.statistics import RuleHits
-from sdn.api.tracing import Packet, Tracer, bad_request, read_packet
+from sdn.api.tracing import Tracer, bad_request, read_packet
 from sdn.errors import SdnError
 from sdn.traceflow import Trace
 
@@ -165,17 +165,17 @@ def _macs(snapshot: Snapshot) -> dict[str, str]:
 
 
 def _run(request: Request, snapshot: Snapshot, port_path: str, packet: object,
-         module: str) -> tuple[Trace, Packet]:
-    doc = _port_doc(snapshot, port_path)
-    assert doc is not None
+         module: str) -> Trace:
+    """Walk ``packet`` from the port at ``port_path`` and count its rule hits."""
     macs = snapshot.derived("traceflow-macs", _macs) if _needs_macs(packet) else {}
-    parsed = read_packet(packet, source_ip=_bound_ip(doc), address_of_mac=macs, module=module)
+    source_ip = _bound_ip(_port_doc(snapshot, port_path) or {})
+    parsed = read_packet(packet, source_ip=source_ip, address_of_mac=macs, module=module)
     try:
         result = _tracer(request).run(snapshot.revision, port_path, parsed.spec)
     except SdnError as err:
         raise bad_request(str(err), module) from None
     _registry(request).hits.count(result, parsed.frame_size)
-    return result, parsed
+    return result
 
 
 def _needs_macs(packet: object) -> bool:
@@ -275,7 +275,7 @@ async def create_manager(request: Request, user: Writer, body: TraceflowRequest)
     finished ``Traceflow``."""
     snapshot = view(request)
     port_path = _port_by_lport(snapshot, body.lport_id)
-    result, _ = _run(request, snapshot, port_path, body.packet, MANAGER)
+    result = _run(request, snapshot, port_path, body.packet, MANAGER)
     now = _now()
     run = TraceflowRun(str(uuid.uuid4()), port_path, body.lport_id,
                        {"timeout": body.timeout}, result, user.name, now, now)
@@ -309,7 +309,7 @@ async def put_policy(request: Request, user: Writer, traceflow_id: str,
     """Create (or replace, tracing again) a Policy traceflow (NSX's ``TraceflowConfig``)."""
     snapshot = view(request)
     port_path = _port_by_source(snapshot, body.source_id)
-    result, _ = _run(request, snapshot, port_path, body.packet, POLICY)
+    result = _run(request, snapshot, port_path, body.packet, POLICY)
     registry = _registry(request)
     before = registry.policy.get(traceflow_id)
     now = _now()
