@@ -7,7 +7,8 @@ How to run (from the repository root, after ``pip install -e '.[test]'``: httpx)
 
 Goals (issue 14; measured here, never asserted in tests), at 10,000 pods: GET by id p99
 at most 5 ms; a list page of 1,000 at most 50 ms; at least 500 GETs/s sustained with
-p99 at most 20 ms and no server error (2 cores).
+p99 at most 20 ms and no server error (2 cores); a Manager traceflow created and its
+observations read in at most 50 ms; a search in at most 50 ms.
 
 Method: the cluster is generated and synced as ``bench_questions.py`` does
 (``generate_cluster(..., seed=S)``, ``ncp sync --config bench/large-cluster.yaml``,
@@ -24,12 +25,25 @@ builds the state view of the revision). Cases, each on a warm server:
   other non-200 answers;
 * ``sustained``: the same 2,000 GETs offered at 500 per second (each thread paced,
   open loop): the latency at the goal's load rather than at saturation.
+* ``traceflow``: ``--repeat`` seeded random pairs of distinct pods (their logical ports
+  listed once from ``/api/v1/logical-ports``, untimed), TCP to a port drawn from 80,
+  443, 5432, 8080: ``POST /api/v1/traceflows`` then ``GET .../{id}/observations``,
+  timed together; ``first_s`` is the first pair (it opens the query index and builds the
+  revision's trace context), not among the samples; each traceflow is deleted after
+  (untimed); ``dispositions`` counts how they ended (from the counters);
+* ``search``: ``--repeat`` queries of seeded random namespaces, cycling through three
+  forms clients send: ``resource_type:SegmentPort AND tags.scope:ncp\\/project AND
+  tags.tag:NS`` (NCP's own lookup), ``display_name:NS\\/*`` (a wildcard) and
+  ``resource_type:Group AND tags.tag:NS``, one page each; ``first_s`` is one of each
+  form first (it indexes the fields they name), not among the samples;
+  ``mean_results`` the results per query.
 
 Each line: ``{"bench": "api", "case", "namespaces", "pods", "policies", "shapes", "seed",
 "requests", "median_ms", "p95_ms", "p99_ms", "max_ms", "server_rss_mib" (the server's
 peak so far), ...}`` with ``start_s`` and ``first_get_s`` on every line, ``page_size``
 and ``pages`` (list_page), ``threads``, ``per_second``, ``server_errors``,
-``other_errors`` and ``offered_per_second`` (flood, sustained), then ``machine`` and
+``other_errors`` and ``offered_per_second`` (flood, sustained), ``first_s`` (traceflow,
+search), ``dispositions`` (traceflow), ``mean_results`` (search), then ``machine`` and
 ``revision``. Exit status 1 when a request failed.
 """
 
@@ -49,8 +63,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_questions import prepare
 from benchlib import ROOT, BenchParser, emit, percentile, run_info, stop, workspace
 
-CASES = ("get_by_id", "list_page", "flood", "sustained")
+CASES = ("get_by_id", "list_page", "flood", "sustained", "traceflow", "search")
+#: The ports the ``traceflow`` case traces to (the generator's policy ports).
+TRACE_PORTS = (80, 443, 5432, 8080)
 PASSWORD = "bench-admin-password"
+SEARCH = "/policy/api/v1/search/query"
 LIST = "/policy/api/v1/infra/domains/default/groups"
 FLOOD_REQUESTS, FLOOD_THREADS = 2000, 16
 #: The ``sustained`` case's offered load (requests per second, all threads together).
@@ -182,6 +199,90 @@ def case_flood(url: str, ports: list[str], rng: random.Random,
             "other_errors": other}, server == 0 and other == 0
 
 
+def pods(http: Any) -> list[tuple[str, str, str]]:
+    """Every pod's logical port: (lport id, address, namespace), from the Manager API."""
+    out: list[tuple[str, str, str]] = []
+    params: dict[str, Any] = {"page_size": 1000}
+    while True:
+        body = http.get("/api/v1/logical-ports", params=params).json()
+        for lp in body["results"]:
+            tags = {t["scope"]: t["tag"] for t in lp.get("tags", [])}
+            if "ncp/pod" in tags and lp.get("address_bindings"):
+                out.append((lp["id"], lp["address_bindings"][0]["ip_address"],
+                            tags.get("ncp/project", "")))
+        if "cursor" not in body:
+            return out
+        params["cursor"] = body["cursor"]
+
+
+def one_traceflow(http: Any, src: str, dst_ip: str, port: int) -> tuple[float, str, bool]:
+    """Create + observations, timed; how the counters say it ended; success."""
+    packet = {"resource_type": "FieldsPacketData", "ip_header": {"dst_ip": dst_ip},
+              "transport_header": {"tcp_header": {"dst_port": port}}}
+    started = time.perf_counter()
+    created = http.post("/api/v1/traceflows", json={"lport_id": src, "packet": packet})
+    ok = created.status_code == 201
+    flow = created.json() if ok else {}
+    if ok:
+        ok = http.get(f"/api/v1/traceflows/{flow['id']}/observations").status_code == 200
+    elapsed = time.perf_counter() - started
+    if ok:
+        http.delete(f"/api/v1/traceflows/{flow['id']}")
+    counters = flow.get("counters", {})
+    ending = "DELIVERED" if counters.get("delivered_count") else \
+        "DROPPED" if counters.get("dropped_count") else "OTHER"
+    return elapsed, ending, ok
+
+
+def case_traceflow(url: str, every: list[tuple[str, str, str]], repeat: int,
+                   rng: random.Random) -> tuple[dict[str, Any], bool]:
+    import httpx
+
+    def pair() -> tuple[str, str, int]:
+        src, dst = rng.sample(every, 2)
+        return src[0], dst[1], rng.choice(TRACE_PORTS)
+
+    times: list[float] = []
+    endings: dict[str, int] = {}
+    with httpx.Client(base_url=url, auth=("admin", PASSWORD), timeout=600) as http:
+        first, _, ok = one_traceflow(http, *pair())
+        for _ in range(repeat):
+            t, ending, good = one_traceflow(http, *pair())
+            times.append(t)
+            endings[ending] = endings.get(ending, 0) + 1
+            ok &= good
+    return {**latencies(times), "first_s": round(first, 3),
+            "dispositions": dict(sorted(endings.items()))}, ok
+
+
+def search_queries(namespace: str) -> list[str]:
+    """The three query forms of the ``search`` case for one namespace."""
+    ns = namespace.replace("-", "\\-")
+    return [f"resource_type:SegmentPort AND tags.scope:ncp\\/project AND tags.tag:{ns}",
+            f"display_name:{ns}\\/*", f"resource_type:Group AND tags.tag:{ns}"]
+
+
+def case_search(url: str, every: list[tuple[str, str, str]], repeat: int,
+                rng: random.Random) -> tuple[dict[str, Any], bool]:
+    import httpx
+
+    namespaces = sorted({ns for _, _, ns in every})
+    times, results, ok = [], 0, True
+    with httpx.Client(base_url=url, auth=("admin", PASSWORD), timeout=600) as http:
+        started = time.perf_counter()
+        for query in search_queries(rng.choice(namespaces)):
+            ok &= http.get(SEARCH, params={"query": query}).status_code == 200
+        first = time.perf_counter() - started
+        for n in range(repeat):
+            query = search_queries(rng.choice(namespaces))[n % 3]
+            t, answer = timed_get(http, SEARCH, {"query": query})
+            times.append(t)
+            ok &= answer.status_code == 200
+            results += len(answer.json().get("results", []))
+    return {**latencies(times), "first_s": round(first, 3),
+            "mean_results": round(results / max(1, repeat), 1)}, ok
+
+
 def port_paths(state: Path) -> list[str]:
     from sdn.store import Store
 
@@ -214,6 +315,7 @@ def main() -> int:
             log(f"listening after {start_s:.2f} s, first GET {first_get_s:.2f} s; "
                 f"{len(ports)} ports")
             rng = random.Random(args.seed)
+            every: list[tuple[str, str, str]] | None = None
             for case in args.cases:
                 if case == "get_by_id":
                     res, ok = case_get_by_id(url, ports, args.repeat, rng)
@@ -221,8 +323,15 @@ def main() -> int:
                     res, ok = case_list_page(url, args.repeat)
                 elif case == "flood":
                     res, ok = case_flood(url, ports, rng)
-                else:
+                elif case == "sustained":
                     res, ok = case_flood(url, ports, rng, rate=SUSTAINED_RATE)
+                else:
+                    if every is None:
+                        with httpx.Client(base_url=url, auth=("admin", PASSWORD),
+                                          timeout=600) as http:
+                            every = pods(http)
+                    run = case_traceflow if case == "traceflow" else case_search
+                    res, ok = run(url, every, args.repeat, rng)
                 failed |= not ok
                 emit({"bench": "api", "case": case, "namespaces": args.namespaces,
                       "pods": args.pods, "policies": args.policies, "shapes": args.shapes,

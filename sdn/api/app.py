@@ -14,10 +14,22 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from sdn.api import auth, manager, policy_reads, ui
+from sdn.api import (
+    auth,
+    manager,
+    policy_reads,
+    realized,
+    search,
+    statistics,
+    traceflows,
+    ui,
+)
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
 from sdn.api.openapi import nsx_openapi
+from sdn.api.realized import RealizedSource
 from sdn.api.stateview import StateView
+from sdn.api.traceflows import Traceflows
+from sdn.api.tracing import Tracer
 from sdn.api.ui_answers import UiAnswers
 
 #: Where the API documentation page (``/docs``, FastAPI's Swagger UI) gets its scripts and
@@ -50,11 +62,18 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.view = StateView(config.state)
     app.state.ui = UiAnswers(config.state)
     app.state.view.current()  # the first view now: listening means answering at once
+    app.state.tracer = Tracer(config.state)
+    app.state.traceflows = Traceflows()
+    app.state.realized = RealizedSource(config.state)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.include_router(auth.router)
     app.include_router(policy_reads.build_router())
     app.include_router(manager.router)
+    app.include_router(traceflows.build_router())
+    app.include_router(statistics.build_router())
+    app.include_router(realized.build_router())
+    app.include_router(search.build_router())
     app.include_router(ui.build_router())
     app.openapi = lambda: nsx_openapi(app)  # type: ignore[method-assign]
     return app

@@ -32,6 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: The error codes this API answers with (see the module's doc for why each).
@@ -100,16 +101,31 @@ async def _api_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+#: The methods a 405's ``Allow`` may list.
+_METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the application serves at the request's path. (The
+    router's own ``Allow`` names only the first route it met there, and one path often
+    has a route per method: a GET, a PUT and a DELETE.)"""
+    routes = request.app.router.routes
+    return [m for m in _METHODS
+            if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in routes)]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own refusals (no route, wrong method) in NSX's shape."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         return error_response(ApiError(404, OBJECT_NOT_FOUND,
                                        "The requested URI could not be found.", COMMON))
     if exc.status_code == 405:
+        headers = dict(exc.headers or {})
+        headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
         return error_response(ApiError(405, METHOD_NOT_ALLOWED,
                                        "The method is not allowed for the requested URI.",
-                                       COMMON, dict(exc.headers or {})))
+                                       COMMON, headers))
     code = MALFORMED_REQUEST if exc.status_code == 400 else exc.status_code
     return error_response(ApiError(exc.status_code, code, str(exc.detail), COMMON))
 
