@@ -13,7 +13,7 @@ from typing import Annotated, TypeVar
 from pydantic import Field, TypeAdapter
 
 from sdn.model.base import PolicyResource
-from sdn.model.dfw import Group, SecurityPolicy
+from sdn.model.dfw import Group, SecurityPolicy, Service
 from sdn.model.ipam import IpBlock, IpPool
 from sdn.model.lb import (
     LBCookiePersistenceProfile,
@@ -30,7 +30,7 @@ from sdn.model.segments import Segment, SegmentPort
 AnyResource = Annotated[
     Tier0 | Tier1 | Segment | SegmentPort | IpBlock | IpPool | NatRule | Group | SecurityPolicy
     | LBService | LBVirtualServer | LBPool | LBHttpProfile | LBCookiePersistenceProfile
-    | LBSourceIpPersistenceProfile,
+    | LBSourceIpPersistenceProfile | Service,
     Field(discriminator="resource_type"),
 ]
 
@@ -50,6 +50,7 @@ KINDS: dict[str, str] = {
     "nat-rules": "PolicyNatRule",
     "groups": "Group",
     "security-policies": "SecurityPolicy",
+    "services": "Service",
     "lb-services": "LBService",
     "lb-virtual-servers": "LBVirtualServer",
     "lb-pools": "LBPool",
