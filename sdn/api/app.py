@@ -13,9 +13,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from sdn.api import auth, policy_reads
+from sdn.api import auth, hierarchical, policy_reads, policy_writes
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
 from sdn.api.stateview import StateView
+from sdn.api.write_commit import StateWriter
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,11 @@ def create_app(config: ApiConfig) -> FastAPI:
         passwords[auth.AUDIT] = config.audit_password
     app.state.auth = auth.Authenticator(passwords, rate=config.rate_limit)
     app.state.view = StateView(config.state)
+    app.state.writer = StateWriter(config.state)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.include_router(auth.router)
     app.include_router(policy_reads.build_router())
+    app.include_router(policy_writes.build_router())
+    app.include_router(hierarchical.router)
     return app
