@@ -29,6 +29,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from ipaddress import IPv4Network
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -209,6 +210,17 @@ def non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is negative")
     return value
+
+
+def tep_pool(text: str) -> IPv4Network:
+    """An argparse type: the TEP pool, an IPv4 network with room for a few nodes."""
+    try:
+        network = IPv4Network(text, strict=False)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 network") from err
+    if network.num_addresses < 4:
+        raise argparse.ArgumentTypeError(f"{text!r} is smaller than a /30")
+    return network
 
 
 def positive_count(text: str) -> int:

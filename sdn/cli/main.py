@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
 from sdn.cli.options import (
+    CHILD_KIND_NAMES,
     KIND_NAMES,
     PROTOCOLS,
     SEVERITIES,
@@ -26,6 +28,7 @@ from sdn.commandline import (
     positive_seconds,
     run_command,
     state_option,
+    tep_pool,
 )
 from sdn.daemon import DEFAULT_IDLE_TIMEOUT
 
@@ -57,7 +60,7 @@ def _output(p: argparse.ArgumentParser, *extra: str, help: str | None = None) ->
 
 def _add_show(sub: Commands, common: Parser) -> None:
     show = sub.add_parser("show", parents=[common], help="list objects of one kind")
-    show.add_argument("kind", choices=list(KIND_NAMES))
+    show.add_argument("kind", choices=[*KIND_NAMES, *CHILD_KIND_NAMES])
     _output(show)
     show.add_argument("--cluster", help="only objects of this cluster (tag ncp/cluster)")
     show.add_argument("--namespace", "-n", help="only objects of this namespace (ncp/project)")
@@ -199,6 +202,10 @@ def _add_traceflow(sub: Commands, common: Parser) -> None:
                     help="after a delivery, trace the reply too (stateful firewall)")
     tf.add_argument("--all-backends", action="store_true",
                     help="through a service, trace every backend as a branch")
+    tf.add_argument("--tep-pool", type=tep_pool, metavar="CIDR",
+                    default=os.environ.get("SDN_TEP_POOL"),
+                    help="where the transport nodes' tunnel endpoint addresses come from "
+                         "(default: $SDN_TEP_POOL, else 192.168.0.0/16)")
     live = tf.add_mutually_exclusive_group()
     live.add_argument("--live", action="store_true",
                       help="send one real packet through the realized data plane (root; "

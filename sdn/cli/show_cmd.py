@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from sdn.cli.filters import object_filter, wanted_tags
-from sdn.model import KINDS, PolicyResource
+from sdn.model import KINDS, IpPool, PolicyResource
+from sdn.model.apishape import (
+    POOL_CHILD_KINDS,
+    api_object,
+    child_paths,
+    pool_allocations,
+    pool_subnets,
+)
 from sdn.render.output import STRUCTURED, print_data, print_table
-from sdn.render.tables import COUNTED, table_for
+from sdn.render.tables import COUNTED, child_table, table_for
 from sdn.store import Store
 from sdn.store.codec import parse_stored
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print every object of one kind, as a table or as NSX API JSON/YAML.
+    """Print every object of one kind, as a table or as NSX API JSON/YAML (the objects as
+    NSX's API returns them, system fields included: :mod:`sdn.model.apishape`).
 
     A filtered listing (``--cluster``, ``--namespace``, ``--tag``) reads only the rows the
     filter selects (SQLite picks them by their tags) and, for a table, the objects its
@@ -21,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     ports are found without parsing the state's other ten thousand. Unfiltered, a table
     reads the whole state as before (and so refuses a state holding invalid objects).
     """
+    if args.kind in POOL_CHILD_KINDS:
+        return _pool_children(args)
     resource_type = KINDS[args.kind]
     wanted = wanted_tags(args)
     match = object_filter(args)
@@ -29,12 +40,39 @@ def run(args: argparse.Namespace) -> int:
             else store.rows(resource_type=resource_type)
         objs = [o for o in map(parse_stored, rows) if match is None or match(o)]
         if args.output in STRUCTURED:
-            print_data([o.to_api() for o in objs], args.output)
+            metas = store.object_meta(p for o in objs for p in (o.path, *child_paths(o)))
+            print_data([api_object(o, metas) for o in objs], args.output)
             return 0
         related = _counted(store, resource_type, objs, whole=not wanted)
     header, table = table_for(resource_type, objs, related)
     print_table(header, table, title=f"{args.kind}: {len(objs)}")
     return 0
+
+
+def _pool_children(args: argparse.Namespace) -> int:
+    """``sdn show ip-subnets`` / ``ip-allocations``: every IP pool's children, as NSX
+    lists them under ``.../ip-pools/{id}/ip-subnets`` and ``.../ip-allocations``, in pool
+    then pool order. ``--cluster``/``--namespace``/``--tag`` select by the child's own
+    tags, else its pool's."""
+    wanted = wanted_tags(args)
+    with Store.open_readonly(args.state) as store:
+        pools = [o for o in map(parse_stored, store.rows(resource_type="IpAddressPool"))
+                 if isinstance(o, IpPool)]
+        metas = store.object_meta(p for pool in pools for p in child_paths(pool))
+    listed = pool_subnets if args.kind == "ip-subnets" else pool_allocations
+    items = [(pool, item) for pool in pools for item in listed(pool, metas)
+             if _tagged(item["tags"] or [t.model_dump() for t in pool.tags], wanted)]
+    if args.output in STRUCTURED:
+        print_data([item for _pool, item in items], args.output)
+        return 0
+    header, table = child_table(args.kind, items)
+    print_table(header, table, title=f"{args.kind}: {len(items)}")
+    return 0
+
+
+def _tagged(tags: list[dict[str, Any]], wanted: list[tuple[str, str]]) -> bool:
+    have = {(t.get("scope", ""), t.get("tag", "")) for t in tags}
+    return all(w in have for w in wanted)
 
 
 def _counted(store: Store, resource_type: str, objs: list[PolicyResource], *,

@@ -6,6 +6,7 @@ import argparse
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -84,6 +85,8 @@ def _picture(inv: Inventory, traces: list[Trace], output: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Trace one packet; exit 0 whatever the network did (outcomes are data)."""
     ctx, revision = load_revision(args)
+    if args.tep_pool is not None:
+        ctx = replace(ctx, tep_pool=args.tep_pool)
     inv = ctx.inventory
     source = resolve_source(ctx, args.src, args.cluster)
     port = source.port

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Literal
 
 from sdn.graph import TopologyIndex
-from sdn.graph.transit import transit_links
+from sdn.graph.transit import OUTSIDE_ADDRESS, UPLINK_NETWORK, transit_links
 from sdn.model import (
     Inventory,
     LBService,
@@ -65,12 +65,10 @@ from sdn.model import (
 
 #: The MAC NSX gives every downlink of its distributed router.
 ROUTER_MAC = "02:50:56:56:44:52"
-#: The physical network the Tier-0 uplinks sit on (TEST-NET-1, never routed on the
-#: internet), realized as a bridge in the outside namespace.
-UPLINK_NETWORK = IPv4Network("192.0.2.0/24")
-#: The outside namespace's address: upstream router of every Tier-0, external client and
-#: external server.
-OUTSIDE_ADDRESS = IPv4Interface("192.0.2.100/24")
+# UPLINK_NETWORK: the physical network the Tier-0 uplinks sit on, realized as a bridge in
+# the outside namespace; OUTSIDE_ADDRESS: the outside namespace's address (upstream router
+# of every Tier-0, external client and external server). Both live in sdn.graph.transit,
+# shared with the simulator, whose observations name the upstream router as next hop.
 #: The pod's one interface inside its namespace.
 POD_INTERFACE = "eth0"
 #: A Tier-1's end of its transit link, and a Tier-0's uplink, inside the router namespace.

@@ -18,7 +18,9 @@ whether it was forwarded and where to, and whether it was taken in locally):
   ``acl_rule_id``; the first decision of a trace from a pod is the source port's egress,
   later ones the destination port's ingress (the port owning the destination address);
 * entering a router from a bridge: the source segment (``LS``); forwarded to another
-  interface: the router (``LR``, ``next_hop`` the object behind the outgoing interface),
+  interface: the router (``LR``, ``next_hop`` the address it sent to: the next gateway's
+  end of their transit link, the upstream router beyond an uplink, the destination on a
+  segment, as the simulator says; the object's name stays in ``next_hop_name``),
   then the segment when that interface is a bridge; ``comment "nat <id>"`` translating:
   ``NAT`` with the address the packet left with;
 * seen in the destination pod's namespace: ``Delivered``; leaving a Tier-0 by its uplink:
@@ -30,7 +32,8 @@ whether it was forwarded and where to, and whether it was taken in locally):
   reason ``UNKNOWN``.
 
 Observations the kernel cannot make are left out: tunnels between transport nodes (a
-namespace is the "transport node" here, ``transport_node_type`` ``NETNS``), route prefixes.
+namespace is the "transport node" here, of NSX's ``transport_node_type`` ``OTHERS``),
+route prefixes.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from ipaddress import IPv4Address
 from typing import Any, Literal
 
 from sdn.dataplane.layout import Layout
+from sdn.graph.transit import OUTSIDE_ADDRESS, transit_links
 from sdn.dataplane.nfttrace import PacketFields, TraceEvent
 from sdn.model import Inventory, LBPool, LBVirtualServer, NatRule, SecurityPolicy, Segment
 from sdn.traceflow.packets import PacketSpec
@@ -53,7 +57,8 @@ from sdn.traceflow.walk import DEFAULT_RULE_ID, DEFAULT_RULE_PATH, vni_of
 TRACE_TABLE = "sdn_trace"
 HOOK_CHAINS = {"prerouting": "c_pre", "forward": "c_fwd", "input": "c_in",
                "postrouting": "c_post"}
-NODE_TYPE = "NETNS"
+#: A network namespace is no host or edge: NSX's ``OTHERS``.
+NODE_TYPE = "OTHERS"
 
 _FWD = "TraceflowObservationForwardedLogical"
 _DROP, _DELIVERED = "TraceflowObservationDroppedLogical", "TraceflowObservationDelivered"
@@ -116,6 +121,9 @@ class KernelView:
     virtual_servers: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     members: Mapping[tuple[str, IPv4Address], str] = field(default_factory=dict)
     outside: str = ""
+    #: The address a router sends to when it forwards to another router, by (router
+    #: path, next router path): the far end of their transit link.
+    next_hops: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, layout: Layout, inv: Inventory) -> KernelView:
@@ -147,8 +155,13 @@ class KernelView:
             pool = inv.get(vs.pool_path or "")
             for m in pool.members if isinstance(pool, LBPool) else ():
                 members[(vs.id, m.ip_address)] = f"backend {m.display_name} port {m.port}"
+        hops = {}
+        for t1, link in transit_links(inv).items():
+            t0 = getattr(inv.get(t1), "tier0_path", None) or ""
+            hops[(t1, t0)] = str(link.tier0.ip)
+            hops[(t0, t1)] = str(link.tier1.ip)
         return cls(routers, ports, links, segments, rules, nat, vss, members,
-                   layout.outside.netns)
+                   layout.outside.netns, hops)
 
     def port_at(self, ip: IPv4Address | None) -> PortView | None:
         """The realized port with address ``ip``."""
@@ -297,9 +310,14 @@ class _Builder:
                      component_name=router.id, component_path=router.path,
                      nat_rule_path=self.view.nat_rules.get((router.path, nat.mark[1])),
                      translated_src_ip=translated)
-        next_hop = "uplink" if hop.kind == "outside" else hop.path.rsplit("/", 1)[-1]
+        name = "uplink" if hop.kind == "outside" else hop.path.rsplit("/", 1)[-1]
+        sent_to = visit.forwarded.daddr if visit.forwarded else None
+        address = str(OUTSIDE_ADDRESS.ip) if hop.kind == "outside" \
+            else self.view.next_hops.get((router.path, hop.path)) if hop.kind == "router" \
+            else str(sent_to) if sent_to is not None else None
         self.add(_FWD, component_type="LR", component_sub_type=router.sub_type,
-                 component_name=router.id, component_path=router.path, next_hop=next_hop)
+                 component_name=router.id, component_path=router.path, next_hop=address,
+                 next_hop_name=name)
         if hop.kind == "segment":
             self.segment(hop.path)
         return hop

@@ -1,5 +1,6 @@
 """The Tier-0/Tier-1 transit addresses: one /31 of :data:`TRANSIT` per Tier-1 attached to
-a Tier-0, the Tier-0 end even, the Tier-1 end odd.
+a Tier-0, the Tier-0 end even, the Tier-1 end odd; and the uplink network beyond the
+Tier-0s with its upstream router (:data:`OUTSIDE_ADDRESS`).
 
 Pure and shared: the realized data plane (:mod:`sdn.dataplane.layout`) puts these
 addresses on the transit links, and the simulator (:mod:`sdn.traceflow.outside`) needs the
@@ -23,6 +24,11 @@ from sdn.model import Inventory, Tier0, Tier1
 
 #: NSX's Tier-0/Tier-1 transit range: one /31 per Tier-1.
 TRANSIT = IPv4Network("100.64.0.0/16")
+#: The physical network the Tier-0 uplinks sit on (TEST-NET-1, never routed on the
+#: internet), and the upstream router's address on it: the next hop of every Tier-0's
+#: uplink, for the simulator's observations and the realized data plane alike.
+UPLINK_NETWORK = IPv4Network("192.0.2.0/24")
+OUTSIDE_ADDRESS = IPv4Interface("192.0.2.100/24")
 
 
 @dataclass(frozen=True, slots=True)

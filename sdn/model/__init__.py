@@ -29,8 +29,10 @@ from sdn.model.ipam import (
     IpPool,
     IpPoolBlockSubnet,
     IpPoolStaticSubnet,
+    ip_allocation_path,
     ip_block_path,
     ip_pool_path,
+    ip_subnet_path,
 )
 from sdn.model.lb import (
     LBCookiePersistenceProfile,
@@ -109,8 +111,10 @@ __all__ = [
     "Tier0",
     "Tier1",
     "group_path",
+    "ip_allocation_path",
     "ip_block_path",
     "ip_pool_path",
+    "ip_subnet_path",
     "lb_app_profile_path",
     "lb_persistence_profile_path",
     "lb_pool_path",

@@ -8,8 +8,10 @@ pool hands out single addresses: NCP gives every namespace a pool whose subnet i
 
 Modelling choice: NSX exposes a pool's subnets and allocations as child collections
 (``/ip-subnets/<id>``, ``/ip-allocations/<id>``); here they are carried inline in the pool
-(``subnets``, ``allocations``) so one pool is one object in the state. The realized CIDR of
-a block subnet, which NSX reports through realized-state, is its ``cidr`` field.
+(``subnets``, ``allocations``) so one pool is one object in the state, and the NSX API's
+shapes (:mod:`sdn.model.apishape`) serve them as the children they are in NSX. The
+realized CIDR of a block subnet, which NSX reports through realized-state, is its ``cidr``
+field (left out of the subnet's NSX shape).
 """
 
 from __future__ import annotations
@@ -112,3 +114,13 @@ def ip_block_path(block_id: str) -> str:
 def ip_pool_path(pool_id: str) -> str:
     """The Policy path of an IP pool."""
     return f"/infra/ip-pools/{pool_id}"
+
+
+def ip_subnet_path(pool_path: str, subnet_id: str) -> str:
+    """The Policy path of a pool's subnet (NSX's child resource)."""
+    return f"{pool_path}/ip-subnets/{subnet_id}"
+
+
+def ip_allocation_path(pool_path: str, allocation_id: str) -> str:
+    """The Policy path of a pool's allocation (NSX's child resource)."""
+    return f"{pool_path}/ip-allocations/{allocation_id}"

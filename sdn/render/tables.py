@@ -11,8 +11,9 @@ the caller reads those for the rows it shows instead of the whole state.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sdn.model import (
     Condition,
@@ -21,6 +22,8 @@ from sdn.model import (
     IPAddressExpression,
     IpBlock,
     IpPool,
+    IpPoolBlockSubnet,
+    IpPoolStaticSubnet,
     L4PortSetServiceEntry,
     LBPool,
     LBService,
@@ -243,6 +246,34 @@ COUNTED: dict[str, Counted] = {
     "LBService": Counted("LBVirtualServer", "lb_service_path"),
     "LBVirtualServer": Counted("LBPool", "path", via="pool_path"),
 }
+
+
+def _subnet_row(pool: IpPool, item: Mapping[str, Any]) -> Row:
+    subnet = next((s for s in pool.subnets if s.id == item["id"]), None)
+    if isinstance(subnet, IpPoolBlockSubnet):
+        return [pool.id, subnet.id, "block", str(subnet.cidr), str(subnet.size),
+                _leaf(subnet.ip_block_path)]
+    if isinstance(subnet, IpPoolStaticSubnet):
+        ranges = " ".join(f"{r.start}-{r.end}" for r in subnet.allocation_ranges)
+        return [pool.id, subnet.id, "static", str(subnet.cidr),
+                str(subnet.cidr.num_addresses), ranges or "-"]
+    return [pool.id, str(item["id"]), "-", "-", "-", "-"]
+
+
+def child_table(kind: str, items: Sequence[tuple[IpPool, Mapping[str, Any]]]) -> Built:
+    """Header and rows for ``sdn show ip-subnets`` / ``ip-allocations``: each child in
+    NSX's shape (:mod:`sdn.model.apishape`) with its pool. A block subnet shows its
+    realized CIDR (NSX's realized state has it; its intent has not)."""
+    if kind == "ip-subnets":
+        return ["POOL", "SUBNET", "TYPE", "CIDR", "SIZE", "FROM"], [
+            _subnet_row(pool, item) for pool, item in items]
+    rows = []
+    for pool, item in items:
+        tags = {t["scope"]: t["tag"] for t in item["tags"]}
+        owner = "/".join(v for v in (tags.get("ncp/cluster"), tags.get("ncp/project")) if v)
+        rows.append([pool.id, str(item["id"]), str(item["allocation_ip"]),
+                     owner or _owner(pool)])
+    return ["POOL", "ALLOCATION", "IP", "OWNER"], rows
 
 
 def table_for(resource_type: str, objs: Objs, related: Objs = ()) -> Built:

@@ -23,7 +23,9 @@ def _detail(o: Observation) -> str:
     if o.acl_rule_id is not None:
         parts.append(f"rule {o.acl_rule_id}")
     if o.route_prefix:
-        parts.append(f"route {o.route_prefix} -> {o.next_hop}")
+        via = " ".join(v for v in (o.next_hop_name, f"({o.next_hop})" if o.next_hop else "")
+                       if v)
+        parts.append(f"route {o.route_prefix} -> {via or '?'}")
     if o.translated_src_ip:
         parts.append(f"SNAT to {o.translated_src_ip}")
     if o.translated_dst_ip:

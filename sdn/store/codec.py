@@ -17,11 +17,17 @@ The format:
   a row of its own (:class:`PoolParts`); splicing them back gives exactly the canonical
   JSON of the whole pool;
 * a kept Kubernetes object is its body as JSON with sorted keys, a network profile its
-  JSON document with sorted keys.
+  JSON document with sorted keys;
+* every object, and every child an object holds inline (a security policy's rules, an IP
+  pool's subnets and allocations: NSX's child resources), has a :class:`MetaEntry`: its
+  path, a digest of its own fields (children left out) and its owning cluster. The store
+  keeps per entry the revision and create/modify stamps NSX shows
+  (:class:`~sdn.model.apishape.ObjectMeta`), moved only when the digest changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +38,14 @@ from pydantic import ValidationError
 
 from sdn.errors import Problem, StateError
 from sdn.ipam import Hold
-from sdn.model import RESOURCE_ADAPTER, IpAllocation, IpPool, PolicyResource
+from sdn.model import (
+    RESOURCE_ADAPTER,
+    IpAllocation,
+    IpPool,
+    PolicyResource,
+    ip_allocation_path,
+    ip_subnet_path,
+)
 from sdn.model.reporting import validation_problems
 
 #: What a split pool's ``objects`` row holds in place of its allocations.
@@ -43,6 +56,11 @@ OWNER_SCOPE = "ncp/cluster"
 
 #: The ``resource_type`` of IP pools (the rows that may be stored split).
 POOL_TYPE = "IpAddressPool"
+#: The ``resource_type`` of security policies (their rules are children).
+POLICY_TYPE = "SecurityPolicy"
+#: Where the children an object holds inline live, below its path, by its type.
+CHILD_COLLECTIONS: dict[str, tuple[str, ...]] = {
+    POOL_TYPE: ("ip-subnets", "ip-allocations"), POLICY_TYPE: ("rules",)}
 
 
 def owner_of(obj: PolicyResource | IpPool) -> str | None:
@@ -169,6 +187,12 @@ class ChangeSet:
     problems_of: set[str] = field(default_factory=set)
     problem_updates: list[Problem] = field(default_factory=list)
     new_holds: list[Hold] = field(default_factory=list)  # added; ``holds`` replaces all
+    #: When the write happens (epoch seconds; None: the cluster record's ``synced_at``,
+    #: else the clock) and who makes it (None: each object's writer by its owner, NCP's
+    #: principal identity or the admin, :func:`~sdn.model.apishape.writer_of`): the
+    #: create/modify stamps of the objects it changes.
+    at: float | None = None
+    user: str | None = None
 
     @property
     def touches_objects(self) -> bool:
@@ -220,3 +244,65 @@ def parse_stored(row: StoredObject) -> PolicyResource:
 def rows_by_path(rows: Iterable[StoredObject]) -> dict[str, StoredObject]:
     """Index rows by path."""
     return {r.path: r for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class MetaEntry:
+    """One object or inline child as the store stamps it: its path, a digest of its own
+    fields (its children left out) and the cluster that owns it (None: the admin)."""
+
+    path: str
+    digest: str
+    owner: str | None
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _dict_digest(data: Mapping[str, Any]) -> str:
+    return _digest(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def _owner_in(data: Mapping[str, Any], default: str | None) -> str | None:
+    """The ``ncp/cluster`` tag of a child's JSON, else its parent's owner."""
+    for tag in data.get("tags") or ():
+        if isinstance(tag, dict) and tag.get("scope") == OWNER_SCOPE and tag.get("tag"):
+            return str(tag["tag"])
+    return default
+
+
+def allocation_entry(pool_path: str, text: str, owner: str | None) -> MetaEntry:
+    """The entry of one allocation of a pool, from its stored text."""
+    data = json.loads(text)
+    return MetaEntry(ip_allocation_path(pool_path, str(data.get("id", ""))),
+                     _dict_digest(data), _owner_in(data, owner))
+
+
+def meta_entries(row: StoredObject) -> list[MetaEntry]:
+    """The entries of one row: the object, then each child it holds inline (a row whose
+    text is not JSON is one entry, its text's digest)."""
+    if row.resource_type not in CHILD_COLLECTIONS:
+        return [MetaEntry(row.path, _digest(row.body), row.cluster)]
+    try:
+        data = json.loads(row.parts.base if row.parts else row.body)
+    except ValueError:
+        return [MetaEntry(row.path, _digest(row.body), row.cluster)]
+    children: list[MetaEntry] = []
+    if row.resource_type == POLICY_TYPE:
+        for rule in data.pop("rules", None) or ():
+            children.append(MetaEntry(str(rule.get("path", "")), _dict_digest(rule),
+                                      _owner_in(rule, row.cluster)))
+    else:
+        for subnet in data.pop("subnets", None) or ():
+            children.append(MetaEntry(ip_subnet_path(row.path, str(subnet.get("id", ""))),
+                                      _dict_digest(subnet), row.cluster))
+        allocations = data.pop("allocations", None) or ()
+        if row.parts:
+            children += [allocation_entry(row.path, t, row.cluster)
+                         for _i, t in row.parts.allocations]
+        else:
+            children += [MetaEntry(ip_allocation_path(row.path, str(a.get("id", ""))),
+                                   _dict_digest(a), _owner_in(a, row.cluster))
+                         for a in allocations]
+    return [MetaEntry(row.path, _dict_digest(data), row.cluster), *children]

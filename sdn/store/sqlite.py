@@ -26,6 +26,13 @@ Tables:
 * ``problems``: what the last sync of each cluster could not realize.
 * ``findings``: warnings of the last sync that do not stop realization (policies beyond
   NCP's documented limits), read by ``sdn lint``.
+* ``object_meta``: per object and per inline child (rules, pool subnets and allocations)
+  the revision and create/modify stamps NSX shows (``_revision``, ``_create_time``,
+  ``_create_user``, ...), with a digest of its own fields
+  (:class:`~sdn.store.codec.MetaEntry`): a write that leaves the digest as it was moves
+  nothing, so a no-op sync changes no object's revision. States written before it get
+  their rows at their first writable open (stamped then); read-only, such a state's
+  objects read as revision 0, time 0 (:func:`~sdn.model.apishape.unknown_meta`).
 * ``meta``: schema version, the state revision (bumped by every write) and the state's
   identity (``state_id``, a random id the first write stores; states written before it
   existed have none until their next write), which together name one content of one
@@ -43,6 +50,7 @@ import secrets
 import signal
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from ipaddress import IPv4Network
@@ -55,15 +63,20 @@ from sdn.commandline import note_write
 from sdn.errors import ConflictError, Interrupted, NotFoundError, Problem, StateError
 from sdn.ipam import Hold
 from sdn.model import Inventory, PolicyResource
+from sdn.model.apishape import ADMIN_USER, ObjectMeta, ncp_principal
 from sdn.store.codec import (
     ALLOCATIONS_MARK,
+    CHILD_COLLECTIONS,
     POOL_TYPE,
     ChangeSet,
     ClusterRecord,
+    MetaEntry,
     StoredObject,
+    allocation_entry,
     decode,
     invalid_objects_error,
     parse_stored,
+    meta_entries,
     parsed_row,
     splice,
     stored_object_problems,
@@ -108,7 +121,20 @@ CREATE TABLE IF NOT EXISTS allocations (
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS findings (
     cluster TEXT NOT NULL, code TEXT NOT NULL, obj TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS object_meta (
+    path TEXT PRIMARY KEY, digest TEXT NOT NULL, revision INTEGER NOT NULL,
+    created INTEGER NOT NULL, created_by TEXT NOT NULL,
+    modified INTEGER NOT NULL, modified_by TEXT NOT NULL) WITHOUT ROWID;
 """
+
+#: Stamp an entry: a new path starts at revision 0; a known one moves (revision + 1, new
+#: modify stamp) only when its digest changed.
+_STAMP = ("INSERT INTO object_meta VALUES (?,?,0,?,?,?,?) ON CONFLICT(path) DO UPDATE SET "
+          "digest=excluded.digest, revision=object_meta.revision+1, "
+          "modified=excluded.modified, modified_by=excluded.modified_by "
+          "WHERE object_meta.digest<>excluded.digest")
+#: The ``meta`` key marking a state whose every object has its ``object_meta`` rows.
+_META_DONE = "object_meta"
 
 
 #: The condition "the row's ``tags`` hold one with scope ? and value ?", as the model
@@ -197,10 +223,22 @@ class Store:
         store = cls(conn, p, readonly=False)
         try:
             store._check_schema()
+            store._stamp_unstamped()
         except BaseException:  # a refused schema, or Ctrl-C: leave no connection open
             store.close()
             raise
         return store
+
+    def _stamp_unstamped(self) -> None:
+        """Give every object of a state written before ``object_meta`` existed its rows
+        (revision 0, stamped now), once: later writes then count from there."""
+        if self._query("SELECT 1 FROM meta WHERE key=?", (_META_DONE,)).fetchone():
+            return
+        with self._transaction(note=False) as db:
+            rows = list(self.rows())
+            _write_stamps(db, [e for r in rows for e in meta_entries(r)],
+                          int(time.time() * 1000), None)
+            db.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')", (_META_DONE,))
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> Store:
@@ -424,6 +462,35 @@ class Store:
             problems += bad
         return Inventory(objs, revision=self.revision), problems
 
+    def object_meta(self, paths: Iterable[str]) -> dict[str, ObjectMeta]:
+        """The stamps of these objects and children by path (paths without any are left
+        out: a state not yet stamped, read-only, or a path that is no object)."""
+        wanted = sorted(set(paths))
+        if not wanted or not self._has_meta():
+            return {}
+        return {p: ObjectMeta(r, c, cb, m, mb) for p, r, c, cb, m, mb in self._query(
+            "SELECT path, revision, created, created_by, modified, modified_by FROM "
+            "object_meta WHERE path IN (SELECT value FROM json_each(?))",
+            (json.dumps(wanted),))}
+
+    def revision_of(self, path: str) -> int | None:
+        """The current ``_revision`` of an object or inline child (what a write's
+        optimistic lock compares with): its stamped revision, 0 for an object of a state
+        not yet stamped, None when nothing is at ``path``."""
+        if self._has_meta():
+            row = self._query("SELECT revision FROM object_meta WHERE path=?",
+                              (path,)).fetchone()
+            if row is not None:
+                return int(row[0])
+        found = self._query("SELECT 1 FROM objects WHERE path=?", (path,)).fetchone()
+        return 0 if found is not None else None
+
+    def _has_meta(self) -> bool:
+        """Whether the state has its ``object_meta`` table (a state written before it
+        existed, opened read-only, has not)."""
+        return self._query("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                           "name='object_meta'").fetchone() is not None
+
     def holds(self) -> list[Hold]:
         """Every hold, active or not."""
         return [Hold(s, IPv4Network(c), u) for s, c, u in
@@ -499,7 +566,7 @@ class Store:
 
     # --- writing ---------------------------------------------------------------------
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, *, note: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction that lands whole or not at all, Ctrl-C included.
 
         On the main thread SIGINT is held for the transaction's length: an interrupt that
@@ -518,7 +585,8 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-            note_write(str(self.path))
+            if note:
+                note_write(str(self.path))
         if pending:
             raise Interrupted("the write landed whole before the interrupt was taken")
 
@@ -557,6 +625,7 @@ class Store:
             db.executemany("INSERT OR REPLACE INTO allocations VALUES (?,?,?)",
                            [(p, i, t) for p, i, t in changes.allocation_updates
                             if t is not None])
+            self._stamp(db, changes)
             if changes.holds is not None:
                 db.execute("DELETE FROM holds")
             db.executemany("INSERT OR REPLACE INTO holds VALUES (?,?,?)",
@@ -594,6 +663,28 @@ class Store:
         return revision
 
     @staticmethod
+    def _stamp(db: sqlite3.Connection, changes: ChangeSet) -> None:
+        """Keep ``object_meta`` in step with the objects ``changes`` writes (module docs)."""
+        at = changes.at if changes.at is not None else \
+            changes.cluster.synced_at if changes.cluster is not None else time.time()
+        gone = [*changes.deletes,
+                *(ip_child for p, i, t in changes.allocation_updates if t is None
+                  for ip_child in (f"{p}/ip-allocations/{i}",))]
+        db.executemany("DELETE FROM object_meta WHERE path=?", [(p,) for p in gone])
+        db.executemany("DELETE FROM object_meta WHERE path>=? AND path<?",
+                       [(f"{p}/{c}/", f"{p}/{c}0") for p in changes.deletes
+                        for c in ("rules", "ip-subnets", "ip-allocations")])
+        entries: list[MetaEntry] = []
+        for row in changes.upserts:
+            mine = meta_entries(row)
+            entries += mine
+            _prune_children(db, row, {e.path for e in mine})
+        owners = {o.path: o.cluster for o in changes.upserts}
+        entries += [allocation_entry(p, t, owners.get(p, _owner_of_row(db, p)))
+                    for p, _i, t in changes.allocation_updates if t is not None]
+        _write_stamps(db, entries, int(at * 1000), changes.user)
+
+    @staticmethod
     def _replace_cluster_rows(db: sqlite3.Connection, name: str, changes: ChangeSet) -> None:
         if changes.status is not None:
             db.execute("DELETE FROM k8s_status WHERE cluster=?", (name,))
@@ -621,3 +712,28 @@ class Store:
                 db.execute(f"DELETE FROM {table} WHERE cluster=?", (name,))
                 db.executemany(f"INSERT INTO {table} VALUES (?,?,?,?)",
                                [(name, p.code, p.obj, p.message) for p in rows])
+
+
+def _write_stamps(db: sqlite3.Connection, entries: Sequence[MetaEntry], at_ms: int,
+                  user: str | None) -> None:
+    """Stamp ``entries`` written at ``at_ms`` by ``user`` (None: each by its owner)."""
+    def who(owner: str | None) -> str:
+        return user if user is not None else ncp_principal(owner) if owner else ADMIN_USER
+
+    db.executemany(_STAMP, [(e.path, e.digest, at_ms, who(e.owner), at_ms, who(e.owner))
+                            for e in entries])
+
+
+def _prune_children(db: sqlite3.Connection, row: StoredObject, kept: set[str]) -> None:
+    """Forget the stamps of the children a rewritten object no longer holds."""
+    for collection in CHILD_COLLECTIONS.get(row.resource_type, ()):
+        low = f"{row.path}/{collection}/"
+        stale = [p for (p,) in db.execute(
+            "SELECT path FROM object_meta WHERE path>=? AND path<?",
+            (low, low[:-1] + "0")) if p not in kept]
+        db.executemany("DELETE FROM object_meta WHERE path=?", [(p,) for p in stale])
+
+
+def _owner_of_row(db: sqlite3.Connection, path: str) -> str | None:
+    found = db.execute("SELECT cluster FROM objects WHERE path=?", (path,)).fetchone()
+    return None if found is None else found[0]

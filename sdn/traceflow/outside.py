@@ -28,7 +28,6 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from sdn.errors import TraceInputError
-from sdn.graph.transit import transit_links
 from sdn.model import LBPool, LBService, LBVirtualServer, Tier0, Tier1
 from sdn.policy import Endpoint
 from sdn.traceflow.l7 import HttpRequest
@@ -114,12 +113,14 @@ def trace_from_outside(ctx: TraceContext, packet: PacketSpec, *,
         return done(Disposition.NO_ROUTE, f"NO_ROUTE: {t1.id} is not attached to a Tier-0")
     t0 = upstream
     _received(w, t0, packet)
+    link = ctx.transit().get(t1.path)
     w.add(_FWD, component_type="LR", component_sub_type="LR_TIER0", component_name=t0.id,
-          component_path=t0.path, route_prefix=f"{packet.dst_ip}/32", next_hop=t1.id,
+          component_path=t0.path, route_prefix=f"{packet.dst_ip}/32",
+          next_hop=str(link.tier1.ip) if link is not None else None, next_hop_name=t1.id,
           message="LB VIP advertised by the Tier-1")
     choice = ctx.choose(vs, pool, http)
     chosen = choice.pool
-    snat = transit_links(ctx.inventory)[t1.path].tier1.ip if chosen is not None \
+    snat = link.tier1.ip if link is not None and chosen is not None \
         and chosen.snat_translation.type == "LBSnatAutoMap" else None
     inner = balance(w, vs, choice, packet, backend, snat)
     if inner is None:

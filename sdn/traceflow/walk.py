@@ -29,10 +29,12 @@ The pipeline, in order (NSX-T's distributed datapath):
 
 A trace leaving through the Tier-0 uplink ends ``EXITS_NETWORK``. Every walk has a hop
 budget and remembers where it has been with which TTL: a revisit ends it with ``LOOP``.
-Transport nodes: a pod's node (tag ``ncp/node_name``) hosts its port; service routers
-run on the edge node :data:`EDGE_NODE`. A node is known by (cluster, name): clusters
-sharing a state often share node names, and a tunnel must name its own cluster's node
-addresses.
+Transport nodes: a pod's node (tag ``ncp/node_name``) hosts its port (an ``ESX``
+transport node); service routers run on the edge node :data:`EDGE_NODE` (``EDGE``). A
+node is known by (cluster, name): clusters sharing a state often share node names, and a
+tunnel must name its own cluster's node. Tunnels are observed between the nodes' TEP
+addresses (:mod:`sdn.traceflow.teps`, from :attr:`TraceContext.tep_pool`); a gateway's
+``next_hop`` is an address (see :func:`next_hop_address`).
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 
 from sdn.errors import NotFoundError, TraceInputError
-from sdn.graph import TopologyIndex
+from sdn.graph import Route, TopologyIndex
+from sdn.graph.transit import OUTSIDE_ADDRESS, TransitLink, transit_links
 from sdn.model import (
     Inventory,
     LBPool,
@@ -64,6 +67,7 @@ from sdn.traceflow.l7 import HttpRequest, PoolChoice, choose_pool, is_l7
 from sdn.traceflow.lookups import Lookups, NameMap, NodeKey, PathMap, SnatEntry
 from sdn.traceflow.packets import PROTOCOL_NUMBERS, PacketSpec
 from sdn.traceflow.results import Disposition, Observation, Trace
+from sdn.traceflow.teps import DEFAULT_TEP_POOL, TepPlan
 
 #: The transport node that runs service routers (NAT, uplinks).
 EDGE_NODE = "edge-node-1"
@@ -108,6 +112,11 @@ class TraceContext:
     #: (address, port, protocol).
     outside_vips: dict[tuple[IPv4Address, int, str],
                        tuple[LBVirtualServer, LBPool | None]] = field(default_factory=dict)
+    #: Where the transport nodes' TEP addresses come from (:mod:`sdn.traceflow.teps`).
+    tep_pool: IPv4Network = DEFAULT_TEP_POOL
+    #: What a walk computes once per context: the TEP plan, the transit links.
+    _memo: dict[str, object] = field(default_factory=dict, init=False, repr=False,
+                                     compare=False)
 
     @classmethod
     def build(cls, inv: Inventory, *, dfw: Firewall | None = None,
@@ -163,6 +172,20 @@ class TraceContext:
         if is_l7(vs):
             return choose_pool(self.inventory, vs, http or HttpRequest())
         return PoolChoice(pool)
+
+    def tep(self, node: NodeKey) -> str:
+        """The TEP address of a transport node (the edge's included)."""
+        plan = self._memo.get("teps")
+        if not isinstance(plan, TepPlan):
+            plan = self._memo["teps"] = TepPlan([*self.node_ips, EDGE], self.tep_pool)
+        return plan.address(node)
+
+    def transit(self) -> dict[str, TransitLink]:
+        """The Tier-0/Tier-1 transit links (:mod:`sdn.graph.transit`), computed once."""
+        found = self._memo.get("transit")
+        if not isinstance(found, dict):
+            found = self._memo["transit"] = transit_links(self.inventory)
+        return found
 
     def node_of(self, port: SegmentPort) -> NodeKey:
         """The transport node hosting a port."""
@@ -297,15 +320,14 @@ class _Walk:
     def add(self, resource_type: str, **fields: object) -> None:
         self.obs.append(Observation.model_validate(
             {"resource_type": resource_type, "sequence_no": self.seq,
-             "transport_node_name": self.node[1], **fields}))
+             "transport_node_name": self.node[1],
+             "transport_node_type": "EDGE" if self.node == EDGE else "ESX", **fields}))
 
     def tunnel(self, to_node: NodeKey) -> None:
-        """A physical hop between transport nodes (Geneve tunnel); a node's address is
-        looked up within its own cluster."""
+        """A physical hop between transport nodes (Geneve tunnel), between their TEPs."""
         if to_node == self.node:
             return
-        local = self.ctx.node_ips.get(self.node, self.node[1])
-        remote = self.ctx.node_ips.get(to_node, to_node[1])
+        local, remote = self.ctx.tep(self.node), self.ctx.tep(to_node)
         self.add("TraceflowObservationForwarded", component_type="PHYSICAL",
                  local_ip_address=local, remote_ip_address=remote,
                  dst_transport_node_name=to_node[1])
@@ -524,7 +546,8 @@ def _forward(ctx: TraceContext, w: _Walk, pkt: PacketSpec, src_ep: Endpoint,
                 src_ip = IPv4Address(rule.translated_network.split("-")[0].split("/")[0])
         w.add(_FWD, component_type=ctype, component_sub_type=sub, component_name=gw_id,
               component_path=path, route_prefix=str(route.prefix),
-              next_hop=route.next_hop.rsplit("/", 1)[-1])
+              next_hop=next_hop_address(ctx, route, dst_ip),
+              next_hop_name=route.next_hop.rsplit("/", 1)[-1])
         if route.kind == "uplink":
             via = f" (SNAT to {src_ip})" if src_ip != pkt.src_ip else " (no SNAT: routed)"
             return done(Disposition.EXITS_NETWORK,
@@ -540,6 +563,22 @@ def _forward(ctx: TraceContext, w: _Walk, pkt: PacketSpec, src_ep: Endpoint,
             return done(Disposition.NO_ROUTE, f"NO_ROUTE at {gw_id}: next hop is missing")
     w.add(_DROP, component_type="LR", reason="UNKNOWN", message="forwarding loop")
     return done(Disposition.LOOP, "LOOP: the packet came back to where it had been")
+
+
+def next_hop_address(ctx: TraceContext, route: Route, dst_ip: IPv4Address) -> str | None:
+    """The address a gateway sends to along ``route``: on a connected segment the
+    destination itself; toward a Tier-1 (a Tier-0's ``tier1`` route) that Tier-1's end
+    of its transit link; toward the Tier-0 (a Tier-1's ``default`` route) the Tier-0's
+    end; out of the uplink the upstream router. None when the link is unknown."""
+    if route.kind == "connected":
+        return str(dst_ip)
+    if route.kind == "uplink":
+        return str(OUTSIDE_ADDRESS.ip)
+    if route.kind == "tier1":
+        link = ctx.transit().get(route.next_hop)
+        return str(link.tier1.ip) if link is not None else None
+    link = ctx.transit().get(route.gateway)
+    return str(link.tier0.ip) if link is not None else None
 
 
 def _deliver(ctx: TraceContext, w: _Walk, seg: Segment, pkt: PacketSpec, src_ep: Endpoint,

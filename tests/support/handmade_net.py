@@ -63,6 +63,8 @@ VIEW = KernelView(
     virtual_servers={"vs1": ("/infra/lb-virtual-servers/vs1", "ns/vip")},
     members={("vs1", IPv4Address("10.9.1.2")): "backend c port 80"},
     outside="o",
+    next_hops={(_T1, _T0): "100.64.0.0", (_T0, _T1): "100.64.0.1",
+               (_T2, _T0): "100.64.0.2", (_T0, _T2): "100.64.0.3"},
 )
 
 _DFW = """table inet sdn_dfw {
@@ -109,7 +111,8 @@ def view_for() -> KernelView:
                for k, p in VIEW.ports.items()},
         links={(name(ns), ifname): hop for (ns, ifname), hop in VIEW.links.items()},
         segments=VIEW.segments, rules=VIEW.rules, nat_rules=VIEW.nat_rules,
-        virtual_servers=VIEW.virtual_servers, members=VIEW.members, outside=name("o"))
+        virtual_servers=VIEW.virtual_servers, members=VIEW.members, outside=name("o"),
+        next_hops=VIEW.next_hops)
 
 
 def _run(*argv: str, stdin: str | None = None) -> None:
@@ -271,12 +274,13 @@ if __name__ == "__main__":
 
 
 def brief(o: Observation) -> str:
-    """An observation in one line: kind, component, name and what it decided (the tests'
-    expected tables are written in this form)."""
+    """An observation in one line: kind, component, name and what it decided, a router's
+    next hop as ``name@address`` (the tests' expected tables are written in this form)."""
     kind = o.resource_type.removeprefix("TraceflowObservation").removesuffix("Logical")
     parts = [kind, o.component_type or "-", o.component_name or o.lport_name or "-"]
+    to = f"{o.next_hop_name}@{o.next_hop}" if o.next_hop_name else None
     for label, value in (("rule", o.acl_rule_id), ("reason", o.reason),
-                         ("to", o.next_hop), ("snat", o.translated_src_ip),
+                         ("to", to), ("snat", o.translated_src_ip),
                          ("dnat", o.translated_dst_ip), ("port", o.lport_name
                                                           if o.component_type == "DFW"
                                                           else None),
@@ -288,8 +292,8 @@ def brief(o: Observation) -> str:
 
 _EGRESS = "Forwarded DFW DFW rule=2 port=ns/a at=r1"
 _SEG_A_SEEN = "Forwarded LS sA at=r1"
-_TO_C = ["Forwarded LR r1 to=r0 at=r1", "Forwarded LR r0 to=r2 at=r0",
-         "Forwarded LR r2 to=sB at=r2", "Forwarded LS sB at=r2",
+_TO_C = ["Forwarded LR r1 to=r0@100.64.0.0 at=r1", "Forwarded LR r0 to=r2@100.64.0.3 at=r0",
+         "Forwarded LR r2 to=sB@10.9.1.2 at=r2", "Forwarded LS sB at=r2",
          "Delivered - ns/c mac=02:00:00:00:01:02 at=c"]
 #: What the tracer must say of each case: disposition, observations (:func:`brief`), summary.
 EXPECTED: dict[str, tuple[str, list[str], str]] = {
@@ -308,8 +312,8 @@ EXPECTED: dict[str, tuple[str, list[str], str]] = {
         _EGRESS, _SEG_A_SEEN, "Forwarded DFW DFW rule=2 port=ns/b at=r1",
         "Delivered - ns/b mac=02:00:00:00:00:03 at=b"], "DELIVERED to ns/b"),
     "snat-exits": ("EXITS_NETWORK", [
-        _EGRESS, _SEG_A_SEEN, "Forwarded LR r1 to=r0 at=r1",
-        "Forwarded NAT r0 snat=198.51.100.10 at=r0", "Forwarded LR r0 to=uplink at=r0"],
+        _EGRESS, _SEG_A_SEEN, "Forwarded LR r1 to=r0@100.64.0.0 at=r1",
+        "Forwarded NAT r0 snat=198.51.100.10 at=r0", "Forwarded LR r0 to=uplink@192.0.2.100 at=r0"],
         "EXITS_NETWORK through r0's uplink (SNAT to 198.51.100.10)"),
     "lb-member": ("DELIVERED", [
         "Forwarded LOAD_BALANCER ns/vip dnat=10.9.1.2 at=r1", _EGRESS, _SEG_A_SEEN,
@@ -320,6 +324,6 @@ EXPECTED: dict[str, tuple[str, list[str], str]] = {
     "ttl-zero": ("DROPPED", [
         _SEG_A_SEEN, "Dropped LR r1 reason=TTL_ZERO at=r1"], "DROPPED at r1: TTL exhausted"),
     "no-route": ("NO_ROUTE", [
-        _EGRESS, _SEG_A_SEEN, "Forwarded LR r1 to=r0 at=r1", "Dropped LR r0 reason=NO_ROUTE "
+        _EGRESS, _SEG_A_SEEN, "Forwarded LR r1 to=r0@100.64.0.0 at=r1", "Dropped LR r0 reason=NO_ROUTE "
         "at=r0"], "NO_ROUTE at r0 for 203.0.113.9"),
 }

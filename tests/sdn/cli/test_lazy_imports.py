@@ -114,10 +114,12 @@ def test_the_parsers_choices_are_their_modules_own() -> None:
     from sdn.cli import options, policy_cmd
     from sdn.dataplane.probe import PROBE_PROTOCOLS
     from sdn.model import KINDS
+    from sdn.model.apishape import POOL_CHILD_KINDS
     from sdn.policy.lint import SEVERITIES
     from sdn.render.output import STRUCTURED
 
     assert tuple(KINDS) == options.KIND_NAMES
+    assert POOL_CHILD_KINDS == options.CHILD_KIND_NAMES
     assert options.SEVERITIES == SEVERITIES
     assert options.PROTOCOLS == policy_cmd.PROTOCOLS
     assert options.VERIFY_PROTOCOLS == PROBE_PROTOCOLS

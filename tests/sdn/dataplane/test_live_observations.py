@@ -42,7 +42,7 @@ def test_observations_carry_nsx_paths_and_sequence() -> None:
     assert by_type[("NAT", "forwarded")].nat_rule_path == \
         "/infra/tier-0s/r0/nat/USER/nat-rules/snat1"
     assert [o.sequence_no for o in t.observations] == [0, 0, 0, 1, 1]
-    assert {o.transport_node_type for o in t.observations} == {"NETNS"}
+    assert {o.transport_node_type for o in t.observations} == {"OTHERS"}
     assert t.source_id == _A.path and t.counters()["forwarded_count"] == 5
     dropped = _recorded(next(c for c in CASES if c.id == "ingress-dropped"))
     assert dropped.observations[-1].acl_rule_path == \
@@ -120,9 +120,9 @@ def _packet(iif: str, oif: str | None, dst: str, ttl: int = 64) -> str:
         ("r1", _line("1", "inet", "sdn_trace", "c_pre", _packet("sA", None, "192.0.2.100"))),
         ("r1", _line("1", "inet", "sdn_trace", "c_fwd", _packet("sA", "uplink",
                                                                  "192.0.2.100", 63))),
-    ], ("EXITS_NETWORK", ["Forwarded LS sA at=r1", "Forwarded LR r1 to=r0 at=r1",
+    ], ("EXITS_NETWORK", ["Forwarded LS sA at=r1", "Forwarded LR r1 to=r0@100.64.0.0 at=r1",
                           "Forwarded NAT r0 snat=198.51.100.10 at=r0",
-                          "Forwarded LR r0 to=uplink at=r0"]),
+                          "Forwarded LR r0 to=uplink@192.0.2.100 at=r0"]),
         id="namespaces-ordered-by-ttl-nat-from-the-rule-text"),
     pytest.param("192.0.2.100", [
         ("r0", _line("2", "inet", "sdn_trace", "c_pre", _packet("d1", None, "192.0.2.100",
@@ -131,7 +131,7 @@ def _packet(iif: str, oif: str | None, dst: str, ttl: int = 64) -> str:
                                                                  "192.0.2.100", 62))),
         ("r0", _line("2", "ip", "sdn_nat", "post", 'rule oifname "uplink" ip saddr '
                      '10.9.0.0/24 counter return comment "nat no-snat-a" (verdict return)')),
-    ], ("EXITS_NETWORK", ["Forwarded LR r0 to=uplink at=r0"]), id="no-snat-is-no-nat"),
+    ], ("EXITS_NETWORK", ["Forwarded LR r0 to=uplink@192.0.2.100 at=r0"]), id="no-snat-is-no-nat"),
 ])
 def test_endings_no_recording_shows(dst: str, lines: list[tuple[str, str]],
                                     expected: tuple[str, list[str]]) -> None:
