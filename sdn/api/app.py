@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from sdn.api import auth, hierarchical, policy_reads, policy_writes
+from sdn.api import auth, hierarchical, manager, policy_reads, policy_writes
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
 from sdn.api.stateview import StateView
 from sdn.api.write_commit import StateWriter
+
+#: Where the API documentation page (``/docs``, FastAPI's Swagger UI) gets its scripts and
+#: styles: from the installed package (fastapi-offline bundles them), never from the
+#: internet, so the page works on a machine without it.
+DOCS_ASSETS = "/docs-assets"
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,9 @@ class ApiConfig:
 
 def create_app(config: ApiConfig) -> FastAPI:
     """The application over ``config.state`` (opened now: a bad state fails here)."""
-    app = FastAPI(title="NSX Manager API (sdn)", version="4.2.0",
-                  description="NSX-T 4.x Policy and Manager API over an sdn state.")
+    app = FastAPIOffline(docs_url="/docs", redoc_url=None, static_url=DOCS_ASSETS,
+                         title="NSX Manager API (sdn)", version="4.2.0",
+                         description="NSX-T 4.x Policy and Manager API over an sdn state.")
     passwords = {auth.ADMIN: config.admin_password}
     if config.audit_password:
         passwords[auth.AUDIT] = config.audit_password
@@ -45,6 +52,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.include_router(auth.router)
     app.include_router(policy_reads.build_router())
+    app.include_router(manager.router)
     app.include_router(policy_writes.build_router())
     app.include_router(hierarchical.router)
     return app

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sdn.api.errors import MALFORMED_REQUEST, ApiError
-from sdn.api.stateview import Snapshot, encode
+from sdn.api.stateview import Documents, encode
 
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE = 1000
 DEFAULT_SORT = "display_name"
@@ -61,11 +61,12 @@ def page_bodies(bodies: list[bytes], total: int, request: PageRequest, sort_by: 
     return b"".join(out)
 
 
-def list_page(snapshot: Snapshot, collection: str, request: PageRequest) -> bytes:
-    """One page of ``collection``'s members."""
+def list_page(documents: Documents, listing: str, keys: list[str],
+              request: PageRequest) -> bytes:
+    """One page of the documents ``keys`` (the members of ``listing``)."""
     sort_by = request.sort_by or DEFAULT_SORT
-    paths = snapshot.ordered(collection, sort_by, request.sort_ascending)
+    ordered = documents.ordered(listing, keys, sort_by, request.sort_ascending)
     start = request.start()
-    chosen = paths[start:start + request.size()]
-    bodies = [b for p in chosen if (b := snapshot.body(p)) is not None]
-    return page_bodies(bodies, len(paths), request, sort_by, start)
+    chosen = ordered[start:start + request.size()]
+    bodies = [b for k in chosen if (b := documents.body(k)) is not None]
+    return page_bodies(bodies, len(ordered), request, sort_by, start)

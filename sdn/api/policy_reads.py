@@ -114,7 +114,8 @@ def _list_handler(template: str) -> Any:
         snapshot = view(request)
         _check_parents(snapshot, request, collection)
         page = PageRequest(cursor, page_size, sort_by, sort_ascending)
-        return json_response(list_page(snapshot, collection, page))
+        members = snapshot.members.get(collection, [])
+        return json_response(list_page(snapshot.documents, collection, members, page))
 
     list_collection.__doc__ = f"List the members of {template} (NSX paging)."
     return list_collection
@@ -124,7 +125,7 @@ def _get_handler(template: str) -> Any:
     async def get_object(request: Request, _user: Reader) -> Response:
         path = _policy_path(request)
         snapshot = view(request)
-        body = snapshot.body(path)
+        body = snapshot.documents.body(path)
         if body is None:
             raise not_found(path)
         return json_response(body)

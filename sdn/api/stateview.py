@@ -21,10 +21,12 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sdn.model import IpPool, PolicyResource, SecurityPolicy
 from sdn.store import Store
+
+T = TypeVar("T")
 
 #: A member's sort key: ``(missing, rank, value)`` of one field, then its path.
 SortKey = tuple[tuple[bool, int, Any], str]
@@ -73,15 +75,49 @@ def _rank(value: Any) -> tuple[bool, int, Any]:
     return (False, 2, json.dumps(value, sort_keys=True))
 
 
+class Documents:
+    """API documents by key, each serialized once and each listing sorted once."""
+
+    def __init__(self, docs: dict[str, dict[str, Any]]) -> None:
+        self.docs = docs
+        self._bodies: dict[str, bytes] = {}
+        self._orders: dict[tuple[str, str, bool], list[str]] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.docs
+
+    def body(self, key: str) -> bytes | None:
+        """The JSON of the document ``key``, None when there is none."""
+        found = self._bodies.get(key)
+        if found is None:
+            doc = self.docs.get(key)
+            if doc is None:
+                return None
+            found = self._bodies[key] = encode(doc)
+        return found
+
+    def ordered(self, listing: str, keys: list[str], sort_by: str,
+                ascending: bool) -> list[str]:
+        """``keys`` (the members of ``listing``, which names them for the cache) by the
+        field ``sort_by`` of their documents, ties by key."""
+        cache = (listing, sort_by, ascending)
+        found = self._orders.get(cache)
+        if found is None:
+            docs = self.docs
+            keyed: Callable[[str], SortKey] = lambda k: (_rank(docs[k].get(sort_by)), k)  # noqa: E731
+            found = self._orders[cache] = sorted(keys, key=keyed, reverse=not ascending)
+        return found
+
+
 @dataclass
 class Snapshot:
-    """One revision of the state, as documents by path and members by collection."""
+    """One revision of the state: documents by Policy path, members by collection, and
+    whatever else is derived from them (:meth:`derived`), kept for this revision."""
 
     revision: int
-    docs: dict[str, dict[str, Any]]
+    documents: Documents
     members: dict[str, list[str]]
-    _bodies: dict[str, bytes] = field(default_factory=dict)
-    _orders: dict[tuple[str, str, bool], list[str]] = field(default_factory=dict)
+    _derived: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, objects: Iterable[PolicyResource], revision: int) -> Snapshot:
@@ -92,32 +128,23 @@ class Snapshot:
         members: dict[str, list[str]] = {}
         for path in sorted(docs):
             members.setdefault(path.rsplit("/", 1)[0], []).append(path)
-        return cls(revision, docs, members)
+        return cls(revision, Documents(docs), members)
 
-    def body(self, path: str) -> bytes | None:
-        """The JSON of the object at ``path``, None when there is none."""
-        found = self._bodies.get(path)
-        if found is None:
-            doc = self.docs.get(path)
-            if doc is None:
-                return None
-            found = self._bodies[path] = encode(doc)
-        return found
-
-    def ordered(self, collection: str, sort_by: str, ascending: bool) -> list[str]:
-        """The member paths of ``collection`` by ``sort_by`` (ties by path)."""
-        key = (collection, sort_by, ascending)
-        found = self._orders.get(key)
-        if found is None:
-            paths = self.members.get(collection, [])
-            docs = self.docs
-            keyed: Callable[[str], SortKey] = lambda p: (_rank(docs[p].get(sort_by)), p)  # noqa: E731
-            found = self._orders[key] = sorted(paths, key=keyed, reverse=not ascending)
-        return found
+    @property
+    def docs(self) -> dict[str, dict[str, Any]]:
+        return self.documents.docs
 
     def of_type(self, resource_type: str) -> list[dict[str, Any]]:
         """Every document with this ``resource_type``, in path order."""
         return [d for p, d in sorted(self.docs.items()) if d.get("resource_type") == resource_type]
+
+    def derived(self, name: str, build: Callable[[Snapshot], T]) -> T:
+        """``build(self)``, computed once per revision under ``name`` (indexes other
+        modules read: the Manager API's logical ports, a search index)."""
+        if name not in self._derived:
+            self._derived[name] = build(self)
+        found: T = self._derived[name]
+        return found
 
 
 class StateView:

@@ -1,14 +1,17 @@
 """Servers for the API's end-to-end tests: ``sdn serve`` as a subprocess over a state
 synced from a sample, reached with a real HTTP client.
 
-* ``guestbook_api`` / ``multi_api``: one server per module over the guestbook and over
-  the multi-namespace sample (``multi-tenant``), for tests that only read (or that put
-  back what they change);
+* ``guestbook_api`` / ``multi_api`` / ``lb_api`` / ``lb_source_ip_api``: one server per
+  module over the guestbook, the multi-namespace sample (``multi-tenant``) and
+  ``lb-heavy`` synced with the dedicated-t1 profile (cookie, or source-IP, Ingress
+  persistence: the only samples with LB profiles), for tests that only read (or that
+  put back what they change);
 * ``serve``: a factory for a test's own server (its own state copy, extra options).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -16,8 +19,29 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli_runs import sync_sample
+from tests.support.cli_runs import TOPOLOGIES, sync_sample
 from tests.support.served import Served, running_server
+
+#: The samples synced for the servers: the sample's folder (before any ``+``), and the
+#: Ingress persistence of the dedicated-t1 profile it is synced with (None: no profile).
+#: lb-heavy with a profile is the only way a sample gets LB profiles (one of each kind).
+SAMPLES: dict[str, str | None] = {
+    "guestbook": None,
+    "multi-tenant": None,
+    "lb-heavy+cookie": "cookie",
+    "lb-heavy+source-ip": "source_ip",
+}
+PROFILE = TOPOLOGIES / "profiles" / "dedicated-t1.json"
+
+
+def _profile(folder: Path, persistence: str) -> Path:
+    """The dedicated-t1 profile with this Ingress persistence, as a file."""
+    doc = json.loads(PROFILE.read_text())
+    settings = doc["parameters"]["cni_configurations"]["parameters"]
+    settings["ingress_persistence_settings"]["persistence_type"] = persistence
+    target = folder / f"profile-{persistence}.json"
+    target.write_text(json.dumps(doc))
+    return target
 
 #: The shared servers do not rate-limit (tests send bursts; the limit has its own tests).
 NO_LIMIT = ("--rate-limit", "0")
@@ -28,9 +52,10 @@ def synced_states(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The samples synced once per test session (copied before a server uses them)."""
     folder = tmp_path_factory.mktemp("api-states")
     states = {}
-    for sample in ("guestbook", "multi-tenant"):
+    for sample, persistence in SAMPLES.items():
         states[sample] = folder / f"{sample}.db"
-        sync_sample(states[sample], sample)
+        extra = ("--profile", _profile(folder, persistence)) if persistence else ()
+        sync_sample(states[sample], sample.split("+")[0], *extra)
     return states
 
 
@@ -42,7 +67,7 @@ def _copy(states: dict[str, Path], sample: str, folder: Path, name: str = "") ->
 
 def _module_server(sample: str, states: dict[str, Path],
                    factory: pytest.TempPathFactory) -> Iterator[Served]:
-    state = _copy(states, sample, factory.mktemp(f"{sample}-api"))
+    state = _copy(states, sample, factory.mktemp("api"))
     with running_server(state, *NO_LIMIT) as served:
         yield served
 
@@ -57,6 +82,18 @@ def guestbook_api(synced_states: dict[str, Path],
 def multi_api(synced_states: dict[str, Path],
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     yield from _module_server("multi-tenant", synced_states, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def lb_api(synced_states: dict[str, Path],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    yield from _module_server("lb-heavy+cookie", synced_states, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def lb_source_ip_api(synced_states: dict[str, Path],
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    yield from _module_server("lb-heavy+source-ip", synced_states, tmp_path_factory)
 
 
 @pytest.fixture
