@@ -29,13 +29,14 @@ router = APIRouter(tags=["policy"])
 
 
 @router.patch(PREFIX + "/infra", operation_id="patchInfra", openapi_extra=JSON_BODY)
-async def patch_infra(request: Request, _user: Writer) -> Response:
+async def patch_infra(request: Request, user: Writer) -> Response:
     """Write a tree of admin objects in one transaction (admin only)."""
     writes, problems = infra_writes(await read_body(request))
     if problems:
         raise problems_error(problems)
     if writes:
-        writer_of(request).commit(writes, allow_overwrite=allow_overwrite(request))
+        writer_of(request).commit(writes, allow_overwrite=allow_overwrite(request),
+                                  user=user.name)
     return Response(b"", media_type="application/json")
 
 

@@ -65,13 +65,14 @@ async def read_body(request: Request) -> Any:
 
 
 def _handler(kind: str, method: Method) -> Any:
-    async def write(request: Request, _user: Writer) -> Response:
+    async def write(request: Request, user: Writer) -> Response:
         path = str(request.scope["path"])[len(PREFIX):].rstrip("/")
         if request.path_params.get("domain") != "default" and "/domains/" in path:
             raise not_found(path)
         body = None if method == "DELETE" else await read_body(request)
         writer_of(request).commit([Write(method, kind, path, body)],
-                                  allow_overwrite=allow_overwrite(request))
+                                  allow_overwrite=allow_overwrite(request),
+                                  user=user.name)
         if method != "PUT":
             return Response(b"", media_type="application/json")
         doc = view(request).docs.get(path)

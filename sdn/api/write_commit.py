@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from sdn.api.errors import MALFORMED_REQUEST, POLICY, ApiError, error_body
-from sdn.api.revisions import revisions
 from sdn.api.write_ops import Outcome, Refused, Write, resolve
 from sdn.errors import ConflictError, Problem
 from sdn.store import ChangeSet, Store
@@ -73,8 +72,9 @@ def refused_error(err: Refused) -> ApiError:
     return ApiError(404, MISSING_PARENT, err.message, POLICY)
 
 
-def _paths(writes: Sequence[Write]) -> list[str]:
-    return list(dict.fromkeys(w.path for w in writes))
+def _revisions(store: Store, writes: Sequence[Write]) -> dict[str, int]:
+    """The current ``_revision`` of every object (or rule) the writes name."""
+    return {w.path: store.revision_of(w.path) or 0 for w in writes}
 
 
 class StateWriter:
@@ -95,8 +95,9 @@ class StateWriter:
             self._store.close()
             self._store = None
 
-    def commit(self, writes: Sequence[Write], *, allow_overwrite: bool) -> Outcome:
-        """Plan ``writes`` on the state and land them in one transaction.
+    def commit(self, writes: Sequence[Write], *, allow_overwrite: bool, user: str) -> Outcome:
+        """Plan ``writes`` on the state and land them in one transaction, made by
+        ``user`` (the objects' ``_last_modified_user``).
 
         Raises:
             ApiError: a refusal (400 with every problem, 403, 404, 412) or 503.
@@ -107,7 +108,7 @@ class StateWriter:
         for _ in range(ATTEMPTS):
             inventory = store.inventory()
             try:
-                outcome = resolve(inventory, writes, revisions(store, _paths(writes)),
+                outcome = resolve(inventory, writes, _revisions(store, writes),
                                   allow_overwrite=allow_overwrite)
             except Refused as err:
                 raise refused_error(err) from None
@@ -119,7 +120,7 @@ class StateWriter:
             upserts = [to_stored(c.obj) for c in changes if c.action != "delete"]
             deletes = [c.obj.path for c in changes if c.action == "delete"]
             try:
-                store.apply(ChangeSet(upserts=upserts, deletes=deletes),
+                store.apply(ChangeSet(upserts=upserts, deletes=deletes, user=user),
                             expect_revision=inventory.revision)
             except ConflictError as err:
                 if err.code != "STATE_CHANGED":

@@ -37,12 +37,10 @@ from sdn.api.write_bodies import clean_body, clean_rule
 from sdn.errors import Problem
 from sdn.model import Inventory, PolicyResource, Rule, SecurityPolicy
 from sdn.model.admin_plan import Plan, plan_changes
+from sdn.model.apishape import CLUSTER_SCOPE
 from sdn.model.documents import parse_admin_objects
 
 Method = Literal["PUT", "PATCH", "DELETE"]
-
-#: The tag scope that marks NCP's objects.
-NCP_SCOPE = "ncp/cluster"
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def _id(path: str) -> str:
 
 
 def _protected(obj: PolicyResource | None) -> bool:
-    return obj is not None and bool(obj.tag(NCP_SCOPE))
+    return obj is not None and bool(obj.tag(CLUSTER_SCOPE))
 
 
 def _check_revision(method: Method, given: int | None, current: int, path: str) -> None:
