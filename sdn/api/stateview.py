@@ -18,12 +18,19 @@ order: the same state gives byte-identical answers.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sdn.model import IpPool, PolicyResource, SecurityPolicy
+from sdn.model.apishape import (
+    ObjectMeta,
+    api_object,
+    child_paths,
+    pool_allocations,
+    pool_subnets,
+)
 from sdn.store import Store
 
 T = TypeVar("T")
@@ -32,31 +39,22 @@ T = TypeVar("T")
 SortKey = tuple[tuple[bool, int, Any], str]
 
 
-def api_documents(obj: PolicyResource) -> Iterator[dict[str, Any]]:
-    """The object's API JSON, then each child resource NSX serves at a path of its own.
+def api_documents(obj: PolicyResource,
+                  metas: Mapping[str, ObjectMeta]) -> Iterator[dict[str, Any]]:
+    """The object's API JSON, then each child resource NSX serves at a path of its own
+    (a security policy's rules, an IP pool's ``ip-subnets`` and ``ip-allocations``).
 
-    The object itself is :meth:`PolicyResource.to_api`, exactly what ``sdn show -o json``
-    prints. (Plug-in point for NSX's system fields and for pools whose subnets and
-    allocations become child resources: the serializer changes, this follows.)
+    The serializer is ``sdn show -o json``'s (:mod:`sdn.model.apishape`: the model's
+    fields and NSX's system fields, from the store's stamps ``metas``), so the CLI and
+    the API print the same objects.
     """
-    yield obj.to_api()
+    doc = api_object(obj, metas)
+    yield doc
     if isinstance(obj, SecurityPolicy):
-        for rule in obj.rules:
-            yield rule.to_api()
+        yield from doc["rules"]
     elif isinstance(obj, IpPool):
-        yield from pool_children(obj)
-
-
-def pool_children(pool: IpPool) -> Iterator[dict[str, Any]]:
-    """A pool's subnets and allocations as NSX's child resources (``ip-subnets/<id>``,
-    ``ip-allocations/<id>``), each with its path and its pool as parent."""
-    for kind, items in (("ip-subnets", pool.subnets), ("ip-allocations", pool.allocations)):
-        for item in items:
-            doc = item.model_dump(mode="json", exclude_none=True)
-            doc.setdefault("display_name", item.id)
-            doc["path"] = f"{pool.path}/{kind}/{item.id}"
-            doc["parent_path"] = pool.path
-            yield doc
+        yield from pool_subnets(obj, metas)
+        yield from pool_allocations(obj, metas)
 
 
 def encode(doc: Any) -> bytes:
@@ -120,10 +118,11 @@ class Snapshot:
     _derived: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, objects: Iterable[PolicyResource], revision: int) -> Snapshot:
+    def build(cls, objects: Iterable[PolicyResource], revision: int,
+              metas: Mapping[str, ObjectMeta]) -> Snapshot:
         docs: dict[str, dict[str, Any]] = {}
         for obj in objects:
-            for doc in api_documents(obj):
+            for doc in api_documents(obj, metas):
                 docs[doc["path"]] = doc
         members: dict[str, list[str]] = {}
         for path in sorted(docs):
@@ -163,7 +162,9 @@ class StateView:
         revision = self._store.revision
         if self._snapshot is None or self._snapshot.revision != revision:
             inventory = self._store.inventory()
-            self._snapshot = Snapshot.build(inventory.values(), inventory.revision)
+            metas = self._store.object_meta(
+                p for o in inventory.values() for p in (o.path, *child_paths(o)))
+            self._snapshot = Snapshot.build(inventory.values(), inventory.revision, metas)
         return self._snapshot
 
     def close(self) -> None:
