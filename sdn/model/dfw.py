@@ -32,6 +32,8 @@ condition (a ``VirtualMachine``, ``IPSet``, ``Pod``... member type; a ``Name``,
 ``OSName``... key; a ``CONTAINS``, ``STARTSWITH``, ``ENDSWITH`` or ``MATCHES`` operator)
 matches no member: it narrows an AND-term to nothing and adds nothing to an OR, which
 is what NSX computes for members this inventory cannot have (:attr:`Condition.evaluated`).
+A :class:`MACAddressExpression` or :class:`ExternalIDExpression` is accepted the same
+way and matches no member either.
 
 A :class:`Service` (``/infra/services/<id>``) is a named list of service entries; a rule
 naming it in ``services`` matches what its entries match (with the rule's own
@@ -191,8 +193,30 @@ class NestedExpression(NsxModel):
         return items
 
 
+#: A MAC address as NSX takes it in an expression (either case).
+MacText = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+
+
+class MACAddressExpression(NsxModel):
+    """Members by MAC address: accepted, not evaluated (matches no member)."""
+
+    resource_type: Literal["MACAddressExpression"] = "MACAddressExpression"
+    mac_addresses: tuple[MacText, ...]
+
+
+class ExternalIDExpression(NsxModel):
+    """Members by their compute manager's id (VMs, their NICs...): accepted, not
+    evaluated (this inventory has no such members)."""
+
+    resource_type: Literal["ExternalIDExpression"] = "ExternalIDExpression"
+    member_type: Literal["VirtualMachine", "VirtualNetworkInterface",
+                         "CloudNativeServiceInstance", "PhysicalServer"] = "VirtualMachine"
+    external_ids: tuple[str, ...]
+
+
 Expression = Annotated[
-    Condition | ConjunctionOperator | IPAddressExpression | PathExpression | NestedExpression,
+    Condition | ConjunctionOperator | IPAddressExpression | PathExpression | NestedExpression
+    | MACAddressExpression | ExternalIDExpression,
     Field(discriminator="resource_type"),
 ]
 NestedExpression.model_rebuild()
