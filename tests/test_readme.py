@@ -11,6 +11,7 @@ from pathlib import Path
 import ncp
 import sdn
 from sdn.model import KINDS
+from sdn.model.apishape import POOL_CHILD_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -24,7 +25,7 @@ def section(title: str) -> str:
 def test_show_row_lists_every_kind() -> None:
     row = next(line for line in README.splitlines() if line.startswith("| `sdn show KIND"))
     listed = re.findall(r"`([a-z0-9-]+)`", row.split(" | ")[1])
-    assert listed == list(KINDS)
+    assert listed == [*KINDS, *POOL_CHILD_KINDS]
 
 
 def test_layout_names_every_sdn_subpackage() -> None:

@@ -24,6 +24,7 @@ from sdn.cli.apply_plan import plan_json, plan_lines
 from sdn.errors import InvalidModelError, Problem, SdnError, yaml_error_text
 from sdn.model import Inventory, PolicyResource
 from sdn.model.admin_plan import Plan, plan_apply, plan_delete
+from sdn.model.apishape import ADMIN_USER
 from sdn.model.documents import parse_admin_objects
 from sdn.render.output import STRUCTURED, print_data
 from sdn.store import ChangeSet, Store
@@ -103,7 +104,7 @@ def _run(args: argparse.Namespace, verb: str,
             upserts = [to_stored(c.obj) for c in plan.writes if c.action != "delete"]
             deletes = [c.obj.path for c in plan.writes if c.action == "delete"]
             if upserts or deletes:
-                store.apply(ChangeSet(upserts=upserts, deletes=deletes))
+                store.apply(ChangeSet(upserts=upserts, deletes=deletes, user=ADMIN_USER))
     _report(plan, args, verb)
     return 0
 

@@ -45,8 +45,8 @@ from ipaddress import IPv4Address
 from typing import Any, Literal
 
 from sdn.dataplane.layout import Layout
-from sdn.graph.transit import OUTSIDE_ADDRESS, transit_links
 from sdn.dataplane.nfttrace import PacketFields, TraceEvent
+from sdn.graph.transit import OUTSIDE_ADDRESS, transit_links
 from sdn.model import Inventory, LBPool, LBVirtualServer, NatRule, SecurityPolicy, Segment
 from sdn.traceflow.packets import PacketSpec
 from sdn.traceflow.results import Disposition, Observation, Trace
@@ -156,10 +156,10 @@ class KernelView:
             for m in pool.members if isinstance(pool, LBPool) else ():
                 members[(vs.id, m.ip_address)] = f"backend {m.display_name} port {m.port}"
         hops = {}
-        for t1, link in transit_links(inv).items():
+        for t1, ends in transit_links(inv).items():
             t0 = getattr(inv.get(t1), "tier0_path", None) or ""
-            hops[(t1, t0)] = str(link.tier0.ip)
-            hops[(t0, t1)] = str(link.tier1.ip)
+            hops[(t1, t0)] = str(ends.tier0.ip)
+            hops[(t0, t1)] = str(ends.tier1.ip)
         return cls(routers, ports, links, segments, rules, nat, vss, members,
                    layout.outside.netns, hops)
 

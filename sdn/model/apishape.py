@@ -50,7 +50,7 @@ _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://nsx-manager/policy/api
 #: The ``sdn show`` kinds of IP pools' children (NSX's ``ip-subnets``, ``ip-allocations``).
 POOL_CHILD_KINDS = ("ip-subnets", "ip-allocations")
 #: Fields NSX 4.x has no place for in an object's intent (module docs).
-_POOL_CHILDREN = frozenset({"subnets", "allocations"})
+_POOL_CHILDREN: set[str] = {"subnets", "allocations"}
 
 
 def ncp_principal(cluster: str) -> str:

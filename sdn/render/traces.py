@@ -45,7 +45,7 @@ def trace_rows(t: Trace) -> tuple[Row, list[Row]]:
     """Header and one row per observation."""
     rows = []
     for i, o in enumerate(t.observations, start=1):
-        component = o.component_type or ""
+        component: str = o.component_type or ""
         if o.component_sub_type:
             component += f"/{o.component_sub_type}"
         rows.append([str(i), str(o.sequence_no), o.transport_node_name,

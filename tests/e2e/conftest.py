@@ -97,6 +97,18 @@ class Cli:
         assert isinstance(data, list)
         return data
 
+    def pools(self, *filters: object, state: Path | None = None) -> list[Any]:
+        """``sdn show ip-pools -o json`` with each pool's children (``sdn show ip-subnets``
+        and ``ip-allocations``, NSX's child resources) put back as ``subnets`` and
+        ``allocations``, in their order."""
+        pools = self.show("ip-pools", *filters, state=state)
+        children = {kind: self.show(f"ip-{kind}", state=state)
+                    for kind in ("subnets", "allocations")}
+        for pool in pools:
+            for kind, items in children.items():
+                pool[kind] = [c for c in items if c["parent_path"] == pool["path"]]
+        return pools
+
     def show_text(self, kind: str, *filters: object, state: Path | None = None) -> str:
         """``sdn show KIND -o json`` as the exact text printed (for byte comparisons)."""
         res = self.sdn("show", kind, "-o", "json", "--state", state or self.state, *filters)

@@ -188,7 +188,7 @@ def test_two_tier_pod_ports(two_tier: Any, cli: Any, tags: Any) -> None:
 
 
 def test_two_tier_pool_allocations_match_ports(two_tier: Any, cli: Any, tags: Any) -> None:
-    pools = by_project(cli.show("ip-pools", state=two_tier.state), tags)
+    pools = by_project(cli.pools(state=two_tier.state), tags)
     ports = {p["id"]: p["address_bindings"][0]["ip_address"]
              for p in cli.show("segment-ports", "--namespace", "default",
                                state=two_tier.state)}
@@ -215,7 +215,7 @@ def test_two_tier_snat_rules_on_the_tier0(two_tier: Any, cli: Any, tags: Any) ->
         snat_ips.append(rule["translated_network"])
     assert len(set(snat_ips)) == len(snat_ips)
     # Each SNAT IP is allocated in the external pool, to its namespace.
-    snat_pool = next(p for p in cli.show("ip-pools", state=two_tier.state)
+    snat_pool = next(p for p in cli.pools(state=two_tier.state)
                      if p["id"] == "ip-pool-snat")
     allocated = {tags(a).get("ncp/project"): a["allocation_ip"]
                  for a in snat_pool["allocations"]}

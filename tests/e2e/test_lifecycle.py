@@ -48,7 +48,7 @@ def _binding(port: dict[str, Any]) -> tuple[str, str]:
 
 
 def _pool(cli: Any, namespace: str) -> dict[str, Any]:
-    (pool,) = cli.show("ip-pools", "--namespace", namespace)
+    (pool,) = cli.pools("--namespace", namespace)
     return pool
 
 
@@ -261,7 +261,7 @@ def test_removing_namespaces_releases_subnets_and_snat_ips(
     for kind in ("tier-1s", "segments", "segment-ports", "nat-rules", "ip-pools"):
         for ns in gone:
             assert cli.show(kind, "--namespace", ns) == [], (kind, ns)
-    (snat,) = [p for p in cli.show("ip-pools") if p["id"] == "ip-pool-snat"]
+    (snat,) = [p for p in cli.pools() if p["id"] == "ip-pool-snat"]
     assert ann["shop"]["ncp/snat_ip"] not in {a["allocation_ip"] for a in snat["allocations"]}
     assert not [a for a in snat["allocations"] if tags(a).get("ncp/project") in gone]
 

@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from sdn.traceflow.teps import TepPlan
+from sdn.traceflow.walk import EDGE_NODE
+
 
 @pytest.fixture(params=[pytest.param("alpha-first", id="alpha-first"),
                         pytest.param("beta-first", id="beta-first")])
@@ -42,7 +45,7 @@ def test_both_clusters_present(cli: Any, two_clusters: Any, tags: Any) -> None:
 
 def test_snat_allocations_of_both_clusters_in_one_pool(cli: Any, two_clusters: Any,
                                                        tags: Any) -> None:
-    (pool,) = [p for p in cli.show("ip-pools") if p["id"] == "ip-pool-snat"]
+    (pool,) = [p for p in cli.pools() if p["id"] == "ip-pool-snat"]
     by_cluster = Counter(tags(a)["ncp/cluster"] for a in pool["allocations"])
     # alpha: 3 namespaces + nodes; beta: 6 NAT namespaces + nodes.
     assert by_cluster == {"alpha": 4, "beta": 7}
@@ -56,10 +59,14 @@ def test_no_address_is_used_twice_across_clusters(cli: Any, two_clusters: Any) -
     ports = cli.show("segment-ports")
     port_ips = [b["ip_address"] for p in ports for b in p["address_bindings"]]
     assert _dupes(port_ips) == []
-    pools = cli.show("ip-pools")
+    pools = cli.pools()
     alloc_ips = [a["allocation_ip"] for p in pools for a in p["allocations"]]
     assert _dupes(alloc_ips) == []
-    subnets = [ip_network(s["cidr"]) for p in pools for s in p["subnets"]]
+    # A block subnet's CIDR is realized state in NSX (not in the subnet's JSON): it is
+    # its segment's network.
+    subnets = [*(ip_network(s["cidr"]) for p in pools for s in p["subnets"] if "cidr" in s),
+               *(ip_network(n["network"]) for seg in cli.show("segments")
+                 for n in seg["subnets"])]
     overlapping = [(str(a), str(b)) for i, a in enumerate(subnets) for b in subnets[i + 1:]
                    if a.overlaps(b)]
     assert overlapping == []
@@ -74,7 +81,7 @@ def test_resyncing_one_cluster_leaves_the_other_byte_identical(
         cli: Any, two_clusters: Any, tags: Any) -> None:
     kinds = ("segment-ports", "nat-rules", "segments", "tier-1s", "ip-pools")
     before = {k: cli.show_text(k, "--cluster", "beta") for k in kinds}
-    snat_before = [a for p in cli.show("ip-pools") if p["id"] == "ip-pool-snat"
+    snat_before = [a for p in cli.pools() if p["id"] == "ip-pool-snat"
                    for a in p["allocations"] if tags(a)["ncp/cluster"] == "beta"]
     alpha_before = {p["id"] for p in cli.show("segment-ports", "--cluster", "alpha")}
 
@@ -86,7 +93,7 @@ def test_resyncing_one_cluster_leaves_the_other_byte_identical(
 
     for kind in kinds:
         assert cli.show_text(kind, "--cluster", "beta") == before[kind], kind
-    snat_after = [a for p in cli.show("ip-pools") if p["id"] == "ip-pool-snat"
+    snat_after = [a for p in cli.pools() if p["id"] == "ip-pool-snat"
                   for a in p["allocations"] if tags(a)["ncp/cluster"] == "beta"]
     assert snat_after == snat_before
     alpha_after = {p["id"] for p in cli.show("segment-ports", "--cluster", "alpha")}
@@ -178,19 +185,23 @@ def test_traceflow_cluster_picks_that_clusters_pods(twins: Any, tags: Any,
 def test_a_tunnel_names_the_node_addresses_of_its_own_cluster(twins: Any, tags: Any,
                                                               cluster: str) -> None:
     """shop/frontend-0 runs on node-d and payments/api-0 on node-a in both clusters; the
-    tunnel's ends are that cluster's node ports (given as paths and an address, which the
-    old code accepted too)."""
+    tunnel's ends are the TEPs of that cluster's nodes (sdn.traceflow.teps: every node of
+    the state, each cluster's its own, and the edge), whichever way the source is given."""
     src = _port(twins, tags, cluster, "shop/frontend-0")
     dst = _port(twins, tags, cluster, "payments/api-0")
-    nodes = {tags(p)["ncp/node_name"]: p["address_bindings"][0]["ip_address"]
-             for p in twins.show("segment-ports", "--cluster", cluster)
-             if p["display_name"] == tags(p)["ncp/node_name"]}
+    nodes = [(tags(p)["ncp/cluster"], tags(p)["ncp/node_name"])
+             for p in twins.show("segment-ports")
+             if p["attachment"]["type"] == "PARENT"]
+    plan = TepPlan([*nodes, (None, EDGE_NODE)])
     data = twins.sdn("traceflow", "--state", twins.state, "--src", src["path"], "--dst",
                      dst["address_bindings"][0]["ip_address"], "--dport", "8443",
                      "-o", "json").json()
     hops = [(o["local_ip_address"], o["remote_ip_address"]) for o in data["observations"]
             if o["resource_type"] == "TraceflowObservationForwarded"]
-    assert hops == [(nodes[tags(src)["ncp/node_name"]], nodes[tags(dst)["ncp/node_name"]])]
+    assert hops == [(plan.address((cluster, tags(src)["ncp/node_name"])),
+                     plan.address((cluster, tags(dst)["ncp/node_name"])))]
+    other = "stage" if cluster == "prod" else "prod"
+    assert plan.address((cluster, "node-d")) != plan.address((other, "node-d"))
 
 
 @pytest.mark.parametrize("cluster", ["prod", "stage"])

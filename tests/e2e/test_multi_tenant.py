@@ -65,7 +65,7 @@ def test_payments_static_snat_ip(mt: Any, cli: Any, tags: Any) -> None:
              if tags(r).get("ncp/project") == "payments"]
     assert rules and all(r["translated_network"] == "10.40.14.200" for r in rules)
     assert {r["source_network"] for r in rules} == {ann["ncp/subnet-0"]}
-    pool = next(p for p in cli.show("ip-pools", state=mt.state) if p["id"] == "ip-pool-snat")
+    pool = next(p for p in cli.pools(state=mt.state) if p["id"] == "ip-pool-snat")
     mine = [a["allocation_ip"] for a in pool["allocations"]
             if tags(a).get("ncp/project") == "payments"]
     assert mine == ["10.40.14.200"]
@@ -96,7 +96,7 @@ def test_analytics_is_routed(mt: Any, cli: Any, tags: Any) -> None:
     assert not [r for r in rules if ip_network(r["source_network"]).overlaps(subnet)]
     t1 = by_project(cli.show("tier-1s", state=mt.state), tags)["analytics"]
     assert "ncp/snat_ip" not in tags(t1)
-    pool = next(p for p in cli.show("ip-pools", state=mt.state) if p["id"] == "ip-pool-snat")
+    pool = next(p for p in cli.pools(state=mt.state) if p["id"] == "ip-pool-snat")
     assert not [a for a in pool["allocations"] if tags(a).get("ncp/project") == "analytics"]
     for port in cli.show("segment-ports", "--namespace", "analytics", state=mt.state):
         assert ip_address(port["address_bindings"][0]["ip_address"]) in subnet

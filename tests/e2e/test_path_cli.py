@@ -155,14 +155,17 @@ def _options(flow: Flow) -> list[object]:
     return opts
 
 
-def traceflow_hops(branch: dict[str, Any]) -> list[str]:
-    """The components a traced packet crosses (as ``tests.support.trace_hops`` reads them)."""
+def traceflow_hops(branch: dict[str, Any], gateways: dict[str, str]) -> list[str]:
+    """The components a traced packet crosses (as ``tests.support.trace_hops`` reads them).
+    NSX's Delivered observation has no ``component_path``: a delivery to a gateway's
+    interface names the gateway, whose path ``gateways`` gives by id."""
     hops = [] if branch["source_id"].startswith("outside:") else [branch["source_id"]]
     for o in branch["observations"]:
         if o.get("component_type") not in ("LS", "LR", "NAT") and \
                 o["resource_type"] != "TraceflowObservationDelivered":
             continue
-        path = o.get("component_path") or o.get("segment_port_path")
+        path = o.get("component_path") or o.get("segment_port_path") or \
+            gateways.get(o.get("component_name", ""))
         if path and (not hops or hops[-1] != path):
             hops.append(path)
     return hops
@@ -187,6 +190,8 @@ def test_path_crosses_what_traceflow_crosses(states: dict[str, Path], flow: Flow
         "--dport", answer["destination"]["port"]]
     traced = sdn_json(state, "traceflow", "--src", flow.src, "--dst", dst, "--all-backends",
                       *_options(flow), *port)
+    gateways = {g["id"]: g["path"] for kind in ("tier-0s", "tier-1s")
+                for g in sdn_json(state, "show", kind)}
     by_backend = {}
     for branch in traced["branches"]:
         lb = [o for o in branch["observations"] if o.get("component_type") == "LOAD_BALANCER"]
@@ -195,7 +200,7 @@ def test_path_crosses_what_traceflow_crosses(states: dict[str, Path], flow: Flow
     assert sorted(by_backend) == sorted(p["ip"] for p in paths)
     for p in paths:
         branch, hops = by_backend[p["ip"]], [h["path"] for h in p["hops"]]
-        crossed = traceflow_hops(branch)
+        crossed = traceflow_hops(branch, gateways)
         if branch["observations"][-1].get("reason") == "FW_RULE":
             assert hops[:len(crossed)] == crossed
         else:

@@ -20,6 +20,7 @@ import pytest
 
 from sdn.cli.options import KIND_NAMES
 from sdn.model import KINDS, PolicyResource
+from sdn.model.apishape import api_object, child_paths
 from sdn.render.output import print_data, print_table
 from sdn.render.tables import table_for
 from sdn.store import Store
@@ -34,7 +35,7 @@ def everything(clusters_state: Path) -> dict[str, PolicyResource]:
 
 
 def _reference(everything: dict[str, PolicyResource], kind: str,
-               wanted: list[tuple[str, str]], output: str) -> str:
+               wanted: list[tuple[str, str]], output: str, state: Path) -> str:
     objs = [o for o in everything.values() if o.resource_type == KINDS[kind]
             and all(w in {(t.scope, t.tag) for t in o.tags} for w in wanted)]
     out = io.StringIO()
@@ -43,7 +44,9 @@ def _reference(everything: dict[str, PolicyResource], kind: str,
             header, rows = table_for(KINDS[kind], objs, list(everything.values()))
             print_table(header, rows, title=f"{kind}: {len(objs)}")
         else:
-            print_data([o.to_api() for o in objs], output)
+            with Store.open_readonly(state) as store:
+                metas = store.object_meta(p for o in objs for p in (o.path, *child_paths(o)))
+            print_data([api_object(o, metas) for o in objs], output)
     return out.getvalue()
 
 
@@ -111,4 +114,5 @@ def test_a_filtered_show_prints_what_filtering_everything_prints(
     for wanted in filters:
         res = cli.sdn("show", kind, "-o", output, *_argv(wanted), "--state", clusters_state)
         assert res.code == 0, res.err
-        assert res.out == _reference(everything, kind, wanted, output), (kind, wanted)
+        assert res.out == _reference(everything, kind, wanted, output, clusters_state), (
+            kind, wanted)

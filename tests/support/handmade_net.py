@@ -324,6 +324,6 @@ EXPECTED: dict[str, tuple[str, list[str], str]] = {
     "ttl-zero": ("DROPPED", [
         _SEG_A_SEEN, "Dropped LR r1 reason=TTL_ZERO at=r1"], "DROPPED at r1: TTL exhausted"),
     "no-route": ("NO_ROUTE", [
-        _EGRESS, _SEG_A_SEEN, "Forwarded LR r1 to=r0@100.64.0.0 at=r1", "Dropped LR r0 reason=NO_ROUTE "
-        "at=r0"], "NO_ROUTE at r0 for 203.0.113.9"),
+        _EGRESS, _SEG_A_SEEN, "Forwarded LR r1 to=r0@100.64.0.0 at=r1",
+        "Dropped LR r0 reason=NO_ROUTE at=r0"], "NO_ROUTE at r0 for 203.0.113.9"),
 }
