@@ -73,14 +73,17 @@ def test_hierarchical_patch_equals_sdn_apply(serve: Callable[..., Served],
     oracle = tmp_path / "oracle.db"
     shutil.copyfile(served.state, oracle)
     docs = documents()
-    added = {"id": "added-later", "action": "DROP",
+    service = {"resource_type": "Service", "id": "redis", "service_entries": [
+        {"resource_type": "L4PortSetServiceEntry", "id": "tcp", "l4_protocol": "TCP",
+         "destination_ports": ["6379"]}]}
+    added = {"id": "added-later", "action": "DROP", "services": ["/infra/services/redis"],
              "source_groups": ["/infra/domains/default/groups/quarantined-pods"]}
     top = next(d for d in docs if d["id"] == "admin-top")
     with served.client() as http:
-        answer = http.patch(INFRA, json=tree(*map(wrapped, docs)),
+        answer = http.patch(INFRA, json=tree(*map(wrapped, docs), infra=(wrapped(service),)),
                             headers={"nsx-enable-partial-patch": "true"})
         assert answer.status_code == 200, answer.text
-        apply(oracle, "apply", docs, tmp_path)
+        apply(oracle, "apply", [service, *docs], tmp_path)
         assert admin_state(served.state) == admin_state(oracle)
 
         reference = {"resource_type": "ChildResourceReference", "id": "admin-top",
