@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from sdn.api import auth, hierarchical, manager, policy_reads, policy_writes
 from sdn.api.errors import MAX_BODY_BYTES, BodyLimit, install_handlers
+from sdn.api.openapi import nsx_openapi
 from sdn.api.stateview import StateView
 from sdn.api.write_commit import StateWriter
 
@@ -47,6 +48,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         passwords[auth.AUDIT] = config.audit_password
     app.state.auth = auth.Authenticator(passwords, rate=config.rate_limit)
     app.state.view = StateView(config.state)
+    app.state.view.current()  # the first view now: listening means answering at once
     app.state.writer = StateWriter(config.state)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
@@ -55,4 +57,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(manager.router)
     app.include_router(policy_writes.build_router())
     app.include_router(hierarchical.router)
+    app.openapi = lambda: nsx_openapi(app)  # type: ignore[method-assign]
     return app

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from sdn.api.auth import Reader
 from sdn.api.errors import not_found
-from sdn.api.paging import PageRequest, list_page
+from sdn.api.paging import Cursor, PageRequest, PageSize, SortAscending, SortBy, list_page
 from sdn.api.policy_reads import json_response, view
 from sdn.api.stateview import Documents, Snapshot, encode
 
@@ -122,15 +122,10 @@ def _page(cursor: str | None, page_size: int | None, sort_by: str | None,
     return PageRequest(cursor, page_size, sort_by, sort_ascending)
 
 
-Cursor = Annotated[str | None, Query()]
-PageSize = Annotated[int | None, Query(ge=0)]
-SortBy = Annotated[str | None, Query()]
-
-
 @router.get("/logical-ports")
 async def list_logical_ports(
         request: Request, _user: Reader, cursor: Cursor = None, page_size: PageSize = None,
-        sort_by: SortBy = None, sort_ascending: bool = True,
+        sort_by: SortBy = None, sort_ascending: SortAscending = True,
         attachment_id: Annotated[str | None, Query()] = None,
         logical_switch_id: Annotated[str | None, Query()] = None) -> Response:
     """Segment ports as logical ports; ``attachment_id`` or ``logical_switch_id`` filter."""
@@ -158,7 +153,7 @@ async def get_logical_port(request: Request, _user: Reader, lport_id: str) -> Re
 @router.get("/logical-switches")
 async def list_logical_switches(
         request: Request, _user: Reader, cursor: Cursor = None, page_size: PageSize = None,
-        sort_by: SortBy = None, sort_ascending: bool = True) -> Response:
+        sort_by: SortBy = None, sort_ascending: SortAscending = True) -> Response:
     """Segments as logical switches."""
     mv = manager_view(view(request))
     page = _page(cursor, page_size, sort_by, sort_ascending)

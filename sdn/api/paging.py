@@ -16,13 +16,26 @@ Choices where NSX leaves room (each a documented assumption):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Query
 
 from sdn.api.errors import MALFORMED_REQUEST, ApiError
 from sdn.api.stateview import Documents, encode
 
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE = 1000
 DEFAULT_SORT = "display_name"
+CURSOR_PATTERN = r"^[0-9]*$"
+
+#: The paging parameters as every list operation declares them (so the OpenAPI document
+#: says what a valid cursor is).
+Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN,
+                                     description="where the previous page ended")]
+PageSize = Annotated[int | None, Query(ge=0, description="results per page (at most 1000)")]
+SortBy = Annotated[str | None, Query(description="the field to sort by")]
+SortAscending = Annotated[bool, Query()]
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,7 @@ class PageRequest:
     def start(self) -> int:
         if self.cursor is None or self.cursor == "":
             return 0
-        if not self.cursor.isdigit():
+        if not re.fullmatch(CURSOR_PATTERN, self.cursor):
             raise ApiError(400, MALFORMED_REQUEST, f"Invalid cursor {self.cursor!r}.")
         return int(self.cursor)
 

@@ -16,13 +16,13 @@ exists: NSX's predefined services are not invented here).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from sdn.api.auth import Reader
 from sdn.api.errors import not_found
-from sdn.api.paging import PageRequest, list_page
+from sdn.api.paging import Cursor, PageRequest, PageSize, SortAscending, SortBy, list_page
 from sdn.api.stateview import Snapshot, StateView
 
 PREFIX = "/policy/api/v1"
@@ -104,11 +104,8 @@ def _policy_path(request: Request) -> str:
 
 def _list_handler(template: str) -> Any:
     async def list_collection(
-        request: Request, _user: Reader,
-        cursor: Annotated[str | None, Query()] = None,
-        page_size: Annotated[int | None, Query(ge=0)] = None,
-        sort_by: Annotated[str | None, Query()] = None,
-        sort_ascending: Annotated[bool, Query()] = True,
+        request: Request, _user: Reader, cursor: Cursor = None, page_size: PageSize = None,
+        sort_by: SortBy = None, sort_ascending: SortAscending = True,
     ) -> Response:
         collection = _policy_path(request)
         snapshot = view(request)
