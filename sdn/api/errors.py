@@ -32,6 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: The error codes this API answers with (see the module's doc for why each).
@@ -105,7 +106,18 @@ async def _api_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+def _allowed(request: Request) -> str:
+    """Every method some route of this URI takes (reads and writes of one path are
+    routes of their own: Starlette's ``Allow`` names only the first one's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own refusals (no route, wrong method) in NSX's shape."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
@@ -114,7 +126,8 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return error_response(ApiError(405, METHOD_NOT_ALLOWED,
                                        "The method is not allowed for the requested URI.",
-                                       COMMON, dict(exc.headers or {})))
+                                       COMMON, {**(exc.headers or {}),
+                                                "Allow": _allowed(request)}))
     code = MALFORMED_REQUEST if exc.status_code == 400 else exc.status_code
     return error_response(ApiError(exc.status_code, code, str(exc.detail), COMMON))
 

@@ -37,7 +37,7 @@ async def patch_infra(request: Request, user: Writer) -> Response:
     if writes:
         writer_of(request).commit(writes, allow_overwrite=allow_overwrite(request),
                                   user=user.name)
-    return Response(b"", media_type="application/json")
+    return json_response(b"{}")
 
 
 @router.get(PREFIX + "/infra", operation_id="readInfra")

@@ -9,7 +9,8 @@ Semantics, protection and revisions: :mod:`sdn.api.write_ops`; one transaction p
 request: :mod:`sdn.api.write_commit`.
 
 Answers: ``PUT`` is 200 with the object as a later ``GET`` returns it; ``PATCH`` and
-``DELETE`` are 200 with an empty body, as NSX answers them.
+``DELETE`` are 200 with ``{}`` (NSX sends no body; every answer here is JSON, and NSX's
+clients read neither).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.requests import ClientDisconnect
 
 from sdn.api.auth import Writer
 from sdn.api.errors import MALFORMED_REQUEST, ApiError, not_found, parse_json_body
-from sdn.api.policy_reads import PREFIX, json_response, view
+from sdn.api.policy_reads import PREFIX, json_response, path_parameters, view
 from sdn.api.stateview import encode
 from sdn.api.write_commit import StateWriter
 from sdn.api.write_ops import Method, Write
@@ -35,9 +36,15 @@ WRITABLE: dict[str, str] = {
 }
 
 _METHODS: tuple[Method, ...] = ("PUT", "PATCH", "DELETE")
-#: The body's OpenAPI description: any JSON object (validated as ``sdn apply`` does).
-JSON_BODY = {"requestBody": {"required": True,
-                         "content": {"application/json": {"schema": {"type": "object"}}}}}
+#: A write's OpenAPI body and refusals beyond every operation's: any JSON object (checked
+#: as ``sdn apply`` checks it, with references no schema can state), and 412 for a stale
+#: ``_revision``.
+JSON_BODY: dict[str, Any] = {
+    "requestBody": {"required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}}},
+    "responses": {"412": {"description": "Stale _revision (NSX's error body)",
+                          "content": {"application/json": {"schema": {
+                              "$ref": "#/components/schemas/ApiError"}}}}}}
 
 #: The header NSX requires to change an object NCP owns.
 OVERRIDE_HEADER = "X-Allow-Overwrite"
@@ -74,7 +81,7 @@ def _handler(kind: str, method: Method) -> Any:
                                   allow_overwrite=allow_overwrite(request),
                                   user=user.name)
         if method != "PUT":
-            return Response(b"", media_type="application/json")
+            return json_response(b"{}")
         doc = view(request).docs.get(path)
         if doc is None:  # cannot happen: the PUT just wrote it
             raise not_found(path)
@@ -92,6 +99,7 @@ def build_router() -> APIRouter:
             router.add_api_route(PREFIX + template, _handler(kind, method),
                                  methods=[method], name=f"{method.lower()} {template}",
                                  operation_id=f"{method.lower()}{kind}",
-                                 openapi_extra=None if method == "DELETE" else JSON_BODY,
+                                 openapi_extra={"parameters": path_parameters(template),
+                                                **({} if method == "DELETE" else JSON_BODY)},
                                  summary=f"{method} a {kind}")
     return router

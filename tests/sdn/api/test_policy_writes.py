@@ -308,3 +308,13 @@ def test_audit_user_is_refused_every_write(guestbook_api: Served, method: str,
         assert answer.status_code == 403
         assert answer.json()["error_code"] not in (403, 98)
         assert admin.get(f"{POLICY}/infra").content == before
+
+
+def test_a_method_not_allowed_names_every_method_of_the_uri(guestbook_api: Served) -> None:
+    with guestbook_api.client() as http:
+        group = http.post(g("any"), json={})
+        segment = http.put(f"{POLICY}/infra/segments/any", json={})
+        infra = http.delete(f"{POLICY}/infra")
+    assert group.status_code == 405 and group.headers["allow"] == "DELETE, GET, PATCH, PUT"
+    assert segment.status_code == 405 and segment.headers["allow"] == "GET"
+    assert infra.status_code == 405 and infra.headers["allow"] == "GET, PATCH"
