@@ -23,6 +23,7 @@ Every answer of the API is JSON (``Content-Type: application/json``), errors inc
 from __future__ import annotations
 
 import json
+import re
 import sys
 import traceback
 from http import HTTPStatus
@@ -32,7 +33,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: The error codes this API answers with (see the module's doc for why each).
@@ -107,14 +107,18 @@ async def _api_error(_request: Request, exc: Exception) -> Response:
 
 
 def _allowed(request: Request) -> str:
-    """Every method some route of this URI takes (reads and writes of one path are
-    routes of their own: Starlette's ``Allow`` names only the first one's)."""
+    """Every method the OpenAPI document lists for this URI (a path's reads and writes
+    are routes of their own, and Starlette's ``Allow`` names only the first one's)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {m.upper() for m in operations if m.upper() in _METHODS}
     return ", ".join(sorted(methods))
+
+
+#: The HTTP methods an OpenAPI path item may hold.
+_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
