@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect
 
 from sdn.api.auth import Writer
 from sdn.api.errors import MALFORMED_REQUEST, ApiError, not_found, parse_json_body
-from sdn.api.policy_reads import PREFIX, json_response, path_parameters, view
+from sdn.api.policy_reads import PREFIX, json_response, path_parameters
 from sdn.api.stateview import encode
 from sdn.api.write_commit import StateWriter
 from sdn.api.write_ops import Method, Write
@@ -82,7 +82,7 @@ def _handler(kind: str, method: Method) -> Any:
                                   user=user.name)
         if method != "PUT":
             return json_response(b"{}")
-        doc = view(request).docs.get(path)
+        doc = writer_of(request).document(path)
         if doc is None:  # cannot happen: the PUT just wrote it
             raise not_found(path)
         return json_response(encode(doc))

@@ -33,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from sdn.api.errors import MALFORMED_REQUEST, POLICY, ApiError, error_body
+from sdn.api.stateview import api_documents
 from sdn.api.write_ops import Outcome, Refused, Write, resolve
 from sdn.errors import ConflictError, Problem
+from sdn.model.apishape import child_paths
 from sdn.store import ChangeSet, Store
 from sdn.store.codec import to_stored
 
@@ -89,6 +91,18 @@ class StateWriter:
     def __init__(self, state: Path) -> None:
         self.state = state
         self._store: Store | None = None
+
+    def document(self, path: str) -> dict[str, Any] | None:
+        """The object (or rule) at ``path`` as a ``GET`` answers it, read through this
+        connection (a ``PUT``'s answer: the state view would reread every row)."""
+        if self._store is None:
+            self._store = Store.open(self.state)
+        inventory = self._store.inventory()
+        owner = inventory.get(path) or inventory.get(path.rsplit("/rules/", 1)[0])
+        if owner is None:
+            return None
+        metas = self._store.object_meta([owner.path, *child_paths(owner)])
+        return next((d for d in api_documents(owner, metas) if d["path"] == path), None)
 
     def close(self) -> None:
         if self._store is not None:

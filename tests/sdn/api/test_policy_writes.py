@@ -318,3 +318,14 @@ def test_a_method_not_allowed_names_every_method_of_the_uri(guestbook_api: Serve
     assert group.status_code == 405 and group.headers["allow"] == "DELETE, GET, PATCH, PUT"
     assert segment.status_code == 405 and segment.headers["allow"] == "GET"
     assert infra.status_code == 405 and infra.headers["allow"] == "GET, PATCH"
+
+
+def test_a_put_answers_what_a_later_get_returns(guestbook_api: Served) -> None:
+    with guestbook_api.client() as http:
+        http.put(p("answer"), json=policy(rule("r1")))
+        for url, body in ((g("answer"), group("answer")),
+                          (p("answer"), {**http.get(p("answer")).json(), "description": "d"}),
+                          (f"{p('answer')}/rules/r2", rule("r2"))):
+            put = http.put(url, json=body)
+            assert put.status_code == 200, put.text
+            assert put.json() == http.get(url).json()
