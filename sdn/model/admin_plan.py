@@ -22,7 +22,7 @@ from typing import Any
 
 from sdn.errors import Problem
 from sdn.model.base import PolicyResource
-from sdn.model.checks import validate_inventory
+from sdn.model.checks import check_references, validate_inventory
 from sdn.model.inventory import Inventory
 
 #: Actions in the order a plan lists them.
@@ -80,6 +80,22 @@ def _differing(old: PolicyResource, new: PolicyResource) -> tuple[str, ...]:
     return tuple(sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)))
 
 
+#: The kinds whose validity depends on their references alone (no addresses to overlap).
+_REFERRING_KINDS = frozenset({"Group", "SecurityPolicy", "Service"})
+
+
+def _problems(after: Inventory, upserts: list[PolicyResource],
+              gone: set[str]) -> list[Problem]:
+    """The cross-object problems of ``after`` that can concern the written objects or
+    the deleted ones: the whole inventory's checks, or (writing groups, policies and
+    services only) the references of the written objects, plus the references of every
+    object when something was deleted. The same problems either way for the written and
+    the deleted objects; a write of one group checks one group."""
+    if not all(o.resource_type in _REFERRING_KINDS for o in upserts):
+        return validate_inventory(after)
+    return check_references(after, after.values() if gone else upserts)
+
+
 def plan_changes(current: Inventory, upserts: list[PolicyResource],
                  deletes: Iterable[str] = (), *, overwrite_ncp: bool = False) -> Plan:
     """Create or replace ``upserts`` and delete the objects at ``deletes`` (those not in
@@ -95,7 +111,7 @@ def plan_changes(current: Inventory, upserts: list[PolicyResource],
     objects = {p: o for p, o in current.items() if p not in gone}
     objects.update((o.path, o) for o in upserts)
     after = Inventory(objects.values())
-    for p in validate_inventory(after):
+    for p in _problems(after, upserts, gone):
         target = p.message.rsplit(" ", 1)[-1]
         if p.obj in mine:
             problems.append(p)
