@@ -9,8 +9,8 @@ is a 404 rather than an empty list.
 Choices: a collection under an object that does not exist (the ports of an unknown
 segment) is 404, as the object would be; NAT rules live in the ``USER`` section (NCP
 and admins write there), and the ``DEFAULT`` and ``INTERNAL`` sections list empty;
-``/infra/services`` lists the services the state holds (none until a model for them
-exists: NSX's predefined services are not invented here).
+``/infra/services`` lists the named services the state holds (an admin's, written with
+``sdn apply`` or the API: NSX's predefined services are not invented here).
 """
 
 from __future__ import annotations
