@@ -38,7 +38,6 @@ from __future__ import annotations
 import os
 import random
 import select
-import signal
 import subprocess
 import sys
 import threading
@@ -48,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_questions import prepare
-from benchlib import ROOT, BenchParser, emit, percentile, run_info, workspace
+from benchlib import ROOT, BenchParser, emit, percentile, run_info, stop, workspace
 
 CASES = ("get_by_id", "list_page", "flood", "sustained")
 PASSWORD = "bench-admin-password"
@@ -233,12 +232,7 @@ def main() -> int:
                 log(f"{case}: median {res['median_ms']} ms, p99 {res['p99_ms']} ms"
                     + (f", {res['per_second']}/s" if "per_second" in res else ""))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, 10)
     return 1 if failed else 0
 
 

@@ -37,7 +37,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_realize import SETTINGS, bench_env, clusters, command, sync
-from benchlib import ROOT, BenchParser, emit, p95, peak_rss_mib, run_info, workspace
+from benchlib import ROOT, BenchParser, emit, p95, peak_rss_mib, run_info, stop, workspace
 
 CASES = ("guestbook_pod_add", "guestbook_pod_delete", "guestbook_policy_add", "pod_add",
          "pod_delete", "policy_add")
@@ -167,12 +166,7 @@ def measure(folder: Path, state: Path, namespace: str, args: Any, env: dict[str,
                 times[step].append(took[step])
             log(f"repeat {r}: " + ", ".join(f"{s} {took[s]:.2f} s" for s in STEPS))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 30)
         if proc.returncode != 0:
             log(f"ncp run ended with {proc.returncode}: {logs.read_text()[-2000:]}")
     return times

@@ -14,6 +14,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,17 @@ def run_child(script: str | Path, case: str, args: Sequence[str], *,
         return None
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+def stop(proc: subprocess.Popen[Any], grace: float) -> None:
+    """End a server the bench started: SIGTERM, then SIGKILL after ``grace`` seconds;
+    waited for either way."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def run_info() -> dict[str, Any]:

@@ -142,12 +142,16 @@ async def list_logical_ports(
     return json_response(list_page(mv.ports, listing, keys, page))
 
 
+def _one(documents: Documents, key: str) -> Response:
+    body = documents.body(key)
+    if body is None:
+        raise not_found(key)
+    return json_response(body)
+
+
 @router.get("/logical-ports/{lport_id}")
 async def get_logical_port(request: Request, _user: Reader, lport_id: str) -> Response:
-    body = manager_view(view(request)).ports.body(lport_id)
-    if body is None:
-        raise not_found(lport_id)
-    return json_response(body)
+    return _one(manager_view(view(request)).ports, lport_id)
 
 
 @router.get("/logical-switches")
@@ -162,10 +166,7 @@ async def list_logical_switches(
 
 @router.get("/logical-switches/{switch_id}")
 async def get_logical_switch(request: Request, _user: Reader, switch_id: str) -> Response:
-    body = manager_view(view(request)).switches.body(switch_id)
-    if body is None:
-        raise not_found(switch_id)
-    return json_response(body)
+    return _one(manager_view(view(request)).switches, switch_id)
 
 
 def _node_ids(request: Request) -> tuple[str, str]:

@@ -6,11 +6,12 @@ pods, which rules out parsing rows per request; and a concurrent ``ncp sync`` (o
 write) must show on the next request, which rules out parsing once at start. Every
 request asks the store its revision (one indexed read); only a new revision rebuilds.
 
-What a path holds is the object's API JSON (:func:`api_documents`, the serializer
-``sdn show -o json`` uses), or, for the children NSX serves at their own paths (a
-security policy's ``rules``, an IP pool's ``ip-subnets`` and ``ip-allocations``), the
-child's JSON. A collection is the parent path of its members (``/infra/segments``,
-``/infra/tier-1s/T1/nat/USER/nat-rules``); its order is given by :mod:`sdn.api.paging`.
+What a path holds is the object's API JSON (:func:`api_documents`: the shapes of
+:mod:`sdn.model.apishape`, which ``sdn show -o json`` prints too), or, for the children
+NSX serves at their own paths (a security policy's ``rules``, an IP pool's
+``ip-subnets`` and ``ip-allocations``), the child's JSON. A collection is the parent
+path of its members (``/infra/segments``, ``/infra/tier-1s/T1/nat/USER/nat-rules``);
+its order is given by :mod:`sdn.api.paging`.
 Bodies are serialized once per revision, compactly, from dicts in the model's field
 order: the same state gives byte-identical answers.
 """
@@ -47,16 +48,13 @@ SortKey = tuple[tuple[bool, int, Any], str]
 def api_documents(obj: PolicyResource,
                   metas: Mapping[str, ObjectMeta]) -> Iterator[dict[str, Any]]:
     """The object's API JSON, then each child resource NSX serves at a path of its own
-    (a security policy's rules, an IP pool's ``ip-subnets`` and ``ip-allocations``).
-
-    The serializer is ``sdn show -o json``'s (:mod:`sdn.model.apishape`: the model's
-    fields and NSX's system fields, from the store's stamps ``metas``), so the CLI and
-    the API print the same objects.
-    """
+    (a security policy's rules, an IP pool's subnets and allocations), all as
+    :mod:`sdn.model.apishape` shapes them for ``sdn show -o json`` too. ``metas`` holds
+    the stamps of the object and its children."""
     doc = api_object(obj, metas)
     yield doc
     if isinstance(obj, SecurityPolicy):
-        yield from doc["rules"]
+        yield from doc.get("rules", [])
     elif isinstance(obj, IpPool):
         yield from pool_subnets(obj, metas)
         yield from pool_allocations(obj, metas)
@@ -161,8 +159,10 @@ class StateView:
     """The current :class:`Snapshot` of one state file, rebuilt when its revision moves.
 
     A rebuild reads every row (a fraction of a second at 10,000 pods) but parses and
-    serializes only the rows whose text changed since the last one (each row's digest is
-    kept): a sync that changes a namespace costs that namespace, not the state. The
+    shapes only the rows whose text changed since the last one (each row's digest is
+    kept): a sync that changes a namespace costs that namespace, not the state. (This
+    relies on the store's stamps, ``_revision`` and the rest, changing only with the
+    object's text, as :mod:`sdn.store` keeps them.) The
     snapshot's objects are then frozen out of the cyclic collector's sight
     (``gc.freeze``): they never form cycles, and a full collection walking hundreds of
     megabytes would stall requests. Rows that do not parse (a hand-edited state) are
@@ -189,7 +189,7 @@ class StateView:
 
     def _rebuild(self, revision: int) -> Snapshot:
         rows: dict[str, tuple[bytes, list[dict[str, Any]]]] = {}
-        changed: list[tuple[bytes, PolicyResource]] = []
+        changed: list[tuple[str, bytes, PolicyResource]] = []
         for row in self._store.rows():
             digest = hashlib.blake2b(row.body.encode(), digest_size=16).digest()
             known = self._rows.get(row.path)
@@ -199,15 +199,14 @@ class StateView:
             obj, problems = parsed_row(row)
             for problem in problems:
                 print(f"warning: left out of the API: {problem}", file=sys.stderr)
-            rows[row.path] = (digest, [])
-            if obj is not None:
-                changed.append((digest, obj))
-        # The stamps (revision, create/modify) move only with a row's text: those of the
-        # changed rows are read, in one query.
+            if obj is None:
+                rows[row.path] = (digest, [])
+            else:
+                changed.append((row.path, digest, obj))
         metas = self._store.object_meta(
-            p for _, obj in changed for p in (obj.path, *child_paths(obj)))
-        for digest, obj in changed:
-            rows[obj.path] = (digest, list(api_documents(obj, metas)))
+            p for _, _, obj in changed for p in (obj.path, *child_paths(obj)))
+        for path, digest, obj in changed:
+            rows[path] = (digest, list(api_documents(obj, metas)))
         self._rows = rows
         docs = {d["path"]: d for _, listed in rows.values() for d in listed}
         return Snapshot.of_documents(docs, revision, self._snapshot)

@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,28 +73,21 @@ def _module_server(sample: str, states: dict[str, Path],
         yield served
 
 
-@pytest.fixture(scope="module")
-def guestbook_api(synced_states: dict[str, Path],
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from _module_server("guestbook", synced_states, tmp_path_factory)
+def _server_fixture(name: str, sample: str) -> Any:
+    """A module-scoped fixture ``name``: a server over a copy of ``sample``'s state."""
+
+    @pytest.fixture(scope="module", name=name)
+    def fixture(synced_states: dict[str, Path],
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+        yield from _module_server(sample, synced_states, tmp_path_factory)
+
+    return fixture
 
 
-@pytest.fixture(scope="module")
-def multi_api(synced_states: dict[str, Path],
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from _module_server("multi-tenant", synced_states, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def lb_api(synced_states: dict[str, Path],
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from _module_server("lb-heavy+cookie", synced_states, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def lb_source_ip_api(synced_states: dict[str, Path],
-                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from _module_server("lb-heavy+source-ip", synced_states, tmp_path_factory)
+guestbook_api = _server_fixture("guestbook_api", "guestbook")
+multi_api = _server_fixture("multi_api", "multi-tenant")
+lb_api = _server_fixture("lb_api", "lb-heavy+cookie")
+lb_source_ip_api = _server_fixture("lb_source_ip_api", "lb-heavy+source-ip")
 
 
 @pytest.fixture

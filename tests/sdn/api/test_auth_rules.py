@@ -5,7 +5,7 @@ on the application in-process (its ASGI transport)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,18 @@ def test_bodies(body: bytes, status: int) -> None:
     if status != 200:
         assert set(answer.json()) == {"httpStatus", "error_code", "error_message",
                                       "module_name"}
+
+
+def test_a_chunked_body_too_large_is_413() -> None:
+    """Without a Content-Length, the limit is counted as the body arrives."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield b"x" * 60
+
+    answer = talk(_app(), lambda http: http.post("/json", content=chunks(), auth=ADMIN))
+    assert answer.status_code == 413
+    assert answer.json()["httpStatus"] == "REQUEST_ENTITY_TOO_LARGE"
 
 
 def test_a_bug_is_a_500_without_its_traceback() -> None:

@@ -87,17 +87,6 @@ def test_logical_ports_of_one_switch(multi_api: Served) -> None:
         assert total == http.get(f"{MANAGER}/logical-ports").json()["result_count"]
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param("/logical-ports/no-such-port", id="logical-port"),
-    pytest.param("/logical-switches/no-such-switch", id="logical-switch"),
-    pytest.param("/spec/vmware/types/LogicalPort", id="spec-types"),
-])
-def test_unknown_manager_objects_are_404(guestbook_api: Served, path: str) -> None:
-    with guestbook_api.client() as http:
-        answer = http.get(MANAGER + path)
-    assert answer.status_code == 404 and answer.json()["httpStatus"] == "NOT_FOUND"
-
-
 def test_unknown_attachment_lists_nothing(guestbook_api: Served) -> None:
     with guestbook_api.client() as http:
         body = http.get(f"{MANAGER}/logical-ports", params={"attachment_id": "nope"}).json()

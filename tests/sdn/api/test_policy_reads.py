@@ -1,7 +1,8 @@
-"""Policy API reads through HTTP against ``sdn serve``: every kind ``sdn show`` has, by
-id and in its collection, is the object ``sdn show -o json`` prints; lists are NSX's
-shape; children NSX serves at their own paths (rules, pool subnets and allocations,
-NAT rules) are there; unknown paths are NSX's 404; reads are byte-identical."""
+"""Policy API reads through HTTP against ``sdn serve``: every kind ``sdn show`` has
+(pools' ``ip-subnets`` and ``ip-allocations`` included), by id and in its collection, is
+the object ``sdn show -o json`` prints; lists are NSX's shape; children NSX serves at
+their own paths (rules, NAT rules) are there; unknown paths (Policy and Manager) are
+NSX's 404; reads are byte-identical."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from sdn.cli.main import main as sdn_main
 from sdn.model import KINDS
+from sdn.model.apishape import POOL_CHILD_KINDS
 from tests.support.cli_runs import run_main
 from tests.support.served import Served, running_server
 
@@ -39,7 +41,7 @@ def api(request: pytest.FixtureRequest) -> Served:
     return served
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", [*KINDS, *POOL_CHILD_KINDS])
 def test_every_kind_by_id_and_in_its_collection_is_what_sdn_show_prints(
         api: Served, kind: str) -> None:
     expected = shown(api.state, kind)
@@ -64,7 +66,7 @@ def test_samples_cover_every_kind(guestbook_api: Served, multi_api: Served,
     """The test above is not vacuous: some sample has objects of each kind (but named
     services, which only an admin writes: read back in ``test_policy_writes``)."""
     apis = (guestbook_api, multi_api, lb_api, lb_source_ip_api)
-    empty = [k for k in KINDS
+    empty = [k for k in (*KINDS, *POOL_CHILD_KINDS)
              if k != "services" and not any(shown(s.state, k) for s in apis)]
     assert empty == []
 
@@ -92,23 +94,11 @@ def test_a_security_policy_carries_its_rules_and_serves_each_at_its_path(
                 assert http.get(POLICY + rule["path"]).json() == rule
 
 
-def test_pool_subnets_and_allocations_are_child_resources(multi_api: Served) -> None:
-    pools = shown(multi_api.state, "ip-pools")
-    seen = {"ip-subnets": 0, "ip-allocations": 0}
+def test_pools_carry_no_children_inline(multi_api: Served) -> None:
+    """NSX serves a pool's subnets and allocations only as child resources."""
     with multi_api.client() as http:
-        for pool in pools:
-            for child, field in (("ip-subnets", "subnets"), ("ip-allocations", "allocations")):
-                listed = http.get(f"{POLICY}{pool['path']}/{child}").json()
-                inline = pool.get(field)
-                if inline is not None:  # while pools still carry them inline
-                    assert sorted(d["id"] for d in listed["results"]) == \
-                        sorted(d["id"] for d in inline)
-                for doc in listed["results"]:
-                    assert doc["parent_path"] == pool["path"]
-                    assert doc["path"] == f"{pool['path']}/{child}/{doc['id']}"
-                    assert http.get(POLICY + doc["path"]).json() == doc
-                    seen[child] += 1
-    assert seen["ip-subnets"] and seen["ip-allocations"]
+        pools = http.get(f"{POLICY}/infra/ip-pools").json()["results"]
+    assert pools and not any("subnets" in p or "allocations" in p for p in pools)
 
 
 @pytest.mark.parametrize("gateway_kind", ["tier-0s", "tier-1s"])
@@ -143,17 +133,21 @@ def test_collections_without_objects_list_empty(guestbook_api: Served, collectio
 
 
 @pytest.mark.parametrize("path", [
-    pytest.param("/infra/segments/no-such-segment", id="unknown-segment"),
-    pytest.param("/infra/segments/no-such-segment/ports", id="ports-of-unknown-segment"),
-    pytest.param("/infra/domains/other/groups", id="unknown-domain"),
-    pytest.param("/infra/tier-1s/t1_k8s-cluster_default/nat/OTHER/nat-rules",
+    pytest.param(f"{POLICY}/infra/segments/no-such-segment", id="unknown-segment"),
+    pytest.param(f"{POLICY}/infra/segments/no-such-segment/ports",
+                 id="ports-of-unknown-segment"),
+    pytest.param(f"{POLICY}/infra/domains/other/groups", id="unknown-domain"),
+    pytest.param(f"{POLICY}/infra/tier-1s/t1_k8s-cluster_default/nat/OTHER/nat-rules",
                  id="unknown-nat-section"),
-    pytest.param("/infra/no-such-kind", id="unknown-collection"),
-    pytest.param("/infra/ip-pools/nope/ip-subnets", id="subnets-of-unknown-pool"),
+    pytest.param(f"{POLICY}/infra/no-such-kind", id="unknown-collection"),
+    pytest.param(f"{POLICY}/infra/ip-pools/nope/ip-subnets", id="subnets-of-unknown-pool"),
+    pytest.param("/api/v1/logical-ports/no-such-port", id="logical-port"),
+    pytest.param("/api/v1/logical-switches/no-such-switch", id="logical-switch"),
+    pytest.param("/api/v1/spec/vmware/types/LogicalPort", id="spec-types"),
 ])
 def test_unknown_paths_are_nsx_404(guestbook_api: Served, path: str) -> None:
     with guestbook_api.client() as http:
-        answer = http.get(f"{POLICY}{path}")
+        answer = http.get(path)
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/json"
     body = answer.json()
