@@ -94,7 +94,7 @@ def system_fields(path: str, object_id: str, tags: tuple[Tag, ...],
     """NSX's system fields of one object, in the order NSX prints them."""
     m = meta if meta is not None else unknown_meta(tags)
     uid = unique_id(path)
-    protected = any(t.scope == CLUSTER_SCOPE and t.tag for t in tags)
+    protected = _owned(tags)
     return {
         "relative_path": object_id, "unique_id": uid, "realization_id": uid,
         "marked_for_delete": False, "overridden": False,
@@ -126,10 +126,14 @@ def api_object(obj: PolicyResource, metas: Mapping[str, ObjectMeta]) -> dict[str
 
 
 def _inherited(own: tuple[Tag, ...], parent: tuple[Tag, ...]) -> dict[str, Any]:
-    """A child without tags of its own is protected as its parent is."""
-    if own or not any(t.scope == CLUSTER_SCOPE for t in parent):
+    """A child without an owner tag of its own is protected as its parent is."""
+    if _owned(own) or not _owned(parent):
         return {}
     return {"_protection": "REQUIRE_OVERRIDE"}
+
+
+def _owned(tags: tuple[Tag, ...]) -> bool:
+    return any(t.scope == CLUSTER_SCOPE and t.tag for t in tags)
 
 
 def pool_subnets(pool: IpPool, metas: Mapping[str, ObjectMeta]) -> list[dict[str, Any]]:
