@@ -108,9 +108,7 @@ def plan_changes(current: Inventory, upserts: list[PolicyResource],
         _not_ncp(current, [*(o.path for o in upserts), *deleted])
     mine = {o.path for o in upserts}
     gone = set(deleted) - mine
-    objects = {p: o for p, o in current.items() if p not in gone}
-    objects.update((o.path, o) for o in upserts)
-    after = Inventory(objects.values())
+    after = current.changed(upserts, gone)
     for p in _problems(after, upserts, gone):
         target = p.message.rsplit(" ", 1)[-1]
         if p.obj in mine:

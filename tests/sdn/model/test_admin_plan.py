@@ -67,3 +67,11 @@ def test_the_cases_find_problems(inventory: Inventory) -> None:
 def test_ncp_objects_are_refused_without_the_override(inventory: Inventory) -> None:
     assert [p.code for p in plan_changes(inventory, [], [NCP_GROUP]).problems] == \
         ["GROUP_IN_USE", "OWNED_BY_NCP"]
+
+
+def test_a_changed_inventory_leaves_the_first_alone(inventory: Inventory) -> None:
+    [group] = objects({"resource_type": "Group", "id": "new"})
+    after = inventory.changed([group], [NCP_GROUP])
+    assert group.path in after and NCP_GROUP not in after
+    assert group.path not in inventory and NCP_GROUP in inventory
+    assert len(after) == len(inventory) and after.revision == 0
