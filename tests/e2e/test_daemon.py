@@ -168,7 +168,7 @@ def test_every_command_is_a_question_or_not(states: dict[str, Path]) -> None:
     sub = next(a for a in _parser()._actions if a.dest == "command")
     assert isinstance(sub.choices, dict)
     assert set(sub.choices) == QUESTIONS | {"apply", "delete", "profile", "daemon", "realize",
-                                            "verify"}
+                                            "verify", "serve"}
 
 
 def test_a_new_revision_is_answered_never_a_stale_one(state: Path) -> None:
