@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_api import PASSWORD, latencies, log, rss_mib, start_server
 from bench_questions import prepare
-from benchlib import BenchParser, emit, run_info, workspace
+from benchlib import BenchParser, emit, run_info, stop, workspace
 
 CASES = ("put_group", "patch_rule", "put_stale", "hierarchical")
 DOMAIN = "/policy/api/v1/infra/domains/default"
@@ -103,8 +103,7 @@ def main() -> int:
                           "first_write_s": round(first_write, 3),
                           "server_rss_mib": rss_mib(proc.pid), **run_info()})
         finally:
-            proc.terminate()
-            proc.wait()
+            stop(proc, 10)
     return 0 if ok else 1
 
 
