@@ -47,9 +47,17 @@ async def read_infra(
     type_filter_: Annotated[str | None, Query(alias="type_filter")] = None,
     base_path: Annotated[str, Query()] = "/infra",
 ) -> Response:
-    """The state as NSX's hierarchical tree (``filter=Type-Domain|Group|...``)."""
-    tree = infra_tree(view(request).docs.values(), types=type_filter(filter_, type_filter_),
-                      base_path=base_path.rstrip("/") or "/infra")
-    if tree is None:
-        raise not_found(base_path)
-    return json_response(encode(tree))
+    """The state as NSX's hierarchical tree (``filter=Type-Domain|Group|...``). The
+    whole tree's answer, per type filter, is kept for the state's revision (drawing it
+    walks every object); a subtree is drawn each time."""
+    types = type_filter(filter_, type_filter_)
+    base = base_path.rstrip("/") or "/infra"
+    snapshot = view(request)
+    if base != "/infra":
+        tree = infra_tree(snapshot.docs.values(), types=types, base_path=base)
+        if tree is None:
+            raise not_found(base_path)
+        return json_response(encode(tree))
+    key = "infra tree " + ("|".join(sorted(types)) if types is not None else "*")
+    return json_response(snapshot.derived(key, lambda s: encode(
+        infra_tree(s.docs.values(), types=types))))
