@@ -19,8 +19,9 @@ as NSX's Policy API has them (choices named where NSX leaves room):
 * A rule (``.../security-policies/{id}/rules/{rule-id}``) is written inside its policy,
   which must exist (404 otherwise); its ``_revision`` is the rule's own.
 * Protection: an object ``ncp`` created (tagged ``ncp/cluster``; NSX shows
-  ``_protection: REQUIRE_OVERRIDE``), or a rule of one, is changed or deleted only with
-  ``X-Allow-Overwrite: true``, else 403 and nothing changes.
+  ``_protection: REQUIRE_OVERRIDE``), or a rule of one (unless the rule has tags of its
+  own, which then decide), is changed or deleted only with ``X-Allow-Overwrite: true``,
+  else 403 and nothing changes.
 
 Validation is ``sdn apply``'s (:func:`~sdn.model.documents.parse_admin_objects`,
 :func:`~sdn.model.admin_plan.plan_changes`): every problem of every object of the
@@ -148,8 +149,10 @@ class _Working:
                 return
             raise Refused("missing_parent", w.path, f"The security policy {policy_path} "
                           "does not exist: create it before its rules.")
-        self.guard(policy, w.path)
         old = next((r for r in policy.rules if r.id == rule_id), None)
+        # A rule with tags of its own is protected by them, else as its policy (as its
+        # ``_protection`` reads: :func:`sdn.model.apishape.api_object`).
+        self.guard(old if old is not None and old.tags else policy, w.path)
         base = clean_body(policy.to_api(), "SecurityPolicy", policy.id)
         rules: list[Any] = [r for r in base.document.get("rules", []) if r.get("id") != rule_id]
         if w.method != "DELETE":

@@ -112,6 +112,22 @@ def test_ncp_objects_need_the_override(write: Write, codes: list[str]) -> None:
     assert [p.code for p in outcome.plan.problems] == codes
 
 
+def test_a_rule_with_tags_of_its_own_is_protected_by_them() -> None:
+    inv = current(ncp=True)
+    policy = inv[POLICY]
+    assert isinstance(policy, SecurityPolicy)
+    own = policy.rules[0].model_copy(update={"tags": (Tag(scope="owner", tag="admin"),)})
+    inv = Inventory([*(o for o in inv.values() if o.path != POLICY),
+                     policy.model_copy(update={"rules": (own,)})])
+    rule = f"{POLICY}/rules/r1"
+    outcome = resolve(inv, [Write("PATCH", "Rule", rule, {"action": "DROP"})], {},
+                      allow_overwrite=False)
+    assert not outcome.plan.problems
+    with pytest.raises(Refused):  # a new rule in NCP's policy is the policy's
+        resolve(inv, [Write("PUT", "Rule", f"{POLICY}/rules/r2", {})], {},
+                allow_overwrite=False)
+
+
 def test_rules_merge_by_id_and_rule_writes() -> None:
     inv = current()
     assert _rules(inv, [Write("PATCH", "SecurityPolicy", POLICY, {"rules": [
