@@ -16,8 +16,10 @@ from fastapi_offline import FastAPIOffline
 
 from sdn.api import (
     auth,
+    hierarchical,
     manager,
     policy_reads,
+    policy_writes,
     realized,
     search,
     statistics,
@@ -31,6 +33,7 @@ from sdn.api.stateview import StateView
 from sdn.api.traceflows import Traceflows
 from sdn.api.tracing import Tracer
 from sdn.api.ui_answers import UiAnswers
+from sdn.api.write_commit import StateWriter
 
 #: Where the API documentation page (``/docs``, FastAPI's Swagger UI) gets its scripts and
 #: styles: from the installed package (fastapi-offline bundles them), never from the
@@ -65,11 +68,14 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.tracer = Tracer(config.state)
     app.state.traceflows = Traceflows()
     app.state.realized = RealizedSource(config.state)
+    app.state.writer = StateWriter(config.state)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.include_router(auth.router)
     app.include_router(policy_reads.build_router())
     app.include_router(manager.router)
+    app.include_router(policy_writes.build_router())
+    app.include_router(hierarchical.router)
     app.include_router(traceflows.build_router())
     app.include_router(statistics.build_router())
     app.include_router(realized.build_router())

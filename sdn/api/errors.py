@@ -59,13 +59,16 @@ class ApiError(Exception):
     """An NSX error answer: raised anywhere in a request, turned into NSX's body."""
 
     def __init__(self, status: int, error_code: int, message: str,
-                 module_name: str = COMMON, headers: dict[str, str] | None = None) -> None:
+                 module_name: str = COMMON, headers: dict[str, str] | None = None,
+                 related: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code
         self.message = message
         self.module_name = module_name
         self.headers = headers or {}
+        #: NSX's ``related_errors``: one error body per problem of a refused write.
+        self.related = related or []
 
 
 def error_body(status: int, error_code: int, message: str, module_name: str) -> dict[str, Any]:
@@ -75,8 +78,10 @@ def error_body(status: int, error_code: int, message: str, module_name: str) -> 
 
 
 def error_response(err: ApiError) -> JSONResponse:
-    return JSONResponse(error_body(err.status, err.error_code, err.message, err.module_name),
-                        status_code=err.status, headers=err.headers)
+    body = error_body(err.status, err.error_code, err.message, err.module_name)
+    if err.related:
+        body["related_errors"] = err.related
+    return JSONResponse(body, status_code=err.status, headers=err.headers)
 
 
 def not_found(what: str) -> ApiError:

@@ -9,8 +9,8 @@ is a 404 rather than an empty list.
 Choices: a collection under an object that does not exist (the ports of an unknown
 segment) is 404, as the object would be; NAT rules live in the ``USER`` section (NCP
 and admins write there), and the ``DEFAULT`` and ``INTERNAL`` sections list empty;
-``/infra/services`` lists the services the state holds (none until a model for them
-exists: NSX's predefined services are not invented here).
+``/infra/services`` lists the named services the state holds (an admin's, written with
+``sdn apply`` or the API: NSX's predefined services are not invented here).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def json_response(body: bytes, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
-def _parameters(template: str) -> list[dict[str, Any]]:
+def path_parameters(template: str) -> list[dict[str, Any]]:
     """The OpenAPI path parameters of a route template."""
     out: list[dict[str, Any]] = []
     for name in _PARAM.findall(template):
@@ -138,12 +138,12 @@ def build_router() -> APIRouter:
         kind = template.rsplit("/", 1)[1]
         router.add_api_route(PREFIX + template, _list_handler(template), methods=["GET"],
                              name=f"list {template}", operation_id=f"list{_op(template)}",
-                             openapi_extra={"parameters": _parameters(template)},
+                             openapi_extra={"parameters": path_parameters(template)},
                              summary=f"List {kind}")
         item = template + "/{id}"
         router.add_api_route(PREFIX + item, _get_handler(template), methods=["GET"],
                              name=f"get {item}", operation_id=f"get{_op(template)}",
-                             openapi_extra={"parameters": _parameters(item)},
+                             openapi_extra={"parameters": path_parameters(item)},
                              summary=f"Read one of {kind}")
     return router
 

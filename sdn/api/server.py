@@ -87,6 +87,7 @@ def serve(config: ApiConfig, listen: Listen) -> int:
         asyncio.run(server.serve())
     finally:
         app.state.view.close()
+        app.state.writer.close()
     if not server.started:
         print(f"error: LISTEN_FAILED {url_of(listen.host, listen.port, tls)}: could not "
               "listen there", file=sys.stderr)

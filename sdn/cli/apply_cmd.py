@@ -7,7 +7,7 @@ overwritten or deleted here, as NSX protects objects of a principal identity. A 
 applied whole or not at all: any problem, including a reference to a missing group, and
 nothing is written. ``--dry-run`` plans exactly as the real command (same checks, same
 refusals), reads the state read-only and prints what would be created, updated, deleted
-or left unchanged (see :mod:`sdn.cli.apply_plan`).
+or left unchanged (see :mod:`sdn.model.admin_plan`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import Any
 
 import yaml
 
-from sdn.cli.apply_plan import Plan, plan_apply, plan_delete, plan_json, plan_lines
+from sdn.cli.apply_plan import plan_json, plan_lines
 from sdn.errors import InvalidModelError, Problem, SdnError, yaml_error_text
 from sdn.model import Inventory, PolicyResource
+from sdn.model.admin_plan import Plan, plan_apply, plan_delete
 from sdn.model.apishape import ADMIN_USER
 from sdn.model.documents import parse_admin_objects
 from sdn.render.output import STRUCTURED, print_data

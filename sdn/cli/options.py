@@ -16,7 +16,7 @@ __all__ = ["CHILD_KIND_NAMES", "KIND_NAMES", "PROTOCOLS", "SEVERITIES", "STRUCTU
 #: ``sdn show``'s kinds, in ``sdn.model.KINDS``'s order (the keys of that mapping).
 KIND_NAMES = (
     "tier-0s", "tier-1s", "segments", "segment-ports", "ip-blocks", "ip-pools", "nat-rules",
-    "groups", "security-policies", "lb-services", "lb-virtual-servers", "lb-pools",
+    "groups", "security-policies", "services", "lb-services", "lb-virtual-servers", "lb-pools",
     "lb-app-profiles", "lb-cookie-persistence-profiles", "lb-source-ip-persistence-profiles",
 )
 #: ``sdn show``'s kinds of IP pools' children (``sdn.model.apishape.POOL_CHILD_KINDS``).

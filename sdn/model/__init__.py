@@ -15,9 +15,11 @@ from sdn.model.dfw import (
     PathExpression,
     Rule,
     SecurityPolicy,
+    Service,
     group_path,
     rule_path,
     security_policy_path,
+    service_path,
 )
 from sdn.model.inventory import KINDS, RESOURCE_ADAPTER, AnyResource, Inventory
 from sdn.model.ipam import (
@@ -104,6 +106,7 @@ __all__ = [
     "SegmentDhcpV4Config",
     "SegmentPort",
     "SegmentSubnet",
+    "Service",
     "Tag",
     "Tier0",
     "Tier1",
@@ -122,6 +125,7 @@ __all__ = [
     "rule_path",
     "security_policy_path",
     "segment_path",
+    "service_path",
     "tags_from",
     "tier0_path",
     "tier1_path",

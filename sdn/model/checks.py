@@ -20,9 +20,11 @@ Codes:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 
 from sdn.errors import Problem
+from sdn.model.base import PolicyResource
 from sdn.model.inventory import Inventory
 from sdn.model.ipam import IpBlock, IpPool, IpPoolBlockSubnet, IpPoolStaticSubnet
 from sdn.model.segments import Segment, SegmentPort
@@ -66,9 +68,12 @@ _EXPECTED: dict[str, tuple[str, ...]] = {}
 _EXPECTED_LIMIT = 100_000
 
 
-def _check_references(inv: Inventory) -> list[Problem]:
+def check_references(inv: Inventory, objects: Iterable[PolicyResource]) -> list[Problem]:
+    """The reference and path problems of ``objects`` (in ``inv``): what
+    :func:`validate_inventory` finds on them, for groups, security policies and services,
+    whose validity depends on nothing else (a write of a few of them checks those few)."""
     problems = []
-    for obj in inv.values():
+    for obj in objects:
         for field, target in obj.references().items():
             found = inv.get(target)
             if found is None:
@@ -175,8 +180,9 @@ def validate_inventory(inv: Inventory) -> list[Problem]:
         >>> [p.code for p in validate_inventory(Inventory([a, b]))]
         ['OVERLAPPING_BLOCKS']
     """
-    problems = _check_references(inv) + _check_blocks_and_pools(inv) + _check_ports(inv)
+    problems = check_references(inv, inv.values()) + _check_blocks_and_pools(inv) + \
+        _check_ports(inv)
     return sorted(problems)
 
 
-__all__ = ["validate_inventory"]
+__all__ = ["check_references", "validate_inventory"]

@@ -22,6 +22,22 @@ these choices make Kubernetes selectors translate exactly):
 * ``IN`` with ``scope|v1,v2``: a tag with that scope and one of the values.
 * ``NOTIN`` with ``scope|v1,v2``: no tag with that scope has one of the values (so an
   absent label matches, as Kubernetes ``NotIn`` does).
+
+Every condition NSX takes is accepted (any of NSX's member types, keys and operators, so a
+client's group is never refused for a criterion this model cannot see), but only tag
+conditions on the objects this model has are evaluated: ``key: Tag`` with ``EQUALS``,
+``NOTEQUALS``, ``IN`` or ``NOTIN`` on ``SegmentPort`` (or ``LogicalPort``, the Manager
+API's name for the same port) and on ``Segment`` (or ``LogicalSwitch``). Any other
+condition (a ``VirtualMachine``, ``IPSet``, ``Pod``... member type; a ``Name``,
+``OSName``... key; a ``CONTAINS``, ``STARTSWITH``, ``ENDSWITH`` or ``MATCHES`` operator)
+matches no member: it narrows an AND-term to nothing and adds nothing to an OR, which
+is what NSX computes for members this inventory cannot have (:attr:`Condition.evaluated`).
+A :class:`MACAddressExpression` or :class:`ExternalIDExpression` is accepted the same
+way and matches no member either.
+
+A :class:`Service` (``/infra/services/<id>``) is a named list of service entries; a rule
+naming it in ``services`` matches what its entries match (with the rule's own
+``service_entries``).
 """
 
 from __future__ import annotations
@@ -54,19 +70,53 @@ Direction = Literal["IN", "OUT", "IN_OUT"]
 ANY = "ANY"
 
 
+#: NSX's condition member types (Policy API ``Condition.member_type``).
+MemberType = Literal[
+    "SegmentPort", "Segment", "LogicalPort", "LogicalSwitch", "IPSet", "VirtualMachine",
+    "Pod", "Service", "Namespace", "TransportNode", "Group", "DVPG", "DVPort", "IPAddress",
+    "KubernetesCluster", "KubernetesNamespace", "KubernetesService", "KubernetesIngress",
+    "KubernetesGateway", "KubernetesNode", "AntreaEgress", "AntreaIPPool", "VpcSubnet",
+    "VpcSubnetPort"]
+
+#: NSX's condition keys and operators.
+ConditionKey = Literal["Tag", "Name", "OSName", "ComputerName", "NodeType", "GroupType",
+                       "ALL", "IPAddress", "PodCidr"]
+ConditionOperator = Literal["EQUALS", "NOTEQUALS", "IN", "NOTIN", "CONTAINS", "STARTSWITH",
+                            "ENDSWITH", "MATCHES"]
+
+#: The member types whose tags this model has: a port's own, and its segment's.
+PORT_MEMBER_TYPES = frozenset({"SegmentPort", "LogicalPort"})
+SEGMENT_MEMBER_TYPES = frozenset({"Segment", "LogicalSwitch"})
+_EVALUATED_OPERATORS = frozenset({"EQUALS", "NOTEQUALS", "IN", "NOTIN"})
+
+
 class Condition(SharedLeaf):
-    """A tag criterion on one member type."""
+    """A criterion on one member type (see the module docstring for what is evaluated)."""
 
     resource_type: Literal["Condition"] = "Condition"
-    member_type: Literal["SegmentPort", "Segment"]
-    key: Literal["Tag"] = "Tag"
-    operator: Literal["EQUALS", "NOTEQUALS", "IN", "NOTIN"] = "EQUALS"
+    member_type: MemberType
+    key: ConditionKey = "Tag"
+    operator: ConditionOperator = "EQUALS"
     scope_operator: Literal["EQUALS", "NOTEQUALS"] = "EQUALS"
     value: str
+
+    @property
+    def on_ports(self) -> bool:
+        """Whether it reads a port's own tags (``SegmentPort`` / ``LogicalPort``)."""
+        return self.member_type in PORT_MEMBER_TYPES
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether this model evaluates it: a tag condition on ports or segments with an
+        operator of the four tag semantics above. Any other matches no member."""
+        return self.key == "Tag" and self.operator in _EVALUATED_OPERATORS and (
+            self.member_type in PORT_MEMBER_TYPES or self.member_type in SEGMENT_MEMBER_TYPES)
 
     @model_validator(mode="after")
     def _has_scope(self) -> Condition:
         value, operator = self.value, self.operator
+        if self.key != "Tag":
+            return self  # names, OS names...: any text (not evaluated)
         bar = value.find("|")
         if bar < 0:
             raise PydanticCustomError(
@@ -97,7 +147,7 @@ class Condition(SharedLeaf):
     @property
     def tag_values(self) -> tuple[str, ...]:
         """The tag value(s) after the ``|`` (comma-separated for IN / NOTIN)."""
-        rest = self.value.split("|", 1)[1]
+        rest = self.value.partition("|")[2]
         if self.operator in ("IN", "NOTIN"):
             return tuple(v for v in rest.split(",") if v)
         return (rest,)
@@ -143,8 +193,30 @@ class NestedExpression(NsxModel):
         return items
 
 
+#: A MAC address as NSX takes it in an expression (either case).
+MacText = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+
+
+class MACAddressExpression(NsxModel):
+    """Members by MAC address: accepted, not evaluated (matches no member)."""
+
+    resource_type: Literal["MACAddressExpression"] = "MACAddressExpression"
+    mac_addresses: tuple[MacText, ...]
+
+
+class ExternalIDExpression(NsxModel):
+    """Members by their compute manager's id (VMs, their NICs...): accepted, not
+    evaluated (this inventory has no such members)."""
+
+    resource_type: Literal["ExternalIDExpression"] = "ExternalIDExpression"
+    member_type: Literal["VirtualMachine", "VirtualNetworkInterface",
+                         "CloudNativeServiceInstance", "PhysicalServer"] = "VirtualMachine"
+    external_ids: tuple[str, ...]
+
+
 Expression = Annotated[
-    Condition | ConjunctionOperator | IPAddressExpression | PathExpression | NestedExpression,
+    Condition | ConjunctionOperator | IPAddressExpression | PathExpression | NestedExpression
+    | MACAddressExpression | ExternalIDExpression,
     Field(discriminator="resource_type"),
 ]
 NestedExpression.model_rebuild()
@@ -229,6 +301,16 @@ ServiceEntry = Annotated[
     L4PortSetServiceEntry | ICMPTypeServiceEntry | IPProtocolServiceEntry,
     Field(discriminator="resource_type"),
 ]
+
+
+class Service(PolicyResource):
+    """A named service (``/infra/services/<id>``): what its entries match, for rules that
+    name it in ``services``. NSX requires at least one entry."""
+
+    resource_type: Literal["Service"] = "Service"
+    parent_path: str = "/infra"
+    service_type: Literal["NON_ETHER", "ETHER"] = "NON_ETHER"
+    service_entries: tuple[ServiceEntry, ...] = Field(min_length=1)
 
 
 def _check_any_alone(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -319,3 +401,8 @@ def security_policy_path(policy_id: str) -> str:
 def rule_path(policy_id: str, rule_id: str) -> str:
     """The Policy path of a rule."""
     return f"{security_policy_path(policy_id)}/rules/{rule_id}"
+
+
+def service_path(service_id: str) -> str:
+    """The Policy path of a named service."""
+    return f"/infra/services/{service_id}"

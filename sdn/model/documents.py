@@ -1,6 +1,6 @@
 """Objects a network admin writes by hand, in NSX's own JSON/YAML shape.
 
-An admin declares groups and security policies the way the NSX Policy API takes them
+An admin declares groups, security policies and named services the way the NSX Policy API takes them
 (``resource_type``, ``id``, ``display_name``, ``expression``, ``category``,
 ``sequence_number``, ``rules`` ...). What NSX derives is derived here too, so a document
 may leave it out: ``path`` and ``parent_path`` from the id, a rule's ``path`` from its
@@ -19,12 +19,15 @@ from pydantic import ValidationError
 
 from sdn.errors import Problem
 from sdn.model.base import PolicyResource
-from sdn.model.dfw import DOMAIN, group_path, rule_path, security_policy_path
+from sdn.model.dfw import DOMAIN, group_path, rule_path, security_policy_path, service_path
 from sdn.model.inventory import RESOURCE_ADAPTER
 from sdn.model.reporting import validation_problems
 
 #: The kinds an admin may declare, and how their paths are derived.
-ADMIN_KINDS = {"Group": group_path, "SecurityPolicy": security_policy_path}
+ADMIN_KINDS = {"Group": group_path, "SecurityPolicy": security_policy_path,
+               "Service": service_path}
+#: Their parents' paths.
+ADMIN_PARENTS = {"Group": DOMAIN, "SecurityPolicy": DOMAIN, "Service": "/infra"}
 
 
 def _rule_id(path: str) -> int:
@@ -37,7 +40,7 @@ def _complete(doc: Mapping[str, Any]) -> dict[str, Any]:
     ident = str(out.get("id", ""))
     out.setdefault("display_name", ident)
     out.setdefault("path", ADMIN_KINDS[str(out["resource_type"])](ident))
-    out.setdefault("parent_path", DOMAIN)
+    out.setdefault("parent_path", ADMIN_PARENTS[str(out["resource_type"])])
     if out["resource_type"] == "SecurityPolicy":
         rules = []
         for position, raw in enumerate(out.get("rules") or [], start=1):
@@ -70,8 +73,9 @@ def parse_admin_objects(docs: Sequence[Any], *, source: str = "") -> tuple[
             continue
         name = f"{doc['resource_type']}/{doc.get('id', name)}"
         complete = _complete(doc)
-        derived = {"path": ADMIN_KINDS[str(doc["resource_type"])](str(doc.get("id", ""))),
-                   "parent_path": DOMAIN}
+        kind = str(doc["resource_type"])
+        derived = {"path": ADMIN_KINDS[kind](str(doc.get("id", ""))),
+                   "parent_path": ADMIN_PARENTS[kind]}
         misplaced = [Problem("INVALID_VALUE", name, f"{key}: {complete[key]!r} is not "
                              f"{want!r}: NSX derives it from the id (leave it out)")
                      for key, want in derived.items() if complete[key] != want]

@@ -7,13 +7,13 @@ against ``revision``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from typing import Annotated, TypeVar
 
 from pydantic import Field, TypeAdapter
 
 from sdn.model.base import PolicyResource
-from sdn.model.dfw import Group, SecurityPolicy
+from sdn.model.dfw import Group, SecurityPolicy, Service
 from sdn.model.ipam import IpBlock, IpPool
 from sdn.model.lb import (
     LBCookiePersistenceProfile,
@@ -30,7 +30,7 @@ from sdn.model.segments import Segment, SegmentPort
 AnyResource = Annotated[
     Tier0 | Tier1 | Segment | SegmentPort | IpBlock | IpPool | NatRule | Group | SecurityPolicy
     | LBService | LBVirtualServer | LBPool | LBHttpProfile | LBCookiePersistenceProfile
-    | LBSourceIpPersistenceProfile,
+    | LBSourceIpPersistenceProfile | Service,
     Field(discriminator="resource_type"),
 ]
 
@@ -50,6 +50,7 @@ KINDS: dict[str, str] = {
     "nat-rules": "PolicyNatRule",
     "groups": "Group",
     "security-policies": "SecurityPolicy",
+    "services": "Service",
     "lb-services": "LBService",
     "lb-virtual-servers": "LBVirtualServer",
     "lb-pools": "LBPool",
@@ -76,6 +77,31 @@ class Inventory(Mapping[str, PolicyResource]):
 
     def __len__(self) -> int:
         return len(self._objects)
+
+    def changed(self, upserts: Iterable[PolicyResource], deletes: Iterable[str] = (),
+                ) -> Inventory:
+        """A new inventory (revision 0): this one with ``upserts`` put and ``deletes``
+        removed, copied rather than rebuilt object by object."""
+        new = Inventory()
+        new._objects = dict(self._objects)
+        for path in deletes:
+            new._objects.pop(path, None)
+        new._objects.update((o.path, o) for o in upserts)
+        return new
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._objects
+
+    # The mapping's views are the dict's own: Mapping's generic ones look every key up
+    # again, and copying a 50,000-object inventory that way costs a write its time.
+    def keys(self) -> KeysView[str]:
+        return self._objects.keys()
+
+    def values(self) -> ValuesView[PolicyResource]:
+        return self._objects.values()
+
+    def items(self) -> ItemsView[str, PolicyResource]:
+        return self._objects.items()
 
     def of_type(self, cls: type[R]) -> list[R]:
         """Every object of one model class, sorted by path."""

@@ -54,6 +54,7 @@ from sdn.model import (
     Segment,
     SegmentPort,
 )
+from sdn.model import Service as NamedService
 from sdn.model.values import port_bounds
 
 #: The id of NSX's default layer-3 policy; evaluated after every other policy.
@@ -314,7 +315,9 @@ class _Index:
         return found
 
     def _condition(self, cond: Condition) -> frozenset[int]:
-        tag_idx, scope_idx = ((self.port_tag, self.port_scope) if cond.member_type == "SegmentPort"
+        if not cond.evaluated:
+            return _NONE  # a criterion on members this inventory has none of
+        tag_idx, scope_idx = ((self.port_tag, self.port_scope) if cond.on_ports
                               else (self.seg_tag, self.seg_scope))
         scope = cond.scope
         if cond.scope_operator == "NOTEQUALS":
@@ -463,11 +466,20 @@ def _ranges(ports: Sequence[str]) -> tuple[tuple[int, int], ...]:
     return tuple(port_bounds(p) for p in ports)
 
 
-def _services(rule: Rule) -> tuple[Service, ...] | None:
-    if not rule.service_entries:
-        return None  # services ANY (named services are not modelled: treated as ANY)
+def _services(rule: Rule, inv: Inventory) -> tuple[Service, ...] | None:
+    """What a rule's services match: None for any. A rule naming services matches their
+    entries and its own ``service_entries``; a named service that is missing matches
+    nothing (a rule is never widened to any service by a dangling name)."""
+    entries = list(rule.service_entries)
+    named = [p for p in rule.services if p != ANY]
+    for path in named:
+        found = inv.get(path)
+        if isinstance(found, NamedService):
+            entries += found.service_entries
+    if not entries and not named:
+        return None  # services ANY, or no services and no entries
     out = []
-    for entry in rule.service_entries:
+    for entry in entries:
         if isinstance(entry, L4PortSetServiceEntry):
             out.append(Service(PROTOCOL_NUMBERS[entry.l4_protocol],
                                _ranges(entry.destination_ports), _ranges(entry.source_ports)))
@@ -542,7 +554,7 @@ def _compile(inv: Inventory, default_action: str) -> CompiledDfw:
                 destinations=groups_of(rule.destination_groups),
                 sources_excluded=rule.sources_excluded,
                 destinations_excluded=rule.destinations_excluded,
-                services=_services(rule), disabled=rule.disabled, is_default=is_default,
+                services=_services(rule, inv), disabled=rule.disabled, is_default=is_default,
             ))
     if application_start < 0:
         application_start = next((r.order for r in rules if r.is_default), len(rules))

@@ -54,6 +54,8 @@ class _EndpointTags:
 
 
 def _condition(cond: Condition, tags: set[tuple[str, str]], scopes: set[str]) -> bool:
+    if not cond.evaluated:
+        return False  # as the compiler: a criterion on members the inventory has none of
     scope = cond.scope
     if cond.scope_operator == "NOTEQUALS":
         return scope not in scopes
@@ -70,7 +72,7 @@ def _scopes_read(items: Sequence[object]) -> frozenset[str]:
     """Pod tag scopes a group expression reads ("*" when it includes other groups)."""
     out: set[str] = set()
     for c in items:
-        if isinstance(c, Condition) and c.member_type == "SegmentPort":
+        if isinstance(c, Condition) and c.on_ports:
             out.add(c.scope)
         elif isinstance(c, NestedExpression):
             out |= _scopes_read(c.expressions)
@@ -138,15 +140,15 @@ class MembershipUpdater:
                     for p in c.paths:
                         if p in self.groups:
                             self.includers[p].append(group.path)
-            if not any(isinstance(c, Condition) and c.member_type == "SegmentPort"
+            if not any(isinstance(c, Condition) and c.on_ports
                        for c in flat):
                 continue
             projects = {c.tag_values[0] for c in flat if isinstance(c, Condition)
-                        and c.member_type == "SegmentPort" and c.operator == "EQUALS"
+                        and c.on_ports and c.operator == "EQUALS"
                         and c.scope_operator == "EQUALS" and c.scope == "ncp/project"
                         and c.tag_values[0]}  # "ncp/project|" (exists) binds to none
             segment_conds = [c for c in flat if isinstance(c, Condition)
-                             and c.member_type == "Segment"]
+                             and not c.on_ports]
             if projects:
                 out |= projects
             elif segment_conds:
@@ -166,7 +168,7 @@ class MembershipUpdater:
 
     def _criterion(self, c: object, ep: _EndpointTags, seen: set[str]) -> bool:
         if isinstance(c, Condition):
-            if c.member_type == "SegmentPort":
+            if c.on_ports:
                 return _condition(c, ep.port, ep.port_scopes)
             return _condition(c, ep.segment, ep.segment_scopes)
         if isinstance(c, IPAddressExpression):

@@ -119,9 +119,12 @@ def _expression_text(items: Sequence[object]) -> str:
     """A compact reading of a group expression: ``app=web AND ns:team=a OR 10.0.0.0/8``."""
     parts = []
     for item in items:
-        if isinstance(item, Condition):
+        if isinstance(item, Condition) and not item.evaluated:
+            parts.append(f"{item.member_type}.{item.key} {item.operator.lower()} "
+                         f"({item.value}) [not evaluated]")
+        elif isinstance(item, Condition):
             scope, _, value = item.value.partition("|")
-            where = "" if item.member_type == "SegmentPort" else "segment:"
+            where = "" if item.on_ports else "segment:"
             if item.scope_operator == "NOTEQUALS":
                 parts.append(f"!{where}{scope}")
             elif item.operator == "EQUALS":

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sdn.commandline import note_write
-from sdn.errors import Interrupted, NotFoundError, Problem, StateError
+from sdn.errors import ConflictError, Interrupted, NotFoundError, Problem, StateError
 from sdn.ipam import Hold
 from sdn.model import Inventory, PolicyResource
 from sdn.model.apishape import ObjectMeta
@@ -495,9 +495,23 @@ class Store:
         if pending:
             raise Interrupted("the write landed whole before the interrupt was taken")
 
-    def apply(self, changes: ChangeSet) -> int:
-        """Write ``changes`` in one transaction; returns the new revision."""
+    def apply(self, changes: ChangeSet, *, expect_revision: int | None = None) -> int:
+        """Write ``changes`` in one transaction; returns the new revision.
+
+        ``expect_revision``: write only if the state is still at that revision, checked
+        inside the transaction (else :class:`~sdn.errors.ConflictError`
+        ``STATE_CHANGED`` and nothing is written). A writer that planned on what it read
+        (NSX Manager's API checks revisions and references) then never writes over
+        another writer's change it did not see; it reads again and plans again.
+        """
         with self._transaction() as db:
+            if expect_revision is not None:
+                now = int(db.execute("SELECT value FROM meta WHERE key='revision'")
+                          .fetchone()[0])
+                if now != expect_revision:
+                    raise ConflictError(f"the state moved from revision {expect_revision} "
+                                        f"to {now} meanwhile", code="STATE_CHANGED",
+                                        obj=str(self.path))
             db.executemany(
                 "INSERT INTO objects (path, resource_type, cluster, body) VALUES (?,?,?,?) "
                 "ON CONFLICT(path) DO UPDATE SET resource_type=excluded.resource_type, "

@@ -80,7 +80,7 @@ CASES: dict[str, tuple[list[dict[str, Any]], set[tuple[str, str, str]]]] = {
          ("INVALID_VALUE", "SecurityPolicy/p1", "rules[0].service_entries[1]"),
          ("INVALID_VALUE", "SecurityPolicy/p1", "rules[0].service_entries[2].protocol")}),
     "tag-conditions": (
-        [group(expression=[cond(value="noscope"), OR, cond(member_type="Pod"), OR,
+        [group(expression=[cond(value="noscope"), OR, cond(member_type="Toaster"), OR,
                            cond(operator="IN", value="app|"), OR,
                            cond(value="s" * 129 + "|x"), OR, cond(operator="LIKE")])],
         {("INVALID_VALUE", "Group/g1", "expression[0]"),

@@ -63,9 +63,11 @@ def test_every_kind_by_id_and_in_its_collection_is_what_sdn_show_prints(
 
 def test_samples_cover_every_kind(guestbook_api: Served, multi_api: Served,
                                   lb_api: Served, lb_source_ip_api: Served) -> None:
-    """The test above is not vacuous: some sample has objects of each kind."""
+    """The test above is not vacuous: some sample has objects of each kind (but named
+    services, which only an admin writes: read back in ``test_policy_writes``)."""
     apis = (guestbook_api, multi_api, lb_api, lb_source_ip_api)
-    empty = [k for k in (*KINDS, *POOL_CHILD_KINDS) if not any(shown(s.state, k) for s in apis)]
+    empty = [k for k in (*KINDS, *POOL_CHILD_KINDS)
+             if k != "services" and not any(shown(s.state, k) for s in apis)]
     assert empty == []
 
 
