@@ -14,7 +14,7 @@ from pathlib import Path
 from sdn.errors import Problem
 from sdn.model.checks import validate_inventory
 from sdn.model.inventory import Inventory
-from sdn.query import sidecar
+from sdn.query import savelock, sidecar
 from sdn.query.sidecar import Key
 from sdn.store import Store
 
@@ -69,7 +69,9 @@ def kept_problems(store: Store, key: Key, folder: Path) -> tuple[list[Problem], 
 
 
 def validate_state(state: str | Path) -> list[Problem]:
-    """``sdn validate``'s problems for the current content of ``state``."""
+    """``sdn validate``'s problems for the current content of ``state`` (after the last
+    sync's background save, if one runs: :mod:`sdn.query.savelock`)."""
+    savelock.wait_for_saver(sidecar.folder_of(Path(state)))
     store, key = pinned(state)
     with store:
         return kept_problems(store, key, sidecar.folder_of(Path(state)))[0]

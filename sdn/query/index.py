@@ -64,7 +64,7 @@ from sdn.model import Inventory
 from sdn.policy import Firewall, compile_dfw
 from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint import Finding, lint_dfw
-from sdn.query import checked, lookup_records, memo, records, sidecar
+from sdn.query import checked, lookup_records, memo, records, savelock, sidecar
 from sdn.query.lazy import LazyInventory
 from sdn.query.lookup_records import StoredLookups
 from sdn.query.records import Records, StoredFirewall
@@ -106,15 +106,20 @@ class QueryIndex:
         self.built: list[str] = []
 
     @classmethod
-    def open(cls, state: str | Path) -> QueryIndex:
-        """Open ``state`` read-only and pin one revision of it.
+    def open(cls, state: str | Path, *, wait_for_saver: bool = True) -> QueryIndex:
+        """Open ``state`` read-only and pin one revision of it, first waiting while the
+        last sync's child saves the index (:mod:`sdn.query.savelock`; the saver itself
+        opens without waiting).
 
         The files' stamps are taken before the snapshot: a write that lands in between
         leaves a key older than the content, which no later reader matches (a rebuild,
         never a stale answer).
         """
+        folder = sidecar.folder_of(Path(state))
+        if wait_for_saver:
+            savelock.wait_for_saver(folder)
         store, key = checked.pinned(state)
-        return cls(store, key, sidecar.folder_of(Path(state)))
+        return cls(store, key, folder)
 
     def close(self) -> None:
         """Close the store and the firewall files: a lazy inventory or stored firewall
@@ -346,7 +351,7 @@ def warm_index(state: str | Path, inventory: Inventory, *,
     ``validate`` part is saved empty without running them again.
     """
     try:
-        index = QueryIndex.open(state)
+        index = QueryIndex.open(state, wait_for_saver=False)  # it may be the saver
     except Exception:  # no state to read now: the first reader will see
         return []
     with index:

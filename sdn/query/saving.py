@@ -14,6 +14,10 @@ it whole, and no process outlives the command (test suites run many small syncs)
 ``NCP_INDEX_SAVE`` overrides the choice: ``wait`` (always before returning),
 ``background`` (always in a child), ``auto`` (the default, by size).
 
+A question asked while the child saves waits for it (:mod:`sdn.query.savelock`: the
+writer takes the lock before forking, the child holds it until it exits) rather than
+building the same parts next to it.
+
 The child: its own session (a Ctrl-C at the terminal is the command's, not its), its
 standard streams on ``/dev/null`` (a caller reading the command's output until the end,
 as ``subprocess.run`` does, is not kept waiting), and it exits without running the
@@ -27,6 +31,7 @@ import os
 from pathlib import Path
 
 from sdn.model import Inventory
+from sdn.query import savelock, sidecar
 from sdn.query.index import warm_index
 
 #: Objects in a revision from which ``auto`` saves its index in the background (about
@@ -54,12 +59,15 @@ def save_index(state: str | Path, inventory: Inventory, *, force: bool,
     same arguments), here or in a child (:func:`in_background`); the child's pid, or
     None when it was saved here. The index is optional: nothing here raises for it."""
     if in_background(inventory):
+        lock = savelock.hold(sidecar.folder_of(Path(state)))
         try:
             pid = os.fork()
         except OSError:
             pid = -1
         if pid == 0:
             _child(state, inventory, force=force, validated=validated)
+        if lock is not None:  # the child holds it on (the same lock) until it exits
+            savelock.release(lock)
         if pid > 0:
             return pid
     warm_index(state, inventory, force=force, validated=validated)

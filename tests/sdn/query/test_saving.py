@@ -90,3 +90,39 @@ def test_a_sync_saving_in_the_background_returns_and_the_index_follows(
     sdn = subprocess.run([sys.executable, "-m", "sdn", "--state", str(state), "validate"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert sdn.returncode == 0, sdn.stdout + sdn.stderr
+
+
+def test_a_question_during_a_background_save_waits_for_it(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """The saver holds the lock from before the fork until it exits; a reader opened
+    meanwhile waits, then finds every part saved (it builds nothing next to the saver).
+    The child is slowed down by a second (its code is this process's, forked)."""
+    state = tmp_path / "state.db"
+    monkeypatch.setenv("NCP_INDEX_SAVE", "wait")
+    sync_sample(state, "guestbook")
+    for part in tmp_path.joinpath("state.db.idx").iterdir():
+        part.unlink()
+    with Store.open_readonly(state) as store:
+        inventory = store.inventory()
+    slow = saving.warm_index
+
+    def slowly(*args: object, **kwargs: object) -> list[str]:
+        time.sleep(1.0)
+        return slow(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(saving, "warm_index", slowly)
+    monkeypatch.setenv("NCP_INDEX_SAVE", "background")
+    started = time.monotonic()
+    pid = saving.save_index(state, inventory, force=True, validated=True)
+    assert pid is not None
+    try:
+        with QueryIndex.open(state) as index:
+            waited = time.monotonic() - started
+            assert index.current(WARM_ACTIONS)
+            index.trace_context()
+            assert not index.built
+    finally:
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert waited >= 0.9
