@@ -321,10 +321,9 @@ def _refuse_missing_paths(paths: list[str]) -> None:
     starts or is made (a misspelt path, most likely): exit 2, no state file created. A
     path that goes away while running is another matter: the last whole read stays."""
     from ncp.reconcile.completeness import IncompleteInputError
-    from sdn.errors import Problem
+    from ncp.sources.manifests import missing_paths
 
-    missing = [Problem("PATH_NOT_FOUND", path, "no such file or directory")
-               for path in paths if not Path(path).exists()]
+    missing = missing_paths(paths)
     if missing:
         raise IncompleteInputError(missing)
 

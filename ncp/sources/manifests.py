@@ -97,6 +97,12 @@ class ManifestSet:
     notes: tuple[str, ...] = ()
 
 
+def missing_paths(paths: Sequence[str | Path]) -> list[Problem]:
+    """A ``PATH_NOT_FOUND`` problem for each of ``paths`` that does not exist."""
+    return [Problem("PATH_NOT_FOUND", str(p), "no such file or directory")
+            for p in paths if not Path(p).exists()]
+
+
 def read_manifests(paths: Sequence[str | Path]) -> ManifestSet:
     """Read Kubernetes objects from files and folders.
 
@@ -118,9 +124,7 @@ def read_manifests(paths: Sequence[str | Path]) -> ManifestSet:
     for given in paths:
         path = Path(given)
         if not path.exists():
-            reader.problems.append(
-                Problem("PATH_NOT_FOUND", str(given), "no such file or directory")
-            )
+            reader.problems += missing_paths([given])
             continue
         files = [path] if not path.is_dir() else list(_manifest_files(path))
         if path.is_dir() and not files:
