@@ -165,5 +165,5 @@ def lint_dfw(dfw: CompiledDfw, inv: Inventory) -> list[Finding]:
     """
     with gc_paused():
         views = rule_views(dfw)
-        return sort_findings(chain(shadowed(dfw, views), conflicts(views),
+        return sort_findings(chain(shadowed(dfw, views), conflicts(dfw, views),
                                    matches_nothing(views), group_findings(dfw, inv)))

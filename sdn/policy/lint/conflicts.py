@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 
+from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint.findings import CONFLICTING_SAME_PRIORITY, ERROR, Finding
 from sdn.policy.lint.values import (
     SMALL_RANGE,
+    Addresses,
     Members,
     Peers,
     Services,
@@ -15,6 +17,7 @@ from sdn.policy.lint.values import (
     services_surely_overlap,
 )
 from sdn.policy.lint.views import View, short
+from sdn.policy.lint.witness import Pair, witness
 
 
 def surely_overlap(a: View, b: View) -> bool:
@@ -84,8 +87,10 @@ def service_keys(services: Services | None) -> tuple[list[Hashable], list[Hashab
     return keys, probes
 
 
-def conflicts(views: Sequence[View]) -> list[Finding]:
-    """``CONFLICTING_SAME_PRIORITY``: see :mod:`sdn.policy.lint`."""
+def conflicts(dfw: CompiledDfw, views: Sequence[View]) -> list[Finding]:
+    """``CONFLICTING_SAME_PRIORITY``: see :mod:`sdn.policy.lint`; each finding with a
+    flow both rules match (:mod:`sdn.policy.lint.witness`)."""
+    ports: Addresses | None = None
     buckets: dict[tuple[str, int], list[View]] = defaultdict(list)
     for v in views:
         if v.plain and not v.rule.is_default and v.nothing is None:
@@ -115,11 +120,17 @@ def conflicts(views: Sequence[View]) -> list[Finding]:
                     continue
                 if not surely_overlap(a, b):
                     continue
+                if ports is None:
+                    ports = Addresses(int(ep.ip) for ep in dfw.endpoints)
+                proof = witness(dfw, Pair(ra.order, rb.order, a.dirs & b.dirs, a.at & b.at,
+                                          (a.src, b.src), (a.dst, b.dst),
+                                          (ra.services, rb.services)), ports)
                 findings.append(Finding(
                     CONFLICTING_SAME_PRIORITY, ERROR, ra.path,
                     f"overlaps rule {rb.path} ({rb.action}) with a different action "
                     f"({ra.action}): security policies {short(ra.policy_path)} and "
                     f"{short(rb.policy_path)} are both {category} sequence_number "
                     f"{sequence}, and NSX leaves their order undefined (here "
-                    f"{short(ra.policy_path)} is evaluated first)", related=(rb.path,)))
+                    f"{short(ra.policy_path)} is evaluated first)", related=(rb.path,),
+                    witness=proof))
     return findings

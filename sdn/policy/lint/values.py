@@ -10,8 +10,8 @@ find the values covering a value without comparing all of them.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from itertools import islice
@@ -113,23 +113,84 @@ def side_is_empty(group: GroupMembers) -> bool:
     return not group.endpoints and not any(term and all(term) for term in group.outside_terms)
 
 
-def term_covered(term: Term, a: Peers) -> bool:
-    """Conservatively: every address of ``term`` matches ``a``'s outside terms."""
+#: Above every address: ``(lo, _PAST)`` sorts after every range starting at ``lo``.
+_PAST = 1 << 33
+
+
+class Addresses:
+    """The addresses of the inventory's ports, sorted: an outside witness must avoid them,
+    and a CIDR range whose uncovered part holds only port addresses is still covered
+    (those addresses are ports, compared as member endpoints instead)."""
+
+    def __init__(self, ips: Iterable[int]) -> None:
+        self.sorted = sorted(set(ips))
+
+    def count(self, lo: int, hi: int) -> int:
+        """How many port addresses lie in ``lo..hi``."""
+        return bisect_right(self.sorted, hi) - bisect_left(self.sorted, lo)
+
+    def first_free(self, ranges: Ranges) -> int | None:
+        """The lowest address of ``ranges`` that is no port's, else None."""
+        for lo, hi in ranges:
+            i = bisect_left(self.sorted, lo)
+            candidate = lo
+            while candidate <= hi:
+                if i < len(self.sorted) and self.sorted[i] == candidate:
+                    candidate += 1
+                    i += 1
+                    continue
+                return candidate
+        return None
+
+
+def gaps(ranges: Iterable[Range], cover: Ranges) -> Iterator[Range]:
+    """The parts of ``ranges`` outside ``cover`` (both merged)."""
+    for lo, hi in ranges:
+        i = max(bisect_right(cover, (lo, _PAST)) - 1, 0)
+        at = lo
+        while at <= hi and i < len(cover):
+            clo, chi = cover[i]
+            if chi < at:
+                i += 1
+                continue
+            if clo > at:
+                yield (at, min(hi, clo - 1))
+            at = chi + 1
+            i += 1
+        if at <= hi:
+            yield (at, hi)
+
+
+def within_but(ranges: Iterable[Range], cover: Ranges, ports: Addresses) -> bool:
+    """Every address of ``ranges`` inside ``cover`` or a port's own: as the end of a flow
+    a port's address is that port (compared as a member endpoint), never an outside
+    address, so an uncovered part holding only port addresses uncovers nothing."""
+    return all(ports.count(lo, hi) == hi - lo + 1 for lo, hi in gaps(ranges, cover))
+
+
+def term_covered(term: Term, a: Peers, ports: Addresses | None = None) -> bool:
+    """Every outside address of ``term`` matches ``a``'s outside terms: exactly for a
+    term of one criterion against ``a``'s single-criterion terms (with ``ports``, the
+    inventory's addresses left out; without, conservatively), conservatively for terms
+    of several criteria (ANDs of CIDR lists)."""
     if any(within(crit, a.flat) for crit in term):
+        return True
+    if ports is not None and len(term) == 1 and within_but(term[0], a.flat, ports):
         return True
     return any(len(ta) > 1 and all(any(within(cb, ca) for cb in term) for ca in ta)
                for ta in a.outside)
 
 
-def peers_cover(a: Peers | None, b: Peers | None) -> bool:
-    """Whether side ``a`` matches everything side ``b`` matches (None: ANY)."""
+def peers_cover(a: Peers | None, b: Peers | None, ports: Addresses | None = None) -> bool:
+    """Whether side ``a`` matches everything side ``b`` matches (None: ANY); ``ports``:
+    the inventory's addresses (see :func:`term_covered`)."""
     if a is None:
         return True
     if b is None:
         return False
     if not a.endpoints >= b.endpoints:
         return False
-    return all(term_covered(t, a) for t in b.outside)
+    return all(term_covered(t, a, ports) for t in b.outside)
 
 
 def peers_register(v: Peers) -> Iterable[Hashable]:
