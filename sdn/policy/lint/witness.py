@@ -27,7 +27,7 @@ number other than ICMP, TCP, UDP, SCTP) gets no witness.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from itertools import islice
