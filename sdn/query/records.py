@@ -39,7 +39,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sdn.gcpause import gc_paused
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
-from sdn.policy.firewall import SetRef, StoredRule
+from sdn.policy.firewall import Firewall, SetRef, StoredRule
 from sdn.query import sidecar
 from sdn.query.sidecar import Key
 from sdn.store import records as file_records
@@ -60,9 +60,6 @@ class FirewallMeta:
     endpoint_count: int
 
 
-#: What a firewall file's payloads may hold.
-ALLOWED = sidecar.allowed_names(FirewallMeta, Endpoint, StoredRule, SetRef, Service,
-                                IPv4Address, IPv4Network)
 
 class DamagedRecord(Exception):
     """A record that does not hold what its key says (or whose payload does not load)."""
@@ -72,8 +69,34 @@ class DamagedRecord(Exception):
 _DAMAGED = (DamagedRecord, file_records.DamagedRecord)
 
 
+#: The tables a firewall file holds (a file of another layout is rebuilt, not misread).
+LAYOUT = ("meta", "endpoints", "by_ip", "by_path", "rules", "groups")
+
+
 def _header(part: str, key: Key) -> bytes:
-    return json.dumps(sidecar.identity(part, key, ALLOWED), sort_keys=True).encode()
+    return json.dumps({**sidecar.identity(part, key, ALLOWED), "tables": list(LAYOUT)},
+                      sort_keys=True).encode()
+
+
+@dataclass(frozen=True)
+class GroupSet:
+    """A group as the ``groups`` table holds it: the number of its member set (what an
+    endpoint's ``classes`` name) and its outside-address terms."""
+
+    number: int
+    outside_terms: tuple[tuple[tuple[IPv4Network, ...], ...], ...]
+
+
+#: What a firewall file's payloads may hold.
+ALLOWED = sidecar.allowed_names(FirewallMeta, Endpoint, StoredRule, SetRef, Service,
+                                IPv4Address, IPv4Network, GroupSet)
+
+
+def group_sets(dfw: CompiledDfw) -> dict[str, GroupSet]:
+    """Every group of a compiled firewall by path, numbered as its endpoints' classes."""
+    numbers = dfw.set_numbers()
+    return {path: GroupSet(numbers[id(g.endpoints)], g.outside_terms)
+            for path, g in dfw.groups.items()}
 
 
 def _stored_rule(rule: CompiledRule, numbers: dict[int, int]) -> StoredRule:
@@ -109,6 +132,7 @@ def _tables(dfw: CompiledDfw) -> dict[str, tuple[type, Iterable[tuple[Any, bytes
                           {ep.path: i for i, ep in enumerate(dfw.endpoints)}.items())),
         "rules": (int, ((r.order, sidecar.dumps(_stored_rule(r, numbers)))
                         for r in dfw.rules)),
+        "groups": (str, ((path, sidecar.dumps(g)) for path, g in group_sets(dfw).items())),
     }
 
 
@@ -198,6 +222,16 @@ class Records:
             out[k] = i
         return out
 
+    def groups(self) -> dict[str, GroupSet]:
+        """Every group by path (the whole table: a few hundred bytes per group)."""
+        out: dict[str, GroupSet] = {}
+        for path, body in self._file.between("groups", "", "\U0010ffff").items():
+            found = _load(body, f"group {path}")
+            if not isinstance(found, GroupSet):
+                raise DamagedRecord(f"group {path}")
+            out[str(path)] = found
+        return out
+
     def rules(self, orders: Sequence[int]) -> dict[int, StoredRule]:
         """Rules by order (every one asked for)."""
         out: dict[int, StoredRule] = {}
@@ -262,6 +296,7 @@ class StoredFirewall:
         self._rules_at: dict[int, tuple[int, ...]] = {}
         self._rules: dict[int, StoredRule] = {}
         self._candidates: dict[tuple[int, str], list[StoredRule]] = {}
+        self._groups: dict[str, GroupSet] | None = None
 
     def close(self) -> None:
         """Close the file."""
@@ -321,6 +356,17 @@ class StoredFirewall:
         assert classes is not None  # every stored endpoint has them
         return classes
 
+    def group_sets(self) -> dict[str, GroupSet]:
+        """Every group by path: its member set's number and outside terms."""
+        if self._groups is None:
+            self._groups = self._read(lambda r: r.groups())
+        return self._groups
+
+    def every_endpoint(self) -> list[Endpoint]:
+        """Every endpoint, by index (read in one pass: what a group's member list scans)."""
+        self._fetch_endpoints(range(self.endpoint_count))
+        return [self._endpoints[i] for i in range(self.endpoint_count)]
+
     def candidates(self, index: int, direction: str) -> list[StoredRule]:
         """The rules enforced at one endpoint in one direction, in evaluation order."""
         key = (index, direction)
@@ -335,3 +381,23 @@ class StoredFirewall:
                      if r.direction == direction or r.direction == "IN_OUT"]
             self._candidates[key] = found
         return found
+
+
+def sets_of(dfw: Firewall) -> dict[str, GroupSet]:
+    """Every group of a firewall by path (stored or compiled: questions get either)."""
+    if isinstance(dfw, StoredFirewall):
+        return dfw.group_sets()
+    if isinstance(dfw, CompiledDfw):
+        return group_sets(dfw)
+    raise TypeError(f"no groups in a {type(dfw).__name__}")
+
+
+def endpoints_in(dfw: Firewall, number: int) -> list[Endpoint]:
+    """The endpoints of member set ``number``, by index."""
+    if isinstance(dfw, StoredFirewall):
+        every = dfw.every_endpoint()
+        return [ep for ep in every if ep.classes is not None and number in ep.classes]
+    if isinstance(dfw, CompiledDfw):
+        classes = dfw.classes
+        return [ep for i, ep in enumerate(dfw.endpoints) if number in classes[i]]
+    raise TypeError(f"no endpoints in a {type(dfw).__name__}")
