@@ -61,7 +61,7 @@ def member(args: argparse.Namespace) -> int:
     reasons = reasons_for(ctx, port, ep)
     keep = object_filter(argparse.Namespace(cluster=None, namespace=args.namespace,
                                             tag=args.tag))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path, found in sorted(sets_of(ctx.dfw).items()):
         if found.number not in classes:
             continue
@@ -75,7 +75,7 @@ def member(args: argparse.Namespace) -> int:
                     "groups": rows}, args.output)
         return 0
     print_table(["GROUP", "HOLDS THE POD BECAUSE"],
-                [[r["id"], r["why"] or "member (reason not shown)"] for r in rows],
+                [[str(r["id"]), str(r["why"] or "member (reason not shown)")] for r in rows],
                 title=f"groups holding {args.member} ({ep.ip}): {len(rows)}")
     return 0
 
@@ -118,7 +118,7 @@ def members(args: argparse.Namespace) -> int:
     pods.sort(key=lambda p: p["pod"])
     others.sort(key=lambda p: p["port_path"])
     group = _group(ctx, path)
-    data = {"group": path, "pods": pods, "other_ports": others,
+    data: dict[str, Any] = {"group": path, "pods": pods, "other_ports": others,
             "addresses": [address_text(t) for t in found.outside_terms],
             "nested": nested_groups(group, lambda p: _group(ctx, p)) if group else []}
     if args.output in STRUCTURED:
