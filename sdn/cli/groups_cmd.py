@@ -126,7 +126,8 @@ def members(args: argparse.Namespace) -> int:
         return 0
     rows = [[p["pod"], p["ip"], "pod"] for p in pods] \
         + [[o["name"], o["ip"], "port"] for o in others] \
-        + [[a, "", "addresses"] for a in data["addresses"]] \
+        + [[net, "", "addresses"] for term in found.outside_terms
+           for net in ([str(n) for n in term[0]] if len(term) == 1 else [address_text(term)])] \
         + [[n.rsplit("/", 1)[-1], "", "nested group"] for n in data["nested"]]
     print_table(["MEMBER", "IP", "KIND"], rows,
                 title=f"group {path.rsplit('/', 1)[-1]}: {len(pods)} pods, {len(others)} "
