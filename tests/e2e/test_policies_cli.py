@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 
-
 def snapshot_files(state: Path) -> tuple[bytes, bytes]:
     """The database's bytes and its journal's (the write-ahead log; none reads as
     empty: a reader's open may leave an empty one, which holds nothing)."""
