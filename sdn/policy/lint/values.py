@@ -59,6 +59,21 @@ def within(ranges: Iterable[Range], cover: Ranges) -> bool:
     return True
 
 
+def intersect(a: Ranges, b: Ranges) -> Ranges:
+    """The addresses in both merged range lists, merged."""
+    out: list[Range] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
 def meet(a: Ranges, b: Ranges) -> bool:
     """Whether two merged range lists share a number."""
     i = j = 0

@@ -34,7 +34,7 @@ from itertools import islice
 
 from sdn.policy.compiler import PROTOCOL_NUMBERS, CompiledDfw, Endpoint, Service
 from sdn.policy.evaluator import decide
-from sdn.policy.lint.values import Addresses, Members, Peers, Range, Ranges, merge
+from sdn.policy.lint.values import Addresses, Members, Peers, Ranges, intersect, merge
 
 #: How many candidate flows are evaluated per finding before the first is kept.
 TRIES = 8
@@ -69,21 +69,6 @@ class Witness:
         return {"point": self.point, "src": self.src, "dst": self.dst, "src_ip": self.src_ip,
                 "dst_ip": self.dst_ip, "protocol": self.protocol, "dst_port": self.dst_port,
                 "src_port": self.src_port, "decided_by": self.decided_by}
-
-
-def intersect(a: Ranges, b: Ranges) -> Ranges:
-    """The addresses in both merged range lists, merged."""
-    out: list[Range] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(out)
 
 
 def _term_ranges(peers: Peers) -> Iterator[Ranges]:
