@@ -28,7 +28,7 @@ from sdn.cli.questions import answers, load_context, pod_names
 from sdn.errors import NotFoundError, SdnError
 from sdn.model import Group
 from sdn.policy.selection import nested_groups
-from sdn.query.records import GroupSet, endpoints_in, sets_of
+from sdn.query.groupindex import GroupIndex
 from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.traceflow import TraceContext
 
@@ -62,9 +62,7 @@ def member(args: argparse.Namespace) -> int:
     keep = object_filter(argparse.Namespace(cluster=None, namespace=args.namespace,
                                             tag=args.tag))
     rows: list[dict[str, Any]] = []
-    for path, found in sorted(sets_of(ctx.dfw).items()):
-        if found.number not in classes:
-            continue
+    for path in GroupIndex(ctx.dfw).holding(classes):
         group = _group(ctx, path)
         if group is None or (keep is not None and not keep(group)):
             continue
@@ -80,11 +78,9 @@ def member(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find(sets: dict[str, GroupSet], text: str) -> str:
+def _find(groups: GroupIndex, text: str) -> str:
     """A group's path from its id or path (``UNKNOWN_GROUP``, ``AMBIGUOUS_GROUP``)."""
-    if text in sets:
-        return text
-    found = sorted(p for p in sets if p.rsplit("/", 1)[-1] == text)
+    found = groups.find(text)
     if not found:
         raise NotFoundError(f"no group {text!r} in this state", code="UNKNOWN_GROUP",
                             obj=text)
@@ -104,13 +100,13 @@ def address_text(term: tuple[tuple[IPv4Network, ...], ...]) -> str:
 def members(args: argparse.Namespace) -> int:
     """What one group holds now (see the module's doc)."""
     ctx = load_context(args)
-    sets = sets_of(ctx.dfw)
-    path = _find(sets, args.id)
-    found = sets[path]
+    groups = GroupIndex(ctx.dfw)
+    path = _find(groups, args.id)
+    found = groups.sets([path])[path]
     names = pod_names({p: (c, ns, pod) for p, c, ns, pod in ctx.lookups.pods})
     pods: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
-    for ep in endpoints_in(ctx.dfw, found.number):
+    for ep in groups.members(found.number):
         if ep.path in names:
             pods.append({"pod": names[ep.path], "ip": str(ep.ip), "port_path": ep.path})
         else:

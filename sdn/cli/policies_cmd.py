@@ -39,7 +39,7 @@ from sdn.model import ANY, Group, Rule, SecurityPolicy, Segment, SegmentPort
 from sdn.policy.compiler import PROTOCOL_NUMBERS, Endpoint, Service
 from sdn.policy.firewall import FirewallRule, MemberSet
 from sdn.policy.selection import PortFacts, Reasons
-from sdn.query.records import sets_of
+from sdn.query.groupindex import GroupIndex
 from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.traceflow import TraceContext
 
@@ -101,14 +101,20 @@ class _Source:
         self.ctx = ctx
         self.ep = ep
         self.reasons = reasons
-        self.sets = sets_of(ctx.dfw)
+        self.groups = GroupIndex(ctx.dfw)
         assert ep.index is not None
         self.classes = ctx.dfw.classes_of(ep.index)
+        self._held: dict[str, bool] = {}
         self._policies: dict[str, tuple[SecurityPolicy | None, dict[str, Rule]]] = {}
 
-    def holds(self, path: str) -> bool:
-        found = self.sets.get(path)
-        return found is not None and found.number in self.classes
+    def holds(self, paths: tuple[str, ...]) -> list[str]:
+        """Those of ``paths`` whose group holds the pod (each group read once)."""
+        missing = [p for p in paths if p not in self._held]
+        if missing:
+            found = self.groups.sets(missing)
+            for p in missing:
+                self._held[p] = p in found and found[p].number in self.classes
+        return [p for p in paths if self._held[p]]
 
     def group(self, path: str) -> dict[str, Any]:
         return {"group": path, "why": self.reasons.why(path)}
@@ -140,7 +146,7 @@ class _Source:
             "rule": r.path, "rule_id": r.rule_id,
             "sequence_number": nsx_rule.sequence_number if nsx_rule is not None else None,
             "action": r.action, "direction": r.direction, "disabled": r.disabled,
-            "applied_to": [self.group(p) for p in scope if self.holds(p)] if scope else None,
+            "applied_to": [self.group(p) for p in self.holds(scope)] if scope else None,
             "selected_by": {"side": "destinations" if point == "ingress" else "sources",
                             "any": own is None, "excluded": excluded,
                             "groups": [self.group(g.path) for g in holding]},

@@ -39,7 +39,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sdn.gcpause import gc_paused
 from sdn.policy.compiler import CompiledDfw, CompiledRule, Endpoint, GroupMembers, Service
-from sdn.policy.firewall import Firewall, SetRef, StoredRule
+from sdn.policy.firewall import SetRef, StoredRule
 from sdn.query import sidecar
 from sdn.query.sidecar import Key
 from sdn.store import records as file_records
@@ -70,7 +70,7 @@ _DAMAGED = (DamagedRecord, file_records.DamagedRecord)
 
 
 #: The tables a firewall file holds (a file of another layout is rebuilt, not misread).
-LAYOUT = ("meta", "endpoints", "by_ip", "by_path", "rules", "groups")
+LAYOUT = ("meta", "endpoints", "by_ip", "by_path", "rules", "groups", "sets")
 
 
 def _header(part: str, key: Key) -> bytes:
@@ -99,6 +99,14 @@ def group_sets(dfw: CompiledDfw) -> dict[str, GroupSet]:
             for path, g in dfw.groups.items()}
 
 
+def holders(sets: dict[str, GroupSet]) -> dict[int, list[str]]:
+    """The groups sharing each member set (equal expressions share one), sorted."""
+    out: dict[int, list[str]] = {}
+    for path in sorted(sets):
+        out.setdefault(sets[path].number, []).append(path)
+    return out
+
+
 def _stored_rule(rule: CompiledRule, numbers: dict[int, int]) -> StoredRule:
     def refs(groups: tuple[GroupMembers, ...] | None) -> tuple[SetRef, ...] | None:
         if groups is None:
@@ -118,6 +126,7 @@ def _tables(dfw: CompiledDfw) -> dict[str, tuple[type, Iterable[tuple[Any, bytes
     """Every record of ``dfw``, by table (see the module's doc), produced as written."""
     numbers = dfw.set_numbers()  # every group a rule names is among the groups
     classes = dfw.classes
+    sets = group_sets(dfw)
     meta = FirewallMeta(
         revision=dfw.revision, default_action=dfw.default_action,
         application_start=dfw.application_start,
@@ -132,7 +141,9 @@ def _tables(dfw: CompiledDfw) -> dict[str, tuple[type, Iterable[tuple[Any, bytes
                           {ep.path: i for i, ep in enumerate(dfw.endpoints)}.items())),
         "rules": (int, ((r.order, sidecar.dumps(_stored_rule(r, numbers)))
                         for r in dfw.rules)),
-        "groups": (str, ((path, sidecar.dumps(g)) for path, g in group_sets(dfw).items())),
+        "groups": (str, ((path, sidecar.dumps(g)) for path, g in sets.items())),
+        "sets": (int, ((number, sidecar.dumps(tuple(paths)))
+                       for number, paths in holders(sets).items())),
     }
 
 
@@ -222,14 +233,26 @@ class Records:
             out[k] = i
         return out
 
-    def groups(self) -> dict[str, GroupSet]:
-        """Every group by path (the whole table: a few hundred bytes per group)."""
+    def groups(self, paths: Sequence[str] | None = None) -> dict[str, GroupSet]:
+        """Groups by path (those of ``paths`` that exist; None: every one)."""
+        found = self._file.get("groups", paths) if paths is not None \
+            else self._file.between("groups", "", "\U0010ffff")
         out: dict[str, GroupSet] = {}
-        for path, body in self._file.between("groups", "", "\U0010ffff").items():
-            found = _load(body, f"group {path}")
-            if not isinstance(found, GroupSet):
+        for path, body in found.items():
+            loaded = _load(body, f"group {path}")
+            if not isinstance(loaded, GroupSet):
                 raise DamagedRecord(f"group {path}")
-            out[str(path)] = found
+            out[str(path)] = loaded
+        return out
+
+    def holders(self, numbers: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The paths of the groups whose member set is each of ``numbers``."""
+        out: dict[int, tuple[str, ...]] = {}
+        for number, body in self._file.get("sets", numbers).items():
+            loaded = _load(body, f"set {number}")
+            if not (isinstance(loaded, tuple) and all(isinstance(p, str) for p in loaded)):
+                raise DamagedRecord(f"set {number}")
+            out[int(number)] = loaded
         return out
 
     def rules(self, orders: Sequence[int]) -> dict[int, StoredRule]:
@@ -296,7 +319,6 @@ class StoredFirewall:
         self._rules_at: dict[int, tuple[int, ...]] = {}
         self._rules: dict[int, StoredRule] = {}
         self._candidates: dict[tuple[int, str], list[StoredRule]] = {}
-        self._groups: dict[str, GroupSet] | None = None
 
     def close(self) -> None:
         """Close the file."""
@@ -356,11 +378,16 @@ class StoredFirewall:
         assert classes is not None  # every stored endpoint has them
         return classes
 
-    def group_sets(self) -> dict[str, GroupSet]:
-        """Every group by path: its member set's number and outside terms."""
-        if self._groups is None:
-            self._groups = self._read(lambda r: r.groups())
-        return self._groups
+    def group_sets(self, paths: Sequence[str] | None = None) -> dict[str, GroupSet]:
+        """Groups by path: their member set's number and outside terms (those of
+        ``paths`` that exist; None: every one)."""
+        found: dict[str, GroupSet] = self._read(lambda r: r.groups(paths))
+        return found
+
+    def holders(self, numbers: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The paths of the groups whose member set is each of ``numbers``."""
+        found: dict[int, tuple[str, ...]] = self._read(lambda r: r.holders(numbers))
+        return found
 
     def every_endpoint(self) -> list[Endpoint]:
         """Every endpoint, by index (read in one pass: what a group's member list scans)."""
@@ -382,22 +409,3 @@ class StoredFirewall:
             self._candidates[key] = found
         return found
 
-
-def sets_of(dfw: Firewall) -> dict[str, GroupSet]:
-    """Every group of a firewall by path (stored or compiled: questions get either)."""
-    if isinstance(dfw, StoredFirewall):
-        return dfw.group_sets()
-    if isinstance(dfw, CompiledDfw):
-        return group_sets(dfw)
-    raise TypeError(f"no groups in a {type(dfw).__name__}")
-
-
-def endpoints_in(dfw: Firewall, number: int) -> list[Endpoint]:
-    """The endpoints of member set ``number``, by index."""
-    if isinstance(dfw, StoredFirewall):
-        every = dfw.every_endpoint()
-        return [ep for ep in every if ep.classes is not None and number in ep.classes]
-    if isinstance(dfw, CompiledDfw):
-        classes = dfw.classes
-        return [ep for i, ep in enumerate(dfw.endpoints) if number in classes[i]]
-    raise TypeError(f"no endpoints in a {type(dfw).__name__}")

@@ -191,3 +191,22 @@ def test_reads_write_nothing(guestbook: Any, tmp_path: Path, argv: list[str]) ->
     res = guestbook.sdn(argv[0], "--state", missing, *argv[1:])
     assert res.code == 2 and "STATE_NOT_FOUND" in res.err
     assert not missing.exists() and not missing.parent.exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["policies", "--pod", "payments/api-0", "-o", "json"],
+    ["show", "groups", "--member", "shop/frontend-0", "-o", "json"],
+    ["show", "groups", "--id", "np_k8s-cluster_payments_default-deny-ingress_target",
+     "--members", "-o", "json"]], ids=["policies", "member", "members"])
+def test_the_same_answer_compiled_or_from_the_index(tenants: Any, argv: list[str]) -> None:
+    """The first reader of a revision without an index compiles the firewall and answers
+    from it; later readers answer from the saved records: the same answer."""
+    import shutil
+
+    index = Path(f"{tenants.state}.idx")
+    shutil.rmtree(index, ignore_errors=True)
+    compiled = tenants.sdn(argv[0], "--state", tenants.state, *argv[1:])
+    assert index.exists()
+    stored = tenants.sdn(argv[0], "--state", tenants.state, *argv[1:])
+    assert compiled.code == stored.code == 0
+    assert compiled.out == stored.out
