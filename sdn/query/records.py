@@ -18,6 +18,10 @@ part, the state's :class:`~sdn.query.sidecar.Key`) holds:
 * ``rules``: by order, each a :class:`~sdn.policy.firewall.StoredRule` whose groups are
   :class:`~sdn.policy.firewall.SetRef`\\ s (set number and outside terms), so checking a
   group never loads its members.
+* ``groups``: by path, every group's :class:`GroupSet` (its member set's number and
+  outside terms), and ``sets``: by number, the paths of the groups sharing that member
+  set; what ``sdn policies`` and ``sdn show groups --member/--members`` read
+  (:mod:`sdn.query.groupindex`).
 
 Why it cannot lie: the header must equal the one the reader expects (another state,
 revision, format or part: the file is ignored); every record carries a digest of the
