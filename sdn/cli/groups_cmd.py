@@ -46,6 +46,14 @@ def check(args: argparse.Namespace) -> None:
                        "two questions: ask one", code="BAD_ARGUMENT", obj="--member")
 
 
+def _context(args: argparse.Namespace) -> TraceContext:
+    """The question's context, ``--cluster`` and ``--namespace`` checked (``show`` takes
+    one namespace, the questions a list)."""
+    asked = argparse.Namespace(**{**vars(args), "namespace": [args.namespace]
+                                  if args.namespace else None})
+    return load_context(asked)
+
+
 def _group(ctx: TraceContext, path: str) -> Group | None:
     found = ctx.inventory.get(path)
     return found if isinstance(found, Group) else None
@@ -54,7 +62,7 @@ def _group(ctx: TraceContext, path: str) -> Group | None:
 @answers
 def member(args: argparse.Namespace) -> int:
     """The groups holding one pod (see the module's doc)."""
-    ctx = load_context(args)
+    ctx = _context(args)
     port, ep = pod_endpoint(ctx, args.member, args.cluster)
     assert ep.index is not None
     classes = ctx.dfw.classes_of(ep.index)
@@ -99,7 +107,7 @@ def address_text(term: tuple[tuple[IPv4Network, ...], ...]) -> str:
 @answers
 def members(args: argparse.Namespace) -> int:
     """What one group holds now (see the module's doc)."""
-    ctx = load_context(args)
+    ctx = _context(args)
     groups = GroupIndex(ctx.dfw)
     path = _find(groups, args.id)
     found = groups.sets([path])[path]

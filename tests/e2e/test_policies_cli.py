@@ -210,3 +210,20 @@ def test_the_same_answer_compiled_or_from_the_index(tenants: Any, argv: list[str
     stored = tenants.sdn(argv[0], "--state", tenants.state, *argv[1:])
     assert compiled.code == stored.code == 0
     assert compiled.out == stored.out
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    pytest.param([], 4, id="all"),
+    pytest.param(["-n", "shop"], 3, id="namespace"),
+    pytest.param(["--tag", "ncp/project=payments"], 1, id="tag"),
+])
+def test_member_keeps_the_groups_the_filters_name(tenants: Any, filters: list[str],
+                                                  expected: int) -> None:
+    data = groups_json(tenants, "--member", "shop/frontend-0", *filters)
+    assert len(data["groups"]) == expected, data
+
+
+def test_member_with_an_unknown_namespace_filter_is_refused(tenants: Any) -> None:
+    res = tenants.sdn("show", "groups", "--state", tenants.state, "--member",
+                      "shop/frontend-0", "-n", "nope")
+    assert res.code == 2 and "UNKNOWN_NAMESPACE nope" in res.err
