@@ -145,15 +145,23 @@ class Addresses:
         return bisect_right(self.sorted, hi) - bisect_left(self.sorted, lo)
 
     def first_free(self, ranges: Ranges) -> int | None:
-        """The lowest address of ``ranges`` that is no port's, else None."""
+        """The lowest address of ``ranges`` that is no port's, else None: past the run
+        of consecutive port addresses starting at a range's first address, found by
+        bisection (port addresses are distinct and sorted, so ``address - position``
+        never decreases along them)."""
+        ips = self.sorted
         for lo, hi in ranges:
-            i = bisect_left(self.sorted, lo)
-            candidate = lo
-            while candidate <= hi:
-                if i < len(self.sorted) and self.sorted[i] == candidate:
-                    candidate += 1
-                    i += 1
-                    continue
+            i = bisect_left(ips, lo)
+            # the first j >= i where ips[j] is not lo + (j - i): the end of the run
+            first, last = i, len(ips)
+            while first < last:
+                mid = (first + last) // 2
+                if ips[mid] - mid == lo - i:
+                    first = mid + 1
+                else:
+                    last = mid
+            candidate = lo + (first - i)
+            if candidate <= hi:
                 return candidate
         return None
 

@@ -324,3 +324,14 @@ def test_the_oracle_test_meets_shadowing_and_conflicts() -> None:
 
     count()
     assert min(seen.values()) >= 3, seen
+
+
+@given(st.sets(st.integers(0, 40), max_size=30),
+       st.lists(st.tuples(st.integers(0, 40), st.integers(0, 6)), max_size=3))
+def test_first_free_is_the_lowest_address_of_no_port(ports: set[int],
+                                                     spec: list[tuple[int, int]]) -> None:
+    from sdn.policy.lint.values import merge
+
+    ranges = tuple(merge((lo, lo + n) for lo, n in spec))
+    free = [x for lo, hi in ranges for x in range(lo, hi + 1) if x not in ports]
+    assert Addresses(ports).first_free(ranges) == (free[0] if free else None)
