@@ -67,39 +67,29 @@ def shadowed(objs: list[PolicyResource]) -> set[tuple[str, str]]:
 
 # ---------------------------------------------------------------- ranges and CIDRs, by case
 
-CASES = [
-    pytest.param([rule("p", "wide", 1, "DROP", ports=("8000-9000",)),
-                  rule("p", "narrow", 2, "ALLOW", ports=("8000-8080",))],
-                 {("narrow", "wide")}, id="8000-8080-inside-8000-9000"),
-    pytest.param([rule("p", "wide", 1, "DROP", ports=("8081-9000",)),
-                  rule("p", "narrow", 2, "ALLOW", ports=("8000-8080",))],
-                 set(), id="8000-8080-beside-8081-9000"),
-    pytest.param([rule("p", "wide", 1, "DROP", ports=("8000-8040", "8041-9000")),
-                  rule("p", "narrow", 2, "ALLOW", ports=("8000-8080",))],
-                 {("narrow", "wide")}, id="two-adjacent-ranges-cover"),
-    pytest.param([rule("p", "wide", 1, "DROP", ports=("8000-8040", "8042-9000")),
-                  rule("p", "narrow", 2, "ALLOW", ports=("8000-8080",))],
-                 set(), id="a-one-port-hole"),
-    pytest.param([rule("p", "wide", 1, "DROP", src=group_path("big")),
-                  rule("p", "narrow", 2, "ALLOW", src=group_path("in-big"))],
-                 {("narrow", "wide")}, id="cidr-inside-cidr"),
-    pytest.param([rule("p", "wide", 1, "DROP", src=group_path("big-but")),
-                  rule("p", "narrow", 2, "ALLOW", src=group_path("in-hole"))],
-                 set(), id="cidr-inside-the-except-hole"),
-    pytest.param([rule("p", "wide", 1, "DROP", src=group_path("big-but")),
-                  rule("p", "narrow", 2, "ALLOW", src=group_path("in-big"))],
-                 {("narrow", "wide")}, id="cidr-beside-the-except-hole"),
-    pytest.param([rule("p", "wide", 1, "DROP", src=group_path("big-but")),
-                  rule("p", "narrow", 2, "ALLOW", src=group_path("big"))],
-                 set(), id="cidr-over-the-except-hole"),
-    pytest.param([rule("p", "wide", 1, "DROP", src=(group_path("low"), group_path("app-a"),
-                                                       group_path("app-b"))),
-                  rule("p", "narrow", 2, "ALLOW", src=group_path("low4"))],
-                 {("narrow", "wide")}, id="uncovered-addresses-are-pods-the-rule-covers"),
-    pytest.param([rule("p", "wide", 1, "DROP", src=group_path("low")),
-                  rule("p", "narrow", 2, "ALLOW", src=group_path("low4"))],
-                 set(), id="uncovered-addresses-are-pods-the-rule-misses"),
-]
+def ports(*ranges: str) -> dict[str, Any]:
+    return {"ports": ranges}
+
+
+def src(*groups: str) -> dict[str, Any]:
+    return {"src": tuple(group_path(g) for g in groups)}
+
+
+SHADOWS = {("narrow", "wide")}
+#: (the earlier DROP rule's fields, the later ALLOW rule's, what shadows what), by id.
+CASES = {
+    "8000-8080-inside-8000-9000": (ports("8000-9000"), ports("8000-8080"), SHADOWS),
+    "8000-8080-beside-8081-9000": (ports("8081-9000"), ports("8000-8080"), set()),
+    "two-adjacent-ranges-cover": (ports("8000-8040", "8041-9000"), ports("8000-8080"), SHADOWS),
+    "a-one-port-hole": (ports("8000-8040", "8042-9000"), ports("8000-8080"), set()),
+    "cidr-inside-cidr": (src("big"), src("in-big"), SHADOWS),
+    "cidr-inside-the-except-hole": (src("big-but"), src("in-hole"), set()),
+    "cidr-beside-the-except-hole": (src("big-but"), src("in-big"), SHADOWS),
+    "cidr-over-the-except-hole": (src("big-but"), src("big"), set()),
+    "uncovered-addresses-are-pods-the-rule-covers": (src("low", "app-a", "app-b"),
+                                                     src("low4"), SHADOWS),
+    "uncovered-addresses-are-pods-the-rule-misses": (src("low"), src("low4"), set()),
+}
 CIDR_GROUPS: list[PolicyResource] = [
     cidr_group("big", "172.16.0.0/16"), cidr_group("in-big", "172.16.3.0/24"),
     cidr_group("big-but", "172.16.0.0/16", ("172.16.2.0/24",)),
@@ -108,9 +98,10 @@ CIDR_GROUPS: list[PolicyResource] = [
 ]
 
 
-@pytest.mark.parametrize(("rules", "expected"), CASES)
-def test_ranges_and_cidrs_are_compared_exactly(rules: list[Any],
-                                               expected: set[tuple[str, str]]) -> None:
+@pytest.mark.parametrize("case", CASES)
+def test_ranges_and_cidrs_are_compared_exactly(case: str) -> None:
+    wide, narrow, expected = CASES[case]
+    rules = [rule("p", "wide", 1, "DROP", **wide), rule("p", "narrow", 2, "ALLOW", **narrow)]
     assert shadowed([*CIDR_GROUPS, app(*rules)]) == expected
 
 
