@@ -23,6 +23,10 @@ answering and printing, stdout thrown away):
 * ``show_ports_table``, ``show_ports_json``: ``show segment-ports -n NS`` (medium);
 * ``show_groups_tag``: ``show groups --tag ncp/project=NS`` (medium);
 * ``topology_ns``: ``topology -n NS`` (medium); ``ipam``; ``validate``; ``lint``.
+* ``policies_pod``: ``policies --pod NS/POD`` (the pod of the medium namespace the flow
+  cases ask about); ``show_groups_member``: ``show groups --member`` of that pod;
+  ``show_groups_members``: ``show groups --id ID --members`` of a group of the medium
+  namespace (the first NetworkPolicy group of it, by path).
 
 Scales: ``--scale full`` is 25,000 namespaces / 100,000 pods / 75,000 policies of
 realistic shapes (``--shapes realistic``, as ``bench_sync.py --scale full``), 3 later calls
@@ -79,7 +83,8 @@ FULL_SIZE = (25000, 100000, 75000)
 
 CASES = ("traceflow", "traceflow_outside", "explain", "path", "reach_small", "reach_medium",
          "reach_large", "show_ports_table", "show_ports_json", "show_groups_tag",
-         "topology_ns", "ipam", "validate", "lint")
+         "topology_ns", "ipam", "validate", "lint", "policies_pod", "show_groups_member",
+         "show_groups_members")
 
 
 def log(msg: str) -> None:
@@ -107,6 +112,9 @@ def commands(picks: dict[str, str]) -> dict[str, list[str]]:
         "ipam": ["ipam"],
         "validate": ["validate"],
         "lint": ["lint", "--fail-on", "never"],
+        "policies_pod": ["policies", "--pod", picks["dst"]],
+        "show_groups_member": ["show", "groups", "--member", picks["dst"]],
+        "show_groups_members": ["show", "groups", "--id", picks["group"], "--members"],
     }
 
 
@@ -117,6 +125,8 @@ def pick(state: Path) -> dict[str, str]:
         rows = db.execute(
             "SELECT json_extract(body, '$.tags') FROM objects WHERE resource_type='SegmentPort'"
         ).fetchall()
+        groups = [path for (path,) in db.execute(
+            "SELECT path FROM objects WHERE resource_type='Group' ORDER BY path")]
     finally:
         db.close()
     pods: dict[str, list[str]] = {}
@@ -130,7 +140,9 @@ def pick(state: Path) -> dict[str, str]:
     return {"small": small, "medium": medium, "large": large,
             "src": f"{small}/{sorted(pods[small])[0]}",
             "dst": f"{medium}/{sorted(pods[medium])[0]}",
-            "sizes": f"{len(pods[small])}/{len(pods[medium])}/{len(pods[large])}"}
+            "sizes": f"{len(pods[small])}/{len(pods[medium])}/{len(pods[large])}",
+            "group": next((g.rsplit("/", 1)[-1] for g in groups if f"_{medium}_" in g),
+                          groups[0].rsplit("/", 1)[-1] if groups else "none")}
 
 
 def timed(tree: Path, state: Path, argv: list[str],

@@ -21,7 +21,8 @@ from sdn.render.output import STRUCTURED, print_data, print_table
 QUESTION_MODULES = (
     "sdn.cli.show_cmd", "sdn.cli.ipam_cmd", "sdn.cli.topology_cmd", "sdn.cli.policy_cmd",
     "sdn.cli.lint_cmd", "sdn.cli.traceflow_cmd", "sdn.cli.path_cmd", "sdn.cli.lb_cmd",
-    "sdn.cli.clusters_cmd", "rich.console", "rich.table", "yaml",
+    "sdn.cli.clusters_cmd", "sdn.cli.policies_cmd", "sdn.cli.groups_cmd", "rich.console",
+    "rich.table", "yaml",
 )
 
 

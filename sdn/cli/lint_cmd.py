@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from typing import Any
 
 from sdn.cli.filters import check_scope
 from sdn.cli.questions import answers, open_index
@@ -64,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
         ])
     failed = fails(findings, args.fail_on)
     if args.output in STRUCTURED:
-        print_data([{"code": f.code, "severity": f.severity, "object": f.path,
-                     "message": f.message, "related": list(f.related)} for f in findings],
-                   args.output)
+        print_data([finding_json(f) for f in findings], args.output)
         return 1 if failed else 0
     if not findings:
         print("no findings")
@@ -77,6 +76,16 @@ def run(args: argparse.Namespace) -> int:
     print_table(["CODE", "SEVERITY", "OBJECT", "MESSAGE"],
                 [[f.code, f.severity, f.path, f.message] for f in findings], title=title)
     return 1 if failed else 0
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    """One finding as ``-o json`` prints it: ``witness`` only on the findings that carry
+    one (a flow proving a shadowed or conflicting rule, :mod:`sdn.policy.lint.witness`)."""
+    out: dict[str, Any] = {"code": f.code, "severity": f.severity, "object": f.path,
+                           "message": f.message, "related": list(f.related)}
+    if f.witness is not None:
+        out["witness"] = f.witness.as_json()
+    return out
 
 
 def fails(findings: list[Finding], fail_on: str) -> bool:

@@ -43,7 +43,7 @@ OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
 #: does ``realize``, which changes this host's kernel (as root) rather than answering,
 #: nor ``verify``, which sends packets as root from the realized namespaces.
 QUESTIONS = frozenset({"show", "ipam", "topology", "validate", "reach", "explain",
-                       "traceflow", "path", "lint", "lb", "clusters"})
+                       "traceflow", "path", "lint", "lb", "clusters", "policies"})
 
 
 def _run(module: str, function: str) -> Callable[[argparse.Namespace], int]:
@@ -67,6 +67,12 @@ def _add_show(sub: Commands, common: Parser) -> None:
     show.add_argument("--namespace", "-n", help="only objects of this namespace (ncp/project)")
     show.add_argument("--tag", action="append", default=[], metavar="SCOPE=VALUE",
                       help="only objects with this tag (repeatable, all must match)")
+    show.add_argument("--id", metavar="ID", help="only the object with this id (or path)")
+    show.add_argument("--member", metavar="NS/POD",
+                      help="groups only: the groups holding this pod now, and why")
+    show.add_argument("--members", action="store_true",
+                      help="groups only, with --id: the pods, ports, addresses and nested "
+                           "groups the group holds now")
     show.set_defaults(run=_run("show_cmd", "run"))
 
 
@@ -173,6 +179,18 @@ def _add_explain(sub: Commands, common: Parser) -> None:
     add_flow_options(expl)
     _output(expl)
     expl.set_defaults(run=_run("policy_cmd", "explain"))
+
+
+def _add_policies(sub: Commands, common: Parser) -> None:
+    pol = sub.add_parser("policies", parents=[common, _dfw_options()],
+                         help="the rules enforced at a pod, in evaluation order, and the "
+                              "groups that put them there")
+    pol.add_argument("--pod", required=True,
+                     help="NS/POD (CLUSTER/NS/POD, or a port path); unknown: UNKNOWN_POD")
+    pol.add_argument("--direction", choices=["in", "out", "both"], default="both",
+                     help="ingress rules (in), egress rules (out), or both (default)")
+    _output(pol)
+    pol.set_defaults(run=_run("policies_cmd", "run"))
 
 
 def _add_lint(sub: Commands, common: Parser) -> None:
@@ -346,8 +364,8 @@ def _add_serve(sub: Commands, common: Parser) -> None:
 
 #: Every command's parser, in the order ``sdn --help`` lists them.
 COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_explain,
-            _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory, _add_daemon,
-            _add_realize, _add_verify, _add_serve)
+            _add_policies, _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory,
+            _add_daemon, _add_realize, _add_verify, _add_serve)
 
 
 def _parser() -> argparse.ArgumentParser:

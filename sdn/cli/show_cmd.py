@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from sdn.cli.filters import object_filter, wanted_tags
@@ -30,11 +31,16 @@ def run(args: argparse.Namespace) -> int:
     ports are found without parsing the state's other ten thousand. Unfiltered, a table
     reads the whole state as before (and so refuses a state holding invalid objects).
     """
+    if args.member or args.members:
+        from sdn.cli import groups_cmd  # here: a plain listing needs none of it
+
+        groups_cmd.check(args)
+        return groups_cmd.member(args) if args.member else groups_cmd.members(args)
     if args.kind in POOL_CHILD_KINDS:
         return _pool_children(args)
     resource_type = KINDS[args.kind]
     wanted = wanted_tags(args)
-    match = object_filter(args)
+    match = _with_id(object_filter(args), args.id)
     with Store.open_readonly(args.state) as store:
         rows = store.rows_tagged(resource_type, wanted) if wanted \
             else store.rows(resource_type=resource_type)
@@ -47,6 +53,14 @@ def run(args: argparse.Namespace) -> int:
     header, table = table_for(resource_type, objs, related)
     print_table(header, table, title=f"{args.kind}: {len(objs)}")
     return 0
+
+
+def _with_id(match: Callable[[PolicyResource], bool] | None, wanted: str | None
+             ) -> Callable[[PolicyResource], bool] | None:
+    """``match`` and, with ``--id``, the object whose id (or path) is ``wanted``."""
+    if wanted is None:
+        return match
+    return lambda o: (o.id == wanted or o.path == wanted) and (match is None or match(o))
 
 
 def _pool_children(args: argparse.Namespace) -> int:

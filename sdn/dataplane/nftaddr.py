@@ -38,21 +38,6 @@ def union(items: Iterable[tuple[int, int]]) -> Intervals:
     return tuple(out)
 
 
-def intersect(a: Intervals, b: Intervals) -> Intervals:
-    """Addresses in both."""
-    out: list[tuple[int, int]] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(out)
-
-
 def without(a: Intervals, points: Sequence[int]) -> Intervals:
     """``a`` minus the addresses ``points`` (sorted)."""
     out: list[tuple[int, int]] = []

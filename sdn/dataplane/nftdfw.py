@@ -62,6 +62,7 @@ from sdn.dataplane.nftmodel import Chain, Match, NamedSet, Rule, Table, comment_
 from sdn.policy import Firewall, FirewallRule
 from sdn.policy.compiler import GroupMembers, Service, Term
 from sdn.policy.firewall import MemberSet
+from sdn.policy.lint.values import intersect
 from sdn.traceflow.walk import DEFAULT_RULE_ID
 
 TABLE = "sdn_dfw"
@@ -118,7 +119,7 @@ def _term(term: Term) -> nftaddr.Intervals:
     found: nftaddr.Intervals | None = None
     for crit in term:
         nets = nftaddr.of_networks(crit)
-        found = nets if found is None else nftaddr.intersect(found, nets)
+        found = nets if found is None else intersect(found, nets)
     return found or ()
 
 

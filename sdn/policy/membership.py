@@ -53,7 +53,9 @@ class _EndpointTags:
     segment_path: str
 
 
-def _condition(cond: Condition, tags: set[tuple[str, str]], scopes: set[str]) -> bool:
+def condition_holds(cond: Condition, tags: set[tuple[str, str]], scopes: set[str]) -> bool:
+    """Whether a tag condition holds for one member with these tags (and tag scopes), as
+    the compiler's indexes decide it (also what :mod:`sdn.policy.selection` explains)."""
     if not cond.evaluated:
         return False  # as the compiler: a criterion on members the inventory has none of
     scope = cond.scope
@@ -153,7 +155,7 @@ class MembershipUpdater:
                 out |= projects
             elif segment_conds:
                 out |= {ns_of_segment[path] for path, (tags, scopes) in seg_tagsets.items()
-                        if all(_condition(c, tags, scopes) for c in segment_conds)}
+                        if all(condition_holds(c, tags, scopes) for c in segment_conds)}
             else:
                 out.add(_ANY_NAMESPACE)
         return out
@@ -169,8 +171,8 @@ class MembershipUpdater:
     def _criterion(self, c: object, ep: _EndpointTags, seen: set[str]) -> bool:
         if isinstance(c, Condition):
             if c.on_ports:
-                return _condition(c, ep.port, ep.port_scopes)
-            return _condition(c, ep.segment, ep.segment_scopes)
+                return condition_holds(c, ep.port, ep.port_scopes)
+            return condition_holds(c, ep.segment, ep.segment_scopes)
         if isinstance(c, IPAddressExpression):
             return any(int(n.network_address) <= ep.ip <= int(n.broadcast_address)
                        for n in _networks(c.ip_addresses))

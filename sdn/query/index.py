@@ -64,6 +64,7 @@ from sdn.model import Inventory
 from sdn.policy import Firewall, compile_dfw
 from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint import Finding, lint_dfw
+from sdn.policy.lint.witness import Witness
 from sdn.query import checked, lookup_records, memo, records, savelock, sidecar
 from sdn.query.lazy import LazyInventory
 from sdn.query.lookup_records import StoredLookups
@@ -75,7 +76,7 @@ from sdn.traceflow import TraceContext
 from sdn.traceflow.lookups import Lookups
 
 #: What the ``lint`` part may hold: a list of findings.
-_LINT_CLASSES = sidecar.allowed_names(Finding)
+_LINT_CLASSES = sidecar.allowed_names(Finding, Witness)
 #: What the ``ipam`` part may hold: usage counts and networks.
 _IPAM_CLASSES = sidecar.allowed_names(Usage, BlockUsage, PoolUsage, SubnetUsage,
                                       IPv4Address, IPv4Network)

@@ -18,6 +18,10 @@ part, the state's :class:`~sdn.query.sidecar.Key`) holds:
 * ``rules``: by order, each a :class:`~sdn.policy.firewall.StoredRule` whose groups are
   :class:`~sdn.policy.firewall.SetRef`\\ s (set number and outside terms), so checking a
   group never loads its members.
+* ``groups``: by path, every group's :class:`GroupSet` (its member set's number and
+  outside terms), and ``sets``: by number, the paths of the groups sharing that member
+  set; what ``sdn policies`` and ``sdn show groups --member/--members`` read
+  (:mod:`sdn.query.groupindex`).
 
 Why it cannot lie: the header must equal the one the reader expects (another state,
 revision, format or part: the file is ignored); every record carries a digest of the
@@ -60,9 +64,6 @@ class FirewallMeta:
     endpoint_count: int
 
 
-#: What a firewall file's payloads may hold.
-ALLOWED = sidecar.allowed_names(FirewallMeta, Endpoint, StoredRule, SetRef, Service,
-                                IPv4Address, IPv4Network)
 
 class DamagedRecord(Exception):
     """A record that does not hold what its key says (or whose payload does not load)."""
@@ -72,8 +73,42 @@ class DamagedRecord(Exception):
 _DAMAGED = (DamagedRecord, file_records.DamagedRecord)
 
 
+#: The tables a firewall file holds (a file of another layout is rebuilt, not misread).
+LAYOUT = ("meta", "endpoints", "by_ip", "by_path", "rules", "groups", "sets")
+
+
 def _header(part: str, key: Key) -> bytes:
-    return json.dumps(sidecar.identity(part, key, ALLOWED), sort_keys=True).encode()
+    return json.dumps({**sidecar.identity(part, key, ALLOWED), "tables": list(LAYOUT)},
+                      sort_keys=True).encode()
+
+
+@dataclass(frozen=True)
+class GroupSet:
+    """A group as the ``groups`` table holds it: the number of its member set (what an
+    endpoint's ``classes`` name) and its outside-address terms."""
+
+    number: int
+    outside_terms: tuple[tuple[tuple[IPv4Network, ...], ...], ...]
+
+
+#: What a firewall file's payloads may hold.
+ALLOWED = sidecar.allowed_names(FirewallMeta, Endpoint, StoredRule, SetRef, Service,
+                                IPv4Address, IPv4Network, GroupSet)
+
+
+def group_sets(dfw: CompiledDfw) -> dict[str, GroupSet]:
+    """Every group of a compiled firewall by path, numbered as its endpoints' classes."""
+    numbers = dfw.set_numbers()
+    return {path: GroupSet(numbers[id(g.endpoints)], g.outside_terms)
+            for path, g in dfw.groups.items()}
+
+
+def holders(sets: dict[str, GroupSet]) -> dict[int, list[str]]:
+    """The groups sharing each member set (equal expressions share one), sorted."""
+    out: dict[int, list[str]] = {}
+    for path in sorted(sets):
+        out.setdefault(sets[path].number, []).append(path)
+    return out
 
 
 def _stored_rule(rule: CompiledRule, numbers: dict[int, int]) -> StoredRule:
@@ -95,6 +130,7 @@ def _tables(dfw: CompiledDfw) -> dict[str, tuple[type, Iterable[tuple[Any, bytes
     """Every record of ``dfw``, by table (see the module's doc), produced as written."""
     numbers = dfw.set_numbers()  # every group a rule names is among the groups
     classes = dfw.classes
+    sets = group_sets(dfw)
     meta = FirewallMeta(
         revision=dfw.revision, default_action=dfw.default_action,
         application_start=dfw.application_start,
@@ -109,6 +145,9 @@ def _tables(dfw: CompiledDfw) -> dict[str, tuple[type, Iterable[tuple[Any, bytes
                           {ep.path: i for i, ep in enumerate(dfw.endpoints)}.items())),
         "rules": (int, ((r.order, sidecar.dumps(_stored_rule(r, numbers)))
                         for r in dfw.rules)),
+        "groups": (str, ((path, sidecar.dumps(g)) for path, g in sets.items())),
+        "sets": (int, ((number, sidecar.dumps(tuple(paths)))
+                       for number, paths in holders(sets).items())),
     }
 
 
@@ -196,6 +235,28 @@ class Records:
             if not 0 <= i < self.meta.endpoint_count:
                 raise DamagedRecord(f"{table} {k}")
             out[k] = i
+        return out
+
+    def groups(self, paths: Sequence[str] | None = None) -> dict[str, GroupSet]:
+        """Groups by path (those of ``paths`` that exist; None: every one)."""
+        found = self._file.get("groups", paths) if paths is not None \
+            else self._file.between("groups", "", "\U0010ffff")
+        out: dict[str, GroupSet] = {}
+        for path, body in found.items():
+            loaded = _load(body, f"group {path}")
+            if not isinstance(loaded, GroupSet):
+                raise DamagedRecord(f"group {path}")
+            out[str(path)] = loaded
+        return out
+
+    def holders(self, numbers: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The paths of the groups whose member set is each of ``numbers``."""
+        out: dict[int, tuple[str, ...]] = {}
+        for number, body in self._file.get("sets", numbers).items():
+            loaded = _load(body, f"set {number}")
+            if not (isinstance(loaded, tuple) and all(isinstance(p, str) for p in loaded)):
+                raise DamagedRecord(f"set {number}")
+            out[int(number)] = loaded
         return out
 
     def rules(self, orders: Sequence[int]) -> dict[int, StoredRule]:
@@ -321,6 +382,22 @@ class StoredFirewall:
         assert classes is not None  # every stored endpoint has them
         return classes
 
+    def group_sets(self, paths: Sequence[str] | None = None) -> dict[str, GroupSet]:
+        """Groups by path: their member set's number and outside terms (those of
+        ``paths`` that exist; None: every one)."""
+        found: dict[str, GroupSet] = self._read(lambda r: r.groups(paths))
+        return found
+
+    def holders(self, numbers: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The paths of the groups whose member set is each of ``numbers``."""
+        found: dict[int, tuple[str, ...]] = self._read(lambda r: r.holders(numbers))
+        return found
+
+    def every_endpoint(self) -> list[Endpoint]:
+        """Every endpoint, by index (read in one pass: what a group's member list scans)."""
+        self._fetch_endpoints(range(self.endpoint_count))
+        return [self._endpoints[i] for i in range(self.endpoint_count)]
+
     def candidates(self, index: int, direction: str) -> list[StoredRule]:
         """The rules enforced at one endpoint in one direction, in evaluation order."""
         key = (index, direction)
@@ -335,3 +412,4 @@ class StoredFirewall:
                      if r.direction == direction or r.direction == "IN_OUT"]
             self._candidates[key] = found
         return found
+

@@ -64,6 +64,13 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "mt-traceflow-svc": ("multi-tenant", ["traceflow", "--src", "shop/frontend-1", "--dst",
                                           "svc:shop/catalog", "--all-backends"]),
     "mt-topology-cluster": ("multi-tenant", ["topology", "--collapse", "all"]),
+    "gb-policies": ("guestbook", ["policies", "--pod", "default/redis-master-0"]),
+    "mt-policies-json": ("multi-tenant", ["policies", "--pod", "payments/api-0", "-o", "json"]),
+    "gb-policies-unknown-pod": ("guestbook", ["policies", "--pod", "default/nope"]),
+    "gb-groups-member": ("guestbook", ["show", "groups", "--member", "default/frontend-0"]),
+    "mt-groups-members-json": ("multi-tenant", ["show", "groups", "--id",
+                                                "np_k8s-cluster_analytics_worker-egress_eg0_peer0",
+                                                "--members", "-o", "json"]),
     "lb-lb-json": ("lb-heavy", ["lb", "-o", "json"]),
     "lb-show-vs": ("lb-heavy", ["show", "lb-virtual-servers", "-n", "apps"]),
 }

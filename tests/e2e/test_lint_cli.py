@@ -99,7 +99,10 @@ def test_shadowed_duplicate_and_limits_are_warnings(cli: Any) -> None:
     assert [f["object"] for f in limits] == ["NetworkPolicy/shop/many-labels"]
     assert limits[0]["severity"] == "warning"
     assert limits[0]["related"] == []
-    assert {tuple(f) for f in findings} == {("code", "severity", "object", "message", "related")}
+    base = ("code", "severity", "object", "message", "related")
+    assert {tuple(f) for f in findings if f["code"] != "SHADOWED_RULE"} == {base}
+    assert {tuple(f) for f in findings if f["code"] == "SHADOWED_RULE"} == {(*base, "witness")}
+    replay_witnesses(cli, findings)
     assert {"EMPTY_GROUP", "RULE_MATCHES_NOTHING"} <= codes(findings, "warning")
     severities = [f["severity"] for f in findings]
     assert severities == sorted(severities, key=["error", "warning", "info"].index)
@@ -130,6 +133,28 @@ def test_equal_admin_priorities_with_different_actions_conflict(cli: Any) -> Non
     assert lint(cli, "--fail-on", "never")[0] == 0
     assert "anp_k8s-cluster_allow-team/rules" in conflicts[0]["object"]
     assert [r.rsplit("/", 3)[-3] for r in conflicts[0]["related"]] == ["anp_k8s-cluster_deny-all"]
+    assert replay_witnesses(cli, conflicts) == 1
+
+
+def replay_witnesses(cli: Any, findings: list[dict[str, Any]]) -> int:
+    """Replay every finding's witness through ``sdn explain``: at the witness's point the
+    flow is decided by the rule the witness names, which is the finding's earlier rule
+    (the shadowing one, or the conflicting pair's first); returns how many were replayed."""
+    replayed = 0
+    for f in findings:
+        w = f.get("witness")
+        if w is None:
+            continue
+        port = [] if w["dst_port"] is None else ["--dport", str(w["dst_port"])]
+        res = cli.sdn("explain", "--state", cli.state, "--src", w["src"], "--dst", w["dst"],
+                      "--protocol", w["protocol"], *port, "-o", "json")
+        assert res.code == 0, res.err
+        decision = res.json()[w["point"]]
+        assert decision["rule"]["path"] == w["decided_by"], (f, decision)
+        earlier = f["related"][0] if f["code"] == "SHADOWED_RULE" else f["object"]
+        assert w["decided_by"] == earlier, f
+        replayed += 1
+    return replayed
 
 
 def test_cluster_filter(cli: Any) -> None:

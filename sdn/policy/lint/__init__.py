@@ -13,8 +13,9 @@ The package, by job: :mod:`~sdn.policy.lint.findings` (the :class:`Finding` valu
 severities, codes, order), :mod:`~sdn.policy.lint.views` (rules as the lint compares
 them, and ``RULE_MATCHES_NOTHING``), :mod:`~sdn.policy.lint.shadowing`,
 :mod:`~sdn.policy.lint.conflicts`, :mod:`~sdn.policy.lint.groups` (one analysis each),
-:mod:`~sdn.policy.lint.values` (sides and services: covering and overlapping) and
-:mod:`~sdn.policy.lint.index` (the inverted index that finds covering values).
+:mod:`~sdn.policy.lint.values` (sides and services: covering and overlapping),
+:mod:`~sdn.policy.lint.index` (the inverted index that finds covering values) and
+:mod:`~sdn.policy.lint.witness` (the flow proving a shadowed or conflicting rule).
 
 The analyses
 ------------
@@ -30,13 +31,16 @@ The analyses
     When the two actions differ the later rule's intent is lost: ``warning``. When they
     are equal the later rule is merely redundant (removing it changes nothing): ``info``,
     so the common Kubernetes layouts (two NetworkPolicies isolating the same pods) do not
-    fail the lint. The message names the shadowing rule (the earliest one).
+    fail the lint. The message names the shadowing rule (the earliest one); the finding
+    carries a witness (:mod:`~sdn.policy.lint.witness`): a flow the later rule matches,
+    which the earlier one matches too and the evaluation decides first.
 ``CONFLICTING_SAME_PRIORITY``
     Two security policies of one category with the same ``sequence_number`` whose rules
     surely overlap (some flow, at some enforcement point, matches both) with different
     actions. NSX leaves the order of such policies undefined (this engine orders them by
     path), so which action wins is an accident. Reported once per pair of rules, on the
-    rule of the policy evaluated first, as an ``error``.
+    rule of the policy evaluated first, as an ``error``, with a witness: a flow both
+    rules match at one port.
 ``EMPTY_GROUP`` / ``UNUSED_GROUP``
     A group with no member endpoints and no address term that can match anything; the
     message lists who uses it. ``warning`` when a rule, scope or group uses it (it makes
@@ -60,8 +64,11 @@ Every check reports only what it can prove; when unsure it stays silent.
 * Rules with ``sources_excluded`` or ``destinations_excluded`` take no part in shadowing
   and conflicts (neither side): the complement of a group is not compared.
 * An outside-address term of a later rule must fit inside one term of the earlier rule
-  (or inside the union of the earlier rule's single-criterion terms); a group never
-  stands in for ANY, even when its CIDR is ``0.0.0.0/0`` (ANY also covers IPv6).
+  (or inside the union of the earlier rule's single-criterion terms, where addresses of
+  the inventory's own ports do not count: as a flow's end such an address is that port,
+  compared as a member endpoint; exact for single-criterion terms, so for every
+  ``ipBlock`` with its ``except`` holes); a group never stands in for ANY, even when its
+  CIDR is ``0.0.0.0/0`` (ANY also covers IPv6). Port ranges compare exactly (merged).
 * Services ANY are covered only by ANY; an earlier service entry that restricts source
   ports covers nothing (a later one's source ports only narrow it, so they are ignored).
 * A ``JUMP_TO_APPLICATION`` anywhere before an earlier rule of a category above
@@ -165,5 +172,5 @@ def lint_dfw(dfw: CompiledDfw, inv: Inventory) -> list[Finding]:
     """
     with gc_paused():
         views = rule_views(dfw)
-        return sort_findings(chain(shadowed(dfw, views), conflicts(views),
+        return sort_findings(chain(shadowed(dfw, views), conflicts(dfw, views),
                                    matches_nothing(views), group_findings(dfw, inv)))

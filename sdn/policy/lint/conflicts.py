@@ -5,20 +5,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 
+from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint.findings import CONFLICTING_SAME_PRIORITY, ERROR, Finding
 from sdn.policy.lint.values import (
     SMALL_RANGE,
+    Addresses,
     Members,
     Peers,
     Services,
-    meet,
+    intersect,
     services_surely_overlap,
 )
 from sdn.policy.lint.views import View, short
+from sdn.policy.lint.witness import Pair, witness
 
 
-def surely_overlap(a: View, b: View) -> bool:
-    """Whether some flow surely matches both rules at one enforcement point."""
+def surely_overlap(a: View, b: View, ports: Addresses) -> bool:
+    """Whether some flow surely matches both rules at one enforcement point (``ports``:
+    the inventory's addresses, which are never an outside end)."""
     dirs = a.dirs & b.dirs
     if not dirs or not services_surely_overlap(a.rule.services, b.rule.services):
         return False
@@ -33,26 +37,29 @@ def surely_overlap(a: View, b: View) -> bool:
         for side in (here_a, here_b):
             if side is not None:
                 at = at & side.endpoints
-        if at and other_end_overlaps(there_a, there_b, at):
+        if at and other_end_overlaps(there_a, there_b, at, ports):
             return True
     return False
 
 
-def other_end_overlaps(a: Peers | None, b: Peers | None, at: Members) -> bool:
+def other_end_overlaps(a: Peers | None, b: Peers | None, at: Members,
+                       ports: Addresses) -> bool:
     """Whether both rules surely match one other end of a flow checked at a port of ``at``.
 
-    The other end is an outside address, or an endpoint that is not the port itself (a
-    port's traffic to itself never reaches the DFW).
+    The other end is an outside address (one of no port: a port's address is that port),
+    or an endpoint that is not the port itself (a port's traffic to itself never reaches
+    the DFW).
     """
     if a is None and b is None:
         return True  # ANY includes every outside address
     if a is None or b is None:
         other = b if a is None else a
         assert other is not None
-        shared, outside = other.endpoints, bool(other.flat)
+        shared, outside = other.endpoints, other.flat
     else:
-        shared, outside = a.endpoints & b.endpoints, meet(a.flat, b.flat)
-    return outside or (bool(shared) and not (len(shared) == 1 and shared == at))
+        shared, outside = a.endpoints & b.endpoints, intersect(a.flat, b.flat)
+    return ports.first_free(outside) is not None \
+        or (bool(shared) and not (len(shared) == 1 and shared == at))
 
 
 def service_keys(services: Services | None) -> tuple[list[Hashable], list[Hashable]]:
@@ -84,8 +91,10 @@ def service_keys(services: Services | None) -> tuple[list[Hashable], list[Hashab
     return keys, probes
 
 
-def conflicts(views: Sequence[View]) -> list[Finding]:
-    """``CONFLICTING_SAME_PRIORITY``: see :mod:`sdn.policy.lint`."""
+def conflicts(dfw: CompiledDfw, views: Sequence[View]) -> list[Finding]:
+    """``CONFLICTING_SAME_PRIORITY``: see :mod:`sdn.policy.lint`; each finding with a
+    flow both rules match (:mod:`sdn.policy.lint.witness`)."""
+    ports: Addresses | None = None
     buckets: dict[tuple[str, int], list[View]] = defaultdict(list)
     for v in views:
         if v.plain and not v.rule.is_default and v.nothing is None:
@@ -113,13 +122,19 @@ def conflicts(views: Sequence[View]) -> list[Finding]:
                 rb = b.rule
                 if ra.policy_path == rb.policy_path or ra.action == rb.action:
                     continue
-                if not surely_overlap(a, b):
+                if ports is None:
+                    ports = Addresses(int(ep.ip) for ep in dfw.endpoints)
+                if not surely_overlap(a, b, ports):
                     continue
+                proof = witness(dfw, Pair(ra.order, rb.order, a.dirs & b.dirs, a.at & b.at,
+                                          (a.src, b.src), (a.dst, b.dst),
+                                          (ra.services, rb.services)), ports)
                 findings.append(Finding(
                     CONFLICTING_SAME_PRIORITY, ERROR, ra.path,
                     f"overlaps rule {rb.path} ({rb.action}) with a different action "
                     f"({ra.action}): security policies {short(ra.policy_path)} and "
                     f"{short(rb.policy_path)} are both {category} sequence_number "
                     f"{sequence}, and NSX leaves their order undefined (here "
-                    f"{short(ra.policy_path)} is evaluated first)", related=(rb.path,)))
+                    f"{short(ra.policy_path)} is evaluated first)", related=(rb.path,),
+                    witness=proof))
     return findings

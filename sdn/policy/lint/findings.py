@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sdn.policy.lint.witness import Witness
+
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
@@ -40,6 +42,10 @@ class Finding:
     path: str
     message: str
     related: tuple[str, ...] = ()
+    #: A flow proving it (``SHADOWED_RULE``, ``CONFLICTING_SAME_PRIORITY``): see
+    #: :mod:`sdn.policy.lint.witness`; None for the other codes, or when no flow could be
+    #: built.
+    witness: Witness | None = None
 
 
 def finding_key(f: Finding) -> tuple[int, str, str, str]:

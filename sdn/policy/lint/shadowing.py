@@ -9,6 +9,7 @@ from sdn.policy.compiler import CompiledDfw
 from sdn.policy.lint.findings import INFO, SHADOWED_RULE, WARNING, Finding
 from sdn.policy.lint.index import Dim
 from sdn.policy.lint.values import (
+    Addresses,
     Members,
     Peers,
     Services,
@@ -20,6 +21,7 @@ from sdn.policy.lint.values import (
     services_witnesses,
 )
 from sdn.policy.lint.views import View
+from sdn.policy.lint.witness import Pair, witness
 
 JUMP = "JUMP_TO_APPLICATION"
 
@@ -48,10 +50,15 @@ def shadowed(dfw: CompiledDfw, views: Sequence[View]) -> list[Finding]:
     at_dim: Dim[Peers] = Dim((at_cache.setdefault(v.at, Peers(v.at, ())) for v in views),
                              register=peers_register, witnesses=peers_witnesses,
                              covers=peers_cover)
+    ports = Addresses(int(ep.ip) for ep in dfw.endpoints)
+
+    def cover(a: Peers | None, b: Peers | None) -> bool:
+        return peers_cover(a, b, ports)
+
     src_dim: Dim[Peers] = Dim((v.src for v in views), register=peers_register,
-                              witnesses=peers_witnesses, covers=peers_cover)
+                              witnesses=peers_witnesses, covers=cover)
     dst_dim: Dim[Peers] = Dim((v.dst for v in views), register=peers_register,
-                              witnesses=peers_witnesses, covers=peers_cover)
+                              witnesses=peers_witnesses, covers=cover)
     svc_dim: Dim[Services] = Dim((v.rule.services for v in views),
                                  register=services_register,
                                  witnesses=services_witnesses, covers=services_cover)
@@ -89,7 +96,9 @@ def shadowed(dfw: CompiledDfw, views: Sequence[View]) -> list[Finding]:
             else:
                 msg = (f"never matches: the earlier rule {ra.path} ({ra.action}) matches all "
                        f"of its traffic at the same ports, so its {rb.action} never applies")
+            proof = witness(dfw, Pair(ra.order, rb.order, b.dirs, b.at, (a.src, b.src),
+                                      (a.dst, b.dst), (ra.services, rb.services)), ports)
             findings.append(Finding(SHADOWED_RULE, WARNING if ra.action != rb.action else INFO,
-                                    rb.path, msg, related=(ra.path,)))
+                                    rb.path, msg, related=(ra.path,), witness=proof))
             break
     return findings

@@ -10,8 +10,8 @@ find the values covering a value without comparing all of them.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from itertools import islice
@@ -57,6 +57,21 @@ def within(ranges: Iterable[Range], cover: Ranges) -> bool:
         if i < 0 or cover[i][1] < hi:
             return False
     return True
+
+
+def intersect(a: Ranges, b: Ranges) -> Ranges:
+    """The addresses in both merged range lists, merged."""
+    out: list[Range] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
 
 
 def meet(a: Ranges, b: Ranges) -> bool:
@@ -113,23 +128,92 @@ def side_is_empty(group: GroupMembers) -> bool:
     return not group.endpoints and not any(term and all(term) for term in group.outside_terms)
 
 
-def term_covered(term: Term, a: Peers) -> bool:
-    """Conservatively: every address of ``term`` matches ``a``'s outside terms."""
+#: Above every address: ``(lo, _PAST)`` sorts after every range starting at ``lo``.
+_PAST = 1 << 33
+
+
+class Addresses:
+    """The addresses of the inventory's ports, sorted: an outside witness must avoid them,
+    and a CIDR range whose uncovered part holds only port addresses is still covered
+    (those addresses are ports, compared as member endpoints instead)."""
+
+    def __init__(self, ips: Iterable[int]) -> None:
+        self.sorted = sorted(set(ips))
+
+    def count(self, lo: int, hi: int) -> int:
+        """How many port addresses lie in ``lo..hi``."""
+        return bisect_right(self.sorted, hi) - bisect_left(self.sorted, lo)
+
+    def first_free(self, ranges: Ranges) -> int | None:
+        """The lowest address of ``ranges`` that is no port's, else None: past the run
+        of consecutive port addresses starting at a range's first address, found by
+        bisection (port addresses are distinct and sorted, so ``address - position``
+        never decreases along them)."""
+        ips = self.sorted
+        for lo, hi in ranges:
+            i = bisect_left(ips, lo)
+            # the first j >= i where ips[j] is not lo + (j - i): the end of the run
+            first, last = i, len(ips)
+            while first < last:
+                mid = (first + last) // 2
+                if ips[mid] - mid == lo - i:
+                    first = mid + 1
+                else:
+                    last = mid
+            candidate = lo + (first - i)
+            if candidate <= hi:
+                return candidate
+        return None
+
+
+def gaps(ranges: Iterable[Range], cover: Ranges) -> Iterator[Range]:
+    """The parts of ``ranges`` outside ``cover`` (both merged)."""
+    for lo, hi in ranges:
+        i = max(bisect_right(cover, (lo, _PAST)) - 1, 0)
+        at = lo
+        while at <= hi and i < len(cover):
+            clo, chi = cover[i]
+            if chi < at:
+                i += 1
+                continue
+            if clo > at:
+                yield (at, min(hi, clo - 1))
+            at = chi + 1
+            i += 1
+        if at <= hi:
+            yield (at, hi)
+
+
+def within_but(ranges: Iterable[Range], cover: Ranges, ports: Addresses) -> bool:
+    """Every address of ``ranges`` inside ``cover`` or a port's own: as the end of a flow
+    a port's address is that port (compared as a member endpoint), never an outside
+    address, so an uncovered part holding only port addresses uncovers nothing."""
+    return all(ports.count(lo, hi) == hi - lo + 1 for lo, hi in gaps(ranges, cover))
+
+
+def term_covered(term: Term, a: Peers, ports: Addresses | None = None) -> bool:
+    """Every outside address of ``term`` matches ``a``'s outside terms: exactly for a
+    term of one criterion against ``a``'s single-criterion terms (with ``ports``, the
+    inventory's addresses left out; without, conservatively), conservatively for terms
+    of several criteria (ANDs of CIDR lists)."""
     if any(within(crit, a.flat) for crit in term):
+        return True
+    if ports is not None and len(term) == 1 and within_but(term[0], a.flat, ports):
         return True
     return any(len(ta) > 1 and all(any(within(cb, ca) for cb in term) for ca in ta)
                for ta in a.outside)
 
 
-def peers_cover(a: Peers | None, b: Peers | None) -> bool:
-    """Whether side ``a`` matches everything side ``b`` matches (None: ANY)."""
+def peers_cover(a: Peers | None, b: Peers | None, ports: Addresses | None = None) -> bool:
+    """Whether side ``a`` matches everything side ``b`` matches (None: ANY); ``ports``:
+    the inventory's addresses (see :func:`term_covered`)."""
     if a is None:
         return True
     if b is None:
         return False
     if not a.endpoints >= b.endpoints:
         return False
-    return all(term_covered(t, a) for t in b.outside)
+    return all(term_covered(t, a, ports) for t in b.outside)
 
 
 def peers_register(v: Peers) -> Iterable[Hashable]:

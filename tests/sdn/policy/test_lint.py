@@ -32,7 +32,13 @@ from sdn.policy.compiler import PROTOCOL_NUMBERS, GroupMembers
 from sdn.policy.evaluator import candidates, decide
 from sdn.policy.lint import Finding, finding_key, lint_dfw, shadowing
 from sdn.policy.lint.shadowing import JUMP
-from sdn.policy.lint.values import Peers, peers_cover, services_cover, side_is_empty
+from sdn.policy.lint.values import (
+    Addresses,
+    Peers,
+    peers_cover,
+    services_cover,
+    side_is_empty,
+)
 from sdn.policy.lint.views import rule_views
 from tests.support.builders import T0, port, segment
 
@@ -599,6 +605,7 @@ def naive_shadowing(dfw: CompiledDfw) -> set[tuple[str, str, str]]:
     dimension with the covering functions alone (no index, no walk order): the oracle of
     the indexed search."""
     views = rule_views(dfw)
+    ports = Addresses(int(ep.ip) for ep in dfw.endpoints)
     jumps = [v.rule.order for v in views if v.rule.action == JUMP and not v.rule.disabled]
     first_jump = min(jumps) if jumps else len(views)
     found = set()
@@ -613,7 +620,7 @@ def naive_shadowing(dfw: CompiledDfw) -> set[tuple[str, str, str]]:
                     or first_jump < ra.order < dfw.application_start <= rb.order:
                 continue
             if peers_cover(Peers(a.at, ()), Peers(b.at, ())) \
-                    and peers_cover(a.src, b.src) and peers_cover(a.dst, b.dst) \
+                    and peers_cover(a.src, b.src, ports) and peers_cover(a.dst, b.dst, ports) \
                     and services_cover(ra.services, rb.services):
                 found.add((rb.path, ra.path, "info" if ra.action == rb.action else "warning"))
                 break
