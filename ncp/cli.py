@@ -21,6 +21,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 from collections.abc import Iterator, Sequence  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from ncp.interrupts import InterruptWatch
     from ncp.live.runner import Runner
     from ncp.reconcile.sync import Progress, SyncReport
+    from sdn.errors import Problem
     from sdn.profiles import NetworkProfile
     from sdn.store import Store
 
@@ -193,12 +195,29 @@ def _summary(report: SyncReport, quiet: bool) -> None:
             print(f"note: ... and {len(report.notes) - 20} more notes")
     if report.plan is not None:
         _plan(report)
-    for f in report.findings:
-        print(f"warning: {f}")
+    _warnings(report.findings)
     if report.problems:
         print_table(["CODE", "OBJECT", "PROBLEM"],
                     [[p.code, p.obj, p.message] for p in report.problems],
                     title=f"{len(report.problems)} object(s) not realized", stream=sys.stdout)
+
+
+#: Warnings of one code printed in full; the rest are counted (at 100,000 pods a sync of
+#: realistic policies has 50,000 TOO_MANY_NAMESPACES, which no one reads in a terminal).
+WARNINGS_PER_CODE = 20
+
+
+def _warnings(findings: Sequence[Problem]) -> None:
+    """The sync's warnings, at most :data:`WARNINGS_PER_CODE` per code, then a count."""
+    seen: Counter[str] = Counter()
+    for f in findings:
+        seen[f.code] += 1
+        if seen[f.code] <= WARNINGS_PER_CODE:
+            print(f"warning: {f}")
+    for code, count in sorted(seen.items()):
+        if count > WARNINGS_PER_CODE:
+            print(f"warning: ... and {count - WARNINGS_PER_CODE:,} more {code} (every one: "
+                  "`sdn lint` or `ncp sync -o json`)")
 
 
 def _plan(report: SyncReport) -> None:

@@ -18,7 +18,8 @@ Why it is shaped this way:
 * **Only what ncp uses.** Kinds outside :data:`KNOWN_KINDS` (ConfigMaps, Secrets, RBAC, CRDs, ...)
   are skipped with a *note*, not a problem: a ``kubectl get all`` dump is legitimate input.
 * **Fast.** Parsing uses libyaml (``yaml.CSafeLoader``) when available; JSON files use the
-  ``json`` module. Ten thousand small documents parse in about a second.
+  ``json`` module. Ten thousand small documents parse in about a second, and big inputs are
+  parsed on every core (:mod:`ncp.sources.loading`).
 
 Codes: ``MALFORMED_MANIFEST`` (YAML/JSON syntax error or undecodable text), ``INVALID_OBJECT``
 (a document that is not a mapping, or lacks ``kind`` / ``metadata.name``), ``DUPLICATE_OBJECT``
@@ -32,23 +33,16 @@ document in its file (empty documents count, so the index matches the file); an 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ncp.objects import CLUSTER_SCOPED_KINDS, KNOWN_KINDS, K8sObject
+from ncp.sources.loading import Loaded, load_files
 from ncp.sources.shapes import shape_problem
-from ncp.sources.yamlfast import FastLoader
-from sdn.errors import Problem, yaml_error_text
-
-# libyaml's loader is about ten times faster (PyYAML built without libyaml lacks it), and
-# FastLoader builds its values about three times faster again, with the same results.
-_Loader: Any = FastLoader
+from sdn.errors import Problem
 
 __all__ = [
     "ManifestSet",
@@ -121,6 +115,7 @@ def read_manifests(paths: Sequence[str | Path]) -> ManifestSet:
         paths = [paths]
     reader = _Reader()
     seen: set[Path] = set()
+    wanted: list[Path] = []
     for given in paths:
         path = Path(given)
         if not path.exists():
@@ -131,10 +126,11 @@ def read_manifests(paths: Sequence[str | Path]) -> ManifestSet:
             reader.notes.append(f"no .yaml, .yml or .json files under {given}")
         for file in files:
             real = file.resolve()
-            if real in seen:
-                continue
-            seen.add(real)
-            reader.read_file(file)
+            if real not in seen:
+                seen.add(real)
+                wanted.append(file)
+    for file, loaded in zip(wanted, load_files(wanted), strict=True):
+        reader.take_file(file, loaded)
     return ManifestSet(tuple(reader.objects), tuple(reader.problems), tuple(reader.notes))
 
 
@@ -163,51 +159,26 @@ class _Reader:
         self.notes: list[str] = []
         self._first_source: dict[tuple[str, str, str], str] = {}
 
-    def read_file(self, file: Path) -> None:
-        """Parse one file and take in its documents (all or none of them)."""
-        name = str(file)
-        try:
-            text = file.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            self.problems.append(
-                Problem("MALFORMED_MANIFEST", name, f"{name}: not UTF-8 text ({exc.reason})")
-            )
+    def take_file(self, file: Path, loaded: Loaded) -> None:
+        """Take in one parsed file's documents (all or none of them)."""
+        if loaded.problem is not None:
+            self.problems.append(loaded.problem)
             return
-        except OSError as exc:
-            self.problems.append(Problem("UNREADABLE_FILE", name, f"{name}: {exc.strerror}"))
-            return
-        try:
-            if file.suffix.lower() == ".json":
-                documents = _load_json(text)
-            else:
-                documents = list(yaml.load_all(text, Loader=_Loader))
-        except yaml.YAMLError as exc:
-            self.problems.append(Problem("MALFORMED_MANIFEST", name, yaml_error_text(name, exc)))
-            return
-        except json.JSONDecodeError as exc:
-            self.problems.append(
-                Problem(
-                    "MALFORMED_MANIFEST",
-                    name,
-                    f"{name} line {exc.lineno} column {exc.colno}: {exc.msg}",
-                )
-            )
-            return
-        except RecursionError:
-            self.problems.append(Problem("MALFORMED_MANIFEST", name, f"{name}: nested too deeply"))
-            return
-        for index, document in enumerate(documents):
+        for index, document in enumerate(loaded.documents):
             if document is None:
                 continue
-            self._take(document, f"{name}#{index}", list_kind=None, list_api_version="")
+            self._take(document, f"{file}#{index}", list_kind=None, list_api_version="",
+                       shape=(loaded.shapes[index],) if loaded.shapes else None)
 
     def _invalid(self, source: str, message: str) -> None:
         self.problems.append(Problem("INVALID_OBJECT", source, message))
 
     def _take(
-        self, document: object, source: str, *, list_kind: str | None, list_api_version: str
+        self, document: object, source: str, *, list_kind: str | None, list_api_version: str,
+        shape: tuple[str | None] | None = None,
     ) -> None:
-        """Check one document (or ``List`` item) and keep, note or report it."""
+        """Check one document (or ``List`` item) and keep, note or report it (``shape``:
+        its :func:`shape_problem` when the parser worked it out already)."""
         if not isinstance(document, dict):
             self._invalid(source, f"not a mapping but {_type_name(document)}")
             return
@@ -240,7 +211,7 @@ class _Reader:
         if namespace is not None and not isinstance(namespace, str):
             self._invalid(source, f"{kind} {name}: metadata.namespace is not a string")
             return
-        mistyped = shape_problem(kind, document)
+        mistyped = shape[0] if shape is not None else shape_problem(kind, document)
         if mistyped is not None:  # the API server would have refused it (ncp.sources.shapes)
             self._invalid(source, f"{kind} {name}: {mistyped}")
             return
@@ -284,21 +255,6 @@ class _Reader:
                 list_kind=kind,
                 list_api_version=api_version,
             )
-
-
-def _load_json(text: str) -> list[Any]:
-    """Parse one JSON value, or several concatenated ones (as some exporters write)."""
-    decoder = json.JSONDecoder()
-    documents: list[Any] = []
-    position = 0
-    end = len(text)
-    while True:
-        while position < end and text[position].isspace():
-            position += 1
-        if position >= end:
-            return documents
-        value, position = decoder.raw_decode(text, position)
-        documents.append(value)
 
 
 def _type_name(value: object) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -391,14 +390,9 @@ def _answer(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         code = forward(sys.argv[1:], args.state)
         if code is not None:
             return code
-        code = int(args.run(args))
-        if code in (0, 1):  # answered: maybe leave a daemon for the next question
-            with contextlib.suppress(OSError):
-                sys.stdout.flush()  # the answer is out before anything else happens
-            from sdn.daemon.autostart import after_question
+        from sdn.daemon.autostart import before_answer
 
-            after_question(args.state, code)
-        return code
+        before_answer(args.state)  # it loads on the other core while this one answers
     return int(args.run(args))
 
 

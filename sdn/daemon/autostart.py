@@ -1,21 +1,26 @@
 """Starting a state's daemon by itself: a question answered in-process on a big state
-leaves a daemon behind, so that the next questions on that state are answered by it.
+starts a daemon as it begins, so that the next questions on that state are answered by it.
 
 Why: on a big state every question pays a new interpreter's imports and index loads
 (about 0.4 s at 10,000 pods, of which 0.25 s are imports alone), while the daemon answers
 in 0.1 s; a troubleshooter asks many questions in a row and should not have to know about
 ``sdn daemon start`` to get that. Build servers do the same (Bazel's client starts its
-server). Why only on a big state: on a small one the answer in-process is already quick,
-and a resident process would only hold memory (a test suite making hundreds of small
-states would make hundreds of daemons).
+server). Why as the question begins rather than after its answer: the daemon loads on
+the machine's other core while this process answers, so it is ready for the very next
+question (started after the answer, the question right after it was answered in-process
+again while the daemon loaded). Why only on a big state: on a small one the answer
+in-process is already quick, and a resident process would only hold memory (a test suite
+making hundreds of small states would make hundreds of daemons).
 
 The rules, all cheap (a few stats; nothing is imported that the answer did not import):
 
 * ``SDN_DAEMON``: ``auto`` (the default: start one when the state file is at least
   :data:`AUTO_START_BYTES`), ``always`` (whatever its size), ``off`` (never by itself;
   ``sdn daemon start`` still does). ``SDN_NO_DAEMON=1`` also means off.
-* Only after a question that answered (exit 0 or 1) on an existing state, and only when no
-  daemon holds the state's pid file (one starting or loading counts as running).
+* Only for a question about to be answered in-process on an existing state, and only when
+  no daemon holds the state's pid file (one starting or loading counts as running). A
+  question that then fails (a misspelt pod, exit 2) leaves the daemon too: the next
+  question, asked right, is on the same state.
 * The daemon started this way stops after :data:`AUTO_IDLE_TIMEOUT` without a question,
   or soon after its state file is removed (:mod:`sdn.daemon.server`).
 * Starting never fails the question: a folder that cannot be written, a fork refused,
@@ -60,11 +65,9 @@ def wanted(state: str | Path) -> bool:
     return (chosen == "always" or size >= AUTO_START_BYTES) and not control.alive(state)
 
 
-def after_question(state: str | Path, exit_code: int) -> bool:
-    """Start the daemon of ``state`` in the background when :func:`wanted`, after a
-    question that answered (exit 0 or 1); whether one was started. Never raises."""
-    if exit_code not in (0, 1):
-        return False
+def before_answer(state: str | Path) -> bool:
+    """Start the daemon of ``state`` in the background when :func:`wanted`, before a
+    question is answered in-process; whether one was started. Never raises."""
     with contextlib.suppress(Exception):
         if wanted(state):
             control.spawn(state, AUTO_IDLE_TIMEOUT)

@@ -157,11 +157,13 @@ class Store:
 
     def _stamp_unstamped(self) -> None:
         """Give every object of a state written before ``object_meta`` existed its rows
-        (revision 0, stamped now), once: later writes then count from there."""
-        if stamps.done(self._query):
+        (revision 0, stamped now), once: later writes then count from there; re-digest
+        a state stamped under an older digest scheme."""
+        if stamps.current(self._query):
             return
+        stamp = stamps.redigest_all if stamps.done(self._query) else stamps.write_all
         with self._transaction(note=False) as db:
-            stamps.write_all(db, list(self.rows()))
+            stamp(db, list(self.rows()))
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> Store:

@@ -9,6 +9,8 @@ that leaves an entry's digest as it was moves nothing, so a no-op sync changes n
 object's revision; deleting an object forgets its entries and its children's. States
 written before the table existed get their entries at their first writable open
 (:func:`write_all`, stamped then); read-only, such a state's objects read as revision 0.
+A state stamped under an older digest scheme is re-digested at its first writable open
+(:func:`redigest_all`), moving nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sdn.model.apishape import ADMIN_USER, ObjectMeta, ncp_principal
 from sdn.store.codec import (
     CHILD_COLLECTIONS,
+    DIGEST_SCHEME,
     ChangeSet,
     MetaEntry,
     StoredObject,
@@ -38,7 +41,9 @@ _STAMP = ("INSERT INTO object_meta VALUES (?,?,0,?,?,?,?) ON CONFLICT(path) DO U
           "digest=excluded.digest, revision=object_meta.revision+1, "
           "modified=excluded.modified, modified_by=excluded.modified_by "
           "WHERE object_meta.digest<>excluded.digest")
-#: The ``meta`` key marking a state whose every object has its ``object_meta`` rows.
+#: The ``meta`` key marking a state whose every object has its ``object_meta`` rows; its
+#: value is the digest scheme they were made with (:data:`~sdn.store.codec.DIGEST_SCHEME`;
+#: ``1``: digests of re-serialised JSON, before the scheme had a number).
 _DONE = "object_meta"
 
 
@@ -47,10 +52,28 @@ def done(run: Run) -> bool:
     return run("SELECT 1 FROM meta WHERE key=?", (_DONE,)).fetchone() is not None
 
 
+def current(run: Run) -> bool:
+    """Whether every object has its entries, digested under the current scheme."""
+    row = run("SELECT value FROM meta WHERE key=?", (_DONE,)).fetchone()
+    return row is not None and row[0] == DIGEST_SCHEME
+
+
 def write_all(db: sqlite3.Connection, rows: Sequence[StoredObject]) -> None:
     """Stamp every object of a state written before the table existed, once, now."""
     _write(db, [e for r in rows for e in meta_entries(r)], int(time.time() * 1000), None)
-    db.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')", (_DONE,))
+    _mark_current(db)
+
+
+def redigest_all(db: sqlite3.Connection, rows: Sequence[StoredObject]) -> None:
+    """Re-digest the entries of a state stamped under an older digest scheme, in place:
+    no revision or stamp moves (the objects did not change, only how they are hashed)."""
+    db.executemany("UPDATE object_meta SET digest=? WHERE path=?",
+                   [(e.digest, e.path) for r in rows for e in meta_entries(r)])
+    _mark_current(db)
+
+
+def _mark_current(db: sqlite3.Connection) -> None:
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_DONE, DIGEST_SCHEME))
 
 
 def write(db: sqlite3.Connection, changes: ChangeSet) -> None:
@@ -70,8 +93,8 @@ def write(db: sqlite3.Connection, changes: ChangeSet) -> None:
         entries += mine
         _prune_children(db, row, {e.path for e in mine})
     owners = {o.path: o.cluster for o in changes.upserts}
-    entries += [allocation_entry(p, t, owners.get(p, _owner_of_row(db, p)))
-                for p, _i, t in changes.allocation_updates if t is not None]
+    entries += [allocation_entry(p, t, owners.get(p, _owner_of_row(db, p)), i)
+                for p, i, t in changes.allocation_updates if t is not None]
     _write(db, entries, int(at * 1000), changes.user)
 
 

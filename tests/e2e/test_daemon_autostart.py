@@ -83,7 +83,6 @@ def test_a_question_leaves_a_daemon_that_answers_the_next(state: Path) -> None:
     pytest.param({"SDN_DAEMON": "off"}, QUESTION, id="mode-off"),
     pytest.param({"SDN_DAEMON": "always", "SDN_NO_DAEMON": "1"}, QUESTION, id="no-daemon"),
     pytest.param({}, QUESTION, id="auto-small-state"),
-    pytest.param({"SDN_DAEMON": "always"}, ["reach", "-n", "nope"], id="question-failed"),
     pytest.param({"SDN_DAEMON": "always"}, ["profile", "list"], id="not-a-question"),
 ])
 def test_no_daemon_is_left(state: Path, env: dict[str, str], argv: list[str]) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-import ncp.sources.manifests
+import ncp.sources.loading
 from ncp.translate.dfwkit import ports, selectors
 from tests.support.cli_runs import TOPOLOGIES, sync_sample
 from topologies.generate import generate_cluster, write_cluster
@@ -32,7 +32,7 @@ SAFE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def plain_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The shortcuts taken out for the duration."""
     with monkeypatch.context() as patch:
-        patch.setattr(ncp.sources.manifests, "_Loader", SAFE)
+        patch.setattr(ncp.sources.loading, "_Loader", SAFE)
         patch.setattr(selectors, "tag_condition", selectors.tag_condition.__wrapped__)
         patch.setattr(ports, "_service_entry", ports._service_entry.__wrapped__)
         yield

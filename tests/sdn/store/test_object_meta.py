@@ -230,3 +230,60 @@ def test_admin_objects_from_sdn_apply_are_the_admins(tmp_path: Path) -> None:
              if not any(t["scope"] == "ncp/cluster" for t in g["tags"])]
     assert admin and all((g["_create_user"], g["_protection"]) == ("admin", "NOT_PROTECTED")
                          for g in admin)
+
+
+_TEXT = st.lists(st.sampled_from(['"', "\\", "[", "]", ",", ":", "{", "}", "é", '"rules":[',
+                                  "rules", "subnets", "allocations", "a"]),
+                 max_size=12).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_TEXT, st.sampled_from(["ALLOW", "DROP"])), max_size=4,
+                unique_by=lambda r: r[0]), _TEXT, st.booleans())
+def test_entries_digest_exactly_each_child_and_the_rest(rules: list[tuple[str, str]],
+                                                        description: str,
+                                                        owned: bool) -> None:
+    """Against the models themselves: each rule's digest is that of the rule's own
+    canonical JSON, and the policy's that of the policy without rules, whatever the
+    strings hold (quotes, brackets, the array's own key); owners follow the tags."""
+    from sdn.store.codec import _digest, meta_entries
+
+    path = security_policy_path("p")
+    rule_objs = tuple(Rule(id=f"r{n}", path=rule_path("p", f"r{n}"), parent_path=path,
+                           action=action, description=name, tags=NCP if owned else ())
+                      for n, (name, action) in enumerate(rules))
+    policy = SecurityPolicy(id="p", path=path, parent_path="/infra/domains/default",
+                            description=description, rules=rule_objs)
+    entries = meta_entries(to_stored(policy))
+    assert entries[0].digest == _digest(to_stored(
+        policy.model_copy(update={"rules": ()})).body)
+    assert [(e.path, e.digest, e.owner) for e in entries[1:]] == [
+        (r.path, _digest(r.model_dump_json(exclude_none=True)), "c1" if owned else None)
+        for r in rule_objs]
+
+
+def test_a_state_digested_under_the_old_scheme_is_redigested_moving_nothing(
+        tmp_path: Path) -> None:
+    """A state stamped before the digest scheme had a number (``1``): its first writable
+    open re-digests every entry in place; no revision or stamp moves, and an unchanged
+    rewrite afterwards moves nothing either."""
+    state = tmp_path / "s.db"
+    pool = _pool(("a", "10.0.0.2"), ("b", "10.0.0.3"))
+    policy = _policy(("r1", "ALLOW"), ("r2", "DROP"))
+    with Store.open(state) as store:
+        store.apply(ChangeSet(upserts=[to_stored(_segment()), to_stored(policy),
+                                       to_stored(pool)], at=T0))
+        store.apply(ChangeSet(upserts=[to_stored(_segment("x"))], at=T0 + 1))
+    fresh = _all_meta(state)
+    db = sqlite3.connect(state)
+    db.execute("UPDATE object_meta SET digest='old-' || path")
+    db.execute("UPDATE meta SET value='1' WHERE key='object_meta'")
+    db.commit()
+    db.close()
+    with Store.open_readonly(state):  # a reader never rewrites
+        pass
+    assert all(v[0].startswith("old-") for v in _all_meta(state).values())
+    with Store.open(state) as store:
+        store.apply(ChangeSet(upserts=[to_stored(_segment("x")), to_stored(policy),
+                                       to_stored(pool)], at=T0 + 2))
+    assert _all_meta(state) == fresh

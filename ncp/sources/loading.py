@@ -1,0 +1,153 @@
+"""Manifest files parsed into plain values, on every core when there is much to parse.
+
+Why a module of its own: parsing is the one step of reading manifests that needs no
+order (each file alone gives its documents, or one problem), and at 100,000 pods it is
+54 MB of YAML and a sixth of a cold ``ncp sync``: 11 s on one core. Files are therefore
+parsed by :func:`load_files` in forked worker processes as well as here when there is
+enough to parse (:data:`PARALLEL_BYTES`), and taken in by the caller in file order as
+always, so the objects, problems and their order are exactly those of a serial read
+(``tests/ncp/sources`` checks it).
+
+A worker returns its files' values pickled, which costs about a tenth of parsing them;
+below :data:`PARALLEL_BYTES`, on one core, or in a process running threads (``ncp run``
+reads manifests in one: a fork copies only the calling thread, and any lock another thread
+held stays held in the child) files are parsed here, one after the other.
+``NCP_PARSE_WORKERS`` caps the worker processes (0: none).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ncp.sources.shapes import shape_problem
+from ncp.sources.yamlfast import FastLoader
+from sdn.errors import Problem, yaml_error_text
+
+#: Bytes of manifests from which files are parsed in worker processes too.
+PARALLEL_BYTES = 4 << 20
+
+# libyaml's loader is about ten times faster (PyYAML built without libyaml lacks it), and
+# FastLoader builds its values about three times faster again, with the same results.
+_Loader: Any = FastLoader
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One file parsed: its documents in order (None for an empty document), or the one
+    problem that drops the whole file (a half-parsed file is worse than none)."""
+
+    documents: tuple[Any, ...] = ()
+    problem: Problem | None = None
+    #: Each document's :func:`~ncp.sources.shapes.shape_problem` under the kind it
+    #: declares (None where it declares none): the reader's longest check, which needs
+    #: nothing but the document, so the workers run it too.
+    shapes: tuple[str | None, ...] = ()
+
+
+def load_file(file: Path) -> Loaded:
+    """Read and parse one file (JSON if it ends in ``.json``, else YAML); never raises
+    for its content or for the operating system refusing to read it."""
+    name = str(file)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return Loaded(problem=Problem("MALFORMED_MANIFEST", name,
+                                      f"{name}: not UTF-8 text ({exc.reason})"))
+    except OSError as exc:
+        return Loaded(problem=Problem("UNREADABLE_FILE", name, f"{name}: {exc.strerror}"))
+    try:
+        if file.suffix.lower() == ".json":
+            documents = tuple(_load_json(text))
+        else:
+            documents = tuple(yaml.load_all(text, Loader=_Loader))
+        return Loaded(documents, shapes=tuple(_shape(d) for d in documents))
+    except yaml.YAMLError as exc:
+        return Loaded(problem=Problem("MALFORMED_MANIFEST", name, yaml_error_text(name, exc)))
+    except json.JSONDecodeError as exc:
+        return Loaded(problem=Problem(
+            "MALFORMED_MANIFEST", name, f"{name} line {exc.lineno} column {exc.colno}: {exc.msg}"))
+    except RecursionError:
+        return Loaded(problem=Problem("MALFORMED_MANIFEST", name, f"{name}: nested too deeply"))
+
+
+def _shape(document: object) -> str | None:
+    if not isinstance(document, dict):
+        return None
+    kind = document.get("kind")
+    return shape_problem(kind, document) if isinstance(kind, str) else None
+
+
+def load_files(files: Sequence[Path]) -> list[Loaded]:
+    """Every file parsed, in the order given (module docs: where)."""
+    workers = _workers(files)
+    if not workers:
+        return [load_file(f) for f in files]
+    mine, theirs = _split(files, workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+        futures = [pool.submit(_load_many, chunk) for chunk in theirs]
+        loaded = [load_file(f) for f in mine]
+        for future in futures:
+            loaded += future.result()
+    return loaded
+
+
+def _load_many(files: Sequence[Path]) -> list[Loaded]:
+    return [load_file(f) for f in files]
+
+
+def _workers(files: Sequence[Path]) -> int:
+    """How many worker processes parse beside this one (0: parse here alone)."""
+    cap = os.environ.get("NCP_PARSE_WORKERS", "").strip()
+    limit = int(cap) if cap.isdigit() else (os.cpu_count() or 1) - 1
+    if limit <= 0 or len(files) < 2 or threading.active_count() > 1:
+        return 0
+    if sum(_size(f) for f in files) < PARALLEL_BYTES:
+        return 0
+    return min(limit, len(files) - 1)
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
+
+
+def _split(files: Sequence[Path], workers: int) -> tuple[list[Path], list[list[Path]]]:
+    """``files`` cut, in order, into ``workers + 1`` runs of about equal bytes: the first
+    for this process, one per worker."""
+    sizes = [_size(f) for f in files]
+    share = sum(sizes) / (workers + 1)
+    runs: list[list[Path]] = [[]]
+    filled = 0
+    for file, size in zip(files, sizes, strict=True):
+        if filled >= share * len(runs) and len(runs) <= workers:
+            runs.append([])
+        runs[-1].append(file)
+        filled += size
+    return runs[0], [r for r in runs[1:] if r]
+
+
+def _load_json(text: str) -> list[Any]:
+    """Parse one JSON value, or several concatenated ones (as some exporters write)."""
+    decoder = json.JSONDecoder()
+    documents: list[Any] = []
+    position = 0
+    end = len(text)
+    while True:
+        while position < end and text[position].isspace():
+            position += 1
+        if position >= end:
+            return documents
+        value, position = decoder.raw_decode(text, position)
+        documents.append(value)
