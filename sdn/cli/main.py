@@ -16,6 +16,7 @@ from sdn.cli.options import (
     SEVERITIES,
     STRUCTURED,
     VERIFY_PROTOCOLS,
+    add_at_option,
     add_flow_options,
 )
 from sdn.commandline import (
@@ -154,6 +155,7 @@ def _add_reach(sub: Commands, common: Parser) -> None:
                                      "and with the deciding rule")
     reach.add_argument("--src", help="with --dst: only this source (NS/POD or an address)")
     add_flow_options(reach)
+    add_at_option(reach)
     _output(reach)
     reach.set_defaults(run=_run("policy_cmd", "reach"))
 
@@ -171,6 +173,7 @@ def _add_explain(sub: Commands, common: Parser) -> None:
                       help="destination port (needed for TCP/UDP/SCTP, except for a svc: "
                            "target with one port, whose port is then used)")
     add_flow_options(expl)
+    add_at_option(expl)
     _output(expl)
     expl.set_defaults(run=_run("policy_cmd", "explain"))
 
