@@ -44,7 +44,7 @@ OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
 #: does ``realize``, which changes this host's kernel (as root) rather than answering,
 #: nor ``verify``, which sends packets as root from the realized namespaces.
 QUESTIONS = frozenset({"show", "ipam", "topology", "validate", "reach", "explain",
-                       "traceflow", "path", "lint", "lb", "clusters"})
+                       "traceflow", "path", "lint", "lb", "clusters", "blame", "diff"})
 
 
 def _run(module: str, function: str) -> Callable[[argparse.Namespace], int]:
@@ -176,6 +176,29 @@ def _add_explain(sub: Commands, common: Parser) -> None:
     add_at_option(expl)
     _output(expl)
     expl.set_defaults(run=_run("policy_cmd", "explain"))
+
+
+def _add_history(sub: Commands, common: Parser) -> None:
+    """``blame`` and ``diff``: questions of the kept history (:mod:`sdn.store.history`)."""
+    blame = sub.add_parser("blame", parents=[common, _dfw_options()],
+                           help="the kept write that last flipped a flow between two pods, "
+                                "with the rule before and after")
+    blame.add_argument("--src", required=True, help="NS/POD or a pod's address")
+    blame.add_argument("--dst", required=True, help="NS/POD or a pod's address")
+    blame.add_argument("--protocol", choices=PROTOCOLS, default="TCP", type=str.upper)
+    blame.add_argument("--port", type=port_number,
+                       help="destination port (needed for TCP, UDP and SCTP)")
+    _output(blame)
+    blame.set_defaults(run=_run("blame_cmd", "run"))
+    diff = sub.add_parser("diff", parents=[common, _dfw_options()],
+                          help="what changed between two kept revisions: objects, and the "
+                               "flows gained and lost")
+    diff.add_argument("--from", dest="from_rev", required=True, metavar="REV|TIME",
+                      help="the earlier revision (a number or an ISO 8601 time)")
+    diff.add_argument("--to", dest="to_rev", metavar="REV|TIME",
+                      help="the later revision (default: the current one)")
+    _output(diff)
+    diff.set_defaults(run=_run("diff_cmd", "run"))
 
 
 def _add_lint(sub: Commands, common: Parser) -> None:
@@ -349,7 +372,7 @@ def _add_serve(sub: Commands, common: Parser) -> None:
 
 #: Every command's parser, in the order ``sdn --help`` lists them.
 COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_explain,
-            _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory, _add_daemon,
+            _add_history, _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory, _add_daemon,
             _add_realize, _add_verify, _add_serve)
 
 
