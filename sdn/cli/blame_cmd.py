@@ -17,7 +17,7 @@ from sdn.cli.filters import check_scope
 from sdn.cli.questions import answers, open_index
 from sdn.errors import SdnError
 from sdn.model import SegmentPort
-from sdn.query.blame import Blame, Flow, blame, rule_json
+from sdn.query.blame import Blame, Flow, blame, relevant_now, rule_json
 from sdn.render.output import STRUCTURED, print_data, print_table
 from sdn.store.past import iso
 from sdn.traceflow import TraceContext
@@ -53,13 +53,9 @@ def run(args: argparse.Namespace) -> int:
         raise SdnError("a pod to itself is not a question of the DFW", code="BAD_ARGUMENT",
                        obj="--dst")
     port = None if args.protocol == "ICMP" else args.port
-    found = ctx.dfw.endpoints_of([src.path, dst.path])
-    relevant = {r.policy_path
-                for path, direction in ((src.path, "OUT"), (dst.path, "IN"))
-                if (i := found[path].index) is not None
-                for r in ctx.dfw.candidates(i, direction)}
     flow = Flow(src.path, dst.path, args.protocol, port, args.src, args.dst)
-    answer = blame(index.store, flow, relevant, default_action=args.default_action)
+    answer = blame(index.store, flow, relevant_now(ctx.dfw, flow),
+                   default_action=args.default_action)
     doc = blame_json(answer, flow)
     if args.output in STRUCTURED:
         print_data(doc, args.output)

@@ -37,6 +37,7 @@ from sdn.model import Group, Inventory, PolicyResource, SecurityPolicy, SegmentP
 from sdn.model.dfw import ANY
 from sdn.policy.compiler import CompiledDfw, compile_dfw
 from sdn.policy.evaluator import FlowVerdict, evaluate_flow
+from sdn.policy.firewall import Firewall
 from sdn.store import Store, history
 from sdn.store.codec import StoredObject, decode
 from sdn.store.history import Changes, Overlay, Revision
@@ -212,6 +213,15 @@ def _named_paths(obj: PolicyResource) -> set[str]:
         return named - {ANY}
     return {p for p in _PATH.findall(obj.model_dump_json()) if p != obj.path} \
         if isinstance(obj, Group) else set()
+
+
+def relevant_now(dfw: Firewall, flow: Flow) -> set[str]:
+    """The policies with a rule enforced at the flow's ports, in the direction each port
+    decides (egress at the source, ingress at the destination), in ``dfw``."""
+    found = dfw.endpoints_of([flow.src, flow.dst])
+    return {r.policy_path for path, direction in ((flow.src, "OUT"), (flow.dst, "IN"))
+            if path in found and (i := found[path].index) is not None
+            for r in dfw.candidates(i, direction)}
 
 
 def blame(store: Store, flow: Flow, current_relevant: set[str], *,
