@@ -18,8 +18,8 @@ go through the store as ``sdn apply`` would write them (seeded): half relabel 20
 flip one rule's action (ALLOW <-> DROP) of a random security policy outside the flow's
 namespace (writes blame must judge again); at 30 % of the way one more write, the
 *planted* one, adds an Environment-category policy that drops everything if the flow was
-allowed, else allows everything (reported as ``planted``). The flow is the first two pods of the first namespace with two, TCP on
-the first port a policy of that namespace names (else 80).
+allowed, else allows everything (reported as ``planted``). The flow is the first two pods
+of the first namespace with two, TCP on the first port a policy there names (else 80).
 
 Each case runs the real command in a fresh interpreter (``python -m sdn ... -o json``,
 ``SDN_NO_DAEMON=1``: no daemon answers), ``--repeat`` times after one untimed run that
@@ -199,10 +199,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(argv)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    common = run_info()
+    args, common = parse(argv), run_info()
     with workspace("bench-history-", keep=args.keep, log=log) as work:
         built = build(args, work)
         log(f"flow {built['src']} -> {built['dst']} TCP/{built['port']}; planted at "

@@ -19,6 +19,7 @@ from sdn.model import Inventory
 from sdn.store import past
 from sdn.traceflow import TraceContext
 
+
 def inventory_at(args: argparse.Namespace) -> tuple[Inventory, int]:
     """The inventory at ``args.at`` (the current one without it) and its revision."""
     index = open_index(args)

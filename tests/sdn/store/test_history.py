@@ -65,7 +65,8 @@ def _texts(store: Store) -> dict[str, str]:
     return {r.path: r.body for r in store.rows()}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(writes=_writes)
 def test_every_kept_revision_rebuilds_as_it_was(tmp_path: Path, writes: list[tuple[object, ...]]
                                                 ) -> None:
