@@ -7,10 +7,11 @@ put back in between is no change.
 
 Flows: :func:`~sdn.policy.connectivity.reachability_delta` of the two firewalls, over the
 pairs that can have changed (the *affected* ports): a pair's verdict reads only the rules
-enforced at its two ports, so it can change only where a port itself changed (labels,
-address, created, removed) or where a rule enforced at one of its ends changed, or names a
-group whose members changed. Those ends are the rules' applied-to ports at either
-revision; a rule enforced everywhere makes every pair affected.
+enforced at its two ports, their memberships and addresses, so it can change only where
+a port itself changed as the firewall sees it (created, removed, a new address, a group
+joined or left) or where a rule enforced at one of its ends changed, or names a group
+whose members changed. Those ends are the rules' applied-to ports at either revision; a
+rule enforced everywhere makes every pair affected.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sdn.model import SegmentPort
 from sdn.policy.compiler import CompiledDfw, compile_dfw
 from sdn.policy.connectivity import FlowChange, reachability_delta
 from sdn.query.blame import ObjectChange
@@ -55,20 +55,57 @@ def object_changes(store: Store, from_rev: int, to_rev: int) -> list[ObjectChang
     return sorted(out, key=lambda c: (c.kind, c.path))
 
 
+#: The members of a group on the side where it does not exist (one object, so that its
+#: ``id`` keys the comparisons' cache safely).
+_NOBODY: set[int] = set()
+
+
 def _port_paths(dfw: CompiledDfw, indexes: Iterable[int]) -> set[str]:
     return {dfw.endpoints[i].path for i in indexes}
 
 
-def affected_ports(before: CompiledDfw, after: CompiledDfw, changes: list[ObjectChange],
-                   on_segments: Iterable[str] = ()) -> set[str] | None:
-    """The ports whose pairs can have changed (module docstring; ``on_segments``: the
-    ports of the changed segments); None: every port."""
+def _moved_members(before: CompiledDfw, after: CompiledDfw,
+                   changed: set[str]) -> tuple[set[str], set[str]]:
+    """The groups written or whose members differ between the two firewalls, and the
+    ports that joined or left any group. Members are compared as index sets when both
+    firewalls number the same ports alike (the usual case: no port came or went), else
+    as port paths; groups sharing one member set (the compiler shares them) are compared
+    once."""
+    same = [e.path for e in before.endpoints] == [e.path for e in after.endpoints]
+    seen: dict[tuple[int, int], set[str]] = {}
+
+    def moved(a: set[int], b: set[int]) -> set[str]:
+        key = (id(a), id(b))
+        if key not in seen:
+            seen[key] = _port_paths(before, a ^ b) if same else \
+                _port_paths(before, a) ^ _port_paths(after, b)
+        return seen[key]
+
+    groups: set[str] = set()
+    ports: set[str] = set()
+    for path in set(before.groups) | set(after.groups):
+        old, new = before.groups.get(path), after.groups.get(path)
+        members = moved(old.endpoints if old else _NOBODY, new.endpoints if new else _NOBODY)
+        if members or path in changed or old is None or new is None:
+            groups.add(path)
+            ports |= members
+    return groups, ports
+
+
+def affected_ports(before: CompiledDfw, after: CompiledDfw,
+                   changes: list[ObjectChange]) -> set[str] | None:
+    """The ports whose pairs can have changed (module docstring); None: every port.
+
+    A port counts when it came, went or changed address, joined or left a group (its
+    labels or its segment's changed in a way some group sees: a label no group reads
+    changes no verdict), or is where a rule is enforced that changed or names such a
+    group."""
     changed = {c.path for c in changes}
-    ports = {c.path for c in changes if c.kind == "SegmentPort"} | set(on_segments)
-    groups = {p for p in set(before.groups) | set(after.groups)
-              if p in changed or p not in before.groups or p not in after.groups
-              or _port_paths(before, before.groups[p].endpoints)
-              != _port_paths(after, after.groups[p].endpoints)}
+    addresses = [{e.path: e.ip for e in dfw.endpoints} for dfw in (before, after)]
+    ports = {p for p in addresses[0].keys() | addresses[1].keys()
+             if addresses[0].get(p) != addresses[1].get(p)}
+    groups, moved = _moved_members(before, after, changed)
+    ports |= moved
     for dfw in (before, after):
         for rule in dfw.rules:
             named = {*rule.applied_to_paths, *(g.path for g in rule.sources or ()),
@@ -89,9 +126,6 @@ def diff(store: Store, from_rev: int, to_rev: int, *, default_action: str = "ALL
     gained: list[FlowChange] = []
     lost: list[FlowChange] = []
     if objects:
-        segments = {c.path for c in objects if c.kind == "Segment"}
-        focus = affected_ports(dfws[0], dfws[1], objects, {
-            p.path for inv in invs for p in inv.of_type(SegmentPort)
-            if p.parent_path in segments})
+        focus = affected_ports(dfws[0], dfws[1], objects)
         gained, lost = reachability_delta(dfws[0], dfws[1], endpoints=focus)
     return Diff(from_rev, to_rev, objects, gained, lost)
