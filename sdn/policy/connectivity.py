@@ -215,7 +215,7 @@ def connectivity(dfw: Firewall, *, sources: Iterable[str] | None = None,
     dsts = _ordered(dst_parties)
     for s_label, s_ep, s_party in srcs:
         for d_label, d_ep, d_party in dsts:
-            if s_party.outside and d_party.outside or (
+            if (s_party.outside and d_party.outside) or (
                     s_ep.index is not None and s_ep.index == d_ep.index):
                 continue
             key = (id(s_party), id(d_party))
