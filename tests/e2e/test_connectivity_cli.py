@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 
 import sdn.cli
-from sdn.cli.connectivity_cmd import connections_json, entry
-from sdn.policy.connectivity import Connection
+from sdn.cli.connectivity_cmd import entry, json_chunks
+from sdn.model import Inventory, Tier0
+from sdn.policy import compile_dfw
+from sdn.policy.connectivity import Matrix, connectivity
+from tests.support.builders import T0, port, segment
 from tests.support.cli_runs import TOPOLOGIES, run_main, sync_sample
 from tests.support.statefiles import snapshot
 
@@ -116,12 +119,20 @@ def test_json_text_is_json_dumps_indent_2(states: dict[str, Path]) -> None:
     code, out, _ = run_main(sdn.cli.main, "connectivity", "--witness", "-o", "json",
                             "--state", states["guestbook"])
     assert code == 0 and out == json.dumps(json.loads(out), indent=2) + "\n"
-    conns = [Connection('q/"x"', "ü/ñ", "TCP", ((1, 2), (80, 80))),
-             Connection("a/b", "10.0.0.0/8", "ICMP", None)]
-    for witness in (False, True):
-        data = {"connections": [entry(c, witness) for c in conns]}
-        assert connections_json(conns, witness=witness) == json.dumps(data, indent=2) + "\n"
-    assert connections_json([]) == json.dumps({"connections": []}, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("witness", [False, True])
+@pytest.mark.parametrize("among", [None, [], ["/infra/segments/s/ports/p0"]])
+def test_json_writer_equals_json_dumps(witness: bool, among: list[str] | None) -> None:
+    inv = Inventory([Tier0(id="t0", path=T0), segment("s", T0, "10.0.0.0/24"),
+                     *[port("s", f"p{i}", f"10.0.0.{i + 2}") for i in range(3)]])
+    dfw = compile_dfw(inv)
+    names = {ep.path: name for ep, name in zip(dfw.endpoints, ['q/"x"', "ü/ñ", "a/b"],
+                                               strict=True)}
+    matrix = Matrix(dfw, sources=among, destinations=among, names=names)
+    conns = connectivity(dfw, sources=among, destinations=among, names=names)
+    data = {"connections": [entry(c, witness) for c in conns]}
+    assert "".join(json_chunks(matrix, witness=witness)) == json.dumps(data, indent=2) + "\n"
 
 
 def test_table_fits_80_columns(states: dict[str, Path]) -> None:
