@@ -4,10 +4,11 @@ reachability delta of a one-policy change there (``delta``).
 
 Usage::
 
-    python bench/bench_connectivity.py --cases vs_nca                       # 30 ns / 300 pods / 100 policies
-    python bench/bench_connectivity.py --cases vs_nca --namespaces 100 --pods 1000 --policies 500 --repeat 1
-    python bench/bench_connectivity.py --cases namespace,delta              # 2,500 / 10,000 / 7,500
-    python bench/bench_connectivity.py --daemon                             # also through `sdn daemon`
+    python bench/bench_connectivity.py --cases vs_nca      # 30 ns / 300 pods / 100 policies
+    python bench/bench_connectivity.py --cases vs_nca --namespaces 100 --pods 1000 \
+        --policies 500 --repeat 1
+    python bench/bench_connectivity.py --cases namespace,delta   # 2,500 / 10,000 / 7,500
+    python bench/bench_connectivity.py --daemon            # also through `sdn daemon`
 
 ``vs_nca``: the cluster of ``--namespaces/--pods/--policies`` is generated, written and
 synced as ``bench_peers.py`` does (the same functions); the peer is installed in its own
@@ -43,16 +44,13 @@ over the pods of the policy's applied-to (``delta_s``): median and p95 of each.
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,195 +61,18 @@ from benchlib import ROOT, BenchParser, emit, p95, run_info
 
 CASES = ("vs_nca", "namespace", "delta")
 GOALS = {300: 3.0, 1000: 10.0}  # the issue's speedups over the peer, by pod count
-EVERY = ((1, 65535),)
-LINE = re.compile(r"^(\S+) => (\S+) : (.+)$")
-#: One side's answer for a pair: protocol -> merged port ranges (ICMP: ((0, 0),)).
-Answer = dict[str, tuple[tuple[int, int], ...]]
 
 
 def log(msg: str) -> None:
     print(f"[bench_connectivity] {msg}", file=sys.stderr, flush=True)
 
 
-# ----------------------------------------------------------------------------- the peer
-
-
-def peer_answer(conn: str) -> Answer:
-    """One connection set of the peer's ``txt_no_fw_rules`` text as an :data:`Answer`."""
-    if conn.strip() == "All connections":
-        return {"TCP": EVERY, "UDP": EVERY, "SCTP": EVERY, "ICMP": ((0, 0),)}
-    out: dict[str, list[tuple[int, int]]] = {}
-    for block in re.findall(r"\{([^}]*)\}", conn):
-        fields = dict(f.split(":", 1) for f in re.split(r",(?=[a-z_]+:)", block))
-        if set(fields) - {"protocols", "dst_ports"}:
-            raise SystemExit(f"FAILED: outside the common ground: {conn}")
-        ports = [(int(a), int(b or a)) for a, _, b in (
-            p.partition("-") for p in fields["dst_ports"].split(","))] \
-            if "dst_ports" in fields else list(EVERY)
-        for proto in (p.strip() for p in fields.get("protocols", "").split(",")):
-            out.setdefault(proto, []).extend(ports if proto != "ICMP" else [(0, 0)])
-    return {p: merged(r) for p, r in sorted(out.items())}
-
-
-def merged(ranges: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(hi, out[-1][1]))
-        else:
-            out.append((lo, hi))
-    return tuple(out)
-
-
-def address_range(text: str) -> tuple[int, int] | None:
-    """``a.b.c.d-e.f.g.h`` (the peer) or a CIDR (``sdn``) as integers; None for a pod."""
-    if not text[0].isdigit():
-        return None
-    if "-" in text:
-        lo, hi = text.split("-", 1)
-        return int(ipaddress.IPv4Address(lo)), int(ipaddress.IPv4Address(hi))
-    net = ipaddress.IPv4Network(text)
-    return int(net.network_address), int(net.broadcast_address)
-
-
-def read_peer(path: Path) -> tuple[dict[tuple[str, str], Answer],
-                                   list[tuple[str, tuple[int, int], str, Answer]]]:
-    """The peer's pairs of representative pods, and its lines between a pod and an
-    address range as (pod, range, "out"|"in", answer)."""
-    pods: dict[tuple[str, str], Answer] = {}
-    outside: list[tuple[str, tuple[int, int], str, Answer]] = []
-    for line in path.read_text().splitlines():
-        m = LINE.match(line.strip())
-        if not m:
-            continue
-        src, dst, answer = m[1], m[2], peer_answer(m[3])
-        s_range, d_range = address_range(src), address_range(dst)
-        if s_range is None and d_range is None:
-            pods[(src, dst)] = answer
-        elif s_range is None and d_range is not None:
-            outside.append((src, d_range, "out", answer))
-        elif s_range is not None:
-            outside.append((dst, s_range, "in", answer))
-    return pods, outside
-
-
-# ----------------------------------------------------------------------------- sdn's answer
-
-
-def read_sdn(path: Path) -> Iterator[tuple[str, str, str, tuple[tuple[int, int], ...]]]:
-    """The entries of ``sdn connectivity -o json`` read line by line (2.4 million entries
-    at 1,000 pods: ``json.load`` would hold gigabytes), as (src, dst, protocol, ports)."""
-    entry: dict[str, Any] = {}
-    numbers: list[int] = []
-    with path.open() as f:
-        for raw in f:
-            line = raw.strip().rstrip(",")
-            if line.startswith('"src": '):
-                entry = {"src": json.loads(line[7:])}
-                numbers = []
-            elif line.startswith('"dst": '):
-                entry["dst"] = json.loads(line[7:])
-            elif line.startswith('"protocol": '):
-                entry["protocol"] = json.loads(line[12:])
-            elif line.isdigit():
-                numbers.append(int(line))
-            elif line == "}" and "protocol" in entry:
-                ports = tuple(zip(numbers[::2], numbers[1::2], strict=True)) or ((0, 0),)
-                yield entry["src"], entry["dst"], entry["protocol"], ports
-                entry = {}
-
-
-def workload(pod: str) -> str:
-    return pod.rsplit("-", 1)[0]
-
-
-def representative(a: str, b: str) -> tuple[str, str]:
-    """The peer's pair of representative pods for the pods ``a`` and ``b``."""
-    wa, wb = workload(a), workload(b)
-    return (f"{wa}-1", f"{wb}-2") if wa == wb else (f"{wa}-1", f"{wb}-1")
-
-
-def compare(sdn_json: Path, peer_txt: Path, pods: Sequence[str]) -> dict[str, Any]:
-    """Mismatches between the two answers (see the module's doc), each logged."""
-    peer_pods, peer_outside = read_peer(peer_txt)
-    ours_pods: set[tuple[str, str]] = set()
-    ours_outside: dict[tuple[str, str, str], Answer] = {}
-    bad: list[str] = []
-    current: tuple[str, str] | None = None
-    answer: Answer = {}
-
-    def check(pair: tuple[str, str] | None, got: Answer) -> None:
-        if pair is None:
-            return
-        s, d = pair
-        if address_range(s) is None and address_range(d) is None:
-            ours_pods.add(pair)
-            want = peer_pods.get(representative(s, d), {})
-            if got != want:
-                bad.append(f"{s} -> {d}: sdn {got} peer {want}")
-        elif address_range(s) is None:
-            ours_outside[(s, d, "out")] = got
-        else:
-            ours_outside[(d, s, "in")] = got
-
-    for s, d, protocol, ports in read_sdn(sdn_json):
-        if (s, d) != current:
-            check(current, answer)
-            current, answer = (s, d), {}
-        answer[protocol] = ports
-    check(current, answer)
-    missing = sum(1 for a in pods for b in pods if a != b and (a, b) not in ours_pods
-                  and peer_pods.get(representative(a, b)))
-    if missing:
-        bad.append(f"{missing} pod pairs the peer allows are absent from sdn's answer")
-    outside_bad, unnamed = compare_outside(ours_outside, peer_outside, pods)
-    bad += outside_bad
-    for line in bad[:30]:
-        log(f"MISMATCH {line}")
-    return {"mismatches": len(bad), "pod_pairs_allowed": len(ours_pods),
-            "outside_entries": len(ours_outside), "peer_unnamed_lines": unnamed,
-            "answers_identical": not bad}
-
-
-def compare_outside(ours: dict[tuple[str, str, str], Answer],
-                    peer: list[tuple[str, tuple[int, int], str, Answer]],
-                    pods: Sequence[str]) -> tuple[list[str], int]:
-    """Every peer line meeting a CIDR ``sdn`` answers for must answer as ``sdn`` does for
-    that CIDR, for every pod the line's representative stands for; and every such CIDR's
-    addresses must be covered by the peer's lines that allow anything when ``sdn``
-    allows anything."""
-    cidrs = {cidr: address_range(cidr) for _, cidr, _ in ours}
-    by_rep: dict[str, list[str]] = {}
-    for pod in pods:
-        by_rep.setdefault(f"{workload(pod)}-1", []).append(pod)
-    bad: list[str] = []
-    unnamed = 0
-    covered: dict[tuple[str, str, str], int] = {}
-    for rep, (lo, hi), way, answer in peer:
-        met = [(c, r) for c, r in cidrs.items() if r is not None and r[0] <= hi and lo <= r[1]]
-        if not met:
-            unnamed += 1
-            continue
-        for pod in by_rep.get(rep, ()):
-            for cidr, (c_lo, c_hi) in met:
-                key = (pod, cidr, way)
-                got = ours.get(key, {})
-                if got != answer:
-                    bad.append(f"{pod} {way} {cidr}: sdn {got} peer {answer} ({lo}-{hi})")
-                covered[key] = covered.get(key, 0) + min(hi, c_hi) - max(lo, c_lo) + 1
-    for key, got in ours.items():
-        if got:
-            size = cidrs[key[1]]
-            assert size is not None
-            if covered.get(key, 0) != size[1] - size[0] + 1:
-                bad.append(f"{key}: sdn allows {got}, the peer not for all of the CIDR")
-    return bad, unnamed
-
-
 # ----------------------------------------------------------------------------- cases
 
 
 def vs_nca(args: argparse.Namespace) -> int:
+    from tests.support.nca_compare import compare, read_sdn
+
     version = bench_peers.install_peer(args.peer_venv.resolve())
     work = Path(tempfile.mkdtemp(prefix="bench-connectivity-"))
     log(f"working in {work}; {bench_peers.PEER} {version}")
@@ -277,7 +98,7 @@ def vs_nca(args: argparse.Namespace) -> int:
         log("the daemon's answer differs from the in-process one")
         return 1
     pods = sorted(f"{ip_pod}" for ip_pod in pod_names(prep["state"]))
-    answers = compare(work / "sdn.json", work / "nca.txt", pods)
+    answers = compare(work / "sdn.json", work / "nca.txt", pods, log)
     med = {name: statistics.median(t for t, _ in r) for name, r in runs.items()}
     line: dict[str, Any] = {
         "bench": "connectivity", "case": "vs_nca", "namespaces": args.namespaces,
