@@ -8,8 +8,8 @@ allowed or not); per pod and outside address, the same, both ways. The peer
 workload by representative pods (``W-1``, ``W-2``): every pod of a workload is alike to
 every policy, so a pair of pods of two workloads takes the answer of ``A-1 => B-1`` and a
 pair inside one that of ``W-1 => W-2`` (a workload the peer made one representative for,
-a DaemonSet, has no answer inside it: such pairs are counted as ``uncompared_pairs``). ``sdn`` answers outside addresses for the CIDRs
-policies name (atoms, as CIDRs), the peer for the whole address space as ranges: the
+a DaemonSet, has no answer inside it: such pairs are counted as ``uncompared_pairs``).
+``sdn`` answers outside addresses for the CIDRs policies name (atoms, as CIDRs), the peer for the whole address space as ranges: the
 comparison is made address by address over what ``sdn`` answers for (every peer range
 meeting an ``sdn`` CIDR must answer as ``sdn`` does for it, for every pod its
 representative stands for, and the peer's allowing ranges must cover the CIDR whenever
@@ -19,6 +19,7 @@ representative stands for, and the peer's allowing ranges must cover the CIDR wh
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import json
 import re
@@ -79,7 +80,8 @@ def read_peer(path: Path) -> tuple[dict[tuple[str, str], Answer],
     address range as (pod, range, "out"|"in", answer)."""
     pods: dict[tuple[str, str], Answer] = {}
     outside: list[tuple[str, tuple[int, int], str, Answer]] = []
-    for line in path.read_text().splitlines():
+    # each line once: the peer appends to its ``-f`` file, so repeated runs repeat it
+    for line in dict.fromkeys(path.read_text().splitlines()):
         m = LINE.match(line.strip())
         if not m:
             continue
@@ -228,8 +230,16 @@ def compare_outside(ours: dict[tuple[str, str, str], Answer],
     bad: list[str] = []
     unnamed = 0
     covered: dict[tuple[str, str, str], int] = {}
+    spans = sorted((r, c) for c, r in cidrs.items() if r is not None)  # disjoint CIDRs
+    starts = [r[0] for r, _ in spans]
     for rep, (lo, hi), way, answer in peer:
-        met = [(c, r) for c, r in cidrs.items() if r is not None and r[0] <= hi and lo <= r[1]]
+        first = max(0, bisect.bisect_right(starts, lo) - 1)
+        met = []
+        for r, c in spans[first:]:
+            if r[0] > hi:
+                break
+            if r[1] >= lo:
+                met.append((c, r))
         if not met:
             unnamed += 1
             continue
