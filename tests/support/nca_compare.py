@@ -10,10 +10,11 @@ every policy, so a pair of pods of two workloads takes the answer of ``A-1 => B-
 pair inside one that of ``W-1 => W-2`` (a workload the peer made one representative for,
 a DaemonSet, has no answer inside it: such pairs are counted as ``uncompared_pairs``).
 ``sdn`` answers outside addresses for the CIDRs policies name (atoms, as CIDRs), the peer
-for the whole address space as ranges: the comparison is made address by address over what ``sdn`` answers for (every peer range
-meeting an ``sdn`` CIDR must answer as ``sdn`` does for it, for every pod its
-representative stands for, and the peer's allowing ranges must cover the CIDR whenever
-``sdn`` allows anything); peer lines only about addresses no policy names are counted
+for the whole address space as ranges: the comparison is made address by address over
+what ``sdn`` answers for (every peer range meeting an ``sdn`` CIDR must answer as ``sdn``
+does for it, for every pod its representative stands for, and the peer's allowing ranges
+must cover the CIDR whenever ``sdn`` allows anything); peer lines only about addresses no
+policy names are counted
 (``peer_unnamed_lines``), not compared.
 """
 
