@@ -29,12 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
-from typing import Any
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any, NamedTuple
 
 from sdn.policy.compiler import Endpoint
 from sdn.policy.firewall import Firewall, FirewallRule
 from sdn.policy.outside import atoms, named_networks
+from sdn.policy.parties import PartyKeys
 from sdn.policy.portspace import (
     PROTOCOLS,
     PairSpace,
@@ -137,17 +138,14 @@ def allowed_ports(classes: Iterable[PortClass]) -> dict[str, tuple[PortRange, ..
     return {p: merge_ranges(found[p]) for p in PROTOCOLS if p in found}
 
 
-@dataclass
-class _Party:
-    """Endpoints answered for alike: a class of ports (all with equal member sets) or an
-    outside atom (several CIDR labels, one representative)."""
+class Member(NamedTuple):
+    """One end of the pairs a :class:`Matrix` answers for: its name in answers, its
+    endpoint (for an outside CIDR, its atom's representative) and its party: the class of
+    ports with equal member sets, or the atom, that it is answered for with."""
 
-    rep: Endpoint
-    members: list[tuple[str, Endpoint]]  # (label, endpoint) in answer order
-
-    @property
-    def outside(self) -> bool:
-        return self.rep.index is None
+    label: str
+    endpoint: Endpoint
+    party: int
 
 
 def _endpoints(dfw: Firewall, paths: Iterable[str] | None) -> list[Endpoint]:
@@ -162,36 +160,81 @@ def _label(ep: Endpoint, names: Mapping[str, str] | None) -> str:
     return ep.name or ep.path
 
 
-def _pod_parties(dfw: Firewall, eps: Iterable[Endpoint],
-                 names: Mapping[str, str] | None) -> list[_Party]:
-    by_class: dict[frozenset[int], _Party] = {}
-    for ep in eps:
-        assert ep.index is not None
-        key = dfw.classes_of(ep.index)
-        party = by_class.get(key)
-        if party is None:
-            party = by_class[key] = _Party(ep, [])
-        party.members.append((_label(ep, names), ep))
-    return list(by_class.values())
-
-
-def _atom_parties(nets_from: Iterable[FirewallRule], dfw: Firewall) -> list[_Party]:
-    return [_Party(a.endpoint, [(label, a.endpoint) for label in a.labels])
-            for a in atoms(named_networks(nets_from), dfw.endpoint_for_ip)]
-
-
-def _rules_at(decider: _Decider, parties: Iterable[_Party]) -> Iterator[FirewallRule]:
-    for party in parties:
-        if party.rep.index is not None:
-            yield from decider.rules(party.rep.index, "OUT")
-            yield from decider.rules(party.rep.index, "IN")
-
-
-def _order(label: str, ep: Endpoint) -> tuple[int, int, str]:
+def _rank(label: str, ep: Endpoint) -> tuple[int, int, str]:
     """Answers list pods by name, then outside CIDRs by address."""
     if ep.index is None:
-        return (1, int(ep.ip), label)
+        return (1, int(IPv4Network(label).network_address), label)
     return (0, 0, label)
+
+
+def _order(member: Member) -> tuple[int, int, str]:
+    return _rank(member.label, member.endpoint)
+
+
+class Matrix:
+    """The ends of a connectivity question, sorted as answers list them
+    (:attr:`sources`, :attr:`destinations`), and the answer for any two, decided once
+    per pair of parties (see the module's doc). :func:`connectivity` walks it; a writer
+    of millions of entries walks it itself, to format each pair of parties once."""
+
+    def __init__(self, dfw: Firewall, *, sources: Iterable[str] | None = None,
+                 destinations: Iterable[str] | None = None, outside: bool = True,
+                 names: Mapping[str, str] | None = None) -> None:
+        self._decider = _Decider(dfw)
+        self.reps: list[Endpoint] = []
+        self._answers: dict[tuple[int, int], dict[str, tuple[PortRange, ...]]] = {}
+        by_class: dict[frozenset[int], int] = {}
+
+        def members(eps: Iterable[Endpoint]) -> list[Member]:
+            out = []
+            for ep in eps:
+                assert ep.index is not None
+                key = dfw.classes_of(ep.index)
+                party = by_class.get(key)
+                if party is None:
+                    party = by_class[key] = len(self.reps)
+                    self.reps.append(ep)
+                out.append(Member(_label(ep, names), ep, party))
+            return out
+
+        srcs = members(_endpoints(dfw, sources))
+        dsts = srcs if sources is None and destinations is None else members(
+            _endpoints(dfw, destinations))
+        if outside:
+            rules = [r for rep in self.reps if rep.index is not None
+                     for r in (*self._decider.rules(rep.index, "OUT"),
+                               *self._decider.rules(rep.index, "IN"))]
+            extra = []
+            for atom in atoms(named_networks(rules), dfw.endpoint_for_ip):
+                extra += [Member(label, atom.endpoint, len(self.reps)) for label in atom.labels]
+                self.reps.append(atom.endpoint)
+            srcs, dsts = [*srcs, *extra], [*dsts, *extra]
+        self.sources = sorted(srcs, key=_order)
+        self.destinations = sorted(dsts, key=_order)
+        self._keys = PartyKeys(self.reps, self._decider.rules)
+        self._by_keys: dict[tuple[int, int], dict[str, tuple[PortRange, ...]]] = {}
+
+    @staticmethod
+    def paired(src: Member, dst: Member) -> bool:
+        """Whether the pair is answered for: not a port with itself, not two outside
+        addresses (neither has an enforcement point)."""
+        s, d = src.endpoint.index, dst.endpoint.index
+        return s != d if s is not None else d is not None
+
+    def allowed(self, src: Member, dst: Member) -> dict[str, tuple[PortRange, ...]]:
+        """Per protocol, the ports ``src`` may open to ``dst`` (ICMP: ``((0, 0),)``);
+        a protocol with nothing allowed is absent."""
+        key = (src.party, dst.party)
+        found = self._answers.get(key)
+        if found is None:
+            keys = self._keys
+            rules = (keys.egress(src.party)[dst.party], keys.ingress(dst.party)[src.party])
+            found = self._by_keys.get(rules)
+            if found is None:
+                found = self._by_keys[rules] = allowed_ports(self._decider.space.classes(
+                    keys.rules_of(rules[0]), keys.rules_of(rules[1])))
+            self._answers[key] = found
+        return found
 
 
 def connectivity(dfw: Firewall, *, sources: Iterable[str] | None = None,
@@ -201,36 +244,16 @@ def connectivity(dfw: Firewall, *, sources: Iterable[str] | None = None,
     paths; None: every endpoint), self pairs left out, sorted by source, destination and
     protocol. With ``outside``, also the pairs between those ports and the outside atoms
     of the CIDRs the rules at them name (see :mod:`sdn.policy.outside`)."""
-    decider = _Decider(dfw)
-    src_parties = _pod_parties(dfw, _endpoints(dfw, sources), names)
-    dst_parties = (src_parties if destinations is None and sources is None
-                   else _pod_parties(dfw, _endpoints(dfw, destinations), names))
-    if outside:
-        extra = _atom_parties([*_rules_at(decider, src_parties),
-                               *_rules_at(decider, dst_parties)], dfw)
-        src_parties = [*src_parties, *extra]
-        dst_parties = [*dst_parties, *extra]
-    answers: dict[tuple[int, int], dict[str, tuple[PortRange, ...]]] = {}
-    srcs = _ordered(src_parties)
-    dsts = _ordered(dst_parties)
-    for s_label, s_ep, s_party in srcs:
-        for d_label, d_ep, d_party in dsts:
-            if s_ep is d_ep or (s_party.outside and d_party.outside):
+    matrix = Matrix(dfw, sources=sources, destinations=destinations, outside=outside,
+                    names=names)
+    for src in matrix.sources:
+        for dst in matrix.destinations:
+            if not matrix.paired(src, dst):
                 continue
-            key = (id(s_party), id(d_party))
-            allowed = answers.get(key)
-            if allowed is None:
-                allowed = answers[key] = allowed_ports(
-                    decider.classes(s_party.rep, d_party.rep))
-            for protocol, ports in allowed.items():
-                yield Connection(s_label, d_label, protocol,
-                                 None if protocol == "ICMP" else ports, s_ep.ip, d_ep.ip)
-
-
-def _ordered(parties: Sequence[_Party]) -> list[tuple[str, Endpoint, _Party]]:
-    rows = [(label, ep, party) for party in parties for label, ep in party.members]
-    rows.sort(key=lambda row: _order(row[0], row[1]))
-    return rows
+            for protocol, ports in matrix.allowed(src, dst).items():
+                yield Connection(src.label, dst.label, protocol,
+                                 None if protocol == "ICMP" else ports,
+                                 src.endpoint.ip, dst.endpoint.ip)
 
 
 def _changes(before: tuple[PortClass, ...] | None, after: tuple[PortClass, ...] | None
@@ -367,7 +390,7 @@ class _DeltaRun:
                     continue
                 for into, found in ((gained, plus), (lost, minus)):
                     for protocol, ports, rule in found:
-                        into.append(((_order(s_label, s_ep), _order(d_label, d_ep),
+                        into.append(((_rank(s_label, s_ep), _rank(d_label, d_ep),
                                       PROTOCOLS.index(protocol), ports),
                                      FlowChange(s_label, d_label, protocol,
                                                 None if protocol == "ICMP" else ports, rule)))

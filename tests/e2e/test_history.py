@@ -30,6 +30,7 @@ class History:
         self.kept = cli.tmp / "policy.yaml"
         shutil.move(self.policy, self.kept)
         self.reach: dict[int, str] = {}
+        self.connectivity: dict[int, str] = {}
         self.rows: dict[int, dict[str, str]] = {}
         self.times: dict[int, float] = {}
         self.step(lambda: None)  # 1: no policy
@@ -51,6 +52,7 @@ class History:
         assert rev == len(self.reach) + 1
         self.times[rev] = now
         self.reach[rev] = self.sdn("reach", "--port", "6379", "-o", "json").out
+        self.connectivity[rev] = self.sdn("connectivity", "-o", "json").out
         with Store.open_readonly(self.cli.state) as store:
             self.rows[rev] = {r.path: r.body for r in store.rows()}
 
@@ -70,6 +72,11 @@ def test_reach_at_each_revision_answers_as_it_did_then(hist: History) -> None:
         assert hist.sdn("reach", "--port", "6379", "-o", "json", "--at", rev).out == answer
         when = datetime.fromtimestamp(hist.times[rev] + 50, UTC).isoformat()
         assert hist.sdn("reach", "--port", "6379", "-o", "json", "--at", when).out == answer
+
+
+def test_connectivity_at_each_revision_answers_as_it_did_then(hist: History) -> None:
+    for rev, answer in hist.connectivity.items():
+        assert hist.sdn("connectivity", "-o", "json", "--at", rev).out == answer
 
 
 def _difference(old: dict[str, str], new: dict[str, str]) -> set[tuple[str, str]]:
@@ -119,11 +126,12 @@ def test_a_flow_that_never_flipped_is_coded(hist: History) -> None:
 
 
 @pytest.mark.parametrize("argv", [
-    ["reach", "--at", "9"], ["explain", "--src", "default/frontend-0", "--dst",
-                             "default/redis-master-0", "--dport", "6379", "--at", "9"],
+    ["reach", "--at", "9"], ["connectivity", "--at", "9"],
+    ["explain", "--src", "default/frontend-0", "--dst", "default/redis-master-0",
+     "--dport", "6379", "--at", "9"],
     ["diff", "--from", "9"], ["diff", "--from", "1", "--to", "9"],
     ["diff", "--from=-1", "--to", "1"],
-], ids=["reach", "explain", "diff-from", "diff-to", "diff-negative"])
+], ids=["reach", "connectivity", "explain", "diff-from", "diff-to", "diff-negative"])
 def test_unknown_revisions_are_coded(hist: History, argv: list[str]) -> None:
     res = hist.cli.sdn(*argv, "--state", hist.cli.state)
     assert res.code == 2
@@ -150,8 +158,9 @@ def _files(state: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("argv", [
     ["reach", "--at", "2"], ["explain", "--src", "default/frontend-0", "--dst",
                              "default/redis-master-0", "--dport", "6379", "--at", "1"],
+    ["connectivity", "--at", "3"],
     ["diff", "--from", "1", "--to", "4"], ["blame", *FLOW], ["blame", *FLOW, "-o", "json"],
-], ids=["reach-at", "explain-at", "diff", "blame", "blame-json"])
+], ids=["reach-at", "explain-at", "connectivity-at", "diff", "blame", "blame-json"])
 def test_the_history_questions_write_nothing(hist: History, argv: list[str]) -> None:
     state = hist.cli.state
     hist.sdn("reach")  # the current revision's query index exists, as after any question
