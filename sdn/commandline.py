@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import signal
 import sys
 import traceback
@@ -43,6 +44,10 @@ EXIT_OK, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 2, 70, 130
 #: commands' parsers can have them without importing the printers behind them).
 STRUCTURED = ("json", "yaml")
 
+#: The command line this process runs (:func:`run_command` sets it), as the state's
+#: history records each write's command (:mod:`sdn.store.history`).
+_command: list[str] = []
+
 #: The state this command last committed a write to (:func:`note_write`), if any: at most
 #: one item, so that a long ``ncp run`` keeps no history.
 _writes: list[str] = []
@@ -51,6 +56,12 @@ _writes: list[str] = []
 def default_state_path() -> Path:
     """``$SDN_STATE``, else ``.sdn/state.db`` in the working directory."""
     return Path(os.environ.get("SDN_STATE") or Path(".sdn") / "state.db")
+
+
+def current_command() -> str:
+    """The command line this process runs, quoted as a shell would take it (``python``
+    and the script's path for code that runs outside :func:`run_command`)."""
+    return _command[0] if _command else shlex.join(["python", *sys.argv])
 
 
 def note_write(state: str) -> None:
@@ -285,6 +296,7 @@ def run_command(prog: str, parser: argparse.ArgumentParser, argv: Sequence[str] 
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if getattr(args, "state", None) is None:
         args.state = str(default_state_path())
+    _command[:] = [shlex.join([prog, *(sys.argv[1:] if argv is None else argv)])]
     code = guarded(prog, lambda: dispatch(args), coded=coded)
     try:
         sys.stdout.flush()  # what print() left in the buffer: a reader gone is no error

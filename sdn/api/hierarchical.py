@@ -36,7 +36,7 @@ async def patch_infra(request: Request, user: Writer) -> Response:
         raise problems_error(problems)
     if writes:
         writer_of(request).commit(writes, allow_overwrite=allow_overwrite(request),
-                                  user=user.name)
+                                  user=user.name, command=f"PATCH {request.url.path}")
     return json_response(b"{}")
 
 

@@ -79,7 +79,7 @@ def _handler(kind: str, method: Method) -> Any:
         body = None if method == "DELETE" else await read_body(request)
         writer_of(request).commit([Write(method, kind, path, body)],
                                   allow_overwrite=allow_overwrite(request),
-                                  user=user.name)
+                                  user=user.name, command=f"{method} {request.url.path}")
         if method != "PUT":
             return json_response(b"{}")
         doc = writer_of(request).document(path)

@@ -109,9 +109,11 @@ class StateWriter:
             self._store.close()
             self._store = None
 
-    def commit(self, writes: Sequence[Write], *, allow_overwrite: bool, user: str) -> Outcome:
+    def commit(self, writes: Sequence[Write], *, allow_overwrite: bool, user: str,
+               command: str | None = None) -> Outcome:
         """Plan ``writes`` on the state and land them in one transaction, made by
-        ``user`` (the objects' ``_last_modified_user``).
+        ``user`` (the objects' ``_last_modified_user``) through ``command`` (the request,
+        ``METHOD /path``, as the state's history records it).
 
         Raises:
             ApiError: a refusal (400 with every problem, 403, 404, 412) or 503.
@@ -134,7 +136,8 @@ class StateWriter:
             upserts = [to_stored(c.obj) for c in changes if c.action != "delete"]
             deletes = [c.obj.path for c in changes if c.action == "delete"]
             try:
-                store.apply(ChangeSet(upserts=upserts, deletes=deletes, user=user),
+                store.apply(ChangeSet(upserts=upserts, deletes=deletes, user=user,
+                                      command=command),
                             expect_revision=inventory.revision)
             except ConflictError as err:
                 if err.code != "STATE_CHANGED":

@@ -15,6 +15,7 @@ from sdn.cli.options import (
     SEVERITIES,
     STRUCTURED,
     VERIFY_PROTOCOLS,
+    add_at_option,
     add_flow_options,
 )
 from sdn.commandline import (
@@ -42,7 +43,8 @@ OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
 #: does ``realize``, which changes this host's kernel (as root) rather than answering,
 #: nor ``verify``, which sends packets as root from the realized namespaces.
 QUESTIONS = frozenset({"show", "ipam", "topology", "validate", "reach", "explain",
-                       "traceflow", "path", "lint", "lb", "clusters", "policies"})
+                       "traceflow", "path", "lint", "lb", "clusters", "policies",
+                       "connectivity", "blame", "diff"})
 
 
 def _run(module: str, function: str) -> Callable[[argparse.Namespace], int]:
@@ -159,8 +161,23 @@ def _add_reach(sub: Commands, common: Parser) -> None:
                                      "and with the deciding rule")
     reach.add_argument("--src", help="with --dst: only this source (NS/POD or an address)")
     add_flow_options(reach)
+    add_at_option(reach)
     _output(reach)
     reach.set_defaults(run=_run("policy_cmd", "reach"))
+
+
+def _add_connectivity(sub: Commands, common: Parser) -> None:
+    conn = sub.add_parser("connectivity", parents=[common, _dfw_options()],
+                          help="every allowed port of every ordered pair of pods (and of "
+                               "pods with the outside CIDRs policies name)")
+    conn.add_argument("--namespace", "-n", action="append",
+                      help="only pairs with both pods in these namespaces (and these pods "
+                           "with outside CIDRs; unknown: UNKNOWN_NAMESPACE)")
+    conn.add_argument("--witness", action="store_true",
+                      help="one packet per entry that sdn explain/traceflow can replay")
+    add_at_option(conn)
+    _output(conn)
+    conn.set_defaults(run=_run("connectivity_cmd", "run"))
 
 
 def _add_explain(sub: Commands, common: Parser) -> None:
@@ -176,6 +193,7 @@ def _add_explain(sub: Commands, common: Parser) -> None:
                       help="destination port (needed for TCP/UDP/SCTP, except for a svc: "
                            "target with one port, whose port is then used)")
     add_flow_options(expl)
+    add_at_option(expl)
     _output(expl)
     expl.set_defaults(run=_run("policy_cmd", "explain"))
 
@@ -190,6 +208,29 @@ def _add_policies(sub: Commands, common: Parser) -> None:
                      help="ingress rules (in), egress rules (out), or both (default)")
     _output(pol)
     pol.set_defaults(run=_run("policies_cmd", "run"))
+
+
+def _add_history(sub: Commands, common: Parser) -> None:
+    """``blame`` and ``diff``: questions of the kept history (:mod:`sdn.store.history`)."""
+    blame = sub.add_parser("blame", parents=[common, _dfw_options()],
+                           help="the kept write that last flipped a flow between two pods, "
+                                "with the rule before and after")
+    blame.add_argument("--src", required=True, help="NS/POD or a pod's address")
+    blame.add_argument("--dst", required=True, help="NS/POD or a pod's address")
+    blame.add_argument("--protocol", choices=PROTOCOLS, default="TCP", type=str.upper)
+    blame.add_argument("--port", type=port_number,
+                       help="destination port (needed for TCP, UDP and SCTP)")
+    _output(blame)
+    blame.set_defaults(run=_run("blame_cmd", "run"))
+    diff = sub.add_parser("diff", parents=[common, _dfw_options()],
+                          help="what changed between two kept revisions: objects, and the "
+                               "flows gained and lost")
+    diff.add_argument("--from", dest="from_rev", required=True, metavar="REV|TIME",
+                      help="the earlier revision (a number or an ISO 8601 time)")
+    diff.add_argument("--to", dest="to_rev", metavar="REV|TIME",
+                      help="the later revision (default: the current one)")
+    _output(diff)
+    diff.set_defaults(run=_run("diff_cmd", "run"))
 
 
 def _add_lint(sub: Commands, common: Parser) -> None:
@@ -362,9 +403,9 @@ def _add_serve(sub: Commands, common: Parser) -> None:
 
 
 #: Every command's parser, in the order ``sdn --help`` lists them.
-COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_explain,
-            _add_policies, _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory,
-            _add_daemon, _add_realize, _add_verify, _add_serve)
+COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_connectivity,
+            _add_explain, _add_policies, _add_history, _add_lint, _add_traceflow, _add_path,
+            _add_admin, _add_inventory, _add_daemon, _add_realize, _add_verify, _add_serve)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -36,3 +36,11 @@ def add_flow_options(p: argparse.ArgumentParser) -> None:
                         "itself, which only host-less Ingress rules match)")
     p.add_argument("--http-path", metavar="PATH", default="/",
                    help="request path to an Ingress VIP (default /)")
+
+
+def add_at_option(p: argparse.ArgumentParser) -> None:
+    """``--at REV|TIME``: ask of a kept revision (:mod:`sdn.cli.at_revision`)."""
+    p.add_argument("--at", metavar="REV|TIME",
+                   help="ask of the state as it was at this kept revision (a number, as "
+                        "ncp sync -o json reports it) or time (ISO 8601, UTC unless a zone "
+                        "is given)")

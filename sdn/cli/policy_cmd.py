@@ -14,11 +14,11 @@ import argparse
 import json
 from typing import Any
 
+from sdn.cli.at_revision import context_at
 from sdn.cli.questions import (
     answers,
     decision_json,
     http_request,
-    load_context,
     pod_names,
     pod_ports,
     rule_of,
@@ -40,7 +40,7 @@ def reach(args: argparse.Namespace) -> int:
     if args.src is not None and args.dst is None:
         raise SdnError("--src needs --dst (without --dst, reach answers for every pair)",
                        code="BAD_ARGUMENT", obj="--src")
-    ctx = load_context(args)
+    ctx = context_at(args)[0]
     dfw = ctx.dfw
     pods = pod_ports(ctx, args.cluster, args.namespace)
     if args.dst is not None:
@@ -227,7 +227,7 @@ def explain(args: argparse.Namespace) -> int:
     """The decision chain of one flow at the source's egress and the destination's
     ingress; through a virtual server, for each backend (as ``traceflow --all-backends``)."""
     _dport_check(args)
-    ctx = load_context(args)
+    ctx = context_at(args)[0]
     src = resolve_source(ctx, args.src, args.cluster)
     target = resolve_target(ctx, args.dst, source=src, cluster=args.cluster,
                             protocol=args.protocol, dport=args.dport)

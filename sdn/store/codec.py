@@ -193,6 +193,9 @@ class ChangeSet:
     #: create/modify stamps of the objects it changes.
     at: float | None = None
     user: str | None = None
+    #: What made the write, as the history records it (None: this process's command
+    #: line, :func:`~sdn.commandline.current_command`); the API names its request.
+    command: str | None = None
 
     @property
     def touches_objects(self) -> bool:

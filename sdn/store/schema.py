@@ -20,6 +20,10 @@
 * ``object_meta``: per object and per inline child the revision and create/modify
   stamps NSX shows (``_revision``, ``_create_time``, ...), kept by
   :mod:`sdn.store.stamps` inside the store's write transactions.
+* ``history``: per write the revision it made, when (UTC epoch seconds), the command
+  that made it, the kinds of object it touched and what it changed, kept by
+  :mod:`sdn.store.history` (the objects' texts *before* the write, so that walking back
+  from the current state rebuilds any kept revision).
 * ``meta``: schema version, the state revision (bumped by every write) and the state's
   identity (``state_id``, a random id the first write stores; states written before it
   existed have none until their next write), which together name one content of one
@@ -62,4 +66,7 @@ CREATE TABLE IF NOT EXISTS object_meta (
     path TEXT PRIMARY KEY, digest TEXT NOT NULL, revision INTEGER NOT NULL,
     created INTEGER NOT NULL, created_by TEXT NOT NULL,
     modified INTEGER NOT NULL, modified_by TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    revision INTEGER PRIMARY KEY, at REAL NOT NULL, command TEXT NOT NULL,
+    kinds TEXT NOT NULL, changes BLOB NOT NULL);
 """

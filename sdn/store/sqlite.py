@@ -34,7 +34,7 @@ from sdn.errors import ConflictError, Interrupted, NotFoundError, Problem, State
 from sdn.ipam import Hold
 from sdn.model import Inventory, PolicyResource
 from sdn.model.apishape import ObjectMeta
-from sdn.store import stamps
+from sdn.store import history, stamps
 from sdn.store.codec import (
     ALLOCATIONS_MARK,
     POOL_TYPE,
@@ -56,11 +56,9 @@ from sdn.store.opening import (
     wal_pending,
 )
 from sdn.store.schema import SCHEMA, SCHEMA_VERSION
+from sdn.store.stamps import Run
 
 __all__ = ["Store"]
-
-
-
 
 
 #: The condition "the row's ``tags`` hold one with scope ? and value ?", as the model
@@ -392,6 +390,10 @@ class Store:
         out: a state not yet stamped, read-only, or a path that is no object)."""
         return stamps.read(self._query, paths)
 
+    def history(self) -> Run:
+        """A guarded read for :mod:`sdn.store.history`'s readers (the kept revisions)."""
+        return self._query
+
     def revision_of(self, path: str) -> int | None:
         """The current ``_revision`` of an object or inline child (what a write's
         optimistic lock compares with): its stamped revision, 0 for an object of a state
@@ -507,13 +509,13 @@ class Store:
         another writer's change it did not see; it reads again and plans again.
         """
         with self._transaction() as db:
-            if expect_revision is not None:
-                now = int(db.execute("SELECT value FROM meta WHERE key='revision'")
-                          .fetchone()[0])
-                if now != expect_revision:
-                    raise ConflictError(f"the state moved from revision {expect_revision} "
-                                        f"to {now} meanwhile", code="STATE_CHANGED",
-                                        obj=str(self.path))
+            before = int(db.execute("SELECT value FROM meta WHERE key='revision'")
+                         .fetchone()[0])
+            if expect_revision is not None and before != expect_revision:
+                raise ConflictError(f"the state moved from revision {expect_revision} "
+                                    f"to {before} meanwhile", code="STATE_CHANGED",
+                                    obj=str(self.path))
+            history.record(db, changes, before + 1)
             db.executemany(
                 "INSERT INTO objects (path, resource_type, cluster, body) VALUES (?,?,?,?) "
                 "ON CONFLICT(path) DO UPDATE SET resource_type=excluded.resource_type, "
@@ -542,8 +544,6 @@ class Store:
                            changes.profiles_added)
             db.executemany("DELETE FROM profiles WHERE name=?",
                            [(n,) for n in changes.profiles_deleted])
-            before = int(db.execute("SELECT value FROM meta WHERE key='revision'")
-                         .fetchone()[0])
             db.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='revision'")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('state_id', ?)",
                        (secrets.token_hex(16),))

@@ -39,7 +39,8 @@ def plain_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def table_rows(state: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, sorted (the state's random id left out)."""
+    """Every row of every table, sorted (the state's random id and the command lines
+    the history records left out)."""
     db = sqlite3.connect(state)
     try:
         tables = [t for (t,) in db.execute(
@@ -49,6 +50,8 @@ def table_rows(state: Path) -> dict[str, list[tuple[Any, ...]]]:
     finally:
         db.close()
     rows["meta"] = [r for r in rows["meta"] if r[0] != "state_id"]
+    # The history records each write's command line, which names the state's own path.
+    rows["history"] = [(r[0], r[1], *r[3:]) for r in rows.get("history", [])]
     return rows
 
 

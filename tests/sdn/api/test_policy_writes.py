@@ -329,3 +329,18 @@ def test_a_put_answers_what_a_later_get_returns(guestbook_api: Served) -> None:
             put = http.put(url, json=body)
             assert put.status_code == 200, put.text
             assert put.json() == http.get(url).json()
+
+
+def test_the_history_names_each_write_request(guestbook_api: Served) -> None:
+    from sdn.store import Store, history
+
+    with guestbook_api.client() as http:
+        assert http.put(g("hist"), json=group("hist")).status_code == 200
+        assert http.patch(f"{POLICY}/infra", json={"resource_type": "Infra", "children": [
+            {"resource_type": "ChildDomain", "Domain": {
+                "resource_type": "Domain", "id": "default", "children": [
+                    {"resource_type": "ChildGroup", "Group": {
+                        "id": "hist2", **group("hist2")}}]}}]}).status_code == 200
+    with Store.open_readonly(guestbook_api.state) as store:
+        commands = [r.command for r in history.revisions(store.history())][-2:]
+    assert commands == [f"PUT {g('hist')}", f"PATCH {POLICY}/infra"]
