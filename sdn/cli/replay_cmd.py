@@ -1,0 +1,197 @@
+"""``sdn replay --flows FILE [--candidate DIR]``: recorded flows against a policy set.
+
+The audit a user wants before enforcing a change, without an audit mode: every flow of a
+Hubble export or a CSV (:mod:`sdn.policy.flows`) is decided by the DFW of the state, or
+of a candidate policy set built in memory (:mod:`sdn.cli.candidate`), exactly as
+``sdn explain`` would decide it (:mod:`sdn.policy.replay`), and the answer says which
+flows would be dropped and by which rule, with counts per rule.
+
+A flow file with a bad line is refused whole (``INVALID_FLOWS``, every bad line named
+``FILE:LINE``): a partial answer would be read as a complete one. Nothing is written: the
+state is opened read-only (as every question), a candidate lives only in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sdn.cli.questions import answers, open_index, pod_names, pod_ports, rule_of
+from sdn.errors import FlowFileError, SdnError
+from sdn.policy import compile_dfw
+from sdn.policy.flows import SKIP_REASONS, Flow, FlowFile, detect_format, parse_flows
+from sdn.policy.replay import Replayed, Replayer
+from sdn.render.output import STRUCTURED, print_data, print_table
+from sdn.traceflow import TraceContext
+from sdn.traceflow.l7 import HttpRequest
+from sdn.traceflow.targets import resolve_source, resolve_target
+from sdn.traceflow.verdicts import judge
+
+#: Dropped flows listed in the table (all of them in JSON).
+TABLE_ROWS = 50
+
+
+def read_flows(path: str, fmt: str) -> FlowFile:
+    """The flows of ``path`` (``-``: standard input), every bad line refused at once."""
+    try:
+        if path == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise SdnError(str(err), code="FILE_NOT_FOUND" if isinstance(err, OSError)
+                       else "MALFORMED_FILE", obj=path) from err
+    found = parse_flows(lines, fmt=detect_format(lines) if fmt == "auto" else fmt,
+                        source=path)
+    if found.problems:
+        raise FlowFileError(found.problems, obj=path)
+    return found
+
+
+def _context(args: argparse.Namespace) -> TraceContext:
+    """The policy set flows are replayed against: the state's (from the query index, as
+    ``explain`` reads it), or the candidate's, compiled in memory."""
+    index = open_index(args)
+    if args.candidate is None:
+        return index.trace_context(args.default_action)
+    from sdn.cli.candidate import candidate_inventory
+
+    inv = candidate_inventory(index.store, args.candidate, cluster=args.cluster)
+    return TraceContext.build(inv, dfw=compile_dfw(inv, default_action=args.default_action),
+                              default_action=args.default_action)
+
+
+def elsewhere_judge(ctx: TraceContext) -> Any:
+    """How a flow whose destination is no port is judged: as ``explain --src IP --dst IP``
+    judges it (through the load balancer when the address is a virtual server's)."""
+    http = HttpRequest(host=None, path="/")
+
+    def judge_flow(flow: Flow) -> Replayed:
+        src = resolve_source(ctx, str(flow.src), None)
+        target = resolve_target(ctx, str(flow.dst), source=src, cluster=None,
+                                protocol=flow.protocol, dport=flow.port)
+        ans = judge(ctx, src, target, flow.protocol, http=http)
+        if not ans.legs:
+            return Replayed("DROPPED", None, ans.lb_drop)
+        deciding = next((lv.verdict.deciding for lv in ans.legs if not lv.verdict.allowed),
+                        ans.legs[0].verdict.deciding)
+        return Replayed(ans.disposition, deciding)
+
+    return judge_flow
+
+
+@dataclass
+class Summary:
+    """What the answer counts: flows per disposition, per deciding rule, and the dropped
+    ones, each distinct (source, destination, protocol, port) once with its count."""
+
+    dispositions: Counter[str] = field(default_factory=Counter)
+    rules: dict[tuple[str | None, ...], dict[str, Any]] = field(default_factory=dict)
+    dropped: dict[tuple[str, str, str, int | None], dict[str, Any]] = field(
+        default_factory=dict)
+
+
+def _rule_json(r: Replayed) -> dict[str, Any]:
+    if r.deciding is None:
+        return {"rule_id": None, "path": None, "security_policy": None, "category": None,
+                "point": None, "action": None if r.lb_drop is None else "DROP",
+                "load_balancer": r.lb_drop}
+    return {**rule_of(r.deciding), "point": r.deciding.point, "action": r.deciding.action,
+            "load_balancer": None}
+
+
+def summarize(flows: list[Flow], answers: list[Replayed], names: dict[str, str],
+              replayer: Replayer) -> Summary:
+    """Count the answers (see :class:`Summary`)."""
+    out = Summary()
+    for flow, r in zip(flows, answers, strict=True):
+        out.dispositions[r.disposition] += 1
+        rule = _rule_json(r)
+        key = (rule["path"], rule["point"], rule["load_balancer"])
+        entry = out.rules.get(key)
+        if entry is None:
+            entry = out.rules[key] = {**rule, "allowed": 0, "dropped": 0}
+        entry["allowed" if r.allowed else "dropped"] += 1
+        if r.allowed:
+            continue
+        k = (str(flow.src), str(flow.dst), flow.protocol, flow.port)
+        seen = out.dropped.get(k)
+        if seen is None:
+            out.dropped[k] = {"src": k[0], "dst": k[1],
+                              "src_pod": names.get(replayer.endpoint(
+                                  flow.src, source=False).path),
+                              "dst_pod": names.get(replayer.endpoint(
+                                  flow.dst, source=False).path),
+                              "protocol": flow.protocol, "port": flow.port, "flows": 1,
+                              "first_line": flow.line, "disposition": r.disposition,
+                              "rule": rule}
+        else:
+            seen["flows"] += 1
+    return out
+
+
+@answers
+def run(args: argparse.Namespace) -> int:
+    """Replay the flows; exit 0 (whatever they would meet), 2 for bad input."""
+    found = read_flows(args.flows, args.format)
+    ctx = _context(args)
+    pods = pod_ports(ctx, None, None)
+    names = pod_names(pods)
+    replayer = Replayer(ctx.dfw, pods, elsewhere_judge(ctx))
+    results = replayer.replay_all(found.flows)
+    summary = summarize(found.flows, results, names, replayer)
+    data = {
+        "policy_set": "candidate" if args.candidate else "current",
+        "candidate": args.candidate, "format": found.format,
+        "counts": {"flows": len(found.flows),
+                   "allowed": summary.dispositions["ALLOWED"],
+                   "dropped": len(found.flows) - summary.dispositions["ALLOWED"],
+                   "mixed": summary.dispositions["MIXED"],
+                   "skipped": sum(found.skipped.values()),
+                   "distinct_questions": replayer.evaluated},
+        "skipped": {reason: found.skipped[reason] for reason in SKIP_REASONS},
+        "rules": sorted(summary.rules.values(),
+                        key=lambda e: (-e["dropped"], -e["allowed"], str(e["path"]))),
+        "dropped": sorted(summary.dropped.values(), key=lambda e: e["first_line"]),
+    }
+    if args.output in STRUCTURED:
+        print_data(data, args.output)
+    else:
+        _print(data)
+    return 0
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    if rule["load_balancer"] is not None:
+        return f"load balancer: {rule['load_balancer']}"
+    if rule["path"] is None:
+        return "not enforced"
+    name = rule["path"].rsplit("/", 1)[-1]
+    return f"{rule['point']} {rule['rule_id']} ({name})"
+
+
+def _print(data: dict[str, Any]) -> None:
+    """The counts, the rules that decided, then the dropped flows (the first
+    :data:`TABLE_ROWS`; ``-o json`` lists all)."""
+    c = data["counts"]
+    skipped = ", ".join(f"{n} {reason}" for reason, n in data["skipped"].items() if n)
+    print(f"{c['flows']} flows replayed against the {data['policy_set']} policy set: "
+          f"{c['allowed']} allowed, {c['dropped']} dropped"
+          + (f" ({c['mixed']} by some backends only)" if c["mixed"] else "")
+          + (f"; skipped {skipped}" if skipped else ""))
+    print_table(["DECIDED BY", "ACTION", "ALLOWED", "DROPPED"],
+                [[_rule_text(r), str(r["action"] or "-"), str(r["allowed"]),
+                  str(r["dropped"])] for r in data["rules"]], title="rules")
+    rows = [[e["src_pod"] or e["src"], e["dst_pod"] or e["dst"],
+             e["protocol"] + (f"/{e['port']}" if e["port"] is not None else ""),
+             str(e["flows"]), _rule_text(e["rule"])] for e in data["dropped"]]
+    if rows:
+        more = len(rows) - TABLE_ROWS
+        print_table(["SOURCE", "DESTINATION", "SERVICE", "FLOWS", "DROPPED BY"],
+                    rows[:TABLE_ROWS], title="dropped flows"
+                    + (f" (first {TABLE_ROWS} of {len(rows)}; -o json lists all)"
+                       if more > 0 else ""))
