@@ -106,7 +106,8 @@ def candidate_inventory(store: Store, path: str, *, cluster: str | None) -> Inve
     the pinned, read-only ``store``; nothing is written."""
     manifests, admin = split_candidate(candidate_files(path))
     if manifests:
-        after = translator()(store, manifests, cluster=_cluster(store, cluster))
+        name = _cluster(store, cluster)
+        after = translator()(store, manifests, cluster=name)
     else:
         after = store.inventory()
     if not admin:

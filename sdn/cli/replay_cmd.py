@@ -165,13 +165,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rule_text(rule: dict[str, Any]) -> str:
+def _rule_id(rule: dict[str, Any]) -> str:
+    """How the dropped flows' table names a rule: its id (``LB``: the load balancer)."""
+    if rule["load_balancer"] is not None:
+        return "LB"
+    return "-" if rule["rule_id"] is None else str(rule["rule_id"])
+
+
+def _rule_name(rule: dict[str, Any]) -> str:
     if rule["load_balancer"] is not None:
         return f"load balancer: {rule['load_balancer']}"
-    if rule["path"] is None:
-        return "not enforced"
-    name = rule["path"].rsplit("/", 1)[-1]
-    return f"{rule['point']} {rule['rule_id']} ({name})"
+    return "not enforced" if rule["path"] is None else rule["path"].rsplit("/", 1)[-1]
 
 
 def _print(data: dict[str, Any]) -> None:
@@ -183,15 +187,16 @@ def _print(data: dict[str, Any]) -> None:
           f"{c['allowed']} allowed, {c['dropped']} dropped"
           + (f" ({c['mixed']} by some backends only)" if c["mixed"] else "")
           + (f"; skipped {skipped}" if skipped else ""))
-    print_table(["DECIDED BY", "ACTION", "ALLOWED", "DROPPED"],
-                [[_rule_text(r), str(r["action"] or "-"), str(r["allowed"]),
-                  str(r["dropped"])] for r in data["rules"]], title="rules")
+    print_table(["RULE ID", "RULE", "AT", "ACTION", "ALLOWED", "DROPPED"],
+                [[_rule_id(r), _rule_name(r), r["point"] or "-", r["action"] or "-",
+                  str(r["allowed"]), str(r["dropped"])] for r in data["rules"]],
+                title="deciding rules")
     rows = [[e["src_pod"] or e["src"], e["dst_pod"] or e["dst"],
              e["protocol"] + (f"/{e['port']}" if e["port"] is not None else ""),
-             str(e["flows"]), _rule_text(e["rule"])] for e in data["dropped"]]
+             str(e["flows"]), _rule_id(e["rule"])] for e in data["dropped"]]
     if rows:
         more = len(rows) - TABLE_ROWS
-        print_table(["SOURCE", "DESTINATION", "SERVICE", "FLOWS", "DROPPED BY"],
+        print_table(["SOURCE", "DESTINATION", "SERVICE", "FLOWS", "RULE ID"],
                     rows[:TABLE_ROWS], title="dropped flows"
                     + (f" (first {TABLE_ROWS} of {len(rows)}; -o json lists all)"
                        if more > 0 else ""))
