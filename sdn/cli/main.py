@@ -371,8 +371,8 @@ def _add_serve(sub: Commands, common: Parser) -> None:
 
 #: Every command's parser, in the order ``sdn --help`` lists them.
 COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_explain,
-            _add_replay, _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory, _add_daemon,
-            _add_realize, _add_verify, _add_serve)
+            _add_replay, _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory,
+            _add_daemon, _add_realize, _add_verify, _add_serve)
 
 
 def _parser() -> argparse.ArgumentParser:

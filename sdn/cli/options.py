@@ -10,8 +10,8 @@ import argparse
 
 from sdn.commandline import STRUCTURED
 
-__all__ = ["CHILD_KIND_NAMES", "FLOW_FORMATS", "KIND_NAMES", "PROTOCOLS", "SEVERITIES", "STRUCTURED",
-           "VERIFY_PROTOCOLS", "add_flow_options"]
+__all__ = ["CHILD_KIND_NAMES", "FLOW_FORMATS", "KIND_NAMES", "PROTOCOLS", "SEVERITIES",
+           "STRUCTURED", "VERIFY_PROTOCOLS", "add_flow_options"]
 
 #: ``sdn show``'s kinds, in ``sdn.model.KINDS``'s order (the keys of that mapping).
 KIND_NAMES = (

@@ -14,8 +14,10 @@ state is opened read-only (as every question), a candidate lives only in memory.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from sdn.errors import FlowFileError, SdnError
 from sdn.policy import compile_dfw
 from sdn.policy.flows import SKIP_REASONS, Flow, FlowFile, detect_format, parse_flows
 from sdn.policy.replay import Replayed, Replayer
-from sdn.render.output import STRUCTURED, print_data, print_table
+from sdn.render.output import STRUCTURED, print_data, print_table, print_text
 from sdn.traceflow import TraceContext
 from sdn.traceflow.l7 import HttpRequest
 from sdn.traceflow.targets import resolve_source, resolve_target
@@ -65,14 +67,14 @@ def _context(args: argparse.Namespace) -> TraceContext:
                               default_action=args.default_action)
 
 
-def elsewhere_judge(ctx: TraceContext) -> Any:
-    """How a flow whose destination is no port is judged: as ``explain --src IP --dst IP``
-    judges it (through the load balancer when the address is a virtual server's)."""
+def elsewhere_judge(ctx: TraceContext) -> Callable[[Flow], Replayed]:
+    """How a flow to a virtual server's address is judged: as ``explain --src IP --dst IP``
+    judges it, through the load balancer."""
     http = HttpRequest(host=None, path="/")
 
     def judge_flow(flow: Flow) -> Replayed:
-        src = resolve_source(ctx, str(flow.src), None)
-        target = resolve_target(ctx, str(flow.dst), source=src, cluster=None,
+        src = resolve_source(ctx, flow.src, None)
+        target = resolve_target(ctx, flow.dst, source=src, cluster=None,
                                 protocol=flow.protocol, dport=flow.port)
         ans = judge(ctx, src, target, flow.protocol, http=http)
         if not ans.legs:
@@ -106,31 +108,36 @@ def _rule_json(r: Replayed) -> dict[str, Any]:
 
 def summarize(flows: list[Flow], answers: list[Replayed], names: dict[str, str],
               replayer: Replayer) -> Summary:
-    """Count the answers (see :class:`Summary`)."""
+    """Count the answers (see :class:`Summary`). Flows of one class share one answer
+    object, so what is derived from an answer is derived once per answer."""
     out = Summary()
+    entries: dict[int, dict[str, Any]] = {}  # by the answer's id: its rule's entry
     for flow, r in zip(flows, answers, strict=True):
-        out.dispositions[r.disposition] += 1
-        rule = _rule_json(r)
-        key = (rule["path"], rule["point"], rule["load_balancer"])
-        entry = out.rules.get(key)
+        entry = entries.get(id(r))
         if entry is None:
-            entry = out.rules[key] = {**rule, "allowed": 0, "dropped": 0}
-        entry["allowed" if r.allowed else "dropped"] += 1
+            rule = _rule_json(r)
+            key = (rule["path"], rule["point"], rule["load_balancer"])
+            entry = out.rules.get(key)
+            if entry is None:
+                entry = out.rules[key] = {**rule, "allowed": 0, "dropped": 0}
+            entries[id(r)] = entry
+        out.dispositions[r.disposition] += 1
         if r.allowed:
+            entry["allowed"] += 1
             continue
-        k = (str(flow.src), str(flow.dst), flow.protocol, flow.port)
+        entry["dropped"] += 1
+        k = (flow.src, flow.dst, flow.protocol, flow.port)
         seen = out.dropped.get(k)
-        if seen is None:
-            out.dropped[k] = {"src": k[0], "dst": k[1],
-                              "src_pod": names.get(replayer.endpoint(
-                                  flow.src, source=False).path),
-                              "dst_pod": names.get(replayer.endpoint(
-                                  flow.dst, source=False).path),
-                              "protocol": flow.protocol, "port": flow.port, "flows": 1,
-                              "first_line": flow.line, "disposition": r.disposition,
-                              "rule": rule}
-        else:
+        if seen is not None:
             seen["flows"] += 1
+            continue
+        out.dropped[k] = {"src": flow.src, "dst": flow.dst,
+                          "src_pod": names.get(replayer.side(flow.src, source=False)[0].path),
+                          "dst_pod": names.get(replayer.side(flow.dst, source=False)[0].path),
+                          "protocol": flow.protocol, "port": flow.port, "flows": 1,
+                          "first_line": flow.line, "disposition": r.disposition,
+                          "rule": {k: v for k, v in entry.items()
+                                   if k not in ("allowed", "dropped")}}
     return out
 
 
@@ -141,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
     ctx = _context(args)
     pods = pod_ports(ctx, None, None)
     names = pod_names(pods)
-    replayer = Replayer(ctx.dfw, pods, elsewhere_judge(ctx))
+    vips = {str(ip) for _, ip, _, _ in ctx.vips} | {str(ip) for ip, _, _ in ctx.outside_vips}
+    replayer = Replayer(ctx.dfw, pods, elsewhere=vips, judge_elsewhere=elsewhere_judge(ctx))
     results = replayer.replay_all(found.flows)
     summary = summarize(found.flows, results, names, replayer)
     data = {
@@ -158,11 +166,25 @@ def run(args: argparse.Namespace) -> int:
                         key=lambda e: (-e["dropped"], -e["allowed"], str(e["path"]))),
         "dropped": sorted(summary.dropped.values(), key=lambda e: e["first_line"]),
     }
-    if args.output in STRUCTURED:
+    if args.output == "json":
+        print_text(replay_json(data))
+    elif args.output in STRUCTURED:
         print_data(data, args.output)
     else:
         _print(data)
     return 0
+
+
+def replay_json(data: dict[str, Any]) -> str:
+    """``-o json``: the answer indented as ``print_json`` indents it, except that each
+    dropped flow is one line (compact): at 100,000 flows the list holds tens of thousands
+    of them, which Python's indenting encoder takes seconds to write, and a flow a line
+    reads (and greps) better."""
+    head = {k: v for k, v in data.items() if k != "dropped"}
+    text = json.dumps(head, indent=2)
+    rows = ",\n".join("    " + json.dumps(e) for e in data["dropped"])
+    dropped = f"[\n{rows}\n  ]" if rows else "[]"
+    return text[:-2] + f',\n  "dropped": {dropped}\n}}\n'
 
 
 def _rule_id(rule: dict[str, Any]) -> str:

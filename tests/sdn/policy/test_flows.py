@@ -4,7 +4,6 @@ is a flow, what is skipped and why, what is a bad line and what it says."""
 from __future__ import annotations
 
 import json
-from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ A, B = "10.0.0.1", "10.0.0.2"
 
 
 def _flow(line: int, protocol: str, port: int | None, src: str = A, dst: str = B) -> Flow:
-    return Flow(line, IPv4Address(src), IPv4Address(dst), protocol, port)
+    return Flow(line, src, dst, protocol, port)
 
 
 #: id -> (CSV lines, flows, skipped, bad lines as (line, message)).
@@ -36,6 +35,8 @@ CSV_CASES: dict[str, tuple[list[str], list[Flow], dict[str, int], list[tuple[int
                                   [_flow(1, "ICMP", None), _flow(2, "ICMP", None)], {}, []),
     "spaces-and-bom": (["\ufeff 10.0.0.1 , 10.0.0.2 , tcp , 443 "], [_flow(1, "TCP", 443)],
                        {}, []),
+    "leading-zeros-refused": ([f"{A},010.0.0.2,TCP,80"], [], {},
+                              [(1, "dst_ip is not an IPv4 address: '010.0.0.2'")]),
     "ipv6-skipped": ([f"::1,{B},TCP,80", f"{A},fe80::1,TCP,80"], [], {"ipv6": 2}, []),
     "icmp-with-port": ([f"{A},{B},ICMP,8"], [], {}, [(1, "ICMP has no port, got '8'")]),
     "tcp-without-port": ([f"{A},{B},TCP"], [], {}, [(1, "TCP needs dst_port")]),
