@@ -2,7 +2,8 @@
 a change, built in memory and never written.
 
 A candidate folder (or one file) holds either kind of document, or both, one kind a file
-(``.yaml``, ``.yml``, ``.json`` under the folder, hidden ones skipped, in path order):
+(``.yaml``, ``.yml``, ``.json`` under the folder, hidden ones skipped, in path order; a
+file's kind is told by its first document):
 
 * **Kubernetes manifests** (documents with a ``kind`` and no ``resource_type``): one
   cluster's manifests, in full, as ``ncp sync --cluster DIR`` takes them. ``sdn`` does not
@@ -23,10 +24,13 @@ with each problem named by its object.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, cast
+
+import yaml
 
 from sdn.cli.apply_cmd import read_documents
 from sdn.errors import CandidateError, SdnError
@@ -65,16 +69,45 @@ def _is_manifest(doc: Any) -> bool:
     return isinstance(doc, dict) and "kind" in doc and "resource_type" not in doc
 
 
+def _first_document(path: Path) -> Any:
+    """The first document of a YAML or JSON file (None: none), read with libyaml when
+    there is one: a cluster's manifests are megabytes, which the pure-Python reader
+    takes tens of seconds over, and their kind is all that is asked here. A file that
+    does not parse says so when read in full (:func:`read_documents`)."""
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise SdnError(str(err), code="FILE_NOT_FOUND", obj=str(path)) from err
+    try:
+        docs: Iterable[Any]
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+            docs = data if isinstance(data, list) else [data]
+        else:
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            docs = yaml.load_all(text, Loader=loader)
+        first = next((d for d in docs if d is not None), None)
+    except (ValueError, yaml.YAMLError):
+        return {}  # not a manifest: read in full as admin documents, which says why
+    if isinstance(first, dict) and isinstance(first.get("items"), list) \
+            and "resource_type" not in first:  # a ``kind: List``
+        return first["items"][0] if first["items"] else None
+    return first
+
+
 def split_candidate(files: list[Path]) -> tuple[list[Path], list[tuple[Path, list[Any]]]]:
-    """The Kubernetes manifest files, and the admin documents of the other files."""
+    """The Kubernetes manifest files (told by their first document: one kind a file),
+    and the admin documents of the other files."""
     manifests: list[Path] = []
     admin: list[tuple[Path, list[Any]]] = []
     for f in files:
-        docs = read_documents(str(f))
-        if docs and all(_is_manifest(d) for d in docs):
+        first = _first_document(f)
+        if first is None:
+            continue
+        if _is_manifest(first):
             manifests.append(f)
-        elif docs:
-            admin.append((f, docs))
+        else:
+            admin.append((f, read_documents(str(f))))
     return manifests, admin
 
 
