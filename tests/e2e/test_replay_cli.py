@@ -233,3 +233,16 @@ def test_several_clusters_need_cluster_for_kubernetes(cli: Any, flows: Path) -> 
                   "--candidate", cli.GUESTBOOK)
     assert res.code == 2
     assert res.err.startswith("error: CANDIDATE_CLUSTER_NEEDED --cluster:")
+
+
+def test_flows_from_standard_input_and_a_forced_format(synced: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(CSV))
+    data = replay(synced, "--flows", "-", "--format", "csv", "-o", "json").json()
+    assert (data["format"], data["counts"]["flows"]) == ("csv", 6)
+    monkeypatch.setattr("sys.stdin", io.StringIO(CSV))
+    res = synced.sdn("replay", "--state", synced.state, "--flows", "-", "--format", "hubble")
+    assert res.code == 2
+    assert res.err.splitlines()[1].startswith("  BAD_FLOW -:1: not JSON")
