@@ -56,6 +56,8 @@ class ProblemsError(SdnError):
     """Input refused for every reason in ``problems``, kept in the order found (a file's
     lines in order, not sorted as text: line 10 after line 9)."""
 
+    code = "INVALID_INPUT"
+
     def __init__(self, problems: list[Problem], *, obj: str = "") -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
