@@ -52,6 +52,32 @@ class InvalidModelError(SdnError):
         super().__init__(f"{len(self.problems)} problem(s):\n{lines}")
 
 
+class ProblemsError(SdnError):
+    """Input refused for every reason in ``problems``, kept in the order found (a file's
+    lines in order, not sorted as text: line 10 after line 9)."""
+
+    code = "INVALID_INPUT"
+
+    def __init__(self, problems: list[Problem], *, obj: str = "") -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s):\n{lines}", obj=obj)
+
+
+class CandidateError(ProblemsError):
+    """A candidate policy set (``sdn replay --candidate``) cannot be evaluated: it does not
+    parse, or what it declares would not be realized in full."""
+
+    code = "INVALID_CANDIDATE"
+
+
+class FlowFileError(ProblemsError):
+    """A flow file (``sdn replay --flows``) has lines that cannot be read: the whole file
+    is refused, each bad line named ``FILE:LINE``."""
+
+    code = "INVALID_FLOWS"
+
+
 class NotFoundError(SdnError):
     """A path, id or name does not exist in the state."""
 

@@ -106,9 +106,11 @@ class SyncReport:
     ingress_vips: dict[str, str] = field(default_factory=dict)
     written: bool = False
     #: With ``keep_inventory``: every object of the state at :attr:`revision`, as this
-    #: sync holds them (None: a dry run, a no-op that stopped before loading the state, or
-    #: another writer's revision between this sync's read and its write). Not part of the
-    #: report: ``ncp sync`` hands it to the query index (:func:`sdn.query.warm_index`).
+    #: sync holds them (None: a no-op that stopped before loading the state, or another
+    #: writer's revision between this sync's read and its write). Not part of the report:
+    #: ``ncp sync`` hands it to the query index (:func:`sdn.query.warm_index`). A dry run
+    #: sets it to what the write would leave, nothing written (what ``sdn replay
+    #: --candidate`` evaluates: :mod:`ncp.reconcile.candidate`).
     inventory: Inventory | None = field(default=None, repr=False, compare=False)
     #: Whether :attr:`inventory` passed the cross-object checks in this run (it was
     #: written: :func:`_check_result` refuses any other), so that ``sdn validate``'s
@@ -372,6 +374,10 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
     if dry_run:
         report.plan = plan_of(diff, _stored_status(store, config.cluster), _status(report))
         report.revision = store.revision
+        if keep:  # what the write would leave, for what-if questions asked of it
+            report.inventory = inventory_after(current, [*result.owned.values(),
+                                                         *result.shared.values()],
+                                               diff.deletes, store.revision)
         return report
     if unchanged:
         report.revision = store.revision

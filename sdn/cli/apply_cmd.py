@@ -31,7 +31,9 @@ from sdn.store import ChangeSet, Store
 from sdn.store.codec import to_stored
 
 
-def _documents(path: str) -> list[Any]:
+def read_documents(path: str) -> list[Any]:
+    """The documents of a YAML or JSON file (a list, or a mapping of ``items`` without a
+    ``resource_type``, is flattened); ``FILE_NOT_FOUND``, ``MALFORMED_FILE``."""
     p = Path(path)
     try:
         text = p.read_text()
@@ -63,7 +65,7 @@ def _load(files: list[str]) -> list[PolicyResource]:
     objects: list[PolicyResource] = []
     problems: list[Problem] = []
     for f in files:
-        got, bad = parse_admin_objects(_documents(f), source=f)
+        got, bad = parse_admin_objects(read_documents(f), source=f)
         objects += got
         problems += bad
     if problems:

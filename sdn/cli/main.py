@@ -10,6 +10,7 @@ from typing import TypeAlias
 
 from sdn.cli.options import (
     CHILD_KIND_NAMES,
+    FLOW_FORMATS,
     KIND_NAMES,
     PROTOCOLS,
     SEVERITIES,
@@ -44,7 +45,7 @@ OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
 #: nor ``verify``, which sends packets as root from the realized namespaces.
 QUESTIONS = frozenset({"show", "ipam", "topology", "validate", "reach", "explain",
                        "traceflow", "path", "lint", "lb", "clusters", "policies",
-                       "connectivity", "blame", "diff"})
+                       "connectivity", "blame", "diff", "replay"})
 
 
 def _run(module: str, function: str) -> Callable[[argparse.Namespace], int]:
@@ -233,6 +234,30 @@ def _add_history(sub: Commands, common: Parser) -> None:
     diff.set_defaults(run=_run("diff_cmd", "run"))
 
 
+def _add_replay(sub: Commands, common: Parser) -> None:
+    rep = sub.add_parser("replay", parents=[common],
+                         help="recorded flows against the current or a candidate policy "
+                              "set: which would be dropped, by which rule")
+    rep.add_argument("--flows", required=True, metavar="FILE",
+                     help="Hubble's JSON flow export (hubble observe -o json), or CSV "
+                          "src_ip,dst_ip,protocol,dst_port; - reads standard input")
+    rep.add_argument("--format", choices=["auto", *FLOW_FORMATS], default="auto",
+                     help="the flow file's format (default: told by its first line)")
+    rep.add_argument("--candidate", metavar="DIR",
+                     help="replay against this policy set instead: Kubernetes manifests "
+                          "of one cluster (as ncp sync --cluster DIR takes them) and/or "
+                          "NSX admin documents (as sdn apply -f takes them), built in "
+                          "memory over the state; nothing is written")
+    rep.add_argument("--cluster",
+                     help="the cluster a Kubernetes candidate replaces (default: the "
+                          "state's only cluster)")
+    rep.add_argument("--default-action", choices=["ALLOW", "DROP"], default="ALLOW",
+                     help="the DFW's default rule when the state defines none "
+                          "(NSX ships ALLOW)")
+    _output(rep)
+    rep.set_defaults(run=_run("replay_cmd", "run"))
+
+
 def _add_lint(sub: Commands, common: Parser) -> None:
     lint = sub.add_parser("lint", parents=[common],
                           help="review the distributed firewall: shadowed rules, conflicts, "
@@ -404,8 +429,9 @@ def _add_serve(sub: Commands, common: Parser) -> None:
 
 #: Every command's parser, in the order ``sdn --help`` lists them.
 COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_connectivity,
-            _add_explain, _add_policies, _add_history, _add_lint, _add_traceflow, _add_path,
-            _add_admin, _add_inventory, _add_daemon, _add_realize, _add_verify, _add_serve)
+            _add_explain, _add_policies, _add_replay, _add_history, _add_lint, _add_traceflow,
+            _add_path, _add_admin, _add_inventory, _add_daemon, _add_realize, _add_verify,
+            _add_serve)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,8 +10,8 @@ import argparse
 
 from sdn.commandline import STRUCTURED
 
-__all__ = ["CHILD_KIND_NAMES", "KIND_NAMES", "PROTOCOLS", "SEVERITIES", "STRUCTURED",
-           "VERIFY_PROTOCOLS", "add_flow_options"]
+__all__ = ["CHILD_KIND_NAMES", "FLOW_FORMATS", "KIND_NAMES", "PROTOCOLS", "SEVERITIES",
+           "STRUCTURED", "VERIFY_PROTOCOLS", "add_flow_options"]
 
 #: ``sdn show``'s kinds, in ``sdn.model.KINDS``'s order (the keys of that mapping).
 KIND_NAMES = (
@@ -21,6 +21,8 @@ KIND_NAMES = (
 )
 #: ``sdn show``'s kinds of IP pools' children (``sdn.model.apishape.POOL_CHILD_KINDS``).
 CHILD_KIND_NAMES = ("ip-subnets", "ip-allocations")
+#: ``sdn replay --format``'s formats (``sdn.policy.flows.FORMATS``).
+FLOW_FORMATS = ("hubble", "csv")
 #: ``sdn lint --fail-on``'s severities (``sdn.policy.lint.SEVERITIES``).
 SEVERITIES = ("error", "warning", "info")
 #: The protocols a flow question takes (``sdn.cli.policy_cmd.PROTOCOLS``).

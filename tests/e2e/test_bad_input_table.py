@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 GUESTBOOK = REPO / "topologies" / "guestbook"
 ADMIN = REPO / "topologies" / "admin" / "guardrails.yaml"
 PROFILE = REPO / "topologies" / "profiles" / "dedicated-t1.json"
+FLOWS = REPO / "tests" / "data" / "flows" / "guestbook.csv"
 T0 = 1_700_000_000.0
 
 
@@ -114,6 +115,15 @@ ARGUMENT_CASES: dict[str, tuple[list[object], str]] = {
     "lint-unknown-cluster": (["sdn", "lint", "--cluster", "nope"], "UNKNOWN_CLUSTER"),
     "lint-bad-fail-on": (["sdn", "lint", "--fail-on", "sometimes"], "BAD_ARGUMENT"),
     "lb-unknown-cluster": (["sdn", "lb", "--cluster", "nope"], "UNKNOWN_CLUSTER"),
+    "replay-missing-flows": (["sdn", "replay", "--flows", "{tmp}/none.csv"], "FILE_NOT_FOUND"),
+    "replay-bad-format": (["sdn", "replay", "--flows", FLOWS, "--format", "pcap"],
+                          "BAD_ARGUMENT"),
+    "replay-missing-candidate": (["sdn", "replay", "--flows", FLOWS, "--candidate",
+                                  "{tmp}/none"], "FILE_NOT_FOUND"),
+    "replay-malformed-candidate": (["sdn", "replay", "--flows", FLOWS, "--candidate",
+                                    _broken_yaml], "MALFORMED_FILE"),
+    "replay-unknown-default-action": (["sdn", "replay", "--flows", FLOWS,
+                                       "--default-action", "REJECT"], "BAD_ARGUMENT"),
     "reach-port-not-a-number": (["sdn", "reach", "--port", "abc"], "BAD_ARGUMENT"),
     "reach-port-zero": (["sdn", "reach", "--port", "0"], "BAD_ARGUMENT"),
     "reach-port-too-high": (["sdn", "reach", "--port", "70000"], "BAD_ARGUMENT"),
@@ -236,6 +246,8 @@ COMMANDS: dict[str, Command] = {
     "path": Command(("sdn", "path", "--src", "default/frontend-0", "--dst",
                      "svc:default/redis-master")),
     "lint": Command(("sdn", "lint")),
+    "replay": Command(("sdn", "replay", "--flows", FLOWS)),
+    "replay-candidate": Command(("sdn", "replay", "--flows", FLOWS, "--candidate", ADMIN)),
     "lb": Command(("sdn", "lb")),
     "clusters": Command(("sdn", "clusters")),
     "profile-list": Command(("sdn", "profile", "list")),

@@ -30,10 +30,12 @@ from tests.support.cli_runs import TOPOLOGIES, run_main, sync_sample
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = ["--src", "default/frontend-0", "--dst", "default/redis-master-0", "--dport", "6379"]
 MT_FLOW = ["--src", "shop/frontend-0", "--dst", "payments/api-0", "--dport", "8443"]
+FLOWS_CSV = ROOT / "tests" / "data" / "flows" / "guestbook.csv"
+FLOWS_HUBBLE = ROOT / "tests" / "data" / "flows" / "guestbook-hubble.jsonl"
 
 #: id -> (sample state, sdn argv after --state): every question command, tables and
 #: structured outputs, answers with problems (exit 1) and coded errors (exit 2).
-CASES: dict[str, tuple[str, list[str]]] = {
+CASES: dict[str, tuple[str, list[object]]] = {
     "gb-show-ports": ("guestbook", ["show", "segment-ports"]),
     "gb-show-groups-json": ("guestbook", ["show", "groups", "-o", "json"]),
     "gb-show-tag-yaml": ("guestbook", ["show", "segments", "--tag", "ncp/project=default",
@@ -52,6 +54,12 @@ CASES: dict[str, tuple[str, list[str]]] = {
                                              "-o", "json"]),
     "gb-path": ("guestbook", ["path", *FLOW]),
     "gb-lint": ("guestbook", ["lint", "--fail-on", "never"]),
+    "gb-replay-csv": ("guestbook", ["replay", "--flows", FLOWS_CSV]),
+    "gb-replay-hubble-json": ("guestbook", ["replay", "--flows", FLOWS_HUBBLE, "-o", "json"]),
+    "gb-replay-candidate": ("guestbook", ["replay", "--flows", FLOWS_CSV, "--candidate",
+                                          ROOT / "topologies" / "admin" / "guardrails.yaml"]),
+    "gb-replay-bad-flows": ("guestbook", ["replay", "--flows", ROOT / "README.md",
+                                          "--format", "csv"]),
     "gb-lb": ("guestbook", ["lb"]),
     "gb-clusters-json": ("guestbook", ["clusters", "-o", "json"]),
     "gb-unknown-pod": ("guestbook", ["traceflow", "--src", "default/nope", "--dst",

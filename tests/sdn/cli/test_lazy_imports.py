@@ -115,6 +115,7 @@ def test_the_parsers_choices_are_their_modules_own() -> None:
     from sdn.dataplane.probe import PROBE_PROTOCOLS
     from sdn.model import KINDS
     from sdn.model.apishape import POOL_CHILD_KINDS
+    from sdn.policy.flows import FORMATS
     from sdn.policy.lint import SEVERITIES
     from sdn.render.output import STRUCTURED
 
@@ -124,6 +125,7 @@ def test_the_parsers_choices_are_their_modules_own() -> None:
     assert options.PROTOCOLS == policy_cmd.PROTOCOLS
     assert options.VERIFY_PROTOCOLS == PROBE_PROTOCOLS
     assert options.STRUCTURED == STRUCTURED
+    assert options.FLOW_FORMATS == FORMATS
 
 
 def test_ctrl_c_during_a_commands_imports_is_taken_after_them() -> None:
