@@ -8,7 +8,9 @@ annotations and the problems in one transaction. A run whose inputs are unusable
 (input not read in full, see :mod:`ncp.reconcile.completeness`; config, profile,
 shared-object conflicts) raises before anything is written; a run with bad *objects*
 writes everything else and reports them. A dry run does all of it but the write, and
-says what the write would have changed (:mod:`ncp.reconcile.plan`).
+says what the write would have changed (:mod:`ncp.reconcile.plan`), reachability
+included (:mod:`sdn.policy.whatif`, on the inventory the write would leave, built in
+memory).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from sdn.gcpause import gc_paused
 from sdn.ipam import Hold
 from sdn.model import Inventory, PolicyResource
 from sdn.model.checks import validate_inventory
+from sdn.policy.whatif import reachability_change
 from sdn.profiles import NetworkProfile, check_update, parse_profile
 from sdn.store.codec import ChangeSet, ClusterRecord, k8s_object_row, profile_row
 
@@ -123,8 +126,8 @@ class SyncReport:
         return bool(self.created or self.updated or self.deleted)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready summary (a dry run adds ``dry_run``, ``changes`` and
-        ``annotation_changes``)."""
+        """A JSON-ready summary (a dry run adds ``dry_run``, ``changes``,
+        ``annotation_changes`` and ``reachability``)."""
         out: dict[str, Any] = {
             "cluster": self.cluster, "revision": self.revision,
             "realized": {"namespaces": self.namespaces, "pods": self.pods, "nodes": self.nodes},
@@ -145,6 +148,7 @@ class SyncReport:
             out["dry_run"] = True
             out["changes"] = self.plan.changes_json()
             out["annotation_changes"] = [a.to_json() for a in self.plan.annotations]
+            out["reachability"] = self.plan.reachability.to_json()
         return out
 
 
@@ -367,6 +371,12 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
     if dry_run:
         report.plan = plan_of(diff, _stored_status(store, config.cluster), _status(report))
         report.revision = store.revision
+        step("comparing reachability")
+        report.plan.reachability = reachability_change(
+            current, inventory_after(current, [*result.owned.values(),
+                                                *result.shared.values()],
+                                     diff.deletes, store.revision + 1),
+            [*diff.deletes, *(row.path for row in diff.upserts)])
         return report
     if unchanged:
         report.revision = store.revision

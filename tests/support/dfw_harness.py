@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ncp.config import NcpConfig
-from ncp.reconcile.sync import sync_cluster
+from ncp.reconcile.sync import SyncReport, sync_cluster
 from sdn.model import SegmentPort
 from sdn.policy import compile_dfw, reach_matrix
 from sdn.store import Store
@@ -74,6 +74,16 @@ def sync_with_policies(store: Store, cluster: Cluster, policies: list[dict[str, 
     report = sync_cluster(store, manifests=manifests(*_docs(cluster), *rewritten),
                           config=cfg, now=now)
     return rewritten, list(report.problems)
+
+
+def dry_run_with_policies(store: Store, cluster: Cluster, policies: list[dict[str, Any]],
+                          ips: dict[str, str], cfg: NcpConfig = CONFIG,
+                          now: float = 3) -> SyncReport:
+    """``ncp sync --dry-run`` of the cluster with ``policies`` (addresses rewritten by
+    ``ips``) against what ``store`` holds: the report, with its plan's reachability."""
+    return sync_cluster(store, manifests=manifests(*_docs(cluster),
+                                                   *(_rewrite(p, ips) for p in policies)),
+                        config=cfg, now=now, dry_run=True)
 
 
 class Realized:

@@ -1,0 +1,68 @@
+"""What a change does to reachability, before it lands: the flows it gains and loses.
+
+Why here: ``ncp sync --dry-run`` and ``sdn apply/delete --dry-run`` both hold the state's
+inventory as read and the inventory the write would leave, with the paths it would
+create, update or delete. Both firewalls are compiled from those in memory (nothing is
+written, nothing read back), the endpoints the change can affect are found from the
+changed paths (:mod:`sdn.policy.affected`), and only pairs with an end among them are
+compared (:func:`~sdn.policy.connectivity.reachability_delta`); a change touching no
+firewall input compares nothing. ``--fail-on`` reads :meth:`WhatIf.has`.
+
+Assumption, named: the default rule's action is ALLOW, as NSX ships it and as ``sdn
+reach`` assumes unless told otherwise (the state keeps NCP's own default section as a
+policy, which is evaluated, when a cluster asks for one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdn.model import Inventory
+from sdn.policy.affected import affected_ports
+from sdn.policy.compiler import CompiledDfw, compile_dfw
+from sdn.policy.connectivity import FlowChange, delta_json, reachability_delta
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The flows a change gains and loses, and how many ports were compared for it
+    (None: every pair was)."""
+
+    gained: list[FlowChange] = field(default_factory=list)
+    lost: list[FlowChange] = field(default_factory=list)
+    affected: int | None = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"gained": [...], "lost": [...]}`` (:func:`delta_json`)."""
+        return delta_json(self.gained, self.lost)
+
+    def has(self, kind: str) -> bool:
+        """Whether there are changes of ``kind``: ``lost``, ``gained`` or ``any``
+        (``--fail-on``)."""
+        if kind == "any":
+            return bool(self.gained or self.lost)
+        return bool(self.gained if kind == "gained" else self.lost)
+
+
+def reachability_change(before: Inventory, after: Inventory, changed: Iterable[str], *,
+                        before_dfw: CompiledDfw | None = None) -> WhatIf:
+    """The reachability delta from ``before`` to ``after``, the inventories on either
+    side of a write of the ``changed`` paths (see the module's doc). ``before_dfw``: the
+    firewall of ``before`` when the caller has it compiled already."""
+    paths = list(changed)
+    if not paths:
+        return WhatIf()
+    old = before_dfw if before_dfw is not None else compile_dfw(before)
+    new = compile_dfw(after)
+    ports = affected_ports(paths, before=before, after=after, before_dfw=old, after_dfw=new)
+    if ports is not None and not ports:
+        return WhatIf()
+    endpoints = None if ports is None else _names(ports, old, new)
+    gained, lost = reachability_delta(old, new, endpoints=endpoints)
+    return WhatIf(gained, lost, None if ports is None else len(ports))
+
+
+def _names(ports: set[str], *firewalls: CompiledDfw) -> set[str]:
+    """The names answers give these ports (``NS/POD``), from whichever firewall has them."""
+    return {ep.name for dfw in firewalls for ep in dfw.endpoints if ep.path in ports}

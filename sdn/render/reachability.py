@@ -1,0 +1,51 @@
+"""A dry run's reachability section as text: the flows a change would gain and lose.
+
+One line per flow, so that it reads in an 80-column terminal and greps well: what
+happens to it, the protocol and ports, source and destination, and the rule that now
+decides it, named by its policy and rule ids (the JSON carries the whole path; "default
+rule" when no rule matches any more). All ports of a protocol read ``all``.
+"""
+
+from __future__ import annotations
+
+from sdn.policy.connectivity import FlowChange
+from sdn.policy.whatif import WhatIf
+
+#: Every port of a port-carrying protocol.
+_ALL_PORTS = ((1, 65535),)
+
+
+def port_text(ports: tuple[tuple[int, int], ...] | None) -> str:
+    """``80``, ``80-90,443``, ``all`` (every port); empty for ICMP (no ports)."""
+    if ports is None:
+        return ""
+    if tuple(ports) == _ALL_PORTS:
+        return "all"
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ports)
+
+
+def rule_text(path: str | None) -> str:
+    """A rule path as ``POLICY/RULE`` (its last two ids), or ``default rule``."""
+    if path is None:
+        return "default rule"
+    parts = path.rstrip("/").split("/")
+    return "/".join(p for p in (parts[-3], parts[-1]) if p) if len(parts) >= 3 else path
+
+
+def reachability_lines(whatif: WhatIf) -> list[str]:
+    """The section: a heading with the counts, then each lost flow (with the rule that
+    now denies it), then each gained one (with the rule that now allows it)."""
+    head = (f"reachability that would change: {len(whatif.gained)} flow(s) gained, "
+            f"{len(whatif.lost)} lost")
+    if not whatif.gained and not whatif.lost:
+        return ["reachability: no flow would be gained or lost"]
+    lines = [head]
+    for verb, how, flows in (("lost", "denied by", whatif.lost),
+                             ("gained", "allowed by", whatif.gained)):
+        lines += [_line(verb, how, f) for f in flows]
+    return lines
+
+
+def _line(verb: str, how: str, flow: FlowChange) -> str:
+    service = f"{flow.protocol} {port_text(flow.ports)}".rstrip()
+    return f"  {verb:<6} {service:<14} {flow.src} -> {flow.dst}  {how} {rule_text(flow.rule)}"
