@@ -225,9 +225,10 @@ def _plan(report: SyncReport) -> None:
             (f"{a.kind} {a.namespace + '/' if a.namespace else ''}{a.name}", a.key,
              "-" if a.old is None else a.old, "-" if a.new is None else a.new)
             for a in plan.annotations])
+    if rows:
+        print("\n".join(reachability_lines(plan.reachability)))
     if not rows and not plan.annotations:
         print("nothing would change")
-    print("\n".join(reachability_lines(plan.reachability)))
 
 
 def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -52,6 +52,6 @@ def plan_lines(plan: Plan, *, dry_run: bool, verb: str,
         for c in plan.changes:
             extra = f" ({', '.join(c.fields)})" if c.fields else ""
             lines.append(f"  {c.action:<9} {c.obj.resource_type} {c.obj.path}{extra}")
-    if whatif is not None:
+    if whatif is not None and plan.writes:  # nothing written, nothing to compare
         lines += reachability_lines(whatif)
     return lines

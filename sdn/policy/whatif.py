@@ -58,11 +58,5 @@ def reachability_change(before: Inventory, after: Inventory, changed: Iterable[s
     ports = affected_ports(paths, before=before, after=after, before_dfw=old, after_dfw=new)
     if ports is not None and not ports:
         return WhatIf()
-    endpoints = None if ports is None else _names(ports, old, new)
-    gained, lost = reachability_delta(old, new, endpoints=endpoints)
+    gained, lost = reachability_delta(old, new, endpoints=ports)
     return WhatIf(gained, lost, None if ports is None else len(ports))
-
-
-def _names(ports: set[str], *firewalls: CompiledDfw) -> set[str]:
-    """The names answers give these ports (``NS/POD``), from whichever firewall has them."""
-    return {ep.name for dfw in firewalls for ep in dfw.endpoints if ep.path in ports}

@@ -1,9 +1,9 @@
 """A dry run's reachability section as text: the flows a change would gain and lose.
 
-One line per flow, so that it reads in an 80-column terminal and greps well: what
-happens to it, the protocol and ports, source and destination, and the rule that now
-decides it, named by its policy and rule ids (the JSON carries the whole path; "default
-rule" when no rule matches any more). All ports of a protocol read ``all``.
+Flows are grouped by what happens to them and the rule that now decides it, named by its
+policy and rule ids (the JSON carries the whole path; "default rule" when no rule matches
+any more); then one line per flow, protocol and ports, source and destination, so that it
+reads in an 80-column terminal and greps well. All ports of a protocol read ``all``.
 """
 
 from __future__ import annotations
@@ -33,19 +33,23 @@ def rule_text(path: str | None) -> str:
 
 
 def reachability_lines(whatif: WhatIf) -> list[str]:
-    """The section: a heading with the counts, then each lost flow (with the rule that
-    now denies it), then each gained one (with the rule that now allows it)."""
-    head = (f"reachability that would change: {len(whatif.gained)} flow(s) gained, "
-            f"{len(whatif.lost)} lost")
+    """The section: a heading with the counts, then the lost flows under the rule that
+    now denies them, then the gained ones under the rule that now allows them."""
     if not whatif.gained and not whatif.lost:
         return ["reachability: no flow would be gained or lost"]
-    lines = [head]
-    for verb, how, flows in (("lost", "denied by", whatif.lost),
-                             ("gained", "allowed by", whatif.gained)):
-        lines += [_line(verb, how, f) for f in flows]
+    lines = [f"reachability that would change: {len(whatif.gained)} flow(s) gained, "
+             f"{len(whatif.lost)} lost"]
+    for verb, how, flows in (("lost", "denied", whatif.lost),
+                             ("gained", "allowed", whatif.gained)):
+        by_rule: dict[str | None, list[FlowChange]] = {}
+        for flow in flows:
+            by_rule.setdefault(flow.rule, []).append(flow)
+        for rule, group in by_rule.items():
+            lines.append(f"{verb}, now {how} by {rule_text(rule)}:")
+            lines += [_line(f) for f in group]
     return lines
 
 
-def _line(verb: str, how: str, flow: FlowChange) -> str:
+def _line(flow: FlowChange) -> str:
     service = f"{flow.protocol} {port_text(flow.ports)}".rstrip()
-    return f"  {verb:<6} {service:<14} {flow.src} -> {flow.dst}  {how} {rule_text(flow.rule)}"
+    return f"  {service:<12} {flow.src} -> {flow.dst}"
