@@ -321,8 +321,9 @@ def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now:
     from ncp.reconcile.sync import sync_cluster
     from sdn.store import Store
 
-    opener = Store.open_readonly if args.dry_run and state == Path(args.state) else Store.open
-    with opener(state) as store:
+    dry_run = args.dry_run and state == Path(args.state)  # else a scratch state
+    with (Store.open_readonly(state, untouched=True) if dry_run else Store.open(state)) \
+            as store:
         profile = _profile(args.profile, store)
         with _progress(not args.quiet and args.output == "table", watch) as step:
             return sync_cluster(store, paths=args.cluster, config=config, profile=profile,

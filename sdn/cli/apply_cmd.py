@@ -76,11 +76,11 @@ def _load(files: list[str]) -> list[PolicyResource]:
 
 
 def _current(args: argparse.Namespace) -> Inventory:
-    """The state's inventory for a dry run, read-only (a missing state is empty: the real
-    command would create it)."""
+    """The state's inventory for a dry run, read-only, the state and its journal left
+    byte-identical (a missing state is empty: the real command would create it)."""
     if not Path(args.state).exists():
         return Inventory()
-    with Store.open_readonly(args.state) as store:
+    with Store.open_readonly(args.state, untouched=True) as store:
         return store.inventory()
 
 

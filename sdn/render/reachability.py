@@ -45,11 +45,11 @@ def reachability_lines(whatif: WhatIf) -> list[str]:
         for flow in flows:
             by_rule.setdefault(flow.rule, []).append(flow)
         for rule, group in by_rule.items():
-            lines.append(f"{verb}, now {how} by {rule_text(rule)}:")
+            lines += [f"{verb}, now {how} by", f"  {rule_text(rule)}:"]
             lines += [_line(f) for f in group]
     return lines
 
 
 def _line(flow: FlowChange) -> str:
     service = f"{flow.protocol} {port_text(flow.ports)}".rstrip()
-    return f"  {service:<12} {flow.src} -> {flow.dst}"
+    return f"    {service:<12} {flow.src} -> {flow.dst}"
