@@ -103,7 +103,7 @@ class _Affected:
         service."""
         if self.everything or not (self.groups or self.services):
             return
-        groups = _with_referrers(self.groups, [inv for inv, _ in self.sides])
+        groups = with_referrers(self.groups, [inv for inv, _ in self.sides])
         (_, old), (_, new) = self.sides
         named = {path for _inv, dfw in self.sides for rule in dfw.rules
                  if rule.path not in self.changed_rules for path in _named_by(rule)}
@@ -176,9 +176,10 @@ def _names_any(rule: CompiledRule, paths: set[str]) -> bool:
     return any(path in paths for path in _named_by(rule))
 
 
-def _with_referrers(groups: set[str], inventories: Sequence[Inventory]) -> set[str]:
+def with_referrers(groups: set[str], inventories: Sequence[Inventory]) -> set[str]:
     """``groups`` and every group that names one of them, directly or through others
-    (``PathExpression`` paths, nested expressions), in any of ``inventories``."""
+    (``PathExpression`` paths, nested expressions), in any of ``inventories``: the groups
+    whose members a change of ``groups`` can change."""
     named_by: dict[str, set[str]] = defaultdict(set)
     for inv in inventories:
         for group in inv.of_type(Group):

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sdn.model import Inventory
-from sdn.policy.affected import affected_ports
+from sdn.model import Group, Inventory, Segment, SegmentPort
+from sdn.policy.affected import affected_ports, with_referrers
 from sdn.policy.compiler import CompiledDfw, compile_dfw
 from sdn.policy.connectivity import FlowChange, delta_json, reachability_delta
 
@@ -54,9 +54,29 @@ def reachability_change(before: Inventory, after: Inventory, changed: Iterable[s
     if not paths:
         return WhatIf()
     old = before_dfw if before_dfw is not None else compile_dfw(before)
-    new = compile_dfw(after)
+    new = after_firewall(before, after, paths, old)
     ports = affected_ports(paths, before=before, after=after, before_dfw=old, after_dfw=new)
     if ports is not None and not ports:
         return WhatIf()
     gained, lost = reachability_delta(old, new, endpoints=ports)
     return WhatIf(gained, lost, None if ports is None else len(ports))
+
+
+def after_firewall(before: Inventory, after: Inventory, changed: list[str],
+                   old: CompiledDfw) -> CompiledDfw:
+    """The firewall of ``after`` compiled from ``old``, the one of ``before``: when no
+    port or segment changed (the endpoints are the same, in the same order), every group
+    that did not change and names none that did keeps its resolved members; only the
+    rest is resolved again (at 10,000 pods and 7,500 policies, resolving groups is most
+    of a compile). Any other change compiles ``after`` whole."""
+    kinds = {type(inv.get(p)) for p in changed for inv in (before, after)}
+    if kinds & {SegmentPort, Segment}:
+        return compile_dfw(after)
+    ports = [p.path for p in after.of_type(SegmentPort) if p.address_bindings]
+    if ports != [ep.path for ep in old.endpoints]:
+        return compile_dfw(after)
+    stale = with_referrers({p for p in changed
+                            if isinstance(before.get(p) or after.get(p), Group)},
+                           [before, after])
+    return compile_dfw(after, reuse={path: members for path, members in old.groups.items()
+                                     if path not in stale})

@@ -114,3 +114,11 @@ def random_cluster(labels: dict[str, dict[str, str]]) -> Cluster:
     pods = [Pod(ns, p, labels[f"{ns}/{p}"], f"10.0.{i}.{j + 10}", PORTS)
             for i, ns in enumerate(NS) for j, p in enumerate("abc")]
     return Cluster(namespaces=namespaces, pods=pods)
+
+
+def named(policies: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """``policies`` named ``PREFIX0``, ``PREFIX1``, ... (in place), so that lists drawn
+    apart do not clash."""
+    for i, p in enumerate(policies):
+        p["metadata"]["name"] = f"{prefix}{i}"
+    return policies

@@ -31,6 +31,7 @@ from tests.support.dfw_harness import dry_run_with_policies, pod_addresses, sync
 from tests.support.policy_strategies import (
     anp_st,
     labels_st,
+    named,
     pod_labels_st,
     policy_st,
     random_cluster,
@@ -199,12 +200,6 @@ def _ruleless(delta: dict[tuple[str, str, str, str], Ranges]) -> dict[Any, Range
     return {k: _merge(v) for k, v in out.items()}
 
 
-def _named(policies: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    for i, p in enumerate(policies):
-        p["metadata"]["name"] = f"{prefix}{i}"
-    return policies
-
-
 @settings(max_examples=30, deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(labels=pod_labels_st, kept=st.lists(policy_st, max_size=2),
@@ -215,8 +210,8 @@ def test_dry_run_delta_is_what_applying_does(
         tmp_path_factory: Any, labels: dict[str, dict[str, str]],
         kept: list[dict[str, Any]], gone: list[dict[str, Any]], new: list[dict[str, Any]],
         anps: list[dict[str, Any]], relabel: dict[str, dict[str, str]]) -> None:
-    kept, gone, new = _named(kept, "keep"), _named(gone, "gone"), _named(new, "new")
-    before = (random_cluster(labels), [*kept, *gone, *_named(anps, "anp")])
+    kept, gone, new = named(kept, "keep"), named(gone, "gone"), named(new, "new")
+    before = (random_cluster(labels), [*kept, *gone, *named(anps, "anp")])
     after = (random_cluster({**labels, **relabel}), [*kept, *new])
     with Store.open(tmp_path_factory.mktemp("whatif") / "state.db") as store:
         ips = pod_addresses(store, before[0])

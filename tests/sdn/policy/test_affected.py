@@ -18,16 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sdn.model import Inventory
 from sdn.policy import Endpoint, compile_dfw, evaluate_flow
 from sdn.policy.affected import affected_ports
-from sdn.store import Store
-from tests.support.dfw_harness import pod_addresses, sync_with_policies
+from tests.support.dfw_harness import changed_paths, two_states
 from tests.support.k8s_oracle import Cluster
 from tests.support.policy_strategies import (
     PROBES,
     anp_st,
     labels_st,
+    named,
     pod_labels_st,
     policy_st,
     random_cluster,
@@ -36,28 +35,6 @@ from tests.support.truth_tables import deny_ingress, fixture, netpol, ns_sel, po
 
 #: Addresses outside every pod: in and out of the CIDRs the strategies name.
 OUTSIDE = (IPv4Address("10.0.1.3"), IPv4Address("10.0.2.200"), IPv4Address("192.0.2.1"))
-
-
-def changed_paths(before: Inventory, after: Inventory) -> list[str]:
-    """Every path created, updated or deleted from ``before`` to ``after``."""
-    return sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
-
-
-def two_states(tmp: Path, before: tuple[Cluster, list[dict[str, Any]]],
-               after: tuple[Cluster, list[dict[str, Any]]]) -> tuple[Inventory, Inventory]:
-    """The inventories NCP realizes for ``before`` and then ``after`` (same pods)."""
-    with Store.open(tmp / "state.db") as store:
-        ips = pod_addresses(store, before[0])
-        assert sync_with_policies(store, *before, ips)[1] == []
-        old = store.inventory()
-        assert sync_with_policies(store, *after, ips, now=3)[1] == []
-        return old, store.inventory()
-
-
-def _named(policies: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    for i, p in enumerate(policies):
-        p["metadata"]["name"] = f"{prefix}{i}"
-    return policies
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[
@@ -70,8 +47,8 @@ def test_every_pair_that_changes_has_an_affected_end(
         tmp_path_factory: Any, labels: dict[str, dict[str, str]],
         kept: list[dict[str, Any]], gone: list[dict[str, Any]], new: list[dict[str, Any]],
         anps: list[dict[str, Any]], relabel: dict[str, dict[str, str]]) -> None:
-    kept, gone, new = _named(kept, "keep"), _named(gone, "gone"), _named(new, "new")
-    anps = _named(anps, "anp")
+    kept, gone, new = named(kept, "keep"), named(gone, "gone"), named(new, "new")
+    anps = named(anps, "anp")
     before = (random_cluster(labels), [*kept, *gone, *anps])
     after = (random_cluster({**labels, **relabel}), [*kept, *new])
     old, new_inv = two_states(tmp_path_factory.mktemp("affected"), before, after)
