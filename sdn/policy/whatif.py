@@ -24,6 +24,7 @@ from sdn.policy.affected import affected_ports, with_referrers
 from sdn.policy.compiler import CompiledDfw, compile_dfw
 from sdn.policy.connectivity import FlowChange, delta_json, reachability_delta
 
+
 @dataclass(frozen=True)
 class WhatIf:
     """The flows a change gains and loses, and how many ports were compared for it

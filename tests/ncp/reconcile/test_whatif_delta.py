@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from ipaddress import IPv4Address, IPv4Network
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def _ports(protocol: str, ports: Ranges | None) -> Ranges:
 
 
 def _chained() -> list[Any]:
-    return [pytest.param(a, b, id=f"{a.id}->{b.id}") for a, b in zip(CASES, CASES[1:])]
+    return [pytest.param(a, b, id=f"{a.id}->{b.id}") for a, b in pairwise(CASES)]
 
 
 def _by_probe(changes: list[dict[str, Any]], protocol: str, port: int) -> set[tuple[str, str]]:
@@ -228,13 +229,13 @@ def test_dry_run_delta_is_what_applying_does(
     assert _pod_delta(whatif.lost) == _difference(was, will)
     assert _pod_delta(whatif.gained) == _difference(will, was)
     # Pods and outside addresses: the difference of each pair's outcomes.
-    named = _named_at(old, now)
-    was_out, will_out = _outside_allowed(old, named), _outside_allowed(now, named)
-    assert _ruleless(_outside_delta(whatif.lost, named)) == _difference(was_out, will_out)
-    assert _ruleless(_outside_delta(whatif.gained, named)) == _difference(will_out, was_out)
+    spoken = _named_at(old, now)
+    was_out, will_out = _outside_allowed(old, spoken), _outside_allowed(now, spoken)
+    assert _ruleless(_outside_delta(whatif.lost, spoken)) == _difference(was_out, will_out)
+    assert _ruleless(_outside_delta(whatif.gained, spoken)) == _difference(will_out, was_out)
     # The whole matrix gives the same answer as the affected ports alone.
     gained, lost = reachability_delta(old, now, endpoints=None)
     assert _pod_delta(gained) == _pod_delta(whatif.gained)
     assert _pod_delta(lost) == _pod_delta(whatif.lost)
-    assert _outside_delta(gained, named) == _outside_delta(whatif.gained, named)
-    assert _outside_delta(lost, named) == _outside_delta(whatif.lost, named)
+    assert _outside_delta(gained, spoken) == _outside_delta(whatif.gained, spoken)
+    assert _outside_delta(lost, spoken) == _outside_delta(whatif.lost, spoken)
