@@ -39,14 +39,13 @@ from collections.abc import Iterable, Sequence
 from sdn.model import (
     Group,
     Inventory,
-    NestedExpression,
-    PathExpression,
     SecurityPolicy,
     Segment,
     SegmentPort,
 )
 from sdn.model import Service as NamedService
 from sdn.policy.compiler import CompiledDfw, CompiledRule, GroupMembers
+from sdn.policy.lint.groups import expression_paths
 
 
 def affected_ports(changed: Iterable[str], *, before: Inventory, after: Inventory,
@@ -183,7 +182,7 @@ def with_referrers(groups: set[str], inventories: Sequence[Inventory]) -> set[st
     named_by: dict[str, set[str]] = defaultdict(set)
     for inv in inventories:
         for group in inv.of_type(Group):
-            for path in _paths_named(group.expression):
+            for path in expression_paths(group.expression):
                 named_by[path].add(group.path)
     out = set(groups)
     todo = list(groups)
@@ -193,11 +192,3 @@ def with_referrers(groups: set[str], inventories: Sequence[Inventory]) -> set[st
                 out.add(referrer)
                 todo.append(referrer)
     return out
-
-
-def _paths_named(items: Iterable[object]) -> Iterable[str]:
-    for item in items:
-        if isinstance(item, PathExpression):
-            yield from item.paths
-        elif isinstance(item, NestedExpression):
-            yield from _paths_named(item.expressions)

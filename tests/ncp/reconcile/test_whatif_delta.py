@@ -22,21 +22,13 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from sdn.policy import Endpoint, compile_dfw
 from sdn.policy.connectivity import FlowChange, connectivity, pair_outcomes, reachability_delta
 from sdn.policy.outside import named_networks
 from sdn.store import Store
 from tests.support.dfw_harness import dry_run_with_policies, pod_addresses, sync_with_policies
-from tests.support.policy_strategies import (
-    anp_st,
-    labels_st,
-    named,
-    pod_labels_st,
-    policy_st,
-    random_cluster,
-)
+from tests.support.policy_strategies import change_st
 from tests.support.truth_tables import CASES, PODS, TruthCase
 
 Ranges = tuple[tuple[int, int], ...]
@@ -203,17 +195,10 @@ def _ruleless(delta: dict[tuple[str, str, str, str], Ranges]) -> dict[Any, Range
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(labels=pod_labels_st, kept=st.lists(policy_st, max_size=2),
-       gone=st.lists(policy_st, max_size=2), new=st.lists(policy_st, max_size=2),
-       anps=st.lists(anp_st, max_size=1), relabel=st.dictionaries(
-           st.sampled_from(["x/a", "y/b", "z/c"]), labels_st, max_size=2))
-def test_dry_run_delta_is_what_applying_does(
-        tmp_path_factory: Any, labels: dict[str, dict[str, str]],
-        kept: list[dict[str, Any]], gone: list[dict[str, Any]], new: list[dict[str, Any]],
-        anps: list[dict[str, Any]], relabel: dict[str, dict[str, str]]) -> None:
-    kept, gone, new = named(kept, "keep"), named(gone, "gone"), named(new, "new")
-    before = (random_cluster(labels), [*kept, *gone, *named(anps, "anp")])
-    after = (random_cluster({**labels, **relabel}), [*kept, *new])
+@given(change=change_st())
+def test_dry_run_delta_is_what_applying_does(tmp_path_factory: Any,
+                                             change: tuple[Any, Any]) -> None:
+    before, after = change
     with Store.open(tmp_path_factory.mktemp("whatif") / "state.db") as store:
         ips = pod_addresses(store, before[0])
         assert sync_with_policies(store, *before, ips)[1] == []

@@ -16,21 +16,12 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from sdn.policy import Endpoint, compile_dfw, evaluate_flow
 from sdn.policy.affected import affected_ports
 from tests.support.dfw_harness import changed_paths, two_states
 from tests.support.k8s_oracle import Cluster
-from tests.support.policy_strategies import (
-    PROBES,
-    anp_st,
-    labels_st,
-    named,
-    pod_labels_st,
-    policy_st,
-    random_cluster,
-)
+from tests.support.policy_strategies import PROBES, change_st
 from tests.support.truth_tables import deny_ingress, fixture, netpol, ns_sel, pod_sel
 
 #: Addresses outside every pod: in and out of the CIDRs the strategies name.
@@ -39,18 +30,10 @@ OUTSIDE = (IPv4Address("10.0.1.3"), IPv4Address("10.0.2.200"), IPv4Address("192.
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(labels=pod_labels_st, kept=st.lists(policy_st, max_size=3),
-       gone=st.lists(policy_st, max_size=2), new=st.lists(policy_st, max_size=2),
-       anps=st.lists(anp_st, max_size=1), relabel=st.dictionaries(
-           st.sampled_from(["x/a", "y/b", "z/c"]), labels_st, max_size=2))
-def test_every_pair_that_changes_has_an_affected_end(
-        tmp_path_factory: Any, labels: dict[str, dict[str, str]],
-        kept: list[dict[str, Any]], gone: list[dict[str, Any]], new: list[dict[str, Any]],
-        anps: list[dict[str, Any]], relabel: dict[str, dict[str, str]]) -> None:
-    kept, gone, new = named(kept, "keep"), named(gone, "gone"), named(new, "new")
-    anps = named(anps, "anp")
-    before = (random_cluster(labels), [*kept, *gone, *anps])
-    after = (random_cluster({**labels, **relabel}), [*kept, *new])
+@given(change=change_st())
+def test_every_pair_that_changes_has_an_affected_end(tmp_path_factory: Any,
+                                                     change: tuple[Any, Any]) -> None:
+    before, after = change
     old, new_inv = two_states(tmp_path_factory.mktemp("affected"), before, after)
     old_dfw, new_dfw = compile_dfw(old), compile_dfw(new_inv)
     ports = affected_ports(changed_paths(old, new_inv), before=old, after=new_inv,
