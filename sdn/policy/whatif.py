@@ -25,22 +25,37 @@ from sdn.policy.compiler import CompiledDfw, compile_dfw
 from sdn.policy.connectivity import FlowChange, delta_json, reachability_delta
 
 
+#: The most ordered pairs of endpoints a dry run compares. A change that can affect more
+#: (a first sync of a large cluster: every pair is gained) would list millions of flows,
+#: more than memory or a reader can hold; its flows are then not listed (see
+#: :attr:`WhatIf.too_many`), and the questions after the write (``sdn reach``) answer instead.
+MAX_PAIRS = 250_000
+
+
 @dataclass(frozen=True)
 class WhatIf:
     """The flows a change gains and loses, and how many ports were compared for it
-    (None: every pair was)."""
+    (None: every pair was). ``too_many``: the pairs the change can affect, when more
+    than :data:`MAX_PAIRS` (the flows are then not listed)."""
 
     gained: list[FlowChange] = field(default_factory=list)
     lost: list[FlowChange] = field(default_factory=list)
     affected: int | None = 0
+    too_many: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        """``{"gained": [...], "lost": [...]}`` (:func:`delta_json`)."""
-        return delta_json(self.gained, self.lost)
+        """``{"gained": [...], "lost": [...]}`` (:func:`delta_json`), with
+        ``"not_compared": {"pairs", "limit"}`` when there were too many pairs."""
+        out = delta_json(self.gained, self.lost)
+        if self.too_many:
+            out["not_compared"] = {"pairs": self.too_many, "limit": MAX_PAIRS}
+        return out
 
     def has(self, kind: str) -> bool:
         """Whether there are changes of ``kind``: ``lost``, ``gained`` or ``any``
-        (``--fail-on``)."""
+        (``--fail-on``); a delta not compared may hold any, so it says yes."""
+        if self.too_many:
+            return True
         if kind == "any":
             return bool(self.gained or self.lost)
         return bool(self.gained if kind == "gained" else self.lost)
@@ -59,8 +74,18 @@ def reachability_change(before: Inventory, after: Inventory, changed: Iterable[s
     ports = affected_ports(paths, before=before, after=after, before_dfw=old, after_dfw=new)
     if ports is not None and not ports:
         return WhatIf()
+    pairs = _pairs(ports, old, new)
+    if pairs > MAX_PAIRS:
+        return WhatIf(affected=None if ports is None else len(ports), too_many=pairs)
     gained, lost = reachability_delta(old, new, endpoints=ports)
     return WhatIf(gained, lost, None if ports is None else len(ports))
+
+
+def _pairs(ports: set[str] | None, old: CompiledDfw, new: CompiledDfw) -> int:
+    """The ordered pairs of distinct endpoints with an end in ``ports`` (None: all)."""
+    everyone = len({ep.path for dfw in (old, new) for ep in dfw.endpoints})
+    chosen = everyone if ports is None else len(ports)
+    return chosen * (everyone - 1) * 2 - chosen * (chosen - 1)
 
 
 def after_firewall(before: Inventory, after: Inventory, changed: list[str],

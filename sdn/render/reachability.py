@@ -35,6 +35,9 @@ def rule_text(path: str | None) -> str:
 def reachability_lines(whatif: WhatIf) -> list[str]:
     """The section: a heading with the counts, then the lost flows under the rule that
     now denies them, then the gained ones under the rule that now allows them."""
+    if whatif.too_many:
+        return [f"reachability: not compared: the change can affect {whatif.too_many:,} "
+                "pairs of endpoints", "  (ask `sdn reach` once it is written)"]
     if not whatif.gained and not whatif.lost:
         return ["reachability: no flow would be gained or lost"]
     lines = [f"reachability that would change: {len(whatif.gained)} flow(s) gained, "

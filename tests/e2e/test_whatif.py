@@ -184,3 +184,18 @@ def test_dry_runs_create_no_state(cli: Any) -> None:
     # Into no state, everything is gained: the delta of a first sync.
     assert first.returncode == 3
     assert json.loads(first.stdout)["reachability"]["gained"]
+
+
+def test_a_change_affecting_too_many_pairs_is_not_listed(cli: Any, monkeypatch: Any) -> None:
+    """A first sync gains every pair: past :data:`~sdn.policy.whatif.MAX_PAIRS` pairs the
+    flows are not listed (millions at scale), and any ``--fail-on`` gate closes."""
+    monkeypatch.setattr("sdn.policy.whatif.MAX_PAIRS", 10)
+    res = cli.sync(cli.GUESTBOOK, extra=("--dry-run", "--fail-on", "lost"))
+    assert res.code == 3, res.err
+    delta = res.json()["reachability"]
+    assert delta["gained"] == [] and delta["lost"] == []
+    assert delta["not_compared"] == {"pairs": 9 * 8, "limit": 10}  # 6 pods, 3 nodes
+    table = cli.sync(cli.GUESTBOOK, output="table", extra=("--dry-run",))
+    assert "reachability: not compared: the change can affect 72 pairs of endpoints" \
+        in table.out.splitlines()
+    assert not cli.state.exists()
