@@ -24,7 +24,6 @@ from sdn.policy.affected import affected_ports, with_referrers
 from sdn.policy.compiler import CompiledDfw, compile_dfw
 from sdn.policy.connectivity import FlowChange, delta_json, reachability_delta
 
-
 #: The most ordered pairs of endpoints a dry run compares. A change that can affect more
 #: (a first sync of a large cluster: every pair is gained) would list millions of flows,
 #: more than memory or a reader can hold; its flows are then not listed (see
