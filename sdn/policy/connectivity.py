@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any, NamedTuple
 
+from sdn.gcpause import gc_paused
 from sdn.policy.compiler import Endpoint
 from sdn.policy.firewall import Firewall, FirewallRule
 from sdn.policy.outside import atoms, named_networks
@@ -276,7 +277,8 @@ def reachability_delta(before: Firewall, after: Firewall, *,
     the two firewalls by path (a port on one side only has nothing allowed on the other).
     Pairs with the outside atoms of the CIDRs named by the rules at those ports count
     too. Each change names the after state's deciding rule."""
-    return _DeltaRun(before, after, names).run(endpoints)
+    with gc_paused():  # bounded bulk work beside a large heap (see sdn.gcpause)
+        return _DeltaRun(before, after, names).run(endpoints)
 
 
 @dataclass
