@@ -45,7 +45,7 @@ OUTPUT_HELP_JSON = ("json: {dry_run, counts, changes: [{action, path, ...}]}; a 
 #: does ``realize``, which changes this host's kernel (as root) rather than answering,
 #: nor ``verify``, which sends packets as root from the realized namespaces.
 QUESTIONS = frozenset({"show", "ipam", "topology", "validate", "reach", "explain",
-                       "traceflow", "path", "lint", "lb", "clusters"})
+                       "traceflow", "path", "lint", "lb", "clusters", "connectivity"})
 
 
 def _run(module: str, function: str) -> Callable[[argparse.Namespace], int]:
@@ -158,6 +158,19 @@ def _add_reach(sub: Commands, common: Parser) -> None:
     add_flow_options(reach)
     _output(reach)
     reach.set_defaults(run=_run("policy_cmd", "reach"))
+
+
+def _add_connectivity(sub: Commands, common: Parser) -> None:
+    conn = sub.add_parser("connectivity", parents=[common, _dfw_options()],
+                          help="every allowed port of every ordered pair of pods (and of "
+                               "pods with the outside CIDRs policies name)")
+    conn.add_argument("--namespace", "-n", action="append",
+                      help="only pairs with both pods in these namespaces (and these pods "
+                           "with outside CIDRs; unknown: UNKNOWN_NAMESPACE)")
+    conn.add_argument("--witness", action="store_true",
+                      help="one packet per entry that sdn explain/traceflow can replay")
+    _output(conn)
+    conn.set_defaults(run=_run("connectivity_cmd", "run"))
 
 
 def _add_explain(sub: Commands, common: Parser) -> None:
@@ -348,9 +361,9 @@ def _add_serve(sub: Commands, common: Parser) -> None:
 
 
 #: Every command's parser, in the order ``sdn --help`` lists them.
-COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_explain,
-            _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory, _add_daemon,
-            _add_realize, _add_verify, _add_serve)
+COMMANDS = (_add_show, _add_ipam, _add_profile, _add_topology, _add_reach, _add_connectivity,
+            _add_explain, _add_lint, _add_traceflow, _add_path, _add_admin, _add_inventory,
+            _add_daemon, _add_realize, _add_verify, _add_serve)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -29,16 +29,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
-from typing import Any
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any, NamedTuple
 
+from sdn.gcpause import gc_paused
 from sdn.policy.compiler import Endpoint
 from sdn.policy.firewall import Firewall, FirewallRule
 from sdn.policy.outside import atoms, named_networks
+from sdn.policy.parties import PartyKeys
 from sdn.policy.portspace import (
     PROTOCOLS,
+    Outcome,
     PairSpace,
-    PortClass,
     PortRange,
     intersect_ranges,
     matching_rules,
@@ -52,20 +54,6 @@ __all__ = ["Connection", "FlowChange", "Outcome", "PortRange", "connectivity",
 #: ICMP has no ports; inside this module it is one pseudo-range so that set arithmetic is
 #: the same for every protocol.
 _NO_PORTS: tuple[PortRange, ...] = ((0, 0),)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One class of packets from one source to one destination that the DFW treats
-    alike. ``rule`` decides it: for a denied class the rule that drops or rejects it at
-    whichever point denies (egress first); for an allowed class the rule that allows it
-    at ingress, else at egress; None is the default rule. The classes of a pair partition
-    every protocol's whole port space (ICMP: ``ports`` None)."""
-
-    protocol: str
-    ports: tuple[PortRange, ...] | None
-    allowed: bool
-    rule: FirewallRule | None
 
 
 @dataclass(frozen=True)
@@ -99,17 +87,15 @@ class FlowChange:
 def pair_outcomes(dfw: Firewall, src: Endpoint, dst: Endpoint) -> list[Outcome]:
     """Every packet class from ``src`` to ``dst`` (see :class:`Outcome`), protocols in
     the order TCP, UDP, SCTP, ICMP, classes of a protocol by their first port."""
-    space = PairSpace(dfw.application_start, dfw.default_action)
-    return [Outcome(c.protocol, c.ports, c.allowed, c.rule)
-            for c in _Decider(dfw, space).classes(src, dst)]
+    return list(_Decider(dfw).classes(src, dst))
 
 
 class _Decider:
     """Port classes of pairs of one firewall, the rules at each endpoint read once."""
 
-    def __init__(self, dfw: Firewall, space: PairSpace | None = None) -> None:
+    def __init__(self, dfw: Firewall) -> None:
         self.dfw = dfw
-        self.space = space or PairSpace(dfw.application_start, dfw.default_action)
+        self.space = PairSpace(dfw.application_start, dfw.default_action)
         self._rules: dict[tuple[int, str], Sequence[FirewallRule]] = {}
 
     def rules(self, index: int, direction: str) -> Sequence[FirewallRule]:
@@ -119,7 +105,7 @@ class _Decider:
             found = self._rules[key] = self.dfw.candidates(index, direction)
         return found
 
-    def classes(self, src: Endpoint, dst: Endpoint) -> tuple[PortClass, ...]:
+    def classes(self, src: Endpoint, dst: Endpoint) -> tuple[Outcome, ...]:
         egress = None if src.index is None else matching_rules(
             self.rules(src.index, "OUT"), src, dst)
         ingress = None if dst.index is None else matching_rules(
@@ -127,7 +113,7 @@ class _Decider:
         return self.space.classes(egress, ingress)
 
 
-def allowed_ports(classes: Iterable[PortClass]) -> dict[str, tuple[PortRange, ...]]:
+def allowed_ports(classes: Iterable[Outcome]) -> dict[str, tuple[PortRange, ...]]:
     """Per protocol, the allowed ports (merged; ICMP as one pseudo-range); a protocol
     with nothing allowed is absent."""
     found: dict[str, list[PortRange]] = {}
@@ -137,17 +123,14 @@ def allowed_ports(classes: Iterable[PortClass]) -> dict[str, tuple[PortRange, ..
     return {p: merge_ranges(found[p]) for p in PROTOCOLS if p in found}
 
 
-@dataclass
-class _Party:
-    """Endpoints answered for alike: a class of ports (all with equal member sets) or an
-    outside atom (several CIDR labels, one representative)."""
+class Member(NamedTuple):
+    """One end of the pairs a :class:`Matrix` answers for: its name in answers, its
+    endpoint (for an outside CIDR, its atom's representative) and its party: the class of
+    ports with equal member sets, or the atom, that it is answered for with."""
 
-    rep: Endpoint
-    members: list[tuple[str, Endpoint]]  # (label, endpoint) in answer order
-
-    @property
-    def outside(self) -> bool:
-        return self.rep.index is None
+    label: str
+    endpoint: Endpoint
+    party: int
 
 
 def _endpoints(dfw: Firewall, paths: Iterable[str] | None) -> list[Endpoint]:
@@ -162,36 +145,81 @@ def _label(ep: Endpoint, names: Mapping[str, str] | None) -> str:
     return ep.name or ep.path
 
 
-def _pod_parties(dfw: Firewall, eps: Iterable[Endpoint],
-                 names: Mapping[str, str] | None) -> list[_Party]:
-    by_class: dict[frozenset[int], _Party] = {}
-    for ep in eps:
-        assert ep.index is not None
-        key = dfw.classes_of(ep.index)
-        party = by_class.get(key)
-        if party is None:
-            party = by_class[key] = _Party(ep, [])
-        party.members.append((_label(ep, names), ep))
-    return list(by_class.values())
-
-
-def _atom_parties(nets_from: Iterable[FirewallRule], dfw: Firewall) -> list[_Party]:
-    return [_Party(a.endpoint, [(label, a.endpoint) for label in a.labels])
-            for a in atoms(named_networks(nets_from), dfw.endpoint_for_ip)]
-
-
-def _rules_at(decider: _Decider, parties: Iterable[_Party]) -> Iterator[FirewallRule]:
-    for party in parties:
-        if party.rep.index is not None:
-            yield from decider.rules(party.rep.index, "OUT")
-            yield from decider.rules(party.rep.index, "IN")
-
-
-def _order(label: str, ep: Endpoint) -> tuple[int, int, str]:
+def _rank(label: str, ep: Endpoint) -> tuple[int, int, str]:
     """Answers list pods by name, then outside CIDRs by address."""
     if ep.index is None:
-        return (1, int(ep.ip), label)
+        return (1, int(IPv4Network(label).network_address), label)
     return (0, 0, label)
+
+
+def _order(member: Member) -> tuple[int, int, str]:
+    return _rank(member.label, member.endpoint)
+
+
+class Matrix:
+    """The ends of a connectivity question, sorted as answers list them
+    (:attr:`sources`, :attr:`destinations`), and the answer for any two, decided once
+    per pair of parties (see the module's doc). :func:`connectivity` walks it; a writer
+    of millions of entries walks it itself, to format each pair of parties once."""
+
+    def __init__(self, dfw: Firewall, *, sources: Iterable[str] | None = None,
+                 destinations: Iterable[str] | None = None, outside: bool = True,
+                 names: Mapping[str, str] | None = None) -> None:
+        self._decider = _Decider(dfw)
+        self.reps: list[Endpoint] = []
+        self._answers: dict[tuple[int, int], dict[str, tuple[PortRange, ...]]] = {}
+        by_class: dict[frozenset[int], int] = {}
+
+        def members(eps: Iterable[Endpoint]) -> list[Member]:
+            out = []
+            for ep in eps:
+                assert ep.index is not None
+                key = dfw.classes_of(ep.index)
+                party = by_class.get(key)
+                if party is None:
+                    party = by_class[key] = len(self.reps)
+                    self.reps.append(ep)
+                out.append(Member(_label(ep, names), ep, party))
+            return out
+
+        srcs = members(_endpoints(dfw, sources))
+        dsts = srcs if sources is None and destinations is None else members(
+            _endpoints(dfw, destinations))
+        if outside:
+            rules = [r for rep in self.reps if rep.index is not None
+                     for r in (*self._decider.rules(rep.index, "OUT"),
+                               *self._decider.rules(rep.index, "IN"))]
+            extra = []
+            for atom in atoms(named_networks(rules), dfw.endpoint_for_ip):
+                extra += [Member(label, atom.endpoint, len(self.reps)) for label in atom.labels]
+                self.reps.append(atom.endpoint)
+            srcs, dsts = [*srcs, *extra], [*dsts, *extra]
+        self.sources = sorted(srcs, key=_order)
+        self.destinations = sorted(dsts, key=_order)
+        self._keys = PartyKeys(self.reps, self._decider.rules)
+        self._by_keys: dict[tuple[int, int], dict[str, tuple[PortRange, ...]]] = {}
+
+    @staticmethod
+    def paired(src: Member, dst: Member) -> bool:
+        """Whether the pair is answered for: not a port with itself, not two outside
+        addresses (neither has an enforcement point)."""
+        s, d = src.endpoint.index, dst.endpoint.index
+        return s != d if s is not None else d is not None
+
+    def allowed(self, src: Member, dst: Member) -> dict[str, tuple[PortRange, ...]]:
+        """Per protocol, the ports ``src`` may open to ``dst`` (ICMP: ``((0, 0),)``);
+        a protocol with nothing allowed is absent."""
+        key = (src.party, dst.party)
+        found = self._answers.get(key)
+        if found is None:
+            keys = self._keys
+            rules = (keys.egress(src.party)[dst.party], keys.ingress(dst.party)[src.party])
+            found = self._by_keys.get(rules)
+            if found is None:
+                found = self._by_keys[rules] = allowed_ports(self._decider.space.classes(
+                    keys.rules_of(rules[0]), keys.rules_of(rules[1])))
+            self._answers[key] = found
+        return found
 
 
 def connectivity(dfw: Firewall, *, sources: Iterable[str] | None = None,
@@ -201,39 +229,19 @@ def connectivity(dfw: Firewall, *, sources: Iterable[str] | None = None,
     paths; None: every endpoint), self pairs left out, sorted by source, destination and
     protocol. With ``outside``, also the pairs between those ports and the outside atoms
     of the CIDRs the rules at them name (see :mod:`sdn.policy.outside`)."""
-    decider = _Decider(dfw)
-    src_parties = _pod_parties(dfw, _endpoints(dfw, sources), names)
-    dst_parties = (src_parties if destinations is None and sources is None
-                   else _pod_parties(dfw, _endpoints(dfw, destinations), names))
-    if outside:
-        extra = _atom_parties([*_rules_at(decider, src_parties),
-                               *_rules_at(decider, dst_parties)], dfw)
-        src_parties = [*src_parties, *extra]
-        dst_parties = [*dst_parties, *extra]
-    answers: dict[tuple[int, int], dict[str, tuple[PortRange, ...]]] = {}
-    srcs = _ordered(src_parties)
-    dsts = _ordered(dst_parties)
-    for s_label, s_ep, s_party in srcs:
-        for d_label, d_ep, d_party in dsts:
-            if s_ep is d_ep or (s_party.outside and d_party.outside):
+    matrix = Matrix(dfw, sources=sources, destinations=destinations, outside=outside,
+                    names=names)
+    for src in matrix.sources:
+        for dst in matrix.destinations:
+            if not matrix.paired(src, dst):
                 continue
-            key = (id(s_party), id(d_party))
-            allowed = answers.get(key)
-            if allowed is None:
-                allowed = answers[key] = allowed_ports(
-                    decider.classes(s_party.rep, d_party.rep))
-            for protocol, ports in allowed.items():
-                yield Connection(s_label, d_label, protocol,
-                                 None if protocol == "ICMP" else ports, s_ep.ip, d_ep.ip)
+            for protocol, ports in matrix.allowed(src, dst).items():
+                yield Connection(src.label, dst.label, protocol,
+                                 None if protocol == "ICMP" else ports,
+                                 src.endpoint.ip, dst.endpoint.ip)
 
 
-def _ordered(parties: Sequence[_Party]) -> list[tuple[str, Endpoint, _Party]]:
-    rows = [(label, ep, party) for party in parties for label, ep in party.members]
-    rows.sort(key=lambda row: _order(row[0], row[1]))
-    return rows
-
-
-def _changes(before: tuple[PortClass, ...] | None, after: tuple[PortClass, ...] | None
+def _changes(before: tuple[Outcome, ...] | None, after: tuple[Outcome, ...] | None
              ) -> tuple[list[tuple[str, tuple[PortRange, ...], str | None]],
                         list[tuple[str, tuple[PortRange, ...], str | None]]]:
     """What one pair gains and loses, per protocol and deciding rule of the after state
@@ -269,7 +277,8 @@ def reachability_delta(before: Firewall, after: Firewall, *,
     the two firewalls by path (a port on one side only has nothing allowed on the other).
     Pairs with the outside atoms of the CIDRs named by the rules at those ports count
     too. Each change names the after state's deciding rule."""
-    return _DeltaRun(before, after, names).run(endpoints)
+    with gc_paused():  # bounded bulk work beside a large heap (see sdn.gcpause)
+        return _DeltaRun(before, after, names).run(endpoints)
 
 
 @dataclass
@@ -367,7 +376,7 @@ class _DeltaRun:
                     continue
                 for into, found in ((gained, plus), (lost, minus)):
                     for protocol, ports, rule in found:
-                        into.append(((_order(s_label, s_ep), _order(d_label, d_ep),
+                        into.append(((_rank(s_label, s_ep), _rank(d_label, d_ep),
                                       PROTOCOLS.index(protocol), ports),
                                      FlowChange(s_label, d_label, protocol,
                                                 None if protocol == "ICMP" else ports, rule)))

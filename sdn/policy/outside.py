@@ -97,9 +97,12 @@ def atoms(nets: Iterable[IPv4Network],
 
 def _representative(intervals: list[tuple[int, int]],
                     owner: Callable[[IPv4Address], Endpoint]) -> Endpoint | None:
+    """The first address of the atom no port owns (a block's network address last: as a
+    packet's source or destination it reads oddly, though it is as good a witness)."""
     tried = 0
     for lo, hi in intervals:
-        for ip in range(lo, min(hi, lo + TRIES) + 1):
+        first = lo + 1 if hi - lo >= 3 else lo
+        for ip in (*range(first, min(hi, first + TRIES) + 1), lo):
             ep = owner(IPv4Address(ip))
             if ep.index is None:
                 return ep

@@ -27,7 +27,7 @@ from sdn.policy.connectivity import FlowChange, delta_json, reachability_delta
 #: The most ordered pairs of endpoints a dry run compares. A change that can affect more
 #: (a first sync of a large cluster: every pair is gained) would list millions of flows,
 #: more than memory or a reader can hold; its flows are then not listed (see
-#: :attr:`WhatIf.too_many`), and the questions after the write (``sdn reach``) answer instead.
+#: :attr:`WhatIf.too_many`), and ``sdn connectivity`` after the write answers instead.
 MAX_PAIRS = 250_000
 
 

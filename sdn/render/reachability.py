@@ -37,7 +37,7 @@ def reachability_lines(whatif: WhatIf) -> list[str]:
     now denies them, then the gained ones under the rule that now allows them."""
     if whatif.too_many:
         return [f"reachability: not compared: the change can affect {whatif.too_many:,} "
-                "pairs of endpoints", "  (ask `sdn reach` once it is written)"]
+                "pairs of endpoints", "  (ask `sdn connectivity` once it is written)"]
     if not whatif.gained and not whatif.lost:
         return ["reachability: no flow would be gained or lost"]
     lines = [f"reachability that would change: {len(whatif.gained)} flow(s) gained, "

@@ -65,9 +65,9 @@ _range = st.tuples(st.sampled_from(PORT_ENDS), st.sampled_from(PORT_ENDS)).map(
     lambda ab: f"{min(ab)}-{max(ab)}" if ab[0] != ab[1] else str(ab[0]))
 _l4 = st.builds(lambda proto, ports, sports: L4PortSetServiceEntry(
     l4_protocol=proto, destination_ports=tuple(ports), source_ports=tuple(sports)),
-    st.sampled_from(["TCP", "UDP", "SCTP"]), st.lists(_range, max_size=3),
+    st.sampled_from(["TCP", "UDP", "SCTP"]), st.lists(_range, min_size=1, max_size=3),
     st.just([]) | st.lists(_range, max_size=1))
-_entry = st.one_of(_l4, _l4, st.just(ICMPTypeServiceEntry()),
+_entry = st.one_of(_l4, _l4, _l4, st.just(ICMPTypeServiceEntry()),
                    st.sampled_from([6, 17, 132, 1, 47]).map(
                        lambda n: IPProtocolServiceEntry(protocol_number=n)))
 _services = st.lists(st.lists(_entry, min_size=1, max_size=3), min_size=1, max_size=3)
