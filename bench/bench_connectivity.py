@@ -17,18 +17,10 @@ venv the same way. Each repeat runs, in fresh processes (start-up included):
 answered by a started daemon), ``nca --connectivity DIR -o txt_no_fw_rules
 --output_endpoints pods`` (its connectivity map as explicit pairs with every protocol and
 port: the answer compared) and ``nca --connectivity DIR`` (its default map, summarised as
-firewall rules). The answers are then brought to one form and must be identical: per
-ordered pair of pods, per protocol, the allowed ports (ICMP as allowed or not), and per pod
-and outside address, the same both ways. The peer stands for a Deployment by
-representative pods (``D-1``, ``D-2``), every pod of a Deployment being alike to every
-policy (checked: representatives must agree), so a pair of pods of two Deployments takes
-the answer of ``A-1 => B-1`` and a pair inside one that of ``D-1 => D-2``. Outside
-addresses: ``sdn`` answers for the CIDRs policies name (atoms, as CIDRs); the peer for the
-whole address space as ranges; the comparison is at the level of addresses, over the
-addresses ``sdn`` answers for (every peer range meeting an ``sdn`` CIDR must answer as
-it; the peer's lines only about addresses no policy names are counted as
-``peer_unnamed_lines``). Pods inside an ``ipBlock`` (the peer never matches a pod by
-address) and named ports are counted as in ``bench_peers.py``.
+firewall rules). The answers must be identical, compared as
+:mod:`tests.support.nca_compare` says (pairs of pods, and pods with the outside CIDRs
+policies name, per protocol and port). Pods inside an ``ipBlock`` (the peer never matches a
+pod by address) and named ports are counted as in ``bench_peers.py``.
 
 ``namespace``: at ``--large`` (2,500 namespaces / 10,000 pods / 7,500 policies, seed 1),
 ``sdn connectivity -n NS -o json`` end to end for the namespace of median size and for the
@@ -38,7 +30,7 @@ the state's query index.
 ``delta``: on that cluster, in process: the inventory loaded and compiled (untimed), then
 for ``--changes`` policies spread over the cluster, each deleted in a copy of the inventory
 that is compiled (``compile_s``), and :func:`~sdn.policy.connectivity.reachability_delta`
-over the pods of the policy's applied-to (``delta_s``): median and p95 of each.
+over the pods of the policy's applied-to (``delta_s``, and its CPU time): median and p95.
 """
 
 from __future__ import annotations
@@ -175,23 +167,26 @@ def delta_case(args: argparse.Namespace, state: Path) -> None:
     before = compile_dfw(inv)
     policies = [p for p in inv.of_type(SecurityPolicy) if p.id.startswith("np_") and p.rules]
     step = max(1, len(policies) // args.changes)
-    compile_s, delta_s, flows = [], [], []
+    compile_s, delta_s, cpu_s, flows = [], [], [], []
     for policy in policies[::step][:args.changes]:
         start = time.perf_counter()
         after = compile_dfw(inv.changed([], [policy.path]))
         compile_s.append(time.perf_counter() - start)
         chosen = {before.endpoints[i].path for r in before.rules
                   if r.policy_path == policy.path for i in (r.applied_to or ())}
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         gained, lost = reachability_delta(before, after, endpoints=chosen)
         delta_s.append(time.perf_counter() - start)
+        cpu_s.append(time.process_time() - cpu)
         flows.append(len(gained) + len(lost))
     emit({"bench": "connectivity", "case": "delta", "namespaces": args.large[0],
           "pods": args.large[1], "policies": args.large[2], "seed": args.seed,
           "changes": len(delta_s), "changed_flows_max": max(flows),
           "compile_median_s": round(statistics.median(compile_s), 3),
           "delta_median_s": round(statistics.median(delta_s), 3),
-          "delta_p95_s": round(p95(delta_s), 3), "delta_goal_s": 1.0, **run_info()})
+          "delta_p95_s": round(p95(delta_s), 3),
+          "delta_cpu_median_s": round(statistics.median(cpu_s), 3), "delta_goal_s": 1.0,
+          **run_info()})
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

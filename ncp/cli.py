@@ -4,7 +4,9 @@ Exit codes (DESIGN.md): 0 when every object was realized, 1 when some were rejec
 (each named with its code), 2 for unusable arguments or input that was not read in full
 (bad config or profile, conflicts with the state, a missing path, a file that does not
 parse, an empty input for a cluster the state holds); in that last case nothing is
-written. Ctrl-C is 130 and leaves the state as before or whole after; a reader that goes
+written. ``ncp sync --dry-run --fail-on lost|gained|any`` exits 3 when reachability would
+change so (before 1: a CI gate asks about flows first; the rejected objects are listed
+either way). Ctrl-C is 130 and leaves the state as before or whole after; a reader that goes
 away (``ncp sync ... | head -1``) is not an error.
 """
 
@@ -29,11 +31,14 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from ncp.errors import NcpError  # noqa: E402
 from sdn.commandline import (  # noqa: E402
+    EXIT_CHANGES,
     STRUCTURED,
     Parser,
+    add_fail_on,
     add_version,
     importing,
     port_number,
+    refuse_fail_on_alone,
     run_command,
     state_option,
     wrote,
@@ -76,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-empty", action="store_true",
                    help="let an input without objects empty a cluster the state holds")
     s.add_argument("--dry-run", action="store_true",
-                   help="compute everything, write nothing, and list what would change")
+                   help="compute everything, write nothing, and list what would change "
+                        "(NSX objects, annotations, reachability gained and lost)")
+    add_fail_on(s)
     s.add_argument("-o", "--output", choices=["table", *STRUCTURED], default="table")
     s.add_argument("-q", "--quiet", action="store_true", help="print only problems")
 
@@ -223,6 +230,8 @@ def _warnings(findings: Sequence[Problem]) -> None:
 def _plan(report: SyncReport) -> None:
     """A dry run's changes: every NSX object and annotation the sync would change. Plain
     aligned columns, not a rich table: a cold dry run lists tens of thousands of rows."""
+    from sdn.render.reachability import reachability_lines
+
     plan = report.plan
     assert plan is not None
     rows = [(c["action"], c["resource_type"], c["path"]) for c in plan.changes_json()]
@@ -235,6 +244,8 @@ def _plan(report: SyncReport) -> None:
             (f"{a.kind} {a.namespace + '/' if a.namespace else ''}{a.name}", a.key,
              "-" if a.old is None else a.old, "-" if a.new is None else a.new)
             for a in plan.annotations])
+    if rows:
+        print("\n".join(reachability_lines(plan.reachability)))
     if not rows and not plan.annotations:
         print("nothing would change")
 
@@ -263,6 +274,7 @@ def _sync(args: argparse.Namespace) -> int:
         from ncp.interrupts import InterruptWatch
         from ncp.reconcile.sync import sync_cluster  # noqa: F401  (loaded for _sync_into)
         from sdn.store import Store  # noqa: F401  (loaded for _sync_into)
+    refuse_fail_on_alone(args)
     state = Path(args.state)
     existed = state.exists()
     with InterruptWatch() as watch:
@@ -275,6 +287,9 @@ def _sync(args: argparse.Namespace) -> int:
                 print_data(report.to_json(), args.output)
             else:
                 _summary(report, args.quiet)
+            if args.fail_on and report.plan is not None \
+                    and report.plan.reachability.has(args.fail_on):
+                return EXIT_CHANGES
             return 1 if report.problems else 0
         except BaseException as err:
             with watch.quietly():
@@ -325,8 +340,9 @@ def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now:
     from ncp.reconcile.sync import sync_cluster
     from sdn.store import Store
 
-    opener = Store.open_readonly if args.dry_run and state == Path(args.state) else Store.open
-    with opener(state) as store:
+    dry_run = args.dry_run and state == Path(args.state)  # else a scratch state
+    with (Store.open_readonly(state, untouched=True) if dry_run else Store.open(state)) \
+            as store:
         profile = _profile(args.profile, store)
         with _progress(not args.quiet and args.output == "table", watch) as step:
             return sync_cluster(store, paths=args.cluster, config=config, profile=profile,

@@ -39,6 +39,11 @@ from sdn.errors import SdnError
 
 #: Exit codes shared by both commands (1, "problems found", is each command's own).
 EXIT_OK, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 2, 70, 130
+#: A dry run with ``--fail-on KIND`` found reachability changes of that kind: not 1 (ncp
+#: sync's "objects rejected"), 2 or 70, so that a CI gate tells them apart.
+EXIT_CHANGES = 3
+#: What ``--fail-on`` takes (:meth:`sdn.policy.whatif.WhatIf.has`).
+FAIL_ON = ("lost", "gained", "any")
 
 #: The structured ``-o`` formats every command with ``-o json`` offers (here, where both
 #: commands' parsers can have them without importing the printers behind them).
@@ -269,6 +274,21 @@ def _integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def add_fail_on(parser: argparse.ArgumentParser) -> None:
+    """``--fail-on lost|gained|any`` of a command with ``--dry-run``."""
+    parser.add_argument("--fail-on", choices=FAIL_ON, default=None,
+                        help=f"with --dry-run: exit {EXIT_CHANGES} when reachability would "
+                             "change so (flows lost, gained, or either); the output is "
+                             "printed in full either way")
+
+
+def refuse_fail_on_alone(args: argparse.Namespace) -> None:
+    """``--fail-on`` asks about a dry run's reachability: without ``--dry-run`` it is a
+    usage error (exit 2) rather than a gate that never closes."""
+    if getattr(args, "fail_on", None) and not getattr(args, "dry_run", False):
+        raise SdnError("--fail-on needs --dry-run", code="BAD_ARGUMENT", obj="--fail-on")
 
 
 def state_option(*, top: bool = False) -> Parser:

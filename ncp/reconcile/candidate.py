@@ -45,7 +45,8 @@ def candidate_inventory(state: State, paths: Sequence[Path], *,
         config = parse_config(record.config, source=f"cluster {cluster}") \
             if record is not None else load_config(None, cluster=cluster)
         report = sync_cluster(state, paths=list(paths), config=config, now=time.time(),
-                              full=True, dry_run=True, keep_inventory=True)
+                              full=True, dry_run=True, keep_inventory=True,
+                              reachability=False)
     except NcpError as err:
         raise CandidateError(err.problems, obj=", ".join(map(str, paths))) from err
     if report.problems:

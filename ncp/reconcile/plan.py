@@ -1,9 +1,7 @@
 """What a sync would change, for ``ncp sync --dry-run``: the NSX objects it would create,
 update and delete, and the annotations (NCP's status on Kubernetes objects) it would
-change. A careful operator reads this before letting a sync write.
-
-Reachability gained and lost (DESIGN.md "What-if and history") is the next question a
-dry run answers; it joins the report beside ``changes`` (not built yet).
+change, and the flows it would gain and lose (DESIGN.md "What-if and history",
+:mod:`sdn.policy.whatif`). A careful operator reads this before letting a sync write.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ncp.reconcile.diff import ObjectDiff
+from sdn.policy.whatif import WhatIf
 
 StatusKey = tuple[str, str, str]  # (kind, namespace, name)
 
@@ -41,6 +40,8 @@ class Plan:
     updated: list[tuple[str, str]] = field(default_factory=list)
     deleted: list[tuple[str, str]] = field(default_factory=list)
     annotations: list[AnnotationChange] = field(default_factory=list)
+    #: The flows the write would gain and lose (none: nothing the firewall reads changes).
+    reachability: WhatIf = field(default_factory=WhatIf)
 
     def changes_json(self) -> list[dict[str, str]]:
         """Each NSX object change as ``sdn apply --dry-run`` lists its own:

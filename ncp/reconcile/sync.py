@@ -8,7 +8,9 @@ annotations and the problems in one transaction. A run whose inputs are unusable
 (input not read in full, see :mod:`ncp.reconcile.completeness`; config, profile,
 shared-object conflicts) raises before anything is written; a run with bad *objects*
 writes everything else and reports them. A dry run does all of it but the write, and
-says what the write would have changed (:mod:`ncp.reconcile.plan`).
+says what the write would have changed (:mod:`ncp.reconcile.plan`), reachability
+included (:mod:`sdn.policy.whatif`, on the inventory the write would leave, built in
+memory).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from sdn.gcpause import gc_paused
 from sdn.ipam import Hold
 from sdn.model import Inventory, PolicyResource
 from sdn.model.checks import validate_inventory
+from sdn.policy.whatif import reachability_change
 from sdn.profiles import NetworkProfile, check_update, parse_profile
 from sdn.store.codec import ChangeSet, ClusterRecord, k8s_object_row, profile_row
 
@@ -125,8 +128,8 @@ class SyncReport:
         return bool(self.created or self.updated or self.deleted)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready summary (a dry run adds ``dry_run``, ``changes`` and
-        ``annotation_changes``)."""
+        """A JSON-ready summary (a dry run adds ``dry_run``, ``changes``,
+        ``annotation_changes`` and ``reachability``)."""
         out: dict[str, Any] = {
             "cluster": self.cluster, "revision": self.revision,
             "realized": {"namespaces": self.namespaces, "pods": self.pods, "nodes": self.nodes},
@@ -147,6 +150,7 @@ class SyncReport:
             out["dry_run"] = True
             out["changes"] = self.plan.changes_json()
             out["annotation_changes"] = [a.to_json() for a in self.plan.annotations]
+            out["reachability"] = self.plan.reachability.to_json()
         return out
 
 
@@ -318,6 +322,7 @@ def sync_cluster(
     allow_empty: bool = False,
     dry_run: bool = False,
     keep_inventory: bool = False,
+    reachability: bool = True,
 ) -> SyncReport:
     """Reconcile one cluster's state with its manifests; see the module docstring.
 
@@ -326,7 +331,8 @@ def sync_cluster(
     the run stops early (a no-op); ``full`` reconciles in full regardless.
     ``allow_empty``: an input without objects may empty a cluster the state holds.
     ``dry_run``: write nothing (``store`` may be read-only); the report's ``plan`` says
-    what would have changed. ``keep_inventory``: the report's ``inventory`` is set.
+    what would have changed, and (``reachability``) the flows it would gain and lose.
+    ``keep_inventory``: the report's ``inventory`` is set.
 
     Raises:
         IncompleteInputError: the input was not read in full (or is empty for a known
@@ -335,13 +341,14 @@ def sync_cluster(
     """
     with gc_paused():
         return _sync(store, paths, manifests, config, profile, now, progress,
-                     full=full, allow_empty=allow_empty, dry_run=dry_run, keep=keep_inventory)
+                     full=full, allow_empty=allow_empty, dry_run=dry_run, keep=keep_inventory,
+                     reachability=reachability)
 
 
 def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | None,
           config: NcpConfig, profile: NetworkProfile | None, now: float,
           progress: Progress | None, *, full: bool, allow_empty: bool,
-          dry_run: bool, keep: bool) -> SyncReport:
+          dry_run: bool, keep: bool, reachability: bool) -> SyncReport:
     """:func:`sync_cluster`'s work."""
     step = progress or _quietly
     step("reading manifests")
@@ -374,10 +381,14 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
     if dry_run:
         report.plan = plan_of(diff, _stored_status(store, config.cluster), _status(report))
         report.revision = store.revision
+        after = inventory_after(current, [*result.owned.values(), *result.shared.values()],
+                                diff.deletes, store.revision + 1)
         if keep:  # what the write would leave, for what-if questions asked of it
-            report.inventory = inventory_after(current, [*result.owned.values(),
-                                                         *result.shared.values()],
-                                               diff.deletes, store.revision)
+            report.inventory = after
+        if reachability:
+            step("comparing reachability")
+            report.plan.reachability = reachability_change(
+                current, after, [*diff.deletes, *(row.path for row in diff.upserts)])
         return report
     if unchanged:
         report.revision = store.revision

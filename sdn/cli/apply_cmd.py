@@ -6,8 +6,10 @@ any category, kept in the state next to what ``ncp`` creates and evaluated with 
 overwritten or deleted here, as NSX protects objects of a principal identity. A file is
 applied whole or not at all: any problem, including a reference to a missing group, and
 nothing is written. ``--dry-run`` plans exactly as the real command (same checks, same
-refusals), reads the state read-only and prints what would be created, updated, deleted
-or left unchanged (see :mod:`sdn.model.admin_plan`).
+refusals), reads the state read-only (a missing state is not created) and prints what
+would be created, updated, deleted or left unchanged (see :mod:`sdn.model.admin_plan`),
+and the flows the write would gain and lose (:mod:`sdn.policy.whatif`); with
+``--fail-on`` such changes make the exit status :data:`~sdn.commandline.EXIT_CHANGES`.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from typing import Any
 import yaml
 
 from sdn.cli.apply_plan import plan_json, plan_lines
+from sdn.commandline import EXIT_CHANGES, EXIT_OK, refuse_fail_on_alone
 from sdn.errors import InvalidModelError, Problem, SdnError, yaml_error_text
 from sdn.model import Inventory, PolicyResource
 from sdn.model.admin_plan import Plan, plan_apply, plan_delete
 from sdn.model.apishape import ADMIN_USER
 from sdn.model.documents import parse_admin_objects
+from sdn.policy.whatif import WhatIf, reachability_change
 from sdn.render.output import STRUCTURED, print_data
 from sdn.store import ChangeSet, Store
 from sdn.store.codec import to_stored
@@ -74,30 +78,35 @@ def _load(files: list[str]) -> list[PolicyResource]:
 
 
 def _current(args: argparse.Namespace) -> Inventory:
-    """The state's inventory for a dry run, read-only (a missing state is empty: the real
-    command would create it)."""
+    """The state's inventory for a dry run, read-only, the state and its journal left
+    byte-identical (a missing state is empty: the real command would create it)."""
     if not Path(args.state).exists():
         return Inventory()
-    with Store.open_readonly(args.state) as store:
+    with Store.open_readonly(args.state, untouched=True) as store:
         return store.inventory()
 
 
-def _report(plan: Plan, args: argparse.Namespace, verb: str) -> None:
+def _report(plan: Plan, args: argparse.Namespace, verb: str, whatif: WhatIf | None) -> None:
     dry_run = bool(getattr(args, "dry_run", False))
     if args.output in STRUCTURED:
-        print_data(plan_json(plan, dry_run=dry_run), args.output)
+        print_data(plan_json(plan, dry_run=dry_run, whatif=whatif), args.output)
     else:
-        print("\n".join(plan_lines(plan, dry_run=dry_run, verb=verb)))
+        print("\n".join(plan_lines(plan, dry_run=dry_run, verb=verb, whatif=whatif)))
 
 
 def _run(args: argparse.Namespace, verb: str,
          planner: Callable[[Inventory, list[PolicyResource]], Plan]) -> int:
-    """Plan; refuse on any problem; write (unless ``--dry-run``) in one transaction."""
+    """Plan; refuse on any problem; write (unless ``--dry-run``: then say what the
+    write would do to reachability) in one transaction."""
+    refuse_fail_on_alone(args)
     objects = _load(args.file)
+    whatif = None
     if args.dry_run:
         plan = planner(_current(args), objects)
         if plan.problems:
             raise InvalidModelError(plan.problems)
+        whatif = reachability_change(plan.before, plan.after,
+                                     [c.obj.path for c in plan.writes])
     else:
         with Store.open(args.state) as store:
             plan = planner(store.inventory(), objects)
@@ -107,8 +116,10 @@ def _run(args: argparse.Namespace, verb: str,
             deletes = [c.obj.path for c in plan.writes if c.action == "delete"]
             if upserts or deletes:
                 store.apply(ChangeSet(upserts=upserts, deletes=deletes, user=ADMIN_USER))
-    _report(plan, args, verb)
-    return 0
+    _report(plan, args, verb, whatif)
+    if whatif is not None and args.fail_on and whatif.has(args.fail_on):
+        return EXIT_CHANGES
+    return EXIT_OK
 
 
 def apply(args: argparse.Namespace) -> int:

@@ -3,10 +3,9 @@
 The plan itself is :mod:`sdn.model.admin_plan` (shared with NSX Manager's API): computed
 once, then either printed (``--dry-run``) or written and printed, so a dry run says
 exactly what the real run does.
-
-Seam for later: DESIGN.md's what-if adds ``"reachability": {"gained", "lost"}`` to a dry
-run; :func:`plan_json` is where it joins, computed from ``Plan.before`` and
-``Plan.after`` (not built yet, so the key is absent).
+A dry run adds the flows the write would gain and lose (DESIGN.md's what-if,
+:mod:`sdn.policy.whatif`): ``"reachability": {"gained", "lost"}`` in JSON, a section of
+one line per flow in the text (:mod:`sdn.render.reachability`).
 """
 
 from __future__ import annotations
@@ -15,14 +14,20 @@ from collections import Counter
 from typing import Any
 
 from sdn.model.admin_plan import ACTIONS, Plan
+from sdn.policy.whatif import WhatIf
+from sdn.render.reachability import reachability_lines
 
 
-def plan_json(plan: Plan, *, dry_run: bool) -> dict[str, Any]:
+def plan_json(plan: Plan, *, dry_run: bool, whatif: WhatIf | None = None) -> dict[str, Any]:
     """``-o json``: ``{"dry_run", "counts": {action: n}, "changes": [{"action", "path",
-    "resource_type"[, "fields"]}]}``."""
-    return {"dry_run": dry_run,
-            "counts": {a: len(plan.of(a)) for a in ACTIONS},
-            "changes": [c.to_json() for c in plan.changes]}
+    "resource_type"[, "fields"]}]}``, and with ``whatif`` (a dry run) ``"reachability":
+    {"gained", "lost"}``."""
+    out: dict[str, Any] = {"dry_run": dry_run,
+                           "counts": {a: len(plan.of(a)) for a in ACTIONS},
+                           "changes": [c.to_json() for c in plan.changes]}
+    if whatif is not None:
+        out["reachability"] = whatif.to_json()
+    return out
 
 
 #: How the text summary names each action's count.
@@ -30,9 +35,11 @@ _PAST = {"create": "created", "update": "updated", "delete": "deleted",
          "unchanged": "unchanged", "apply": "applied"}
 
 
-def plan_lines(plan: Plan, *, dry_run: bool, verb: str) -> list[str]:
+def plan_lines(plan: Plan, *, dry_run: bool, verb: str,
+               whatif: WhatIf | None = None) -> list[str]:
     """The text summary: ``applied N object(s): a created, b updated, c unchanged`` (or
-    ``would apply ...``), then for a dry run one line per object."""
+    ``would apply ...``), then for a dry run one line per object, and with ``whatif``
+    the reachability section."""
     head = f"would {verb}" if dry_run else _PAST[verb]
     if verb == "delete":
         kinds = Counter(c.obj.resource_type for c in plan.changes)
@@ -45,4 +52,6 @@ def plan_lines(plan: Plan, *, dry_run: bool, verb: str) -> list[str]:
         for c in plan.changes:
             extra = f" ({', '.join(c.fields)})" if c.fields else ""
             lines.append(f"  {c.action:<9} {c.obj.resource_type} {c.obj.path}{extra}")
+    if whatif is not None and plan.writes:  # nothing written, nothing to compare
+        lines += reachability_lines(whatif)
     return lines

@@ -22,6 +22,7 @@ from typing import Any
 
 from sdn.cli.at_revision import context_at
 from sdn.cli.questions import answers, pod_names, pod_ports
+from sdn.gcpause import gc_paused
 from sdn.policy.connectivity import Connection, Matrix, Member, PortRange
 from sdn.render.output import print_data, print_table, print_text
 
@@ -32,15 +33,16 @@ def run(args: argparse.Namespace) -> int:
     ctx = context_at(args)[0]
     pods = pod_ports(ctx, args.cluster, args.namespace)
     chosen = sorted(pods)
-    matrix = Matrix(ctx.dfw, sources=chosen, destinations=chosen, names=pod_names(pods))
-    if args.output == "json":
-        for chunk in json_chunks(matrix, witness=args.witness):
-            print_text(chunk)
-    elif args.output == "table":
-        _print_table(list(_connections(matrix)), len(pods), witness=args.witness)
-    else:
-        print_data({"connections": [entry(c, args.witness) for c in _connections(matrix)]},
-                   args.output)
+    with gc_paused():  # bounded bulk work: millions of entries at 1,000 pods
+        matrix = Matrix(ctx.dfw, sources=chosen, destinations=chosen, names=pod_names(pods))
+        if args.output == "json":
+            for chunk in json_chunks(matrix, witness=args.witness):
+                print_text(chunk)
+        elif args.output == "table":
+            _print_table(list(_connections(matrix)), len(pods), witness=args.witness)
+        else:
+            print_data({"connections": [entry(c, args.witness)
+                                        for c in _connections(matrix)]}, args.output)
     return 0
 
 

@@ -21,6 +21,7 @@ from sdn.cli.options import (
 )
 from sdn.commandline import (
     Parser,
+    add_fail_on,
     add_version,
     lazy_command,
     non_negative,
@@ -37,7 +38,8 @@ from sdn.daemon import DEFAULT_IDLE_TIMEOUT
 #: The ``add_subparsers`` action commands are added to.
 Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
 
-OUTPUT_HELP_JSON = "json: {dry_run, counts, changes: [{action, path, ...}]}"
+OUTPUT_HELP_JSON = ("json: {dry_run, counts, changes: [{action, path, ...}]}; a dry run adds "
+                    "reachability: {gained, lost: [{src, dst, protocol, ports, rule}]}")
 
 #: The commands that only read the state: the state's daemon answers them when it runs
 #: (``sdn daemon``). Writers (``apply``, ``delete``, ``profile``) never go through it, nor
@@ -332,7 +334,8 @@ def _add_admin(sub: Commands, common: Parser) -> None:
                            help="YAML or JSON file of NSX objects (repeatable)")
         admin.add_argument("--dry-run", action="store_true",
                            help="check and compute everything, write nothing, print what "
-                                "would change")
+                                "would change (objects, and reachability gained and lost)")
+        add_fail_on(admin)
         _output(admin, help=OUTPUT_HELP_JSON)
     app.set_defaults(run=_run("apply_cmd", "apply"))
     dele.set_defaults(run=_run("apply_cmd", "delete"))

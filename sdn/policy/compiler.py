@@ -502,21 +502,28 @@ def rule_order(r: Rule) -> tuple[int, str]:
     return (r.sequence_number, r.path)
 
 
-def compile_dfw(inv: Inventory, *, default_action: str = "ALLOW") -> CompiledDfw:
+def compile_dfw(inv: Inventory, *, default_action: str = "ALLOW",
+                reuse: dict[str, GroupMembers] | None = None) -> CompiledDfw:
     """Compile the inventory's groups and security policies (see the module docstring).
+
+    ``reuse``: groups already resolved, by path, taken as they are (a what-if compiles
+    the firewall after a change from the one before: :mod:`sdn.policy.whatif`); the
+    caller vouches that their members are this inventory's, endpoint for endpoint.
 
     The cyclic garbage collector is paused meanwhile: compiling allocates millions of
     small objects and makes no cycles, and with a large inventory loaded each full
     collection walks all of it again.
     """
     with gc_paused():
-        return _compile(inv, default_action)
+        return _compile(inv, default_action, reuse or {})
 
 
-def _compile(inv: Inventory, default_action: str) -> CompiledDfw:
+def _compile(inv: Inventory, default_action: str,
+             reuse: dict[str, GroupMembers]) -> CompiledDfw:
     ports = [p for p in inv.of_type(SegmentPort) if p.address_bindings]
     index = _Index(inv, ports)
     resolver = _Resolver(inv, index)
+    resolver.by_path.update(reuse)
     endpoints = [
         Endpoint(ip=p.address_bindings[0].ip_address, index=i, path=p.path,
                  name=p.display_name or p.id)

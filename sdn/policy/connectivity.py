@@ -32,14 +32,15 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any, NamedTuple
 
+from sdn.gcpause import gc_paused
 from sdn.policy.compiler import Endpoint
 from sdn.policy.firewall import Firewall, FirewallRule
 from sdn.policy.outside import atoms, named_networks
 from sdn.policy.parties import PartyKeys
 from sdn.policy.portspace import (
     PROTOCOLS,
+    Outcome,
     PairSpace,
-    PortClass,
     PortRange,
     intersect_ranges,
     matching_rules,
@@ -53,20 +54,6 @@ __all__ = ["Connection", "FlowChange", "Outcome", "PortRange", "connectivity",
 #: ICMP has no ports; inside this module it is one pseudo-range so that set arithmetic is
 #: the same for every protocol.
 _NO_PORTS: tuple[PortRange, ...] = ((0, 0),)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One class of packets from one source to one destination that the DFW treats
-    alike. ``rule`` decides it: for a denied class the rule that drops or rejects it at
-    whichever point denies (egress first); for an allowed class the rule that allows it
-    at ingress, else at egress; None is the default rule. The classes of a pair partition
-    every protocol's whole port space (ICMP: ``ports`` None)."""
-
-    protocol: str
-    ports: tuple[PortRange, ...] | None
-    allowed: bool
-    rule: FirewallRule | None
 
 
 @dataclass(frozen=True)
@@ -100,17 +87,15 @@ class FlowChange:
 def pair_outcomes(dfw: Firewall, src: Endpoint, dst: Endpoint) -> list[Outcome]:
     """Every packet class from ``src`` to ``dst`` (see :class:`Outcome`), protocols in
     the order TCP, UDP, SCTP, ICMP, classes of a protocol by their first port."""
-    space = PairSpace(dfw.application_start, dfw.default_action)
-    return [Outcome(c.protocol, c.ports, c.allowed, c.rule)
-            for c in _Decider(dfw, space).classes(src, dst)]
+    return list(_Decider(dfw).classes(src, dst))
 
 
 class _Decider:
     """Port classes of pairs of one firewall, the rules at each endpoint read once."""
 
-    def __init__(self, dfw: Firewall, space: PairSpace | None = None) -> None:
+    def __init__(self, dfw: Firewall) -> None:
         self.dfw = dfw
-        self.space = space or PairSpace(dfw.application_start, dfw.default_action)
+        self.space = PairSpace(dfw.application_start, dfw.default_action)
         self._rules: dict[tuple[int, str], Sequence[FirewallRule]] = {}
 
     def rules(self, index: int, direction: str) -> Sequence[FirewallRule]:
@@ -120,7 +105,7 @@ class _Decider:
             found = self._rules[key] = self.dfw.candidates(index, direction)
         return found
 
-    def classes(self, src: Endpoint, dst: Endpoint) -> tuple[PortClass, ...]:
+    def classes(self, src: Endpoint, dst: Endpoint) -> tuple[Outcome, ...]:
         egress = None if src.index is None else matching_rules(
             self.rules(src.index, "OUT"), src, dst)
         ingress = None if dst.index is None else matching_rules(
@@ -128,7 +113,7 @@ class _Decider:
         return self.space.classes(egress, ingress)
 
 
-def allowed_ports(classes: Iterable[PortClass]) -> dict[str, tuple[PortRange, ...]]:
+def allowed_ports(classes: Iterable[Outcome]) -> dict[str, tuple[PortRange, ...]]:
     """Per protocol, the allowed ports (merged; ICMP as one pseudo-range); a protocol
     with nothing allowed is absent."""
     found: dict[str, list[PortRange]] = {}
@@ -256,7 +241,7 @@ def connectivity(dfw: Firewall, *, sources: Iterable[str] | None = None,
                                  src.endpoint.ip, dst.endpoint.ip)
 
 
-def _changes(before: tuple[PortClass, ...] | None, after: tuple[PortClass, ...] | None
+def _changes(before: tuple[Outcome, ...] | None, after: tuple[Outcome, ...] | None
              ) -> tuple[list[tuple[str, tuple[PortRange, ...], str | None]],
                         list[tuple[str, tuple[PortRange, ...], str | None]]]:
     """What one pair gains and loses, per protocol and deciding rule of the after state
@@ -292,7 +277,8 @@ def reachability_delta(before: Firewall, after: Firewall, *,
     the two firewalls by path (a port on one side only has nothing allowed on the other).
     Pairs with the outside atoms of the CIDRs named by the rules at those ports count
     too. Each change names the after state's deciding rule."""
-    return _DeltaRun(before, after, names).run(endpoints)
+    with gc_paused():  # bounded bulk work beside a large heap (see sdn.gcpause)
+        return _DeltaRun(before, after, names).run(endpoints)
 
 
 @dataclass

@@ -131,9 +131,12 @@ def cuts(rules: Iterable[FirewallRule], proto: int) -> list[int]:
 
 
 @dataclass(frozen=True)
-class PortClass:
-    """Ports of one protocol that one pair's packets treat alike: allowed or not, and
-    the deciding rule (see :class:`~sdn.policy.connectivity.Outcome`)."""
+class Outcome:
+    """One class of packets from one source to one destination that the DFW treats
+    alike. ``rule`` decides it: for a denied class the rule that drops or rejects it at
+    whichever point denies (egress first); for an allowed class the rule that allows it
+    at ingress, else at egress; None is the default rule. The classes of a pair partition
+    every protocol's whole port space (ICMP: ``ports`` None)."""
 
     protocol: str
     ports: tuple[PortRange, ...] | None
@@ -149,10 +152,10 @@ class PairSpace:
         self.application_start = application_start
         self.default_allows = default_action == "ALLOW"
         self._known: dict[tuple[tuple[int, ...] | None, tuple[int, ...] | None],
-                          tuple[PortClass, ...]] = {}
+                          tuple[Outcome, ...]] = {}
 
     def classes(self, egress: tuple[FirewallRule, ...] | None,
-                ingress: tuple[FirewallRule, ...] | None) -> tuple[PortClass, ...]:
+                ingress: tuple[FirewallRule, ...] | None) -> tuple[Outcome, ...]:
         """The classes of a pair whose matching rules are ``egress`` at the source port
         and ``ingress`` at the destination port (None: no port there, so no check)."""
         key = (None if egress is None else tuple(r.order for r in egress),
@@ -163,14 +166,14 @@ class PairSpace:
         return found
 
     def _compute(self, egress: tuple[FirewallRule, ...] | None,
-                 ingress: tuple[FirewallRule, ...] | None) -> tuple[PortClass, ...]:
+                 ingress: tuple[FirewallRule, ...] | None) -> tuple[Outcome, ...]:
         rules = (*(egress or ()), *(ingress or ()))
-        out: list[PortClass] = []
+        out: list[Outcome] = []
         for protocol in PROTOCOLS:
             proto = PROTOCOL_NUMBERS[protocol]
             if protocol == "ICMP":
                 allowed, rule = self._verdict(egress, ingress, proto, None)
-                out.append(PortClass(protocol, None, allowed, rule))
+                out.append(Outcome(protocol, None, allowed, rule))
                 continue
             starts = cuts(rules, proto)
             groups: dict[tuple[bool, int], list[PortRange]] = {}
@@ -181,7 +184,7 @@ class PairSpace:
                 key = (allowed, -1 if rule is None else rule.order)
                 deciding[key] = rule
                 groups.setdefault(key, []).append((lo, hi))
-            out += sorted((PortClass(protocol, merge_ranges(ranges), key[0], deciding[key])
+            out += sorted((Outcome(protocol, merge_ranges(ranges), key[0], deciding[key])
                            for key, ranges in groups.items()),
                           key=lambda c: c.ports or ())
         return tuple(out)

@@ -94,3 +94,33 @@ def open_error(path: Path, err: BaseException, *, writing: bool) -> StateError:
     verb = "open" if writing else "read"
     return StateError(f"cannot {verb} state {path}: {text}", code="STATE_UNREADABLE",
                       obj=str(path))
+
+
+#: The files SQLite keeps beside a database while it is open or after a crash.
+JOURNAL_SUFFIXES = ("-wal", "-shm", "-journal")
+
+#: How a database file is recognised as unchanged: its size and modification time.
+Stamp = tuple[int, int]
+
+
+def quiet_stamp(path: Path) -> Stamp | None:
+    """The database's stamp when no journal lies beside it (every writer closed cleanly
+    and none has it open: a writer in WAL mode keeps ``-wal`` and ``-shm`` while open),
+    else None.
+
+    Why: SQLite's read-only mode creates ``-wal`` and ``-shm`` beside a database in WAL
+    mode that has none, so a dry run, which promises to leave the state and its journal
+    byte-identical, opens a quiet state as immutable instead (no file is created or
+    locked) and checks the stamp again when done (:func:`check_quiet`)."""
+    if any(Path(f"{path}{suffix}").exists() for suffix in JOURNAL_SUFFIXES):
+        return None
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns)
+
+
+def check_quiet(path: Path, stamp: Stamp) -> None:
+    """Refuse what was read from a state opened as immutable when a writer came while it
+    was read (``STATE_CHANGED_DURING_READ``: the answer may mix two revisions)."""
+    if quiet_stamp(path) != stamp:
+        raise StateError(f"another writer changed {path} while it was read; run the "
+                         "command again", code="STATE_CHANGED_DURING_READ", obj=str(path))

@@ -49,10 +49,13 @@ from sdn.store.codec import (
     stored_object_problems,
 )
 from sdn.store.opening import (
+    Stamp,
+    check_quiet,
     check_state_file,
     connect_readonly,
     foreign_database,
     open_error,
+    quiet_stamp,
     wal_pending,
 )
 from sdn.store.schema import SCHEMA, SCHEMA_VERSION
@@ -105,6 +108,7 @@ class Store:
         # revision the last of them made (see :meth:`inventory`).
         self._pending: list[tuple[list[StoredObject], list[str], set[str]]] = []
         self._pending_revision: int | None = None
+        self._quiet: Stamp | None = None  # opened as immutable: the file's stamp then
 
     # --- opening ---------------------------------------------------------------------
     @classmethod
@@ -164,20 +168,22 @@ class Store:
             stamp(db, list(self.rows()))
 
     @classmethod
-    def open_readonly(cls, path: str | Path) -> Store:
+    def open_readonly(cls, path: str | Path, *, untouched: bool = False) -> Store:
         """Open an existing state for reading only; it is never created or written.
 
         A state in a folder this process cannot write (a read-only mount, another user's
         folder) is still readable: SQLite's read-only mode wants to create the
         write-ahead log's index file beside the database, so when it cannot and no
         write-ahead log is pending (a writer closed cleanly, as every command does), the
-        database is opened as immutable instead.
+        database is opened as immutable instead. ``untouched`` (dry runs): no file beside
+        the state is created either (:func:`~sdn.store.opening.quiet_stamp`).
         """
         p = Path(path)
         check_state_file(p, must_exist=True)
+        quiet = quiet_stamp(p) if untouched else None
         try:
             try:
-                conn = connect_readonly(p, immutable=False)
+                conn = connect_readonly(p, immutable=quiet is not None)
             except sqlite3.OperationalError:
                 if not wal_pending(p) and not os.access(p.parent, os.W_OK):
                     conn = connect_readonly(p, immutable=True)
@@ -186,6 +192,7 @@ class Store:
         except sqlite3.Error as err:
             raise open_error(p, err, writing=False) from err
         store = cls(conn, p, readonly=True)
+        store._quiet = quiet
         try:
             store._check_schema()
         except BaseException:  # a refused schema, or Ctrl-C: leave no connection open
@@ -221,8 +228,10 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self.close()
+        if self._quiet is not None and exc_type is None:  # read as immutable: still so?
+            check_quiet(self.path, self._quiet)
 
     # --- reading ---------------------------------------------------------------------
     @property

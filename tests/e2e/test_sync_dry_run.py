@@ -97,7 +97,8 @@ def test_dry_run_writes_nothing_and_says_what_the_sync_then_does(cli: Any, k8s: 
     report = real.json()
     # Computed exactly as the real sync: the same report, but for the revision.
     same = {k: v for k, v in plan.items()
-            if k not in ("dry_run", "changes", "annotation_changes", "revision")}
+            if k not in ("dry_run", "changes", "annotation_changes", "reachability",
+                         "revision")}
     assert same == {k: v for k, v in report.items() if k != "revision"}
     expected = _real_changes(objects_before, _objects(cli.state))
     listed = {action: sorted(c["path"] for c in plan["changes"] if c["action"] == action)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ncp.config import NcpConfig
-from ncp.reconcile.sync import sync_cluster
-from sdn.model import SegmentPort
+from ncp.reconcile.sync import SyncReport, sync_cluster
+from sdn.model import Inventory, SegmentPort
 from sdn.policy import compile_dfw, reach_matrix
 from sdn.store import Store
 from tests.support.clusters import config, manifests
@@ -74,6 +74,32 @@ def sync_with_policies(store: Store, cluster: Cluster, policies: list[dict[str, 
     report = sync_cluster(store, manifests=manifests(*_docs(cluster), *rewritten),
                           config=cfg, now=now)
     return rewritten, list(report.problems)
+
+
+def dry_run_with_policies(store: Store, cluster: Cluster, policies: list[dict[str, Any]],
+                          ips: dict[str, str], cfg: NcpConfig = CONFIG,
+                          now: float = 3) -> SyncReport:
+    """``ncp sync --dry-run`` of the cluster with ``policies`` (addresses rewritten by
+    ``ips``) against what ``store`` holds: the report, with its plan's reachability."""
+    return sync_cluster(store, manifests=manifests(*_docs(cluster),
+                                                   *(_rewrite(p, ips) for p in policies)),
+                        config=cfg, now=now, dry_run=True)
+
+
+def changed_paths(before: Inventory, after: Inventory) -> list[str]:
+    """Every path created, updated or deleted from ``before`` to ``after``."""
+    return sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+
+
+def two_states(tmp: Path, before: tuple[Cluster, list[dict[str, Any]]],
+               after: tuple[Cluster, list[dict[str, Any]]]) -> tuple[Inventory, Inventory]:
+    """The inventories NCP realizes for ``before`` and then ``after`` (same pods)."""
+    with Store.open(tmp / "state.db") as store:
+        ips = pod_addresses(store, before[0])
+        assert sync_with_policies(store, *before, ips)[1] == []
+        old = store.inventory()
+        assert sync_with_policies(store, *after, ips, now=3)[1] == []
+        return old, store.inventory()
 
 
 class Realized:

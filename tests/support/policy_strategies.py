@@ -114,3 +114,29 @@ def random_cluster(labels: dict[str, dict[str, str]]) -> Cluster:
     pods = [Pod(ns, p, labels[f"{ns}/{p}"], f"10.0.{i}.{j + 10}", PORTS)
             for i, ns in enumerate(NS) for j, p in enumerate("abc")]
     return Cluster(namespaces=namespaces, pods=pods)
+
+
+def named(policies: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """``policies`` named ``PREFIX0``, ``PREFIX1``, ... (in place), so that lists drawn
+    apart do not clash."""
+    for i, p in enumerate(policies):
+        p["metadata"]["name"] = f"{prefix}{i}"
+    return policies
+
+
+Side = tuple[Cluster, list[dict[str, Any]]]
+
+
+@st.composite
+def change_st(draw: st.DrawFn) -> tuple[Side, Side]:
+    """A cluster with its policies before and after a change (what-if tests): policies
+    kept, removed and added, an AdminNetworkPolicy removed, up to two pods relabelled."""
+    labels = draw(pod_labels_st)
+    kept = named(draw(st.lists(policy_st, max_size=2)), "keep")
+    gone = named(draw(st.lists(policy_st, max_size=2)), "gone")
+    new = named(draw(st.lists(policy_st, max_size=2)), "new")
+    anps = named(draw(st.lists(anp_st, max_size=1)), "anp")
+    relabel = draw(st.dictionaries(st.sampled_from(["x/a", "y/b", "z/c"]), labels_st,
+                                   max_size=2))
+    return ((random_cluster(labels), [*kept, *gone, *anps]),
+            (random_cluster({**labels, **relabel}), [*kept, *new]))
