@@ -12,7 +12,14 @@ import bisect
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, summarize_address_range
 
-#: Sorted, disjoint, non-adjacent closed intervals of IPv4 addresses as integers.
+from sdn.policy.portspace import intersect_ranges as intersect
+from sdn.policy.portspace import merge_ranges as union
+
+__all__ = ["Intervals", "intersect", "union"]
+
+#: Sorted, disjoint, non-adjacent closed intervals of IPv4 addresses as integers (the
+#: connectivity answers' port ranges are the same shape: :func:`union` and :func:`intersect`
+#: are theirs).
 Intervals = tuple[tuple[int, int], ...]
 
 
@@ -24,18 +31,6 @@ def of_networks(nets: Iterable[IPv4Network]) -> Intervals:
 def of_points(points: Iterable[int]) -> Intervals:
     """Single addresses."""
     return union((p, p) for p in points)
-
-
-def union(items: Iterable[tuple[int, int]]) -> Intervals:
-    """Intervals covering every given interval (merged where they touch)."""
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(items):
-        if out and lo <= out[-1][1] + 1:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return tuple(out)
 
 
 def without(a: Intervals, points: Sequence[int]) -> Intervals:

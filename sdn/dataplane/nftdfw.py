@@ -62,7 +62,7 @@ from sdn.dataplane.nftmodel import Chain, Match, NamedSet, Rule, Table, comment_
 from sdn.policy import Firewall, FirewallRule
 from sdn.policy.compiler import GroupMembers, Service, Term
 from sdn.policy.firewall import MemberSet
-from sdn.policy.lint.values import intersect
+from sdn.policy.portspace import intersect_ranges as intersect
 from sdn.traceflow.walk import DEFAULT_RULE_ID
 
 TABLE = "sdn_dfw"

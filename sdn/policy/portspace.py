@@ -35,7 +35,8 @@ EVERY_PORT: tuple[PortRange, ...] = ((LOWEST, HIGHEST),)
 
 
 def merge_ranges(ranges: Iterable[PortRange]) -> tuple[PortRange, ...]:
-    """Sorted, disjoint, non-adjacent ranges holding exactly the same ports."""
+    """Sorted, disjoint, non-adjacent ranges holding exactly the same numbers (ports here;
+    the data plane's address intervals too)."""
     out: list[PortRange] = []
     for lo, hi in sorted(ranges):
         if out and lo <= out[-1][1] + 1:
@@ -65,7 +66,7 @@ def subtract_ranges(a: Sequence[PortRange], b: Sequence[PortRange]) -> tuple[Por
 
 
 def intersect_ranges(a: Sequence[PortRange], b: Sequence[PortRange]) -> tuple[PortRange, ...]:
-    """The ports in both merged ``a`` and merged ``b``."""
+    """The numbers in both merged ``a`` and merged ``b``."""
     out: list[PortRange] = []
     i = j = 0
     while i < len(a) and j < len(b):

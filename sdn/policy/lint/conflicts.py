@@ -13,11 +13,11 @@ from sdn.policy.lint.values import (
     Members,
     Peers,
     Services,
-    intersect,
     services_surely_overlap,
 )
 from sdn.policy.lint.views import View, short
 from sdn.policy.lint.witness import Pair, witness
+from sdn.policy.portspace import intersect_ranges as intersect
 
 
 def surely_overlap(a: View, b: View, ports: Addresses) -> bool:

@@ -19,6 +19,7 @@ from itertools import islice
 from pyroaring import FrozenBitMap
 
 from sdn.policy.compiler import GroupMembers, Service
+from sdn.policy.portspace import merge_ranges as merge
 
 #: How many outside-address terms of a set are tried as the witness of its supersets.
 WITNESS_SAMPLE = 8
@@ -34,17 +35,6 @@ Ranges = tuple[Range, ...]
 Term = tuple[Ranges, ...]
 
 
-def merge(ranges: Iterable[Range]) -> list[Range]:
-    """Sorted, disjoint, non-adjacent ranges covering exactly the same numbers."""
-    out: list[Range] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
 def address_ranges(nets: Iterable[IPv4Network]) -> Ranges:
     return tuple(merge((int(n.network_address), int(n.broadcast_address)) for n in nets))
 
@@ -57,21 +47,6 @@ def within(ranges: Iterable[Range], cover: Ranges) -> bool:
         if i < 0 or cover[i][1] < hi:
             return False
     return True
-
-
-def intersect(a: Ranges, b: Ranges) -> Ranges:
-    """The addresses in both merged range lists, merged."""
-    out: list[Range] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(out)
 
 
 def meet(a: Ranges, b: Ranges) -> bool:

@@ -34,7 +34,9 @@ from itertools import islice
 
 from sdn.policy.compiler import PROTOCOL_NUMBERS, CompiledDfw, Endpoint, Service
 from sdn.policy.evaluator import decide
-from sdn.policy.lint.values import Addresses, Members, Peers, Ranges, intersect, merge
+from sdn.policy.lint.values import Addresses, Members, Peers, Ranges
+from sdn.policy.portspace import intersect_ranges as intersect
+from sdn.policy.portspace import merge_ranges as merge
 
 #: How many candidate flows are evaluated per finding before the first is kept.
 TRIES = 8

@@ -122,7 +122,7 @@ def test_within_but(ranges: list[tuple[int, int]], cover: tuple[tuple[int, int],
        st.tuples(st.integers(0, 40), st.integers(0, 12)))
 def test_gaps_are_what_the_cover_misses(cover_spec: list[tuple[int, int]],
                                         span: tuple[int, int]) -> None:
-    from sdn.policy.lint.values import merge
+    from sdn.policy.portspace import merge_ranges as merge
 
     cover = tuple(merge((lo, lo + n) for lo, n in cover_spec))
     lo, hi = span[0], span[0] + span[1]
@@ -321,7 +321,7 @@ def test_the_oracle_test_meets_shadowing_and_conflicts() -> None:
        st.lists(st.tuples(st.integers(0, 40), st.integers(0, 6)), max_size=3))
 def test_first_free_is_the_lowest_address_of_no_port(ports: set[int],
                                                      spec: list[tuple[int, int]]) -> None:
-    from sdn.policy.lint.values import merge
+    from sdn.policy.portspace import merge_ranges as merge
 
     ranges = tuple(merge((lo, lo + n) for lo, n in spec))
     free = [x for lo, hi in ranges for x in range(lo, hi + 1) if x not in ports]
