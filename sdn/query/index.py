@@ -41,6 +41,7 @@ still answers, without saving.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from types import TracebackType
@@ -238,15 +239,19 @@ class QueryIndex:
             and all(records.current(self.folder, f"dfw-{a}", self.key) for a in actions)
 
     def warm(self, inventory: Inventory, actions: tuple[str, ...], *,
-             validated: bool = False) -> list[str]:
+             validated: bool = False, ready: Callable[[], None] | None = None) -> list[str]:
         """Build and save ``valid``, ``dfw-<action>``, ``lookups``, ``lint`` and
         ``validate`` from ``inventory``, every valid object of this revision (see
-        :func:`warm_index`; ``validated``: its cross-object checks are known to pass)."""
+        :func:`warm_index`; ``validated``: its cross-object checks are known to pass;
+        ``ready`` is called once the parts most questions read are saved, before the
+        ``lint`` and ``validate`` parts, which only those two commands read)."""
         self._inventory = inventory
         self._save("valid", True, _NO_CLASSES)
         for action in actions:
             self.dfw(action)
         self.trace_context(actions[0])
+        if ready is not None:
+            ready()
         self.lint_findings()
         # every object of the revision, all valid: no stored row is a problem of its own
         problems = [] if validated else checked.problems_of(inventory, [])
@@ -331,7 +336,8 @@ WARM_ACTIONS: tuple[str, ...] = ("ALLOW",)
 
 def warm_index(state: str | Path, inventory: Inventory, *,
                actions: tuple[str, ...] = WARM_ACTIONS, force: bool = True,
-               validated: bool = False) -> list[str]:
+               validated: bool = False,
+               ready: Callable[[], None] | None = None) -> list[str]:
     """Save the index parts questions read first (``valid``, ``dfw-<action>``,
     ``lookups``, ``lint``, ``validate``) for the revision a writer just wrote, from the
     ``inventory`` it holds, so that the first question after ``ncp sync`` loads them
@@ -349,7 +355,8 @@ def warm_index(state: str | Path, inventory: Inventory, *,
     parsed or built it); nothing here fails for a folder that cannot be written.
     ``validated``: the writer has already run the cross-object checks on exactly this
     inventory and found nothing (``ncp sync`` refuses to write otherwise), so the
-    ``validate`` part is saved empty without running them again.
+    ``validate`` part is saved empty without running them again. ``ready``: see
+    :meth:`QueryIndex.warm` (not called when nothing is built).
     """
     try:
         index = QueryIndex.open(state, wait_for_saver=False)  # it may be the saver
@@ -360,4 +367,4 @@ def warm_index(state: str | Path, inventory: Inventory, *,
             return []
         if not force and index.current(actions):
             return []
-        return index.warm(inventory, actions, validated=validated)
+        return index.warm(inventory, actions, validated=validated, ready=ready)
