@@ -10,10 +10,10 @@ it saved.
 How: ``<state>.idx/saving.lock``, locked exclusively (``flock``) by the writer before it
 forks, so the child inherits the lock and holds it until the parts most questions read
 are saved (the firewall and the lookups; the ``lint`` and ``validate`` parts follow
-unlocked), and no reader can come between the writer's return and the child's start. A reader takes the lock shared
-(waiting while the save runs) and lets it go at once. A crashed saver's lock goes with
-its process. Nothing here fails a question: a folder without the file, or one that
-cannot be opened, means nothing to wait for.
+unlocked), and no reader can come between the writer's return and the child's start. A
+reader takes the lock shared (waiting while the save runs) and lets it go at once. A
+crashed saver's lock goes with its process. Nothing here fails a question: a folder
+without the file, or one that cannot be opened, means nothing to wait for.
 """
 
 from __future__ import annotations
