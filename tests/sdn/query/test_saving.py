@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sdn.model import Inventory
 from sdn.query import QueryIndex, saving
 from sdn.query.index import WARM_ACTIONS
 from sdn.store import Store
@@ -92,19 +93,25 @@ def test_a_sync_saving_in_the_background_returns_and_the_index_follows(
     assert sdn.returncode == 0, sdn.stdout + sdn.stderr
 
 
-def test_a_question_during_a_background_save_waits_for_it(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
-    """The saver holds the lock from before the fork until it exits; a reader opened
-    meanwhile waits, then finds every part saved (it builds nothing next to the saver).
-    The child is slowed down by a second (its code is this process's, forked)."""
+def _synced_without_index(tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Inventory]:
+    """A synced sample whose index parts are all removed, and its inventory."""
     state = tmp_path / "state.db"
     monkeypatch.setenv("NCP_INDEX_SAVE", "wait")
     sync_sample(state, "guestbook")
     for part in tmp_path.joinpath("state.db.idx").iterdir():
         part.unlink()
     with Store.open_readonly(state) as store:
-        inventory = store.inventory()
+        return state, store.inventory()
+
+
+def test_a_question_during_a_background_save_waits_for_it(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """The saver holds the lock from before the fork until it exits; a reader opened
+    meanwhile waits, then finds every part saved (it builds nothing next to the saver).
+    The child is slowed down by a second (its code is this process's, forked)."""
+    state, inventory = _synced_without_index(tmp_path, monkeypatch)
     slow = saving.warm_index
 
     def slowly(*args: object, **kwargs: object) -> list[str]:
@@ -134,13 +141,7 @@ def test_the_saver_lets_questions_in_before_the_lint(tmp_path: Path,
     """The saver lets the lock go once the parts most questions read are saved: a reader
     gets in while the child still lints (slowed down here by two seconds), loads the
     firewall and lookups it saved, and the lint follows."""
-    state = tmp_path / "state.db"
-    monkeypatch.setenv("NCP_INDEX_SAVE", "wait")
-    sync_sample(state, "guestbook")
-    for part in tmp_path.joinpath("state.db.idx").iterdir():
-        part.unlink()
-    with Store.open_readonly(state) as store:
-        inventory = store.inventory()
+    state, inventory = _synced_without_index(tmp_path, monkeypatch)
     lint = QueryIndex.lint_findings
 
     def slow_lint(self: QueryIndex) -> object:
