@@ -84,24 +84,29 @@ def json_chunks(matrix: Matrix, *, witness: bool = False) -> Iterator[str]:
     only the two names are put in front."""
     tails: dict[int, list[str]] = {}  # by the answer's identity (the matrix keeps it)
     quoted = {m.label: json.dumps(m.label) for m in (*matrix.sources, *matrix.destinations)}
+    names = [quoted[dst.label] for dst in matrix.destinations]
     sep = "\n"
     yield '{\n  "connections": ['
     for src in matrix.sources:
         head = f'    {{\n      "src": {quoted[src.label]},\n      "dst": '
         chunk: list[str] = []
-        for dst in matrix.destinations:
+        row: dict[int, list[str]] = {}  # this source's entries by destination party
+        for dst, name in zip(matrix.destinations, names, strict=True):
             if not matrix.paired(src, dst):
                 continue
-            allowed = matrix.allowed(src, dst)
             if witness:
-                entries = [_entry_tail(c, True) for c in _pair(src, dst, allowed)]
+                entries = [_entry_tail(c, True)
+                           for c in _pair(src, dst, matrix.allowed(src, dst))]
             else:
-                cached = tails.get(id(allowed))
-                if cached is None:
-                    cached = tails[id(allowed)] = [
-                        _entry_tail(c, False) for c in _pair(src, dst, allowed)]
-                entries = cached
-            name = quoted[dst.label]
+                found = row.get(dst.party)
+                if found is None:
+                    allowed = matrix.allowed(src, dst)
+                    found = tails.get(id(allowed))
+                    if found is None:
+                        found = tails[id(allowed)] = [
+                            _entry_tail(c, False) for c in _pair(src, dst, allowed)]
+                    row[dst.party] = found
+                entries = found
             for tail in entries:
                 chunk += (sep, head, name, tail)
                 sep = ",\n"
