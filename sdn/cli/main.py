@@ -23,6 +23,7 @@ from sdn.commandline import (
     Parser,
     add_fail_on,
     add_version,
+    importing,
     lazy_command,
     non_negative,
     non_negative_rate,
@@ -460,8 +461,8 @@ def _answer(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         code = forward(sys.argv[1:], args.state)
         if code is not None:
             return code
-        from sdn.daemon.autostart import before_answer
-
+        with importing():  # it imports the query index, pydantic's core: Ctrl-C held
+            from sdn.daemon.autostart import before_answer
         before_answer(args.state)  # it loads on the other core while this one answers
     return int(args.run(args))
 
