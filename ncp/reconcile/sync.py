@@ -381,6 +381,8 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
     if dry_run:
         report.plan = plan_of(diff, _stored_status(store, config.cluster), _status(report))
         report.revision = store.revision
+        if not (keep or reachability):
+            return report
         after = inventory_after(current, [*result.owned.values(), *result.shared.values()],
                                 diff.deletes, store.revision + 1)
         if keep:  # what the write would leave, for what-if questions asked of it

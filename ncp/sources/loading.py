@@ -89,10 +89,11 @@ def _shape(document: object) -> str | None:
 
 def load_files(files: Sequence[Path]) -> list[Loaded]:
     """Every file parsed, in the order given (module docs: where)."""
-    workers = _workers(files)
+    sizes = [_size(f) for f in files]
+    workers = _workers(len(files), sum(sizes))
     if not workers:
         return [load_file(f) for f in files]
-    mine, theirs = _split(files, workers)
+    mine, theirs = _split(files, sizes, workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
         futures = [pool.submit(_load_many, chunk) for chunk in theirs]
         loaded = [load_file(f) for f in mine]
@@ -105,15 +106,15 @@ def _load_many(files: Sequence[Path]) -> list[Loaded]:
     return [load_file(f) for f in files]
 
 
-def _workers(files: Sequence[Path]) -> int:
-    """How many worker processes parse beside this one (0: parse here alone)."""
+def _workers(count: int, total_bytes: int) -> int:
+    """How many worker processes parse ``count`` files of ``total_bytes`` beside this one
+    (0: parse here alone)."""
     cap = os.environ.get("NCP_PARSE_WORKERS", "").strip()
     limit = int(cap) if cap.isdigit() else (os.cpu_count() or 1) - 1
-    if limit <= 0 or len(files) < 2 or threading.active_count() > 1:
+    if limit <= 0 or count < 2 or threading.active_count() > 1 \
+            or total_bytes < PARALLEL_BYTES:
         return 0
-    if sum(_size(f) for f in files) < PARALLEL_BYTES:
-        return 0
-    return min(limit, len(files) - 1)
+    return min(limit, count - 1)
 
 
 def _size(file: Path) -> int:
@@ -123,10 +124,10 @@ def _size(file: Path) -> int:
         return 0
 
 
-def _split(files: Sequence[Path], workers: int) -> tuple[list[Path], list[list[Path]]]:
-    """``files`` cut, in order, into ``workers + 1`` runs of about equal bytes: the first
-    for this process, one per worker."""
-    sizes = [_size(f) for f in files]
+def _split(files: Sequence[Path], sizes: Sequence[int],
+           workers: int) -> tuple[list[Path], list[list[Path]]]:
+    """``files`` (of ``sizes`` bytes) cut, in order, into ``workers + 1`` runs of about
+    equal bytes: the first for this process, one per worker."""
     share = sum(sizes) / (workers + 1)
     runs: list[list[Path]] = [[]]
     filled = 0

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.entry_points import metadata_folder
+from tests.support.statefiles import state_files
 
 POLICIES = "/infra/domains/default/security-policies"
 ISOLATION = f"{POLICIES}/np_k8s-cluster_default_redis-allow-frontend_isolation/rules/" \
@@ -59,12 +60,6 @@ def replay(cli: Any, *argv: object) -> Any:
     res = cli.sdn("replay", "--state", cli.state, *argv)
     assert res.code == 0, res.err
     return res
-
-
-def files_of(state: Path) -> dict[str, bytes | None]:
-    """The state and its journal files, byte for byte (None: absent)."""
-    return {suffix: (p.read_bytes() if (p := Path(f"{state}{suffix}")).exists() else None)
-            for suffix in ("", "-wal", "-shm", "-journal")}
 
 
 def test_csv_flows_against_the_current_policy_set(synced: Any, flows: Path) -> None:
@@ -122,9 +117,9 @@ def test_an_admin_candidate_changes_a_decision(synced: Any, flows: Path) -> None
         "resource_type": "SecurityPolicy", "id": "block-frontends", "category": "Emergency",
         "rules": [{"id": "drop-frontends", "action": "DROP", "direction": "IN_OUT",
                    "source_groups": ["/infra/domains/default/groups/frontends"]}]})
-    before = files_of(synced.state)
+    before = state_files(synced.state)
     data = replay(synced, "--flows", flows, "--candidate", folder, "-o", "json").json()
-    assert files_of(synced.state) == before
+    assert state_files(synced.state) == before
     assert data["policy_set"] == "candidate"
     dropped = {(e["src"], e["dst"]): e["rule"]["path"] for e in data["dropped"]}
     assert dropped[(FRONTEND_0, MASTER)] == f"{POLICIES}/block-frontends/rules/drop-frontends"
@@ -146,9 +141,9 @@ def translator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_kubernetes_candidate_is_planned_as_ncp_sync_would(synced: Any, flows: Path) -> None:
     folder = synced.copy_sample(synced.GUESTBOOK, "candidate")
     (folder / "policy.yaml").unlink()
-    before = files_of(synced.state)
+    before = state_files(synced.state)
     data = replay(synced, "--flows", flows, "--candidate", folder, "-o", "json").json()
-    assert files_of(synced.state) == before
+    assert state_files(synced.state) == before
     assert data["counts"]["dropped"] == 0  # without the policy, redis takes everyone
     (folder / "extra.yaml").write_text("resource_type: Group\nid: extra\n")
     mixed = replay(synced, "--flows", flows, "--candidate", folder, "-o", "json").json()
@@ -211,12 +206,12 @@ def test_a_candidate_that_does_not_parse_names_its_file_or_object(
         expect = f"error: FILE_NOT_FOUND {folder}"
     else:
         expect = f"error: CANDIDATE_EMPTY {folder}"
-    before = files_of(synced.state)
+    before = state_files(synced.state)
     res = synced.sdn("replay", "--state", synced.state, "--flows", flows,
                      "--candidate", folder)
     assert res.code == 2 and res.out == ""
     assert res.err.startswith(expect), res.err
-    assert files_of(synced.state) == before
+    assert state_files(synced.state) == before
 
 
 def test_a_missing_state_is_not_created(cli: Any, flows: Path) -> None:

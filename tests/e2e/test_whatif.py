@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.statefiles import state_files
+
 ROOT = Path(__file__).resolve().parents[2]
 FRONTENDS = [f"default/frontend-{i}" for i in range(3)]
 REDIS = ["default/redis-master-0", "default/redis-slave-0", "default/redis-slave-1"]
@@ -143,15 +145,6 @@ def test_fail_on_needs_dry_run(cli: Any, argv: tuple[str, ...]) -> None:
 # --------------------------------------------------------------------------- read-only
 
 
-def _files(state: Path) -> dict[str, bytes | None]:
-    """The state's database and journal files, byte for byte (None: absent)."""
-    out: dict[str, bytes | None] = {}
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        path = Path(f"{state}{suffix}")
-        out[suffix] = path.read_bytes() if path.exists() else None
-    return out
-
-
 def _dry_runs(cli: Any, folder: Path, policy: Path) -> list[tuple[str, ...]]:
     state = str(cli.state)
     return [("ncp", "sync", "--dry-run", "--cluster", str(folder), "--state", state,
@@ -166,11 +159,11 @@ def test_dry_runs_leave_the_state_and_its_journal_byte_identical(cli: Any) -> No
     policy = cli.write_yaml("drop.yaml", REDIS_GROUP, DROP_REDIS)
     assert cli.sdn("apply", "-f", policy, "--state", cli.state).code == 0
     _port_moved(folder)
-    before = _files(cli.state)
+    before = state_files(cli.state)
     for argv in _dry_runs(cli, folder, policy):
         res = _cli(*argv)
         assert res.returncode in (0, 3), (argv, res.stderr)
-        assert _files(cli.state) == before, argv
+        assert state_files(cli.state) == before, argv
 
 
 def test_dry_runs_create_no_state(cli: Any) -> None:

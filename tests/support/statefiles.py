@@ -50,3 +50,14 @@ def snapshot(path: Path) -> Any:
         return None
     data = path.read_bytes()
     return every_table(path) if data.startswith(SQLITE_HEADER) else data
+
+
+#: The database file and the journal files SQLite may keep beside it.
+STATE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def state_files(state: Path) -> dict[str, bytes | None]:
+    """The state's database and journal files, byte for byte (None: absent): what a
+    read that promises to leave the state "byte-identical" must leave as it found."""
+    return {suffix: (p.read_bytes() if (p := Path(f"{state}{suffix}")).exists() else None)
+            for suffix in STATE_SUFFIXES}

@@ -16,15 +16,11 @@ from sdn.model import Inventory
 from sdn.store import Store
 from tests.support.cli_runs import TOPOLOGIES, sync_sample
 from tests.support.entry_points import declared
+from tests.support.statefiles import state_files
 
 
 def objects(inv: Inventory) -> dict[str, object]:
     return {path: obj.to_api() for path, obj in inv.items()}
-
-
-def files(state: Path) -> dict[str, bytes | None]:
-    return {s: (p.read_bytes() if (p := Path(f"{state}{s}")).exists() else None)
-            for s in ("", "-wal", "-shm", "-journal")}
 
 
 @pytest.mark.parametrize("change", ["policy-removed", "pod-added", "unchanged"])
@@ -39,10 +35,10 @@ def test_the_plan_is_what_a_sync_writes(tmp_path: Path, change: str) -> None:
         text = (folder / "frontend.yaml").read_text().replace("replicas: 3", "replicas: 4")
         assert "replicas: 4" in text
         (folder / "frontend.yaml").write_text(text)
-    before = files(state)
+    before = state_files(state)
     with Store.open_readonly(state) as store:
         planned = candidate_inventory(store, [folder], cluster="k8s-cluster")
-    assert files(state) == before
+    assert state_files(state) == before
     sync_sample(state, str(folder))  # an absolute path: TOPOLOGIES / it is it
     with Store.open_readonly(state) as store:
         assert objects(planned) == objects(store.inventory())

@@ -41,7 +41,7 @@ def test_parallel_parse_reads_exactly_what_a_serial_read_does(
     monkeypatch.setattr(loading, "PARALLEL_BYTES", 0)
     monkeypatch.setenv("NCP_PARSE_WORKERS", workers)
     files = sorted(tmp_path.iterdir())
-    assert loading._workers(files) == int(workers)  # the parallel path is the one taken
+    assert loading._workers(len(files), 1) == int(workers)  # the parallel path is taken
     parallel = read_manifests([tmp_path])
     assert parallel == serial
     assert {p.code for p in serial.problems} >= {"MALFORMED_MANIFEST", "DUPLICATE_OBJECT"}
@@ -53,28 +53,22 @@ def test_no_worker_while_other_threads_run(tmp_path: Path,
     _write_cluster(tmp_path)
     monkeypatch.setattr(loading, "PARALLEL_BYTES", 0)
     monkeypatch.setenv("NCP_PARSE_WORKERS", "2")
-    files = sorted(tmp_path.iterdir())
+    count = len(list(tmp_path.iterdir()))
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert loading._workers(files) == 0
+        assert loading._workers(count, 1) == 0
     finally:
         stop.set()
         other.join()
-    assert loading._workers(files) == 2
+    assert loading._workers(count, 1) == 2
 
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.integers(0, 5000), min_size=2, max_size=30), st.integers(1, 4))
 def test_the_split_keeps_every_file_once_in_order(sizes: list[int], workers: int) -> None:
     files = [Path(f"/nonexistent/{n:03}") for n in range(len(sizes))]
-    by_name = dict(zip(files, sizes, strict=True))
-    original = loading._size
-    loading._size = by_name.__getitem__  # type: ignore[assignment]
-    try:
-        mine, theirs = loading._split(files, workers)
-    finally:
-        loading._size = original  # type: ignore[assignment]
+    mine, theirs = loading._split(files, sizes, workers)
     assert [*mine, *(f for run in theirs for f in run)] == files
     assert len(theirs) <= workers and all(theirs)
