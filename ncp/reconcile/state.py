@@ -9,7 +9,7 @@ that where the CLI and the runtime pass one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from sdn.errors import Problem
@@ -38,8 +38,9 @@ class State(Protocol):
         """Every object, parsed and validated."""
         ...
 
-    def rows(self) -> Iterator[StoredObject]:
-        """Every stored row (split pools whole again), in path order."""
+    def rows(self, *, paths: Iterable[str] | None = None) -> Iterator[StoredObject]:
+        """Every stored row (split pools whole again), or those of ``paths``, in path
+        order."""
         ...
 
     def split_pools(self) -> set[str]:

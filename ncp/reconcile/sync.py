@@ -15,8 +15,6 @@ memory).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,13 +23,18 @@ from typing import Any
 
 from ncp.config import NcpConfig
 from ncp.errors import InconsistentResultError, UnusableInputError
-from ncp.objects import K8sObject, metadata_of
+from ncp.objects import K8sObject
 from ncp.reconcile.completeness import IncompleteInputError, input_gaps
 from ncp.reconcile.diff import ObjectDiff, diff_objects, inventory_after
+from ncp.reconcile.inputs import POLICY_KINDS, Fingerprints, input_fingerprints, kept_rows
 from ncp.reconcile.plan import Plan, plan_of
+from ncp.reconcile.policy_change import (
+    PolicyChangePlan,
+    plan_policy_change,
+    recorded_for_planning,
+)
 from ncp.reconcile.state import State
 from ncp.sources.manifests import ManifestSet, read_manifests
-from ncp.translate import naming
 from ncp.translate.cluster import provision
 from ncp.translate.infra import shared_objects
 from ncp.translate.ingress import is_nsx_ingress
@@ -45,22 +48,9 @@ from sdn.model import Inventory, PolicyResource
 from sdn.model.checks import validate_inventory
 from sdn.policy.whatif import reachability_change
 from sdn.profiles import NetworkProfile, check_update, parse_profile
-from sdn.store.codec import ChangeSet, ClusterRecord, k8s_object_row, profile_row
-
-#: Kinds kept in the state for later stages (they are read now, acted on later).
-KEPT_KINDS = ("Service", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress",
-              "IngressClass", "ClusterNetworkPolicy", "AdminNetworkPolicy",
-              "BaselineAdminNetworkPolicy")
+from sdn.store.codec import ChangeSet, ClusterRecord, profile_row
 
 Progress = Callable[[str], None]
-
-#: Kinds the distributed firewall is built from.
-POLICY_KINDS = ("NetworkPolicy", "ClusterNetworkPolicy", "AdminNetworkPolicy",
-                "BaselineAdminNetworkPolicy")
-
-#: Bump when provisioning changes, so that states written by an older version are
-#: reconciled in full again rather than taken as up to date.
-FINGERPRINT_VERSION = "4"
 
 #: Keys of a cluster record's summary: what the sync realized, and what the incremental
 #: reconcile reads back (``sdn clusters`` reads ``shared_tier1``).
@@ -194,67 +184,6 @@ def resolve_profile(store: State, config: NcpConfig, profile: NetworkProfile | N
     return profile, added
 
 
-#: Kinds whose ``status`` NCP never reads (it writes that of Services and Ingresses).
-STATUS_IGNORED = ("Namespace", "Node", "Service", "Ingress")
-
-_NOISE = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp",
-          "selfLink")
-
-
-def meaningful(body: Mapping[str, Any]) -> dict[str, Any]:
-    """An object without what changes without meaning for NCP: bookkeeping metadata
-    (resourceVersion, managedFields, ...), the status annotations NCP itself writes, and
-    the status of namespaces, nodes, services and ingresses. NCP's own write-back must not look
-    like a change of its inputs (it would trigger a reconcile that finds nothing to do)."""
-    out = {k: v for k, v in body.items()
-           if not (k == "status" and body.get("kind") in STATUS_IGNORED)}
-    meta = dict(metadata_of(body))
-    for key in _NOISE:
-        meta.pop(key, None)
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                   if not k.startswith(naming.WRITTEN_ANNOTATION_PREFIXES)}
-    if annotations:
-        meta["annotations"] = annotations
-    else:
-        meta.pop("annotations", None)
-    out["metadata"] = meta
-    return out
-
-
-#: What ``json.dumps(value, sort_keys=True, default=str)`` makes, made once: at 100,000
-#: pods the fingerprint encodes 200,000 values, and ``dumps`` builds an encoder for each.
-_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=str)
-
-
-def input_fingerprint(config: NcpConfig, profile: NetworkProfile | None,
-                      objects: Sequence[K8sObject], pods: Sequence[K8sObject],
-                      problems: Sequence[Problem]) -> str:
-    """A digest of everything provisioning reads from the cluster side.
-
-    Provisioning is a pure function of these inputs, the stored state and ``now``; if the
-    inputs are unchanged and nobody wrote the state since this cluster's last sync, the
-    result is unchanged too (bar expiring holds, see :data:`TIME_DEPENDENT`).
-    """
-    digest = hashlib.sha256(FINGERPRINT_VERSION.encode())
-
-    def feed(value: object) -> None:
-        digest.update(_FINGERPRINT_JSON.encode(value).encode())
-        digest.update(b"\0")
-
-    feed(config.model_dump(mode="json"))
-    feed(profile.to_json() if profile is not None else None)
-    for obj in objects:
-        if obj.kind in ("Namespace", "Node") or obj.kind in KEPT_KINDS:
-            feed([obj.kind, obj.namespace, obj.name, meaningful(obj.body)])
-    for pod in pods:
-        meta, spec = pod.metadata, pod.spec
-        feed([pod.namespace, pod.name, meta.get("labels"), spec.get("nodeName"),
-              spec.get("hostNetwork"), pod.status.get("phase"),
-              [container.get("ports") for container in spec.get("containers") or []]])
-    feed([[problem.code, problem.obj, problem.message] for problem in problems])
-    return digest.hexdigest()
-
-
 def _up_to_date(store: State, config: NcpConfig, bound: NetworkProfile | None,
                 fingerprint: str) -> SyncReport | None:
     """The last sync's report when nothing can have changed since; else None."""
@@ -268,11 +197,17 @@ def _up_to_date(store: State, config: NcpConfig, bound: NetworkProfile | None,
         return None
     report = SyncReport(cluster=config.cluster, revision=store.revision, problems=problems)
     report.findings = [p for _c, p in store.problems(config.cluster, table="findings")]
+    report.notes = [f"inputs unchanged since revision {record.revision}: nothing to do"]
+    _as_recorded(report, store, record)
+    return report
+
+
+def _as_recorded(report: SyncReport, store: State, record: ClusterRecord) -> None:
+    """Into ``report``, what the cluster's last sync realized and the status it wrote."""
     report.namespaces = record.summary.get(SUMMARY_NAMESPACES, 0)
     report.pods = record.summary.get(SUMMARY_PODS, 0)
     report.nodes = record.summary.get(SUMMARY_NODES, 0)
-    report.notes = [f"inputs unchanged since revision {record.revision}: nothing to do"]
-    for _cluster, kind, ns, name, values in store.status(config.cluster):
+    for _cluster, kind, ns, name, values in store.status(record.name):
         if kind == "Namespace":
             report.annotations[name] = values
         elif kind == "Pod":
@@ -285,13 +220,6 @@ def _up_to_date(store: State, config: NcpConfig, bound: NetworkProfile | None,
             report.lb_vips[f"{ns}/{name}"] = values[VIP_KEY]
         elif kind == INGRESS_VIP_STATUS:
             report.ingress_vips[f"{ns}/{name}"] = values[VIP_KEY]
-    return report
-
-
-def _kept_objects(objects: Sequence[K8sObject]) -> list[tuple[str, str, str, str]]:
-    """The rows of the Kubernetes objects kept in the state (without NCP's write-back)."""
-    return [k8s_object_row(o.kind, o.namespace, o.name, meaningful(o.body))
-            for o in objects if o.kind in KEPT_KINDS]
 
 
 @dataclass
@@ -306,7 +234,7 @@ class _Inputs:
     settings: ClusterSettings
     nodes: tuple[str, ...]
     pods: Sequence[K8sObject]
-    fingerprint: str
+    fingerprints: Fingerprints
 
 
 def sync_cluster(
@@ -357,11 +285,19 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
                         notes=list(mset.notes))
     inputs = _bind_inputs(store, config, profile, mset, report, step)
     if not full and not inputs.profiles_added:
-        done = _up_to_date(store, config, inputs.bound, inputs.fingerprint)
+        done = _up_to_date(store, config, inputs.bound, inputs.fingerprints.full)
         if done is not None:
             if dry_run:
                 done.plan = Plan()
             return done
+    if dry_run and not full and not inputs.profiles_added:
+        quick = plan_policy_change(store, config=config, settings=inputs.settings,
+                                   objects=mset.objects, fingerprints=inputs.fingerprints,
+                                   profile=inputs.bound.name if inputs.bound else None,
+                                   input_problems=report.problems)
+        if quick is not None:
+            return _policy_change_dry_run(store, report, quick, step, keep=keep,
+                                          reachability=reachability)
     step("loading state")
     current = store.inventory()
     holds = store.holds()
@@ -381,17 +317,8 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
     if dry_run:
         report.plan = plan_of(diff, _stored_status(store, config.cluster), _status(report))
         report.revision = store.revision
-        if not (keep or reachability):
-            return report
-        after = inventory_after(current, [*result.owned.values(), *result.shared.values()],
-                                diff.deletes, store.revision + 1)
-        if keep:  # what the write would leave, for what-if questions asked of it
-            report.inventory = after
-        if reachability:
-            step("comparing reachability")
-            report.plan.reachability = reachability_change(
-                current, after, [*diff.deletes, *(row.path for row in diff.upserts)])
-        return report
+        return _what_if(report, current, [*result.owned.values(), *result.shared.values()],
+                        diff, step, keep=keep, reachability=reachability)
     if unchanged:
         report.revision = store.revision
         report.inventory = current if keep else None
@@ -399,7 +326,7 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
     step("writing")
     report.revision = store.apply(ChangeSet(
         upserts=diff.upserts, deletes=diff.deletes, holds=new_holds, cluster=record,
-        status=_status(report), k8s_objects=_kept_objects(mset.objects),
+        status=_status(report), k8s_objects=kept_rows(mset.objects),
         problems=report.problems, findings=result.findings,
         profiles_added=inputs.profiles_added,
     ))
@@ -409,6 +336,48 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
                                                      *result.shared.values()],
                                            diff.deletes, report.revision)
         report.validated = True  # what _compare_with_state checked, as written
+    return report
+
+
+def _policy_change_dry_run(store: State, report: SyncReport, quick: PolicyChangePlan,
+                           step: Progress, *, keep: bool, reachability: bool) -> SyncReport:
+    """The report of a dry run planned from the last sync's work
+    (:mod:`ncp.reconcile.policy_change`): as that sync left it, but for the changed
+    policies' objects, problems and findings."""
+    record = store.cluster(report.cluster)
+    assert record is not None  # the plan was made from it
+    _as_recorded(report, store, record)
+    report.problems += quick.problems
+    report.problems.sort()
+    report.findings = quick.findings
+    report.notes += quick.notes
+    report.cluster_ips = quick.cluster_ips
+    diff = quick.diff
+    report.created, report.updated, report.deleted = diff.created, diff.updated, diff.deleted
+    report.plan = plan_of(diff, _stored_status(store, report.cluster), _status(report))
+    report.revision = store.revision
+    if not (keep or reachability):
+        return report
+    step("loading state")
+    return _what_if(report, store.inventory(), quick.objects, diff, step, keep=keep,
+                    reachability=reachability)
+
+
+def _what_if(report: SyncReport, current: Inventory, desired: Sequence[PolicyResource],
+             diff: ObjectDiff, step: Progress, *, keep: bool, reachability: bool,
+             ) -> SyncReport:
+    """A dry run's inventory after the write (``keep``) and reachability delta, built in
+    memory from ``current`` and the ``desired`` objects the ``diff`` came from."""
+    assert report.plan is not None
+    if not (keep or reachability):
+        return report
+    after = inventory_after(current, desired, diff.deletes, report.revision + 1)
+    if keep:  # what the write would leave, for what-if questions asked of it
+        report.inventory = after
+    if reachability:
+        step("comparing reachability")
+        report.plan.reachability = reachability_change(
+            current, after, [*diff.deletes, *(row.path for row in diff.upserts)])
     return report
 
 
@@ -451,9 +420,9 @@ def _bind_inputs(store: State, config: NcpConfig, profile: NetworkProfile | None
     expansion = expand_workloads(mset.objects, nodes=nodes)
     report.problems += expansion.problems
     report.notes += expansion.notes
-    fingerprint = input_fingerprint(config, bound, mset.objects, expansion.pods,
+    fingerprints = input_fingerprints(config, bound, mset.objects, expansion.pods,
                                     report.problems)
-    return _Inputs(mset, bound, profiles_added, settings, nodes, expansion.pods, fingerprint)
+    return _Inputs(mset, bound, profiles_added, settings, nodes, expansion.pods, fingerprints)
 
 
 def _provision(inputs: _Inputs, current: Inventory, shared: Mapping[str, PolicyResource],
@@ -518,13 +487,15 @@ def _cluster_record(config: NcpConfig, inputs: _Inputs, report: SyncReport,
     """The cluster's row after this sync: its profile, config, fingerprint and summary
     (what ``ncp run``'s incremental reconcile reads back)."""
     return ClusterRecord(config.cluster, inputs.bound.name if inputs.bound else None,
-                         config.model_dump(mode="json"), now, inputs.fingerprint,
+                         config.model_dump(mode="json"), now, inputs.fingerprints.full,
                          summary={SUMMARY_NAMESPACES: report.namespaces,
                                   SUMMARY_PODS: report.pods, SUMMARY_NODES: report.nodes,
                                   SUMMARY_SHARED_TIER1: int(inputs.settings.single_tier),
                                   SUMMARY_FIREWALL_READS_PODS: int(result.firewall_reads_pods),
                                   SUMMARY_FIREWALL_READS_NAMESPACES:
-                                      int(result.firewall_reads_namespaces)})
+                                      int(result.firewall_reads_namespaces),
+                                  **recorded_for_planning(inputs.fingerprints, result.notes,
+                                                          result.cluster_ips)})
 
 
 def _unchanged(store: State, record: ClusterRecord, *, diff: ObjectDiff, inputs: _Inputs,
@@ -577,7 +548,7 @@ def _merge_holds(old: Sequence[Hold], new: Sequence[Hold], now: float) -> list[H
 
 def _same_kept(store: State, cluster: str, objects: Sequence[K8sObject]) -> bool:
     """Whether the kept Kubernetes objects (services, policies, ...) are as stored."""
-    return store.k8s_object_rows(cluster) == sorted(_kept_objects(objects))
+    return store.k8s_object_rows(cluster) == sorted(kept_rows(objects))
 
 
 def _status(report: SyncReport) -> dict[tuple[str, str, str], dict[str, str]]:

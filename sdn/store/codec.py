@@ -157,7 +157,7 @@ class ClusterRecord:
     #: A digest of the inputs of the last sync that wrote, and the revision it wrote.
     fingerprint: str = ""
     revision: int = 0
-    summary: dict[str, int] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

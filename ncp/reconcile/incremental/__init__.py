@@ -16,7 +16,7 @@ decided, except the last one, found while deciding):
 * the reconciler was primed (:meth:`IncrementalReconciler.prime`) from the state a full
   reconcile of this process wrote, and nobody has written the state since;
 * every changed object is a Pod, an EndpointSlice, a new Namespace, or an object whose
-  meaningful content (:func:`ncp.reconcile.sync.meaningful`) is unchanged; no kind was
+  meaningful content (:func:`ncp.reconcile.inputs.meaningful`) is unchanged; no kind was
   relisted; the cache holds no workload controller (manifests can: their expansion
   depends on the bare pods);
 * for a pod: the firewall does not read pods (it does only for named ports:

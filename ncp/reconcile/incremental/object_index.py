@@ -23,7 +23,7 @@ from ncp.objects import (
     metadata_of,
 )
 from ncp.reconcile.incremental.outcome import PodKey
-from ncp.reconcile.sync import meaningful
+from ncp.reconcile.inputs import meaningful
 from ncp.translate.pods import container_ports, string_labels
 from ncp.translate.workloads import CONTROLLER_KINDS
 
