@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from ncp.live.runner import Runner
     from ncp.reconcile.sync import Progress, SyncReport
     from sdn.errors import Problem
+    from sdn.model import Inventory
+    from sdn.policy.compiler import CompiledDfw
     from sdn.profiles import NetworkProfile
     from sdn.store import Store
 
@@ -348,7 +350,18 @@ def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now:
             return sync_cluster(store, paths=args.cluster, config=config, profile=profile,
                                 now=now, progress=step, full=args.full,
                                 allow_empty=args.allow_empty, dry_run=args.dry_run,
-                                keep_inventory=True)
+                                keep_inventory=True,
+                                stored_inventory=lambda: _stored_objects(state, store))
+
+
+def _stored_objects(state: Path, store: Store) -> tuple[Inventory, CompiledDfw | None] | None:
+    """The state's objects and compiled firewall from its query index, when saved for
+    exactly these files (:mod:`sdn.query.objects`): what a dry run loads instead of
+    parsing the state and compiling its firewall."""
+    from sdn.query.objects import stored_objects
+
+    found = stored_objects(state, store.identity, store.revision)
+    return None if found is None else (found.inventory, found.dfw)
 
 
 def _refuse_missing_paths(paths: list[str]) -> None:

@@ -46,11 +46,16 @@ from sdn.gcpause import gc_paused
 from sdn.ipam import Hold
 from sdn.model import Inventory, PolicyResource
 from sdn.model.checks import validate_inventory
+from sdn.policy.compiler import CompiledDfw
 from sdn.policy.whatif import reachability_change
 from sdn.profiles import NetworkProfile, check_update, parse_profile
 from sdn.store.codec import ChangeSet, ClusterRecord, profile_row
 
 Progress = Callable[[str], None]
+
+#: Where a dry run may find the state's objects and their compiled firewall without
+#: parsing and compiling them (see :func:`sync_cluster`).
+StoredInventory = Callable[[], tuple[Inventory, CompiledDfw | None] | None]
 
 #: Keys of a cluster record's summary: what the sync realized, and what the incremental
 #: reconcile reads back (``sdn clusters`` reads ``shared_tier1``).
@@ -251,6 +256,7 @@ def sync_cluster(
     dry_run: bool = False,
     keep_inventory: bool = False,
     reachability: bool = True,
+    stored_inventory: StoredInventory | None = None,
 ) -> SyncReport:
     """Reconcile one cluster's state with its manifests; see the module docstring.
 
@@ -261,6 +267,10 @@ def sync_cluster(
     ``dry_run``: write nothing (``store`` may be read-only); the report's ``plan`` says
     what would have changed, and (``reachability``) the flows it would gain and lose.
     ``keep_inventory``: the report's ``inventory`` is set.
+    ``stored_inventory``: for a dry run, where the state's objects may be had without
+    parsing it (the query index's ``objects`` part, :mod:`sdn.query.objects`): their
+    inventory and its compiled firewall (None: compile it), or None (the state is then
+    parsed); used only at the store's revision.
 
     Raises:
         IncompleteInputError: the input was not read in full (or is empty for a known
@@ -270,13 +280,15 @@ def sync_cluster(
     with gc_paused():
         return _sync(store, paths, manifests, config, profile, now, progress,
                      full=full, allow_empty=allow_empty, dry_run=dry_run, keep=keep_inventory,
-                     reachability=reachability)
+                     reachability=reachability,
+                     stored=stored_inventory if dry_run else None)
 
 
 def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | None,
           config: NcpConfig, profile: NetworkProfile | None, now: float,
           progress: Progress | None, *, full: bool, allow_empty: bool,
-          dry_run: bool, keep: bool, reachability: bool) -> SyncReport:
+          dry_run: bool, keep: bool, reachability: bool,
+          stored: StoredInventory | None) -> SyncReport:
     """:func:`sync_cluster`'s work."""
     step = progress or _quietly
     step("reading manifests")
@@ -297,9 +309,9 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
                                    input_problems=report.problems)
         if quick is not None:
             return _policy_change_dry_run(store, report, quick, step, keep=keep,
-                                          reachability=reachability)
+                                          reachability=reachability, stored=stored)
     step("loading state")
-    current = store.inventory()
+    current, current_dfw = _current(store, stored)
     holds = store.holds()
     shared = shared_objects(config, inputs.settings, current)
     step("provisioning")
@@ -317,8 +329,9 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
     if dry_run:
         report.plan = plan_of(diff, _stored_status(store, config.cluster), _status(report))
         report.revision = store.revision
-        return _what_if(report, current, [*result.owned.values(), *result.shared.values()],
-                        diff, step, keep=keep, reachability=reachability)
+        return _what_if(report, (current, current_dfw),
+                        [*result.owned.values(), *result.shared.values()], diff, step,
+                        keep=keep, reachability=reachability)
     if unchanged:
         report.revision = store.revision
         report.inventory = current if keep else None
@@ -339,8 +352,19 @@ def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | No
     return report
 
 
+def _current(store: State, stored: StoredInventory | None,
+             ) -> tuple[Inventory, CompiledDfw | None]:
+    """The state's objects and, when at hand, their compiled firewall: ``stored`` ones
+    when it has them for the store's revision, else parsed from the store."""
+    found = stored() if stored is not None else None
+    if found is not None and found[0].revision == store.revision:
+        return found
+    return store.inventory(), None
+
+
 def _policy_change_dry_run(store: State, report: SyncReport, quick: PolicyChangePlan,
-                           step: Progress, *, keep: bool, reachability: bool) -> SyncReport:
+                           step: Progress, *, keep: bool, reachability: bool,
+                           stored: StoredInventory | None) -> SyncReport:
     """The report of a dry run planned from the last sync's work
     (:mod:`ncp.reconcile.policy_change`): as that sync left it, but for the changed
     policies' objects, problems and findings."""
@@ -359,15 +383,17 @@ def _policy_change_dry_run(store: State, report: SyncReport, quick: PolicyChange
     if not (keep or reachability):
         return report
     step("loading state")
-    return _what_if(report, store.inventory(), quick.objects, diff, step, keep=keep,
+    return _what_if(report, _current(store, stored), quick.objects, diff, step, keep=keep,
                     reachability=reachability)
 
 
-def _what_if(report: SyncReport, current: Inventory, desired: Sequence[PolicyResource],
-             diff: ObjectDiff, step: Progress, *, keep: bool, reachability: bool,
-             ) -> SyncReport:
+def _what_if(report: SyncReport, now: tuple[Inventory, CompiledDfw | None],
+             desired: Sequence[PolicyResource], diff: ObjectDiff, step: Progress, *,
+             keep: bool, reachability: bool) -> SyncReport:
     """A dry run's inventory after the write (``keep``) and reachability delta, built in
-    memory from ``current`` and the ``desired`` objects the ``diff`` came from."""
+    memory from the state's objects (and their firewall, when at hand: ``now``) and the
+    ``desired`` objects the ``diff`` came from."""
+    current, current_dfw = now
     assert report.plan is not None
     if not (keep or reachability):
         return report
@@ -377,7 +403,8 @@ def _what_if(report: SyncReport, current: Inventory, desired: Sequence[PolicyRes
     if reachability:
         step("comparing reachability")
         report.plan.reachability = reachability_change(
-            current, after, [*diff.deletes, *(row.path for row in diff.upserts)])
+            current, after, [*diff.deletes, *(row.path for row in diff.upserts)],
+            before_dfw=current_dfw)
     return report
 
 

@@ -25,6 +25,8 @@ the parts their question needs:
 * ``ipam``: every block's and pool's usage before holds (:class:`~sdn.ipam.Usage`): it
   takes every pool with its allocations to count, and ``sdn ipam`` shows only the counts.
 * ``validate``: ``sdn validate``'s problems (every row parsed, every relation checked).
+* ``objects``: every object, as parsed (:mod:`sdn.query.objects`), for dry runs; saved
+  only by the background saver of a big state's index.
 
 ``ncp sync`` saves all but ``topology`` and ``ipam`` (:func:`warm_index`): ``lint``
 and ``validate`` read every object, which a reader would have to parse (seconds at
@@ -69,6 +71,8 @@ from sdn.policy.lint.witness import Witness
 from sdn.query import checked, lookup_records, memo, records, savelock, sidecar
 from sdn.query.lazy import LazyInventory
 from sdn.query.lookup_records import StoredLookups
+from sdn.query.objects import PART as OBJECTS_PART
+from sdn.query.objects import save_objects
 from sdn.query.records import Records, StoredFirewall
 from sdn.query.sidecar import Key
 from sdn.store import Store
@@ -239,12 +243,14 @@ class QueryIndex:
             and all(records.current(self.folder, f"dfw-{a}", self.key) for a in actions)
 
     def warm(self, inventory: Inventory, actions: tuple[str, ...], *,
-             validated: bool = False, ready: Callable[[], None] | None = None) -> list[str]:
+             validated: bool = False, ready: Callable[[], None] | None = None,
+             objects: bool = False) -> list[str]:
         """Build and save ``valid``, ``dfw-<action>``, ``lookups``, ``lint`` and
         ``validate`` from ``inventory``, every valid object of this revision (see
         :func:`warm_index`; ``validated``: its cross-object checks are known to pass;
         ``ready`` is called once the parts most questions read are saved, before the
-        ``lint`` and ``validate`` parts, which only those two commands read)."""
+        ``lint`` and ``validate`` parts, which only those two commands read; ``objects``:
+        the ``objects`` part too, last: :mod:`sdn.query.objects`)."""
         self._inventory = inventory
         self._save("valid", True, _NO_CLASSES)
         for action in actions:
@@ -256,6 +262,8 @@ class QueryIndex:
         # every object of the revision, all valid: no stored row is a problem of its own
         problems = [] if validated else checked.problems_of(inventory, [])
         self._save(checked.PART, problems, checked.PROBLEM_CLASSES)
+        if objects and save_objects(self.folder, self.key, inventory, self.compiled("ALLOW")):
+            self.built.append(OBJECTS_PART)
         return self.built
 
     def lint_findings(self) -> list[Finding]:
@@ -337,7 +345,7 @@ WARM_ACTIONS: tuple[str, ...] = ("ALLOW",)
 def warm_index(state: str | Path, inventory: Inventory, *,
                actions: tuple[str, ...] = WARM_ACTIONS, force: bool = True,
                validated: bool = False,
-               ready: Callable[[], None] | None = None) -> list[str]:
+               ready: Callable[[], None] | None = None, objects: bool = False) -> list[str]:
     """Save the index parts questions read first (``valid``, ``dfw-<action>``,
     ``lookups``, ``lint``, ``validate``) for the revision a writer just wrote, from the
     ``inventory`` it holds, so that the first question after ``ncp sync`` loads them
@@ -356,7 +364,8 @@ def warm_index(state: str | Path, inventory: Inventory, *,
     ``validated``: the writer has already run the cross-object checks on exactly this
     inventory and found nothing (``ncp sync`` refuses to write otherwise), so the
     ``validate`` part is saved empty without running them again. ``ready``: see
-    :meth:`QueryIndex.warm` (not called when nothing is built).
+    :meth:`QueryIndex.warm` (not called when nothing is built); ``objects``: save the
+    ``objects`` part too (:mod:`sdn.query.objects`).
     """
     try:
         index = QueryIndex.open(state, wait_for_saver=False)  # it may be the saver
@@ -366,5 +375,10 @@ def warm_index(state: str | Path, inventory: Inventory, *,
         if index.key.revision != inventory.revision:
             return []
         if not force and index.current(actions):
+            # the parts are saved; the objects may not be (an index of an older version)
+            if objects and save_objects(index.folder, index.key, inventory, None,
+                                        force=False):
+                return [OBJECTS_PART]
             return []
-        return index.warm(inventory, actions, validated=validated, ready=ready)
+        return index.warm(inventory, actions, validated=validated, ready=ready,
+                          objects=objects)

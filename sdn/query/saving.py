@@ -14,6 +14,9 @@ it whole, and no process outlives the command (test suites run many small syncs)
 ``NCP_INDEX_SAVE`` overrides the choice: ``wait`` (always before returning),
 ``background`` (always in a child), ``auto`` (the default, by size).
 
+Only the child saves the ``objects`` part (:mod:`sdn.query.objects`, what a dry run loads
+instead of parsing the state), last: the command has returned by then.
+
 A question asked while the child saves waits for it (:mod:`sdn.query.savelock`: the
 writer takes the lock before forking, the child holds it until the parts most questions
 read are saved) rather than building the same parts next to it.
@@ -88,7 +91,8 @@ def _child(state: str | Path, inventory: Inventory, *, force: bool,
         for fd in (0, 1, 2):
             os.dup2(quiet, fd)
         warm_index(state, inventory, force=force, validated=validated,
-                   ready=lambda: savelock.release(lock) if lock is not None else None)
+                   ready=lambda: savelock.release(lock) if lock is not None else None,
+                   objects=True)
         code = 0
     finally:
         os._exit(code)
