@@ -29,7 +29,9 @@ from sdn.model import Inventory, PolicyResource
 from sdn.model.admin_plan import Plan, plan_apply, plan_delete
 from sdn.model.apishape import ADMIN_USER
 from sdn.model.documents import parse_admin_objects
+from sdn.policy.compiler import CompiledDfw
 from sdn.policy.whatif import WhatIf, reachability_change
+from sdn.query.objects import stored_objects
 from sdn.render.output import STRUCTURED, print_data
 from sdn.store import ChangeSet, Store
 from sdn.store.codec import to_stored
@@ -77,13 +79,19 @@ def _load(files: list[str]) -> list[PolicyResource]:
     return objects
 
 
-def _current(args: argparse.Namespace) -> Inventory:
-    """The state's inventory for a dry run, read-only, the state and its journal left
-    byte-identical (a missing state is empty: the real command would create it)."""
-    if not Path(args.state).exists():
-        return Inventory()
-    with Store.open_readonly(args.state, untouched=True) as store:
-        return store.inventory()
+def _current(args: argparse.Namespace) -> tuple[Inventory, CompiledDfw | None]:
+    """The state's inventory for a dry run, and its compiled firewall when at hand (from
+    the query index's ``objects`` part: :mod:`sdn.query.objects`), read-only, the state
+    and its journal left byte-identical (a missing state is empty: the real command
+    would create it)."""
+    state = Path(args.state)
+    if not state.exists():
+        return Inventory(), None
+    with Store.open_readonly(state, untouched=True) as store:
+        found = stored_objects(state, store.identity, store.revision)
+        if found is not None:
+            return found.inventory, found.dfw
+        return store.inventory(), None
 
 
 def _report(plan: Plan, args: argparse.Namespace, verb: str, whatif: WhatIf | None) -> None:
@@ -102,11 +110,13 @@ def _run(args: argparse.Namespace, verb: str,
     objects = _load(args.file)
     whatif = None
     if args.dry_run:
-        plan = planner(_current(args), objects)
+        current, dfw = _current(args)
+        plan = planner(current, objects)
         if plan.problems:
             raise InvalidModelError(plan.problems)
         whatif = reachability_change(plan.before, plan.after,
-                                     [c.obj.path for c in plan.writes])
+                                     [c.obj.path for c in plan.writes],
+                                     before_dfw=dfw if plan.before is current else None)
     else:
         with Store.open(args.state) as store:
             plan = planner(store.inventory(), objects)
