@@ -160,3 +160,42 @@ def test_a_dry_run_through_it_answers_as_without_it(tmp_path: Path,
     assert (code, json.loads(through_part)) == (code_without, json.loads(without))
     assert json.loads(through_part)["reachability"]["lost"]  # the change isolates pods
     assert state_files(state) == before
+
+
+def test_an_apply_dry_run_through_it_answers_as_without_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdn.cli.main import main as sdn_main
+
+    state, inventory = _synced(tmp_path, monkeypatch)
+    monkeypatch.setenv("NCP_INDEX_SAVE", "background")
+    _saved_in_background(state, inventory)
+    policy = tmp_path / "drop.json"
+    groups = "/infra/domains/default/groups"
+    policy.write_text(json.dumps([
+        {"resource_type": "Group", "id": "whatif-all", "expression": [
+            {"resource_type": "Condition", "member_type": "SegmentPort", "key": "Tag",
+             "operator": "EQUALS", "value": "ncp/project|monitoring"}]},
+        {"resource_type": "SecurityPolicy", "id": "whatif", "category": "Environment",
+         "sequence_number": 1, "scope": [f"{groups}/whatif-all"], "rules": [
+             {"id": "drop", "source_groups": ["ANY"],
+              "destination_groups": [f"{groups}/whatif-all"], "action": "DROP",
+              "direction": "IN", "services": ["ANY"]}]}]))
+    argv = ["apply", "--dry-run", "-f", str(policy), "--state", str(state), "-o", "json"]
+    monkeypatch.setenv("SDN_DAEMON", "off")
+    used: list[bool] = []
+
+    def spy(*args: Any) -> objects.StoredObjects | None:
+        found = objects.stored_objects(*args)
+        used.append(found is not None and found.dfw is not None)
+        return found
+
+    monkeypatch.setattr("sdn.cli.apply_cmd.stored_objects", spy)
+    before = state_files(state)
+    code, through_part, err = run_main(sdn_main, *argv)
+    assert code == 0, err
+    (tmp_path / "state.db.idx" / objects.PART).unlink()
+    code_without, without, _ = run_main(sdn_main, *argv)
+    assert used == [True, False]
+    assert (code, json.loads(through_part)) == (code_without, json.loads(without))
+    assert json.loads(through_part)["reachability"]["lost"]
+    assert state_files(state) == before
