@@ -57,8 +57,6 @@ if TYPE_CHECKING:
     from ncp.live.runner import Runner
     from ncp.reconcile.sync import Progress, SyncReport
     from sdn.errors import Problem
-    from sdn.model import Inventory
-    from sdn.policy.compiler import CompiledDfw
     from sdn.profiles import NetworkProfile
     from sdn.store import Store
 
@@ -327,12 +325,14 @@ def _warm_index(state: Path, report: SyncReport) -> None:
     is the files' stamps as readers see them). The sync has landed: nothing here may
     fail it."""
     with importing():
+        from ncp.reuse import parts_to_keep
         from sdn.query.saving import save_index
     inventory, report.inventory = report.inventory, None
     if inventory is None:
         return
     try:
-        save_index(state, inventory, force=report.written, validated=report.validated)
+        save_index(state, inventory, force=report.written, validated=report.validated,
+                   extra=parts_to_keep(report))
     except Exception as err:  # the index is optional; the sync has landed
         logging.getLogger("ncp").warning("query index not saved: %s", err)
 
@@ -340,6 +340,7 @@ def _warm_index(state: Path, report: SyncReport) -> None:
 def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now: float,
                watch: InterruptWatch) -> SyncReport:
     from ncp.reconcile.sync import sync_cluster
+    from ncp.reuse import IndexReuse
     from sdn.store import Store
 
     dry_run = args.dry_run and state == Path(args.state)  # else a scratch state
@@ -350,18 +351,7 @@ def _sync_into(args: argparse.Namespace, state: Path, *, config: NcpConfig, now:
             return sync_cluster(store, paths=args.cluster, config=config, profile=profile,
                                 now=now, progress=step, full=args.full,
                                 allow_empty=args.allow_empty, dry_run=args.dry_run,
-                                keep_inventory=True,
-                                stored_inventory=lambda: _stored_objects(state, store))
-
-
-def _stored_objects(state: Path, store: Store) -> tuple[Inventory, CompiledDfw | None] | None:
-    """The state's objects and compiled firewall from its query index, when saved for
-    exactly these files (:mod:`sdn.query.objects`): what a dry run loads instead of
-    parsing the state and compiling its firewall."""
-    from sdn.query.objects import stored_objects
-
-    found = stored_objects(state, store.identity, store.revision)
-    return None if found is None else (found.inventory, found.dfw)
+                                keep_inventory=True, reuse=IndexReuse(state, store))
 
 
 def _refuse_missing_paths(paths: list[str]) -> None:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ncp.config import NcpConfig
 from ncp.errors import InconsistentResultError, UnusableInputError
@@ -34,6 +34,7 @@ from ncp.reconcile.policy_change import (
     recorded_for_planning,
 )
 from ncp.reconcile.state import State
+from ncp.sources.loading import Loaded
 from ncp.sources.manifests import ManifestSet, read_manifests
 from ncp.translate.cluster import provision
 from ncp.translate.infra import shared_objects
@@ -54,8 +55,22 @@ from sdn.store.codec import ChangeSet, ClusterRecord, profile_row
 Progress = Callable[[str], None]
 
 #: Where a dry run may find the state's objects and their compiled firewall without
-#: parsing and compiling them (see :func:`sync_cluster`).
+#: parsing and compiling them (None: not at hand).
 StoredInventory = Callable[[], tuple[Inventory, CompiledDfw | None] | None]
+
+
+class Reuse(Protocol):
+    """Earlier work a sync may take instead of doing it again (the CLI reads it from the
+    state's query index, :mod:`sdn.query.objects`); each answer is None when there is
+    none for the state as it is now."""
+
+    def parsed_files(self) -> Mapping[str, Loaded] | None:
+        """Manifest files parsed before, by the digest of their content."""
+        ...
+
+    def inventory(self) -> tuple[Inventory, CompiledDfw | None] | None:
+        """The state's objects and their firewall compiled whole (None: not at hand)."""
+        ...
 
 #: Keys of a cluster record's summary: what the sync realized, and what the incremental
 #: reconcile reads back (``sdn clusters`` reads ``shared_tier1``).
@@ -116,6 +131,9 @@ class SyncReport:
     validated: bool = field(default=False, repr=False, compare=False)
     #: Set by a dry run: what the write would have changed (nothing was written).
     plan: Plan | None = None
+    #: Every manifest file read without a problem, as parsed: ``ncp sync`` keeps them in
+    #: the query index for the next sync of the same files (not part of the report).
+    parsed_files: tuple[Loaded, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def changed(self) -> bool:
@@ -256,7 +274,7 @@ def sync_cluster(
     dry_run: bool = False,
     keep_inventory: bool = False,
     reachability: bool = True,
-    stored_inventory: StoredInventory | None = None,
+    reuse: Reuse | None = None,
 ) -> SyncReport:
     """Reconcile one cluster's state with its manifests; see the module docstring.
 
@@ -267,10 +285,9 @@ def sync_cluster(
     ``dry_run``: write nothing (``store`` may be read-only); the report's ``plan`` says
     what would have changed, and (``reachability``) the flows it would gain and lose.
     ``keep_inventory``: the report's ``inventory`` is set.
-    ``stored_inventory``: for a dry run, where the state's objects may be had without
-    parsing it (the query index's ``objects`` part, :mod:`sdn.query.objects`): their
-    inventory and its compiled firewall (None: compile it), or None (the state is then
-    parsed); used only at the store's revision.
+    ``reuse``: earlier work to take: manifest files of the same content are not parsed
+    again, and a dry run takes the state's objects and compiled firewall (at the store's
+    revision only) instead of parsing and compiling them. The answer is the same.
 
     Raises:
         IncompleteInputError: the input was not read in full (or is empty for a known
@@ -281,20 +298,22 @@ def sync_cluster(
         return _sync(store, paths, manifests, config, profile, now, progress,
                      full=full, allow_empty=allow_empty, dry_run=dry_run, keep=keep_inventory,
                      reachability=reachability,
-                     stored=stored_inventory if dry_run else None)
+                     reuse=reuse)
 
 
 def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | None,
           config: NcpConfig, profile: NetworkProfile | None, now: float,
           progress: Progress | None, *, full: bool, allow_empty: bool,
           dry_run: bool, keep: bool, reachability: bool,
-          stored: StoredInventory | None) -> SyncReport:
+          reuse: Reuse | None) -> SyncReport:
     """:func:`sync_cluster`'s work."""
     step = progress or _quietly
     step("reading manifests")
-    mset = _complete_manifests(store, config, paths, manifests, allow_empty=allow_empty)
+    mset = _complete_manifests(store, config, paths, manifests, allow_empty=allow_empty,
+                               known=reuse.parsed_files() if reuse is not None else None)
+    stored = reuse.inventory if reuse is not None and dry_run else None
     report = SyncReport(cluster=config.cluster, problems=list(mset.problems),
-                        notes=list(mset.notes))
+                        notes=list(mset.notes), parsed_files=mset.parsed)
     inputs = _bind_inputs(store, config, profile, mset, report, step)
     if not full and not inputs.profiles_added:
         done = _up_to_date(store, config, inputs.bound, inputs.fingerprints.full)
@@ -413,8 +432,10 @@ def _quietly(_message: str) -> None:
 
 
 def _complete_manifests(store: State, config: NcpConfig, paths: Sequence[str | Path],
-                        manifests: ManifestSet | None, *, allow_empty: bool) -> ManifestSet:
-    """The manifests (read here from ``paths`` unless given), refused when they were not
+                        manifests: ManifestSet | None, *, allow_empty: bool,
+                        known: Mapping[str, Loaded] | None) -> ManifestSet:
+    """The manifests (read here from ``paths`` unless given, files of ``known`` content
+    not parsed again), refused when they were not
     read in full: a sync never deletes what it merely failed to read
     (:mod:`ncp.reconcile.completeness`).
 
@@ -422,7 +443,7 @@ def _complete_manifests(store: State, config: NcpConfig, paths: Sequence[str | P
         IncompleteInputError: the input was not read in full, or is empty for a cluster
             the state holds.
     """
-    mset = manifests if manifests is not None else read_manifests(paths)
+    mset = manifests if manifests is not None else read_manifests(paths, known)
     gaps = input_gaps(mset, cluster=config.cluster,
                       cluster_known=store.cluster(config.cluster) is not None,
                       allow_empty=allow_empty)

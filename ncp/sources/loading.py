@@ -17,10 +17,11 @@ held stays held in the child) files are parsed here, one after the other.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -52,6 +53,16 @@ class Loaded:
     #: declares (None where it declares none): the reader's longest check, which needs
     #: nothing but the document, so the workers run it too.
     shapes: tuple[str | None, ...] = ()
+    #: What the documents were made from: the parser and the file's bytes, digested
+    #: (:func:`content_digest`; empty when the file could not be read).
+    digest: str = ""
+
+
+def content_digest(file: Path, data: bytes) -> str:
+    """The digest of what parsing ``file`` reads: its bytes and the parser its name
+    chooses (JSON or YAML). Two files with equal digests parse to equal documents."""
+    parser = b"json\0" if file.suffix.lower() == ".json" else b"yaml\0"
+    return hashlib.sha256(parser + data).hexdigest()
 
 
 def load_file(file: Path) -> Loaded:
@@ -59,18 +70,28 @@ def load_file(file: Path) -> Loaded:
     for its content or for the operating system refusing to read it."""
     name = str(file)
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return Loaded(problem=Problem("MALFORMED_MANIFEST", name,
-                                      f"{name}: not UTF-8 text ({exc.reason})"))
+        data = file.read_bytes()
     except OSError as exc:
         return Loaded(problem=Problem("UNREADABLE_FILE", name, f"{name}: {exc.strerror}"))
+    return _parse(file, data)
+
+
+def _parse(file: Path, data: bytes) -> Loaded:
+    """:func:`load_file` of the bytes read from ``file``."""
+    name = str(file)
+    digest = content_digest(file, data)
+    try:
+        # as a file opened as text reads it: every line end ("\r\n", "\r") becomes "\n"
+        text = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        return Loaded(problem=Problem("MALFORMED_MANIFEST", name,
+                                      f"{name}: not UTF-8 text ({exc.reason})"), digest=digest)
     try:
         if file.suffix.lower() == ".json":
             documents = tuple(_load_json(text))
         else:
             documents = tuple(yaml.load_all(text, Loader=_Loader))
-        return Loaded(documents, shapes=tuple(_shape(d) for d in documents))
+        return Loaded(documents, shapes=tuple(_shape(d) for d in documents), digest=digest)
     except yaml.YAMLError as exc:
         return Loaded(problem=Problem("MALFORMED_MANIFEST", name, yaml_error_text(name, exc)))
     except json.JSONDecodeError as exc:
@@ -87,8 +108,27 @@ def _shape(document: object) -> str | None:
     return shape_problem(kind, document) if isinstance(kind, str) else None
 
 
-def load_files(files: Sequence[Path]) -> list[Loaded]:
-    """Every file parsed, in the order given (module docs: where)."""
+def load_files(files: Sequence[Path], known: Mapping[str, Loaded] | None = None,
+               ) -> list[Loaded]:
+    """Every file parsed, in the order given (module docs: where). ``known``: files
+    parsed before, by :attr:`Loaded.digest`: a file whose content has one of those
+    digests is not parsed again (its bytes are read and digested)."""
+    if not known:
+        return _parse_all(files)
+    found: list[Loaded | None] = []
+    for file in files:
+        try:
+            data = file.read_bytes()
+        except OSError:
+            found.append(None)  # parsed below, where it gets its problem
+            continue
+        found.append(known.get(content_digest(file, data)))
+    rest = iter(_parse_all([f for f, got in zip(files, found, strict=True) if got is None]))
+    return [got if got is not None else next(rest) for got in found]
+
+
+def _parse_all(files: Sequence[Path]) -> list[Loaded]:
+    """Every file parsed, here or in workers too."""
     sizes = [_size(f) for f in files]
     workers = _workers(len(files), sum(sizes))
     if not workers:

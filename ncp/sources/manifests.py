@@ -34,8 +34,8 @@ document in its file (empty documents count, so the index matches the file); an 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +84,15 @@ class ManifestSet:
         objects: The objects of known kinds, in reading order, without duplicates.
         problems: Everything wrong, each with a stable code, in reading order.
         notes: Informational messages (skipped kinds, folders without manifests).
+        parsed: Every file read without a problem, as parsed (what a later read of the
+            same content may take instead of parsing it again: ``known`` of
+            :func:`read_manifests`).
     """
 
     objects: tuple[K8sObject, ...] = ()
     problems: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = ()
+    parsed: tuple[Loaded, ...] = field(default=(), compare=False, repr=False)
 
 
 def missing_paths(paths: Sequence[str | Path]) -> list[Problem]:
@@ -97,7 +101,8 @@ def missing_paths(paths: Sequence[str | Path]) -> list[Problem]:
             for p in paths if not Path(p).exists()]
 
 
-def read_manifests(paths: Sequence[str | Path]) -> ManifestSet:
+def read_manifests(paths: Sequence[str | Path],
+                   known: Mapping[str, Loaded] | None = None) -> ManifestSet:
     """Read Kubernetes objects from files and folders.
 
     Folders are searched recursively for ``.yaml``, ``.yml`` and ``.json`` files, in sorted
@@ -107,6 +112,9 @@ def read_manifests(paths: Sequence[str | Path]) -> ManifestSet:
 
     Args:
         paths: Files and folders to read.
+        known: Files parsed before, by the digest of their content
+            (:attr:`~ncp.sources.loading.Loaded.digest`): a file with the same content is
+            not parsed again. The answer is the same either way.
 
     Returns:
         The objects, problems and notes; bad content is reported in ``problems``, never raised.
@@ -129,9 +137,11 @@ def read_manifests(paths: Sequence[str | Path]) -> ManifestSet:
             if real not in seen:
                 seen.add(real)
                 wanted.append(file)
-    for file, loaded in zip(wanted, load_files(wanted), strict=True):
+    loaded_files = load_files(wanted, known)
+    for file, loaded in zip(wanted, loaded_files, strict=True):
         reader.take_file(file, loaded)
-    return ManifestSet(tuple(reader.objects), tuple(reader.problems), tuple(reader.notes))
+    return ManifestSet(tuple(reader.objects), tuple(reader.problems), tuple(reader.notes),
+                       tuple(f for f in loaded_files if f.problem is None and f.digest))
 
 
 def _manifest_files(root: Path) -> Iterator[Path]:

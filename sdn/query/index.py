@@ -72,7 +72,7 @@ from sdn.query import checked, lookup_records, memo, records, savelock, sidecar
 from sdn.query.lazy import LazyInventory
 from sdn.query.lookup_records import StoredLookups
 from sdn.query.objects import PART as OBJECTS_PART
-from sdn.query.objects import save_objects
+from sdn.query.objects import Extra, save_extra, save_objects
 from sdn.query.records import Records, StoredFirewall
 from sdn.query.sidecar import Key
 from sdn.store import Store
@@ -244,13 +244,14 @@ class QueryIndex:
 
     def warm(self, inventory: Inventory, actions: tuple[str, ...], *,
              validated: bool = False, ready: Callable[[], None] | None = None,
-             objects: bool = False) -> list[str]:
+             objects: bool = False, extra: Extra | None = None) -> list[str]:
         """Build and save ``valid``, ``dfw-<action>``, ``lookups``, ``lint`` and
         ``validate`` from ``inventory``, every valid object of this revision (see
         :func:`warm_index`; ``validated``: its cross-object checks are known to pass;
         ``ready`` is called once the parts most questions read are saved, before the
         ``lint`` and ``validate`` parts, which only those two commands read; ``objects``:
-        the ``objects`` part too, last: :mod:`sdn.query.objects`)."""
+        the ``objects`` part too, last: :mod:`sdn.query.objects`; ``extra``: the writer's
+        own parts, after it)."""
         self._inventory = inventory
         self._save("valid", True, _NO_CLASSES)
         for action in actions:
@@ -264,6 +265,7 @@ class QueryIndex:
         self._save(checked.PART, problems, checked.PROBLEM_CLASSES)
         if objects and save_objects(self.folder, self.key, inventory, self.compiled("ALLOW")):
             self.built.append(OBJECTS_PART)
+        self.built += save_extra(self.folder, self.key, extra or {})
         return self.built
 
     def lint_findings(self) -> list[Finding]:
@@ -345,7 +347,8 @@ WARM_ACTIONS: tuple[str, ...] = ("ALLOW",)
 def warm_index(state: str | Path, inventory: Inventory, *,
                actions: tuple[str, ...] = WARM_ACTIONS, force: bool = True,
                validated: bool = False,
-               ready: Callable[[], None] | None = None, objects: bool = False) -> list[str]:
+               ready: Callable[[], None] | None = None, objects: bool = False,
+               extra: Extra | None = None) -> list[str]:
     """Save the index parts questions read first (``valid``, ``dfw-<action>``,
     ``lookups``, ``lint``, ``validate``) for the revision a writer just wrote, from the
     ``inventory`` it holds, so that the first question after ``ncp sync`` loads them
@@ -365,7 +368,8 @@ def warm_index(state: str | Path, inventory: Inventory, *,
     inventory and found nothing (``ncp sync`` refuses to write otherwise), so the
     ``validate`` part is saved empty without running them again. ``ready``: see
     :meth:`QueryIndex.warm` (not called when nothing is built); ``objects``: save the
-    ``objects`` part too (:mod:`sdn.query.objects`).
+    ``objects`` part too (:mod:`sdn.query.objects`); ``extra``: the writer's own parts
+    (each a value and the classes it may hold), saved last.
     """
     try:
         index = QueryIndex.open(state, wait_for_saver=False)  # it may be the saver
@@ -375,10 +379,10 @@ def warm_index(state: str | Path, inventory: Inventory, *,
         if index.key.revision != inventory.revision:
             return []
         if not force and index.current(actions):
-            # the parts are saved; the objects may not be (an index of an older version)
-            if objects and save_objects(index.folder, index.key, inventory, None,
-                                        force=False):
-                return [OBJECTS_PART]
-            return []
+            # the parts are saved; the objects and the writer's own may not be (an index of
+            # an older version, or saved by a writer that waited)
+            done = [OBJECTS_PART] if objects and save_objects(
+                index.folder, index.key, inventory, None, force=False) else []
+            return done + save_extra(index.folder, index.key, extra or {}, force=False)
         return index.warm(inventory, actions, validated=validated, ready=ready,
-                          objects=objects)
+                          objects=objects, extra=extra)

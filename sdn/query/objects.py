@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
@@ -34,6 +34,8 @@ from sdn.query import sidecar
 from sdn.query.sidecar import Key
 
 PART = "objects"
+#: A writer's own parts: by name, each value and the classes it may hold.
+Extra = Mapping[str, tuple[object, frozenset[tuple[str, str]]]]
 #: The largest revision (in objects) whose objects are saved (see the module's doc).
 MAX_OBJECTS = 200_000
 
@@ -97,9 +99,31 @@ def stored_objects(state: Path, identity: str | None, revision: int) -> StoredOb
     """The objects of ``state`` at ``revision`` (of the state ``identity`` names) when
     this part was saved for exactly its files as they are now, else None (the caller
     parses the state)."""
-    key = Key(identity, revision, *sidecar.stamps(state))
-    value = sidecar.read(sidecar.folder_of(state), PART, key, OBJECT_CLASSES)
+    value = stored_part(state, identity, revision, PART, OBJECT_CLASSES)
     if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], list)
             and isinstance(value[1], CompiledDfw | None)):
         return None
     return StoredObjects(Inventory(value[0], revision=revision), value[1])
+
+
+def stored_part(state: Path, identity: str | None, revision: int, part: str,
+                allowed: frozenset[tuple[str, str]]) -> object | None:
+    """A part of the index of ``state`` at ``revision`` (of the state ``identity``
+    names), holding only ``allowed`` classes, when it was saved for exactly its files as
+    they are now; else None. For a writer's own parts (``extra`` of
+    :func:`~sdn.query.saving.save_index`) and this module's."""
+    key = Key(identity, revision, *sidecar.stamps(state))
+    value: object | None = sidecar.read(sidecar.folder_of(state), part, key, allowed)
+    return value
+
+
+def save_extra(folder: Path, key: Key, extra: Extra, *, force: bool = True) -> list[str]:
+    """Save a writer's own parts (each a value and the classes it may hold); the names of
+    those saved (``force=False``: only those not saved for ``key`` already)."""
+    saved = []
+    for part, (value, allowed) in extra.items():
+        if not force and sidecar.current(folder, part, key, allowed):
+            continue
+        if sidecar.write(folder, part, key, value, allowed):
+            saved.append(part)
+    return saved

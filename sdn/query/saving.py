@@ -36,6 +36,7 @@ from pathlib import Path
 from sdn.model import Inventory
 from sdn.query import savelock, sidecar
 from sdn.query.index import warm_index
+from sdn.query.objects import Extra
 
 #: Objects in a revision from which ``auto`` saves its index in the background (about
 #: 5,000 pods: 10,000 pods are about 20,000 objects, whose index takes 0.6 s of a 2.5 s
@@ -59,10 +60,11 @@ def in_background(inventory: Inventory) -> bool:
 
 
 def save_index(state: str | Path, inventory: Inventory, *, force: bool,
-               validated: bool) -> int | None:
+               validated: bool, extra: Extra | None = None) -> int | None:
     """Save the index of the revision just written (:func:`~sdn.query.index.warm_index`,
     same arguments), here or in a child (:func:`in_background`); the child's pid, or
-    None when it was saved here. The index is optional: nothing here raises for it."""
+    None when it was saved here. The index is optional: nothing here raises for it.
+    The ``objects`` part and the writer's ``extra`` ones are saved by the child only."""
     if in_background(inventory):
         lock = savelock.hold(sidecar.folder_of(Path(state)))
         try:
@@ -70,7 +72,8 @@ def save_index(state: str | Path, inventory: Inventory, *, force: bool,
         except OSError:
             pid = -1
         if pid == 0:
-            _child(state, inventory, force=force, validated=validated, lock=lock)
+            _child(state, inventory, force=force, validated=validated, lock=lock,
+                   extra=extra)
         if lock is not None:  # the child holds it on (the same lock) until its parts are in
             savelock.release(lock)
         if pid > 0:
@@ -80,7 +83,7 @@ def save_index(state: str | Path, inventory: Inventory, *, force: bool,
 
 
 def _child(state: str | Path, inventory: Inventory, *, force: bool,
-           validated: bool, lock: int | None) -> None:
+           validated: bool, lock: int | None, extra: Extra | None) -> None:
     """The saving child's whole life; it never returns. It lets the lock go once the
     parts most questions read are saved (at 100,000 pods the ``lint`` and ``validate``
     parts after them take another 8 s, which a traceflow need not wait for)."""
@@ -92,7 +95,7 @@ def _child(state: str | Path, inventory: Inventory, *, force: bool,
             os.dup2(quiet, fd)
         warm_index(state, inventory, force=force, validated=validated,
                    ready=lambda: savelock.release(lock) if lock is not None else None,
-                   objects=True)
+                   objects=True, extra=extra)
         code = 0
     finally:
         os._exit(code)

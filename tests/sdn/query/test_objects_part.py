@@ -151,7 +151,7 @@ def test_a_dry_run_through_it_answers_as_without_it(tmp_path: Path,
         return found
 
     before = state_files(state)
-    monkeypatch.setattr(objects, "stored_objects", spy)
+    monkeypatch.setattr("ncp.reuse.stored_objects", spy)
     code, through_part, _ = run_main(ncp_main, *argv)
     assert used == [True]
     (tmp_path / "state.db.idx" / objects.PART).unlink()
