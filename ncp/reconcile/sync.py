@@ -10,7 +10,10 @@ shared-object conflicts) raises before anything is written; a run with bad *obje
 writes everything else and reports them. A dry run does all of it but the write, and
 says what the write would have changed (:mod:`ncp.reconcile.plan`), reachability
 included (:mod:`sdn.policy.whatif`, on the inventory the write would leave, built in
-memory).
+memory); a dry run of a change to NetworkPolicies alone is planned from the last sync's
+work (:mod:`ncp.reconcile.policy_change`), and earlier work kept in the query index
+(parsed manifests; for a dry run the state's objects and firewall) is taken instead of
+being redone (:class:`Reuse`).
 """
 
 from __future__ import annotations
