@@ -300,8 +300,7 @@ def sync_cluster(
     with gc_paused():
         return _sync(store, paths, manifests, config, profile, now, progress,
                      full=full, allow_empty=allow_empty, dry_run=dry_run, keep=keep_inventory,
-                     reachability=reachability,
-                     reuse=reuse)
+                     reachability=reachability, reuse=reuse)
 
 
 def _sync(store: State, paths: Sequence[str | Path], manifests: ManifestSet | None,
@@ -438,9 +437,8 @@ def _complete_manifests(store: State, config: NcpConfig, paths: Sequence[str | P
                         manifests: ManifestSet | None, *, allow_empty: bool,
                         known: Mapping[str, Loaded] | None) -> ManifestSet:
     """The manifests (read here from ``paths`` unless given, files of ``known`` content
-    not parsed again), refused when they were not
-    read in full: a sync never deletes what it merely failed to read
-    (:mod:`ncp.reconcile.completeness`).
+    not parsed again), refused when they were not read in full: a sync never deletes what
+    it merely failed to read (:mod:`ncp.reconcile.completeness`).
 
     Raises:
         IncompleteInputError: the input was not read in full, or is empty for a cluster
@@ -472,7 +470,7 @@ def _bind_inputs(store: State, config: NcpConfig, profile: NetworkProfile | None
     report.problems += expansion.problems
     report.notes += expansion.notes
     fingerprints = input_fingerprints(config, bound, mset.objects, expansion.pods,
-                                    report.problems)
+                                      report.problems)
     return _Inputs(mset, bound, profiles_added, settings, nodes, expansion.pods, fingerprints)
 
 
