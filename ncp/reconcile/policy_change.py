@@ -23,7 +23,8 @@ report):
   (``TIME_DEPENDENT``: held addresses expire);
 * the network profile names no firewall section marker (NCP's sequence numbers then
   depend on the admin's policies only through the defaults);
-* every policy object that changed, came or went is a NetworkPolicy, given once;
+* every policy object that changed, came or went is a NetworkPolicy, given once, and
+  their objects, old and new, number at most :data:`MAX_OBJECTS`;
 * translating the changed policies, old and new, reads neither the pods nor the
   namespaces (:class:`~ncp.translate.policyinputs.Tracked`): no named port, no peer
   with both selectors that the namespace-count lint would count.
@@ -42,6 +43,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import ValidationError
 
 from ncp.config import NcpConfig
 from ncp.errors import InconsistentResultError
@@ -65,6 +68,11 @@ from sdn.store.codec import ClusterRecord, decode
 SUMMARY_POLICY_FREE = "policy_free_inputs"
 SUMMARY_NOTES = "provisioning_notes"
 SUMMARY_CLUSTER_IPS = "cluster_ips"
+
+#: The most NSX objects a plan made this way compares (the changed policies' old and new
+#: ones, read by path); a larger change is planned in full, which compares everything in
+#: one pass anyway.
+MAX_OBJECTS = 2_000
 
 
 def recorded_for_planning(fingerprints: Fingerprints, notes: Sequence[str],
@@ -120,8 +128,13 @@ def plan_policy_change(store: State, *, config: NcpConfig, settings: ClusterSett
         return None
     wanted = [*after.objects]
     paths = {o.path for o in wanted} | before.paths
+    if len(paths) > MAX_OBJECTS:
+        return None
     rows = {r.path: r for r in store.rows(paths=paths)}
-    _check_references(store, wanted)
+    try:
+        _check_references(store, wanted)
+    except ValidationError:  # a stored object that does not parse: the full plan says so
+        return None
     names = {f"NetworkPolicy/{o.namespace}/{o.name}" for o in [*old, *new]}
     stored_findings = [p for _c, p in store.problems(config.cluster, table="findings")]
     summary = record.summary
@@ -179,8 +192,11 @@ def _changed_policies(stored: Iterable[tuple[str, str, str, str]],
     counts = Counter(o.key for o in given)
     if any(counts[k] > 1 for k in keys):
         return None
-    olds = [K8sObject(kind, "networking.k8s.io/v1", ns, name, json.loads(old[kind, ns, name]),
-                      "state") for kind, ns, name in sorted(keys & old.keys())]
+    olds = []
+    for kind, ns, name in sorted(keys & old.keys()):
+        body = json.loads(old[kind, ns, name])
+        olds.append(K8sObject(kind, str(body.get("apiVersion") or ""), ns, name, body,
+                              "state"))
     return olds, [o for o in given if o.key in keys]
 
 

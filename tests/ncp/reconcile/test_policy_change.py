@@ -161,6 +161,10 @@ def _old_summary(store: Store) -> None:
     store.apply(ChangeSet(cluster=replace(record, summary=summary)))
 
 
+def _fewer_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(policy_change, "MAX_OBJECTS", 3)
+
+
 # (id, synced documents, dry-run documents, what is done to the state in between,
 #  the config, whether the plan is taken)
 CASES: list[Any] = [
@@ -168,6 +172,8 @@ CASES: list[Any] = [
                  id="policy-edited"),
     pytest.param([*_pods(), _np("a")], [*_pods(), _np("a"), _np("b")], None, CONFIG, True,
                  id="policy-added"),
+    pytest.param([*_pods(), _np("a")], [*_pods(), _np("a"), _np("b")], _fewer_objects, CONFIG,
+                 False, id="too-many-objects-to-compare"),
     pytest.param([*_pods(), _np("a"), _np("b")], [*_pods(), _np("a")], None, CONFIG, True,
                  id="policy-removed"),
     pytest.param([*_pods(), _np("a")], [*_pods(), _np("a"), _np("b", ns="ghost")], None,
@@ -199,7 +205,9 @@ def test_when_the_plan_is_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                 between: Any, cfg: Any, taken: bool) -> None:
     with Store.open(tmp_path / "state.db") as store:
         sync_cluster(store, manifests=manifests(*synced), config=cfg, now=2)
-        if between is not None:
+        if between is _fewer_objects:
+            between(monkeypatch)
+        elif between is not None:
             between(store)
         quick, full, was_taken = _both(store, planned, monkeypatch, cfg=cfg)
     assert was_taken is taken
