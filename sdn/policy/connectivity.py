@@ -206,6 +206,20 @@ class Matrix:
         s, d = src.endpoint.index, dst.endpoint.index
         return s != d if s is not None else d is not None
 
+    def row(self, src: Member) -> Iterator[Connection]:
+        """The entries of ``src``: destinations in order, protocols in answer order."""
+        for dst in self.destinations:
+            if self.paired(src, dst):
+                for protocol, ports in self.allowed(src, dst).items():
+                    yield Connection(src.label, dst.label, protocol,
+                                     None if protocol == "ICMP" else ports,
+                                     src.endpoint.ip, dst.endpoint.ip)
+
+    def connections(self) -> Iterator[Connection]:
+        """Every entry: sources in order, each source's :meth:`row`."""
+        for src in self.sources:
+            yield from self.row(src)
+
     def allowed(self, src: Member, dst: Member) -> dict[str, tuple[PortRange, ...]]:
         """Per protocol, the ports ``src`` may open to ``dst`` (ICMP: ``((0, 0),)``);
         a protocol with nothing allowed is absent."""
@@ -213,12 +227,31 @@ class Matrix:
         found = self._answers.get(key)
         if found is None:
             keys = self._keys
-            rules = (keys.egress(src.party)[dst.party], keys.ingress(dst.party)[src.party])
-            found = self._by_keys.get(rules)
-            if found is None:
-                found = self._by_keys[rules] = allowed_ports(self._decider.space.classes(
-                    keys.rules_of(rules[0]), keys.rules_of(rules[1])))
-            self._answers[key] = found
+            found = self._answers[key] = self._decided(
+                keys.egress(src.party)[dst.party], keys.ingress(dst.party)[src.party])
+        return found
+
+    def answers_from(self, party: int) -> list[dict[str, tuple[PortRange, ...]]]:
+        """:meth:`allowed` from a member of ``party`` to a member of each party (by
+        number), for a writer that walks one source's destinations: one list index per
+        destination instead of a call. An outside party's answer to an outside party is
+        empty (they are not paired)."""
+        keys = self._keys
+        egress = keys.egress(party)
+        outside = self.reps[party].index is None
+        return [{} if outside and rep.index is None
+                else self._decided(egress[other], keys.ingress(other)[party])
+                for other, rep in enumerate(self.reps)]
+
+    def _decided(self, egress: int, ingress: int) -> dict[str, tuple[PortRange, ...]]:
+        """The answer of a pair held by the egress and ingress rule lists so numbered
+        (:class:`~sdn.policy.parties.PartyKeys`), decided once per two lists; the same
+        object each time it is asked (a writer may format it once, by identity)."""
+        found = self._by_keys.get((egress, ingress))
+        if found is None:
+            keys = self._keys
+            found = self._by_keys[(egress, ingress)] = allowed_ports(
+                self._decider.space.classes(keys.rules_of(egress), keys.rules_of(ingress)))
         return found
 
 
@@ -229,16 +262,8 @@ def connectivity(dfw: Firewall, *, sources: Iterable[str] | None = None,
     paths; None: every endpoint), self pairs left out, sorted by source, destination and
     protocol. With ``outside``, also the pairs between those ports and the outside atoms
     of the CIDRs the rules at them name (see :mod:`sdn.policy.outside`)."""
-    matrix = Matrix(dfw, sources=sources, destinations=destinations, outside=outside,
-                    names=names)
-    for src in matrix.sources:
-        for dst in matrix.destinations:
-            if not matrix.paired(src, dst):
-                continue
-            for protocol, ports in matrix.allowed(src, dst).items():
-                yield Connection(src.label, dst.label, protocol,
-                                 None if protocol == "ICMP" else ports,
-                                 src.endpoint.ip, dst.endpoint.ip)
+    return Matrix(dfw, sources=sources, destinations=destinations, outside=outside,
+                  names=names).connections()
 
 
 def _changes(before: tuple[Outcome, ...] | None, after: tuple[Outcome, ...] | None

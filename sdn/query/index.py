@@ -45,9 +45,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from types import TracebackType
-from typing import TypeGuard
-
-import networkx as nx
+from typing import TYPE_CHECKING, TypeGuard
 
 from sdn.errors import Problem
 from sdn.gcpause import gc_paused
@@ -75,6 +73,9 @@ from sdn.store import Store
 from sdn.store.records import RecordFile
 from sdn.traceflow import TraceContext
 from sdn.traceflow.lookups import Lookups
+
+if TYPE_CHECKING:  # the graph's own module imports it when one is made
+    import networkx as nx
 
 #: What the ``lint`` part may hold: a list of findings.
 _LINT_CLASSES = sidecar.allowed_names(Finding, Witness)

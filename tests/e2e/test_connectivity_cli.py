@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 import sdn.cli
-from sdn.cli.connectivity_cmd import entry, json_chunks
+from sdn.cli.connectivity_cmd import entry
+from sdn.cli.connectivity_json import json_chunks
 from sdn.model import Inventory, Tier0
 from sdn.policy import compile_dfw
 from sdn.policy.connectivity import Matrix, connectivity
