@@ -17,8 +17,9 @@ What is shared, and why it is exact:
   and an outside address never with another: an outside party's row holds the pods only,
   and a pod's own entries are cut out of its party's row (they are one slice of it: the
   row keeps where each destination's entries begin).
-* A destination's entries for one answer (per protocol, its ports) are formatted once per
-  distinct answer (:meth:`_Rows.tails`): answers equal by value are one.
+* A destination's entries for one answer (per protocol, its ports) are formatted once
+  (:meth:`_Rows.row`): the matrix numbers its answers, equal ones alike
+  (:meth:`~sdn.policy.connectivity.Matrix.numbers_from`).
 
 ``--witness`` entries name both ends' addresses, so they are not shared: that writer
 (:func:`witness_chunks`) formats every entry, as the command did before.
@@ -31,9 +32,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from sdn.policy.connectivity import Connection, Matrix, Member, PortRange
-
-#: Per protocol, the allowed ports (ICMP as one pseudo-range), as the matrix answers.
-Allowed = dict[str, tuple[PortRange, ...]]
 
 _OPEN = '{\n  "connections": ['
 _SRC = ',\n    {\n      "src": '
@@ -69,10 +67,8 @@ class _Rows:
         #: a pod's position among the destinations, by its endpoint's index
         self._own = {d.endpoint.index: n for n, d in enumerate(matrix.destinations)
                      if d.endpoint.index is not None}
-        self._answer_ids: dict[tuple[tuple[str, tuple[PortRange, ...]], ...], int] = {(): 0}
-        self._tails: list[list[str]] = [[]]
-        self._by_identity: dict[int, tuple[Allowed, int]] = {}
-        self._entries: dict[tuple[int, int], list[str]] = {}  # (destination, answer)
+        self._tails: dict[int, list[str]] = {}  # by answer number
+        self._entries: dict[int, list[str]] = {}  # by answer number and destination
         self._rows: dict[int, tuple[list[str], list[int]]] = {}  # party -> (row, starts)
 
     def parts(self, src: Member) -> list[str]:
@@ -91,37 +87,30 @@ class _Rows:
         found = self._rows.get(src.party)
         if found is not None:
             return found
-        answers = [self._answer_id(a) for a in self.matrix.answers_from(src.party)]
+        numbers = self.matrix.numbers_from(src.party)
         row, starts = [""], []
-        entries, tails = self._entries, self._tails
+        entries, count = self._entries, len(self._dst_heads)
         for n, dst in enumerate(self.matrix.destinations):
             starts.append(len(row))
-            answer = answers[dst.party]
+            answer = numbers[dst.party]
             if answer:
-                more = entries.get((n, answer))
+                more = entries.get(answer * count + n)
                 if more is None:
-                    head = self._dst_heads[n]
-                    more = entries[(n, answer)] = [head + t for t in tails[answer]]
+                    more = entries[answer * count + n] = self._format(n, answer)
                 row += more
         starts.append(len(row))
         found = self._rows[src.party] = (row, starts)
         return found
 
-    def _answer_id(self, allowed: Allowed) -> int:
-        """The answer's number, equal answers one number; 0 is nothing allowed. Known
-        by identity first (the matrix hands out one object per decided answer; the
-        object is held here, so its identity is not reused), else by value."""
-        known = self._by_identity.get(id(allowed))
-        if known is not None:
-            return known[1]
-        key = tuple(allowed.items())
-        found = self._answer_ids.get(key)
-        if found is None:
-            found = self._answer_ids[key] = len(self._tails)
-            self._tails.append([entry_tail(protocol, None if protocol == "ICMP" else ports)
-                                for protocol, ports in allowed.items()])
-        self._by_identity[id(allowed)] = (allowed, found)
-        return found
+    def _format(self, n: int, answer: int) -> list[str]:
+        """The entries to destination ``n`` for the answer numbered ``answer``: the text
+        after the source's name of each."""
+        tails = self._tails.get(answer)
+        if tails is None:
+            tails = self._tails[answer] = [
+                entry_tail(protocol, None if protocol == "ICMP" else ports)
+                for protocol, ports in self.matrix.answer(answer).items()]
+        return [self._dst_heads[n] + t for t in tails]
 
 
 def entry_tail(protocol: str, ports: tuple[PortRange, ...] | None,

@@ -197,7 +197,10 @@ class Matrix:
         self.sources = sorted(srcs, key=_order)
         self.destinations = sorted(dsts, key=_order)
         self._keys = PartyKeys(self.reps, self._decider.rules)
-        self._by_keys: dict[tuple[int, int], dict[str, tuple[PortRange, ...]]] = {}
+        self._numbers: dict[tuple[int, int], int] = {}  # by the two rule lists' keys
+        self._distinct: list[dict[str, tuple[PortRange, ...]]] = [{}]
+        self._by_value: dict[tuple[tuple[str, tuple[PortRange, ...]], ...], int] = {(): 0}
+        self._ingress: list[list[int]] | None = None
 
     @staticmethod
     def paired(src: Member, dst: Member) -> bool:
@@ -227,31 +230,45 @@ class Matrix:
         found = self._answers.get(key)
         if found is None:
             keys = self._keys
-            found = self._answers[key] = self._decided(
-                keys.egress(src.party)[dst.party], keys.ingress(dst.party)[src.party])
+            found = self._answers[key] = self.answer(self._number(
+                keys.egress(src.party)[dst.party], keys.ingress(dst.party)[src.party]))
         return found
 
-    def answers_from(self, party: int) -> list[dict[str, tuple[PortRange, ...]]]:
-        """:meth:`allowed` from a member of ``party`` to a member of each party (by
-        number), for a writer that walks one source's destinations: one list index per
-        destination instead of a call. An outside party's answer to an outside party is
-        empty (they are not paired)."""
-        keys = self._keys
-        egress = keys.egress(party)
-        outside = self.reps[party].index is None
-        return [{} if outside and rep.index is None
-                else self._decided(egress[other], keys.ingress(other)[party])
-                for other, rep in enumerate(self.reps)]
+    def answer(self, number: int) -> dict[str, tuple[PortRange, ...]]:
+        """The answer numbered ``number`` (:meth:`numbers_from`); 0 is nothing allowed."""
+        return self._distinct[number]
 
-    def _decided(self, egress: int, ingress: int) -> dict[str, tuple[PortRange, ...]]:
-        """The answer of a pair held by the egress and ingress rule lists so numbered
-        (:class:`~sdn.policy.parties.PartyKeys`), decided once per two lists; the same
-        object each time it is asked (a writer may format it once, by identity)."""
-        found = self._by_keys.get((egress, ingress))
+    def numbers_from(self, party: int) -> list[int]:
+        """The numbers of the answers (:meth:`answer`) from a member of ``party`` to a
+        member of each party (by party), for a writer that walks one source's
+        destinations: one list index per destination instead of a call, and answers
+        equal by value have one number, so it may format each once. An outside party's
+        answer to an outside party is 0 (they are not paired)."""
+        keys = self._keys
+        if self._ingress is None:
+            self._ingress = [keys.ingress(other) for other in range(len(self.reps))]
+        egress, ingress, number = keys.egress(party), self._ingress, self._number
+        if self.reps[party].index is None:
+            return [0 if rep.index is None else number(egress[other], ingress[other][party])
+                    for other, rep in enumerate(self.reps)]
+        return [number(egress[other], ingress[other][party]) for other in range(len(egress))]
+
+    def _number(self, egress: int, ingress: int) -> int:
+        """The number of the answer of a pair held by the egress and ingress rule lists
+        so numbered (:class:`~sdn.policy.parties.PartyKeys`), decided once per two
+        lists."""
+        pair = (egress, ingress)
+        found = self._numbers.get(pair)
         if found is None:
             keys = self._keys
-            found = self._by_keys[(egress, ingress)] = allowed_ports(
-                self._decider.space.classes(keys.rules_of(egress), keys.rules_of(ingress)))
+            answer = allowed_ports(self._decider.space.classes(keys.rules_of(egress),
+                                                               keys.rules_of(ingress)))
+            value = tuple(answer.items())
+            found = self._by_value.get(value)
+            if found is None:
+                found = self._by_value[value] = len(self._distinct)
+                self._distinct.append(answer)
+            self._numbers[pair] = found
         return found
 
 
