@@ -38,6 +38,7 @@ from sdn.policy.firewall import Firewall, FirewallRule
 from sdn.policy.outside import atoms, named_networks
 from sdn.policy.parties import PartyKeys
 from sdn.policy.portspace import (
+    NO_PORTS,
     PROTOCOLS,
     Outcome,
     PairSpace,
@@ -51,9 +52,6 @@ from sdn.policy.portspace import (
 __all__ = ["Connection", "FlowChange", "Outcome", "PortRange", "connectivity",
            "delta_json", "pair_outcomes", "reachability_delta"]
 
-#: ICMP has no ports; inside this module it is one pseudo-range so that set arithmetic is
-#: the same for every protocol.
-_NO_PORTS: tuple[PortRange, ...] = ((0, 0),)
 
 
 @dataclass(frozen=True)
@@ -119,7 +117,7 @@ def allowed_ports(classes: Iterable[Outcome]) -> dict[str, tuple[PortRange, ...]
     found: dict[str, list[PortRange]] = {}
     for c in classes:
         if c.allowed:
-            found.setdefault(c.protocol, []).extend(c.ports or _NO_PORTS)
+            found.setdefault(c.protocol, []).extend(c.ports or NO_PORTS)
     return {p: merge_ranges(found[p]) for p in PROTOCOLS if p in found}
 
 
@@ -261,8 +259,8 @@ class Matrix:
         found = self._numbers.get(pair)
         if found is None:
             keys = self._keys
-            answer = allowed_ports(self._decider.space.classes(keys.rules_of(egress),
-                                                               keys.rules_of(ingress)))
+            answer = self._decider.space.allowed(keys.rules_of(egress),
+                                                 keys.rules_of(ingress))
             value = tuple(answer.items())
             found = self._by_value.get(value)
             if found is None:
@@ -303,7 +301,7 @@ def _changes(before: tuple[Outcome, ...] | None, after: tuple[Outcome, ...] | No
         for c in after:
             if c.protocol != protocol:
                 continue
-            part = intersect_ranges(c.ports or _NO_PORTS, plus if c.allowed else minus)
+            part = intersect_ranges(c.ports or NO_PORTS, plus if c.allowed else minus)
             if part:
                 (gained if c.allowed else lost).append(
                     (protocol, part, None if c.rule is None else c.rule.path))
