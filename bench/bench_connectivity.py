@@ -21,6 +21,9 @@ firewall rules). The answers must be identical, compared as
 :mod:`tests.support.nca_compare` says (pairs of pods, and pods with the outside CIDRs
 policies name, per protocol and port). Pods inside an ``ipBlock`` (the peer never matches a
 pod by address) and named ports are counted as in ``bench_peers.py``.
+Like ``bench_peers.py`` (whose runner it shares), it byte-compiles this project's
+packages (``python -m compileall -q sdn ncp topologies``) once before timing, as ``pip
+install`` compiled the peer's.
 
 ``namespace``: at ``--large`` (2,500 namespaces / 10,000 pods / 7,500 policies, seed 1),
 ``sdn connectivity -n NS -o json`` end to end for the namespace of median size and for the
@@ -144,6 +147,7 @@ def namespace_case(args: argparse.Namespace, state: Path) -> None:
     ordered = sorted(sizes, key=lambda ns: (sizes[ns], ns))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SDN_NO_DAEMON": "1"}
     base = [sys.executable, "-m", "sdn", "connectivity", "-o", "json", "--state", str(state)]
+    bench_peers.byte_compile()
     bench_peers.timed([*base, "-n", ordered[0]], env=env, cwd=ROOT)  # builds the index
     for label, ns in (("median", ordered[len(ordered) // 2]), ("largest", ordered[-1])):
         runs = [bench_peers.timed([*base, "-n", ns], env=env, cwd=ROOT)

@@ -17,12 +17,13 @@ from sdn.daemon import control, server
 from sdn.render.output import STRUCTURED, print_data, print_table
 
 #: The modules every question may import, imported once by the daemon rather than by each
-#: of its children: the command modules and what they import when they run.
+#: of its children: the command modules and what they import when they run (networkx
+#: too: the graph modules import it only when a graph is made, in a child).
 QUESTION_MODULES = (
     "sdn.cli.show_cmd", "sdn.cli.ipam_cmd", "sdn.cli.topology_cmd", "sdn.cli.policy_cmd",
     "sdn.cli.lint_cmd", "sdn.cli.traceflow_cmd", "sdn.cli.path_cmd", "sdn.cli.lb_cmd",
     "sdn.cli.clusters_cmd", "sdn.cli.policies_cmd", "sdn.cli.groups_cmd", "rich.console",
-    "rich.table", "yaml",
+    "rich.table", "yaml", "networkx",
 )
 
 

@@ -461,8 +461,8 @@ def _answer(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         code = forward(sys.argv[1:], args.state)
         if code is not None:
             return code
-        with importing():  # it imports the query index, pydantic's core: Ctrl-C held
-            from sdn.daemon.autostart import before_answer
+        with importing():  # Ctrl-C held, as for every lazy import (this one is light:
+            from sdn.daemon.autostart import before_answer  # no query index, no pydantic)
         before_answer(args.state)  # it loads on the other core while this one answers
     return int(args.run(args))
 

@@ -4,6 +4,10 @@ and recognising a crashed one's leftovers.
 A daemon is alive while it holds the lock of its pid file (:func:`alive`); a socket or
 pid file nobody holds the lock of is a crashed daemon's, removed by whoever meets it
 (:func:`clear_stale`), and replaced by the next daemon anyway.
+
+Only :func:`start` imports the server (the query index, pydantic, the compiler): a
+question answered in-process asks :func:`alive` and may :func:`spawn` through
+:mod:`sdn.daemon.autostart` on every run, and must not pay those imports for it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from sdn.daemon import wire
-from sdn.daemon.server import current_key
 from sdn.errors import DaemonError
 
 #: How long a daemon has to answer ``status`` or ``stop``.
@@ -98,6 +101,8 @@ def start(state: str | Path, idle_timeout: float) -> tuple[dict[str, Any], bool]
     """Start the daemon of ``state`` detached and wait until it answers (it loads the
     state first). Returns its status and whether it was started now (False: one was
     running). DaemonError, with the daemon's last word, when it could not start."""
+    from sdn.daemon.server import current_key  # the query index: only starting needs it
+
     running = status(state)
     if running is not None:
         return running, False

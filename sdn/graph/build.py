@@ -48,6 +48,10 @@ The cache is bounded (four entries, least recently used evicted) because a long-
 process sees a new revision per change. Cached graphs are frozen (``networkx.freeze``):
 they are shared, so nobody may mutate them. The cache trusts ``revision``: whoever changes
 what an inventory holds must bump it.
+
+networkx is imported by the functions that make a graph, not by this module: it costs a
+tenth of a second to import, and most questions (``reach``, ``explain``,
+``connectivity``) import this package for its lookups and never build a graph.
 """
 
 from __future__ import annotations
@@ -57,14 +61,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from enum import StrEnum
 from ipaddress import IPv4Network
-from typing import Any, TypeVar
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sdn.model.base import PolicyResource
 from sdn.model.inventory import Inventory
 from sdn.model.routing import Tier0, Tier1
 from sdn.model.segments import Segment, SegmentPort
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 R = TypeVar("R", bound=PolicyResource)
 
@@ -134,6 +139,8 @@ def build_graph(inv: Inventory) -> nx.DiGraph:
     segment_paths = {s.path for s in segments}
     ports = [p for p in inv.of_type(SegmentPort) if p.parent_path in segment_paths]
 
+    import networkx as nx
+
     graph = nx.DiGraph()
     graph.add_nodes_from((g.path, {"kind": g.resource_type}) for g in tier0s)
     graph.add_nodes_from((g.path, {"kind": g.resource_type}) for g in tier1s)
@@ -193,6 +200,8 @@ def graph_links(graph: nx.DiGraph) -> GraphLinks:
 def graph_from_links(links: GraphLinks) -> nx.DiGraph:
     """The graph :func:`graph_links` described (mutable; same nodes, edges, attributes
     and order, so every walk and picture reads it as it reads the original)."""
+    import networkx as nx
+
     nodes, edges = links
     graph = nx.DiGraph()
     graph.add_nodes_from(nodes)
@@ -244,6 +253,8 @@ def graph_for(inv: Inventory) -> nx.DiGraph:
             _cache.move_to_end(key)
             return hit[1]
         provided = _providers.get(key)
+    import networkx as nx
+
     # Build outside the lock so other inventories are not held up; if another thread
     # finished the same key meanwhile, return its graph so every caller shares one object.
     graph = nx.freeze(provided[1]() if provided is not None else build_graph(inv))

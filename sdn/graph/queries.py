@@ -41,15 +41,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from ipaddress import AddressValueError, IPv4Address, IPv4Network
-from typing import Generic, Literal, Protocol, TypeVar
-
-import networkx as nx
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from sdn.errors import NotFoundError, SdnError
 from sdn.graph.build import TIER1_CONNECTED, graph_for
 from sdn.model.inventory import Inventory
 from sdn.model.routing import Tier0, Tier1
 from sdn.model.segments import Segment, SegmentPort
+
+if TYPE_CHECKING:  # imported where a path is searched (see sdn.graph.build)
+    import networkx as nx
 
 #: How a route was learned: a directly attached segment, a Tier-1's advertisement, a
 #: Tier-1's default toward its Tier-0, or the Tier-0's uplink to the physical network.
@@ -337,6 +338,8 @@ class TopologyIndex:
         Raises:
             NotFoundError: Either path is not a segment port in the topology.
         """
+        import networkx as nx
+
         graph = self.graph
         for path in (src_port_path, dst_port_path):
             if path not in graph or graph.nodes[path]["kind"] != "SegmentPort":

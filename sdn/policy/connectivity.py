@@ -38,6 +38,7 @@ from sdn.policy.firewall import Firewall, FirewallRule
 from sdn.policy.outside import atoms, named_networks
 from sdn.policy.parties import PartyKeys
 from sdn.policy.portspace import (
+    NO_PORTS,
     PROTOCOLS,
     Outcome,
     PairSpace,
@@ -51,9 +52,6 @@ from sdn.policy.portspace import (
 __all__ = ["Connection", "FlowChange", "Outcome", "PortRange", "connectivity",
            "delta_json", "pair_outcomes", "reachability_delta"]
 
-#: ICMP has no ports; inside this module it is one pseudo-range so that set arithmetic is
-#: the same for every protocol.
-_NO_PORTS: tuple[PortRange, ...] = ((0, 0),)
 
 
 @dataclass(frozen=True)
@@ -119,7 +117,7 @@ def allowed_ports(classes: Iterable[Outcome]) -> dict[str, tuple[PortRange, ...]
     found: dict[str, list[PortRange]] = {}
     for c in classes:
         if c.allowed:
-            found.setdefault(c.protocol, []).extend(c.ports or _NO_PORTS)
+            found.setdefault(c.protocol, []).extend(c.ports or NO_PORTS)
     return {p: merge_ranges(found[p]) for p in PROTOCOLS if p in found}
 
 
@@ -197,7 +195,10 @@ class Matrix:
         self.sources = sorted(srcs, key=_order)
         self.destinations = sorted(dsts, key=_order)
         self._keys = PartyKeys(self.reps, self._decider.rules)
-        self._by_keys: dict[tuple[int, int], dict[str, tuple[PortRange, ...]]] = {}
+        self._numbers: dict[tuple[int, int], int] = {}  # by the two rule lists' keys
+        self._distinct: list[dict[str, tuple[PortRange, ...]]] = [{}]
+        self._by_value: dict[tuple[tuple[str, tuple[PortRange, ...]], ...], int] = {(): 0}
+        self._ingress: list[list[int]] | None = None
 
     @staticmethod
     def paired(src: Member, dst: Member) -> bool:
@@ -206,6 +207,20 @@ class Matrix:
         s, d = src.endpoint.index, dst.endpoint.index
         return s != d if s is not None else d is not None
 
+    def row(self, src: Member) -> Iterator[Connection]:
+        """The entries of ``src``: destinations in order, protocols in answer order."""
+        for dst in self.destinations:
+            if self.paired(src, dst):
+                for protocol, ports in self.allowed(src, dst).items():
+                    yield Connection(src.label, dst.label, protocol,
+                                     None if protocol == "ICMP" else ports,
+                                     src.endpoint.ip, dst.endpoint.ip)
+
+    def connections(self) -> Iterator[Connection]:
+        """Every entry: sources in order, each source's :meth:`row`."""
+        for src in self.sources:
+            yield from self.row(src)
+
     def allowed(self, src: Member, dst: Member) -> dict[str, tuple[PortRange, ...]]:
         """Per protocol, the ports ``src`` may open to ``dst`` (ICMP: ``((0, 0),)``);
         a protocol with nothing allowed is absent."""
@@ -213,12 +228,45 @@ class Matrix:
         found = self._answers.get(key)
         if found is None:
             keys = self._keys
-            rules = (keys.egress(src.party)[dst.party], keys.ingress(dst.party)[src.party])
-            found = self._by_keys.get(rules)
+            found = self._answers[key] = self.answer(self._number(
+                keys.egress(src.party)[dst.party], keys.ingress(dst.party)[src.party]))
+        return found
+
+    def answer(self, number: int) -> dict[str, tuple[PortRange, ...]]:
+        """The answer numbered ``number`` (:meth:`numbers_from`); 0 is nothing allowed."""
+        return self._distinct[number]
+
+    def numbers_from(self, party: int) -> list[int]:
+        """The numbers of the answers (:meth:`answer`) from a member of ``party`` to a
+        member of each party (by party), for a writer that walks one source's
+        destinations: one list index per destination instead of a call, and answers
+        equal by value have one number, so it may format each once. An outside party's
+        answer to an outside party is 0 (they are not paired)."""
+        keys = self._keys
+        if self._ingress is None:
+            self._ingress = [keys.ingress(other) for other in range(len(self.reps))]
+        egress, ingress, number = keys.egress(party), self._ingress, self._number
+        if self.reps[party].index is None:
+            return [0 if rep.index is None else number(egress[other], ingress[other][party])
+                    for other, rep in enumerate(self.reps)]
+        return [number(egress[other], ingress[other][party]) for other in range(len(egress))]
+
+    def _number(self, egress: int, ingress: int) -> int:
+        """The number of the answer of a pair held by the egress and ingress rule lists
+        so numbered (:class:`~sdn.policy.parties.PartyKeys`), decided once per two
+        lists."""
+        pair = (egress, ingress)
+        found = self._numbers.get(pair)
+        if found is None:
+            keys = self._keys
+            answer = self._decider.space.allowed(keys.rules_of(egress),
+                                                 keys.rules_of(ingress))
+            value = tuple(answer.items())
+            found = self._by_value.get(value)
             if found is None:
-                found = self._by_keys[rules] = allowed_ports(self._decider.space.classes(
-                    keys.rules_of(rules[0]), keys.rules_of(rules[1])))
-            self._answers[key] = found
+                found = self._by_value[value] = len(self._distinct)
+                self._distinct.append(answer)
+            self._numbers[pair] = found
         return found
 
 
@@ -229,16 +277,8 @@ def connectivity(dfw: Firewall, *, sources: Iterable[str] | None = None,
     paths; None: every endpoint), self pairs left out, sorted by source, destination and
     protocol. With ``outside``, also the pairs between those ports and the outside atoms
     of the CIDRs the rules at them name (see :mod:`sdn.policy.outside`)."""
-    matrix = Matrix(dfw, sources=sources, destinations=destinations, outside=outside,
-                    names=names)
-    for src in matrix.sources:
-        for dst in matrix.destinations:
-            if not matrix.paired(src, dst):
-                continue
-            for protocol, ports in matrix.allowed(src, dst).items():
-                yield Connection(src.label, dst.label, protocol,
-                                 None if protocol == "ICMP" else ports,
-                                 src.endpoint.ip, dst.endpoint.ip)
+    return Matrix(dfw, sources=sources, destinations=destinations, outside=outside,
+                  names=names).connections()
 
 
 def _changes(before: tuple[Outcome, ...] | None, after: tuple[Outcome, ...] | None
@@ -261,7 +301,7 @@ def _changes(before: tuple[Outcome, ...] | None, after: tuple[Outcome, ...] | No
         for c in after:
             if c.protocol != protocol:
                 continue
-            part = intersect_ranges(c.ports or _NO_PORTS, plus if c.allowed else minus)
+            part = intersect_ranges(c.ports or NO_PORTS, plus if c.allowed else minus)
             if part:
                 (gained if c.allowed else lost).append(
                     (protocol, part, None if c.rule is None else c.rule.path))

@@ -32,6 +32,11 @@ PORTED = ("TCP", "UDP", "SCTP")
 PROTOCOLS = (*PORTED, "ICMP")
 LOWEST, HIGHEST = 1, 65535
 EVERY_PORT: tuple[PortRange, ...] = ((LOWEST, HIGHEST),)
+#: ICMP has no ports; in allowed sets it is one pseudo-range, so that set arithmetic is
+#: the same for every protocol.
+NO_PORTS: tuple[PortRange, ...] = ((0, 0),)
+#: Per protocol, the allowed ports (ICMP: :data:`NO_PORTS`); nothing allowed: absent.
+Allowed = dict[str, tuple[PortRange, ...]]
 
 
 def merge_ranges(ranges: Iterable[PortRange]) -> tuple[PortRange, ...]:
@@ -154,6 +159,7 @@ class PairSpace:
         self.default_allows = default_action == "ALLOW"
         self._known: dict[tuple[tuple[int, ...] | None, tuple[int, ...] | None],
                           tuple[Outcome, ...]] = {}
+        self._sides: dict[tuple[int, ...], Allowed] = {}
 
     def classes(self, egress: tuple[FirewallRule, ...] | None,
                 ingress: tuple[FirewallRule, ...] | None) -> tuple[Outcome, ...]:
@@ -164,6 +170,45 @@ class PairSpace:
         found = self._known.get(key)
         if found is None:
             found = self._known[key] = self._compute(egress, ingress)
+        return found
+
+    def allowed(self, egress: tuple[FirewallRule, ...] | None,
+                ingress: tuple[FirewallRule, ...] | None) -> Allowed:
+        """Per protocol, the ports :meth:`classes` allows for these rule lists (merged;
+        ICMP as :data:`NO_PORTS`; a protocol with nothing allowed is absent), without
+        the deciding rules: a packet is allowed when its source port's egress allows it
+        and its destination port's ingress allows it, each decided on its own rules
+        (:meth:`_verdict`), so the answer is the intersection of the two sides' allowed
+        sets, each computed once per rule list (many pairs share a side)."""
+        out: Allowed = {}
+        sides = [self._side(rules) for rules in (egress, ingress) if rules is not None]
+        for protocol in PROTOCOLS:
+            ports = NO_PORTS if protocol == "ICMP" else EVERY_PORT
+            for side in sides:
+                ports = intersect_ranges(ports, side.get(protocol, ()))
+            if ports:
+                out[protocol] = ports
+        return out
+
+    def _side(self, rules: tuple[FirewallRule, ...]) -> Allowed:
+        """What one enforcement point with these pair-matching rules allows."""
+        key = tuple(r.order for r in rules)
+        found = self._sides.get(key)
+        if found is None:
+            found = self._sides[key] = {}
+            for protocol in PROTOCOLS:
+                proto = PROTOCOL_NUMBERS[protocol]
+                if protocol == "ICMP":
+                    if self._allows(decide_port(rules, proto, None, self.application_start)):
+                        found[protocol] = NO_PORTS
+                    continue
+                starts = cuts(rules, proto)
+                ranges = [(lo, starts[n + 1] - 1 if n + 1 < len(starts) else HIGHEST)
+                          for n, lo in enumerate(starts)
+                          if self._allows(decide_port(rules, proto, lo,
+                                                      self.application_start))]
+                if ranges:
+                    found[protocol] = merge_ranges(ranges)
         return found
 
     def _compute(self, egress: tuple[FirewallRule, ...] | None,

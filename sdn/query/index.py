@@ -43,13 +43,12 @@ still answers, without saving.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from types import TracebackType
-from typing import TypeGuard
-
-import networkx as nx
+from typing import TYPE_CHECKING, TypeGuard
 
 from sdn.errors import Problem
 from sdn.gcpause import gc_paused
@@ -66,8 +65,6 @@ from sdn.ipam import BlockUsage, PoolUsage, SubnetUsage, Usage, usage_of
 from sdn.model import Inventory
 from sdn.policy import Firewall, compile_dfw
 from sdn.policy.compiler import CompiledDfw
-from sdn.policy.lint import Finding, lint_dfw
-from sdn.policy.lint.witness import Witness
 from sdn.query import checked, lookup_records, memo, records, savelock, sidecar
 from sdn.query.lazy import LazyInventory
 from sdn.query.lookup_records import StoredLookups
@@ -80,8 +77,12 @@ from sdn.store.records import RecordFile
 from sdn.traceflow import TraceContext
 from sdn.traceflow.lookups import Lookups
 
-#: What the ``lint`` part may hold: a list of findings.
-_LINT_CLASSES = sidecar.allowed_names(Finding, Witness)
+if TYPE_CHECKING:
+    import networkx as nx  # the graph's own module imports it when one is made
+
+    from sdn.policy.lint import Finding
+
+
 #: What the ``ipam`` part may hold: usage counts and networks.
 _IPAM_CLASSES = sidecar.allowed_names(Usage, BlockUsage, PoolUsage, SubnetUsage,
                                       IPv4Address, IPv4Network)
@@ -89,6 +90,16 @@ _IPAM_CLASSES = sidecar.allowed_names(Usage, BlockUsage, PoolUsage, SubnetUsage,
 _TOPOLOGY_CLASSES = sidecar.allowed_names(Relation, IPv4Address, IPv4Interface, IPv4Network)
 #: The ``valid`` part holds ``True`` (no class at all).
 _NO_CLASSES: frozenset[tuple[str, str]] = frozenset()
+
+
+@functools.cache
+def _lint_classes() -> frozenset[tuple[str, str]]:
+    """What the ``lint`` part may hold: a list of findings. The linter is imported here,
+    when the part is read or written, not by every question that opens the index."""
+    from sdn.policy.lint import Finding
+    from sdn.policy.lint.witness import Witness
+
+    return sidecar.allowed_names(Finding, Witness)
 
 
 class QueryIndex:
@@ -235,7 +246,7 @@ class QueryIndex:
         """Whether ``valid``, ``lookups``, ``dfw-<action>`` for every action, ``lint`` and
         ``validate`` are saved for this key (headers only: a damaged payload or record is
         still caught when read)."""
-        parts = [("valid", _NO_CLASSES), ("lint", _LINT_CLASSES),
+        parts = [("valid", _NO_CLASSES), ("lint", _lint_classes()),
                  (checked.PART, checked.PROBLEM_CLASSES)]
         return all(sidecar.current(self.folder, part, self.key, allowed)
                    for part, allowed in parts) \
@@ -273,11 +284,13 @@ class QueryIndex:
         ``--cluster`` filter and the sync's stored warnings): linting reads every group
         and rule, so it is kept rather than redone. It reads the firewall compiled whole
         (:meth:`compiled`): the stored records hold no member sets."""
-        loaded = self._load("lint", _LINT_CLASSES)
+        from sdn.policy.lint import Finding, lint_dfw
+
+        loaded = self._load("lint", _lint_classes())
         if isinstance(loaded, list) and all(isinstance(f, Finding) for f in loaded):
             return loaded
         findings = lint_dfw(self.compiled(), self.inventory())
-        self._save("lint", findings, _LINT_CLASSES)
+        self._save("lint", findings, _lint_classes())
         return findings
 
     def ipam_usage(self) -> Usage:

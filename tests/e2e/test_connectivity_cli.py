@@ -9,13 +9,17 @@ denied by ``explain``; ``--namespace`` keeps the pairs of the chosen pods; the J
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import sdn.cli
-from sdn.cli.connectivity_cmd import entry, json_chunks
+from sdn.cli.connectivity_cmd import entry
+from sdn.cli.connectivity_json import json_chunks
 from sdn.model import Inventory, Tier0
 from sdn.policy import compile_dfw
 from sdn.policy.connectivity import Matrix, connectivity
@@ -23,6 +27,7 @@ from tests.support.builders import T0, port, segment
 from tests.support.cli_runs import TOPOLOGIES, run_main, sync_sample
 from tests.support.statefiles import snapshot
 
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ("guestbook", "multi-tenant", "lb-heavy", "admin")
 #: At most this many entries per sample are replayed (explain runs in-process).
 REPLAYS = 80
@@ -170,3 +175,27 @@ def test_unknown_namespace_is_a_coded_error(states: dict[str, Path]) -> None:
     code, out, err = run_main(sdn.cli.main, "connectivity", "-n", "nope", "--state",
                               states["guestbook"])
     assert code == 2 and out == "" and "UNKNOWN_NAMESPACE" in err
+
+
+_PROBE = """
+import json, sys
+from sdn.cli import main
+sys.argv = ["sdn", "connectivity", "-o", "json", "--state", sys.argv[1]]
+code = main()
+print(json.dumps([code, sorted(m for m in sys.modules if m.split(".")[0] == "networkx"
+                               or m in ("sdn.daemon.server", "sdn.policy.lint"))]),
+      file=sys.stderr)
+"""
+
+
+def test_imports_no_graph_and_no_daemon_server(states: dict[str, Path]) -> None:
+    """A question answered in-process (the daemon's starter included) loads neither
+    networkx (no graph is made) nor the daemon's server (none is started on a small
+    state): a tenth of a second each at start-up. Timing is the bench's business."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SDN_DAEMON": "auto"}
+    env.pop("SDN_NO_DAEMON", None)
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(states["guestbook"])],
+                          capture_output=True, text=True, env=env, check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    code, modules = json.loads(done.stderr.strip().splitlines()[-1])
+    assert (code, modules) == (0, [])
