@@ -18,7 +18,7 @@ from ncp.reuse import MANIFEST_CLASSES, MANIFESTS_PART, IndexReuse
 from ncp.sources.manifests import read_manifests
 from sdn.query import sidecar
 from sdn.store import Store
-from tests.support.cli_runs import TOPOLOGIES, run_main
+from tests.support.cli_runs import TOPOLOGIES, run_main, sample_isolating
 from tests.support.statefiles import state_files
 
 
@@ -56,12 +56,7 @@ def test_the_kept_files_are_what_parsing_gives(tmp_path: Path,
 def test_syncs_taking_them_answer_as_without(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     state = _synced_in_background(tmp_path, monkeypatch, "multi-tenant")
-    changed = tmp_path / "changed"
-    shutil.copytree(TOPOLOGIES / "multi-tenant", changed)
-    (changed / "zz-new.yaml").write_text(json.dumps({
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "new", "namespace": "monitoring"},
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}))
+    changed = sample_isolating(tmp_path, "multi-tenant", "monitoring")
     taken: list[bool] = []
     real = IndexReuse.parsed_files
 

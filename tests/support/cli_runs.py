@@ -40,3 +40,18 @@ def sample_inventory(folder: Path, sample: str) -> Inventory:
     sync_sample(state, sample)
     with Store.open_readonly(state) as store:
         return store.inventory()
+
+
+def sample_isolating(folder: Path, sample: str, namespace: str) -> Path:
+    """A copy of ``sample`` in ``folder/changed`` plus one NetworkPolicy that isolates
+    ``namespace``'s pods from every ingress: a policy-only change with lost flows."""
+    import json
+    import shutil
+
+    changed = folder / "changed"
+    shutil.copytree(TOPOLOGIES / sample, changed)
+    (changed / "zz-isolate.yaml").write_text(json.dumps({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "isolate", "namespace": namespace},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}))
+    return changed

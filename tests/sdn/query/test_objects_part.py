@@ -15,7 +15,6 @@ import io
 import json
 import os
 import pickle
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from sdn.policy import compile_dfw
 from sdn.query import objects, saving, sidecar
 from sdn.store import Store
 from sdn.store.codec import ChangeSet, to_stored
-from tests.support.cli_runs import TOPOLOGIES, run_main, sync_sample
+from tests.support.cli_runs import run_main, sample_isolating, sync_sample
 from tests.support.statefiles import state_files
 
 
@@ -122,24 +121,13 @@ def test_not_used_unless_exactly_for_these_files(tmp_path: Path,
     assert _stored(state) is None
 
 
-def _policy_change(tmp_path: Path) -> Path:
-    """The sample with one more NetworkPolicy, isolating one of its namespaces."""
-    changed = tmp_path / "changed"
-    shutil.copytree(TOPOLOGIES / "multi-tenant", changed)
-    (changed / "zz-whatif.yaml").write_text(json.dumps({
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "whatif", "namespace": "monitoring"},
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}))
-    return changed
-
-
 def test_a_dry_run_through_it_answers_as_without_it(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsys: Any) -> None:
     state, inventory = _synced(tmp_path, monkeypatch)
     monkeypatch.setenv("NCP_INDEX_SAVE", "background")
     _saved_in_background(state, inventory)
-    changed = _policy_change(tmp_path)
+    changed = sample_isolating(tmp_path, "multi-tenant", "monitoring")
     argv = ["sync", "--dry-run", "--cluster", str(changed), "--state", str(state),
             "--now", "1700000100", "-o", "json"]
     used: list[bool] = []
