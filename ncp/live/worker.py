@@ -35,7 +35,8 @@ from ncp.live.realizer import Realizer
 from ncp.live.writeback import WriteBack
 from ncp.objects import K8sObject
 from ncp.reconcile.incremental import Applied, Declined, IncrementalReconciler
-from ncp.reconcile.sync import TIME_DEPENDENT, SyncReport, sync_cluster
+from ncp.reconcile.inputs import TIME_DEPENDENT
+from ncp.reconcile.sync import SyncReport, sync_cluster
 from ncp.sources.manifests import ManifestSet
 from sdn.errors import Problem, SdnError
 from sdn.store import Store

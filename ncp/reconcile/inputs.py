@@ -34,6 +34,13 @@ POLICY_KINDS = ("NetworkPolicy", "ClusterNetworkPolicy", "AdminNetworkPolicy",
 #: reconciled in full again rather than taken as up to date.
 FINGERPRINT_VERSION = "4"
 
+#: Problems whose outcome can change with time alone (held addresses expire): a cluster
+#: that has any is always reconciled in full.
+TIME_DEPENDENT = frozenset({
+    "NAMESPACE_SUBNETS_EXHAUSTED", "NODE_SUBNETS_EXHAUSTED", "IP_POOL_EXHAUSTED",
+    "IP_ALREADY_ALLOCATED", "NODE_VLANS_EXHAUSTED",
+})
+
 #: Kinds whose ``status`` NCP never reads (it writes that of Services and Ingresses).
 STATUS_IGNORED = ("Namespace", "Node", "Service", "Ingress")
 

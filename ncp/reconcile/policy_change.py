@@ -50,7 +50,7 @@ from ncp.config import NcpConfig
 from ncp.errors import InconsistentResultError
 from ncp.objects import K8sObject
 from ncp.reconcile.diff import ObjectDiff, diff_objects
-from ncp.reconcile.inputs import POLICY_KINDS, Fingerprints, kept_rows
+from ncp.reconcile.inputs import POLICY_KINDS, TIME_DEPENDENT, Fingerprints, kept_rows
 from ncp.reconcile.state import State
 from ncp.translate.firewall import in_known_namespaces
 from ncp.translate.networkpolicy import translate_network_policies
@@ -167,8 +167,6 @@ def _usable_record(store: State, config: NcpConfig, fingerprints: Fingerprints,
 def _less(problems: Sequence[Problem], taken: Sequence[Problem]) -> list[Problem] | None:
     """``problems`` without one of each of ``taken`` (None when one is missing: the state
     does not hold what this plan builds on), and None when any moves with time alone."""
-    from ncp.reconcile.sync import TIME_DEPENDENT  # the sync imports this module
-
     if any(p.code in TIME_DEPENDENT for p in problems):
         return None
     left = Counter(problems)

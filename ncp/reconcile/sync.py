@@ -29,7 +29,13 @@ from ncp.errors import InconsistentResultError, UnusableInputError
 from ncp.objects import K8sObject
 from ncp.reconcile.completeness import IncompleteInputError, input_gaps
 from ncp.reconcile.diff import ObjectDiff, diff_objects, inventory_after
-from ncp.reconcile.inputs import POLICY_KINDS, Fingerprints, input_fingerprints, kept_rows
+from ncp.reconcile.inputs import (
+    POLICY_KINDS,
+    TIME_DEPENDENT,
+    Fingerprints,
+    input_fingerprints,
+    kept_rows,
+)
 from ncp.reconcile.plan import Plan, plan_of
 from ncp.reconcile.policy_change import (
     PolicyChangePlan,
@@ -89,13 +95,6 @@ SUMMARY_FIREWALL_READS_NAMESPACES = "firewall_reads_namespaces"
 SERVICE_VIP_STATUS = "ServiceStatus"
 INGRESS_VIP_STATUS = "IngressStatus"
 VIP_KEY = "ingress_ip"
-
-#: Problems whose outcome can change with time alone (held addresses expire): a cluster
-#: that has any is always reconciled in full.
-TIME_DEPENDENT = frozenset({
-    "NAMESPACE_SUBNETS_EXHAUSTED", "NODE_SUBNETS_EXHAUSTED", "IP_POOL_EXHAUSTED",
-    "IP_ALREADY_ALLOCATED", "NODE_VLANS_EXHAUSTED",
-})
 
 
 @dataclass
