@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ncp.config import NcpConfig
-from ncp.errors import InconsistentResultError, UnusableInputError
+from ncp.errors import InconsistentResultError
 from ncp.objects import K8sObject
 from ncp.reconcile.completeness import IncompleteInputError, input_gaps
 from ncp.reconcile.diff import ObjectDiff, diff_objects, inventory_after
@@ -42,6 +42,7 @@ from ncp.reconcile.policy_change import (
     plan_policy_change,
     recorded_for_planning,
 )
+from ncp.reconcile.profile_binding import resolve_profile
 from ncp.reconcile.state import State
 from ncp.sources.loading import Loaded
 from ncp.sources.manifests import ManifestSet, read_manifests
@@ -58,8 +59,8 @@ from sdn.model import Inventory, PolicyResource
 from sdn.model.checks import validate_inventory
 from sdn.policy.compiler import CompiledDfw
 from sdn.policy.whatif import reachability_change
-from sdn.profiles import NetworkProfile, check_update, parse_profile
-from sdn.store.codec import ChangeSet, ClusterRecord, profile_row
+from sdn.profiles import NetworkProfile
+from sdn.store.codec import ChangeSet, ClusterRecord
 
 Progress = Callable[[str], None]
 
@@ -167,46 +168,6 @@ class SyncReport:
             out["annotation_changes"] = [a.to_json() for a in self.plan.annotations]
             out["reachability"] = self.plan.reachability.to_json()
         return out
-
-
-def resolve_profile(store: State, config: NcpConfig, profile: NetworkProfile | None,
-                    ) -> tuple[NetworkProfile | None, list[tuple[str, str]]]:
-    """The profile for this run and the profiles to add to the state.
-
-    ``profile`` is what the user passed (None: keep the cluster's current one). Profiles
-    are immutable, as in TKGI: a known name with other content is refused. A cluster that
-    changes profile must pass the update rules against its previous profile (or, for a
-    cluster created without one, against the config's blocks and pools).
-
-    Raises:
-        UnusableInputError: the profile clashes or breaks the update rules.
-    """
-    record = store.cluster(config.cluster)
-    known = store.profiles()
-    old: NetworkProfile | None = None
-    if record is not None and record.profile is not None:
-        old = parse_profile(known[record.profile], source=record.profile)
-    if profile is None:
-        return old, []
-    added: list[tuple[str, str]] = []
-    body = profile.to_json()
-    if profile.name in known:
-        if known[profile.name] != body:
-            raise UnusableInputError([Problem(
-                "PROFILE_EXISTS", profile.name,
-                "a different profile has this name; profiles are immutable, so create the "
-                "new one under a new name")])
-    else:
-        added.append(profile_row(profile.name, body))
-    if record is not None and (old is None or old.name != profile.name):
-        baseline = old or parse_profile({"name": "(cluster defaults)", "parameters": {
-            "pod_ip_block_ids": [b.id for b in config.container_ip_blocks],
-            "fip_pool_ids": [p.id for p in config.external_ip_pools],
-        }}, source="defaults")
-        problems = check_update(baseline, profile)
-        if problems:
-            raise UnusableInputError(problems)
-    return profile, added
 
 
 def _up_to_date(store: State, config: NcpConfig, bound: NetworkProfile | None,

@@ -13,8 +13,8 @@ from ncp.reconcile.incremental.object_index import ObjectIndex, normal_key
 from ncp.reconcile.incremental.outcome import Applied, Declined
 from ncp.reconcile.incremental.prechecks import Prechecks
 from ncp.reconcile.incremental.state_index import StateIndex
+from ncp.reconcile.profile_binding import resolve_profile
 from ncp.reconcile.state import State
-from ncp.reconcile.sync import resolve_profile
 from ncp.translate.settings import cluster_settings
 from ncp.translate.workloads import node_names
 
