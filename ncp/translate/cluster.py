@@ -138,7 +138,7 @@ def provision(
     node_network = _node_network(run, nodes, carver, snat)
     nat = _request_namespace_snat(snat, settings, namespaces)
     snat_results = snat.allocate()
-    _node_snat_rules(run, node_network, snat_results.get(naming.NODES))
+    _node_snat_rules(run, node_network, snat_results.get(naming.NODE_SNAT_KEY))
     vlans = _kept_vlans(run, pods)
     for name, namespace in namespaces.items():
         _namespace_network(run, name, namespace, pods.get(name, []), nat=name in nat,
@@ -246,7 +246,7 @@ def _node_network(run: ProvisioningRun, nodes: Mapping[str, K8sObject | None],
                         tags=cluster_tags, display=f"{cluster}-{naming.NODES}")
     attachments = _node_ports(run, plan, nodes, pool_id, seg_id)
     if settings.enable_snat and not settings.node_routable:
-        snat.request(SnatRequest(key=naming.NODES, project=None, static=None))
+        snat.request(SnatRequest(key=naming.NODE_SNAT_KEY, project=None, static=None))
     return NodeNetwork(plan, attachments)
 
 

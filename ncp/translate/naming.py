@@ -43,9 +43,12 @@ SCOPE_OWNER = "ncp/owner"
 #: On the cluster's baseline policy: which baseline it is (``allow_cluster``, ...).
 SCOPE_BASELINE = "ncp/baseline"
 
-#: The suffix of the cluster's node network's ids (``seg_<cluster>-nodes``, ...) and the
-#: key of the node network's SNAT request.
+#: The suffix of the cluster's node network's ids (``seg_<cluster>-nodes``, ...).
 NODES = "nodes"
+#: The key of the node network's SNAT request among the namespaces' (keyed by name): not
+#: a name a namespace can have (a DNS label has no parentheses), so that a namespace
+#: called ``nodes`` gets a SNAT IP of its own instead of the node network's.
+NODE_SNAT_KEY = "(nodes)"
 
 # --- annotations NCP reads (the user's input; reference nsx-ncp.md 1.3) -------------------
 

@@ -45,7 +45,8 @@ POOL_EXHAUSTED = "IP_POOL_EXHAUSTED"
 
 @dataclass(frozen=True)
 class SnatRequest:
-    """One SNAT IP wanted: ``key`` is the namespace (or ``nodes``)."""
+    """One SNAT IP wanted: ``key`` is the namespace (or :data:`~ncp.translate.naming.
+    NODE_SNAT_KEY` for the node network)."""
 
     key: str
     project: str | None
@@ -61,6 +62,14 @@ class SnatResult:
     status: str
     static: bool
     message: str = ""
+
+
+def _request_order(req: SnatRequest) -> tuple[bool, str, bool]:
+    """Static requests first, then by name, the node network's taking the place of a
+    namespace called ``nodes`` (just before it): the order every state was served in
+    before the node network had a key of its own."""
+    node = req.key == naming.NODE_SNAT_KEY
+    return req.static is None, naming.NODES if node else req.key, not node
 
 
 def namespace_snat_allocation_id(cluster: str, namespace: str) -> str:
@@ -131,7 +140,7 @@ class SnatPlanner:
             "snat_")
 
     def _alloc_id(self, key: str) -> str:
-        if key == naming.NODES:
+        if key == naming.NODE_SNAT_KEY:
             return node_snat_allocation_id(self.settings.cluster)
         return namespace_snat_allocation_id(self.settings.cluster, key)
 
@@ -158,7 +167,7 @@ class SnatPlanner:
                 holds=[h for h in self.holds if h.scope == pool.path], now=self.now)
             for pid, pool in self.pools.items()
         }
-        order = sorted(self.requests.values(), key=lambda r: (r.static is None, r.key))
+        order = sorted(self.requests.values(), key=_request_order)
         for req in order:
             alloc_id = self._alloc_id(req.key)
             if alloc_id in self.kept:

@@ -6,16 +6,27 @@ from __future__ import annotations
 
 from dataclasses import replace
 from ipaddress import IPv4Address
+from pathlib import Path
 
 import pytest
 
+from ncp.reconcile.sync import sync_cluster
 from ncp.translate import naming
 from ncp.translate.namespaces import static_snat_ip, subnet_blocks, wants_snat
 from ncp.translate.settings import cluster_settings
-from ncp.translate.snat import OK, POOL_EXHAUSTED, dynamic_snat, keeps_snat
+from ncp.translate.snat import (
+    OK,
+    POOL_EXHAUSTED,
+    SnatRequest,
+    _request_order,
+    dynamic_snat,
+    keeps_snat,
+)
 from ncp.translate.vlans import VLAN_IDS, NodeVlans, kept_vlan, pod_vlan
-from sdn.model import IpAllocation, PortAttachment, SegmentPort
-from tests.support.clusters import config
+from sdn.model import IpAllocation, IpPool, NatRule, PortAttachment, SegmentPort
+from sdn.model.checks import validate_inventory
+from sdn.store import Store
+from tests.support.clusters import config, manifests, namespace, pod
 
 SETTINGS = cluster_settings(config(), None)
 
@@ -98,3 +109,35 @@ def test_a_pod_keeps_its_vlan_only_on_its_node() -> None:
     assert kept_vlan(_port("n1", 9), "n2") is None
     assert pod_vlan(_port("n1", 9), "n2", vlans) == 1  # moved: the lowest free of its node
     assert pod_vlan(None, "n1", vlans) == 2
+
+
+@pytest.mark.parametrize("names, expected", [
+    pytest.param(["payments", naming.NODE_SNAT_KEY, "monitoring"],
+                 ["monitoring", naming.NODE_SNAT_KEY, "payments"], id="in-the-place-of-nodes"),
+    pytest.param(["nodes", naming.NODE_SNAT_KEY], [naming.NODE_SNAT_KEY, "nodes"],
+                 id="just-before-a-namespace-called-nodes"),
+])
+def test_the_node_networks_snat_request_is_served_where_nodes_sorts(
+        names: list[str], expected: list[str]) -> None:
+    requests = [SnatRequest(key=n, project=None, static=None) for n in names]
+    assert [r.key for r in sorted(requests, key=_request_order)] == expected
+
+
+def test_a_namespace_called_nodes_gets_a_snat_ip_of_its_own(tmp_path: Path) -> None:
+    """It used to share the node network's: both requests were keyed ``nodes``."""
+    docs = [namespace("nodes"), pod("nodes", "p"), pod("other", "q"), namespace("other"),
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}]
+    with Store.open(tmp_path / "state.db") as store:
+        report = sync_cluster(store, manifests=manifests(*docs), config=config(), now=1)
+        inv = store.inventory()
+    cluster = SETTINGS.cluster
+    rules = {r.id: r for r in inv.of_type(NatRule) if r.action == "SNAT"}
+    node_ip = rules[naming.cluster_id("snat", cluster, naming.NODES) + "_0"].translated_network
+    ns_ip = rules[naming.ns_id("snat", cluster, "nodes") + "_0"].translated_network
+    assert node_ip != ns_ip
+    assert report.annotations["nodes"]["ncp/snat_ip"] == str(ns_ip)
+    allocated = [str(a.allocation_ip) for p in inv.of_type(IpPool) for a in p.allocations
+                 if a.id.startswith("snat_")]
+    assert sorted(allocated) == sorted(set(allocated))  # no address given twice
+    assert {str(node_ip), str(ns_ip)} <= set(allocated)
+    assert validate_inventory(inv) == []
